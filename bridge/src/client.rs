@@ -1,0 +1,671 @@
+//! The client: launches the JVM, owns the control segment and the lanes, and
+//! runs calls. Usable from plain Rust; the Python binding drives the same
+//! type through [`Client::acquire_lane`] so it can encode and decode Python
+//! objects directly.
+//!
+//! ```no_run
+//! use gatun_bridge::{Client, ClientOptions, Value};
+//! let client = Client::launch(&ClientOptions::with_jar("java/target/gatun-server.jar"))?;
+//! let max = client.invoke_static("java.lang.Math", "max", &[Value::Int(3), Value::Int(7)])?;
+//! assert_eq!(max, Value::Int(7));
+//! # Ok::<(), gatun_bridge::BridgeError>(())
+//! ```
+
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::DirBuilderExt;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use flatbuffers::{FlatBufferBuilder, ForwardsUOffset, Vector, WIPOffset};
+use gatun_arena::Segment;
+
+use crate::control::{self, ControlLayout, HeaderFields};
+use crate::error::{BridgeError, JavaError, Result};
+use crate::handshake::{self, HelloFields};
+use crate::lane::{Interrupt, Lane, NoInterrupt};
+use crate::launcher::{self, JvmProcess, ServerCommand};
+use crate::protocol::{self as fb, Action};
+use crate::value::Value;
+
+/// Most released ids piggybacked on one request.
+pub const MAX_RELEASES_PER_MESSAGE: usize = 8192;
+
+/// How to launch and connect.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// `java` to use; else `JAVA_HOME`, else `PATH`.
+    pub java: Option<PathBuf>,
+    /// The server jar.
+    pub jar: PathBuf,
+    /// Extra classpath entries.
+    pub classpath: Vec<String>,
+    /// Extra JVM options.
+    pub jvm_options: Vec<String>,
+    /// Lanes (concurrent calls).
+    pub lanes: usize,
+    /// Bytes per request slot and per response slot.
+    pub slot_size: usize,
+    /// How long the JVM may take to become ready.
+    pub startup_timeout: Duration,
+}
+
+impl ClientOptions {
+    /// Defaults with the given server jar: 4 lanes, 1 MiB slots, 30 s start-up.
+    pub fn with_jar(jar: impl Into<PathBuf>) -> Self {
+        ClientOptions {
+            java: None,
+            jar: jar.into(),
+            classpath: Vec::new(),
+            jvm_options: Vec::new(),
+            lanes: 4,
+            slot_size: 1 << 20,
+            startup_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Ids of Java objects whose proxies died, waiting to ride the next request.
+#[derive(Debug, Default)]
+pub struct ReleaseQueue {
+    ids: Mutex<Vec<i64>>,
+    len: AtomicUsize,
+}
+
+impl ReleaseQueue {
+    /// Queues one id; never blocks on I/O.
+    pub fn push(&self, id: i64) {
+        let mut ids = self.ids.lock().unwrap_or_else(|e| e.into_inner());
+        ids.push(id);
+        self.len.store(ids.len(), Ordering::Relaxed);
+    }
+
+    /// Ids waiting.
+    pub fn len(&self) -> usize {
+        self.len.load(Ordering::Relaxed)
+    }
+
+    /// True if nothing waits.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Takes up to `max` ids.
+    pub fn take(&self, max: usize) -> Vec<i64> {
+        if self.is_empty() {
+            return Vec::new();
+        }
+        let mut ids = self.ids.lock().unwrap_or_else(|e| e.into_inner());
+        let keep = ids.len().saturating_sub(max);
+        let taken = ids.split_off(keep);
+        self.len.store(ids.len(), Ordering::Relaxed);
+        taken
+    }
+
+    /// Puts ids back after a failed send.
+    pub fn restore(&self, taken: Vec<i64>) {
+        if taken.is_empty() {
+            return;
+        }
+        let mut ids = self.ids.lock().unwrap_or_else(|e| e.into_inner());
+        ids.extend(taken);
+        self.len.store(ids.len(), Ordering::Relaxed);
+    }
+}
+
+/// The fixed part of a request.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RequestHead<'a> {
+    /// What to do.
+    pub action: Action,
+    /// Target object (instance actions).
+    pub object_id: i64,
+    /// Target class (static actions, create, reflect, is-instance-of).
+    pub class_name: Option<&'a str>,
+    /// Method or field name.
+    pub name: Option<&'a str>,
+    /// Keep the result as a reference.
+    pub return_object_ref: bool,
+}
+
+/// Builds a `Request` table from its head, encoded arguments, releases and
+/// batch items.
+pub fn build_request<'b>(
+    fbb: &mut FlatBufferBuilder<'b>,
+    head: &RequestHead<'_>,
+    args: Option<WIPOffset<Vector<'b, ForwardsUOffset<fb::Value<'b>>>>>,
+    release_ids: &[i64],
+    batch: Option<WIPOffset<Vector<'b, ForwardsUOffset<fb::Request<'b>>>>>,
+    stop_on_error: bool,
+) -> WIPOffset<fb::Request<'b>> {
+    let class_name = head.class_name.map(|s| fbb.create_string(s));
+    let name = head.name.map(|s| fbb.create_string(s));
+    let release_ids = (!release_ids.is_empty()).then(|| fbb.create_vector(release_ids));
+    fb::Request::create(
+        fbb,
+        &fb::RequestArgs {
+            action: head.action,
+            object_id: head.object_id,
+            class_name,
+            name,
+            args,
+            return_object_ref: head.return_object_ref,
+            release_ids,
+            batch,
+            stop_on_error,
+            ..Default::default()
+        },
+    )
+}
+
+/// Turns an error reply into a [`BridgeError::Java`].
+pub fn java_error(e: fb::JavaError<'_>) -> BridgeError {
+    BridgeError::Java(JavaError {
+        class_name: e.class_name().unwrap_or("java.lang.Throwable").to_owned(),
+        message: e.message().unwrap_or_default().to_owned(),
+        stack_trace: e.stack_trace().unwrap_or_default().to_owned(),
+    })
+}
+
+struct Shared {
+    layout: ControlLayout,
+    lanes: Vec<Mutex<Lane>>,
+    free: Mutex<Vec<usize>>,
+    lane_freed: Condvar,
+    releases: Arc<ReleaseQueue>,
+    closed: AtomicBool,
+    close_reason: Mutex<String>,
+    jvm: Mutex<Option<JvmProcess>>,
+    jvm_pid: u32,
+    socket_fds: Vec<i32>,
+    // Last, so lanes (which point into it) are dropped first.
+    _control: Segment,
+}
+
+/// A connected session with a JVM.
+#[derive(Clone)]
+pub struct Client {
+    shared: Arc<Shared>,
+}
+
+/// A client reference that does not keep the session alive.
+#[derive(Clone)]
+pub struct WeakClient(std::sync::Weak<Shared>);
+
+impl WeakClient {
+    /// The client, if it still exists.
+    pub fn upgrade(&self) -> Option<Client> {
+        self.0.upgrade().map(|shared| Client { shared })
+    }
+}
+
+/// A lane held for one call; returned to the pool on drop.
+pub struct LaneGuard<'c> {
+    client: &'c Client,
+    index: usize,
+    lane: Option<MutexGuard<'c, Lane>>,
+}
+
+impl std::ops::Deref for LaneGuard<'_> {
+    type Target = Lane;
+    fn deref(&self) -> &Lane {
+        self.lane.as_ref().expect("lane held")
+    }
+}
+
+impl std::ops::DerefMut for LaneGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Lane {
+        self.lane.as_mut().expect("lane held")
+    }
+}
+
+impl Drop for LaneGuard<'_> {
+    fn drop(&mut self) {
+        self.lane.take();
+        let shared = &self.client.shared;
+        shared.free.lock().unwrap_or_else(|e| e.into_inner()).push(self.index);
+        shared.lane_freed.notify_one();
+    }
+}
+
+impl LaneGuard<'_> {
+    /// Sends what `builder` holds, waits, and checks the session is alive.
+    pub fn round_trip(&mut self, interrupt: &mut dyn Interrupt) -> Result<()> {
+        let seq = self.send_built().map_err(|e| self.client.note_failure(e))?;
+        self.wait(seq, interrupt).map_err(|e| self.client.note_failure(e))
+    }
+}
+
+impl Client {
+    /// Starts a JVM with the server jar and connects every lane.
+    pub fn launch(opts: &ClientOptions) -> Result<Client> {
+        let layout = ControlLayout::new(opts.lanes, opts.slot_size).map_err(BridgeError::Value)?;
+        let java = launcher::find_java(opts.java.as_deref())?;
+        let dir = SessionDir::create()?;
+        let mut control = Segment::create("control", layout.total_size(), dir.path())?;
+        let pid = std::process::id();
+        // SAFETY: the segment is at least 64 bytes and nobody else maps it yet.
+        let header = unsafe { std::slice::from_raw_parts_mut(control.as_ptr(), control::header::SIZE) };
+        control::write_header(
+            header,
+            &HeaderFields {
+                lanes: layout.lanes as u32,
+                slot_size: layout.slot_size as u32,
+                py_pid: pid,
+                jvm_pid: 0,
+                py_start: process_start_time(),
+                jvm_start: 0,
+                state: 0,
+            },
+        );
+        let token: [u8; 16] = rand::random();
+        let token_hex: String = token.iter().map(|b| format!("{b:02x}")).collect();
+        let socket_path = dir.path().join("s");
+        let mut jvm = launcher::spawn_server(
+            &ServerCommand {
+                java,
+                jar: opts.jar.clone(),
+                classpath: opts.classpath.clone(),
+                jvm_options: opts.jvm_options.clone(),
+                socket: socket_path.clone(),
+            },
+            &token_hex,
+        )?;
+        let deadline = Instant::now() + opts.startup_timeout;
+        let (control_fd, control_path) = match control.locator() {
+            gatun_arena::SegmentLocator::Memfd { fd, .. } => (*fd, None),
+            gatun_arena::SegmentLocator::File(p) => (-1, Some(p.display().to_string())),
+        };
+        let mut hello = HelloFields {
+            token: &token,
+            pid,
+            start_time: process_start_time(),
+            lane_index: 0,
+            lane_count: layout.lanes as u32,
+            control_fd,
+            control_path: control_path.as_deref(),
+            control_size: layout.total_size() as u64,
+            session_id: 0,
+        };
+        let mut sockets = Vec::with_capacity(layout.lanes);
+        let mut jvm_pid = 0;
+        for index in 0..layout.lanes {
+            let mut socket = connect_when_ready(&socket_path, &mut jvm, deadline)?;
+            hello.lane_index = index as u32;
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            let accepted = handshake::greet(&mut socket, &hello, remaining)
+                .map_err(|e| with_stderr(e, &jvm))?;
+            if index == 0 {
+                hello.session_id = accepted.session_id;
+                jvm_pid = accepted.pid;
+            }
+            sockets.push(socket);
+        }
+        // Every lane is connected: nothing needs the socket name any more, so
+        // nothing is left behind even if this process is killed now.
+        drop(dir);
+        control.unlink_backing_file().map_err(BridgeError::io("unlinking the control file"))?;
+
+        let base = control.as_ptr();
+        let socket_fds = sockets.iter().map(|s| s.as_raw_fd()).collect();
+        let lanes = sockets
+            .into_iter()
+            .enumerate()
+            // SAFETY: `control` is moved into `Shared` below and outlives every lane.
+            .map(|(i, s)| unsafe { Lane::new(i, base, &layout, s) }.map(Mutex::new))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Client {
+            shared: Arc::new(Shared {
+                layout,
+                free: Mutex::new((0..layout.lanes).rev().collect()),
+                lanes,
+                lane_freed: Condvar::new(),
+                releases: Arc::new(ReleaseQueue::default()),
+                closed: AtomicBool::new(false),
+                close_reason: Mutex::new(String::new()),
+                jvm: Mutex::new(Some(jvm)),
+                jvm_pid,
+                socket_fds,
+                _control: control,
+            }),
+        })
+    }
+
+    /// A weak reference (for registries that must not keep the JVM alive).
+    pub fn downgrade(&self) -> WeakClient {
+        WeakClient(Arc::downgrade(&self.shared))
+    }
+
+    /// The JVM's pid.
+    pub fn jvm_pid(&self) -> u32 {
+        self.shared.jvm_pid
+    }
+
+    /// Number of lanes.
+    pub fn lane_count(&self) -> usize {
+        self.shared.layout.lanes
+    }
+
+    /// The queue that dropped object references go to.
+    pub fn release_queue(&self) -> Arc<ReleaseQueue> {
+        self.shared.releases.clone()
+    }
+
+    /// True once closed (by [`close`](Self::close) or because the JVM died).
+    pub fn is_closed(&self) -> bool {
+        self.shared.closed.load(Ordering::Acquire)
+    }
+
+    fn closed_error(&self) -> BridgeError {
+        let reason = self.shared.close_reason.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        BridgeError::Closed(if reason.is_empty() { "the client is closed".into() } else { reason })
+    }
+
+    /// Records that the session died when `err` says so.
+    fn note_failure(&self, err: BridgeError) -> BridgeError {
+        if let BridgeError::Closed(reason) = &err {
+            self.mark_closed(reason);
+            self.shutdown_sockets();
+        }
+        err
+    }
+
+    fn mark_closed(&self, reason: &str) {
+        let mut r = self.shared.close_reason.lock().unwrap_or_else(|e| e.into_inner());
+        if r.is_empty() {
+            *r = reason.to_owned();
+        }
+        self.shared.closed.store(true, Ordering::Release);
+    }
+
+    fn shutdown_sockets(&self) {
+        for &fd in &self.shared.socket_fds {
+            // SAFETY: the descriptors stay open until `Shared` drops; shutdown
+            // only wakes blocked waiters with EOF.
+            unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
+        }
+    }
+
+    /// Takes a free lane without blocking.
+    pub fn try_acquire_lane(&self) -> Result<Option<LaneGuard<'_>>> {
+        if self.is_closed() {
+            return Err(self.closed_error());
+        }
+        let mut free = self.shared.free.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(self.pick(&mut free))
+    }
+
+    fn pick(&self, free: &mut Vec<usize>) -> Option<LaneGuard<'_>> {
+        for pos in (0..free.len()).rev() {
+            let index = free[pos];
+            let mut lane = self.shared.lanes[index].lock().unwrap_or_else(|e| e.into_inner());
+            if lane.is_ready() {
+                free.swap_remove(pos);
+                return Some(LaneGuard { client: self, index, lane: Some(lane) });
+            }
+        }
+        None
+    }
+
+    /// Takes a lane, blocking while all are busy (call without the GIL).
+    pub fn acquire_lane(&self) -> Result<LaneGuard<'_>> {
+        let mut free = self.shared.free.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if self.is_closed() {
+                return Err(self.closed_error());
+            }
+            if let Some(guard) = self.pick(&mut free) {
+                return Ok(guard);
+            }
+            // Lanes still finishing an interrupted call become ready on their
+            // own, so wake up now and then to look again.
+            free = self
+                .shared
+                .lane_freed
+                .wait_timeout(free, Duration::from_millis(50))
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
+    /// One request with plain-Rust values.
+    pub fn call(&self, head: &RequestHead<'_>, args: &[Value]) -> Result<Value> {
+        let mut lane = self.acquire_lane()?;
+        let releases = self.shared.releases.take(MAX_RELEASES_PER_MESSAGE);
+        let fbb = &mut lane.builder;
+        let encoded: Vec<_> = args.iter().map(|a| a.encode(fbb)).collect();
+        let args = fbb.create_vector(&encoded);
+        let req = build_request(fbb, head, Some(args), &releases, None, false);
+        fbb.finish(req, None);
+        if let Err(e) = lane.round_trip(&mut NoInterrupt) {
+            self.shared.releases.restore(releases);
+            return Err(e);
+        }
+        let response = lane.response()?;
+        if let Some(error) = response.error() {
+            return Err(java_error(error));
+        }
+        response.value().map_or(Ok(Value::Null), Value::decode)
+    }
+
+    /// `ClassName.method(args)`.
+    pub fn invoke_static(&self, class: &str, method: &str, args: &[Value]) -> Result<Value> {
+        self.call(
+            &RequestHead { action: Action::InvokeStaticMethod, class_name: Some(class), name: Some(method), ..Default::default() },
+            args,
+        )
+    }
+
+    /// `new ClassName(args)`.
+    pub fn create_object(&self, class: &str, args: &[Value]) -> Result<Value> {
+        self.call(&RequestHead { action: Action::CreateObject, class_name: Some(class), ..Default::default() }, args)
+    }
+
+    /// `object.method(args)`.
+    pub fn invoke_method(&self, object_id: i64, method: &str, args: &[Value]) -> Result<Value> {
+        self.call(
+            &RequestHead { action: Action::InvokeMethod, object_id, name: Some(method), ..Default::default() },
+            args,
+        )
+    }
+
+    /// `ClassName.field`.
+    pub fn get_static_field(&self, class: &str, field: &str) -> Result<Value> {
+        self.call(
+            &RequestHead { action: Action::GetStaticField, class_name: Some(class), name: Some(field), ..Default::default() },
+            &[],
+        )
+    }
+
+    /// A round trip that does nothing.
+    pub fn ping(&self) -> Result<()> {
+        self.call(&RequestHead { action: Action::Ping, ..Default::default() }, &[]).map(|_| ())
+    }
+
+    /// Sends every queued release now; returns how many ids went.
+    pub fn flush_releases(&self) -> Result<usize> {
+        let mut sent = 0;
+        while !self.shared.releases.is_empty() {
+            let before = self.shared.releases.len();
+            self.call(&RequestHead { action: Action::ReleaseObjects, ..Default::default() }, &[])?;
+            sent += before - self.shared.releases.len();
+        }
+        Ok(sent)
+    }
+
+    /// Ends the session: the lane sockets close, the JVM's stdin closes (it
+    /// exits), and after `timeout` it is killed. Idempotent.
+    pub fn close(&self, timeout: Duration) {
+        self.mark_closed("the client is closed");
+        self.shutdown_sockets();
+        let jvm = self.shared.jvm.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(mut jvm) = jvm {
+            jvm.stop(timeout);
+        }
+    }
+
+    /// In a child made by `fork()`: give up every descriptor of the parent's
+    /// session without disturbing it, and fail later calls.
+    pub fn forget_after_fork(&self) {
+        self.mark_closed("this process was forked from the one that owns the bridge; connect again in the child");
+        let mut fds = self.shared.socket_fds.clone();
+        if let Ok(mut jvm) = self.shared.jvm.try_lock() {
+            if let Some(jvm) = jvm.take() {
+                fds.extend(jvm.stdin_fd());
+                // The child must never signal or wait for the parent's JVM.
+                std::mem::forget(jvm);
+            }
+        }
+        for fd in fds {
+            redirect_to_dev_null(fd);
+        }
+    }
+
+    /// The last lines the JVM wrote to stderr.
+    pub fn jvm_stderr(&self) -> String {
+        self.shared.jvm.lock().unwrap_or_else(|e| e.into_inner()).as_ref().map(|j| j.stderr_tail()).unwrap_or_default()
+    }
+}
+
+/// Replaces `fd` with /dev/null so the parent's socket or pipe is no longer
+/// held here, while the number stays valid for whoever closes it later.
+fn redirect_to_dev_null(fd: i32) {
+    // SAFETY: plain system calls on descriptor numbers; dup2 atomically
+    // replaces `fd`, so no other descriptor is affected.
+    unsafe {
+        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC);
+        if null >= 0 {
+            libc::dup2(null, fd);
+            libc::close(null);
+        }
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        if let Some(mut jvm) = self.jvm.get_mut().unwrap_or_else(|e| e.into_inner()).take() {
+            jvm.stop(Duration::from_secs(2));
+        }
+    }
+}
+
+fn with_stderr(err: BridgeError, jvm: &JvmProcess) -> BridgeError {
+    let stderr = jvm.stderr_tail();
+    if stderr.trim().is_empty() {
+        return err;
+    }
+    match err {
+        BridgeError::Handshake(m) => BridgeError::Handshake(format!("{m}\nJVM stderr:\n{stderr}")),
+        BridgeError::Startup(m) => BridgeError::Startup(format!("{m}\nJVM stderr:\n{stderr}")),
+        other => other,
+    }
+}
+
+/// Connects to the server socket, retrying until it listens, the JVM exits, or
+/// the deadline passes.
+fn connect_when_ready(path: &Path, jvm: &mut JvmProcess, deadline: Instant) -> Result<UnixStream> {
+    loop {
+        match UnixStream::connect(path) {
+            Ok(s) => return Ok(s),
+            Err(e) => {
+                if let Some(status) = jvm.try_wait() {
+                    // Let the stderr reader catch up with the last lines.
+                    std::thread::sleep(Duration::from_millis(50));
+                    return Err(BridgeError::Startup(format!(
+                        "the JVM exited ({status}) before accepting connections\nJVM stderr:\n{}",
+                        jvm.stderr_tail()
+                    )));
+                }
+                if Instant::now() >= deadline {
+                    return Err(BridgeError::Startup(format!(
+                        "the JVM did not accept connections at {} within the start-up timeout ({e})\nJVM stderr:\n{}",
+                        path.display(),
+                        jvm.stderr_tail()
+                    )));
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
+    }
+}
+
+/// A private (0700) directory for the server socket; removed on drop.
+struct SessionDir(PathBuf);
+
+impl SessionDir {
+    fn create() -> Result<SessionDir> {
+        let base = std::env::temp_dir();
+        sweep_stale_dirs(&base);
+        let path = base.join(format!("gatun-{}-{:016x}", std::process::id(), rand::random::<u64>()));
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&path)
+            .map_err(BridgeError::io(format!("creating {}", path.display())))?;
+        Ok(SessionDir(path))
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for SessionDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Removes session directories whose creating process is dead (it was
+/// killed between creating one and connecting).
+fn sweep_stale_dirs(base: &Path) {
+    let Ok(entries) = std::fs::read_dir(base) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix("gatun-")) else { continue };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<i32>().ok()) else { continue };
+        // SAFETY: signal 0 only checks whether the process exists.
+        let alive = unsafe { libc::kill(pid, 0) } == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+        if !alive {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+/// This process's start time in clock ticks since boot (`/proc/self/stat`
+/// field 22), or 0 where unavailable. With the pid it names a process
+/// unambiguously.
+pub fn process_start_time() -> u64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            let after_comm = s.rsplit_once(')')?.1;
+            after_comm.split_whitespace().nth(19)?.parse().ok()
+        })
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn release_queue_takes_the_newest_and_restores() {
+        let q = ReleaseQueue::default();
+        for id in 1..=5 {
+            q.push(id);
+        }
+        let taken = q.take(2);
+        assert_eq!(taken, vec![4, 5]);
+        assert_eq!(q.len(), 3);
+        q.restore(taken);
+        assert_eq!(q.take(100).len(), 5);
+        assert!(q.is_empty());
+    }
+
+    #[test]
+    fn start_time_is_read() {
+        assert!(process_start_time() > 0);
+    }
+}

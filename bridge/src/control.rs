@@ -1,0 +1,272 @@
+//! The control segment: header, segment directory, release rings and lanes.
+//!
+//! ```text
+//!  offset  size
+//!  0       64      header
+//!  64      8064    segment directory (63 entries x 128 bytes)
+//!  8192    65536   release ring  Python -> Java
+//!  73728   65536   release ring  Java -> Python
+//!  139264  ...     lane 0 .. lane N-1, each LANE_HEADER + 2 x slot_size
+//! ```
+//!
+//! The same constants live in Java's `gatun.server.shm` package; both sides
+//! test them against `schemas/vectors/*.hex`. See `schemas/SHM_LAYOUT.md`.
+
+/// "GTUNCTL1" read as a little-endian u64.
+pub const MAGIC: u64 = 0x314C_5443_4E55_5447;
+/// Version of this byte layout.
+pub const LAYOUT_VERSION: u32 = 1;
+
+/// Header field offsets.
+pub mod header {
+    /// u64 magic.
+    pub const MAGIC: usize = 0;
+    /// u32 layout version.
+    pub const VERSION: usize = 8;
+    /// u32 lane count.
+    pub const LANES: usize = 12;
+    /// u32 slot size.
+    pub const SLOT_SIZE: usize = 16;
+    /// u32 Python pid.
+    pub const PY_PID: usize = 20;
+    /// u32 JVM pid.
+    pub const JVM_PID: usize = 24;
+    /// u64 Python start time.
+    pub const PY_START: usize = 32;
+    /// u64 JVM start time.
+    pub const JVM_START: usize = 40;
+    /// u32 state.
+    pub const STATE: usize = 48;
+    /// Header size.
+    pub const SIZE: usize = 64;
+}
+
+/// Segment directory: where it starts, how many entries, entry size.
+pub const DIRECTORY_OFFSET: usize = 64;
+/// Entries in the segment directory.
+pub const DIRECTORY_ENTRIES: usize = 63;
+/// Bytes per directory entry.
+pub const DIRECTORY_ENTRY_SIZE: usize = 128;
+/// Release ring Python -> Java.
+pub const RING_TO_JAVA_OFFSET: usize = 8192;
+/// Release ring Java -> Python.
+pub const RING_TO_PYTHON_OFFSET: usize = 73728;
+/// Bytes per release ring.
+pub const RING_SIZE: usize = 65536;
+/// First lane.
+pub const LANES_OFFSET: usize = 139_264;
+/// Bytes of a lane's header before its slots.
+pub const LANE_HEADER: usize = 256;
+
+/// Lane header field offsets (SHM_LAYOUT.md, "Lane").
+pub mod lane {
+    /// u64 sequence of the last request written (Python).
+    pub const REQ_SEQ: usize = 0;
+    /// u32 request length.
+    pub const REQ_LEN: usize = 8;
+    /// u32 request flags.
+    pub const REQ_FLAGS: usize = 12;
+    /// u32 Python is (about to be) blocked.
+    pub const PY_WAITING: usize = 16;
+    /// u32 Python is spinning.
+    pub const PY_SPINNING: usize = 20;
+    /// u64 request to cancel.
+    pub const CANCEL_SEQ: usize = 24;
+    /// u64 sequence of the last response written (Java).
+    pub const RESP_SEQ: usize = 64;
+    /// u32 response length.
+    pub const RESP_LEN: usize = 72;
+    /// u32 response flags.
+    pub const RESP_FLAGS: usize = 76;
+    /// u32 the JVM worker is (about to be) blocked.
+    pub const JVM_WAITING: usize = 80;
+    /// u32 the JVM worker is spinning.
+    pub const JVM_SPINNING: usize = 84;
+    /// u64 acknowledged sequence (forwarded regions).
+    pub const ACKED_SEQ: usize = 88;
+}
+
+/// Lane socket byte: "your counter moved".
+pub const RING: u8 = 0x01;
+/// Lane socket byte: "cancel the request in `cancel_seq`".
+pub const CANCEL: u8 = 0x02;
+
+/// Smallest and largest slot sizes accepted.
+pub const MIN_SLOT_SIZE: usize = 4096;
+/// See [`MIN_SLOT_SIZE`].
+pub const MAX_SLOT_SIZE: usize = 64 << 20;
+/// Most lanes a session may have.
+pub const MAX_LANES: usize = 64;
+
+/// Geometry of one control segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ControlLayout {
+    /// Number of lanes.
+    pub lanes: usize,
+    /// Bytes per request slot and per response slot.
+    pub slot_size: usize,
+}
+
+impl ControlLayout {
+    /// Checks the limits of SHM_LAYOUT.md.
+    pub fn new(lanes: usize, slot_size: usize) -> Result<Self, String> {
+        if !(1..=MAX_LANES).contains(&lanes) {
+            return Err(format!("lane count {lanes} is outside 1..={MAX_LANES}"));
+        }
+        if !(MIN_SLOT_SIZE..=MAX_SLOT_SIZE).contains(&slot_size) || slot_size % 4096 != 0 {
+            return Err(format!(
+                "slot size {slot_size} must be a multiple of 4096 in {MIN_SLOT_SIZE}..={MAX_SLOT_SIZE}"
+            ));
+        }
+        Ok(Self { lanes, slot_size })
+    }
+
+    /// Distance between consecutive lanes.
+    pub fn lane_stride(&self) -> usize {
+        LANE_HEADER + 2 * self.slot_size
+    }
+
+    /// Offset of lane `index`'s header.
+    pub fn lane_offset(&self, index: usize) -> usize {
+        LANES_OFFSET + index * self.lane_stride()
+    }
+
+    /// Total bytes of the control segment.
+    pub fn total_size(&self) -> usize {
+        self.lane_offset(self.lanes)
+    }
+}
+
+/// The values of a control header (used to write it and in tests).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeaderFields {
+    /// Lanes in the segment.
+    pub lanes: u32,
+    /// Slot size in bytes.
+    pub slot_size: u32,
+    /// Python pid.
+    pub py_pid: u32,
+    /// JVM pid (0 until the handshake).
+    pub jvm_pid: u32,
+    /// Python start time.
+    pub py_start: u64,
+    /// JVM start time.
+    pub jvm_start: u64,
+    /// Segment state.
+    pub state: u32,
+}
+
+/// Writes a header into `buf` (at least 64 bytes).
+pub fn write_header(buf: &mut [u8], f: &HeaderFields) {
+    let put32 = |buf: &mut [u8], off: usize, v: u32| buf[off..off + 4].copy_from_slice(&v.to_le_bytes());
+    let put64 = |buf: &mut [u8], off: usize, v: u64| buf[off..off + 8].copy_from_slice(&v.to_le_bytes());
+    buf[..header::SIZE].fill(0);
+    put64(buf, header::MAGIC, MAGIC);
+    put32(buf, header::VERSION, LAYOUT_VERSION);
+    put32(buf, header::LANES, f.lanes);
+    put32(buf, header::SLOT_SIZE, f.slot_size);
+    put32(buf, header::PY_PID, f.py_pid);
+    put32(buf, header::JVM_PID, f.jvm_pid);
+    put64(buf, header::PY_START, f.py_start);
+    put64(buf, header::JVM_START, f.jvm_start);
+    put32(buf, header::STATE, f.state);
+}
+
+/// Reads a header, checking magic and version.
+pub fn read_header(buf: &[u8]) -> Result<HeaderFields, String> {
+    if buf.len() < header::SIZE {
+        return Err(format!("control header needs 64 bytes, got {}", buf.len()));
+    }
+    let get32 = |off: usize| u32::from_le_bytes(buf[off..off + 4].try_into().unwrap());
+    let get64 = |off: usize| u64::from_le_bytes(buf[off..off + 8].try_into().unwrap());
+    if get64(header::MAGIC) != MAGIC {
+        return Err(format!("bad control magic {:#018x}", get64(header::MAGIC)));
+    }
+    if get32(header::VERSION) != LAYOUT_VERSION {
+        return Err(format!(
+            "control layout version {} is not the supported {LAYOUT_VERSION}",
+            get32(header::VERSION)
+        ));
+    }
+    Ok(HeaderFields {
+        lanes: get32(header::LANES),
+        slot_size: get32(header::SLOT_SIZE),
+        py_pid: get32(header::PY_PID),
+        jvm_pid: get32(header::JVM_PID),
+        py_start: get64(header::PY_START),
+        jvm_start: get64(header::JVM_START),
+        state: get32(header::STATE),
+    })
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// Parses a `schemas/vectors/*.hex` file (comments start with `#`).
+    pub(crate) fn vector(name: &str) -> Vec<u8> {
+        let path = format!("{}/../schemas/vectors/{name}", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(&path).unwrap();
+        text.lines()
+            .filter(|l| !l.starts_with('#'))
+            .flat_map(|l| l.split_whitespace())
+            .map(|b| u8::from_str_radix(b, 16).unwrap())
+            .collect()
+    }
+
+    fn sample() -> HeaderFields {
+        HeaderFields {
+            lanes: 4,
+            slot_size: 65536,
+            py_pid: 1234,
+            jvm_pid: 5678,
+            py_start: 111,
+            jvm_start: 222,
+            state: 1,
+        }
+    }
+
+    #[test]
+    fn header_matches_the_shared_vector() {
+        let mut buf = [0u8; 64];
+        write_header(&mut buf, &sample());
+        assert_eq!(buf.to_vec(), vector("control_header.hex"));
+        assert_eq!(read_header(&vector("control_header.hex")).unwrap(), sample());
+    }
+
+    #[test]
+    fn lane_header_offsets_match_the_shared_vector() {
+        let v = vector("lane_header.hex");
+        let get32 = |off: usize| u32::from_le_bytes(v[off..off + 4].try_into().unwrap());
+        let get64 = |off: usize| u64::from_le_bytes(v[off..off + 8].try_into().unwrap());
+        assert_eq!(v.len(), LANE_HEADER);
+        assert_eq!(get64(lane::REQ_SEQ), 7);
+        assert_eq!(get32(lane::REQ_LEN), 300);
+        assert_eq!(get32(lane::PY_WAITING), 1);
+        assert_eq!(get64(lane::CANCEL_SEQ), 5);
+        assert_eq!(get64(lane::RESP_SEQ), 6);
+        assert_eq!(get32(lane::RESP_LEN), 120);
+        assert_eq!(get32(lane::JVM_SPINNING), 1);
+        assert_eq!(get32(lane::JVM_WAITING), 0);
+    }
+
+    #[test]
+    fn bad_magic_and_geometry_are_refused() {
+        let mut v = vector("control_header.hex");
+        v[0] ^= 0xff;
+        assert!(read_header(&v).unwrap_err().contains("magic"));
+        assert!(ControlLayout::new(0, 4096).is_err());
+        assert!(ControlLayout::new(4, 5000).is_err());
+        let layout = ControlLayout::new(4, 65536).unwrap();
+        assert_eq!(layout.lane_offset(1) - layout.lane_offset(0), 256 + 2 * 65536);
+        assert_eq!(layout.total_size(), LANES_OFFSET + 4 * (256 + 2 * 65536));
+    }
+
+    #[test]
+    fn layout_regions_do_not_overlap() {
+        assert!(DIRECTORY_OFFSET + DIRECTORY_ENTRIES * DIRECTORY_ENTRY_SIZE <= RING_TO_JAVA_OFFSET);
+        assert_eq!(RING_TO_JAVA_OFFSET + RING_SIZE, RING_TO_PYTHON_OFFSET);
+        assert_eq!(RING_TO_PYTHON_OFFSET + RING_SIZE, LANES_OFFSET);
+        assert_eq!(LANES_OFFSET % 4096, 0);
+    }
+}

@@ -1,0 +1,260 @@
+//! A lane: one request slot, one response slot and one Unix socket.
+//!
+//! A thread holds a lane for one whole call. Sending copies the encoded
+//! request into the slot and publishes its sequence number; waiting follows
+//! the doorbell protocol (spin briefly while the JVM is hot, then block on the
+//! socket with the GIL released, waking every 100 ms to check for signals).
+
+use std::io::{ErrorKind, Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use crate::control::{lane, ControlLayout, CANCEL, LANE_HEADER, RING};
+use crate::doorbell::{self, BeforeBlocking};
+use crate::error::{BridgeError, Result};
+use crate::protocol;
+use crate::shm::{atomic_u32, atomic_u64};
+
+/// How often a blocked waiter wakes to check signals.
+const SIGNAL_CHECK_INTERVAL: Duration = Duration::from_millis(100);
+/// Longest spin before blocking, about one thread wake-up.
+const SPIN_BUDGET: Duration = Duration::from_micros(30);
+
+/// What the waiter should do when it wakes to check signals.
+pub trait Interrupt {
+    /// True if the call should be abandoned (e.g. Ctrl-C).
+    fn interrupted(&mut self) -> bool;
+}
+
+/// Never interrupts.
+pub struct NoInterrupt;
+
+impl Interrupt for NoInterrupt {
+    fn interrupted(&mut self) -> bool {
+        false
+    }
+}
+
+/// One lane of the control segment, owned by the Python side.
+pub struct Lane {
+    index: usize,
+    base: *mut u8,
+    slot_size: usize,
+    socket: UnixStream,
+    last_seq: u64,
+    /// A request whose response nobody waits for any more (interrupted).
+    abandoned: Option<u64>,
+    /// The JVM answered the last call while we were still spinning.
+    hot: bool,
+    /// Reused encoder, so steady-state calls do not allocate.
+    pub builder: flatbuffers::FlatBufferBuilder<'static>,
+}
+
+// SAFETY: `base` points into the control segment, which the client keeps
+// mapped for as long as any lane exists; a lane is used by one thread at a
+// time (it lives behind a Mutex).
+unsafe impl Send for Lane {}
+
+impl Lane {
+    /// Wraps lane `index` of the control segment at `control_base`.
+    ///
+    /// # Safety
+    /// `control_base` must be a live mapping of a control segment with
+    /// `layout`, outliving the lane.
+    pub(crate) unsafe fn new(
+        index: usize,
+        control_base: *mut u8,
+        layout: &ControlLayout,
+        socket: UnixStream,
+    ) -> Result<Lane> {
+        socket
+            .set_nonblocking(true)
+            .map_err(BridgeError::io("configuring a lane socket"))?;
+        Ok(Lane {
+            index,
+            // SAFETY: lane_offset(index) is inside the segment for index < lanes.
+            base: unsafe { control_base.add(layout.lane_offset(index)) },
+            slot_size: layout.slot_size,
+            socket,
+            last_seq: 0,
+            abandoned: None,
+            hot: false,
+            builder: flatbuffers::FlatBufferBuilder::with_capacity(4096),
+        })
+    }
+
+    // The returned reference is not tied to `&self`: it points into the
+    // control mapping, which outlives the lane.
+    fn u64_at<'a>(&self, offset: usize) -> &'a std::sync::atomic::AtomicU64 {
+        // SAFETY: lane header offsets are 8-aligned and inside LANE_HEADER.
+        unsafe { atomic_u64(self.base, offset) }
+    }
+
+    fn u32_at<'a>(&self, offset: usize) -> &'a std::sync::atomic::AtomicU32 {
+        // SAFETY: lane header offsets are 4-aligned and inside LANE_HEADER.
+        unsafe { atomic_u32(self.base, offset) }
+    }
+
+    /// Index of this lane in the control segment.
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    /// Raw descriptor of the lane socket.
+    pub fn socket_fd(&self) -> i32 {
+        self.socket.as_raw_fd()
+    }
+
+    /// False while an abandoned request is still running in the JVM.
+    pub fn is_ready(&mut self) -> bool {
+        match self.abandoned {
+            Some(seq) if doorbell::arrived(self.u64_at(lane::RESP_SEQ), seq) => {
+                self.abandoned = None;
+                true
+            }
+            Some(_) => false,
+            None => true,
+        }
+    }
+
+    /// Copies an encoded request into the slot and rings the JVM; returns its
+    /// sequence number.
+    pub fn send(&mut self, request: &[u8]) -> Result<u64> {
+        if request.len() > self.slot_size {
+            return Err(BridgeError::TooLarge {
+                what: "request",
+                size: request.len(),
+                limit: self.slot_size,
+            });
+        }
+        if let Some(seq) = self.abandoned {
+            // Wait out the interrupted call so its late reply cannot be
+            // mistaken for ours.
+            self.wait(seq, &mut NoInterrupt)?;
+            self.abandoned = None;
+        }
+        // SAFETY: the request slot starts LANE_HEADER after the lane base and
+        // is slot_size long; the JVM reads it only after the seq store below.
+        unsafe {
+            std::ptr::copy_nonoverlapping(request.as_ptr(), self.base.add(LANE_HEADER), request.len());
+        }
+        self.u32_at(lane::REQ_LEN).store(request.len() as u32, Ordering::Relaxed);
+        let seq = self.last_seq + 1;
+        self.last_seq = seq;
+        if doorbell::publish(self.u64_at(lane::REQ_SEQ), self.u32_at(lane::JVM_WAITING), seq) {
+            self.ring(RING)?;
+        }
+        Ok(seq)
+    }
+
+    /// Encodes nothing: sends what `self.builder` finished, then resets it.
+    pub fn send_built(&mut self) -> Result<u64> {
+        let builder = std::mem::take(&mut self.builder);
+        let result = self.send(builder.finished_data());
+        self.builder = builder;
+        self.builder.reset();
+        result
+    }
+
+    fn ring(&mut self, byte: u8) -> Result<()> {
+        match (&self.socket).write(&[byte]) {
+            Ok(_) => Ok(()),
+            // A full socket buffer already holds unread wake-ups.
+            Err(e) if e.kind() == ErrorKind::WouldBlock => Ok(()),
+            Err(e) => Err(BridgeError::Closed(format!("the JVM closed lane {}: {e}", self.index))),
+        }
+    }
+
+    /// Waits until the response to `seq` is in the response slot.
+    pub fn wait(&mut self, seq: u64, interrupt: &mut dyn Interrupt) -> Result<()> {
+        let resp_seq = self.u64_at(lane::RESP_SEQ);
+        if self.hot {
+            let start = Instant::now();
+            self.u32_at(lane::PY_SPINNING).store(1, Ordering::Relaxed);
+            while start.elapsed() < SPIN_BUDGET {
+                if doorbell::arrived(resp_seq, seq) {
+                    self.u32_at(lane::PY_SPINNING).store(0, Ordering::Relaxed);
+                    return Ok(());
+                }
+                std::hint::spin_loop();
+            }
+            self.u32_at(lane::PY_SPINNING).store(0, Ordering::Relaxed);
+        }
+        let blocked_at = Instant::now();
+        loop {
+            if doorbell::arrived(resp_seq, seq) {
+                break;
+            }
+            if doorbell::prepare_to_block(resp_seq, self.u32_at(lane::PY_WAITING), seq)
+                == BeforeBlocking::Arrived
+            {
+                break;
+            }
+            if !self.block_on_socket()? && interrupt.interrupted() {
+                self.cancel(seq)?;
+                return Err(BridgeError::Interrupted);
+            }
+        }
+        // A reply within one spin budget of blocking means the JVM is hot.
+        self.hot = blocked_at.elapsed() < SPIN_BUDGET * 4;
+        Ok(())
+    }
+
+    /// Blocks until the socket is readable or the signal-check interval ends.
+    /// Returns true if bytes were consumed.
+    fn block_on_socket(&mut self) -> Result<bool> {
+        let mut fds = libc::pollfd {
+            fd: self.socket.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd for the duration of the call.
+        let rc = unsafe { libc::poll(&mut fds, 1, SIGNAL_CHECK_INTERVAL.as_millis() as i32) };
+        if rc <= 0 {
+            return Ok(false);
+        }
+        let mut buf = [0u8; 64];
+        match (&self.socket).read(&mut buf) {
+            Ok(0) => Err(BridgeError::Closed(format!(
+                "the JVM closed lane {} (it exited or was killed)",
+                self.index
+            ))),
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == ErrorKind::WouldBlock || e.kind() == ErrorKind::Interrupted => Ok(false),
+            Err(e) => Err(BridgeError::Closed(format!("lane {} failed: {e}", self.index))),
+        }
+    }
+
+    /// Asks the JVM to cancel `seq`; its late reply is discarded.
+    fn cancel(&mut self, seq: u64) -> Result<()> {
+        self.u64_at(lane::CANCEL_SEQ).store(seq, Ordering::SeqCst);
+        self.abandoned = Some(seq);
+        self.ring(CANCEL)
+    }
+
+    /// The verified response now in the response slot.
+    pub fn response(&self) -> Result<protocol::Response<'_>> {
+        let len = self.u32_at(lane::RESP_LEN).load(Ordering::Acquire) as usize;
+        if len > self.slot_size {
+            return Err(BridgeError::Protocol(format!(
+                "response length {len} exceeds the slot size {}",
+                self.slot_size
+            )));
+        }
+        // SAFETY: the response slot follows the request slot; `len` was
+        // checked against its size, and the JVM does not write it again until
+        // we send the next request on this lane.
+        let bytes = unsafe {
+            std::slice::from_raw_parts(self.base.add(LANE_HEADER + self.slot_size), len)
+        };
+        protocol::read_response(bytes)
+    }
+
+    /// Writes raw bytes into the request slot without FlatBuffers framing
+    /// (for robustness tests: the JVM must answer with an error).
+    pub fn send_raw_for_test(&mut self, bytes: &[u8]) -> Result<u64> {
+        self.send(bytes)
+    }
+}

@@ -1,0 +1,339 @@
+//! Finding Java and starting the JVM.
+//!
+//! The JVM must never outlive Python, however Python dies: it is spawned from
+//! one long-lived launcher thread with `PR_SET_PDEATHSIG` set before exec
+//! (the signal follows the *thread* that forked, hence a thread that never
+//! exits), its stdin is a pipe whose EOF makes the server halt, and the lane
+//! sockets reach EOF too. The session token travels through that stdin pipe,
+//! never on the command line.
+
+use std::collections::VecDeque;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use crate::error::{BridgeError, Result};
+
+/// Oldest Java the server runs on.
+pub const MIN_JAVA_VERSION: u32 = 17;
+
+/// Flags the server always needs: Arrow's memory module reads
+/// `java.nio.Buffer.address`; `java.lang`/`java.util` let field access reach
+/// JDK internals as Py4J users expect.
+pub const REQUIRED_JVM_FLAGS: [&str; 3] = [
+    "--add-opens=java.base/java.nio=ALL-UNNAMED",
+    "--add-opens=java.base/java.lang=ALL-UNNAMED",
+    "--add-opens=java.base/java.util=ALL-UNNAMED",
+];
+
+/// Main class of the bundled server jar.
+pub const SERVER_MAIN_CLASS: &str = "gatun.server.GatunServer";
+
+/// A Java installation that was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JavaInstall {
+    /// The `java` executable.
+    pub executable: PathBuf,
+    /// Feature version (17, 21, ...).
+    pub major: u32,
+}
+
+/// Finds `java`: the explicit path if given, else `$JAVA_HOME/bin/java`, else
+/// `java` on `PATH`; it must be [`MIN_JAVA_VERSION`] or newer.
+pub fn find_java(explicit: Option<&Path>) -> Result<JavaInstall> {
+    let (executable, source) = if let Some(path) = explicit {
+        (path.to_path_buf(), "the java argument")
+    } else if let Some(home) = std::env::var_os("JAVA_HOME").filter(|h| !h.is_empty()) {
+        (PathBuf::from(home).join("bin/java"), "JAVA_HOME")
+    } else {
+        match search_path("java") {
+            Some(p) => (p, "PATH"),
+            None => {
+                return Err(BridgeError::JavaNotFound(format!(
+                    "no Java found: JAVA_HOME is unset and no `java` is on PATH; install Java {MIN_JAVA_VERSION} or newer"
+                )))
+            }
+        }
+    };
+    if !executable.is_file() {
+        return Err(BridgeError::JavaNotFound(format!(
+            "{} (from {source}) does not exist; Java {MIN_JAVA_VERSION} or newer is needed",
+            executable.display()
+        )));
+    }
+    let major = java_major_version(&executable)?;
+    if major < MIN_JAVA_VERSION {
+        return Err(BridgeError::JavaNotFound(format!(
+            "{} (from {source}) is Java {major}; Java {MIN_JAVA_VERSION} or newer is needed (set JAVA_HOME)",
+            executable.display()
+        )));
+    }
+    Ok(JavaInstall { executable, major })
+}
+
+fn search_path(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(name))
+            .find(|p| p.is_file())
+    })
+}
+
+/// Reads the version from the installation's `release` file (cheap), falling
+/// back to running `java -version`.
+fn java_major_version(executable: &Path) -> Result<u32> {
+    if let Ok(real) = std::fs::canonicalize(executable) {
+        if let Some(home) = real.parent().and_then(Path::parent) {
+            if let Ok(text) = std::fs::read_to_string(home.join("release")) {
+                if let Some(v) = text
+                    .lines()
+                    .find_map(|l| l.strip_prefix("JAVA_VERSION="))
+                    .and_then(|v| parse_major(v.trim_matches('"')))
+                {
+                    return Ok(v);
+                }
+            }
+        }
+    }
+    let out = Command::new(executable)
+        .arg("-version")
+        .output()
+        .map_err(BridgeError::io(format!("running {} -version", executable.display())))?;
+    let text = String::from_utf8_lossy(&out.stderr);
+    text.split('"')
+        .nth(1)
+        .and_then(parse_major)
+        .ok_or_else(|| BridgeError::JavaNotFound(format!("cannot read the version of {}: {text}", executable.display())))
+}
+
+/// "17.0.15" -> 17, "1.8.0_392" -> 8, "21" -> 21.
+pub fn parse_major(version: &str) -> Option<u32> {
+    let mut parts = version.split(['.', '_', '-', '+']);
+    let first: u32 = parts.next()?.parse().ok()?;
+    if first == 1 {
+        parts.next()?.parse().ok()
+    } else {
+        Some(first)
+    }
+}
+
+/// A running JVM started by [`spawn_server`].
+#[derive(Debug)]
+pub struct JvmProcess {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stderr_tail: Arc<Mutex<VecDeque<u8>>>,
+}
+
+const STDERR_TAIL: usize = 64 * 1024;
+
+impl JvmProcess {
+    /// The JVM's pid.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The last 64 KiB the JVM wrote to stderr.
+    pub fn stderr_tail(&self) -> String {
+        let tail = self.stderr_tail.lock().unwrap_or_else(|e| e.into_inner());
+        let (a, b) = tail.as_slices();
+        let mut bytes = a.to_vec();
+        bytes.extend_from_slice(b);
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    /// Exit status if the JVM has exited.
+    pub fn try_wait(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
+    /// Raw descriptor of the stdin pipe (closed in forked children).
+    pub fn stdin_fd(&self) -> Option<i32> {
+        use std::os::fd::AsRawFd;
+        self.stdin.as_ref().map(|s| s.as_raw_fd())
+    }
+
+    /// Closes stdin (the server halts on EOF) and waits up to `timeout`,
+    /// then kills the JVM.
+    pub fn stop(&mut self, timeout: Duration) {
+        self.stdin.take();
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if self.try_wait().is_some() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for JvmProcess {
+    fn drop(&mut self) {
+        if self.try_wait().is_none() {
+            self.stop(Duration::from_secs(2));
+        }
+    }
+}
+
+type SpawnJob = (Command, mpsc::Sender<std::io::Result<Child>>);
+
+/// The launcher thread: lives as long as the process, so the JVM's
+/// parent-death signal fires exactly when this process dies.
+fn launcher() -> &'static Mutex<mpsc::Sender<SpawnJob>> {
+    static LAUNCHER: OnceLock<Mutex<mpsc::Sender<SpawnJob>>> = OnceLock::new();
+    LAUNCHER.get_or_init(|| {
+        let (tx, rx) = mpsc::channel::<SpawnJob>();
+        std::thread::Builder::new()
+            .name("gatun-launcher".into())
+            .spawn(move || {
+                for (mut command, reply) in rx {
+                    let _ = reply.send(command.spawn());
+                }
+            })
+            .expect("spawning the gatun launcher thread");
+        Mutex::new(tx)
+    })
+}
+
+/// What to launch.
+#[derive(Debug, Clone)]
+pub struct ServerCommand {
+    /// The Java to run.
+    pub java: JavaInstall,
+    /// The server jar.
+    pub jar: PathBuf,
+    /// Extra classpath entries.
+    pub classpath: Vec<String>,
+    /// Extra JVM options, after [`REQUIRED_JVM_FLAGS`].
+    pub jvm_options: Vec<String>,
+    /// Socket path the server binds.
+    pub socket: PathBuf,
+}
+
+/// Starts the server and hands it `token_hex` on stdin.
+pub fn spawn_server(cmd: &ServerCommand, token_hex: &str) -> Result<JvmProcess> {
+    if !cmd.jar.is_file() {
+        return Err(BridgeError::Startup(format!(
+            "server jar {} not found (build it with `mvn -f java/pom.xml package`, or set GATUN_JAR)",
+            cmd.jar.display()
+        )));
+    }
+    let mut classpath = cmd.jar.display().to_string();
+    for entry in &cmd.classpath {
+        classpath.push(':');
+        classpath.push_str(entry);
+    }
+    let mut command = Command::new(&cmd.java.executable);
+    command
+        .args(REQUIRED_JVM_FLAGS)
+        .args(&cmd.jvm_options)
+        .arg("-cp")
+        .arg(classpath)
+        .arg(SERVER_MAIN_CLASS)
+        .arg("--socket")
+        .arg(&cmd.socket)
+        .arg("--exit-on-close")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    set_parent_death_signal(&mut command);
+
+    let (tx, rx) = mpsc::channel();
+    launcher()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .send((command, tx))
+        .map_err(|_| BridgeError::Startup("the launcher thread is gone".into()))?;
+    let mut child = rx
+        .recv()
+        .map_err(|_| BridgeError::Startup("the launcher thread is gone".into()))?
+        .map_err(BridgeError::io(format!("starting {}", cmd.java.executable.display())))?;
+
+    let stderr_tail = Arc::new(Mutex::new(VecDeque::with_capacity(STDERR_TAIL)));
+    if let Some(mut stderr) = child.stderr.take() {
+        let tail = stderr_tail.clone();
+        std::thread::Builder::new()
+            .name("gatun-jvm-stderr".into())
+            .spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = stderr.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    let mut t = tail.lock().unwrap_or_else(|e| e.into_inner());
+                    t.extend(&buf[..n]);
+                    let excess = t.len().saturating_sub(STDERR_TAIL);
+                    t.drain(..excess);
+                }
+            })
+            .map_err(BridgeError::io("starting the stderr reader"))?;
+    }
+    let mut stdin = child.stdin.take();
+    if let Some(pipe) = stdin.as_mut() {
+        pipe.write_all(format!("{token_hex}\n").as_bytes())
+            .and_then(|_| pipe.flush())
+            .map_err(BridgeError::io("handing the session token to the JVM"))?;
+    }
+    Ok(JvmProcess {
+        child,
+        stdin,
+        stderr_tail,
+    })
+}
+
+#[cfg(target_os = "linux")]
+fn set_parent_death_signal(command: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    let parent = std::process::id() as libc::pid_t;
+    // SAFETY: the closure runs between fork and exec and only makes
+    // async-signal-safe system calls (prctl, getppid, _exit).
+    unsafe {
+        command.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // The parent may have died before prctl took effect.
+            if libc::getppid() != parent {
+                libc::_exit(1);
+            }
+            Ok(())
+        });
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn set_parent_death_signal(_command: &mut Command) {
+    // macOS has no PDEATHSIG: the stdin-EOF watcher and socket EOF remain.
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_parse() {
+        assert_eq!(parse_major("17.0.15"), Some(17));
+        assert_eq!(parse_major("1.8.0_392"), Some(8));
+        assert_eq!(parse_major("21"), Some(21));
+        assert_eq!(parse_major("25-ea"), Some(25));
+        assert_eq!(parse_major("x"), None);
+    }
+
+    #[test]
+    fn a_missing_java_is_named() {
+        let err = find_java(Some(Path::new("/nonexistent/java"))).unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/java"), "{err}");
+    }
+
+    #[test]
+    fn the_installed_java_is_found() {
+        if let Ok(java) = find_java(None) {
+            assert!(java.major >= MIN_JAVA_VERSION);
+        }
+    }
+}

@@ -1,0 +1,30 @@
+//! The bridge between a Python process and a JVM: protocol, control segment,
+//! lanes and doorbells, handshake, JVM launcher, value model and a client
+//! usable from plain Rust (ARCHITECTURE §5–§7).
+
+#[cfg(not(loom))]
+pub mod client;
+#[cfg(not(loom))]
+pub mod control;
+pub mod doorbell;
+#[cfg(not(loom))]
+pub mod error;
+#[cfg(not(loom))]
+pub mod handshake;
+#[cfg(not(loom))]
+pub mod lane;
+#[cfg(not(loom))]
+pub mod launcher;
+#[cfg(not(loom))]
+pub mod protocol;
+#[cfg(not(loom))]
+mod shm;
+#[cfg(not(loom))]
+pub mod value;
+
+#[cfg(not(loom))]
+pub use client::{Client, ClientOptions, LaneGuard, ReleaseQueue, RequestHead, WeakClient};
+#[cfg(not(loom))]
+pub use error::{BridgeError, JavaError, Result};
+#[cfg(not(loom))]
+pub use value::{ArrayValue, ObjectHandle, Value};

@@ -1,0 +1,111 @@
+"""Type stubs for ``gatun._native``, the Rust core (crate ``gatun-py``).
+
+The Python layer (``gatun.client`` and friends) is the public API; this module
+is its engine: launching the JVM, the shared-memory lanes, and the conversion of
+values between Python and the wire format (``schemas/bridge.fbs``).
+"""
+
+from collections.abc import Callable, Sequence
+from typing import Any, Final
+
+#: Protocol version spoken by this build (``ProtocolVersion.Current``).
+PROTOCOL_VERSION: Final[int]
+#: Action name -> wire number, generated from ``schemas/bridge.fbs``.
+ACTIONS: Final[dict[str, int]]
+#: Java array element type name ("Int", "Long", ...) -> wire number.
+ELEMENT_TYPES: Final[dict[str, int]]
+
+class ObjectRef:
+    """Base of :class:`gatun.JavaObject`: one reference into the JVM session.
+
+    When the last Python reference dies, the id is queued for release and sent
+    with the session's next request (many ids per message); nothing blocks and
+    no I/O happens in the destructor.
+    """
+
+    def __new__(cls, native: NativeClient, object_id: int, class_name: str) -> ObjectRef: ...
+    @property
+    def object_id(self) -> int: ...
+    @property
+    def class_name(self) -> str: ...
+    def _detach(self) -> None:
+        """Never release this object from Python (it lives until the session ends)."""
+
+class NativeClient:
+    """A connected session with a JVM launched by :meth:`launch`."""
+
+    @staticmethod
+    def launch(
+        jar: str,
+        *,
+        java: str | None = None,
+        classpath: Sequence[str] = (),
+        jvm_options: Sequence[str] = (),
+        lanes: int = 4,
+        slot_size: int = 1 << 20,
+        startup_timeout: float = 30.0,
+    ) -> NativeClient:
+        """Find Java 17+ (``java``, then ``JAVA_HOME``, then ``PATH``), start the
+        server jar, connect every lane and complete the handshake.
+
+        Raises ``gatun.JavaNotFoundError`` if no suitable Java exists (the
+        message says what was found and what is needed) and
+        ``gatun.BridgeStartupError`` if the JVM fails or does not become ready
+        within ``startup_timeout`` seconds (the message includes its stderr).
+        """
+
+    def set_factories(
+        self,
+        make_object: Callable[[int, str], ObjectRef],
+        make_list: Callable[[list[Any]], Any],
+        make_array: Callable[[list[Any], str], Any],
+        convert_argument: Callable[[Any], Any],
+        is_java_array: Callable[[Any], tuple[str, Sequence[Any]] | None],
+    ) -> None:
+        """Hooks used while converting values.
+
+        - ``make_object(object_id, class_name)`` builds the proxy for a returned reference;
+        - ``make_list(items)`` wraps a returned ``java.util.List`` (e.g. ``JavaList``);
+        - ``make_array(items, element_type)`` wraps a returned primitive array (``JavaArray``);
+        - ``convert_argument(value)`` is called for an argument of a type the core does not
+          know (e.g. ``pyarrow.Array``, ``datetime``); it returns a value the core knows
+          or raises ``TypeError``;
+        - ``is_java_array(value)`` returns ``(element_type, items)`` for a ``JavaArray``
+          argument, else ``None``.
+
+        ``TypeHint`` arguments are recognised by their ``value`` and ``java_type``
+        attributes together with the class name ``TypeHint``.
+        """
+
+    def request(
+        self,
+        action: int,
+        object_id: int = 0,
+        class_name: str | None = None,
+        name: str | None = None,
+        args: Sequence[Any] = (),
+        return_object_ref: bool = False,
+    ) -> Any:
+        """One round trip. Java exceptions are raised as ``gatun.JavaException``
+        subclasses; a dead JVM raises ``gatun.BridgeClosedError``."""
+
+    def batch(
+        self,
+        requests: Sequence[tuple[int, int, str | None, str | None, Sequence[Any], bool]],
+        stop_on_error: bool = False,
+    ) -> list[tuple[bool, Any]]:
+        """Many requests in one round trip; each item is ``(ok, value or exception)``."""
+
+    def flush_releases(self) -> int:
+        """Send queued releases now; returns how many ids were sent."""
+
+    @property
+    def pending_releases(self) -> int: ...
+    @property
+    def jvm_pid(self) -> int: ...
+    @property
+    def closed(self) -> bool: ...
+    @property
+    def lanes(self) -> int: ...
+    def close(self, timeout: float = 5.0) -> None:
+        """End the session and stop the JVM (SIGKILL after ``timeout``). Idempotent."""

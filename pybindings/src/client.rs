@@ -1,0 +1,313 @@
+//! `NativeClient`: the Python face of [`gatun_bridge::Client`].
+//!
+//! A call encodes its arguments straight from Python objects into the lane's
+//! reused FlatBuffers builder, waits with the GIL released (waking every
+//! 100 ms to let Ctrl-C through), and decodes the response straight from the
+//! response slot into Python objects.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use gatun_bridge::client::{build_request, java_error, MAX_RELEASES_PER_MESSAGE};
+use gatun_bridge::lane::Interrupt;
+use gatun_bridge::protocol::{self as fb, Action};
+use gatun_bridge::{BridgeError, Client, ClientOptions, LaneGuard, ReleaseQueue, RequestHead, WeakClient};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyList, PyTuple};
+
+use crate::convert::{self, Hooks};
+use crate::errors::to_py;
+
+/// Every live client, so a forked child can let go of their descriptors.
+static CLIENTS: Mutex<Vec<WeakClient>> = Mutex::new(Vec::new());
+
+/// Called in the child after `os.fork()`.
+#[pyfunction]
+pub fn _after_fork_in_child() {
+    // try_lock: another thread may have held the lock at fork time and will
+    // never release it in the child.
+    if let Ok(clients) = CLIENTS.try_lock() {
+        for client in clients.iter().filter_map(WeakClient::upgrade) {
+            client.forget_after_fork();
+        }
+    }
+}
+
+/// Lets Ctrl-C through while a call waits without the GIL.
+struct SignalCheck {
+    error: Option<PyErr>,
+}
+
+impl Interrupt for SignalCheck {
+    fn interrupted(&mut self) -> bool {
+        match Python::attach(|py| py.check_signals()) {
+            Ok(()) => false,
+            Err(e) => {
+                self.error = Some(e);
+                true
+            }
+        }
+    }
+}
+
+/// Carries a held lane into `Python::detach`.
+struct HeldLane<'c>(LaneGuard<'c>);
+
+// SAFETY: `Python::detach` runs its closure on the calling thread; the lane
+// guard (which contains a MutexGuard) never actually changes threads.
+unsafe impl Send for HeldLane<'_> {}
+
+/// A connected session with a JVM.
+#[pyclass(frozen, module = "gatun._native")]
+pub struct NativeClient {
+    client: Client,
+    hooks: OnceLock<Hooks>,
+}
+
+impl NativeClient {
+    /// The queue released object ids go to.
+    pub fn release_queue(&self) -> Arc<ReleaseQueue> {
+        self.client.release_queue()
+    }
+
+    fn hooks(&self) -> PyResult<&Hooks> {
+        self.hooks
+            .get()
+            .ok_or_else(|| PyValueError::new_err("NativeClient.set_factories() was not called"))
+    }
+
+    /// Takes a lane: without blocking while holding the GIL if one is free,
+    /// else waiting with the GIL released.
+    fn lane(&self, py: Python<'_>) -> PyResult<LaneGuard<'_>> {
+        if let Some(lane) = self.client.try_acquire_lane().map_err(|e| to_py(py, e))? {
+            return Ok(lane);
+        }
+        let client = &self.client;
+        py.detach(|| client.acquire_lane().map(HeldLane))
+            .map(|held| held.0)
+            .map_err(|e| to_py(py, e))
+    }
+
+    /// Sends what the lane's builder holds and waits, GIL released.
+    fn round_trip<'c>(&'c self, py: Python<'_>, lane: LaneGuard<'c>) -> PyResult<LaneGuard<'c>> {
+        let mut held = HeldLane(lane);
+        let mut signals = SignalCheck { error: None };
+        let result = py.detach(|| held.0.round_trip(&mut signals).map(|_| held));
+        result.map(|held| held.0).map_err(|e| match (e, signals.error.take()) {
+            (BridgeError::Interrupted, Some(err)) => err,
+            (e, _) => to_py(py, e),
+        })
+    }
+
+    fn encode_args<'b>(
+        fbb: &mut flatbuffers::FlatBufferBuilder<'b>,
+        args: &Bound<'_, PyAny>,
+        hooks: &Hooks,
+    ) -> PyResult<flatbuffers::WIPOffset<flatbuffers::Vector<'b, flatbuffers::ForwardsUOffset<fb::Value<'b>>>>> {
+        let mut encoded = Vec::new();
+        for arg in args.try_iter()? {
+            encoded.push(convert::encode(fbb, &arg?, hooks, 0)?);
+        }
+        Ok(fbb.create_vector(&encoded))
+    }
+}
+
+fn action(number: u8) -> PyResult<Action> {
+    let a = Action(number);
+    if a.variant_name().is_none() {
+        return Err(PyValueError::new_err(format!("unknown action number {number}")));
+    }
+    Ok(a)
+}
+
+type BatchItem<'py> = (u8, i64, Option<String>, Option<String>, Bound<'py, PyAny>, bool);
+
+#[pymethods]
+impl NativeClient {
+    #[staticmethod]
+    #[pyo3(signature = (jar, *, java=None, classpath=Vec::new(), jvm_options=Vec::new(), lanes=4, slot_size=1<<20, startup_timeout=30.0))]
+    #[allow(clippy::too_many_arguments)]
+    fn launch(
+        py: Python<'_>,
+        jar: PathBuf,
+        java: Option<PathBuf>,
+        classpath: Vec<String>,
+        jvm_options: Vec<String>,
+        lanes: usize,
+        slot_size: usize,
+        startup_timeout: f64,
+    ) -> PyResult<NativeClient> {
+        if !(startup_timeout.is_finite() && startup_timeout > 0.0) {
+            return Err(PyValueError::new_err(format!("startup_timeout must be positive, got {startup_timeout}")));
+        }
+        let opts = ClientOptions {
+            java,
+            jar,
+            classpath,
+            jvm_options,
+            lanes,
+            slot_size,
+            startup_timeout: Duration::from_secs_f64(startup_timeout),
+        };
+        let client = py.detach(|| Client::launch(&opts)).map_err(|e| to_py(py, e))?;
+        let mut clients = CLIENTS.lock().unwrap_or_else(|e| e.into_inner());
+        clients.retain(|c| c.upgrade().is_some());
+        clients.push(client.downgrade());
+        Ok(NativeClient { client, hooks: OnceLock::new() })
+    }
+
+    fn set_factories(
+        &self,
+        make_object: Py<PyAny>,
+        make_list: Py<PyAny>,
+        make_array: Py<PyAny>,
+        convert_argument: Py<PyAny>,
+        is_java_array: Py<PyAny>,
+    ) -> PyResult<()> {
+        self.hooks
+            .set(Hooks { make_object, make_list, make_array, convert_argument, is_java_array })
+            .map_err(|_| PyValueError::new_err("factories are already set"))
+    }
+
+    #[pyo3(signature = (action_number, object_id=0, class_name=None, name=None, args=None, return_object_ref=false))]
+    fn request<'py>(
+        &self,
+        py: Python<'py>,
+        action_number: u8,
+        object_id: i64,
+        class_name: Option<&str>,
+        name: Option<&str>,
+        args: Option<Bound<'py, PyAny>>,
+        return_object_ref: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let hooks = self.hooks()?;
+        let head = RequestHead { action: action(action_number)?, object_id, class_name, name, return_object_ref };
+        let mut lane = self.lane(py)?;
+        let releases = self.client.release_queue().take(MAX_RELEASES_PER_MESSAGE);
+        let encoded = (|| {
+            let fbb = &mut lane.builder;
+            let args = match &args {
+                Some(a) => Some(Self::encode_args(fbb, a, hooks)?),
+                None => None,
+            };
+            let req = build_request(fbb, &head, args, &releases, None, false);
+            fbb.finish(req, None);
+            PyResult::Ok(())
+        })();
+        if let Err(e) = encoded {
+            lane.builder.reset();
+            self.client.release_queue().restore(releases);
+            return Err(e);
+        }
+        let lane = self.round_trip(py, lane)?;
+        let response = lane.response().map_err(|e| to_py(py, e))?;
+        if let Some(error) = response.error() {
+            return Err(to_py(py, java_error(error)));
+        }
+        match response.value() {
+            Some(v) => convert::decode(py, v, hooks, 0),
+            None => Ok(py.None().into_bound(py)),
+        }
+    }
+
+    #[pyo3(signature = (requests, stop_on_error=false))]
+    fn batch<'py>(
+        &self,
+        py: Python<'py>,
+        requests: Vec<BatchItem<'py>>,
+        stop_on_error: bool,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let hooks = self.hooks()?;
+        let mut lane = self.lane(py)?;
+        let releases = self.client.release_queue().take(MAX_RELEASES_PER_MESSAGE);
+        let encoded = (|| {
+            let fbb = &mut lane.builder;
+            let mut items = Vec::with_capacity(requests.len());
+            for (number, object_id, class_name, name, args, return_object_ref) in &requests {
+                let head = RequestHead {
+                    action: action(*number)?,
+                    object_id: *object_id,
+                    class_name: class_name.as_deref(),
+                    name: name.as_deref(),
+                    return_object_ref: *return_object_ref,
+                };
+                let args = Self::encode_args(fbb, args, hooks)?;
+                items.push(build_request(fbb, &head, Some(args), &[], None, false));
+            }
+            let items = fbb.create_vector(&items);
+            let head = RequestHead { action: Action::Batch, ..Default::default() };
+            let req = build_request(fbb, &head, None, &releases, Some(items), stop_on_error);
+            fbb.finish(req, None);
+            PyResult::Ok(())
+        })();
+        if let Err(e) = encoded {
+            lane.builder.reset();
+            self.client.release_queue().restore(releases);
+            return Err(e);
+        }
+        let lane = self.round_trip(py, lane)?;
+        let response = lane.response().map_err(|e| to_py(py, e))?;
+        if let Some(error) = response.error() {
+            return Err(to_py(py, java_error(error)));
+        }
+        let results = PyList::empty(py);
+        let items = response.batch();
+        let count = items.map(|b| b.len()).unwrap_or(0);
+        if count != requests.len() {
+            return Err(to_py(py, BridgeError::Protocol(format!(
+                "batch of {} requests got {count} responses",
+                requests.len()
+            ))));
+        }
+        for item in items.into_iter().flatten() {
+            let entry = match item.error() {
+                Some(error) => (false, to_py(py, java_error(error)).into_value(py).into_bound(py).into_any()),
+                None => match item.value() {
+                    Some(v) => (true, convert::decode(py, v, hooks, 0)?),
+                    None => (true, py.None().into_bound(py)),
+                },
+            };
+            results.append(PyTuple::new(py, [entry.0.into_pyobject(py)?.to_owned().into_any(), entry.1])?)?;
+        }
+        Ok(results)
+    }
+
+    fn flush_releases(&self, py: Python<'_>) -> PyResult<usize> {
+        let client = &self.client;
+        py.detach(|| client.flush_releases()).map_err(|e| to_py(py, e))
+    }
+
+    #[getter]
+    fn pending_releases(&self) -> usize {
+        self.client.release_queue().len()
+    }
+
+    #[getter]
+    fn jvm_pid(&self) -> u32 {
+        self.client.jvm_pid()
+    }
+
+    #[getter]
+    fn closed(&self) -> bool {
+        self.client.is_closed()
+    }
+
+    #[getter]
+    fn lanes(&self) -> usize {
+        self.client.lane_count()
+    }
+
+    /// The last 64 KiB the JVM wrote to stderr (for diagnostics).
+    fn jvm_stderr(&self) -> String {
+        self.client.jvm_stderr()
+    }
+
+    #[pyo3(signature = (timeout=5.0))]
+    fn close(&self, py: Python<'_>, timeout: f64) {
+        let client = &self.client;
+        let timeout = Duration::from_secs_f64(timeout.max(0.0));
+        py.detach(|| client.close(timeout));
+    }
+}

@@ -1,0 +1,337 @@
+//! Python values <-> wire values, without an intermediate Rust model.
+//!
+//! Common types (None, bool, int, float, str, bytes, list, tuple, dict, Java
+//! object proxies) are handled here directly; anything else goes through the
+//! Python layer's hooks (`JavaArray` detection, `convert_argument` for
+//! pyarrow arrays, datetimes and the like).
+
+use flatbuffers::{FlatBufferBuilder, WIPOffset};
+use gatun_bridge::protocol::{self as fb, ElementType, ValueKind};
+use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+
+use crate::object_ref::ObjectRef;
+
+/// Deepest nesting of lists and maps accepted, in either direction.
+const MAX_DEPTH: usize = 64;
+
+/// Python callables the Python layer registers (see `_native.pyi`).
+pub struct Hooks {
+    pub make_object: Py<PyAny>,
+    pub make_list: Py<PyAny>,
+    pub make_array: Py<PyAny>,
+    pub convert_argument: Py<PyAny>,
+    pub is_java_array: Py<PyAny>,
+}
+
+/// Element-type names as the Python API spells them, with wire numbers.
+pub const ELEMENT_TYPES: [(&str, ElementType); 11] = [
+    ("Object", ElementType::Object),
+    ("Bool", ElementType::Boolean),
+    ("Boolean", ElementType::Boolean),
+    ("Byte", ElementType::Byte),
+    ("Char", ElementType::Char),
+    ("Short", ElementType::Short),
+    ("Int", ElementType::Int),
+    ("Long", ElementType::Long),
+    ("Float", ElementType::Float),
+    ("Double", ElementType::Double),
+    ("String", ElementType::String),
+];
+
+fn element_type_named(name: &str) -> PyResult<ElementType> {
+    ELEMENT_TYPES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, t)| *t)
+        .ok_or_else(|| {
+            PyValueError::new_err(format!(
+                "unknown JavaArray element_type {name:?}; expected one of Int, Long, Double, Float, Bool, Byte, Short, Char, String, Object"
+            ))
+        })
+}
+
+fn element_type_name(t: ElementType) -> &'static str {
+    match t {
+        ElementType::Boolean => "Bool",
+        ElementType::Byte => "Byte",
+        ElementType::Char => "Char",
+        ElementType::Short => "Short",
+        ElementType::Int => "Int",
+        ElementType::Long => "Long",
+        ElementType::Float => "Float",
+        ElementType::Double => "Double",
+        ElementType::String => "String",
+        _ => "Object",
+    }
+}
+
+/// Encodes one argument.
+pub fn encode<'b>(
+    fbb: &mut FlatBufferBuilder<'b>,
+    obj: &Bound<'_, PyAny>,
+    hooks: &Hooks,
+    depth: usize,
+) -> PyResult<WIPOffset<fb::Value<'b>>> {
+    encode_hinted(fbb, obj, hooks, depth, None)
+}
+
+fn encode_hinted<'b>(
+    fbb: &mut FlatBufferBuilder<'b>,
+    obj: &Bound<'_, PyAny>,
+    hooks: &Hooks,
+    depth: usize,
+    hint: Option<&str>,
+) -> PyResult<WIPOffset<fb::Value<'b>>> {
+    if depth > MAX_DEPTH {
+        return Err(PyValueError::new_err(format!(
+            "argument nests deeper than {MAX_DEPTH} levels (a self-referencing list?)"
+        )));
+    }
+    let py = obj.py();
+    let mut args = fb::ValueArgs::default();
+    if obj.is_none() {
+        args.kind = ValueKind::Null;
+    } else if let Ok(b) = obj.cast::<PyBool>() {
+        args.kind = ValueKind::Bool;
+        args.b = b.is_true();
+    } else if obj.is_exact_instance_of::<PyInt>() || obj.is_instance_of::<PyInt>() {
+        args.kind = ValueKind::Int;
+        args.i = obj.extract::<i64>().map_err(|_| {
+            PyOverflowError::new_err(format!("int {obj} does not fit in a Java long (64-bit signed)"))
+        })?;
+    } else if let Ok(f) = obj.cast::<PyFloat>() {
+        args.kind = ValueKind::Double;
+        args.d = f.value();
+    } else if let Ok(s) = obj.cast::<PyString>() {
+        args.kind = ValueKind::String;
+        args.s = Some(fbb.create_string(&s.to_cow()?));
+    } else if let Ok(r) = obj.cast::<ObjectRef>() {
+        args.kind = ValueKind::Object;
+        args.object_id = r.get().object_id();
+    } else if let Ok(b) = obj.cast::<PyBytes>() {
+        args.kind = ValueKind::Bytes;
+        args.data = Some(fbb.create_vector(b.as_bytes()));
+    } else if let Ok(b) = obj.cast::<PyByteArray>() {
+        args.kind = ValueKind::Bytes;
+        args.data = Some(fbb.create_vector(&b.to_vec()));
+    } else if obj.is_exact_instance_of::<PyList>() || obj.is_exact_instance_of::<PyTuple>() {
+        args.kind = ValueKind::List;
+        args.items = Some(encode_items(fbb, obj, hooks, depth)?);
+    } else if let Ok(d) = obj.cast::<PyDict>() {
+        args.kind = ValueKind::Map;
+        let mut keys = Vec::with_capacity(d.len());
+        let mut vals = Vec::with_capacity(d.len());
+        for (k, v) in d.iter() {
+            keys.push(encode(fbb, &k, hooks, depth + 1)?);
+            vals.push(encode(fbb, &v, hooks, depth + 1)?);
+        }
+        args.keys = Some(fbb.create_vector(&keys));
+        args.items = Some(fbb.create_vector(&vals));
+    } else if let Some((java_type, value)) = type_hint(obj)? {
+        return encode_hinted(fbb, &value, hooks, depth + 1, Some(&java_type));
+    } else {
+        let array = hooks.is_java_array.bind(py).call1((obj,))?;
+        if !array.is_none() {
+            let (element_type, items): (String, Bound<'_, PyAny>) = array.extract()?;
+            encode_array(fbb, &mut args, element_type_named(&element_type)?, &items, hooks, depth)?;
+        } else if obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>() || is_range(obj) {
+            args.kind = ValueKind::List;
+            args.items = Some(encode_items(fbb, obj, hooks, depth)?);
+        } else {
+            let converted = hooks.convert_argument.bind(py).call1((obj,))?;
+            if converted.is(obj) {
+                return Err(PyTypeError::new_err(format!(
+                    "cannot pass a {} to Java",
+                    obj.get_type().name()?
+                )));
+            }
+            return encode_hinted(fbb, &converted, hooks, depth + 1, hint);
+        }
+    }
+    if let Some(hint) = hint {
+        args.type_hint = Some(fbb.create_string(hint));
+    }
+    Ok(fb::Value::create(fbb, &args))
+}
+
+fn is_range(obj: &Bound<'_, PyAny>) -> bool {
+    obj.get_type().name().map(|n| n == "range").unwrap_or(false)
+}
+
+/// `(java_type, value)` when `obj` is a `gatun.TypeHint`.
+fn type_hint<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Option<(String, Bound<'py, PyAny>)>> {
+    if obj.get_type().name()? != "TypeHint" {
+        return Ok(None);
+    }
+    Ok(Some((obj.getattr("java_type")?.extract()?, obj.getattr("value")?)))
+}
+
+fn encode_items<'b>(
+    fbb: &mut FlatBufferBuilder<'b>,
+    seq: &Bound<'_, PyAny>,
+    hooks: &Hooks,
+    depth: usize,
+) -> PyResult<WIPOffset<flatbuffers::Vector<'b, flatbuffers::ForwardsUOffset<fb::Value<'b>>>>> {
+    let mut items = Vec::new();
+    for item in seq.try_iter()? {
+        items.push(encode(fbb, &item?, hooks, depth + 1)?);
+    }
+    Ok(fbb.create_vector(&items))
+}
+
+fn pack<T, const N: usize>(
+    items: &Bound<'_, PyAny>,
+    what: &str,
+    convert: impl Fn(&Bound<'_, PyAny>) -> PyResult<T>,
+    to_le: impl Fn(T) -> [u8; N],
+) -> PyResult<Vec<u8>> {
+    let mut out = Vec::new();
+    for (index, item) in items.try_iter()?.enumerate() {
+        let item = item?;
+        let v = convert(&item).map_err(|_| {
+            PyTypeError::new_err(format!("JavaArray element {index} ({item}) is not a valid Java {what}"))
+        })?;
+        out.extend_from_slice(&to_le(v));
+    }
+    Ok(out)
+}
+
+fn encode_array<'b>(
+    fbb: &mut FlatBufferBuilder<'b>,
+    args: &mut fb::ValueArgs<'b>,
+    element_type: ElementType,
+    items: &Bound<'_, PyAny>,
+    hooks: &Hooks,
+    depth: usize,
+) -> PyResult<()> {
+    args.kind = ValueKind::Array;
+    args.element_type = element_type;
+    let data = match element_type {
+        ElementType::Boolean => pack(items, "boolean", |v| v.is_truthy().map(u8::from), |b| [b])?,
+        ElementType::Byte => pack(
+            items,
+            "byte",
+            |v| {
+                let i: i64 = v.extract()?;
+                match i {
+                    -128..=127 => Ok(i as i8 as u8),
+                    128..=255 => Ok(i as u8),
+                    _ => Err(PyValueError::new_err("out of range")),
+                }
+            },
+            |b| [b],
+        )?,
+        ElementType::Char => pack(
+            items,
+            "char",
+            |v| {
+                if let Ok(s) = v.extract::<String>() {
+                    let mut units = s.encode_utf16();
+                    match (units.next(), units.next()) {
+                        (Some(u), None) => Ok(u),
+                        _ => Err(PyValueError::new_err("not one UTF-16 unit")),
+                    }
+                } else {
+                    v.extract::<u16>()
+                }
+            },
+            u16::to_le_bytes,
+        )?,
+        ElementType::Short => pack(items, "short", |v| v.extract::<i16>(), i16::to_le_bytes)?,
+        ElementType::Int => pack(items, "int", |v| v.extract::<i32>(), i32::to_le_bytes)?,
+        ElementType::Long => pack(items, "long", |v| v.extract::<i64>(), i64::to_le_bytes)?,
+        ElementType::Float => pack(items, "float", |v| v.extract::<f64>().map(|d| d as f32), f32::to_le_bytes)?,
+        ElementType::Double => pack(items, "double", |v| v.extract::<f64>(), f64::to_le_bytes)?,
+        _ => {
+            args.items = Some(encode_items(fbb, items, hooks, depth)?);
+            return Ok(());
+        }
+    };
+    args.data = Some(fbb.create_vector(&data));
+    Ok(())
+}
+
+fn unpack<T, const N: usize>(data: &[u8], from: impl Fn([u8; N]) -> T) -> PyResult<Vec<T>> {
+    if data.len() % N != 0 {
+        return Err(PyValueError::new_err(format!(
+            "malformed array from the JVM: {} bytes is not a multiple of {N}",
+            data.len()
+        )));
+    }
+    Ok(data.chunks_exact(N).map(|c| from(c.try_into().expect("N bytes"))).collect())
+}
+
+/// Decodes a wire value into a Python object.
+pub fn decode<'py>(py: Python<'py>, v: fb::Value<'_>, hooks: &Hooks, depth: usize) -> PyResult<Bound<'py, PyAny>> {
+    if depth > MAX_DEPTH {
+        return Err(PyValueError::new_err(format!("value from the JVM nests deeper than {MAX_DEPTH} levels")));
+    }
+    Ok(match v.kind() {
+        ValueKind::Null => py.None().into_bound(py),
+        ValueKind::Bool => PyBool::new(py, v.b()).to_owned().into_any(),
+        ValueKind::Int => v.i().into_pyobject(py)?.into_any(),
+        ValueKind::Double => PyFloat::new(py, v.d()).into_any(),
+        ValueKind::Char => {
+            let unit = u16::try_from(v.i()).map_err(|_| PyValueError::new_err("char out of range"))?;
+            PyString::new(py, &String::from_utf16_lossy(&[unit])).into_any()
+        }
+        ValueKind::String => PyString::new(py, v.s().unwrap_or_default()).into_any(),
+        ValueKind::Bytes => PyBytes::new(py, v.data().map(|d| d.bytes()).unwrap_or_default()).into_any(),
+        ValueKind::Object => hooks
+            .make_object
+            .bind(py)
+            .call1((v.object_id(), v.class_name().unwrap_or("java.lang.Object")))?,
+        ValueKind::List => {
+            let list = decode_items(py, &v, hooks, depth)?;
+            hooks.make_list.bind(py).call1((list,))?
+        }
+        ValueKind::Map => {
+            let dict = PyDict::new(py);
+            let keys = v.keys().map(|k| k.len()).unwrap_or(0);
+            let vals = v.items().map(|k| k.len()).unwrap_or(0);
+            if keys != vals {
+                return Err(PyValueError::new_err(format!("malformed map from the JVM: {keys} keys, {vals} values")));
+            }
+            if let (Some(ks), Some(vs)) = (v.keys(), v.items()) {
+                for (k, val) in ks.iter().zip(vs.iter()) {
+                    dict.set_item(decode(py, k, hooks, depth + 1)?, decode(py, val, hooks, depth + 1)?)?;
+                }
+            }
+            dict.into_any()
+        }
+        ValueKind::Array => {
+            let data = v.data().map(|d| d.bytes()).unwrap_or_default();
+            let t = v.element_type();
+            let list = match t {
+                ElementType::Boolean => PyList::new(py, data.iter().map(|&b| b != 0))?,
+                ElementType::Byte => PyList::new(py, data.iter().map(|&b| b as i8))?,
+                ElementType::Char => {
+                    let units = unpack(data, u16::from_le_bytes)?;
+                    PyList::new(py, units.iter().map(|u| String::from_utf16_lossy(&[*u])))?
+                }
+                ElementType::Short => PyList::new(py, unpack(data, i16::from_le_bytes)?)?,
+                ElementType::Int => PyList::new(py, unpack(data, i32::from_le_bytes)?)?,
+                ElementType::Long => PyList::new(py, unpack(data, i64::from_le_bytes)?)?,
+                ElementType::Float => PyList::new(py, unpack(data, f32::from_le_bytes)?)?,
+                ElementType::Double => PyList::new(py, unpack(data, f64::from_le_bytes)?)?,
+                _ => decode_items(py, &v, hooks, depth)?,
+            };
+            hooks.make_array.bind(py).call1((list, element_type_name(t)))?
+        }
+        other => {
+            return Err(PyValueError::new_err(format!("unknown value kind {} from the JVM", other.0)));
+        }
+    })
+}
+
+fn decode_items<'py>(py: Python<'py>, v: &fb::Value<'_>, hooks: &Hooks, depth: usize) -> PyResult<Bound<'py, PyList>> {
+    let list = PyList::empty(py);
+    if let Some(items) = v.items() {
+        for item in items.iter() {
+            list.append(decode(py, item, hooks, depth + 1)?)?;
+        }
+    }
+    Ok(list)
+}
