@@ -8,9 +8,9 @@
 //! gatun-bridge --release doorbell`).
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicU32, AtomicU64};
+pub(crate) use loom::sync::atomic::{fence, AtomicU32, AtomicU64};
 #[cfg(not(loom))]
-pub(crate) use std::sync::atomic::{AtomicU32, AtomicU64};
+pub(crate) use std::sync::atomic::{fence, AtomicU32, AtomicU64};
 
 use std::sync::atomic::Ordering::SeqCst;
 
@@ -20,6 +20,10 @@ use std::sync::atomic::Ordering::SeqCst;
 /// peer had announced it was about to block, and this call took its flag.
 pub fn publish(counter: &AtomicU64, peer_waiting: &AtomicU32, seq: u64) -> bool {
     counter.store(seq, SeqCst);
+    // The store above must be globally visible before the flag is read (a
+    // store->load "Dekker" pair). The fence says so explicitly, which is also
+    // what loom models (it treats SeqCst accesses as AcqRel).
+    fence(SeqCst);
     peer_waiting.compare_exchange(1, 0, SeqCst, SeqCst).is_ok()
 }
 
@@ -39,9 +43,12 @@ pub fn arrived(counter: &AtomicU64, seq: u64) -> bool {
 
 /// Announces that the caller is about to block waiting for `seq`, then
 /// re-checks the counter. The order (store flag, then load counter, both
-/// SeqCst) is what makes a lost wake-up impossible: see [`publish`].
+/// SeqCst, with a SeqCst fence between) is what makes a lost wake-up
+/// impossible: see [`publish`].
 pub fn prepare_to_block(counter: &AtomicU64, my_waiting: &AtomicU32, seq: u64) -> BeforeBlocking {
     my_waiting.store(1, SeqCst);
+    // Pairs with the fence in `publish`: flag store before counter load.
+    fence(SeqCst);
     if counter.load(SeqCst) >= seq {
         // Withdraw the announcement. If the notifier already took the flag, a
         // RING byte is on its way; a later wait consumes it as a spurious hint.
