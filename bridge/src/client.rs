@@ -225,7 +225,11 @@ impl Drop for LaneGuard<'_> {
     fn drop(&mut self) {
         self.lane.take();
         let shared = &self.client.shared;
-        shared.free.lock().unwrap_or_else(|e| e.into_inner()).push(self.index);
+        shared
+            .free
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(self.index);
         shared.lane_freed.notify_one();
     }
 }
@@ -234,7 +238,8 @@ impl LaneGuard<'_> {
     /// Sends what `builder` holds, waits, and checks the session is alive.
     pub fn round_trip(&mut self, interrupt: &mut dyn Interrupt) -> Result<()> {
         let seq = self.send_built().map_err(|e| self.client.note_failure(e))?;
-        self.wait(seq, interrupt).map_err(|e| self.client.note_failure(e))
+        self.wait(seq, interrupt)
+            .map_err(|e| self.client.note_failure(e))
     }
 }
 
@@ -247,7 +252,8 @@ impl Client {
         let mut control = Segment::create("control", layout.total_size(), dir.path())?;
         let pid = std::process::id();
         // SAFETY: the segment is at least 64 bytes and nobody else maps it yet.
-        let header = unsafe { std::slice::from_raw_parts_mut(control.as_ptr(), control::header::SIZE) };
+        let header =
+            unsafe { std::slice::from_raw_parts_mut(control.as_ptr(), control::header::SIZE) };
         control::write_header(
             header,
             &HeaderFields {
@@ -306,7 +312,9 @@ impl Client {
         // Every lane is connected: nothing needs the socket name any more, so
         // nothing is left behind even if this process is killed now.
         drop(dir);
-        control.unlink_backing_file().map_err(BridgeError::io("unlinking the control file"))?;
+        control
+            .unlink_backing_file()
+            .map_err(BridgeError::io("unlinking the control file"))?;
 
         let base = control.as_ptr();
         let socket_fds = sockets.iter().map(|s| s.as_raw_fd()).collect();
@@ -359,8 +367,17 @@ impl Client {
     }
 
     fn closed_error(&self) -> BridgeError {
-        let reason = self.shared.close_reason.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        BridgeError::Closed(if reason.is_empty() { "the client is closed".into() } else { reason })
+        let reason = self
+            .shared
+            .close_reason
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        BridgeError::Closed(if reason.is_empty() {
+            "the client is closed".into()
+        } else {
+            reason
+        })
     }
 
     /// Records that the session died when `err` says so.
@@ -373,7 +390,11 @@ impl Client {
     }
 
     fn mark_closed(&self, reason: &str) {
-        let mut r = self.shared.close_reason.lock().unwrap_or_else(|e| e.into_inner());
+        let mut r = self
+            .shared
+            .close_reason
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         if r.is_empty() {
             *r = reason.to_owned();
         }
@@ -400,10 +421,16 @@ impl Client {
     fn pick(&self, free: &mut Vec<usize>) -> Option<LaneGuard<'_>> {
         for pos in (0..free.len()).rev() {
             let index = free[pos];
-            let mut lane = self.shared.lanes[index].lock().unwrap_or_else(|e| e.into_inner());
+            let mut lane = self.shared.lanes[index]
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
             if lane.is_ready() {
                 free.swap_remove(pos);
-                return Some(LaneGuard { client: self, index, lane: Some(lane) });
+                return Some(LaneGuard {
+                    client: self,
+                    index,
+                    lane: Some(lane),
+                });
             }
         }
         None
@@ -453,20 +480,37 @@ impl Client {
     /// `ClassName.method(args)`.
     pub fn invoke_static(&self, class: &str, method: &str, args: &[Value]) -> Result<Value> {
         self.call(
-            &RequestHead { action: Action::InvokeStaticMethod, class_name: Some(class), name: Some(method), ..Default::default() },
+            &RequestHead {
+                action: Action::InvokeStaticMethod,
+                class_name: Some(class),
+                name: Some(method),
+                ..Default::default()
+            },
             args,
         )
     }
 
     /// `new ClassName(args)`.
     pub fn create_object(&self, class: &str, args: &[Value]) -> Result<Value> {
-        self.call(&RequestHead { action: Action::CreateObject, class_name: Some(class), ..Default::default() }, args)
+        self.call(
+            &RequestHead {
+                action: Action::CreateObject,
+                class_name: Some(class),
+                ..Default::default()
+            },
+            args,
+        )
     }
 
     /// `object.method(args)`.
     pub fn invoke_method(&self, object_id: i64, method: &str, args: &[Value]) -> Result<Value> {
         self.call(
-            &RequestHead { action: Action::InvokeMethod, object_id, name: Some(method), ..Default::default() },
+            &RequestHead {
+                action: Action::InvokeMethod,
+                object_id,
+                name: Some(method),
+                ..Default::default()
+            },
             args,
         )
     }
@@ -474,14 +518,26 @@ impl Client {
     /// `ClassName.field`.
     pub fn get_static_field(&self, class: &str, field: &str) -> Result<Value> {
         self.call(
-            &RequestHead { action: Action::GetStaticField, class_name: Some(class), name: Some(field), ..Default::default() },
+            &RequestHead {
+                action: Action::GetStaticField,
+                class_name: Some(class),
+                name: Some(field),
+                ..Default::default()
+            },
             &[],
         )
     }
 
     /// A round trip that does nothing.
     pub fn ping(&self) -> Result<()> {
-        self.call(&RequestHead { action: Action::Ping, ..Default::default() }, &[]).map(|_| ())
+        self.call(
+            &RequestHead {
+                action: Action::Ping,
+                ..Default::default()
+            },
+            &[],
+        )
+        .map(|_| ())
     }
 
     /// Sends every queued release now; returns how many ids went.
@@ -489,7 +545,13 @@ impl Client {
         let mut sent = 0;
         while !self.shared.releases.is_empty() {
             let before = self.shared.releases.len();
-            self.call(&RequestHead { action: Action::ReleaseObjects, ..Default::default() }, &[])?;
+            self.call(
+                &RequestHead {
+                    action: Action::ReleaseObjects,
+                    ..Default::default()
+                },
+                &[],
+            )?;
             sent += before - self.shared.releases.len();
         }
         Ok(sent)
@@ -500,7 +562,12 @@ impl Client {
     pub fn close(&self, timeout: Duration) {
         self.mark_closed("the client is closed");
         self.shutdown_sockets();
-        let jvm = self.shared.jvm.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let jvm = self
+            .shared
+            .jvm
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
         if let Some(mut jvm) = jvm {
             jvm.stop(timeout);
         }
@@ -509,7 +576,9 @@ impl Client {
     /// In a child made by `fork()`: give up every descriptor of the parent's
     /// session without disturbing it, and fail later calls.
     pub fn forget_after_fork(&self) {
-        self.mark_closed("this process was forked from the one that owns the bridge; connect again in the child");
+        self.mark_closed(
+            "this process was forked from the one that owns the bridge; connect again in the child",
+        );
         let mut fds = self.shared.socket_fds.clone();
         if let Ok(mut jvm) = self.shared.jvm.try_lock() {
             if let Some(jvm) = jvm.take() {
@@ -525,7 +594,13 @@ impl Client {
 
     /// The last lines the JVM wrote to stderr.
     pub fn jvm_stderr(&self) -> String {
-        self.shared.jvm.lock().unwrap_or_else(|e| e.into_inner()).as_ref().map(|j| j.stderr_tail()).unwrap_or_default()
+        self.shared
+            .jvm
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map(|j| j.stderr_tail())
+            .unwrap_or_default()
     }
 }
 
@@ -598,7 +673,11 @@ impl SessionDir {
     fn create() -> Result<SessionDir> {
         let base = std::env::temp_dir();
         sweep_stale_dirs(&base);
-        let path = base.join(format!("gatun-{}-{:016x}", std::process::id(), rand::random::<u64>()));
+        let path = base.join(format!(
+            "gatun-{}-{:016x}",
+            std::process::id(),
+            rand::random::<u64>()
+        ));
         std::fs::DirBuilder::new()
             .mode(0o700)
             .create(&path)
@@ -620,13 +699,20 @@ impl Drop for SessionDir {
 /// Removes session directories whose creating process is dead (it was
 /// killed between creating one and connecting).
 fn sweep_stale_dirs(base: &Path) {
-    let Ok(entries) = std::fs::read_dir(base) else { return };
+    let Ok(entries) = std::fs::read_dir(base) else {
+        return;
+    };
     for entry in entries.flatten() {
         let name = entry.file_name();
-        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix("gatun-")) else { continue };
-        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<i32>().ok()) else { continue };
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix("gatun-")) else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<i32>().ok()) else {
+            continue;
+        };
         // SAFETY: signal 0 only checks whether the process exists.
-        let alive = unsafe { libc::kill(pid, 0) } == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+        let alive = unsafe { libc::kill(pid, 0) } == 0
+            || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
         if !alive {
             let _ = std::fs::remove_dir_all(entry.path());
         }

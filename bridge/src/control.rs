@@ -47,6 +47,28 @@ pub const DIRECTORY_OFFSET: usize = 64;
 pub const DIRECTORY_ENTRIES: usize = 63;
 /// Bytes per directory entry.
 pub const DIRECTORY_ENTRY_SIZE: usize = 128;
+/// Directory entry field offsets (SHM_LAYOUT.md, "Segment directory").
+pub mod directory {
+    /// u32 0 free, 1 live, 2 retired; stored last with release ordering.
+    pub const PUBLISHED: usize = 0;
+    /// u32 segment id.
+    pub const SEGMENT_ID: usize = 4;
+    /// u8 owner: 0 Python, 1 Java.
+    pub const OWNER: usize = 8;
+    /// u8 kind: 0 control, 1 payload.
+    pub const KIND: usize = 9;
+    /// u32 generation.
+    pub const GENERATION: usize = 12;
+    /// u64 size in bytes.
+    pub const SIZE: usize = 16;
+    /// i32 memfd number in the owner, -1 for a named file.
+    pub const MEMFD: usize = 24;
+    /// File name, UTF-8, NUL-padded.
+    pub const NAME: usize = 32;
+    /// Bytes reserved for the name.
+    pub const NAME_LEN: usize = 96;
+}
+
 /// Release ring Python -> Java.
 pub const RING_TO_JAVA_OFFSET: usize = 8192;
 /// Release ring Java -> Python.
@@ -57,6 +79,14 @@ pub const RING_SIZE: usize = 65536;
 pub const LANES_OFFSET: usize = 139_264;
 /// Bytes of a lane's header before its slots.
 pub const LANE_HEADER: usize = 256;
+
+// The regions must not overlap, and lanes start page-aligned.
+const _: () = {
+    assert!(DIRECTORY_OFFSET + DIRECTORY_ENTRIES * DIRECTORY_ENTRY_SIZE <= RING_TO_JAVA_OFFSET);
+    assert!(RING_TO_JAVA_OFFSET + RING_SIZE == RING_TO_PYTHON_OFFSET);
+    assert!(RING_TO_PYTHON_OFFSET + RING_SIZE == LANES_OFFSET);
+    assert!(LANES_OFFSET % 4096 == 0);
+};
 
 /// Lane header field offsets (SHM_LAYOUT.md, "Lane").
 pub mod lane {
@@ -158,8 +188,10 @@ pub struct HeaderFields {
 
 /// Writes a header into `buf` (at least 64 bytes).
 pub fn write_header(buf: &mut [u8], f: &HeaderFields) {
-    let put32 = |buf: &mut [u8], off: usize, v: u32| buf[off..off + 4].copy_from_slice(&v.to_le_bytes());
-    let put64 = |buf: &mut [u8], off: usize, v: u64| buf[off..off + 8].copy_from_slice(&v.to_le_bytes());
+    let put32 =
+        |buf: &mut [u8], off: usize, v: u32| buf[off..off + 4].copy_from_slice(&v.to_le_bytes());
+    let put64 =
+        |buf: &mut [u8], off: usize, v: u64| buf[off..off + 8].copy_from_slice(&v.to_le_bytes());
     buf[..header::SIZE].fill(0);
     put64(buf, header::MAGIC, MAGIC);
     put32(buf, header::VERSION, LAYOUT_VERSION);
@@ -231,7 +263,10 @@ pub(crate) mod tests {
         let mut buf = [0u8; 64];
         write_header(&mut buf, &sample());
         assert_eq!(buf.to_vec(), vector("control_header.hex"));
-        assert_eq!(read_header(&vector("control_header.hex")).unwrap(), sample());
+        assert_eq!(
+            read_header(&vector("control_header.hex")).unwrap(),
+            sample()
+        );
     }
 
     #[test]
@@ -251,6 +286,21 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn directory_entry_offsets_match_the_shared_vector() {
+        let v = vector("directory_entry.hex");
+        let get32 = |off: usize| u32::from_le_bytes(v[off..off + 4].try_into().unwrap());
+        assert_eq!(v.len(), DIRECTORY_ENTRY_SIZE);
+        assert_eq!(directory::NAME + directory::NAME_LEN, DIRECTORY_ENTRY_SIZE);
+        assert_eq!(get32(directory::PUBLISHED), 1);
+        assert_eq!(get32(directory::SEGMENT_ID), 3);
+        assert_eq!((v[directory::OWNER], v[directory::KIND]), (1, 1));
+        assert_eq!(get32(directory::GENERATION), 2);
+        assert_eq!(u64::from_le_bytes(v[16..24].try_into().unwrap()), 1 << 20);
+        assert_eq!(i32::from_le_bytes(v[24..28].try_into().unwrap()), 9);
+        assert_eq!(&v[directory::NAME..directory::NAME + 8], b"seg-name");
+    }
+
+    #[test]
     fn bad_magic_and_geometry_are_refused() {
         let mut v = vector("control_header.hex");
         v[0] ^= 0xff;
@@ -258,15 +308,10 @@ pub(crate) mod tests {
         assert!(ControlLayout::new(0, 4096).is_err());
         assert!(ControlLayout::new(4, 5000).is_err());
         let layout = ControlLayout::new(4, 65536).unwrap();
-        assert_eq!(layout.lane_offset(1) - layout.lane_offset(0), 256 + 2 * 65536);
+        assert_eq!(
+            layout.lane_offset(1) - layout.lane_offset(0),
+            256 + 2 * 65536
+        );
         assert_eq!(layout.total_size(), LANES_OFFSET + 4 * (256 + 2 * 65536));
-    }
-
-    #[test]
-    fn layout_regions_do_not_overlap() {
-        assert!(DIRECTORY_OFFSET + DIRECTORY_ENTRIES * DIRECTORY_ENTRY_SIZE <= RING_TO_JAVA_OFFSET);
-        assert_eq!(RING_TO_JAVA_OFFSET + RING_SIZE, RING_TO_PYTHON_OFFSET);
-        assert_eq!(RING_TO_PYTHON_OFFSET + RING_SIZE, LANES_OFFSET);
-        assert_eq!(LANES_OFFSET % 4096, 0);
     }
 }

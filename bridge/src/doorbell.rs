@@ -128,7 +128,10 @@ mod tests {
         let counter = AtomicU64::new(0);
         let waiting = AtomicU32::new(0);
         assert!(!publish(&counter, &waiting, 1));
-        assert_eq!(prepare_to_block(&counter, &waiting, 2), BeforeBlocking::Block);
+        assert_eq!(
+            prepare_to_block(&counter, &waiting, 2),
+            BeforeBlocking::Block
+        );
         assert!(publish(&counter, &waiting, 2));
         assert_eq!(waiting.load(SeqCst), 0, "the notifier takes the flag");
         assert!(arrived(&counter, 2));
@@ -138,7 +141,10 @@ mod tests {
     fn a_late_arrival_is_seen_before_blocking() {
         let counter = AtomicU64::new(3);
         let waiting = AtomicU32::new(0);
-        assert_eq!(prepare_to_block(&counter, &waiting, 3), BeforeBlocking::Arrived);
+        assert_eq!(
+            prepare_to_block(&counter, &waiting, 3),
+            BeforeBlocking::Arrived
+        );
         assert_eq!(waiting.load(SeqCst), 0, "the announcement is withdrawn");
     }
 }

@@ -74,7 +74,11 @@ pub fn encode_hello(h: &HelloFields<'_>) -> Vec<u8> {
 }
 
 /// Sends a Hello and reads the Welcome, within `timeout`.
-pub fn greet(socket: &mut UnixStream, hello: &HelloFields<'_>, timeout: Duration) -> Result<Accepted> {
+pub fn greet(
+    socket: &mut UnixStream,
+    hello: &HelloFields<'_>,
+    timeout: Duration,
+) -> Result<Accepted> {
     let timeout = timeout.max(Duration::from_millis(10));
     socket
         .set_read_timeout(Some(timeout))
@@ -84,7 +88,10 @@ pub fn greet(socket: &mut UnixStream, hello: &HelloFields<'_>, timeout: Duration
     let frame = read_frame(socket)?;
     let welcome = protocol::read_welcome(&frame)?;
     if let Some(error) = welcome.error() {
-        return Err(BridgeError::Handshake(format!("the JVM refused lane {}: {error}", hello.lane_index)));
+        return Err(BridgeError::Handshake(format!(
+            "the JVM refused lane {}: {error}",
+            hello.lane_index
+        )));
     }
     if welcome.protocol_version() != PROTOCOL_VERSION {
         return Err(BridgeError::Handshake(format!(
@@ -116,11 +123,15 @@ pub fn write_frame(socket: &mut UnixStream, bytes: &[u8]) -> Result<()> {
 pub fn read_frame(socket: &mut UnixStream) -> Result<Vec<u8>> {
     let mut len = [0u8; 4];
     socket.read_exact(&mut len).map_err(|e| {
-        BridgeError::Handshake(format!("no welcome from the JVM ({e}); it may have refused the connection"))
+        BridgeError::Handshake(format!(
+            "no welcome from the JVM ({e}); it may have refused the connection"
+        ))
     })?;
     let len = u32::from_le_bytes(len) as usize;
     if len > MAX_FRAME {
-        return Err(BridgeError::Handshake(format!("welcome frame of {len} bytes exceeds {MAX_FRAME}")));
+        return Err(BridgeError::Handshake(format!(
+            "welcome frame of {len} bytes exceeds {MAX_FRAME}"
+        )));
     }
     let mut buf = vec![0u8; len];
     socket
@@ -150,7 +161,10 @@ mod tests {
         let hello = flatbuffers::root::<Hello>(&bytes).unwrap();
         assert_eq!(hello.protocol_version(), PROTOCOL_VERSION);
         assert_eq!(hello.token().unwrap().bytes(), &token);
-        assert_eq!((hello.pid(), hello.lane_index(), hello.lane_count()), (42, 1, 4));
+        assert_eq!(
+            (hello.pid(), hello.lane_index(), hello.lane_count()),
+            (42, 1, 4)
+        );
         assert_eq!(hello.control_path(), Some("/tmp/x"));
         assert_eq!(hello.session_id(), 77);
     }
@@ -164,7 +178,11 @@ mod tests {
             let error = fbb.create_string("bad token");
             let w = protocol::Welcome::create(
                 &mut fbb,
-                &protocol::WelcomeArgs { protocol_version: PROTOCOL_VERSION, error: Some(error), ..Default::default() },
+                &protocol::WelcomeArgs {
+                    protocol_version: PROTOCOL_VERSION,
+                    error: Some(error),
+                    ..Default::default()
+                },
             );
             fbb.finish(w, None);
             write_frame(&mut b, fbb.finished_data()).unwrap();

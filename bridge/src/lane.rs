@@ -46,8 +46,11 @@ pub struct Lane {
     last_seq: u64,
     /// A request whose response nobody waits for any more (interrupted).
     abandoned: Option<u64>,
-    /// The JVM answered the last call while we were still spinning.
+    /// The JVM answered the last call within a few spin budgets.
     hot: bool,
+    /// The JVM worker was spinning for work when the last request went out,
+    /// so it starts on it at once and the answer is worth spinning for.
+    peer_spinning: bool,
     /// Reused encoder, so steady-state calls do not allocate.
     pub builder: flatbuffers::FlatBufferBuilder<'static>,
 }
@@ -81,6 +84,7 @@ impl Lane {
             last_seq: 0,
             abandoned: None,
             hot: false,
+            peer_spinning: false,
             builder: flatbuffers::FlatBufferBuilder::with_capacity(4096),
         })
     }
@@ -138,12 +142,22 @@ impl Lane {
         // SAFETY: the request slot starts LANE_HEADER after the lane base and
         // is slot_size long; the JVM reads it only after the seq store below.
         unsafe {
-            std::ptr::copy_nonoverlapping(request.as_ptr(), self.base.add(LANE_HEADER), request.len());
+            std::ptr::copy_nonoverlapping(
+                request.as_ptr(),
+                self.base.add(LANE_HEADER),
+                request.len(),
+            );
         }
-        self.u32_at(lane::REQ_LEN).store(request.len() as u32, Ordering::Relaxed);
+        self.u32_at(lane::REQ_LEN)
+            .store(request.len() as u32, Ordering::Relaxed);
         let seq = self.last_seq + 1;
         self.last_seq = seq;
-        if doorbell::publish(self.u64_at(lane::REQ_SEQ), self.u32_at(lane::JVM_WAITING), seq) {
+        self.peer_spinning = self.u32_at(lane::JVM_SPINNING).load(Ordering::Relaxed) == 1;
+        if doorbell::publish(
+            self.u64_at(lane::REQ_SEQ),
+            self.u32_at(lane::JVM_WAITING),
+            seq,
+        ) {
             self.ring(RING)?;
         }
         Ok(seq)
@@ -163,14 +177,17 @@ impl Lane {
             Ok(_) => Ok(()),
             // A full socket buffer already holds unread wake-ups.
             Err(e) if e.kind() == ErrorKind::WouldBlock => Ok(()),
-            Err(e) => Err(BridgeError::Closed(format!("the JVM closed lane {}: {e}", self.index))),
+            Err(e) => Err(BridgeError::Closed(format!(
+                "the JVM closed lane {}: {e}",
+                self.index
+            ))),
         }
     }
 
     /// Waits until the response to `seq` is in the response slot.
     pub fn wait(&mut self, seq: u64, interrupt: &mut dyn Interrupt) -> Result<()> {
         let resp_seq = self.u64_at(lane::RESP_SEQ);
-        if self.hot {
+        if self.hot || self.peer_spinning {
             let start = Instant::now();
             self.u32_at(lane::PY_SPINNING).store(1, Ordering::Relaxed);
             while start.elapsed() < SPIN_BUDGET {
@@ -222,8 +239,13 @@ impl Lane {
                 self.index
             ))),
             Ok(_) => Ok(true),
-            Err(e) if e.kind() == ErrorKind::WouldBlock || e.kind() == ErrorKind::Interrupted => Ok(false),
-            Err(e) => Err(BridgeError::Closed(format!("lane {} failed: {e}", self.index))),
+            Err(e) if e.kind() == ErrorKind::WouldBlock || e.kind() == ErrorKind::Interrupted => {
+                Ok(false)
+            }
+            Err(e) => Err(BridgeError::Closed(format!(
+                "lane {} failed: {e}",
+                self.index
+            ))),
         }
     }
 
@@ -246,9 +268,8 @@ impl Lane {
         // SAFETY: the response slot follows the request slot; `len` was
         // checked against its size, and the JVM does not write it again until
         // we send the next request on this lane.
-        let bytes = unsafe {
-            std::slice::from_raw_parts(self.base.add(LANE_HEADER + self.slot_size), len)
-        };
+        let bytes =
+            unsafe { std::slice::from_raw_parts(self.base.add(LANE_HEADER + self.slot_size), len) };
         protocol::read_response(bytes)
     }
 

@@ -101,12 +101,17 @@ fn java_major_version(executable: &Path) -> Result<u32> {
     let out = Command::new(executable)
         .arg("-version")
         .output()
-        .map_err(BridgeError::io(format!("running {} -version", executable.display())))?;
+        .map_err(BridgeError::io(format!(
+            "running {} -version",
+            executable.display()
+        )))?;
     let text = String::from_utf8_lossy(&out.stderr);
-    text.split('"')
-        .nth(1)
-        .and_then(parse_major)
-        .ok_or_else(|| BridgeError::JavaNotFound(format!("cannot read the version of {}: {text}", executable.display())))
+    text.split('"').nth(1).and_then(parse_major).ok_or_else(|| {
+        BridgeError::JavaNotFound(format!(
+            "cannot read the version of {}: {text}",
+            executable.display()
+        ))
+    })
 }
 
 /// "17.0.15" -> 17, "1.8.0_392" -> 8, "21" -> 21.
@@ -252,7 +257,10 @@ pub fn spawn_server(cmd: &ServerCommand, token_hex: &str) -> Result<JvmProcess> 
     let mut child = rx
         .recv()
         .map_err(|_| BridgeError::Startup("the launcher thread is gone".into()))?
-        .map_err(BridgeError::io(format!("starting {}", cmd.java.executable.display())))?;
+        .map_err(BridgeError::io(format!(
+            "starting {}",
+            cmd.java.executable.display()
+        )))?;
 
     let stderr_tail = Arc::new(Mutex::new(VecDeque::with_capacity(STDERR_TAIL)));
     if let Some(mut stderr) = child.stderr.take() {

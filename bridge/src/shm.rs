@@ -30,4 +30,6 @@ pub(crate) unsafe fn atomic_u32<'a>(base: *mut u8, offset: usize) -> &'a AtomicU
 }
 
 #[cfg(not(target_endian = "little"))]
-compile_error!("gatun-rs shares little-endian memory with the JVM; big-endian hosts are not supported");
+compile_error!(
+    "gatun-rs shares little-endian memory with the JVM; big-endian hosts are not supported"
+);

@@ -132,13 +132,18 @@ impl Value {
             Value::Array(array) => {
                 args.kind = fb::ValueKind::Array;
                 let (element_type, data) = match array {
-                    ArrayValue::Boolean(v) => (fb::ElementType::Boolean, v.iter().map(|&b| b as u8).collect()),
+                    ArrayValue::Boolean(v) => (
+                        fb::ElementType::Boolean,
+                        v.iter().map(|&b| b as u8).collect(),
+                    ),
                     ArrayValue::Short(v) => (fb::ElementType::Short, le_bytes(v, i16::to_le_bytes)),
                     ArrayValue::Char(v) => (fb::ElementType::Char, le_bytes(v, u16::to_le_bytes)),
                     ArrayValue::Int(v) => (fb::ElementType::Int, le_bytes(v, i32::to_le_bytes)),
                     ArrayValue::Long(v) => (fb::ElementType::Long, le_bytes(v, i64::to_le_bytes)),
                     ArrayValue::Float(v) => (fb::ElementType::Float, le_bytes(v, f32::to_le_bytes)),
-                    ArrayValue::Double(v) => (fb::ElementType::Double, le_bytes(v, f64::to_le_bytes)),
+                    ArrayValue::Double(v) => {
+                        (fb::ElementType::Double, le_bytes(v, f64::to_le_bytes))
+                    }
                     ArrayValue::Objects(t, items) => {
                         let offsets: Vec<_> = items.iter().map(|v| v.encode(fbb)).collect();
                         args.items = Some(fbb.create_vector(&offsets));
@@ -157,7 +162,9 @@ impl Value {
     /// Decodes a (verified) wire value.
     pub fn decode(v: fb::Value<'_>) -> Result<Value> {
         let items = |v: &fb::Value<'_>| -> Result<Vec<Value>> {
-            v.items().map_or(Ok(Vec::new()), |items| items.iter().map(Value::decode).collect())
+            v.items().map_or(Ok(Vec::new()), |items| {
+                items.iter().map(Value::decode).collect()
+            })
         };
         Ok(match v.kind() {
             fb::ValueKind::Null => Value::Null,
@@ -168,14 +175,18 @@ impl Value {
                 BridgeError::Protocol(format!("char value {} is not a UTF-16 code unit", v.i()))
             })?),
             fb::ValueKind::String => Value::String(v.s().unwrap_or_default().to_owned()),
-            fb::ValueKind::Bytes => Value::Bytes(v.data().map(|d| d.bytes().to_vec()).unwrap_or_default()),
+            fb::ValueKind::Bytes => {
+                Value::Bytes(v.data().map(|d| d.bytes().to_vec()).unwrap_or_default())
+            }
             fb::ValueKind::Object => Value::Object(ObjectHandle {
                 id: v.object_id(),
                 class_name: v.class_name().unwrap_or_default().to_owned(),
             }),
             fb::ValueKind::List => Value::List(items(&v)?),
             fb::ValueKind::Map => {
-                let keys = v.keys().map_or(Ok(Vec::new()), |k| k.iter().map(Value::decode).collect::<Result<Vec<_>>>())?;
+                let keys = v.keys().map_or(Ok(Vec::new()), |k| {
+                    k.iter().map(Value::decode).collect::<Result<Vec<_>>>()
+                })?;
                 let vals = items(&v)?;
                 if keys.len() != vals.len() {
                     return Err(BridgeError::Protocol(format!(
@@ -189,18 +200,27 @@ impl Value {
             fb::ValueKind::Array => {
                 let data = v.data().map(|d| d.bytes()).unwrap_or_default();
                 Value::Array(match v.element_type() {
-                    fb::ElementType::Boolean => ArrayValue::Boolean(data.iter().map(|&b| b != 0).collect()),
+                    fb::ElementType::Boolean => {
+                        ArrayValue::Boolean(data.iter().map(|&b| b != 0).collect())
+                    }
                     fb::ElementType::Byte => Value::Bytes(data.to_vec()).into_array_bytes(),
                     fb::ElementType::Short => ArrayValue::Short(from_le(data, i16::from_le_bytes)?),
                     fb::ElementType::Char => ArrayValue::Char(from_le(data, u16::from_le_bytes)?),
                     fb::ElementType::Int => ArrayValue::Int(from_le(data, i32::from_le_bytes)?),
                     fb::ElementType::Long => ArrayValue::Long(from_le(data, i64::from_le_bytes)?),
                     fb::ElementType::Float => ArrayValue::Float(from_le(data, f32::from_le_bytes)?),
-                    fb::ElementType::Double => ArrayValue::Double(from_le(data, f64::from_le_bytes)?),
+                    fb::ElementType::Double => {
+                        ArrayValue::Double(from_le(data, f64::from_le_bytes)?)
+                    }
                     t => ArrayValue::Objects(t, items(&v)?),
                 })
             }
-            other => return Err(BridgeError::Protocol(format!("unknown value kind {}", other.0))),
+            other => {
+                return Err(BridgeError::Protocol(format!(
+                    "unknown value kind {}",
+                    other.0
+                )))
+            }
         })
     }
 
@@ -210,7 +230,9 @@ impl Value {
         match self {
             Value::Bytes(b) => ArrayValue::Objects(
                 fb::ElementType::Byte,
-                b.into_iter().map(|x| Value::Int(i64::from(x as i8))).collect(),
+                b.into_iter()
+                    .map(|x| Value::Int(i64::from(x as i8)))
+                    .collect(),
             ),
             _ => unreachable!("only called with Bytes"),
         }
@@ -238,9 +260,15 @@ mod tests {
         round_trip(Value::Char(0x263A));
         round_trip(Value::String("héllo ☺".into()));
         round_trip(Value::Bytes(vec![0, 255, 7]));
-        round_trip(Value::Object(ObjectHandle { id: 9, class_name: String::new() }));
+        round_trip(Value::Object(ObjectHandle {
+            id: 9,
+            class_name: String::new(),
+        }));
         round_trip(Value::List(vec![Value::Int(1), Value::String("x".into())]));
-        round_trip(Value::Map(vec![(Value::String("k".into()), Value::List(vec![]))]));
+        round_trip(Value::Map(vec![(
+            Value::String("k".into()),
+            Value::List(vec![]),
+        )]));
         round_trip(Value::Array(ArrayValue::Int(vec![1, -2, i32::MAX])));
         round_trip(Value::Array(ArrayValue::Double(vec![1.5, f64::MAX])));
         round_trip(Value::Array(ArrayValue::Boolean(vec![true, false])));

@@ -12,7 +12,9 @@ use std::time::Duration;
 use gatun_bridge::client::{build_request, java_error, MAX_RELEASES_PER_MESSAGE};
 use gatun_bridge::lane::Interrupt;
 use gatun_bridge::protocol::{self as fb, Action};
-use gatun_bridge::{BridgeError, Client, ClientOptions, LaneGuard, ReleaseQueue, RequestHead, WeakClient};
+use gatun_bridge::{
+    BridgeError, Client, ClientOptions, LaneGuard, ReleaseQueue, RequestHead, WeakClient,
+};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyTuple};
@@ -95,17 +97,23 @@ impl NativeClient {
         let mut held = HeldLane(lane);
         let mut signals = SignalCheck { error: None };
         let result = py.detach(|| held.0.round_trip(&mut signals).map(|_| held));
-        result.map(|held| held.0).map_err(|e| match (e, signals.error.take()) {
-            (BridgeError::Interrupted, Some(err)) => err,
-            (e, _) => to_py(py, e),
-        })
+        result
+            .map(|held| held.0)
+            .map_err(|e| match (e, signals.error.take()) {
+                (BridgeError::Interrupted, Some(err)) => err,
+                (e, _) => to_py(py, e),
+            })
     }
 
     fn encode_args<'b>(
         fbb: &mut flatbuffers::FlatBufferBuilder<'b>,
         args: &Bound<'_, PyAny>,
         hooks: &Hooks,
-    ) -> PyResult<flatbuffers::WIPOffset<flatbuffers::Vector<'b, flatbuffers::ForwardsUOffset<fb::Value<'b>>>>> {
+    ) -> PyResult<
+        flatbuffers::WIPOffset<
+            flatbuffers::Vector<'b, flatbuffers::ForwardsUOffset<fb::Value<'b>>>,
+        >,
+    > {
         let mut encoded = Vec::new();
         for arg in args.try_iter()? {
             encoded.push(convert::encode(fbb, &arg?, hooks, 0)?);
@@ -117,12 +125,21 @@ impl NativeClient {
 fn action(number: u8) -> PyResult<Action> {
     let a = Action(number);
     if a.variant_name().is_none() {
-        return Err(PyValueError::new_err(format!("unknown action number {number}")));
+        return Err(PyValueError::new_err(format!(
+            "unknown action number {number}"
+        )));
     }
     Ok(a)
 }
 
-type BatchItem<'py> = (u8, i64, Option<String>, Option<String>, Bound<'py, PyAny>, bool);
+type BatchItem<'py> = (
+    u8,
+    i64,
+    Option<String>,
+    Option<String>,
+    Bound<'py, PyAny>,
+    bool,
+);
 
 #[pymethods]
 impl NativeClient {
@@ -140,7 +157,9 @@ impl NativeClient {
         startup_timeout: f64,
     ) -> PyResult<NativeClient> {
         if !(startup_timeout.is_finite() && startup_timeout > 0.0) {
-            return Err(PyValueError::new_err(format!("startup_timeout must be positive, got {startup_timeout}")));
+            return Err(PyValueError::new_err(format!(
+                "startup_timeout must be positive, got {startup_timeout}"
+            )));
         }
         let opts = ClientOptions {
             java,
@@ -151,11 +170,16 @@ impl NativeClient {
             slot_size,
             startup_timeout: Duration::from_secs_f64(startup_timeout),
         };
-        let client = py.detach(|| Client::launch(&opts)).map_err(|e| to_py(py, e))?;
+        let client = py
+            .detach(|| Client::launch(&opts))
+            .map_err(|e| to_py(py, e))?;
         let mut clients = CLIENTS.lock().unwrap_or_else(|e| e.into_inner());
         clients.retain(|c| c.upgrade().is_some());
         clients.push(client.downgrade());
-        Ok(NativeClient { client, hooks: OnceLock::new() })
+        Ok(NativeClient {
+            client,
+            hooks: OnceLock::new(),
+        })
     }
 
     fn set_factories(
@@ -167,10 +191,17 @@ impl NativeClient {
         is_java_array: Py<PyAny>,
     ) -> PyResult<()> {
         self.hooks
-            .set(Hooks { make_object, make_list, make_array, convert_argument, is_java_array })
+            .set(Hooks {
+                make_object,
+                make_list,
+                make_array,
+                convert_argument,
+                is_java_array,
+            })
             .map_err(|_| PyValueError::new_err("factories are already set"))
     }
 
+    #[allow(clippy::too_many_arguments)]
     #[pyo3(signature = (action_number, object_id=0, class_name=None, name=None, args=None, return_object_ref=false))]
     fn request<'py>(
         &self,
@@ -183,7 +214,13 @@ impl NativeClient {
         return_object_ref: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
         let hooks = self.hooks()?;
-        let head = RequestHead { action: action(action_number)?, object_id, class_name, name, return_object_ref };
+        let head = RequestHead {
+            action: action(action_number)?,
+            object_id,
+            class_name,
+            name,
+            return_object_ref,
+        };
         let mut lane = self.lane(py)?;
         let releases = self.client.release_queue().take(MAX_RELEASES_PER_MESSAGE);
         let encoded = (|| {
@@ -237,7 +274,10 @@ impl NativeClient {
                 items.push(build_request(fbb, &head, Some(args), &[], None, false));
             }
             let items = fbb.create_vector(&items);
-            let head = RequestHead { action: Action::Batch, ..Default::default() };
+            let head = RequestHead {
+                action: Action::Batch,
+                ..Default::default()
+            };
             let req = build_request(fbb, &head, None, &releases, Some(items), stop_on_error);
             fbb.finish(req, None);
             PyResult::Ok(())
@@ -256,27 +296,40 @@ impl NativeClient {
         let items = response.batch();
         let count = items.map(|b| b.len()).unwrap_or(0);
         if count != requests.len() {
-            return Err(to_py(py, BridgeError::Protocol(format!(
-                "batch of {} requests got {count} responses",
-                requests.len()
-            ))));
+            return Err(to_py(
+                py,
+                BridgeError::Protocol(format!(
+                    "batch of {} requests got {count} responses",
+                    requests.len()
+                )),
+            ));
         }
         for item in items.into_iter().flatten() {
             let entry = match item.error() {
-                Some(error) => (false, to_py(py, java_error(error)).into_value(py).into_bound(py).into_any()),
+                Some(error) => (
+                    false,
+                    to_py(py, java_error(error))
+                        .into_value(py)
+                        .into_bound(py)
+                        .into_any(),
+                ),
                 None => match item.value() {
                     Some(v) => (true, convert::decode(py, v, hooks, 0)?),
                     None => (true, py.None().into_bound(py)),
                 },
             };
-            results.append(PyTuple::new(py, [entry.0.into_pyobject(py)?.to_owned().into_any(), entry.1])?)?;
+            results.append(PyTuple::new(
+                py,
+                [entry.0.into_pyobject(py)?.to_owned().into_any(), entry.1],
+            )?)?;
         }
         Ok(results)
     }
 
     fn flush_releases(&self, py: Python<'_>) -> PyResult<usize> {
         let client = &self.client;
-        py.detach(|| client.flush_releases()).map_err(|e| to_py(py, e))
+        py.detach(|| client.flush_releases())
+            .map_err(|e| to_py(py, e))
     }
 
     #[getter]

@@ -9,7 +9,9 @@ use flatbuffers::{FlatBufferBuilder, WIPOffset};
 use gatun_bridge::protocol::{self as fb, ElementType, ValueKind};
 use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use pyo3::types::{
+    PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple,
+};
 
 use crate::object_ref::ObjectRef;
 
@@ -99,7 +101,9 @@ fn encode_hinted<'b>(
     } else if obj.is_exact_instance_of::<PyInt>() || obj.is_instance_of::<PyInt>() {
         args.kind = ValueKind::Int;
         args.i = obj.extract::<i64>().map_err(|_| {
-            PyOverflowError::new_err(format!("int {obj} does not fit in a Java long (64-bit signed)"))
+            PyOverflowError::new_err(format!(
+                "int {obj} does not fit in a Java long (64-bit signed)"
+            ))
         })?;
     } else if let Ok(f) = obj.cast::<PyFloat>() {
         args.kind = ValueKind::Double;
@@ -135,8 +139,16 @@ fn encode_hinted<'b>(
         let array = hooks.is_java_array.bind(py).call1((obj,))?;
         if !array.is_none() {
             let (element_type, items): (String, Bound<'_, PyAny>) = array.extract()?;
-            encode_array(fbb, &mut args, element_type_named(&element_type)?, &items, hooks, depth)?;
-        } else if obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>() || is_range(obj) {
+            encode_array(
+                fbb,
+                &mut args,
+                element_type_named(&element_type)?,
+                &items,
+                hooks,
+                depth,
+            )?;
+        } else if obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>() || is_range(obj)
+        {
             args.kind = ValueKind::List;
             args.items = Some(encode_items(fbb, obj, hooks, depth)?);
         } else {
@@ -165,7 +177,10 @@ fn type_hint<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Option<(String, Bound<'py
     if obj.get_type().name()? != "TypeHint" {
         return Ok(None);
     }
-    Ok(Some((obj.getattr("java_type")?.extract()?, obj.getattr("value")?)))
+    Ok(Some((
+        obj.getattr("java_type")?.extract()?,
+        obj.getattr("value")?,
+    )))
 }
 
 fn encode_items<'b>(
@@ -191,7 +206,9 @@ fn pack<T, const N: usize>(
     for (index, item) in items.try_iter()?.enumerate() {
         let item = item?;
         let v = convert(&item).map_err(|_| {
-            PyTypeError::new_err(format!("JavaArray element {index} ({item}) is not a valid Java {what}"))
+            PyTypeError::new_err(format!(
+                "JavaArray element {index} ({item}) is not a valid Java {what}"
+            ))
         })?;
         out.extend_from_slice(&to_le(v));
     }
@@ -242,7 +259,12 @@ fn encode_array<'b>(
         ElementType::Short => pack(items, "short", |v| v.extract::<i16>(), i16::to_le_bytes)?,
         ElementType::Int => pack(items, "int", |v| v.extract::<i32>(), i32::to_le_bytes)?,
         ElementType::Long => pack(items, "long", |v| v.extract::<i64>(), i64::to_le_bytes)?,
-        ElementType::Float => pack(items, "float", |v| v.extract::<f64>().map(|d| d as f32), f32::to_le_bytes)?,
+        ElementType::Float => pack(
+            items,
+            "float",
+            |v| v.extract::<f64>().map(|d| d as f32),
+            f32::to_le_bytes,
+        )?,
         ElementType::Double => pack(items, "double", |v| v.extract::<f64>(), f64::to_le_bytes)?,
         _ => {
             args.items = Some(encode_items(fbb, items, hooks, depth)?);
@@ -260,13 +282,23 @@ fn unpack<T, const N: usize>(data: &[u8], from: impl Fn([u8; N]) -> T) -> PyResu
             data.len()
         )));
     }
-    Ok(data.chunks_exact(N).map(|c| from(c.try_into().expect("N bytes"))).collect())
+    Ok(data
+        .chunks_exact(N)
+        .map(|c| from(c.try_into().expect("N bytes")))
+        .collect())
 }
 
 /// Decodes a wire value into a Python object.
-pub fn decode<'py>(py: Python<'py>, v: fb::Value<'_>, hooks: &Hooks, depth: usize) -> PyResult<Bound<'py, PyAny>> {
+pub fn decode<'py>(
+    py: Python<'py>,
+    v: fb::Value<'_>,
+    hooks: &Hooks,
+    depth: usize,
+) -> PyResult<Bound<'py, PyAny>> {
     if depth > MAX_DEPTH {
-        return Err(PyValueError::new_err(format!("value from the JVM nests deeper than {MAX_DEPTH} levels")));
+        return Err(PyValueError::new_err(format!(
+            "value from the JVM nests deeper than {MAX_DEPTH} levels"
+        )));
     }
     Ok(match v.kind() {
         ValueKind::Null => py.None().into_bound(py),
@@ -274,11 +306,14 @@ pub fn decode<'py>(py: Python<'py>, v: fb::Value<'_>, hooks: &Hooks, depth: usiz
         ValueKind::Int => v.i().into_pyobject(py)?.into_any(),
         ValueKind::Double => PyFloat::new(py, v.d()).into_any(),
         ValueKind::Char => {
-            let unit = u16::try_from(v.i()).map_err(|_| PyValueError::new_err("char out of range"))?;
+            let unit =
+                u16::try_from(v.i()).map_err(|_| PyValueError::new_err("char out of range"))?;
             PyString::new(py, &String::from_utf16_lossy(&[unit])).into_any()
         }
         ValueKind::String => PyString::new(py, v.s().unwrap_or_default()).into_any(),
-        ValueKind::Bytes => PyBytes::new(py, v.data().map(|d| d.bytes()).unwrap_or_default()).into_any(),
+        ValueKind::Bytes => {
+            PyBytes::new(py, v.data().map(|d| d.bytes()).unwrap_or_default()).into_any()
+        }
         ValueKind::Object => hooks
             .make_object
             .bind(py)
@@ -292,11 +327,16 @@ pub fn decode<'py>(py: Python<'py>, v: fb::Value<'_>, hooks: &Hooks, depth: usiz
             let keys = v.keys().map(|k| k.len()).unwrap_or(0);
             let vals = v.items().map(|k| k.len()).unwrap_or(0);
             if keys != vals {
-                return Err(PyValueError::new_err(format!("malformed map from the JVM: {keys} keys, {vals} values")));
+                return Err(PyValueError::new_err(format!(
+                    "malformed map from the JVM: {keys} keys, {vals} values"
+                )));
             }
             if let (Some(ks), Some(vs)) = (v.keys(), v.items()) {
                 for (k, val) in ks.iter().zip(vs.iter()) {
-                    dict.set_item(decode(py, k, hooks, depth + 1)?, decode(py, val, hooks, depth + 1)?)?;
+                    dict.set_item(
+                        decode(py, k, hooks, depth + 1)?,
+                        decode(py, val, hooks, depth + 1)?,
+                    )?;
                 }
             }
             dict.into_any()
@@ -318,15 +358,26 @@ pub fn decode<'py>(py: Python<'py>, v: fb::Value<'_>, hooks: &Hooks, depth: usiz
                 ElementType::Double => PyList::new(py, unpack(data, f64::from_le_bytes)?)?,
                 _ => decode_items(py, &v, hooks, depth)?,
             };
-            hooks.make_array.bind(py).call1((list, element_type_name(t)))?
+            hooks
+                .make_array
+                .bind(py)
+                .call1((list, element_type_name(t)))?
         }
         other => {
-            return Err(PyValueError::new_err(format!("unknown value kind {} from the JVM", other.0)));
+            return Err(PyValueError::new_err(format!(
+                "unknown value kind {} from the JVM",
+                other.0
+            )));
         }
     })
 }
 
-fn decode_items<'py>(py: Python<'py>, v: &fb::Value<'_>, hooks: &Hooks, depth: usize) -> PyResult<Bound<'py, PyList>> {
+fn decode_items<'py>(
+    py: Python<'py>,
+    v: &fb::Value<'_>,
+    hooks: &Hooks,
+    depth: usize,
+) -> PyResult<Bound<'py, PyList>> {
     let list = PyList::empty(py);
     if let Some(items) = v.items() {
         for item in items.iter() {

@@ -16,7 +16,10 @@ fn exceptions(py: Python<'_>) -> PyResult<Bound<'_, PyModule>> {
 
 /// An instance of `gatun.exceptions.<class_name>(message)`.
 pub fn gatun_error(py: Python<'_>, class_name: &str, message: String) -> PyErr {
-    match exceptions(py).and_then(|m| m.getattr(class_name)).and_then(|cls| cls.call1((message.clone(),))) {
+    match exceptions(py)
+        .and_then(|m| m.getattr(class_name))
+        .and_then(|cls| cls.call1((message.clone(),)))
+    {
         Ok(exc) => PyErr::from_value(exc),
         Err(e) => e,
     }
@@ -44,7 +47,9 @@ pub fn to_py(py: Python<'_>, err: BridgeError) -> PyErr {
         BridgeError::TooLarge { .. } => gatun_error(py, "PayloadTooLargeError", err.to_string()),
         BridgeError::Value(m) if m.contains("does not fit") => PyOverflowError::new_err(m),
         BridgeError::Value(m) => PyTypeError::new_err(m),
-        BridgeError::Interrupted => pyo3::exceptions::PyKeyboardInterrupt::new_err("call interrupted"),
+        BridgeError::Interrupted => {
+            pyo3::exceptions::PyKeyboardInterrupt::new_err("call interrupted")
+        }
         BridgeError::Io { .. } => gatun_error(py, "BridgeClosedError", err.to_string()),
     }
 }

@@ -34,9 +34,10 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     }
     m.add("ELEMENT_TYPES", element_types)?;
     // A forked child must not use (or tear down) the parent's session.
-    py.import("os")?
-        .getattr("register_at_fork")?
-        .call((), Some(&[("after_in_child", m.getattr("_after_fork_in_child")?)].into_py_dict(py)?))?;
+    py.import("os")?.getattr("register_at_fork")?.call(
+        (),
+        Some(&[("after_in_child", m.getattr("_after_fork_in_child")?)].into_py_dict(py)?),
+    )?;
     Ok(())
 }
 

@@ -1,0 +1,147 @@
+//! The plain-Rust client against a real JVM running the server jar.
+//!
+//! The jar comes from `GATUN_JAR` or `java/target/gatun-server.jar` (built by
+//! `scripts/build`); these tests fail, rather than skip, when it is missing.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use gatun_bridge::client::RequestHead;
+use gatun_bridge::protocol::Action;
+use gatun_bridge::{BridgeError, Client, ClientOptions, Value};
+
+fn jar() -> PathBuf {
+    let jar = std::env::var_os("GATUN_JAR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../java/target/gatun-server.jar")
+        });
+    assert!(
+        jar.is_file(),
+        "server jar {} is missing: run scripts/build first",
+        jar.display()
+    );
+    jar
+}
+
+fn launch() -> Client {
+    let mut opts = ClientOptions::with_jar(jar());
+    opts.lanes = 2;
+    opts.slot_size = 64 * 1024;
+    Client::launch(&opts).expect("launching the JVM")
+}
+
+#[test]
+fn math_max_runs_in_the_jvm() {
+    let client = launch();
+    let max = client
+        .invoke_static("java.lang.Math", "max", &[Value::Int(3), Value::Int(7)])
+        .unwrap();
+    assert_eq!(max, Value::Int(7));
+    client.ping().unwrap();
+    client.close(Duration::from_secs(5));
+}
+
+#[test]
+fn objects_live_in_the_session_and_exceptions_come_back() {
+    let client = launch();
+    let list = match client.create_object("java.util.ArrayList", &[]).unwrap() {
+        Value::Object(h) => h,
+        other => panic!("expected an object, got {other:?}"),
+    };
+    assert_eq!(list.class_name, "java.util.ArrayList");
+    client
+        .invoke_method(list.id, "add", &[Value::String("x".into())])
+        .unwrap();
+    assert_eq!(
+        client.invoke_method(list.id, "size", &[]).unwrap(),
+        Value::Int(1)
+    );
+    let err = client
+        .invoke_static(
+            "java.lang.Integer",
+            "parseInt",
+            &[Value::String("nope".into())],
+        )
+        .unwrap_err();
+    match err {
+        BridgeError::Java(e) => {
+            assert_eq!(e.class_name, "java.lang.NumberFormatException");
+            assert!(e.message.contains("nope"), "{}", e.message);
+        }
+        other => panic!("expected a Java exception, got {other}"),
+    }
+    // A released id is gone for good; the session keeps answering.
+    client.release_queue().push(list.id);
+    client.flush_releases().unwrap();
+    assert!(client.invoke_method(list.id, "size", &[]).is_err());
+    assert_eq!(
+        client
+            .get_static_field("java.lang.Integer", "MAX_VALUE")
+            .unwrap(),
+        Value::Int(i64::from(i32::MAX))
+    );
+    client.close(Duration::from_secs(5));
+}
+
+#[test]
+fn random_bytes_in_the_request_slot_get_an_error_reply() {
+    let client = launch();
+    let mut rng_state = 0x2545_f491_4f6c_dd1du64;
+    for round in 0..20 {
+        let len = 1 + (round * 37) % 500;
+        let garbage: Vec<u8> = (0..len)
+            .map(|_| {
+                rng_state ^= rng_state << 13;
+                rng_state ^= rng_state >> 7;
+                rng_state ^= rng_state << 17;
+                rng_state as u8
+            })
+            .collect();
+        let mut lane = client.acquire_lane().unwrap();
+        let seq = lane.send_raw_for_test(&garbage).unwrap();
+        lane.wait(seq, &mut gatun_bridge::lane::NoInterrupt)
+            .unwrap();
+        let response = lane
+            .response()
+            .expect("the JVM answers garbage with a valid response");
+        assert!(response.error().is_some(), "garbage must be an error reply");
+    }
+    // The session goes on.
+    let head = RequestHead {
+        action: Action::Ping,
+        ..Default::default()
+    };
+    assert_eq!(client.call(&head, &[]).unwrap(), Value::Null);
+    client.close(Duration::from_secs(5));
+}
+
+#[test]
+fn a_killed_jvm_fails_the_next_call_promptly() {
+    let client = launch();
+    let pid = client.jvm_pid() as i32;
+    // SAFETY: sending SIGKILL to the JVM this test launched.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
+    let start = Instant::now();
+    let err = loop {
+        match client.ping() {
+            Err(e) => break e,
+            Ok(()) if start.elapsed() < Duration::from_secs(5) => {
+                std::thread::sleep(Duration::from_millis(10))
+            }
+            Ok(()) => panic!("the JVM still answers 5 s after SIGKILL"),
+        }
+    };
+    assert!(matches!(err, BridgeError::Closed(_)), "{err}");
+    assert!(matches!(client.ping(), Err(BridgeError::Closed(_))));
+}
+
+#[test]
+fn a_missing_jar_is_a_clear_startup_error() {
+    let opts = ClientOptions::with_jar("/nonexistent/gatun-server.jar");
+    let err = Client::launch(&opts).err().expect("launch must fail");
+    assert!(
+        err.to_string().contains("/nonexistent/gatun-server.jar"),
+        "{err}"
+    );
+}
