@@ -49,9 +49,8 @@ def main() -> None:
     print(f"ArrayList: {lst}  size={lst.size()}")
     print(f"Math.max(10, 20) = {jvm.java.lang.Math.max(10, 20)}")
     print(f"Integer.MAX_VALUE = {jvm.java.lang.Integer.MAX_VALUE}")
-    print(
-        f"String.format(...) = {jvm.java.lang.String.format('%s has %d items', 'list', lst.size())!r}"
-    )
+    formatted = jvm.java.lang.String.format("%s has %d items", "list", lst.size())
+    print(f"String.format(...) = {formatted!r}")
     try:
         jvm.java.lang.Integer.parseInt("not a number")
     except gatun.JavaNumberFormatException as e:

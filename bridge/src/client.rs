@@ -174,6 +174,7 @@ struct Shared {
     lanes: Vec<Mutex<Lane>>,
     free: Mutex<Vec<usize>>,
     lane_freed: Condvar,
+    scratch: Mutex<Vec<Scratch>>,
     releases: Arc<ReleaseQueue>,
     closed: AtomicBool,
     close_reason: Mutex<String>,
@@ -235,11 +236,82 @@ impl Drop for LaneGuard<'_> {
 }
 
 impl LaneGuard<'_> {
-    /// Sends what `builder` holds, waits, and checks the session is alive.
-    pub fn round_trip(&mut self, interrupt: &mut dyn Interrupt) -> Result<()> {
-        let seq = self.send_built().map_err(|e| self.client.note_failure(e))?;
+    /// Sends `request`, waits for its response, and notes a dead session.
+    pub fn exchange(&mut self, request: &[u8], interrupt: &mut dyn Interrupt) -> Result<()> {
+        let seq = self
+            .send(request)
+            .map_err(|e| self.client.note_failure(e))?;
         self.wait(seq, interrupt)
             .map_err(|e| self.client.note_failure(e))
+    }
+}
+
+/// An encoder and a response buffer, reused across calls so steady-state
+/// calls do not allocate. Requests are encoded into one *before* a lane is
+/// taken and decoded from it *after* the lane is returned, so no user code
+/// (Python conversion hooks, which may call Java themselves) ever runs while
+/// a lane is held.
+pub struct Scratch {
+    /// The request encoder.
+    pub builder: FlatBufferBuilder<'static>,
+    /// A copy of the last response.
+    pub response: Vec<u8>,
+}
+
+/// Buffers larger than this are not kept for reuse.
+const SCRATCH_KEEP_LIMIT: usize = 4 << 20;
+
+/// A [`Scratch`] borrowed from the client's pool; returned on drop.
+pub struct PooledScratch<'c> {
+    pool: &'c Mutex<Vec<Scratch>>,
+    scratch: Option<Scratch>,
+}
+
+impl std::ops::Deref for PooledScratch<'_> {
+    type Target = Scratch;
+    fn deref(&self) -> &Scratch {
+        self.scratch.as_ref().expect("scratch held")
+    }
+}
+
+impl std::ops::DerefMut for PooledScratch<'_> {
+    fn deref_mut(&mut self) -> &mut Scratch {
+        self.scratch.as_mut().expect("scratch held")
+    }
+}
+
+impl Drop for PooledScratch<'_> {
+    fn drop(&mut self) {
+        if let Some(mut s) = self.scratch.take() {
+            if s.response.capacity() <= SCRATCH_KEEP_LIMIT
+                && s.builder.unfinished_data().len() <= SCRATCH_KEEP_LIMIT
+            {
+                s.builder.reset();
+                s.response.clear();
+                self.pool.lock().unwrap_or_else(|e| e.into_inner()).push(s);
+            }
+        }
+    }
+}
+
+impl PooledScratch<'_> {
+    /// Sends the finished request over a free lane (blocking for one if
+    /// needed), waits, and copies the response into `self.response`.
+    pub fn exchange(
+        &mut self,
+        lane: &mut LaneGuard<'_>,
+        interrupt: &mut dyn Interrupt,
+    ) -> Result<()> {
+        let scratch = self.scratch.as_mut().expect("scratch held");
+        lane.exchange(scratch.builder.finished_data(), interrupt)?;
+        scratch.response.clear();
+        scratch.response.extend_from_slice(lane.response_bytes()?);
+        Ok(())
+    }
+
+    /// The verified response copied by [`exchange`](Self::exchange).
+    pub fn response(&self) -> Result<fb::Response<'_>> {
+        fb::read_response(&self.response)
     }
 }
 
@@ -330,6 +402,7 @@ impl Client {
                 free: Mutex::new((0..layout.lanes).rev().collect()),
                 lanes,
                 lane_freed: Condvar::new(),
+                scratch: Mutex::new(Vec::new()),
                 releases: Arc::new(ReleaseQueue::default()),
                 closed: AtomicBool::new(false),
                 close_reason: Mutex::new(String::new()),
@@ -457,20 +530,42 @@ impl Client {
         }
     }
 
+    /// An encoder and response buffer from the pool.
+    pub fn scratch(&self) -> PooledScratch<'_> {
+        let reused = self
+            .shared
+            .scratch
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop();
+        PooledScratch {
+            pool: &self.shared.scratch,
+            scratch: Some(reused.unwrap_or_else(|| Scratch {
+                builder: FlatBufferBuilder::with_capacity(4096),
+                response: Vec::with_capacity(4096),
+            })),
+        }
+    }
+
     /// One request with plain-Rust values.
     pub fn call(&self, head: &RequestHead<'_>, args: &[Value]) -> Result<Value> {
-        let mut lane = self.acquire_lane()?;
+        let mut scratch = self.scratch();
         let releases = self.shared.releases.take(MAX_RELEASES_PER_MESSAGE);
-        let fbb = &mut lane.builder;
+        let fbb = &mut scratch.builder;
         let encoded: Vec<_> = args.iter().map(|a| a.encode(fbb)).collect();
         let args = fbb.create_vector(&encoded);
         let req = build_request(fbb, head, Some(args), &releases, None, false);
         fbb.finish(req, None);
-        if let Err(e) = lane.round_trip(&mut NoInterrupt) {
-            self.shared.releases.restore(releases);
+        let sent = self
+            .acquire_lane()
+            .and_then(|mut lane| scratch.exchange(&mut lane, &mut NoInterrupt));
+        if let Err(e) = sent {
+            if matches!(e, BridgeError::TooLarge { .. }) {
+                self.shared.releases.restore(releases);
+            }
             return Err(e);
         }
-        let response = lane.response()?;
+        let response = scratch.response()?;
         if let Some(error) = response.error() {
             return Err(java_error(error));
         }

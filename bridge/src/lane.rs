@@ -51,8 +51,6 @@ pub struct Lane {
     /// The JVM worker was spinning for work when the last request went out,
     /// so it starts on it at once and the answer is worth spinning for.
     peer_spinning: bool,
-    /// Reused encoder, so steady-state calls do not allocate.
-    pub builder: flatbuffers::FlatBufferBuilder<'static>,
 }
 
 // SAFETY: `base` points into the control segment, which the client keeps
@@ -85,7 +83,6 @@ impl Lane {
             abandoned: None,
             hot: false,
             peer_spinning: false,
-            builder: flatbuffers::FlatBufferBuilder::with_capacity(4096),
         })
     }
 
@@ -161,15 +158,6 @@ impl Lane {
             self.ring(RING)?;
         }
         Ok(seq)
-    }
-
-    /// Encodes nothing: sends what `self.builder` finished, then resets it.
-    pub fn send_built(&mut self) -> Result<u64> {
-        let builder = std::mem::take(&mut self.builder);
-        let result = self.send(builder.finished_data());
-        self.builder = builder;
-        self.builder.reset();
-        result
     }
 
     fn ring(&mut self, byte: u8) -> Result<()> {
@@ -258,6 +246,11 @@ impl Lane {
 
     /// The verified response now in the response slot.
     pub fn response(&self) -> Result<protocol::Response<'_>> {
+        protocol::read_response(self.response_bytes()?)
+    }
+
+    /// The raw bytes of the response now in the response slot.
+    pub fn response_bytes(&self) -> Result<&[u8]> {
         let len = self.u32_at(lane::RESP_LEN).load(Ordering::Acquire) as usize;
         if len > self.slot_size {
             return Err(BridgeError::Protocol(format!(
@@ -268,14 +261,6 @@ impl Lane {
         // SAFETY: the response slot follows the request slot; `len` was
         // checked against its size, and the JVM does not write it again until
         // we send the next request on this lane.
-        let bytes =
-            unsafe { std::slice::from_raw_parts(self.base.add(LANE_HEADER + self.slot_size), len) };
-        protocol::read_response(bytes)
-    }
-
-    /// Writes raw bytes into the request slot without FlatBuffers framing
-    /// (for robustness tests: the JVM must answer with an error).
-    pub fn send_raw_for_test(&mut self, bytes: &[u8]) -> Result<u64> {
-        self.send(bytes)
+        Ok(unsafe { std::slice::from_raw_parts(self.base.add(LANE_HEADER + self.slot_size), len) })
     }
 }

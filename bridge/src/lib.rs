@@ -23,7 +23,9 @@ mod shm;
 pub mod value;
 
 #[cfg(not(loom))]
-pub use client::{Client, ClientOptions, LaneGuard, ReleaseQueue, RequestHead, WeakClient};
+pub use client::{
+    Client, ClientOptions, LaneGuard, PooledScratch, ReleaseQueue, RequestHead, WeakClient,
+};
 #[cfg(not(loom))]
 pub use error::{BridgeError, JavaError, Result};
 #[cfg(not(loom))]

@@ -99,7 +99,7 @@ fn random_bytes_in_the_request_slot_get_an_error_reply() {
             })
             .collect();
         let mut lane = client.acquire_lane().unwrap();
-        let seq = lane.send_raw_for_test(&garbage).unwrap();
+        let seq = lane.send(&garbage).unwrap();
         lane.wait(seq, &mut gatun_bridge::lane::NoInterrupt)
             .unwrap();
         let response = lane

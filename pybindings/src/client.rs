@@ -13,11 +13,12 @@ use gatun_bridge::client::{build_request, java_error, MAX_RELEASES_PER_MESSAGE};
 use gatun_bridge::lane::Interrupt;
 use gatun_bridge::protocol::{self as fb, Action};
 use gatun_bridge::{
-    BridgeError, Client, ClientOptions, LaneGuard, ReleaseQueue, RequestHead, WeakClient,
+    BridgeError, Client, ClientOptions, LaneGuard, PooledScratch, ReleaseQueue, RequestHead,
+    WeakClient,
 };
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyList, PyTuple};
+use pyo3::types::{PyBool, PyList, PyTuple};
 
 use crate::convert::{self, Hooks};
 use crate::errors::to_py;
@@ -61,6 +62,12 @@ struct HeldLane<'c>(LaneGuard<'c>);
 // guard (which contains a MutexGuard) never actually changes threads.
 unsafe impl Send for HeldLane<'_> {}
 
+/// Carries the borrowed scratch into `Python::detach` (same thread, as above).
+struct SendScratch<'a, 'c>(&'a mut PooledScratch<'c>);
+
+// SAFETY: as for `HeldLane`; the scratch holds no Python objects.
+unsafe impl Send for SendScratch<'_, '_> {}
+
 /// A connected session with a JVM.
 #[pyclass(frozen, module = "gatun._native")]
 pub struct NativeClient {
@@ -92,17 +99,64 @@ impl NativeClient {
             .map_err(|e| to_py(py, e))
     }
 
-    /// Sends what the lane's builder holds and waits, GIL released.
-    fn round_trip<'c>(&'c self, py: Python<'_>, lane: LaneGuard<'c>) -> PyResult<LaneGuard<'c>> {
+    /// Sends the request finished in `scratch` over a lane and copies the
+    /// response back, waiting with the GIL released. The lane is returned
+    /// before any Python code runs again.
+    fn exchange(&self, py: Python<'_>, scratch: &mut PooledScratch<'_>) -> PyResult<()> {
+        let lane = self.lane(py)?;
         let mut held = HeldLane(lane);
         let mut signals = SignalCheck { error: None };
-        let result = py.detach(|| held.0.round_trip(&mut signals).map(|_| held));
-        result
-            .map(|held| held.0)
-            .map_err(|e| match (e, signals.error.take()) {
-                (BridgeError::Interrupted, Some(err)) => err,
-                (e, _) => to_py(py, e),
-            })
+        let mut work = SendScratch(scratch);
+        let (work, lane, check) = (&mut work, &mut held, &mut signals);
+        // `move` captures the Send wrappers whole, not their non-Send fields.
+        let result = py.detach(move || work.0.exchange(&mut lane.0, check));
+        drop(held);
+        result.map_err(|e| match (e, signals.error.take()) {
+            (BridgeError::Interrupted, Some(err)) => err,
+            (e, _) => to_py(py, e),
+        })
+    }
+
+    fn send_and_decode<'py>(
+        &self,
+        py: Python<'py>,
+        scratch: &mut PooledScratch<'_>,
+        releases: Vec<i64>,
+        hooks: &Hooks,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        if let Err(e) = self.exchange(py, scratch) {
+            self.restore_unsent(&e, py, releases);
+            return Err(e);
+        }
+        let response = scratch.response().map_err(|e| to_py(py, e))?;
+        if let Some(error) = response.error() {
+            return Err(to_py(py, java_error(error)));
+        }
+        self.decode_value(py, response.value(), hooks)
+    }
+
+    fn decode_value<'py>(
+        &self,
+        py: Python<'py>,
+        value: Option<fb::Value<'_>>,
+        hooks: &Hooks,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        match value {
+            Some(v) => convert::decode(py, v, hooks, 0),
+            None => Ok(py.None().into_bound(py)),
+        }
+    }
+
+    /// Puts piggybacked releases back when the request never left.
+    fn restore_unsent(&self, err: &PyErr, py: Python<'_>, releases: Vec<i64>) {
+        let too_large = py
+            .import("gatun.exceptions")
+            .and_then(|m| m.getattr("PayloadTooLargeError"))
+            .map(|cls| err.is_instance(py, &cls))
+            .unwrap_or(false);
+        if too_large {
+            self.client.release_queue().restore(releases);
+        }
     }
 
     fn encode_args<'b>(
@@ -221,32 +275,16 @@ impl NativeClient {
             name,
             return_object_ref,
         };
-        let mut lane = self.lane(py)?;
+        let mut scratch = self.client.scratch();
+        // Arguments first: conversion hooks may call Java themselves.
+        let args = match &args {
+            Some(a) => Some(Self::encode_args(&mut scratch.builder, a, hooks)?),
+            None => None,
+        };
         let releases = self.client.release_queue().take(MAX_RELEASES_PER_MESSAGE);
-        let encoded = (|| {
-            let fbb = &mut lane.builder;
-            let args = match &args {
-                Some(a) => Some(Self::encode_args(fbb, a, hooks)?),
-                None => None,
-            };
-            let req = build_request(fbb, &head, args, &releases, None, false);
-            fbb.finish(req, None);
-            PyResult::Ok(())
-        })();
-        if let Err(e) = encoded {
-            lane.builder.reset();
-            self.client.release_queue().restore(releases);
-            return Err(e);
-        }
-        let lane = self.round_trip(py, lane)?;
-        let response = lane.response().map_err(|e| to_py(py, e))?;
-        if let Some(error) = response.error() {
-            return Err(to_py(py, java_error(error)));
-        }
-        match response.value() {
-            Some(v) => convert::decode(py, v, hooks, 0),
-            None => Ok(py.None().into_bound(py)),
-        }
+        let req = build_request(&mut scratch.builder, &head, args, &releases, None, false);
+        scratch.builder.finish(req, None);
+        self.send_and_decode(py, &mut scratch, releases, hooks)
     }
 
     #[pyo3(signature = (requests, stop_on_error=false))]
@@ -257,38 +295,33 @@ impl NativeClient {
         stop_on_error: bool,
     ) -> PyResult<Bound<'py, PyList>> {
         let hooks = self.hooks()?;
-        let mut lane = self.lane(py)?;
-        let releases = self.client.release_queue().take(MAX_RELEASES_PER_MESSAGE);
-        let encoded = (|| {
-            let fbb = &mut lane.builder;
-            let mut items = Vec::with_capacity(requests.len());
-            for (number, object_id, class_name, name, args, return_object_ref) in &requests {
-                let head = RequestHead {
-                    action: action(*number)?,
-                    object_id: *object_id,
-                    class_name: class_name.as_deref(),
-                    name: name.as_deref(),
-                    return_object_ref: *return_object_ref,
-                };
-                let args = Self::encode_args(fbb, args, hooks)?;
-                items.push(build_request(fbb, &head, Some(args), &[], None, false));
-            }
-            let items = fbb.create_vector(&items);
+        let mut scratch = self.client.scratch();
+        let fbb = &mut scratch.builder;
+        let mut items = Vec::with_capacity(requests.len());
+        for (number, object_id, class_name, name, args, return_object_ref) in &requests {
             let head = RequestHead {
-                action: Action::Batch,
-                ..Default::default()
+                action: action(*number)?,
+                object_id: *object_id,
+                class_name: class_name.as_deref(),
+                name: name.as_deref(),
+                return_object_ref: *return_object_ref,
             };
-            let req = build_request(fbb, &head, None, &releases, Some(items), stop_on_error);
-            fbb.finish(req, None);
-            PyResult::Ok(())
-        })();
-        if let Err(e) = encoded {
-            lane.builder.reset();
-            self.client.release_queue().restore(releases);
+            let args = Self::encode_args(fbb, args, hooks)?;
+            items.push(build_request(fbb, &head, Some(args), &[], None, false));
+        }
+        let items = fbb.create_vector(&items);
+        let releases = self.client.release_queue().take(MAX_RELEASES_PER_MESSAGE);
+        let head = RequestHead {
+            action: Action::Batch,
+            ..Default::default()
+        };
+        let req = build_request(fbb, &head, None, &releases, Some(items), stop_on_error);
+        fbb.finish(req, None);
+        if let Err(e) = self.exchange(py, &mut scratch) {
+            self.restore_unsent(&e, py, releases);
             return Err(e);
         }
-        let lane = self.round_trip(py, lane)?;
-        let response = lane.response().map_err(|e| to_py(py, e))?;
+        let response = scratch.response().map_err(|e| to_py(py, e))?;
         if let Some(error) = response.error() {
             return Err(to_py(py, java_error(error)));
         }
@@ -305,7 +338,7 @@ impl NativeClient {
             ));
         }
         for item in items.into_iter().flatten() {
-            let entry = match item.error() {
+            let (ok, value) = match item.error() {
                 Some(error) => (
                     false,
                     to_py(py, java_error(error))
@@ -313,14 +346,11 @@ impl NativeClient {
                         .into_bound(py)
                         .into_any(),
                 ),
-                None => match item.value() {
-                    Some(v) => (true, convert::decode(py, v, hooks, 0)?),
-                    None => (true, py.None().into_bound(py)),
-                },
+                None => (true, self.decode_value(py, item.value(), hooks)?),
             };
             results.append(PyTuple::new(
                 py,
-                [entry.0.into_pyobject(py)?.to_owned().into_any(), entry.1],
+                [PyBool::new(py, ok).to_owned().into_any(), value],
             )?)?;
         }
         Ok(results)

@@ -107,5 +107,7 @@ class NativeClient:
     def closed(self) -> bool: ...
     @property
     def lanes(self) -> int: ...
+    def jvm_stderr(self) -> str:
+        """The last 64 KiB the JVM wrote to stderr (for diagnostics)."""
     def close(self, timeout: float = 5.0) -> None:
         """End the session and stop the JVM (SIGKILL after ``timeout``). Idempotent."""

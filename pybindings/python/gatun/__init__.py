@@ -1,0 +1,94 @@
+"""gatun: call Java from Python through shared memory.
+
+>>> from gatun import connect                       # doctest: +SKIP
+>>> client = connect()                              # doctest: +SKIP
+>>> client.jvm.java.lang.Integer.parseInt("42")     # doctest: +SKIP
+42
+
+The Rust core lives in :mod:`gatun._native`; everything public is re-exported here.
+"""
+
+from __future__ import annotations
+
+from gatun._native import PROTOCOL_VERSION
+from gatun.client import BatchContext, BatchResult, GatunClient
+from gatun.config import GatunConfig, get_config, load_config, reset_config
+from gatun.exceptions import (
+    BridgeClosedError,
+    BridgeStartupError,
+    CancelledException,
+    DeadConnectionError,
+    GatunError,
+    JavaClassNotFoundException,
+    JavaException,
+    JavaIllegalArgumentException,
+    JavaIndexOutOfBoundsException,
+    JavaNoSuchFieldException,
+    JavaNoSuchMethodException,
+    JavaNotFoundError,
+    JavaNullPointerException,
+    JavaNumberFormatException,
+    JavaRuntimeException,
+    JavaSecurityException,
+    PayloadTooLargeError,
+    ProtocolDesyncError,
+    ProtocolError,
+    StaleArenaError,
+    UnsupportedArrowTypeError,
+)
+from gatun.jvm import JavaClass, JVMView, java_import
+from gatun.launcher import connect
+from gatun.objects import JavaArray, JavaList, JavaObject, TypeHint
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("gatun-rs")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+__version__: str = _version()
+
+__all__ = [
+    "PROTOCOL_VERSION",
+    "BatchContext",
+    "BatchResult",
+    "BridgeClosedError",
+    "BridgeStartupError",
+    "CancelledException",
+    "DeadConnectionError",
+    "GatunClient",
+    "GatunConfig",
+    "GatunError",
+    "JVMView",
+    "JavaArray",
+    "JavaClass",
+    "JavaClassNotFoundException",
+    "JavaException",
+    "JavaIllegalArgumentException",
+    "JavaIndexOutOfBoundsException",
+    "JavaList",
+    "JavaNoSuchFieldException",
+    "JavaNoSuchMethodException",
+    "JavaNotFoundError",
+    "JavaNullPointerException",
+    "JavaNumberFormatException",
+    "JavaObject",
+    "JavaRuntimeException",
+    "JavaSecurityException",
+    "PayloadTooLargeError",
+    "ProtocolDesyncError",
+    "ProtocolError",
+    "StaleArenaError",
+    "TypeHint",
+    "UnsupportedArrowTypeError",
+    "__version__",
+    "connect",
+    "get_config",
+    "java_import",
+    "load_config",
+    "reset_config",
+]

@@ -1,0 +1,713 @@
+"""The synchronous client: typed wrappers over :class:`gatun._native.NativeClient`.
+
+Every call is one request to the JVM (or one batch of requests). Values are
+converted by the native core; this module supplies the hooks for the types it
+does not know (proxies, ``JavaArray``, ``pyarrow`` arrays, dates, numpy
+scalars) and the guards against using a client after ``close()`` or ``fork()``.
+"""
+
+from __future__ import annotations
+
+import array
+import atexit
+import contextlib
+import datetime as _dt
+import decimal
+import os
+import sys
+import threading
+import weakref
+from collections.abc import Iterable, Sequence
+from types import TracebackType
+from typing import Any, Final
+
+from gatun import _native
+from gatun.exceptions import BridgeClosedError, GatunError
+from gatun.jvm import JVMNode, JVMView
+from gatun.objects import JavaArray, JavaList, JavaObject, TypeHint
+
+__all__ = ["BatchContext", "BatchResult", "GatunClient"]
+
+_ACTIONS: Final[dict[str, int]] = dict(_native.ACTIONS)
+_PING: Final = _ACTIONS["Ping"]
+_CREATE: Final = _ACTIONS["CreateObject"]
+_INVOKE: Final = _ACTIONS["InvokeMethod"]
+_INVOKE_STATIC: Final = _ACTIONS["InvokeStaticMethod"]
+_GET_FIELD: Final = _ACTIONS["GetField"]
+_SET_FIELD: Final = _ACTIONS["SetField"]
+_GET_STATIC: Final = _ACTIONS["GetStaticField"]
+_SET_STATIC: Final = _ACTIONS["SetStaticField"]
+_REFLECT: Final = _ACTIONS["Reflect"]
+_IS_INSTANCE: Final = _ACTIONS["IsInstanceOf"]
+_GET_METRICS: Final = _ACTIONS["GetMetrics"]
+
+#: Most requests sent in one batch message by the helpers that split work.
+_CHUNK: Final = 4096
+#: Reflect answers kept per client before the cache is reset.
+_REFLECT_CACHE_SIZE: Final = 10_000
+
+# One wire request: (action, object_id, class_name, name, args, return_object_ref).
+_Request = tuple[int, int, "str | None", "str | None", Sequence[Any], bool]
+
+# Argument types the native core converts by itself (checked by exact type).
+_PLAIN_TYPES: Final = frozenset(
+    {type(None), bool, int, float, str, bytes, list, tuple, dict, JavaObject, JavaArray}
+)
+# Argument types whose conversion makes a request of its own.
+_ROUND_TRIP_TYPES: Final = (_dt.date, _dt.time, decimal.Decimal)
+
+# Clients of this process, for the atexit and fork hooks.
+_LIVE: weakref.WeakSet[GatunClient] = weakref.WeakSet()
+
+
+def _class_name_of(cls: str | JVMNode) -> str:
+    if isinstance(cls, str):
+        return cls
+    if isinstance(cls, JVMNode):
+        return cls.path
+    raise TypeError(f"expected a class name or a class node, not {type(cls).__name__}")
+
+
+def _object_id_of(obj: JavaObject | int) -> int:
+    if isinstance(obj, _native.ObjectRef):
+        return obj.object_id
+    if isinstance(obj, int) and not isinstance(obj, bool):
+        return obj
+    raise TypeError(f"expected a JavaObject or an object id, not {type(obj).__name__}")
+
+
+class GatunClient:
+    """A session with one JVM. Made by :func:`gatun.connect`.
+
+    >>> with connect() as client:                              # doctest: +SKIP
+    ...     client.invoke_static_method("java.lang.Math", "max", 1, 2)
+    2
+    """
+
+    def __init__(self, native: _native.NativeClient, *, memory: int | None = None) -> None:
+        self._native = native
+        #: Arrow arena size requested through ``connect(memory=...)``, in bytes.
+        self.memory = memory
+        # Why the client can no longer be used (closed, forked), else None.
+        self._unusable: str | None = None
+        self._close_lock = threading.Lock()
+        self._reflect_cache: dict[str, str] = {}
+        self._jvm = JVMView(self)
+        self._install_factories()
+        _LIVE.add(self)
+
+    # -- factories ----------------------------------------------------------
+
+    def _install_factories(self) -> None:
+        # The factories live inside the native client; a weak reference keeps
+        # them from forming a cycle back to this object.
+        ref = weakref.ref(self)
+
+        def make_object(object_id: int, class_name: str) -> JavaObject:
+            client = ref()
+            if client is None:
+                raise BridgeClosedError("the GatunClient owning this session was garbage collected")
+            return JavaObject(client, object_id, class_name)
+
+        def convert_argument(value: Any) -> Any:
+            client = ref()
+            if client is None:
+                raise BridgeClosedError("the GatunClient owning this session was garbage collected")
+            return client._convert_argument(value)
+
+        self._native.set_factories(
+            make_object, JavaList, _make_array, convert_argument, _is_java_array
+        )
+
+    # -- state --------------------------------------------------------------
+
+    @property
+    def jvm(self) -> JVMView:
+        """Package-style access to the JVM: ``client.jvm.java.util.ArrayList()``."""
+        return self._jvm
+
+    @property
+    def closed(self) -> bool:
+        """Whether this client can no longer make calls."""
+        return self._unusable is not None or self._native.closed
+
+    @property
+    def jvm_pid(self) -> int:
+        """Process id of the JVM."""
+        return self._native.jvm_pid
+
+    def _check(self) -> None:
+        if self._unusable is not None:
+            raise BridgeClosedError(self._unusable)
+
+    def _request(
+        self,
+        action: int,
+        object_id: int = 0,
+        class_name: str | None = None,
+        name: str | None = None,
+        args: Sequence[Any] = (),
+        return_object_ref: bool = False,
+    ) -> Any:
+        if self._unusable is not None:
+            raise BridgeClosedError(self._unusable)
+        if args:
+            args = self._prepare(args)
+        return self._native.request(action, object_id, class_name, name, args, return_object_ref)
+
+    def _prepare(self, args: Sequence[Any]) -> Sequence[Any]:
+        """Convert top-level arguments that need a round trip of their own
+        (dates, decimals) before the request takes a lane.
+
+        The native core calls ``convert_argument`` while it holds the lane
+        of the outer request; a nested request from there needs a second
+        lane, which never comes when every lane is held that way.
+        """
+        for arg in args:
+            if type(arg) not in _PLAIN_TYPES:
+                break
+        else:
+            return args
+        return tuple(
+            self._convert_argument(a) if isinstance(a, _ROUND_TRIP_TYPES) else a for a in args
+        )
+
+    def _batch(self, requests: Sequence[_Request], stop_on_error: bool) -> list[tuple[bool, Any]]:
+        self._check()
+        prepared = [(*r[:4], self._prepare(r[4]), r[5]) if r[4] else r for r in requests]
+        return self._native.batch(prepared, stop_on_error)
+
+    def _run_all(self, requests: list[_Request]) -> list[Any]:
+        """Run ``requests`` in as few round trips as possible; raise the first error."""
+        values: list[Any] = []
+        for start in range(0, len(requests), _CHUNK):
+            for ok, value in self._batch(requests[start : start + _CHUNK], True):
+                if not ok:
+                    raise value
+                values.append(value)
+        return values
+
+    def _static_calls(self, calls: Iterable[tuple[str, str, Sequence[Any]]]) -> list[Any]:
+        requests: list[_Request] = [
+            (_INVOKE_STATIC, 0, cls, name, args, False) for cls, name, args in calls
+        ]
+        return self._run_all(requests)
+
+    # -- objects and calls ----------------------------------------------------
+
+    def create_object(self, class_name: str | JVMNode, *args: Any) -> Any:
+        """Construct ``class_name`` with ``args`` and return the new object."""
+        return self._request(_CREATE, 0, _class_name_of(class_name), None, args)
+
+    def invoke_method(
+        self,
+        obj: JavaObject | int,
+        method_name: str,
+        *args: Any,
+        return_object_ref: bool = False,
+    ) -> Any:
+        """Call ``obj.method_name(*args)``. ``obj`` may be a proxy or a raw id.
+
+        With ``return_object_ref=True`` the result stays a :class:`JavaObject`
+        even when it would convert by value (String, List, ...).
+        """
+        return self._request(
+            _INVOKE, _object_id_of(obj), None, method_name, args, return_object_ref
+        )
+
+    def invoke_static_method(
+        self,
+        cls: str | JVMNode,
+        method_name: str,
+        *args: Any,
+        return_object_ref: bool = False,
+    ) -> Any:
+        """Call the static method ``cls.method_name(*args)``."""
+        return self._request(
+            _INVOKE_STATIC, 0, _class_name_of(cls), method_name, args, return_object_ref
+        )
+
+    def get_field(self, obj: JavaObject | int | str | JVMNode, name: str) -> Any:
+        """Read a field: an instance field of an object, or a static field when
+        ``obj`` is a class (a class node such as ``client.jvm.java.lang.Integer``
+        or a class name)."""
+        if isinstance(obj, (str, JVMNode)):
+            return self.get_static_field(obj, name)
+        return self._request(_GET_FIELD, _object_id_of(obj), None, name)
+
+    def set_field(self, obj: JavaObject | int | str | JVMNode, name: str, value: Any) -> None:
+        """Write a field; static when ``obj`` is a class (see :meth:`get_field`)."""
+        if isinstance(obj, (str, JVMNode)):
+            self.set_static_field(obj, name, value)
+            return
+        self._request(_SET_FIELD, _object_id_of(obj), None, name, (value,))
+
+    def get_static_field(self, cls: str | JVMNode, name: str) -> Any:
+        """Read the public static field ``cls.name``."""
+        return self._request(_GET_STATIC, 0, _class_name_of(cls), name)
+
+    def set_static_field(self, cls: str | JVMNode, name: str, value: Any) -> None:
+        """Write the public static field ``cls.name``."""
+        self._request(_SET_STATIC, 0, _class_name_of(cls), name, (value,))
+
+    def reflect(self, full_name: str) -> str:
+        """What ``full_name`` is: ``"class"``, ``"method"``, ``"field"`` or ``"none"``."""
+        return str(self._request(_REFLECT, 0, full_name))
+
+    def _reflect_cached(self, full_name: str) -> str:
+        kind = self._reflect_cache.get(full_name)
+        if kind is None:
+            kind = self.reflect(full_name)
+            if len(self._reflect_cache) >= _REFLECT_CACHE_SIZE:
+                self._reflect_cache.clear()
+            self._reflect_cache[full_name] = kind
+        return kind
+
+    def is_instance_of(self, obj: JavaObject | int, class_name: str | JVMNode) -> bool:
+        """Java ``obj instanceof class_name``."""
+        return bool(self._request(_IS_INSTANCE, _object_id_of(obj), _class_name_of(class_name)))
+
+    def ping(self) -> bool:
+        """One empty round trip; ``True`` when the JVM answers."""
+        self._request(_PING)
+        return True
+
+    def get_metrics(self) -> str:
+        """The server's metrics report (text)."""
+        return str(self._request(_GET_METRICS))
+
+    # -- several requests in one round trip ------------------------------------
+
+    def batch(self, stop_on_error: bool = False) -> BatchContext:
+        """Collect calls and send them in one round trip when the block ends.
+
+        >>> with client.batch() as b:                       # doctest: +SKIP
+        ...     r = b.call_static("java.lang.Math", "max", 1, 2)
+        >>> r.get()                                         # doctest: +SKIP
+        2
+        """
+        return BatchContext(self, stop_on_error)
+
+    def invoke_methods(
+        self,
+        obj: JavaObject | int,
+        calls: Sequence[tuple[str, Sequence[Any]]],
+        return_object_refs: bool | Sequence[bool] = False,
+    ) -> list[Any]:
+        """Call several methods of ``obj`` in order, in one round trip.
+
+        ``calls`` is a list of ``(method_name, args_tuple)``. The first failure
+        is raised. ``return_object_refs`` is one flag for all calls or one per call.
+        """
+        object_id = _object_id_of(obj)
+        if isinstance(return_object_refs, bool):
+            flags: Sequence[bool] = [return_object_refs] * len(calls)
+        else:
+            flags = list(return_object_refs)
+            if len(flags) != len(calls):
+                raise ValueError(
+                    f"return_object_refs has {len(flags)} flags for {len(calls)} calls"
+                )
+        requests: list[_Request] = [
+            (_INVOKE, object_id, None, name, tuple(args), bool(flag))
+            for (name, args), flag in zip(calls, flags, strict=True)
+        ]
+        return self._run_all(requests)
+
+    def create_objects(self, specs: Sequence[tuple[str | JVMNode, Sequence[Any]]]) -> list[Any]:
+        """Construct several objects in one round trip; ``specs`` is a list of
+        ``(class_name, args_tuple)``. The first failure is raised."""
+        requests: list[_Request] = [
+            (_CREATE, 0, _class_name_of(cls), None, tuple(args), False) for cls, args in specs
+        ]
+        return self._run_all(requests)
+
+    def get_fields(self, obj: JavaObject | int, names: Sequence[str]) -> list[Any]:
+        """Read several instance fields of ``obj`` in one round trip."""
+        object_id = _object_id_of(obj)
+        requests: list[_Request] = [(_GET_FIELD, object_id, None, n, (), False) for n in names]
+        return self._run_all(requests)
+
+    # -- argument conversion ---------------------------------------------------
+
+    def _convert_argument(self, value: Any) -> Any:
+        """Turn an argument the native core does not know into one it does."""
+        if isinstance(value, _dt.datetime):
+            return self._timestamp(value)
+        if isinstance(value, _dt.date):
+            return self.invoke_static_method(
+                "java.sql.Date", "valueOf", value.isoformat(), return_object_ref=True
+            )
+        if isinstance(value, _dt.time):
+            # java.sql.Time has whole seconds only.
+            text = value.replace(microsecond=0, tzinfo=None).isoformat()
+            return self.invoke_static_method(
+                "java.sql.Time", "valueOf", text, return_object_ref=True
+            )
+        if isinstance(value, (set, frozenset)):
+            # Sent as a java.util.List (element order is Python's).
+            return list(value)
+        if isinstance(value, (tuple, range)):
+            return list(value)
+        if isinstance(value, (bytearray, memoryview)):
+            return bytes(value)
+        if isinstance(value, array.array):
+            return _from_array_module(value)
+        if isinstance(value, decimal.Decimal):
+            return self.create_object("java.math.BigDecimal", str(value))
+        module = type(value).__module__ or ""
+        if module.startswith("pyarrow"):
+            converted = _from_arrow(value)
+            if converted is not None:
+                return converted
+        if module == "numpy" or module.startswith("numpy."):
+            converted = _from_numpy(value)
+            if converted is not None:
+                return converted
+        qualified = type(value).__qualname__
+        if module not in ("", "builtins"):
+            qualified = f"{module}.{qualified}"
+        raise TypeError(
+            f"cannot pass a value of type {qualified!r} to Java; supported: None, bool, int, "
+            "float, str, bytes, list, tuple, dict, set, JavaObject, JavaArray, TypeHint, datetime, "
+            "array.array, numpy scalars and pyarrow arrays"
+        )
+
+    def _timestamp(self, value: _dt.datetime) -> JavaObject:
+        # Naive datetimes are local time, like java.sql.Timestamp.valueOf.
+        aware = value if value.tzinfo is not None else value.astimezone()
+        delta = aware - _EPOCH
+        seconds = delta.days * 86_400 + delta.seconds
+        stamp = self.create_object(
+            "java.sql.Timestamp", TypeHint(seconds * 1000 + delta.microseconds // 1000, "long")
+        )
+        if delta.microseconds:
+            stamp.setNanos(delta.microseconds * 1000)
+        return stamp
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    def close(self) -> None:
+        """End the session and stop the JVM. Safe to call more than once."""
+        with self._close_lock:
+            if self._unusable is not None:
+                return
+            self._unusable = "this GatunClient is closed"
+        _LIVE.discard(self)
+        self._native.close()
+
+    def _mark_forked(self) -> None:
+        # The child of a fork shares the parent's session memory; it must
+        # never speak on it nor stop the parent's JVM.
+        self._unusable = (
+            "this GatunClient was inherited through os.fork() and cannot be used in the "
+            "child process; call gatun.connect() in the child instead"
+        )
+
+    def __enter__(self) -> GatunClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else f"jvm_pid={self._native.jvm_pid}"
+        return f"<GatunClient {state}>"
+
+
+_EPOCH: Final = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+
+
+# ------------------------------------------------------------------ batches
+
+
+class BatchResult:
+    """The future result of one command of a :class:`BatchContext`."""
+
+    __slots__ = ("_done", "_error", "_value", "skipped")
+
+    def __init__(self) -> None:
+        self._done = False
+        self._value: Any = None
+        self._error: BaseException | None = None
+        #: True when the command was not run because an earlier one failed.
+        self.skipped = False
+
+    @property
+    def done(self) -> bool:
+        """Whether the batch has run."""
+        return self._done
+
+    @property
+    def is_error(self) -> bool:
+        """Whether the command failed."""
+        return self._error is not None
+
+    @property
+    def exception(self) -> BaseException | None:
+        """The command's exception, if it failed."""
+        return self._error
+
+    def get(self) -> Any:
+        """The command's value (``None`` if it was skipped); raises its exception
+        if it failed, and ``RuntimeError`` before the batch has run."""
+        if not self._done:
+            raise RuntimeError("the batch has not run yet; leave its with-block first")
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+    def _set(self, ok: bool, value: Any) -> None:
+        self._done = True
+        if ok:
+            self._value = value
+        else:
+            self._error = value
+
+    def _skip(self) -> None:
+        self._done = True
+        self.skipped = True
+
+    def __repr__(self) -> str:
+        if not self._done:
+            return "<BatchResult pending>"
+        if self.skipped:
+            return "<BatchResult skipped>"
+        if self._error is not None:
+            return f"<BatchResult error={self._error!r}>"
+        return f"<BatchResult value={self._value!r}>"
+
+
+class BatchContext:
+    """Commands queued in Python and sent in one round trip on ``__exit__``
+    (only when the with-block did not raise) or on :meth:`execute`."""
+
+    def __init__(self, client: GatunClient, stop_on_error: bool = False) -> None:
+        self._client = client
+        self._stop_on_error = stop_on_error
+        # Requests keep their argument objects alive until they are sent.
+        self._requests: list[_Request] = []
+        self._results: list[BatchResult] = []
+        self._alive: list[JavaObject] = []
+        self._executed = False
+
+    def _add(self, request: _Request) -> BatchResult:
+        if self._executed:
+            raise GatunError("this batch has already run; start a new client.batch()")
+        result = BatchResult()
+        self._requests.append(request)
+        self._results.append(result)
+        return result
+
+    def create(self, class_name: str | JVMNode, *args: Any) -> BatchResult:
+        """Queue ``new class_name(*args)``."""
+        return self._add((_CREATE, 0, _class_name_of(class_name), None, args, False))
+
+    def call(self, obj: JavaObject | int, method_name: str, *args: Any) -> BatchResult:
+        """Queue ``obj.method_name(*args)``."""
+        result = self._add((_INVOKE, _object_id_of(obj), None, method_name, args, False))
+        self._keep(obj)
+        return result
+
+    def call_static(self, cls: str | JVMNode, method_name: str, *args: Any) -> BatchResult:
+        """Queue the static call ``cls.method_name(*args)``."""
+        return self._add((_INVOKE_STATIC, 0, _class_name_of(cls), method_name, args, False))
+
+    def get_field(self, obj: JavaObject | int | str | JVMNode, name: str) -> BatchResult:
+        """Queue a field read (static when ``obj`` is a class)."""
+        if isinstance(obj, (str, JVMNode)):
+            return self._add((_GET_STATIC, 0, _class_name_of(obj), name, (), False))
+        result = self._add((_GET_FIELD, _object_id_of(obj), None, name, (), False))
+        self._keep(obj)
+        return result
+
+    def set_field(
+        self, obj: JavaObject | int | str | JVMNode, name: str, value: Any
+    ) -> BatchResult:
+        """Queue a field write (static when ``obj`` is a class)."""
+        if isinstance(obj, (str, JVMNode)):
+            return self._add((_SET_STATIC, 0, _class_name_of(obj), name, (value,), False))
+        result = self._add((_SET_FIELD, _object_id_of(obj), None, name, (value,), False))
+        self._keep(obj)
+        return result
+
+    def _keep(self, obj: object) -> None:
+        # The target travels as a bare id; hold the proxy until the batch has
+        # run so its id cannot be released first.
+        if isinstance(obj, JavaObject):
+            self._alive.append(obj)
+
+    def execute(self) -> list[BatchResult]:
+        """Send the queued commands (once) and return their results in order."""
+        if self._executed:
+            return self._results
+        self._executed = True
+        try:
+            if self._requests:
+                replies = self._client._batch(self._requests, self._stop_on_error)
+                failed = False
+                for result, (ok, value) in zip(self._results, replies, strict=False):
+                    if failed:  # the server reports these as cancelled
+                        result._skip()
+                        continue
+                    result._set(ok, value)
+                    failed = self._stop_on_error and not ok
+                for result in self._results[len(replies) :]:
+                    result._skip()
+        finally:
+            self._requests = []
+            self._alive = []
+        return self._results
+
+    def __len__(self) -> int:
+        return len(self._results)
+
+    def __enter__(self) -> BatchContext:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.execute()
+
+
+# ------------------------------------------------------- conversion helpers
+
+
+def _make_array(items: list[Any], element_type: str) -> JavaArray:
+    return JavaArray(items, element_type)
+
+
+def _is_java_array(value: Any) -> tuple[str, Sequence[Any]] | None:
+    if isinstance(value, JavaArray):
+        return _wire_element_type(value.element_type), list(value)
+    return None
+
+
+def _wire_element_type(element_type: str) -> str:
+    # JavaArray says "Bool"; accept a native table that spells it "Boolean".
+    if element_type == "Bool" and "Bool" not in _native.ELEMENT_TYPES:
+        return "Boolean"
+    return element_type
+
+
+def _integer_element_type(signed: bool, itemsize: int) -> str:
+    """Smallest Java array type holding every value of a C integer type."""
+    if itemsize == 1:
+        return "Byte"  # unsigned bytes wrap, as in Java's byte[]
+    widths = {2: "Short", 4: "Int", 8: "Long"}
+    return widths[itemsize] if signed else widths[min(itemsize * 2, 8)]
+
+
+def _as_signed_bytes(values: list[int]) -> list[int]:
+    return [v - 256 if v > 127 else v for v in values]
+
+
+def _from_array_module(value: array.array[Any]) -> JavaArray:
+    code = value.typecode
+    items = value.tolist()
+    if code in "fd":
+        return JavaArray(items, "Float" if code == "f" else "Double")
+    if code == "u" or code == "w":
+        return JavaArray(items, "Char")
+    element_type = _integer_element_type(code.islower(), value.itemsize)
+    if code == "B":
+        items = _as_signed_bytes(items)
+    return JavaArray(items, element_type)
+
+
+def _check_no_nulls(items: list[Any], what: str) -> None:
+    for index, item in enumerate(items):
+        if item is None:
+            raise TypeError(
+                f"{what} has a null at index {index}; a primitive Java array cannot hold "
+                "null (fill the nulls or cast the array to a non-primitive type)"
+            )
+
+
+def _from_arrow(value: Any) -> JavaArray | None:
+    pa = sys.modules.get("pyarrow")
+    if pa is None:
+        return None
+    if isinstance(value, pa.ChunkedArray):
+        value = value.combine_chunks()
+    if not isinstance(value, pa.Array):
+        return None
+    arrow_type = value.type
+    types = pa.types
+    if types.is_dictionary(arrow_type):
+        return _from_arrow(value.dictionary_decode())
+    items = value.to_pylist()  # honours offsets and nulls, unlike raw buffers
+    is_string_view = getattr(types, "is_string_view", lambda _: False)
+    if types.is_string(arrow_type) or types.is_large_string(arrow_type):
+        return JavaArray(items, "String")
+    if is_string_view(arrow_type):
+        return JavaArray(items, "String")
+    what = f"pyarrow array of {arrow_type}"
+    if types.is_boolean(arrow_type):
+        _check_no_nulls(items, what)
+        return JavaArray(items, "Bool")
+    if types.is_integer(arrow_type):
+        _check_no_nulls(items, what)
+        signed = types.is_signed_integer(arrow_type)
+        element_type = _integer_element_type(signed, arrow_type.bit_width // 8)
+        if not signed and arrow_type.bit_width == 8:
+            items = _as_signed_bytes(items)
+        return JavaArray(items, element_type)
+    if types.is_floating(arrow_type):
+        _check_no_nulls(items, what)
+        return JavaArray(items, "Double" if arrow_type.bit_width == 64 else "Float")
+    return JavaArray(items, "Object")
+
+
+def _from_numpy(value: Any) -> Any:
+    np = sys.modules.get("numpy")
+    if np is None:
+        return None
+    if isinstance(value, np.generic):
+        if isinstance(value, (np.bool_, np.integer, np.floating, np.str_, np.bytes_)):
+            return value.item()
+        return None
+    if isinstance(value, np.ndarray) and value.ndim == 1:
+        kind, itemsize = value.dtype.kind, value.dtype.itemsize
+        items = value.tolist()
+        if kind == "b":
+            return JavaArray(items, "Bool")
+        if kind in "iu":
+            if kind == "u" and itemsize == 1:
+                items = _as_signed_bytes(items)
+            return JavaArray(items, _integer_element_type(kind == "i", itemsize))
+        if kind == "f" and itemsize in (4, 8):
+            return JavaArray(items, "Float" if itemsize == 4 else "Double")
+        if kind in "UO":
+            return list(items)
+    return None
+
+
+# -------------------------------------------------------- process hooks
+
+
+def _close_all_at_exit() -> None:
+    for client in list(_LIVE):
+        with contextlib.suppress(Exception):  # the interpreter is exiting
+            client.close()
+
+
+def _after_fork_in_child() -> None:
+    for client in list(_LIVE):
+        client._mark_forked()
+    _LIVE.clear()
+
+
+atexit.register(_close_all_at_exit)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

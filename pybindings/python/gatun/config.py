@@ -1,0 +1,199 @@
+"""Configuration: ``[tool.gatun]`` in ``pyproject.toml`` plus ``GATUN_*``
+environment variables.
+
+Precedence, highest first: an argument of :func:`gatun.connect`, an
+environment variable, ``pyproject.toml`` (the nearest one above the working
+directory), the default.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "GatunConfig",
+    "find_pyproject_toml",
+    "get_config",
+    "load_config",
+    "parse_memory",
+    "reset_config",
+]
+
+DEFAULT_MEMORY = "16MB"
+DEFAULT_STARTUP_TIMEOUT = 30.0
+
+_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 1 << 10,
+    "kb": 1 << 10,
+    "kib": 1 << 10,
+    "m": 1 << 20,
+    "mb": 1 << 20,
+    "mib": 1 << 20,
+    "g": 1 << 30,
+    "gb": 1 << 30,
+    "gib": 1 << 30,
+    "t": 1 << 40,
+    "tb": 1 << 40,
+    "tib": 1 << 40,
+}
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([a-zA-Z]*)\s*$")
+
+
+def parse_memory(value: str | int) -> int:
+    """A size in bytes from ``"64MB"``, ``"1.5GB"``, ``"512KB"`` or an int.
+
+    Units are binary (``1KB == 1024``).
+
+    >>> parse_memory("1.5KB")
+    1536
+    """
+    if isinstance(value, bool):
+        raise TypeError("memory must be a size such as '64MB' or a number of bytes, not a bool")
+    if isinstance(value, int):
+        if value <= 0:
+            raise ValueError(f"memory must be positive, got {value}")
+        return value
+    match = _SIZE.match(str(value))
+    unit = _UNITS.get(match.group(2).lower()) if match else None
+    if match is None or unit is None:
+        raise ValueError(
+            f"cannot parse memory size {value!r}; use e.g. '64MB', '1.5GB', '512KB' or bytes"
+        )
+    size = int(float(match.group(1)) * unit)
+    if size <= 0:
+        raise ValueError(f"memory must be positive, got {value!r}")
+    return size
+
+
+def _truthy(text: str) -> bool:
+    return text.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass
+class GatunConfig:
+    """Settings used by :func:`gatun.connect` when no argument overrides them."""
+
+    memory: str | int = DEFAULT_MEMORY
+    socket_path: str | None = None
+    jvm_flags: list[str] = field(default_factory=list)
+    classpath: list[str] = field(default_factory=list)
+    startup_timeout: float = DEFAULT_STARTUP_TIMEOUT
+    #: Accepted for upstream compatibility; gatun-rs has no separate connect phase.
+    connect_timeout: float | None = None
+    trace: bool = False
+    log_level: str | None = None
+    debug: bool = False
+    java: str | None = None
+    lanes: int = 4
+
+    @property
+    def memory_bytes(self) -> int:
+        """:attr:`memory` in bytes."""
+        return parse_memory(self.memory)
+
+
+def find_pyproject_toml(start: str | os.PathLike[str] | None = None) -> Path | None:
+    """The nearest ``pyproject.toml`` at or above ``start`` (default: cwd)."""
+    here = Path(start if start is not None else Path.cwd()).resolve()
+    for directory in (here, *here.parents):
+        candidate = directory / "pyproject.toml"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _read_pyproject(path: Path) -> dict[str, Any]:
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        try:
+            import tomli as tomllib  # type: ignore[no-redef]
+        except ModuleNotFoundError:
+            return {}
+    with path.open("rb") as handle:
+        data = tomllib.load(handle)
+    section = data.get("tool", {}).get("gatun", {})
+    return section if isinstance(section, dict) else {}
+
+
+def _as_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return shlex.split(value)
+    return [str(v) for v in value]
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> GatunConfig:
+    """Read ``[tool.gatun]`` from ``path`` (default: the nearest
+    ``pyproject.toml``), then apply the ``GATUN_*`` environment variables."""
+    config = GatunConfig()
+    pyproject = Path(path) if path is not None else find_pyproject_toml()
+    section = _read_pyproject(pyproject) if pyproject is not None and pyproject.is_file() else {}
+
+    if "memory" in section:
+        config.memory = section["memory"]
+    if section.get("socket_path"):
+        config.socket_path = os.path.expanduser(str(section["socket_path"]))
+    config.jvm_flags = _as_list(section.get("jvm_flags", section.get("jvm_options")))
+    classpath = section.get("classpath")
+    if isinstance(classpath, str):
+        config.classpath = [p for p in classpath.split(os.pathsep) if p]
+    elif classpath:
+        config.classpath = [str(p) for p in classpath]
+    if "startup_timeout" in section:
+        config.startup_timeout = float(section["startup_timeout"])
+    if "connect_timeout" in section:
+        config.connect_timeout = float(section["connect_timeout"])
+    config.trace = bool(section.get("trace", False))
+    if section.get("log_level"):
+        config.log_level = str(section["log_level"])
+    config.debug = bool(section.get("debug", False))
+    if section.get("java"):
+        config.java = str(section["java"])
+    if "lanes" in section:
+        config.lanes = int(section["lanes"])
+
+    env = os.environ
+    if env.get("GATUN_MEMORY"):
+        config.memory = env["GATUN_MEMORY"]
+    if env.get("GATUN_SOCKET_PATH"):
+        config.socket_path = os.path.expanduser(env["GATUN_SOCKET_PATH"])
+    if env.get("GATUN_STARTUP_TIMEOUT"):
+        config.startup_timeout = float(env["GATUN_STARTUP_TIMEOUT"])
+    if env.get("GATUN_CONNECT_TIMEOUT"):
+        config.connect_timeout = float(env["GATUN_CONNECT_TIMEOUT"])
+    if env.get("GATUN_JVM_OPTIONS"):
+        config.jvm_flags = shlex.split(env["GATUN_JVM_OPTIONS"])
+    if env.get("GATUN_TRACE"):
+        config.trace = _truthy(env["GATUN_TRACE"])
+    if env.get("GATUN_LOG_LEVEL"):
+        config.log_level = env["GATUN_LOG_LEVEL"]
+    if env.get("GATUN_DEBUG"):
+        config.debug = _truthy(env["GATUN_DEBUG"])
+    parse_memory(config.memory)  # fail early on a bad setting
+    return config
+
+
+_cached: GatunConfig | None = None
+
+
+def get_config() -> GatunConfig:
+    """The configuration, loaded once per process (see :func:`reset_config`)."""
+    global _cached
+    if _cached is None:
+        _cached = load_config()
+    return _cached
+
+
+def reset_config() -> None:
+    """Forget the cached configuration; the next :func:`get_config` reloads it."""
+    global _cached
+    _cached = None

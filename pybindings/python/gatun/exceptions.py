@@ -1,0 +1,257 @@
+"""Exceptions raised by gatun.
+
+Two families: :class:`GatunError` for failures of the bridge itself (the JVM is
+gone, start-up failed, the protocol broke) and :class:`JavaException` for
+exceptions thrown by Java code. The native core builds the latter through
+:func:`java_exception`, which picks the closest Python class for a Java class.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BridgeClosedError",
+    "BridgeStartupError",
+    "CancelledException",
+    "DeadConnectionError",
+    "GatunError",
+    "JavaClassNotFoundException",
+    "JavaException",
+    "JavaIllegalArgumentException",
+    "JavaIndexOutOfBoundsException",
+    "JavaNoSuchFieldException",
+    "JavaNoSuchMethodException",
+    "JavaNotFoundError",
+    "JavaNullPointerException",
+    "JavaNumberFormatException",
+    "JavaRuntimeException",
+    "JavaSecurityException",
+    "PayloadTooLargeError",
+    "ProtocolDesyncError",
+    "ProtocolError",
+    "StaleArenaError",
+    "UnsupportedArrowTypeError",
+    "java_exception",
+]
+
+
+# --------------------------------------------------------------- bridge errors
+
+
+class GatunError(Exception):
+    """Base class of every failure of the bridge itself (not of Java code)."""
+
+
+class BridgeClosedError(GatunError):
+    """The session is over: the client was closed, the JVM died, or the client
+    was inherited through ``os.fork()``."""
+
+
+class BridgeStartupError(GatunError):
+    """The JVM could not be started or did not complete the handshake."""
+
+
+class JavaNotFoundError(BridgeStartupError):
+    """No suitable Java runtime (17 or newer) was found."""
+
+
+class ProtocolError(GatunError):
+    """The two sides disagreed about the wire protocol."""
+
+
+class PayloadTooLargeError(GatunError):
+    """A request or response does not fit in the space available for it.
+
+    ``payload_size``, ``max_size`` and ``zone`` are filled in when known.
+    """
+
+    def __init__(
+        self,
+        message: str = "payload too large",
+        payload_size: int | None = None,
+        max_size: int | None = None,
+        zone: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.payload_size = payload_size
+        self.max_size = max_size
+        self.zone = zone
+
+
+class CancelledException(GatunError):
+    """A request was cancelled before it completed (upstream-compatible name)."""
+
+    def __init__(self, message: str = "request cancelled", request_id: int | None = None) -> None:
+        super().__init__(message)
+        self.request_id = request_id
+
+
+class StaleArenaError(GatunError, RuntimeError):
+    """Arrow data refers to an arena generation that no longer exists."""
+
+
+class UnsupportedArrowTypeError(GatunError, TypeError):
+    """An Arrow type that cannot cross the bridge."""
+
+
+#: Upstream name of :class:`BridgeClosedError`.
+DeadConnectionError = BridgeClosedError
+#: Upstream name of :class:`ProtocolError`.
+ProtocolDesyncError = ProtocolError
+
+
+# ------------------------------------------------------------- Java exceptions
+
+
+class JavaException(Exception):
+    """An exception thrown by Java code.
+
+    ``java_class`` is the fully qualified Java class name, ``message`` the
+    exception's message (may be empty) and ``stack_trace`` the Java stack trace
+    including its "Caused by" chain. ``str()`` gives ``"Class: message"``.
+    """
+
+    def __init__(self, java_class: str, message: str = "", stack_trace: str = "") -> None:
+        super().__init__(java_class, message, stack_trace)
+        self.java_class = java_class
+        self.message = message
+        self.stack_trace = stack_trace
+
+    def __str__(self) -> str:
+        return f"{self.java_class}: {self.message}" if self.message else self.java_class
+
+
+class JavaRuntimeException(JavaException):
+    """``java.lang.RuntimeException`` and unmapped subclasses of it."""
+
+
+class JavaSecurityException(JavaRuntimeException):
+    """``java.lang.SecurityException``."""
+
+
+class JavaIllegalArgumentException(JavaRuntimeException):
+    """``java.lang.IllegalArgumentException`` and its subclasses."""
+
+
+class JavaNumberFormatException(JavaIllegalArgumentException):
+    """``java.lang.NumberFormatException``."""
+
+
+class JavaNullPointerException(JavaRuntimeException):
+    """``java.lang.NullPointerException``."""
+
+
+class JavaIndexOutOfBoundsException(JavaRuntimeException, IndexError):
+    """``IndexOutOfBoundsException`` and its array/string variants.
+
+    Also an :class:`IndexError`, so Python indexing idioms keep working.
+    """
+
+
+class JavaNoSuchMethodException(JavaException):
+    """``java.lang.NoSuchMethodException``: no method or constructor matched."""
+
+
+class JavaNoSuchFieldException(JavaException):
+    """``java.lang.NoSuchFieldException``."""
+
+
+class JavaClassNotFoundException(JavaException):
+    """``java.lang.ClassNotFoundException``."""
+
+
+_MAPPED: dict[str, type[JavaException]] = {
+    "java.lang.RuntimeException": JavaRuntimeException,
+    "java.lang.SecurityException": JavaSecurityException,
+    "java.lang.IllegalArgumentException": JavaIllegalArgumentException,
+    "java.lang.NumberFormatException": JavaNumberFormatException,
+    "java.lang.NullPointerException": JavaNullPointerException,
+    "java.lang.IndexOutOfBoundsException": JavaIndexOutOfBoundsException,
+    "java.lang.NoSuchMethodException": JavaNoSuchMethodException,
+    "java.lang.NoSuchFieldException": JavaNoSuchFieldException,
+    "java.lang.ClassNotFoundException": JavaClassNotFoundException,
+}
+
+# Superclass of well-known JDK exceptions, enough to place a subclass of a
+# mapped exception under the closest Python class. Anything absent here and
+# from _MAPPED is a plain JavaException.
+_JAVA_PARENT: dict[str, str] = {
+    "java.lang.ArrayIndexOutOfBoundsException": "java.lang.IndexOutOfBoundsException",
+    "java.lang.StringIndexOutOfBoundsException": "java.lang.IndexOutOfBoundsException",
+    "java.lang.IndexOutOfBoundsException": "java.lang.RuntimeException",
+    "java.lang.NumberFormatException": "java.lang.IllegalArgumentException",
+    "java.util.IllegalFormatException": "java.lang.IllegalArgumentException",
+    "java.util.DuplicateFormatFlagsException": "java.util.IllegalFormatException",
+    "java.util.FormatFlagsConversionMismatchException": "java.util.IllegalFormatException",
+    "java.util.IllegalFormatCodePointException": "java.util.IllegalFormatException",
+    "java.util.IllegalFormatConversionException": "java.util.IllegalFormatException",
+    "java.util.IllegalFormatFlagsException": "java.util.IllegalFormatException",
+    "java.util.IllegalFormatPrecisionException": "java.util.IllegalFormatException",
+    "java.util.IllegalFormatWidthException": "java.util.IllegalFormatException",
+    "java.util.MissingFormatArgumentException": "java.util.IllegalFormatException",
+    "java.util.MissingFormatWidthException": "java.util.IllegalFormatException",
+    "java.util.UnknownFormatConversionException": "java.util.IllegalFormatException",
+    "java.util.UnknownFormatFlagsException": "java.util.IllegalFormatException",
+    "java.util.regex.PatternSyntaxException": "java.lang.IllegalArgumentException",
+    "java.nio.charset.IllegalCharsetNameException": "java.lang.IllegalArgumentException",
+    "java.nio.charset.UnsupportedCharsetException": "java.lang.IllegalArgumentException",
+    "java.security.InvalidParameterException": "java.lang.IllegalArgumentException",
+    "java.lang.IllegalThreadStateException": "java.lang.IllegalArgumentException",
+    "java.lang.IllegalArgumentException": "java.lang.RuntimeException",
+    "java.security.AccessControlException": "java.lang.SecurityException",
+    "java.lang.SecurityException": "java.lang.RuntimeException",
+    "java.lang.NullPointerException": "java.lang.RuntimeException",
+    "java.lang.ArithmeticException": "java.lang.RuntimeException",
+    "java.lang.ArrayStoreException": "java.lang.RuntimeException",
+    "java.lang.ClassCastException": "java.lang.RuntimeException",
+    "java.lang.EnumConstantNotPresentException": "java.lang.RuntimeException",
+    "java.lang.IllegalCallerException": "java.lang.RuntimeException",
+    "java.lang.IllegalMonitorStateException": "java.lang.RuntimeException",
+    "java.lang.IllegalStateException": "java.lang.RuntimeException",
+    "java.lang.NegativeArraySizeException": "java.lang.RuntimeException",
+    "java.lang.TypeNotPresentException": "java.lang.RuntimeException",
+    "java.lang.UnsupportedOperationException": "java.lang.RuntimeException",
+    "java.lang.reflect.UndeclaredThrowableException": "java.lang.RuntimeException",
+    "java.lang.invoke.WrongMethodTypeException": "java.lang.RuntimeException",
+    "java.io.UncheckedIOException": "java.lang.RuntimeException",
+    "java.nio.BufferOverflowException": "java.lang.RuntimeException",
+    "java.nio.BufferUnderflowException": "java.lang.RuntimeException",
+    "java.nio.ReadOnlyBufferException": "java.lang.UnsupportedOperationException",
+    "java.time.DateTimeException": "java.lang.RuntimeException",
+    "java.time.format.DateTimeParseException": "java.time.DateTimeException",
+    "java.time.temporal.UnsupportedTemporalTypeException": "java.time.DateTimeException",
+    "java.util.ConcurrentModificationException": "java.lang.RuntimeException",
+    "java.util.EmptyStackException": "java.lang.RuntimeException",
+    "java.util.MissingResourceException": "java.lang.RuntimeException",
+    "java.util.NoSuchElementException": "java.lang.RuntimeException",
+    "java.util.InputMismatchException": "java.util.NoSuchElementException",
+    "java.util.concurrent.CancellationException": "java.lang.IllegalStateException",
+    "java.util.concurrent.CompletionException": "java.lang.RuntimeException",
+    "java.util.concurrent.RejectedExecutionException": "java.lang.RuntimeException",
+}
+
+
+def _python_class_for(java_class: str) -> type[JavaException]:
+    name: str | None = java_class
+    seen: set[str] = set()
+    while name is not None and name not in seen:
+        mapped = _MAPPED.get(name)
+        if mapped is not None:
+            return mapped
+        seen.add(name)
+        name = _JAVA_PARENT.get(name)
+    return JavaException
+
+
+def java_exception(java_class: str, message: str, stack_trace: str) -> JavaException:
+    """Build the Python exception for a Java exception of class ``java_class``.
+
+    The exact class name is looked up first, then its known superclasses, so
+    ``ArrayIndexOutOfBoundsException`` becomes
+    :class:`JavaIndexOutOfBoundsException` and ``IllegalStateException``
+    becomes :class:`JavaRuntimeException`. Unknown classes give
+    :class:`JavaException`.
+
+    >>> type(java_exception("java.lang.NumberFormatException", "x", "")).__name__
+    'JavaNumberFormatException'
+    """
+    return _python_class_for(java_class)(java_class, message, stack_trace)

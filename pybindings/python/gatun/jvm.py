@@ -1,0 +1,202 @@
+"""Package-style navigation of the JVM: ``client.jvm.java.util.ArrayList()``.
+
+Nodes are lazy dotted names. The server's ``Reflect`` action decides what a
+name is (class, static method, static field) the first time it matters; the
+answer is cached per client, so a name costs at most one round trip.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from gatun.client import GatunClient
+
+__all__ = ["JVMNode", "JVMView", "JavaClass", "JavaPackage", "JavaStaticMethod", "java_import"]
+
+
+class JavaStaticMethod:
+    """A static method of a Java class, callable like a function.
+
+    Binding it once (``parse = jvm.java.lang.Integer.parseInt``) skips the name
+    lookup on later calls.
+    """
+
+    __slots__ = ("_client", "class_name", "name")
+
+    def __init__(self, client: GatunClient, class_name: str, name: str) -> None:
+        self._client = client
+        self.class_name = class_name
+        self.name = name
+
+    def __call__(self, *args: Any) -> Any:
+        return self._client.invoke_static_method(self.class_name, self.name, *args)
+
+    def __repr__(self) -> str:
+        return f"<JavaStaticMethod {self.class_name}.{self.name}>"
+
+
+class JVMNode:
+    """A dotted name in the JVM: a package, a class or a member of a class."""
+
+    __slots__ = ("_client", "_path")
+
+    def __init__(self, client: GatunClient, path: str) -> None:
+        self._client = client
+        self._path = path
+
+    @property
+    def path(self) -> str:
+        """The full dotted name, e.g. ``"java.util.ArrayList"``."""
+        return self._path
+
+    @property
+    def class_name(self) -> str:
+        """The full dotted name (for use wherever a class name is expected)."""
+        return self._path
+
+    def _kind(self) -> str:
+        return self._client._reflect_cached(self._path)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        child = f"{self._path}.{name}"
+        # Members are only looked up on names that look like classes; package
+        # segments extend the path without a round trip.
+        if _looks_like_class(self._path) and self._kind() == "class":
+            kind = self._client._reflect_cached(child)
+            if kind == "field":
+                return self._client.get_static_field(self._path, name)
+            if kind == "method":
+                return JavaStaticMethod(self._client, self._path, name)
+            nested = f"{self._path}${name}"
+            if kind == "class" or (
+                kind == "none"
+                and name[:1].isupper()
+                and self._client._reflect_cached(nested) == "class"
+            ):  # a nested class: use its binary name
+                return JavaClass(self._client, nested)
+        return _node(self._client, child)
+
+    def __call__(self, *args: Any) -> Any:
+        kind = self._kind()
+        parent, _, name = self._path.rpartition(".")
+        if kind == "class":
+            return self._client.create_object(self._path, *args)
+        if kind == "method":
+            return self._client.invoke_static_method(parent, name, *args)
+        if kind == "field":
+            raise TypeError(f"{self._path} is a static field, not callable")
+        # Unknown to Reflect: perform the most plausible operation and let the
+        # server report precisely what is missing (class, method, or access).
+        if parent and self._client._reflect_cached(parent) == "class":
+            return self._client.invoke_static_method(parent, name, *args)
+        return self._client.create_object(self._path, *args)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self._path}>"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, JVMNode):
+            return NotImplemented
+        return self._path == other._path and self._client is other._client
+
+    def __hash__(self) -> int:
+        return hash(self._path)
+
+    def __dir__(self) -> list[str]:
+        return ["class_name", "path"]
+
+
+class JavaPackage(JVMNode):
+    """A node whose name looks like a package (``java.util``)."""
+
+    __slots__ = ()
+
+
+class JavaClass(JVMNode):
+    """A node whose name looks like a class (``java.util.ArrayList``).
+
+    Calling it constructs an instance; attributes are its static members. It
+    can be passed wherever the client expects a class (``client.get_field``,
+    ``client.invoke_static_method``, ...).
+    """
+
+    __slots__ = ()
+
+
+def _looks_like_class(path: str) -> bool:
+    last = path.rpartition(".")[2]
+    return bool(last) and (last[0].isupper() or "$" in last)
+
+
+def _node(client: GatunClient, path: str) -> JVMNode:
+    return JavaClass(client, path) if _looks_like_class(path) else JavaPackage(client, path)
+
+
+class JVMView:
+    """The root of the JVM namespace for one client, plus its imports.
+
+    >>> client.jvm.java.lang.Math.max(10, 20)   # doctest: +SKIP
+    20
+    """
+
+    def __init__(self, client: GatunClient) -> None:
+        self._client = client
+        # Short name -> full class name, from single-class imports.
+        self._imports: dict[str, str] = {}
+        # Packages imported with ".*", in import order.
+        self._wildcards: list[str] = []
+        # Short name -> full name (or None) resolved through the wildcards.
+        self._resolved: dict[str, str | None] = {}
+
+    def __getattr__(self, name: str) -> JVMNode:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        full = self._imports.get(name)
+        if full is None and self._wildcards:
+            full = self._resolve_wildcard(name)
+        return _node(self._client, full or name)
+
+    def _resolve_wildcard(self, name: str) -> str | None:
+        if name in self._resolved:
+            return self._resolved[name]
+        found = None
+        for package in self._wildcards:
+            candidate = f"{package}.{name}"
+            if self._client._reflect_cached(candidate) == "class":
+                found = candidate
+                break
+        self._resolved[name] = found
+        return found
+
+    def _import(self, spec: str) -> None:
+        spec = spec.strip()
+        if spec.endswith(".*"):
+            package = spec[:-2]
+            if package and package not in self._wildcards:
+                self._wildcards.append(package)
+                self._resolved.clear()
+        elif "." in spec:
+            self._imports[spec.rpartition(".")[2]] = spec
+        else:
+            raise ValueError(f"cannot import {spec!r}: expected 'package.Class' or 'package.*'")
+
+    def __repr__(self) -> str:
+        return f"<JVMView of {self._client!r}>"
+
+
+def java_import(jvm_view: JVMView, import_spec: str) -> None:
+    """Make classes reachable by short name on ``jvm_view``.
+
+    ``"java.util.*"`` imports every class of a package (resolved on first use),
+    ``"java.lang.StringBuilder"`` a single class. Imports belong to the view.
+
+    >>> java_import(client.jvm, "java.util.*")   # doctest: +SKIP
+    >>> client.jvm.ArrayList()                   # doctest: +SKIP
+    <JavaObject java.util.ArrayList id=1>
+    """
+    if not isinstance(jvm_view, JVMView):
+        raise TypeError(f"java_import needs a JVMView (client.jvm), not {type(jvm_view).__name__}")
+    jvm_view._import(import_spec)

@@ -1,0 +1,107 @@
+"""Starting a JVM and connecting to it: :func:`connect`.
+
+Each call starts a private JVM running the bundled server jar; the JVM lives
+exactly as long as the returned client (``close()``, exit of this process, or
+its death).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from gatun import _native
+from gatun.client import GatunClient
+from gatun.config import get_config, parse_memory
+from gatun.exceptions import BridgeStartupError
+
+__all__ = ["connect", "find_server_jar"]
+
+_JAR_NAME = "gatun-server.jar"
+
+
+def find_server_jar() -> str:
+    """Path of the server jar: ``$GATUN_JAR`` or the one bundled in the package."""
+    override = os.environ.get("GATUN_JAR")
+    if override:
+        if not Path(override).is_file():
+            raise BridgeStartupError(f"GATUN_JAR points to {override!r}, which is not a file")
+        return override
+    bundled = Path(__file__).resolve().parent / "jars" / _JAR_NAME
+    if not bundled.is_file():
+        raise BridgeStartupError(
+            f"the server jar is missing: expected {bundled}. Build it with "
+            "`mvn -f java/pom.xml package` and copy java/target/gatun-server.jar there, "
+            "or set GATUN_JAR to its path"
+        )
+    return str(bundled)
+
+
+def _classpath_entries(classpath: str | os.PathLike[str] | Sequence[str] | None) -> list[str]:
+    if classpath is None:
+        return []
+    if isinstance(classpath, (str, os.PathLike)):
+        return [p for p in os.fspath(classpath).split(os.pathsep) if p]
+    return [os.fspath(p) for p in classpath]
+
+
+def connect(
+    memory: str | int | None = None,
+    socket_path: str | None = None,
+    classpath: str | Sequence[str] | None = None,
+    trace: bool = False,
+    log_level: str | None = None,
+    debug: bool = False,
+    extra_jvm_flags: Sequence[str] | None = None,
+    *,
+    jvm_options: Sequence[str] | None = None,
+    lanes: int | None = None,
+    startup_timeout: float | None = None,
+    java: str | None = None,
+) -> GatunClient:
+    """Start a JVM and return a client connected to it.
+
+    - ``memory``: Arrow arena size (``"64MB"``, ``"1.5GB"`` or bytes).
+    - ``socket_path``: accepted for upstream compatibility; gatun-rs always uses a
+      private per-session directory.
+    - ``classpath``: extra jars/directories, a list or an ``os.pathsep``-separated string.
+    - ``trace`` / ``log_level`` / ``debug``: server diagnostics
+      (``-Dgatun.trace=true``, ``-Dgatun.log.level=LEVEL``, ``-Dgatun.debug=true``).
+    - ``extra_jvm_flags`` / ``jvm_options``: more JVM command-line options.
+    - ``lanes``: concurrent request lanes (threads calling at once without waiting).
+    - ``startup_timeout``: seconds to wait for the JVM (default 30, ``GATUN_STARTUP_TIMEOUT``).
+    - ``java``: the ``java`` executable (default: ``JAVA_HOME``, then ``PATH``).
+
+    >>> client = connect()                                   # doctest: +SKIP
+    >>> client.jvm.java.lang.Math.max(10, 20)                # doctest: +SKIP
+    20
+    """
+    jar = find_server_jar()
+    config = get_config()
+    memory_bytes = parse_memory(memory if memory is not None else config.memory)
+    del socket_path  # see docstring
+
+    options: list[str] = list(config.jvm_flags)
+    options += list(extra_jvm_flags or ())
+    options += list(jvm_options or ())
+    if trace or config.trace:
+        options.append("-Dgatun.trace=true")
+    level = log_level or config.log_level
+    if level:
+        options.append(f"-Dgatun.log.level={level}")
+    if debug or config.debug:
+        options.append("-Dgatun.debug=true")
+
+    entries = _classpath_entries(classpath) if classpath is not None else list(config.classpath)
+    timeout = startup_timeout if startup_timeout is not None else config.startup_timeout
+
+    native = _native.NativeClient.launch(
+        jar,
+        java=java or config.java,
+        classpath=entries,
+        jvm_options=options,
+        lanes=lanes if lanes is not None else config.lanes,
+        startup_timeout=float(timeout),
+    )
+    return GatunClient(native, memory=memory_bytes)

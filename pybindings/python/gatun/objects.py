@@ -1,0 +1,241 @@
+"""Python-side values of the bridge: proxies for Java objects and the wrappers
+for Java arrays, lists and overload hints.
+
+A :class:`JavaObject` is a native :class:`gatun._native.ObjectRef` plus the
+client that owns it; its id is released by the native core when the last
+Python reference dies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Final
+
+from gatun import _native
+from gatun.exceptions import JavaNoSuchMethodException
+
+if TYPE_CHECKING:
+    from gatun.client import GatunClient
+
+__all__ = ["ELEMENT_TYPES", "JavaArray", "JavaList", "JavaObject", "TypeHint"]
+
+#: Element types a :class:`JavaArray` can have.
+ELEMENT_TYPES: Final[frozenset[str]] = frozenset(
+    {"Int", "Long", "Double", "Float", "Bool", "Byte", "Short", "Char", "String", "Object"}
+)
+
+_ARRAY_CLASS: Final = "java.lang.reflect.Array"
+
+
+class _BoundJavaMethod:
+    """``obj.name`` before it is called: a Java instance method bound to ``obj``."""
+
+    __slots__ = ("_name", "_obj")
+
+    def __init__(self, obj: JavaObject, name: str) -> None:
+        self._obj = obj
+        self._name = name
+
+    def __call__(self, *args: Any) -> Any:
+        return self._obj._client.invoke_method(self._obj, self._name, *args)
+
+    def __repr__(self) -> str:
+        return f"<Java method {self._name} of {self._obj!r}>"
+
+
+class JavaObject(_native.ObjectRef):
+    """A reference to an object living in the JVM.
+
+    Attribute access calls Java methods (``obj.add("x")``); ``str()`` is
+    ``toString()``, ``==`` is ``equals()`` and ``hash()`` is ``hashCode()``.
+    Collections and arrays support ``len()``, iteration, indexing (negative
+    indices count from the end) and ``in``.
+
+    >>> lst = client.jvm.java.util.ArrayList()   # doctest: +SKIP
+    >>> lst.add("a"); lst[-1]                    # doctest: +SKIP
+    'a'
+    """
+
+    __slots__ = ("_client",)
+    _client: GatunClient
+
+    def __new__(cls, client: GatunClient, object_id: int, class_name: str) -> JavaObject:
+        self = super().__new__(cls, client._native, object_id, class_name)
+        self._client = client
+        return self  # type: ignore[return-value]
+
+    # -- method calls -----------------------------------------------------
+
+    def __getattr__(self, name: str) -> _BoundJavaMethod:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return _BoundJavaMethod(self, name)
+
+    def detach(self) -> None:
+        """Never release this object from Python; it lives until the session ends."""
+        self._detach()
+
+    @property
+    def is_array(self) -> bool:
+        """Whether this is a Java array (``Object[]``, ``String[]``, ...)."""
+        return self.class_name.startswith("[")
+
+    # -- Python protocols -------------------------------------------------
+
+    def __str__(self) -> str:
+        return str(self._client.invoke_method(self, "toString"))
+
+    def __repr__(self) -> str:
+        return f"<JavaObject {self.class_name} id={self.object_id}>"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, JavaObject):
+            return NotImplemented
+        if other.object_id == self.object_id:
+            return True
+        return bool(self._client.invoke_method(self, "equals", other))
+
+    def __ne__(self, other: object) -> bool:
+        result = self.__eq__(other)
+        return result if result is NotImplemented else not result
+
+    def __hash__(self) -> int:
+        return int(self._client.invoke_method(self, "hashCode"))
+
+    def __bool__(self) -> bool:
+        return True
+
+    def __len__(self) -> int:
+        if self.is_array:
+            return int(self._client.invoke_static_method(_ARRAY_CLASS, "getLength", self))
+        try:
+            return int(self._client.invoke_method(self, "size"))
+        except JavaNoSuchMethodException:
+            # TypeError, as for any Python object without a length; list()
+            # then falls back to plain iteration.
+            raise TypeError(f"{self.class_name} has no size() and is not an array") from None
+
+    def __iter__(self) -> Iterator[Any]:
+        if self.is_array:
+            return iter(self._array_items(range(len(self))))
+        return self._iterate()
+
+    def _iterate(self) -> Iterator[Any]:
+        iterator = self._client.invoke_method(self, "iterator", return_object_ref=True)
+        while iterator.hasNext():
+            yield iterator.next()
+
+    def _array_items(self, indices: range) -> list[Any]:
+        """Elements at ``indices`` in one round trip."""
+        calls = [(_ARRAY_CLASS, "get", (self, i)) for i in indices]
+        return self._client._static_calls(calls)
+
+    def __contains__(self, item: object) -> bool:
+        if self.is_array:
+            return any(element == item for element in self)
+        return bool(self._client.invoke_method(self, "contains", item))
+
+    def _normalise_index(self, index: int) -> int:
+        if index < 0:
+            index += len(self)
+            if index < 0:
+                raise IndexError(f"index {index - len(self)} out of range for {self!r}")
+        return index
+
+    def __getitem__(self, index: int | slice) -> Any:
+        if isinstance(index, slice):
+            indices = range(*index.indices(len(self)))
+            if self.is_array:
+                return self._array_items(indices)
+            return [self._client.invoke_method(self, "get", i) for i in indices]
+        position = self._normalise_index(int(index))
+        if self.is_array:
+            return self._client.invoke_static_method(_ARRAY_CLASS, "get", self, position)
+        return self._client.invoke_method(self, "get", position)
+
+    def __setitem__(self, index: int, value: Any) -> None:
+        position = self._normalise_index(int(index))
+        if self.is_array:
+            self._client.invoke_static_method(_ARRAY_CLASS, "set", self, position, value)
+        else:
+            self._client.invoke_method(self, "set", position, value)
+
+
+class JavaArray(list):  # type: ignore[type-arg]
+    """A Java array carried by value: a Python list plus its element type.
+
+    Returned for primitive Java arrays (``int[]`` -> ``element_type="Int"``)
+    and passed to Java as a real array of that type.
+
+    >>> JavaArray([1, 2, 3], element_type="Int").length
+    3
+    """
+
+    element_type: str
+
+    def __init__(self, items: Iterable[Any] = (), element_type: str = "Object") -> None:
+        if element_type == "Boolean":
+            element_type = "Bool"
+        if element_type not in ELEMENT_TYPES:
+            expected = ", ".join(sorted(ELEMENT_TYPES))
+            raise ValueError(f"unknown element_type {element_type!r}; expected one of {expected}")
+        super().__init__(items)
+        self.element_type = element_type
+
+    @property
+    def length(self) -> int:
+        """Number of elements, like Java's ``array.length``."""
+        return len(self)
+
+    def size(self) -> int:
+        """Number of elements."""
+        return len(self)
+
+    def __repr__(self) -> str:
+        return f"JavaArray({list.__repr__(self)}, element_type={self.element_type!r})"
+
+
+class JavaList(list):  # type: ignore[type-arg]
+    """A ``java.util.List`` result copied into Python, with the common Java
+    accessors kept for code written against Java."""
+
+    def size(self) -> int:
+        """Number of elements."""
+        return len(self)
+
+    def isEmpty(self) -> bool:
+        """Whether the list has no elements."""
+        return not self
+
+    def get(self, index: int) -> Any:
+        """Element at ``index``."""
+        return self[index]
+
+    def contains(self, item: object) -> bool:
+        """Whether ``item`` is an element."""
+        return item in self
+
+
+class TypeHint:
+    """A value with the Java type to use for overload resolution.
+
+    >>> TypeHint(5, "long")
+    TypeHint(5, 'long')
+    """
+
+    __slots__ = ("java_type", "value")
+
+    def __init__(self, value: Any, java_type: str) -> None:
+        self.value = value
+        self.java_type = java_type
+
+    def __repr__(self) -> str:
+        return f"TypeHint({self.value!r}, {self.java_type!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, TypeHint):
+            return NotImplemented
+        return (self.value, self.java_type) == (other.value, other.java_type)
+
+    def __hash__(self) -> int:
+        return hash((TypeHint, self.java_type))

@@ -1,0 +1,81 @@
+"""Shared fixtures: a JVM per test session, a fresh JVM for tests that break
+theirs, and a small compiled Java class for field access."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import gatun
+
+_JVM_FIXTURES = {"client", "fresh_client", "fields_client"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        uses_jvm = _JVM_FIXTURES.intersection(getattr(item, "fixturenames", ()))
+        if uses_jvm or item.module.__name__.endswith(("test_seed_examples", "test_lifecycle")):
+            item.add_marker(pytest.mark.jvm)
+
+
+@pytest.fixture(scope="session")
+def client() -> Iterator[gatun.GatunClient]:
+    """One JVM shared by the whole session; tests must leave it usable."""
+    session_client = gatun.connect()
+    yield session_client
+    session_client.close()
+
+
+@pytest.fixture
+def fresh_client() -> Iterator[gatun.GatunClient]:
+    """A private JVM for a test that kills, closes or floods it."""
+    own = gatun.connect()
+    yield own
+    own.close()
+
+
+_FIELDS_SOURCE = """
+package gatuntest;
+
+/** Public fields for the field-access tests. */
+public class Fields {
+    public static int counter = 7;
+    public static String label = "start";
+    public static final int CONSTANT = 42;
+    public int x;
+    public String name = "fields";
+    private int hidden = 3;
+
+    public Fields() {}
+    public Fields(int x) { this.x = x; }
+    public int getX() { return x; }
+    public int getHidden() { return hidden; }
+}
+"""
+
+
+@pytest.fixture(scope="session")
+def test_classes(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory holding ``gatuntest.Fields`` compiled with javac."""
+    javac = shutil.which("javac")
+    if javac is None:
+        pytest.skip("javac is needed to compile the field-access test class")
+    root = tmp_path_factory.mktemp("java-classes")
+    source = root / "gatuntest" / "Fields.java"
+    source.parent.mkdir()
+    source.write_text(textwrap.dedent(_FIELDS_SOURCE))
+    subprocess.run([javac, "-d", str(root), str(source)], check=True)
+    return root
+
+
+@pytest.fixture(scope="session")
+def fields_client(test_classes: Path) -> Iterator[gatun.GatunClient]:
+    """A JVM with :func:`test_classes` on its classpath."""
+    own = gatun.connect(classpath=[str(test_classes)])
+    yield own
+    own.close()
