@@ -94,10 +94,10 @@ impl ::flatbuffers::SimpleToVerifyInSlice for ProtocolVersion {}
 #[deprecated(since = "2.0.0", note = "Use associated constants instead. This will no longer be generated in 2021.")]
 pub const ENUM_MIN_VALUE_KIND: u8 = 0;
 #[deprecated(since = "2.0.0", note = "Use associated constants instead. This will no longer be generated in 2021.")]
-pub const ENUM_MAX_VALUE_KIND: u8 = 10;
+pub const ENUM_MAX_VALUE_KIND: u8 = 11;
 #[deprecated(since = "2.0.0", note = "Use associated constants instead. This will no longer be generated in 2021.")]
 #[allow(non_camel_case_types)]
-pub const ENUM_VALUES_VALUE_KIND: [ValueKind; 11] = [
+pub const ENUM_VALUES_VALUE_KIND: [ValueKind; 12] = [
   ValueKind::Null,
   ValueKind::Bool,
   ValueKind::Int,
@@ -109,6 +109,7 @@ pub const ENUM_VALUES_VALUE_KIND: [ValueKind; 11] = [
   ValueKind::List,
   ValueKind::Map,
   ValueKind::Array,
+  ValueKind::Arrow,
 ];
 
 /// What a `Value` holds. Exactly the fields named for a kind are read.
@@ -128,9 +129,10 @@ impl ValueKind {
   pub const List: Self = Self(8);
   pub const Map: Self = Self(9);
   pub const Array: Self = Self(10);
+  pub const Arrow: Self = Self(11);
 
   pub const ENUM_MIN: u8 = 0;
-  pub const ENUM_MAX: u8 = 10;
+  pub const ENUM_MAX: u8 = 11;
   pub const ENUM_VALUES: &'static [Self] = &[
     Self::Null,
     Self::Bool,
@@ -143,6 +145,7 @@ impl ValueKind {
     Self::List,
     Self::Map,
     Self::Array,
+    Self::Arrow,
   ];
   /// Returns the variant's name or "" if unknown.
   pub fn variant_name(self) -> Option<&'static str> {
@@ -158,6 +161,7 @@ impl ValueKind {
       Self::List => Some("List"),
       Self::Map => Some("Map"),
       Self::Array => Some("Array"),
+      Self::Arrow => Some("Arrow"),
       _ => None,
     }
   }
@@ -593,7 +597,236 @@ impl<'a> FieldNode {
 
 }
 
-/// One Arrow buffer: a byte range inside an arena segment.
+/// A region of the payload arena: `length` bytes at `offset` in segment
+/// `segment`, owned by the side that created the segment. `handle` is the
+/// owner's RegionHandle (segment, page, generation packed in a u64); the
+/// receiver sends it back in a Release notice when it drops its last
+/// reference.
+// struct RegionRef, aligned to 8
+#[repr(transparent)]
+#[derive(Clone, Copy, PartialEq)]
+pub struct RegionRef(pub [u8; 32]);
+impl Default for RegionRef { 
+  fn default() -> Self { 
+    Self([0; 32])
+  }
+}
+impl ::core::fmt::Debug for RegionRef {
+  fn fmt(&self, f: &mut ::core::fmt::Formatter) -> ::core::fmt::Result {
+    f.debug_struct("RegionRef")
+      .field("handle", &self.handle())
+      .field("segment", &self.segment())
+      .field("reserved", &self.reserved())
+      .field("offset", &self.offset())
+      .field("length", &self.length())
+      .finish()
+  }
+}
+
+impl ::flatbuffers::SimpleToVerifyInSlice for RegionRef {}
+impl<'a> ::flatbuffers::Follow<'a> for RegionRef {
+  type Inner = &'a RegionRef;
+  #[inline]
+  unsafe fn follow(buf: &'a [u8], loc: usize) -> Self::Inner {
+    unsafe { <&'a RegionRef>::follow(buf, loc) }
+  }
+}
+impl<'a> ::flatbuffers::Follow<'a> for &'a RegionRef {
+  type Inner = &'a RegionRef;
+  #[inline]
+  unsafe fn follow(buf: &'a [u8], loc: usize) -> Self::Inner {
+    unsafe { ::flatbuffers::follow_cast_ref::<RegionRef>(buf, loc) }
+  }
+}
+impl<'b> ::flatbuffers::Push for RegionRef {
+    type Output = RegionRef;
+    #[inline]
+    unsafe fn push(&self, dst: &mut [u8], _written_len: usize) {
+        let src = unsafe { ::core::slice::from_raw_parts(self as *const RegionRef as *const u8, <Self as ::flatbuffers::Push>::size()) };
+        dst.copy_from_slice(src);
+    }
+    #[inline]
+    fn alignment() -> ::flatbuffers::PushAlignment {
+        ::flatbuffers::PushAlignment::new(8)
+    }
+}
+
+impl<'a> ::flatbuffers::Verifiable for RegionRef {
+  #[inline]
+  fn run_verifier(
+    v: &mut ::flatbuffers::Verifier, pos: usize
+  ) -> Result<(), ::flatbuffers::InvalidFlatbuffer> {
+    v.in_buffer::<Self>(pos)
+  }
+}
+
+impl<'a> RegionRef {
+  #[allow(clippy::too_many_arguments)]
+  pub fn new(
+    handle: u64,
+    segment: u32,
+    reserved: u32,
+    offset: u64,
+    length: u64,
+  ) -> Self {
+    let mut s = Self([0; 32]);
+    s.set_handle(handle);
+    s.set_segment(segment);
+    s.set_reserved(reserved);
+    s.set_offset(offset);
+    s.set_length(length);
+    s
+  }
+
+  pub fn handle(&self) -> u64 {
+    let mut mem = ::core::mem::MaybeUninit::<<u64 as ::flatbuffers::EndianScalar>::Scalar>::uninit();
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    ::flatbuffers::EndianScalar::from_little_endian(unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        self.0[0..].as_ptr(),
+        mem.as_mut_ptr() as *mut u8,
+        ::core::mem::size_of::<<u64 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+      mem.assume_init()
+    })
+  }
+
+  pub fn set_handle(&mut self, x: u64) {
+    let x_le = ::flatbuffers::EndianScalar::to_little_endian(x);
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        &x_le as *const _ as *const u8,
+        self.0[0..].as_mut_ptr(),
+        ::core::mem::size_of::<<u64 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+    }
+  }
+
+  pub fn segment(&self) -> u32 {
+    let mut mem = ::core::mem::MaybeUninit::<<u32 as ::flatbuffers::EndianScalar>::Scalar>::uninit();
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    ::flatbuffers::EndianScalar::from_little_endian(unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        self.0[8..].as_ptr(),
+        mem.as_mut_ptr() as *mut u8,
+        ::core::mem::size_of::<<u32 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+      mem.assume_init()
+    })
+  }
+
+  pub fn set_segment(&mut self, x: u32) {
+    let x_le = ::flatbuffers::EndianScalar::to_little_endian(x);
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        &x_le as *const _ as *const u8,
+        self.0[8..].as_mut_ptr(),
+        ::core::mem::size_of::<<u32 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+    }
+  }
+
+  pub fn reserved(&self) -> u32 {
+    let mut mem = ::core::mem::MaybeUninit::<<u32 as ::flatbuffers::EndianScalar>::Scalar>::uninit();
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    ::flatbuffers::EndianScalar::from_little_endian(unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        self.0[12..].as_ptr(),
+        mem.as_mut_ptr() as *mut u8,
+        ::core::mem::size_of::<<u32 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+      mem.assume_init()
+    })
+  }
+
+  pub fn set_reserved(&mut self, x: u32) {
+    let x_le = ::flatbuffers::EndianScalar::to_little_endian(x);
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        &x_le as *const _ as *const u8,
+        self.0[12..].as_mut_ptr(),
+        ::core::mem::size_of::<<u32 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+    }
+  }
+
+  pub fn offset(&self) -> u64 {
+    let mut mem = ::core::mem::MaybeUninit::<<u64 as ::flatbuffers::EndianScalar>::Scalar>::uninit();
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    ::flatbuffers::EndianScalar::from_little_endian(unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        self.0[16..].as_ptr(),
+        mem.as_mut_ptr() as *mut u8,
+        ::core::mem::size_of::<<u64 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+      mem.assume_init()
+    })
+  }
+
+  pub fn set_offset(&mut self, x: u64) {
+    let x_le = ::flatbuffers::EndianScalar::to_little_endian(x);
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        &x_le as *const _ as *const u8,
+        self.0[16..].as_mut_ptr(),
+        ::core::mem::size_of::<<u64 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+    }
+  }
+
+  pub fn length(&self) -> u64 {
+    let mut mem = ::core::mem::MaybeUninit::<<u64 as ::flatbuffers::EndianScalar>::Scalar>::uninit();
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    ::flatbuffers::EndianScalar::from_little_endian(unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        self.0[24..].as_ptr(),
+        mem.as_mut_ptr() as *mut u8,
+        ::core::mem::size_of::<<u64 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+      mem.assume_init()
+    })
+  }
+
+  pub fn set_length(&mut self, x: u64) {
+    let x_le = ::flatbuffers::EndianScalar::to_little_endian(x);
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        &x_le as *const _ as *const u8,
+        self.0[24..].as_mut_ptr(),
+        ::core::mem::size_of::<<u64 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+    }
+  }
+
+}
+
+/// One Arrow buffer: `length` bytes at `offset` inside region `region` (an
+/// index into BatchDescriptor.regions). A zero-length buffer is absent.
 // struct BufferRef, aligned to 8
 #[repr(transparent)]
 #[derive(Clone, Copy, PartialEq)]
@@ -606,7 +839,7 @@ impl Default for BufferRef {
 impl ::core::fmt::Debug for BufferRef {
   fn fmt(&self, f: &mut ::core::fmt::Formatter) -> ::core::fmt::Result {
     f.debug_struct("BufferRef")
-      .field("segment", &self.segment())
+      .field("region", &self.region())
       .field("reserved", &self.reserved())
       .field("offset", &self.offset())
       .field("length", &self.length())
@@ -654,20 +887,20 @@ impl<'a> ::flatbuffers::Verifiable for BufferRef {
 impl<'a> BufferRef {
   #[allow(clippy::too_many_arguments)]
   pub fn new(
-    segment: u32,
+    region: u32,
     reserved: u32,
     offset: u64,
     length: u64,
   ) -> Self {
     let mut s = Self([0; 24]);
-    s.set_segment(segment);
+    s.set_region(region);
     s.set_reserved(reserved);
     s.set_offset(offset);
     s.set_length(length);
     s
   }
 
-  pub fn segment(&self) -> u32 {
+  pub fn region(&self) -> u32 {
     let mut mem = ::core::mem::MaybeUninit::<<u32 as ::flatbuffers::EndianScalar>::Scalar>::uninit();
     // Safety:
     // Created from a valid Table for this object
@@ -682,7 +915,7 @@ impl<'a> BufferRef {
     })
   }
 
-  pub fn set_segment(&mut self, x: u32) {
+  pub fn set_region(&mut self, x: u32) {
     let x_le = ::flatbuffers::EndianScalar::to_little_endian(x);
     // Safety:
     // Created from a valid Table for this object
@@ -813,6 +1046,9 @@ impl<'a> Value<'a> {
   pub const VT_KEYS: ::flatbuffers::VOffsetT = 22;
   pub const VT_ELEMENT_TYPE: ::flatbuffers::VOffsetT = 24;
   pub const VT_TYPE_HINT: ::flatbuffers::VOffsetT = 26;
+  pub const VT_ARROW: ::flatbuffers::VOffsetT = 28;
+  pub const VT_SCHEMA: ::flatbuffers::VOffsetT = 30;
+  pub const VT_ARROW_SHAPE: ::flatbuffers::VOffsetT = 32;
 
   #[inline]
   pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
@@ -827,6 +1063,9 @@ impl<'a> Value<'a> {
     builder.add_object_id(args.object_id);
     builder.add_d(args.d);
     builder.add_i(args.i);
+    if let Some(x) = args.arrow_shape { builder.add_arrow_shape(x); }
+    if let Some(x) = args.schema { builder.add_schema(x); }
+    if let Some(x) = args.arrow { builder.add_arrow(x); }
     if let Some(x) = args.type_hint { builder.add_type_hint(x); }
     if let Some(x) = args.keys { builder.add_keys(x); }
     if let Some(x) = args.items { builder.add_items(x); }
@@ -925,6 +1164,29 @@ impl<'a> Value<'a> {
     // which contains a valid value in this slot
     unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<&str>>(Value::VT_TYPE_HINT, None)}
   }
+  /// Kind Arrow: the batch, and its schema when the receiver has not seen it.
+  #[inline]
+  pub fn arrow(&self) -> Option<BatchDescriptor<'a>> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<BatchDescriptor>>(Value::VT_ARROW, None)}
+  }
+  #[inline]
+  pub fn schema(&self) -> Option<SchemaDefinition<'a>> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<SchemaDefinition>>(Value::VT_SCHEMA, None)}
+  }
+  /// Kind Arrow: what the Java value was ("root", "vector", "reader").
+  #[inline]
+  pub fn arrow_shape(&self) -> Option<&'a str> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<&str>>(Value::VT_ARROW_SHAPE, None)}
+  }
 }
 
 impl ::flatbuffers::Verifiable for Value<'_> {
@@ -945,6 +1207,9 @@ impl ::flatbuffers::Verifiable for Value<'_> {
      .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, ::flatbuffers::ForwardsUOffset<Value>>>>("keys", Self::VT_KEYS, false)?
      .visit_field::<ElementType>("element_type", Self::VT_ELEMENT_TYPE, false)?
      .visit_field::<::flatbuffers::ForwardsUOffset<&str>>("type_hint", Self::VT_TYPE_HINT, false)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<BatchDescriptor>>("arrow", Self::VT_ARROW, false)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<SchemaDefinition>>("schema", Self::VT_SCHEMA, false)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<&str>>("arrow_shape", Self::VT_ARROW_SHAPE, false)?
      .finish();
     Ok(())
   }
@@ -962,6 +1227,9 @@ pub struct ValueArgs<'a> {
     pub keys: Option<::flatbuffers::WIPOffset<::flatbuffers::Vector<'a, ::flatbuffers::ForwardsUOffset<Value<'a>>>>>,
     pub element_type: ElementType,
     pub type_hint: Option<::flatbuffers::WIPOffset<&'a str>>,
+    pub arrow: Option<::flatbuffers::WIPOffset<BatchDescriptor<'a>>>,
+    pub schema: Option<::flatbuffers::WIPOffset<SchemaDefinition<'a>>>,
+    pub arrow_shape: Option<::flatbuffers::WIPOffset<&'a str>>,
 }
 impl<'a> Default for ValueArgs<'a> {
   #[inline]
@@ -979,6 +1247,9 @@ impl<'a> Default for ValueArgs<'a> {
       keys: None,
       element_type: ElementType::Object,
       type_hint: None,
+      arrow: None,
+      schema: None,
+      arrow_shape: None,
     }
   }
 }
@@ -1037,6 +1308,18 @@ impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> ValueBuilder<'a, 'b, A> {
     self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(Value::VT_TYPE_HINT, type_hint);
   }
   #[inline]
+  pub fn add_arrow(&mut self, arrow: ::flatbuffers::WIPOffset<BatchDescriptor<'b >>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<BatchDescriptor>>(Value::VT_ARROW, arrow);
+  }
+  #[inline]
+  pub fn add_schema(&mut self, schema: ::flatbuffers::WIPOffset<SchemaDefinition<'b >>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<SchemaDefinition>>(Value::VT_SCHEMA, schema);
+  }
+  #[inline]
+  pub fn add_arrow_shape(&mut self, arrow_shape: ::flatbuffers::WIPOffset<&'b  str>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(Value::VT_ARROW_SHAPE, arrow_shape);
+  }
+  #[inline]
   pub fn new(_fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>) -> ValueBuilder<'a, 'b, A> {
     let start = _fbb.start_table();
     ValueBuilder {
@@ -1066,6 +1349,9 @@ impl ::core::fmt::Debug for Value<'_> {
       ds.field("keys", &self.keys());
       ds.field("element_type", &self.element_type());
       ds.field("type_hint", &self.type_hint());
+      ds.field("arrow", &self.arrow());
+      ds.field("schema", &self.schema());
+      ds.field("arrow_shape", &self.arrow_shape());
       ds.finish()
   }
 }
@@ -1621,6 +1907,7 @@ impl ::core::fmt::Debug for Response<'_> {
 pub enum SchemaDefinitionOffset {}
 #[derive(Copy, Clone, PartialEq)]
 
+/// A schema as Arrow IPC Schema message bytes, under an id the sender chose.
 pub struct SchemaDefinition<'a> {
   pub _tab: ::flatbuffers::Table<'a>,
 }
@@ -1734,7 +2021,8 @@ impl ::core::fmt::Debug for SchemaDefinition<'_> {
 pub enum BatchDescriptorOffset {}
 #[derive(Copy, Clone, PartialEq)]
 
-/// Arrow IPC's RecordBatch structure plus a segment per buffer.
+/// Arrow IPC's RecordBatch structure (nodes and buffers in IPC order, no
+/// compression) with buffers located in arena regions.
 pub struct BatchDescriptor<'a> {
   pub _tab: ::flatbuffers::Table<'a>,
 }
@@ -1751,8 +2039,9 @@ impl<'a> BatchDescriptor<'a> {
   pub const VT_SCHEMA_ID: ::flatbuffers::VOffsetT = 4;
   pub const VT_LENGTH: ::flatbuffers::VOffsetT = 6;
   pub const VT_NODES: ::flatbuffers::VOffsetT = 8;
-  pub const VT_BUFFERS: ::flatbuffers::VOffsetT = 10;
-  pub const VT_VARIADIC_BUFFER_COUNTS: ::flatbuffers::VOffsetT = 12;
+  pub const VT_REGIONS: ::flatbuffers::VOffsetT = 10;
+  pub const VT_BUFFERS: ::flatbuffers::VOffsetT = 12;
+  pub const VT_VARIADIC_BUFFER_COUNTS: ::flatbuffers::VOffsetT = 14;
 
   #[inline]
   pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
@@ -1767,6 +2056,7 @@ impl<'a> BatchDescriptor<'a> {
     builder.add_length(args.length);
     if let Some(x) = args.variadic_buffer_counts { builder.add_variadic_buffer_counts(x); }
     if let Some(x) = args.buffers { builder.add_buffers(x); }
+    if let Some(x) = args.regions { builder.add_regions(x); }
     if let Some(x) = args.nodes { builder.add_nodes(x); }
     builder.add_schema_id(args.schema_id);
     builder.finish()
@@ -1795,6 +2085,13 @@ impl<'a> BatchDescriptor<'a> {
     unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'a, FieldNode>>>(BatchDescriptor::VT_NODES, None)}
   }
   #[inline]
+  pub fn regions(&self) -> Option<::flatbuffers::Vector<'a, RegionRef>> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'a, RegionRef>>>(BatchDescriptor::VT_REGIONS, None)}
+  }
+  #[inline]
   pub fn buffers(&self) -> Option<::flatbuffers::Vector<'a, BufferRef>> {
     // Safety:
     // Created from valid Table for this object
@@ -1819,6 +2116,7 @@ impl ::flatbuffers::Verifiable for BatchDescriptor<'_> {
      .visit_field::<u32>("schema_id", Self::VT_SCHEMA_ID, false)?
      .visit_field::<i64>("length", Self::VT_LENGTH, false)?
      .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, FieldNode>>>("nodes", Self::VT_NODES, false)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, RegionRef>>>("regions", Self::VT_REGIONS, false)?
      .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, BufferRef>>>("buffers", Self::VT_BUFFERS, false)?
      .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, i64>>>("variadic_buffer_counts", Self::VT_VARIADIC_BUFFER_COUNTS, false)?
      .finish();
@@ -1829,6 +2127,7 @@ pub struct BatchDescriptorArgs<'a> {
     pub schema_id: u32,
     pub length: i64,
     pub nodes: Option<::flatbuffers::WIPOffset<::flatbuffers::Vector<'a, FieldNode>>>,
+    pub regions: Option<::flatbuffers::WIPOffset<::flatbuffers::Vector<'a, RegionRef>>>,
     pub buffers: Option<::flatbuffers::WIPOffset<::flatbuffers::Vector<'a, BufferRef>>>,
     pub variadic_buffer_counts: Option<::flatbuffers::WIPOffset<::flatbuffers::Vector<'a, i64>>>,
 }
@@ -1839,6 +2138,7 @@ impl<'a> Default for BatchDescriptorArgs<'a> {
       schema_id: 0,
       length: 0,
       nodes: None,
+      regions: None,
       buffers: None,
       variadic_buffer_counts: None,
     }
@@ -1861,6 +2161,10 @@ impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> BatchDescriptorBuilder<'a, 'b
   #[inline]
   pub fn add_nodes(&mut self, nodes: ::flatbuffers::WIPOffset<::flatbuffers::Vector<'b , FieldNode>>) {
     self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(BatchDescriptor::VT_NODES, nodes);
+  }
+  #[inline]
+  pub fn add_regions(&mut self, regions: ::flatbuffers::WIPOffset<::flatbuffers::Vector<'b , RegionRef>>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(BatchDescriptor::VT_REGIONS, regions);
   }
   #[inline]
   pub fn add_buffers(&mut self, buffers: ::flatbuffers::WIPOffset<::flatbuffers::Vector<'b , BufferRef>>) {
@@ -1891,6 +2195,7 @@ impl ::core::fmt::Debug for BatchDescriptor<'_> {
       ds.field("schema_id", &self.schema_id());
       ds.field("length", &self.length());
       ds.field("nodes", &self.nodes());
+      ds.field("regions", &self.regions());
       ds.field("buffers", &self.buffers());
       ds.field("variadic_buffer_counts", &self.variadic_buffer_counts());
       ds.finish()

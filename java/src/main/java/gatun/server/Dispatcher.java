@@ -1,0 +1,395 @@
+package gatun.server;
+
+import com.google.flatbuffers.FlatBufferBuilder;
+import gatun.protocol.Action;
+import gatun.protocol.JavaError;
+import gatun.protocol.Request;
+import gatun.protocol.Response;
+import gatun.protocol.Value;
+import gatun.server.ValueCodec.Arg;
+import gatun.server.ValueCodec.DecodeContext;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.lang.reflect.Field;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Modifier;
+import java.lang.reflect.UndeclaredThrowableException;
+import java.nio.ByteBuffer;
+import java.util.function.LongSupplier;
+
+/**
+ * Runs one session's requests: decodes a {@link Request}, performs its action
+ * and encodes the {@link Response} into a builder. It never throws: malformed
+ * input and user exceptions alike become a {@code JavaError}.
+ *
+ * <p>Decoding is lazy (FlatBuffers), so every read of the request buffer runs
+ * inside a guard that turns bounds or UTF-8 failures into a
+ * {@link ProtocolException}; the buffer's limit is the request length, so no
+ * read escapes it.
+ */
+public final class Dispatcher {
+    private static final int MAX_BATCH_DEPTH = 8;
+
+    private final ObjectRegistry registry;
+    private final MethodResolver resolver;
+    private final ClassPolicy policy;
+    private final Metrics metrics;
+    private final LongSupplier liveSessions;
+
+    /**
+     * @param registry the session's objects
+     * @param resolver the (server-wide) resolver
+     * @param policy the class policy
+     * @param metrics server counters
+     * @param liveSessions reports how many sessions are live, for GetMetrics
+     */
+    public Dispatcher(ObjectRegistry registry, MethodResolver resolver, ClassPolicy policy, Metrics metrics,
+                      LongSupplier liveSessions) {
+        this.registry = registry;
+        this.resolver = resolver;
+        this.policy = policy;
+        this.metrics = metrics;
+        this.liveSessions = liveSessions;
+    }
+
+    /**
+     * Decodes and runs one request.
+     *
+     * @param b a cleared builder; the Response offset is returned, not finished
+     * @param request the request bytes (position 0, limit = length)
+     * @return the Response table offset
+     */
+    public int handle(FlatBufferBuilder b, ByteBuffer request) {
+        Request r;
+        try {
+            if (request.remaining() < 8) {
+                throw new ProtocolException("request of " + request.remaining() + " bytes is too short");
+            }
+            r = Request.getRootAsRequest(request);
+        } catch (RuntimeException e) {
+            metrics.requests.incrementAndGet();
+            return errorResponse(b, e instanceof ProtocolException ? e : malformed(e));
+        }
+        DecodeContext ctx = new DecodeContext(registry, loader(), policy, request.remaining() / 4 + 16);
+        return run(b, r, ctx, 0, new boolean[1]);
+    }
+
+    /** Runs one request; sets {@code failed[0]} if it answered with an error. */
+    private int run(FlatBufferBuilder b, Request r, DecodeContext ctx, int depth, boolean[] failed) {
+        metrics.requests.incrementAndGet();
+        try {
+            int action = guard(r::action);
+            if (action == Action.Batch) {
+                return batch(b, r, ctx, depth);
+            }
+            Object result = execute(r, action, ctx);
+            // A created object is always a reference: Python holds a proxy to it.
+            boolean asRef = action == Action.CreateObject || guard(r::returnObjectRef);
+            int value = ValueCodec.encodeResult(b, result, registry, asRef);
+            Response.startResponse(b);
+            Response.addValue(b, value);
+            return Response.endResponse(b);
+        } catch (Throwable t) {
+            failed[0] = true;
+            return errorResponse(b, t);
+        }
+    }
+
+    private int batch(FlatBufferBuilder b, Request r, DecodeContext ctx, int depth) {
+        if (depth >= MAX_BATCH_DEPTH) {
+            throw new ProtocolException("batches nested deeper than " + MAX_BATCH_DEPTH);
+        }
+        releaseIds(r);
+        int n = guard(() -> ValueCodec.checkedLength(r.batchLength(), 4, r));
+        boolean stopOnError = guard(r::stopOnError);
+        int[] items = new int[n];
+        boolean[] failed = new boolean[1];
+        Request item = new Request();
+        for (int i = 0; i < n; i++) {
+            if (failed[0] && stopOnError) {
+                metrics.requests.incrementAndGet();
+                items[i] = errorResponse(b, "java.util.concurrent.CancellationException",
+                        "skipped after an earlier error", "");
+                continue;
+            }
+            int j = i;
+            Request sub;
+            try {
+                sub = guard(() -> r.batch(item, j));
+            } catch (ProtocolException e) {
+                metrics.requests.incrementAndGet();
+                items[i] = errorResponse(b, e);
+                failed[0] = true;
+                continue;
+            }
+            items[i] = run(b, sub, ctx, depth + 1, failed);
+        }
+        int vec = Response.createBatchVector(b, items);
+        Response.startResponse(b);
+        Response.addBatch(b, vec);
+        return Response.endResponse(b);
+    }
+
+    private Object execute(Request r, int action, DecodeContext ctx) throws Throwable {
+        releaseIds(r);
+        switch (action) {
+            case Action.Ping:
+            case Action.ReleaseObjects:
+                return null;
+            case Action.CreateObject: {
+                Class<?> c = loadClass(requireText(r::className, "class_name"));
+                Arg[] args = args(r, ctx);
+                return resolver.invoke(resolver.resolveConstructor(c, args), null, args);
+            }
+            case Action.InvokeMethod: {
+                Object target = registry.get(guard(r::objectId));
+                String name = requireText(r::name, "name");
+                Arg[] args = args(r, ctx);
+                policy.checkClass(target.getClass());
+                return resolver.invoke(resolver.resolveMethod(target.getClass(), name, args, false), target, args);
+            }
+            case Action.InvokeStaticMethod: {
+                Class<?> c = loadClass(requireText(r::className, "class_name"));
+                String name = requireText(r::name, "name");
+                Arg[] args = args(r, ctx);
+                return resolver.invoke(resolver.resolveMethod(c, name, args, true), null, args);
+            }
+            case Action.GetField: {
+                Object target = registry.get(guard(r::objectId));
+                Field f = findField(target.getClass(), requireText(r::name, "name"), false);
+                return f.get(target);
+            }
+            case Action.SetField: {
+                Object target = registry.get(guard(r::objectId));
+                Field f = findField(target.getClass(), requireText(r::name, "name"), false);
+                setField(f, target, r, ctx);
+                return null;
+            }
+            case Action.GetStaticField: {
+                Class<?> c = loadClass(requireText(r::className, "class_name"));
+                return findField(c, requireText(r::name, "name"), true).get(null);
+            }
+            case Action.SetStaticField: {
+                Class<?> c = loadClass(requireText(r::className, "class_name"));
+                Field f = findField(c, requireText(r::name, "name"), true);
+                setField(f, null, r, ctx);
+                return null;
+            }
+            case Action.Reflect:
+                return reflect(requireText(r::className, "class_name"));
+            case Action.IsInstanceOf: {
+                Object target = registry.get(guard(r::objectId));
+                return loadClass(requireText(r::className, "class_name")).isInstance(target);
+            }
+            case Action.GetMetrics:
+                return "requests=" + metrics.requests.get() + " errors=" + metrics.errors.get()
+                        + " sessions=" + liveSessions.getAsLong() + " sessions_started="
+                        + metrics.sessionsStarted.get() + " objects=" + registry.size()
+                        + " resolutions_cached=" + resolver.cacheSize();
+            case Action.DefineSchema:
+            case Action.SendArrowBatch:
+                throw new UnsupportedOperationException("not implemented yet: " + Action.name(action));
+            default:
+                throw new ProtocolException("unknown action " + action);
+        }
+    }
+
+    // --------------------------------------------------------------- helpers
+
+    private void releaseIds(Request r) {
+        int n = guard(() -> ValueCodec.checkedLength(r.releaseIdsLength(), 8, r));
+        for (int i = 0; i < n; i++) {
+            int j = i;
+            registry.release(guard(() -> r.releaseIds(j)));
+        }
+    }
+
+    private Arg[] args(Request r, DecodeContext ctx) throws ClassNotFoundException {
+        int n = guard(() -> ValueCodec.checkedLength(r.argsLength(), 4, r));
+        Arg[] out = new Arg[n];
+        Value v = new Value();
+        for (int i = 0; i < n; i++) {
+            try {
+                out[i] = ValueCodec.decodeArg(r.args(v, i), ctx);
+            } catch (UnknownObjectException | ClassCastException | SecurityException | ProtocolException e) {
+                throw e;
+            } catch (RuntimeException | StackOverflowError e) {
+                throw malformed(e);
+            }
+        }
+        return out;
+    }
+
+    private void setField(Field f, Object target, Request r, DecodeContext ctx) throws Exception {
+        Arg[] args = args(r, ctx);
+        if (args.length != 1) {
+            throw new IllegalArgumentException("setting field " + f.getName() + " needs exactly one value in args, got "
+                    + args.length);
+        }
+        Object v = Coercion.coerce(args[0].value, f.getType());
+        if (v == Coercion.NO_MATCH) {
+            throw new IllegalArgumentException("a " + args[0] + " value cannot be stored in field "
+                    + f.getDeclaringClass().getName() + "." + f.getName() + " of type " + f.getType().getName());
+        }
+        f.set(target, v);
+    }
+
+    private Field findField(Class<?> c, String name, boolean wantStatic) throws NoSuchFieldException {
+        policy.checkClass(c);
+        Field found = null;
+        try {
+            Field f = c.getField(name);
+            if (Modifier.isStatic(f.getModifiers()) == wantStatic) {
+                found = f;
+            }
+        } catch (NoSuchFieldException e) {
+            // look at declared fields below
+        }
+        for (Class<?> k = c; found == null && k != null; k = k.getSuperclass()) {
+            try {
+                Field f = k.getDeclaredField(name);
+                if (Modifier.isStatic(f.getModifiers()) == wantStatic) {
+                    found = f;
+                }
+            } catch (NoSuchFieldException e) {
+                // keep walking up
+            }
+        }
+        if (found == null) {
+            throw new NoSuchFieldException("no " + (wantStatic ? "static" : "instance") + " field " + name
+                    + " in " + c.getName());
+        }
+        policy.checkField(found);
+        if (!Modifier.isPublic(found.getModifiers()) || !Modifier.isPublic(found.getDeclaringClass().getModifiers())) {
+            found.setAccessible(true);
+        }
+        return found;
+    }
+
+    private static ClassLoader loader() {
+        ClassLoader l = Thread.currentThread().getContextClassLoader();
+        return l != null ? l : Dispatcher.class.getClassLoader();
+    }
+
+    /**
+     * Loads a class for Python, trying nested-class spellings ({@code a.b.Outer.Inner}
+     * as {@code a.b.Outer$Inner}) when the dotted name does not load.
+     */
+    private Class<?> loadClass(String name) throws ClassNotFoundException {
+        Class<?> c = tryLoad(name);
+        if (c == null) {
+            throw new ClassNotFoundException(name);
+        }
+        return c;
+    }
+
+    private Class<?> tryLoad(String name) {
+        policy.checkClassName(name);
+        String n = name;
+        while (true) {
+            try {
+                Class<?> c = Class.forName(n, true, loader());
+                policy.checkClass(c);
+                return c;
+            } catch (ClassNotFoundException | LinkageError e) {
+                int dot = n.lastIndexOf('.');
+                if (dot < 0) {
+                    return null;
+                }
+                n = n.substring(0, dot) + "$" + n.substring(dot + 1);
+                policy.checkClassName(n);
+            }
+        }
+    }
+
+    private String reflect(String name) {
+        if (tryLoad(name) != null || tryLoad(name + "$") != null) {
+            return "class";
+        }
+        int dot = name.lastIndexOf('.');
+        if (dot <= 0) {
+            return "none";
+        }
+        Class<?> owner = tryLoad(name.substring(0, dot));
+        if (owner == null) {
+            return "none";
+        }
+        String member = name.substring(dot + 1);
+        for (java.lang.reflect.Method m : owner.getMethods()) {
+            if (m.getName().equals(member)) {
+                return "method";
+            }
+        }
+        for (Field f : owner.getFields()) {
+            if (f.getName().equals(member)) {
+                return "field";
+            }
+        }
+        return "none";
+    }
+
+    private static String requireText(java.util.function.Supplier<String> s, String what) {
+        String v = guard(s::get);
+        if (v == null || v.isEmpty()) {
+            throw new ProtocolException("request has no " + what);
+        }
+        return v;
+    }
+
+    /** Reads from the request buffer; any failure is a malformed request. */
+    private static <T> T guard(java.util.function.Supplier<T> read) {
+        try {
+            return read.get();
+        } catch (ProtocolException e) {
+            throw e;
+        } catch (RuntimeException | StackOverflowError e) {
+            throw malformed(e);
+        }
+    }
+
+    private static ProtocolException malformed(Throwable t) {
+        return new ProtocolException("malformed request: " + t, t);
+    }
+
+    // ---------------------------------------------------------------- errors
+
+    /**
+     * Encodes an error response for a throwable, unwrapping reflection wrappers so
+     * Python sees the user's exception.
+     *
+     * @param b the builder
+     * @param t the failure
+     * @return the Response offset
+     */
+    public int errorResponse(FlatBufferBuilder b, Throwable t) {
+        Throwable e = t;
+        while ((e instanceof InvocationTargetException || e instanceof UndeclaredThrowableException)
+                && e.getCause() != null) {
+            e = e.getCause();
+        }
+        StringWriter sw = new StringWriter();
+        e.printStackTrace(new PrintWriter(sw));
+        String message = e.getMessage();
+        return errorResponse(b, e.getClass().getName(), message == null ? e.toString() : message, sw.toString());
+    }
+
+    /**
+     * Encodes an error response.
+     *
+     * @param b the builder
+     * @param className exception class name
+     * @param message message
+     * @param stackTrace stack trace text
+     * @return the Response offset
+     */
+    public int errorResponse(FlatBufferBuilder b, String className, String message, String stackTrace) {
+        metrics.errors.incrementAndGet();
+        int cn = b.createString(className);
+        int msg = b.createString(message);
+        int st = b.createString(stackTrace);
+        int err = JavaError.createJavaError(b, cn, msg, st);
+        Response.startResponse(b);
+        Response.addError(b, err);
+        return Response.endResponse(b);
+    }
+}

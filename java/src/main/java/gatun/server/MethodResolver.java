@@ -1,0 +1,465 @@
+package gatun.server;
+
+import gatun.server.ValueCodec.Arg;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.MethodType;
+import java.lang.reflect.Constructor;
+import java.lang.reflect.Executable;
+import java.lang.reflect.Method;
+import java.lang.reflect.Modifier;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.stream.Collectors;
+
+/**
+ * Overload resolution and invocation through {@link MethodHandle}s.
+ *
+ * <p>Candidates are the public methods (or constructors) with the requested
+ * name and arity. Each argument is scored against its parameter by
+ * {@link ArgumentCost} (exact &lt; widening &lt; boxing &lt; supertypes &lt;
+ * Object; a type hint fixes the argument's type). Varargs candidates are tried only
+ * when no fixed-arity candidate matches. The cheapest candidate wins; a tie is
+ * broken by Java's "most specific" rule, and a remaining tie is an
+ * {@link IllegalArgumentException} listing the candidates. Resolutions are
+ * cached per (class, name, argument types).
+ *
+ * <p>Example: {@code Math.pow(2, 10)} with two wire ints resolves to
+ * {@code pow(double,double)} by widening.
+ */
+public final class MethodResolver {
+    private final ConcurrentHashMap<String, Resolved> cache = new ConcurrentHashMap<>();
+    private final ClassPolicy policy;
+
+    /**
+     * @param policy the policy checked before every invocation
+     */
+    public MethodResolver(ClassPolicy policy) {
+        this.policy = policy;
+    }
+
+    /** A resolved method or constructor, ready to invoke. */
+    public static final class Resolved {
+        /** The chosen method or constructor (possibly a public supertype's). */
+        public final Executable target;
+        private final Class<?>[] params;
+        private final boolean varargs;
+        private final boolean hasReceiver;
+        private final MethodHandle invoker;
+
+        Resolved(Executable target, boolean varargs, MethodHandle handle) {
+            this.target = target;
+            this.params = target.getParameterTypes();
+            this.varargs = varargs;
+            this.hasReceiver = target instanceof Method && !Modifier.isStatic(target.getModifiers());
+            MethodHandle h = handle.asFixedArity();
+            h = h.asType(h.type().generic());
+            this.invoker = h.asSpreader(Object[].class, h.type().parameterCount());
+        }
+
+        /**
+         * Converts the arguments to the parameter types and packs varargs.
+         *
+         * @param args decoded arguments
+         * @return the values to pass, one per parameter
+         */
+        public Object[] convert(Arg[] args) {
+            Object[] out = new Object[params.length];
+            int fixed = varargs ? params.length - 1 : params.length;
+            for (int i = 0; i < fixed; i++) {
+                out[i] = convertOne(args[i].value, params[i], i);
+            }
+            if (varargs) {
+                Class<?> comp = params[params.length - 1].getComponentType();
+                int n = args.length - fixed;
+                Object arr = java.lang.reflect.Array.newInstance(comp, n);
+                for (int i = 0; i < n; i++) {
+                    java.lang.reflect.Array.set(arr, i, convertOne(args[fixed + i].value, comp, fixed + i));
+                }
+                out[params.length - 1] = arr;
+            }
+            return out;
+        }
+
+        private static Object convertOne(Object v, Class<?> p, int index) {
+            Object c = Coercion.coerce(v, p);
+            if (c == Coercion.NO_MATCH) {
+                throw new IllegalArgumentException("argument " + index + " ("
+                        + (v == null ? "null" : v.getClass().getName()) + ") cannot be converted to " + p.getName());
+            }
+            return c;
+        }
+
+        /**
+         * Invokes the target. Exceptions thrown by user code propagate unwrapped.
+         *
+         * @param receiver the instance, ignored for static methods and constructors
+         * @param converted values from {@link #convert}
+         * @return the result (null for void)
+         * @throws Throwable whatever the target throws
+         */
+        public Object invoke(Object receiver, Object[] converted) throws Throwable {
+            Object[] call;
+            if (hasReceiver) {
+                call = new Object[converted.length + 1];
+                call[0] = Objects.requireNonNull(receiver, "receiver");
+                System.arraycopy(converted, 0, call, 1, converted.length);
+            } else {
+                call = converted;
+            }
+            return (Object) invoker.invokeExact(call);
+        }
+    }
+
+    /**
+     * Resolves a method.
+     *
+     * @param c the class searched (the receiver's runtime class or the static class)
+     * @param name method name
+     * @param args decoded arguments
+     * @param staticOnly only static methods qualify
+     * @return the resolution
+     * @throws NoSuchMethodException if nothing matches
+     * @throws IllegalArgumentException if the best candidates tie
+     */
+    public Resolved resolveMethod(Class<?> c, String name, Arg[] args, boolean staticOnly)
+            throws NoSuchMethodException {
+        String key = (staticOnly ? "S|" : "I|") + c.getName() + "@" + System.identityHashCode(c) + "|" + name
+                + signature(args);
+        Resolved r = cache.get(key);
+        if (r != null) {
+            return r;
+        }
+        Map<String, Method> bySig = new LinkedHashMap<>();
+        for (Method m : c.getMethods()) {
+            if (!m.getName().equals(name) || (staticOnly && !Modifier.isStatic(m.getModifiers()))) {
+                continue;
+            }
+            String sig = Arrays.toString(m.getParameterTypes());
+            Method prev = bySig.get(sig);
+            if (prev == null || preferOver(m, prev)) {
+                bySig.put(sig, m);
+            }
+        }
+        List<Executable> candidates = new ArrayList<>(bySig.values());
+        Choice ch = choose(candidates, args);
+        if (ch == null) {
+            throw new NoSuchMethodException("no method " + name + "(" + argList(args) + ") in " + c.getName()
+                    + "; candidates: " + describe(candidates));
+        }
+        Method m = (Method) ch.target;
+        Object[] found = methodHandle(c, m);
+        r = new Resolved((Method) found[0], ch.varargs, (MethodHandle) found[1]);
+        if (!ch.valueDependent) {
+            cache.put(key, r);
+        }
+        return r;
+    }
+
+    /**
+     * Resolves a public constructor.
+     *
+     * @param c the class to instantiate
+     * @param args decoded arguments
+     * @return the resolution
+     * @throws NoSuchMethodException if nothing matches
+     * @throws InstantiationException if the class is abstract or an interface
+     */
+    public Resolved resolveConstructor(Class<?> c, Arg[] args) throws NoSuchMethodException, InstantiationException {
+        if (c.isInterface() || Modifier.isAbstract(c.getModifiers()) || c.isPrimitive() || c.isArray()) {
+            throw new InstantiationException(c.getName() + " is abstract or an interface and cannot be instantiated");
+        }
+        String key = "C|" + c.getName() + "@" + System.identityHashCode(c) + signature(args);
+        Resolved r = cache.get(key);
+        if (r != null) {
+            return r;
+        }
+        List<Executable> candidates = new ArrayList<>(Arrays.asList(c.getConstructors()));
+        Choice ch = choose(candidates, args);
+        if (ch == null) {
+            throw new NoSuchMethodException("no constructor " + c.getName() + "(" + argList(args) + ")"
+                    + "; candidates: " + describe(candidates));
+        }
+        Constructor<?> k = (Constructor<?>) ch.target;
+        MethodHandle h;
+        try {
+            h = MethodHandles.publicLookup().unreflectConstructor(k);
+        } catch (IllegalAccessException e) {
+            throw new SecurityException("constructor " + k + " is not accessible: " + e.getMessage(), e);
+        }
+        r = new Resolved(k, ch.varargs, h);
+        if (!ch.valueDependent) {
+            cache.put(key, r);
+        }
+        return r;
+    }
+
+    /**
+     * Resolves, checks the policy and invokes.
+     *
+     * @param r the resolution
+     * @param receiver the instance or null
+     * @param args decoded arguments
+     * @return the result
+     * @throws Throwable whatever the target throws
+     */
+    public Object invoke(Resolved r, Object receiver, Arg[] args) throws Throwable {
+        Object[] converted = r.convert(args);
+        policy.checkInvocation(r.target, receiver, converted);
+        return r.invoke(receiver, converted);
+    }
+
+    /** @return resolutions cached */
+    public int cacheSize() {
+        return cache.size();
+    }
+
+    // ---------------------------------------------------------------- choice
+
+    private static final class Choice {
+        final Executable target;
+        final boolean varargs;
+        final boolean valueDependent;
+
+        Choice(Executable target, boolean varargs, boolean valueDependent) {
+            this.target = target;
+            this.varargs = varargs;
+            this.valueDependent = valueDependent;
+        }
+    }
+
+    private static Choice choose(List<Executable> candidates, Arg[] args) {
+        Choice c = choosePhase(candidates, args, false);
+        if (c == null) {
+            c = choosePhase(candidates, args, true);
+        }
+        return c;
+    }
+
+    private static Choice choosePhase(List<Executable> candidates, Arg[] args, boolean varargs) {
+        int best = Integer.MAX_VALUE;
+        List<Executable> bests = new ArrayList<>();
+        for (Executable e : candidates) {
+            if (varargs && !e.isVarArgs()) {
+                continue;
+            }
+            int s = score(e, args, varargs);
+            if (s < 0) {
+                continue;
+            }
+            if (s < best) {
+                best = s;
+                bests.clear();
+            }
+            if (s == best) {
+                bests.add(e);
+            }
+        }
+        if (bests.isEmpty()) {
+            return null;
+        }
+        Executable winner = bests.get(0);
+        if (bests.size() > 1) {
+            winner = mostSpecific(bests);
+            if (winner == null) {
+                throw new IllegalArgumentException("ambiguous call " + bests.get(0).getName() + "("
+                        + argList(args) + "): equally good candidates " + describe(bests));
+            }
+        }
+        return new Choice(winner, varargs, valueDependent(winner, args, varargs));
+    }
+
+    private static boolean valueDependent(Executable e, Arg[] args, boolean varargs) {
+        Class<?>[] p = e.getParameterTypes();
+        for (int i = 0; i < args.length; i++) {
+            Class<?> t = varargs && i >= p.length - 1 ? p[p.length - 1].getComponentType() : p[i];
+            int c = ArgumentCost.cost(args[i], t);
+            if (c >= ArgumentCost.NARROWING || (t.isArray() && args[i].value instanceof List)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static int score(Executable e, Arg[] args, boolean varargs) {
+        Class<?>[] p = e.getParameterTypes();
+        int total = 0;
+        if (!varargs) {
+            if (p.length != args.length) {
+                return -1;
+            }
+            for (int i = 0; i < p.length; i++) {
+                int c = ArgumentCost.cost(args[i], p[i]);
+                if (c < 0) {
+                    return -1;
+                }
+                total += c;
+            }
+            return total;
+        }
+        int fixed = p.length - 1;
+        if (args.length < fixed) {
+            return -1;
+        }
+        Class<?> comp = p[fixed].getComponentType();
+        for (int i = 0; i < args.length; i++) {
+            int c = ArgumentCost.cost(args[i], i < fixed ? p[i] : comp);
+            if (c < 0) {
+                return -1;
+            }
+            total += c;
+        }
+        return total;
+    }
+
+    private static Executable mostSpecific(List<Executable> bests) {
+        Executable found = null;
+        for (Executable e : bests) {
+            boolean all = true;
+            for (Executable o : bests) {
+                if (o == e) {
+                    continue;
+                }
+                Class<?>[] pe = e.getParameterTypes();
+                Class<?>[] po = o.getParameterTypes();
+                if (pe.length != po.length) {
+                    all = false;
+                    break;
+                }
+                for (int i = 0; i < pe.length && all; i++) {
+                    all = ArgumentCost.subtype(pe[i], po[i]);
+                }
+                if (!all) {
+                    break;
+                }
+            }
+            if (all) {
+                if (found != null) {
+                    return null;
+                }
+                found = e;
+            }
+        }
+        return found;
+    }
+
+    /** Among methods with equal parameters, prefer non-bridge methods with the more specific return type. */
+    private static boolean preferOver(Method m, Method prev) {
+        if (prev.isBridge() != m.isBridge()) {
+            return prev.isBridge();
+        }
+        return prev.getReturnType() != m.getReturnType() && prev.getReturnType().isAssignableFrom(m.getReturnType());
+    }
+
+    // ------------------------------------------------------------ accessibility
+
+    private static boolean accessible(Class<?> c) {
+        for (Class<?> k = c; k != null; k = k.getDeclaringClass()) {
+            if (!Modifier.isPublic(k.getModifiers())) {
+                return false;
+            }
+        }
+        return c.getModule().isExported(c.getPackageName());
+    }
+
+    /**
+     * A handle for {@code m}; if its declaring class is not public (ArrayList$Itr),
+     * the same method of a public superclass or interface is used instead.
+     */
+    private static Object[] methodHandle(Class<?> c, Method m) throws NoSuchMethodException {
+        MethodHandles.Lookup lookup = MethodHandles.publicLookup();
+        if (accessible(m.getDeclaringClass())) {
+            try {
+                return new Object[] {m, lookup.unreflect(m)};
+            } catch (IllegalAccessException e) {
+                // Caller-sensitive methods (Class.forName, Method.invoke) refuse the public
+                // lookup; the server's own lookup sees the same public method.
+                try {
+                    return new Object[] {m, MethodHandles.lookup().unreflect(m)};
+                } catch (IllegalAccessException e2) {
+                    // fall through to the supertypes
+                }
+            }
+        }
+        // A public method inherited from a non-public class (AbstractStringBuilder.capacity)
+        // is reachable through a public subclass: look it up with that class as the reference.
+        for (Class<?> k = c; k != null; k = k.getSuperclass()) {
+            if (!accessible(k)) {
+                continue;
+            }
+            try {
+                MethodType type = MethodType.methodType(m.getReturnType(), m.getParameterTypes());
+                MethodHandle h = Modifier.isStatic(m.getModifiers())
+                        ? lookup.findStatic(k, m.getName(), type)
+                        : lookup.findVirtual(k, m.getName(), type);
+                return new Object[] {m, h};
+            } catch (NoSuchMethodException | IllegalAccessException e) {
+                break;
+            }
+        }
+        ArrayDeque<Class<?>> queue = new ArrayDeque<>();
+        Set<Class<?>> seen = new HashSet<>();
+        queue.add(c);
+        while (!queue.isEmpty()) {
+            Class<?> k = queue.poll();
+            if (!seen.add(k)) {
+                continue;
+            }
+            if (accessible(k)) {
+                try {
+                    Method alt = k.getMethod(m.getName(), m.getParameterTypes());
+                    if (accessible(alt.getDeclaringClass())) {
+                        return new Object[] {alt, lookup.unreflect(alt)};
+                    }
+                } catch (NoSuchMethodException | IllegalAccessException e) {
+                    // keep searching
+                }
+            }
+            if (k.getSuperclass() != null) {
+                queue.add(k.getSuperclass());
+            }
+            queue.addAll(Arrays.asList(k.getInterfaces()));
+        }
+        throw new NoSuchMethodException("method " + m + " is declared in a non-public class and no public "
+                + "superclass or interface declares it");
+    }
+
+    // ------------------------------------------------------------------ text
+
+    private static String signature(Arg[] args) {
+        StringBuilder sb = new StringBuilder("(");
+        for (Arg a : args) {
+            sb.append(a.type == null ? "null" : a.type.getName() + "@" + System.identityHashCode(a.type));
+            sb.append(a.hinted ? "!" : "").append(',');
+        }
+        return sb.append(')').toString();
+    }
+
+    private static String argList(Arg[] args) {
+        return Arrays.stream(args).map(Arg::toString).collect(Collectors.joining(", "));
+    }
+
+    private static String describe(List<Executable> candidates) {
+        if (candidates.isEmpty()) {
+            return "none";
+        }
+        return candidates.stream().map(MethodResolver::render).collect(Collectors.joining("; "));
+    }
+
+    private static String render(Executable e) {
+        String params = Arrays.stream(e.getParameterTypes()).map(Class::getTypeName).collect(Collectors.joining(", "));
+        if (e.isVarArgs()) {
+            params = params.substring(0, params.length() - 2) + "...";
+        }
+        String owner = e.getDeclaringClass().getName();
+        return e instanceof Constructor ? owner + "(" + params + ")" : owner + "." + e.getName() + "(" + params + ")";
+    }
+}

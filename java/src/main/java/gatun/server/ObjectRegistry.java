@@ -1,0 +1,85 @@
+package gatun.server;
+
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The Java objects one session's Python proxies refer to, by id.
+ *
+ * <p>Ids start at 1 and are never reused within a session. The same Java
+ * object registered twice gets two ids, because each Python proxy releases its
+ * own. The number of live objects is capped by
+ * {@code -Dgatun.limits.max_objects} (default 1,000,000).
+ */
+public final class ObjectRegistry {
+    /** System property naming the per-session object limit. */
+    public static final String MAX_OBJECTS_PROPERTY = "gatun.limits.max_objects";
+
+    private final ConcurrentHashMap<Long, Object> objects = new ConcurrentHashMap<>();
+    private final AtomicLong nextId = new AtomicLong(1);
+    private final long maxObjects;
+
+    /** Creates a registry with the limit from the system property. */
+    public ObjectRegistry() {
+        this(Long.getLong(MAX_OBJECTS_PROPERTY, 1_000_000L));
+    }
+
+    /**
+     * @param maxObjects most live objects allowed
+     */
+    public ObjectRegistry(long maxObjects) {
+        this.maxObjects = maxObjects;
+    }
+
+    /**
+     * Registers an object and returns its new id.
+     *
+     * @param obj a non-null object
+     * @return a fresh id
+     * @throws IllegalStateException if the session holds the maximum number of objects
+     */
+    public long register(Object obj) {
+        if (obj == null) {
+            throw new IllegalArgumentException("null cannot be registered");
+        }
+        if (objects.size() >= maxObjects) {
+            throw new IllegalStateException("session object limit reached: " + maxObjects
+                    + " live objects (-D" + MAX_OBJECTS_PROPERTY + "); release proxies or raise the limit");
+        }
+        long id = nextId.getAndIncrement();
+        objects.put(id, obj);
+        return id;
+    }
+
+    /**
+     * @param id an id issued by this registry
+     * @return the object
+     * @throws UnknownObjectException if the id is not live in this session
+     */
+    public Object get(long id) {
+        Object o = objects.get(id);
+        if (o == null) {
+            throw new UnknownObjectException(id);
+        }
+        return o;
+    }
+
+    /**
+     * Releases an id; unknown ids are ignored.
+     *
+     * @param id the id to drop
+     */
+    public void release(long id) {
+        objects.remove(id);
+    }
+
+    /** @return live objects */
+    public int size() {
+        return objects.size();
+    }
+
+    /** Drops every object (the session ended). */
+    public void clear() {
+        objects.clear();
+    }
+}

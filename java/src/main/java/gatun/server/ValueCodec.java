@@ -1,0 +1,559 @@
+package gatun.server;
+
+import com.google.flatbuffers.FlatBufferBuilder;
+import gatun.protocol.ElementType;
+import gatun.protocol.Value;
+import gatun.protocol.ValueKind;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Converts values between the wire ({@link Value}) and Java.
+ *
+ * <p>Wire to Java: Null, Bool, Int (int if it fits, else long), Double, Char,
+ * String, Bytes (byte[]), List (ArrayList), Map (HashMap), Array (a typed Java
+ * array) and Object (a registry lookup); a {@code type_hint} converts the value
+ * and fixes the type overload resolution sees. Java to wire: scalars and strings
+ * by value, Lists and Maps recursively, byte[] as Bytes, other primitive arrays
+ * as Array, and everything else (including a top-level Object[]) as an Object
+ * reference registered in the session.
+ */
+public final class ValueCodec {
+    /** Deepest nesting decoded or encoded by value; deeper objects become references. */
+    public static final int MAX_DEPTH = 64;
+    /** Most elements a collection sent by value may hold: more could not fit the largest lane slot. */
+    public static final int MAX_ELEMENTS = (64 << 20) / 4;
+
+    private ValueCodec() {
+    }
+
+    /** A decoded argument: the Java value and the type overload resolution sees. */
+    public static final class Arg {
+        /** The converted value. */
+        public final Object value;
+        /** Primitive type for wire scalars, the hint, or the runtime class; null for null. */
+        public final Class<?> type;
+        /** True if Python gave a type hint. */
+        public final boolean hinted;
+
+        /**
+         * @param value the converted value
+         * @param type the type resolution sees
+         * @param hinted true if it came from a type hint
+         */
+        public Arg(Object value, Class<?> type, boolean hinted) {
+            this.value = value;
+            this.type = type;
+            this.hinted = hinted;
+        }
+
+        /**
+         * An argument typed by its runtime class (boxed scalars count as primitives).
+         *
+         * @param value any value
+         * @return the argument
+         */
+        public static Arg of(Object value) {
+            return new Arg(value, Coercion.naturalType(value), false);
+        }
+
+        @Override
+        public String toString() {
+            return type == null ? "null" : type.getName();
+        }
+    }
+
+    /** Per-request decoding state: the registry, the class loader and a node budget. */
+    public static final class DecodeContext {
+        final ObjectRegistry registry;
+        final ClassLoader loader;
+        final ClassPolicy policy;
+        int budget;
+
+        /**
+         * @param registry the session's objects
+         * @param loader loader for type hints
+         * @param policy the class policy applied to hinted classes
+         * @param budget most values to decode (guards cyclic or hostile buffers)
+         */
+        public DecodeContext(ObjectRegistry registry, ClassLoader loader, ClassPolicy policy, int budget) {
+            this.registry = registry;
+            this.loader = loader;
+            this.policy = policy;
+            this.budget = budget;
+        }
+    }
+
+    // ------------------------------------------------------------ wire -> Java
+
+    /**
+     * Decodes an argument, applying its type hint.
+     *
+     * @param v the wire value
+     * @param ctx decoding state
+     * @return the argument
+     * @throws ClassNotFoundException if the hint names no class
+     */
+    public static Arg decodeArg(Value v, DecodeContext ctx) throws ClassNotFoundException {
+        Object value = decode(v, ctx, 0);
+        String hint = v.typeHint();
+        if (hint == null || hint.isEmpty()) {
+            return Arg.of(value);
+        }
+        Class<?> h = resolveHint(hint, ctx.loader, ctx.policy);
+        return new Arg(convertToHint(value, h, hint), h, true);
+    }
+
+    /**
+     * Decodes a value without a hint.
+     *
+     * @param v the wire value
+     * @param ctx decoding state
+     * @param depth current nesting
+     * @return the Java value
+     */
+    public static Object decode(Value v, DecodeContext ctx, int depth) {
+        if (v == null) {
+            return null;
+        }
+        if (depth > MAX_DEPTH) {
+            throw new ProtocolException("value nesting deeper than " + MAX_DEPTH);
+        }
+        if (--ctx.budget < 0) {
+            throw new ProtocolException("request holds more values than its size allows");
+        }
+        int kind = v.kind();
+        switch (kind) {
+            case ValueKind.Null:
+                return null;
+            case ValueKind.Bool:
+                return v.b();
+            case ValueKind.Int: {
+                long i = v.i();
+                if (i >= Integer.MIN_VALUE && i <= Integer.MAX_VALUE) {
+                    return (int) i;
+                }
+                return i;
+            }
+            case ValueKind.Double:
+                return v.d();
+            case ValueKind.Char: {
+                long i = v.i();
+                if (i < 0 || i > 0xFFFF) {
+                    throw new ProtocolException("Char value " + i + " is not a UTF-16 code unit");
+                }
+                return (char) i;
+            }
+            case ValueKind.String: {
+                String s = v.s();
+                return s == null ? "" : s;
+            }
+            case ValueKind.Bytes:
+                return bytes(v);
+            case ValueKind.Object:
+                return ctx.registry.get(v.objectId());
+            case ValueKind.List: {
+                int n = checkedLength(v.itemsLength(), 4, v);
+                ArrayList<Object> list = new ArrayList<>(Math.min(n, 1024));
+                Value item = new Value();
+                for (int i = 0; i < n; i++) {
+                    list.add(decode(v.items(item, i), ctx, depth + 1));
+                }
+                return list;
+            }
+            case ValueKind.Map: {
+                int n = checkedLength(v.itemsLength(), 4, v);
+                if (v.keysLength() != n) {
+                    throw new ProtocolException("Map value has " + v.keysLength() + " keys and " + n + " items");
+                }
+                HashMap<Object, Object> map = new HashMap<>();
+                Value item = new Value();
+                for (int i = 0; i < n; i++) {
+                    Object k = decode(v.keys(item, i), ctx, depth + 1);
+                    map.put(k, decode(v.items(item, i), ctx, depth + 1));
+                }
+                return map;
+            }
+            case ValueKind.Array:
+                return decodeArray(v, ctx, depth);
+            default:
+                throw new ProtocolException("unknown value kind " + kind);
+        }
+    }
+
+    /**
+     * Rejects a vector length that cannot fit the buffer before anything is allocated for it.
+     *
+     * @param n the length read from the buffer
+     * @param elementSize bytes per element
+     * @param t the table holding the vector
+     * @return n
+     */
+    static int checkedLength(int n, int elementSize, com.google.flatbuffers.Table t) {
+        if (n < 0 || (long) n * elementSize > t.getByteBuffer().limit()) {
+            throw new ProtocolException("vector length " + Integer.toUnsignedString(n) + " exceeds the request");
+        }
+        return n;
+    }
+
+    private static byte[] bytes(Value v) {
+        int n = checkedLength(v.dataLength(), 1, v);
+        byte[] out = new byte[n];
+        for (int i = 0; i < n; i++) {
+            out[i] = (byte) v.data(i);
+        }
+        return out;
+    }
+
+    private static Object decodeArray(Value v, DecodeContext ctx, int depth) {
+        int et = v.elementType();
+        if (et == ElementType.Object || et == ElementType.String) {
+            int n = checkedLength(v.itemsLength(), 4, v);
+            Object[] out = et == ElementType.String ? new String[n] : new Object[n];
+            Value item = new Value();
+            for (int i = 0; i < n; i++) {
+                Object o = decode(v.items(item, i), ctx, depth + 1);
+                if (et == ElementType.String && o != null && !(o instanceof String)) {
+                    throw new ProtocolException("String array item " + i + " is a " + o.getClass().getName());
+                }
+                out[i] = o;
+            }
+            return out;
+        }
+        ByteBuffer data = ByteBuffer.wrap(bytes(v)).order(ByteOrder.LITTLE_ENDIAN);
+        int size = elementSize(et);
+        if (data.remaining() % size != 0) {
+            throw new ProtocolException("Array of " + ElementType.name(et) + " has " + data.remaining()
+                    + " data bytes, not a multiple of " + size);
+        }
+        int n = data.remaining() / size;
+        switch (et) {
+            case ElementType.Boolean: {
+                boolean[] a = new boolean[n];
+                for (int i = 0; i < n; i++) a[i] = data.get(i) != 0;
+                return a;
+            }
+            case ElementType.Byte:
+                return data.array();
+            case ElementType.Char: {
+                char[] a = new char[n];
+                data.asCharBuffer().get(a);
+                return a;
+            }
+            case ElementType.Short: {
+                short[] a = new short[n];
+                data.asShortBuffer().get(a);
+                return a;
+            }
+            case ElementType.Int: {
+                int[] a = new int[n];
+                data.asIntBuffer().get(a);
+                return a;
+            }
+            case ElementType.Long: {
+                long[] a = new long[n];
+                data.asLongBuffer().get(a);
+                return a;
+            }
+            case ElementType.Float: {
+                float[] a = new float[n];
+                data.asFloatBuffer().get(a);
+                return a;
+            }
+            default: {
+                double[] a = new double[n];
+                data.asDoubleBuffer().get(a);
+                return a;
+            }
+        }
+    }
+
+    private static int elementSize(int et) {
+        switch (et) {
+            case ElementType.Boolean:
+            case ElementType.Byte:
+                return 1;
+            case ElementType.Char:
+            case ElementType.Short:
+                return 2;
+            case ElementType.Int:
+            case ElementType.Float:
+                return 4;
+            case ElementType.Long:
+            case ElementType.Double:
+                return 8;
+            default:
+                throw new ProtocolException("unknown array element type " + et);
+        }
+    }
+
+    /**
+     * Resolves a type hint: a primitive name, a class name, or a simple name in
+     * java.lang or java.util.
+     *
+     * @param hint the hint text
+     * @param loader loader to use
+     * @param policy the class policy
+     * @return the class
+     * @throws ClassNotFoundException if nothing matches
+     */
+    public static Class<?> resolveHint(String hint, ClassLoader loader, ClassPolicy policy)
+            throws ClassNotFoundException {
+        switch (hint) {
+            case "int": return int.class;
+            case "long": return long.class;
+            case "double": return double.class;
+            case "float": return float.class;
+            case "short": return short.class;
+            case "byte": return byte.class;
+            case "char": return char.class;
+            case "boolean": return boolean.class;
+            default:
+                break;
+        }
+        policy.checkClassName(hint);
+        try {
+            return Class.forName(hint, false, loader);
+        } catch (ClassNotFoundException e) {
+            if (hint.indexOf('.') < 0) {
+                for (String pkg : new String[] {"java.lang.", "java.util."}) {
+                    try {
+                        return Class.forName(pkg + hint, false, loader);
+                    } catch (ClassNotFoundException ignored) {
+                        // try the next package
+                    }
+                }
+            }
+            throw e;
+        }
+    }
+
+    private static Object convertToHint(Object value, Class<?> h, String hint) {
+        if (value == null) {
+            if (h.isPrimitive()) {
+                throw new ClassCastException("null cannot be passed as " + hint);
+            }
+            return null;
+        }
+        Object c = Coercion.coerce(value, h);
+        if (c == Coercion.NO_MATCH) {
+            throw new ClassCastException("a " + value.getClass().getName()
+                    + " value cannot be passed as type hint " + hint);
+        }
+        return c;
+    }
+
+    // ------------------------------------------------------------ Java -> wire
+
+    /**
+     * Encodes a result. A top-level Object[] (or any array of references) and
+     * any non-convertible object become an Object reference.
+     *
+     * @param b the builder
+     * @param v the result
+     * @param registry the session's objects
+     * @param asReference keep any non-null value as a reference
+     * @return the Value offset
+     */
+    public static int encodeResult(FlatBufferBuilder b, Object v, ObjectRegistry registry, boolean asReference) {
+        if (v != null && (asReference || (v instanceof Object[]))) {
+            return encodeReference(b, v, registry);
+        }
+        return encode(b, v, registry, 0);
+    }
+
+    /**
+     * Encodes a value by value where possible (nested Object[] become Arrays).
+     *
+     * @param b the builder
+     * @param v the value
+     * @param registry the session's objects
+     * @param depth nesting so far
+     * @return the Value offset
+     */
+    public static int encode(FlatBufferBuilder b, Object v, ObjectRegistry registry, int depth) {
+        if (v == null) {
+            Value.startValue(b);
+            Value.addKind(b, ValueKind.Null);
+            return Value.endValue(b);
+        }
+        if (v instanceof Boolean) {
+            Value.startValue(b);
+            Value.addKind(b, ValueKind.Bool);
+            Value.addB(b, (Boolean) v);
+            return Value.endValue(b);
+        }
+        if (v instanceof Integer || v instanceof Long || v instanceof Short || v instanceof Byte) {
+            Value.startValue(b);
+            Value.addKind(b, ValueKind.Int);
+            Value.addI(b, ((Number) v).longValue());
+            return Value.endValue(b);
+        }
+        if (v instanceof Double || v instanceof Float) {
+            Value.startValue(b);
+            Value.addKind(b, ValueKind.Double);
+            Value.addD(b, ((Number) v).doubleValue());
+            return Value.endValue(b);
+        }
+        if (v instanceof Character) {
+            Value.startValue(b);
+            Value.addKind(b, ValueKind.Char);
+            Value.addI(b, (Character) v);
+            return Value.endValue(b);
+        }
+        if (v instanceof String) {
+            int s = b.createString((String) v);
+            Value.startValue(b);
+            Value.addKind(b, ValueKind.String);
+            Value.addS(b, s);
+            return Value.endValue(b);
+        }
+        if (v instanceof byte[]) {
+            int d = b.createByteVector((byte[]) v);
+            Value.startValue(b);
+            Value.addKind(b, ValueKind.Bytes);
+            Value.addData(b, d);
+            return Value.endValue(b);
+        }
+        if (depth >= MAX_DEPTH) {
+            return encodeReference(b, v, registry);
+        }
+        if (v instanceof List) {
+            List<?> list = (List<?>) v;
+            checkElements(list.size(), v);
+            int[] items = new int[list.size()];
+            int i = 0;
+            for (Object o : list) {
+                if (i == items.length) {
+                    break; // concurrently grown; send what was sized
+                }
+                items[i++] = encode(b, o, registry, depth + 1);
+            }
+            int vec = Value.createItemsVector(b, i == items.length ? items : java.util.Arrays.copyOf(items, i));
+            Value.startValue(b);
+            Value.addKind(b, ValueKind.List);
+            Value.addItems(b, vec);
+            return Value.endValue(b);
+        }
+        if (v instanceof Map) {
+            Map<?, ?> map = (Map<?, ?>) v;
+            int n = map.size();
+            checkElements(n, v);
+            int[] keys = new int[n];
+            int[] items = new int[n];
+            int i = 0;
+            for (Map.Entry<?, ?> e : map.entrySet()) {
+                if (i == n) {
+                    break;
+                }
+                keys[i] = encode(b, e.getKey(), registry, depth + 1);
+                items[i] = encode(b, e.getValue(), registry, depth + 1);
+                i++;
+            }
+            if (i < n) {
+                keys = java.util.Arrays.copyOf(keys, i);
+                items = java.util.Arrays.copyOf(items, i);
+            }
+            int kv = Value.createKeysVector(b, keys);
+            int iv = Value.createItemsVector(b, items);
+            Value.startValue(b);
+            Value.addKind(b, ValueKind.Map);
+            Value.addKeys(b, kv);
+            Value.addItems(b, iv);
+            return Value.endValue(b);
+        }
+        if (v.getClass().isArray()) {
+            return encodeArray(b, v, registry, depth);
+        }
+        return encodeReference(b, v, registry);
+    }
+
+    private static void checkElements(int n, Object v) {
+        if (n > MAX_ELEMENTS) {
+            throw new IllegalStateException("a " + v.getClass().getName() + " of " + n
+                    + " elements cannot be sent by value: it exceeds any lane slot; ask for a reference instead");
+        }
+    }
+
+    private static int encodeArray(FlatBufferBuilder b, Object v, ObjectRegistry registry, int depth) {
+        checkElements(java.lang.reflect.Array.getLength(v), v);
+        Class<?> comp = v.getClass().getComponentType();
+        if (!comp.isPrimitive()) {
+            Object[] arr = (Object[]) v;
+            int[] items = new int[arr.length];
+            for (int i = 0; i < arr.length; i++) {
+                items[i] = encode(b, arr[i], registry, depth + 1);
+            }
+            int vec = Value.createItemsVector(b, items);
+            Value.startValue(b);
+            Value.addKind(b, ValueKind.Array);
+            Value.addElementType(b, comp == String.class ? ElementType.String : ElementType.Object);
+            Value.addItems(b, vec);
+            return Value.endValue(b);
+        }
+        int et;
+        ByteBuffer data;
+        int n = java.lang.reflect.Array.getLength(v);
+        if (comp == boolean.class) {
+            et = ElementType.Boolean;
+            data = ByteBuffer.allocate(n);
+            for (boolean x : (boolean[]) v) data.put((byte) (x ? 1 : 0));
+        } else if (comp == char.class) {
+            et = ElementType.Char;
+            data = le(n * 2);
+            data.asCharBuffer().put((char[]) v);
+        } else if (comp == short.class) {
+            et = ElementType.Short;
+            data = le(n * 2);
+            data.asShortBuffer().put((short[]) v);
+        } else if (comp == int.class) {
+            et = ElementType.Int;
+            data = le(n * 4);
+            data.asIntBuffer().put((int[]) v);
+        } else if (comp == long.class) {
+            et = ElementType.Long;
+            data = le(n * 8);
+            data.asLongBuffer().put((long[]) v);
+        } else if (comp == float.class) {
+            et = ElementType.Float;
+            data = le(n * 4);
+            data.asFloatBuffer().put((float[]) v);
+        } else {
+            et = ElementType.Double;
+            data = le(n * 8);
+            data.asDoubleBuffer().put((double[]) v);
+        }
+        int d = b.createByteVector(data.array());
+        Value.startValue(b);
+        Value.addKind(b, ValueKind.Array);
+        Value.addElementType(b, et);
+        Value.addData(b, d);
+        return Value.endValue(b);
+    }
+
+    private static ByteBuffer le(int n) {
+        return ByteBuffer.allocate(n).order(ByteOrder.LITTLE_ENDIAN);
+    }
+
+    /**
+     * Registers an object and encodes a reference to it.
+     *
+     * @param b the builder
+     * @param v a non-null object
+     * @param registry the session's objects
+     * @return the Value offset
+     */
+    public static int encodeReference(FlatBufferBuilder b, Object v, ObjectRegistry registry) {
+        long id = registry.register(v);
+        int cn = b.createString(v.getClass().getName());
+        Value.startValue(b);
+        Value.addKind(b, ValueKind.Object);
+        Value.addObjectId(b, id);
+        Value.addClassName(b, cn);
+        return Value.endValue(b);
+    }
+}

@@ -1,0 +1,520 @@
+package gatun.server.shm;
+
+import java.io.IOException;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.MappedByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+
+/**
+ * The control segment shared with Python: the only class that touches shared memory.
+ *
+ * <p>Every access goes through little-endian {@link VarHandle}s on the mapped
+ * buffer, so memory ordering is explicit (plain, volatile = SeqCst, CAS) and
+ * the byte order never depends on the buffer's default big-endian view. The
+ * constants below mirror {@code schemas/SHM_LAYOUT.md} and are tested against
+ * the byte vectors in {@code schemas/vectors/}.
+ *
+ * <pre>
+ *  offset  size
+ *  0       64    header
+ *  64      8128  segment directory   (63 entries x 128 bytes)
+ *  8192    65536 release ring  Python -&gt; Java
+ *  73728   65536 release ring  Java -&gt; Python
+ *  139264  ...   lane 0, lane 1, ... lane N-1 (each LANE_HEADER + 2 x slot_size)
+ *
+ * Header (64 bytes)
+ *  0        8        16       20       24       28       32
+ *  +--------+--------+--------+--------+--------+--------+
+ *  | magic  |version |lanes   |slot sz |py pid  |jvm pid |
+ *  +--------+--------+--------+--------+--------+--------+
+ *  32       40       48       56       64
+ *  +--------+--------+--------+--------+
+ *  |py start|jvm strt|state   |reserved|
+ *  +--------+--------+--------+--------+
+ *
+ * Lane (from offset 139264, stride LANE_HEADER + 2 * slot_size)
+ *  +0    cache line written by Python:
+ *        req_seq u64 | req_len u32 | req_flags u32 | py_waiting u32 | py_spinning u32 | cancel_seq u64
+ *  +64   cache line written by Java:
+ *        resp_seq u64 | resp_len u32 | resp_flags u32 | jvm_waiting u32 | jvm_spinning u32 | acked_seq u64
+ *  +128  reserved to 256
+ *  +256  request slot  (slot_size bytes)
+ *  +256+slot_size  response slot (slot_size bytes)
+ * </pre>
+ *
+ * <p>Example: {@code new ControlSegment(buf).laneRequestSeq(0)} reads lane 0's
+ * {@code req_seq} with SeqCst ordering.
+ */
+public final class ControlSegment {
+    /** "GTUNCTL1" read as little-endian bytes. */
+    public static final long MAGIC = 0x314C5443_4E555447L;
+    /** Layout version written by Python at offset 8. */
+    public static final int LAYOUT_VERSION = 1;
+    /** Largest segment either side maps. */
+    public static final long MAX_SEGMENT_SIZE = 1L << 30;
+    /** Most lanes a control segment may carry. */
+    public static final int MAX_LANES = 64;
+    /** Smallest slot. */
+    public static final int MIN_SLOT_SIZE = 4096;
+    /** Largest slot. */
+    public static final int MAX_SLOT_SIZE = 64 << 20;
+
+    /** Header size in bytes. */
+    public static final int HEADER_SIZE = 64;
+    /** Header field offsets. */
+    public static final int H_MAGIC = 0, H_VERSION = 8, H_LANES = 12, H_SLOT_SIZE = 16,
+            H_PY_PID = 20, H_JVM_PID = 24, H_PY_START = 32, H_JVM_START = 40, H_STATE = 48;
+    /** Header {@code state} values. */
+    public static final int STATE_CREATED = 0, STATE_READY = 1, STATE_CLOSING = 2, STATE_CLOSED = 3;
+
+    /** Segment directory placement. */
+    public static final int DIRECTORY_OFFSET = 64, DIRECTORY_ENTRIES = 63, DIRECTORY_ENTRY_SIZE = 128;
+    /** Directory entry field offsets. */
+    public static final int D_PUBLISHED = 0, D_SEGMENT_ID = 4, D_OWNER = 8, D_KIND = 9,
+            D_GENERATION = 12, D_SIZE = 16, D_MEMFD = 24, D_NAME = 32, D_NAME_SIZE = 96;
+
+    /** Release rings (issue 3). */
+    public static final int RING_PY_TO_JAVA_OFFSET = 8192, RING_JAVA_TO_PY_OFFSET = 73728, RING_SIZE = 65536;
+
+    /** First lane's offset. */
+    public static final int LANES_OFFSET = 139264;
+    /** Lane header size; the request slot starts here. */
+    public static final int LANE_HEADER_SIZE = 256;
+    /** Lane field offsets (Python's cache line). */
+    public static final int L_REQ_SEQ = 0, L_REQ_LEN = 8, L_REQ_FLAGS = 12, L_PY_WAITING = 16,
+            L_PY_SPINNING = 20, L_CANCEL_SEQ = 24;
+    /** Lane field offsets (Java's cache line). */
+    public static final int L_RESP_SEQ = 64, L_RESP_LEN = 72, L_RESP_FLAGS = 76, L_JVM_WAITING = 80,
+            L_JVM_SPINNING = 84, L_ACKED_SEQ = 88;
+
+    private static final VarHandle LONG =
+            MethodHandles.byteBufferViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
+    private static final VarHandle INT =
+            MethodHandles.byteBufferViewVarHandle(int[].class, ByteOrder.LITTLE_ENDIAN);
+
+    private final ByteBuffer buf;
+    private int slotSize;
+    private int laneCount;
+
+    /**
+     * Wraps a buffer holding a control segment (a mapping, or a direct buffer in tests).
+     * Lane accessors need {@link #validate} or {@link #writeHeader} first.
+     *
+     * @param buf the whole segment; a direct buffer so atomic access modes work
+     */
+    public ControlSegment(ByteBuffer buf) {
+        this.buf = buf;
+    }
+
+    /**
+     * Maps {@code size} bytes of a segment file read/write.
+     *
+     * @param path a file, or {@code /proc/<pid>/fd/<n>} for a peer's memfd
+     * @param size bytes to map
+     * @return the mapped segment, not yet validated
+     * @throws IOException if the file cannot be opened or is smaller than {@code size}
+     */
+    public static ControlSegment map(Path path, long size) throws IOException {
+        if (size < LANES_OFFSET || size > MAX_SEGMENT_SIZE) {
+            throw new IOException("control segment size " + size + " is outside " + LANES_OFFSET
+                    + ".." + MAX_SEGMENT_SIZE + " bytes");
+        }
+        try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+            long actual = ch.size();
+            if (actual < size) {
+                throw new IOException("control segment " + path + " holds " + actual
+                        + " bytes, the handshake announced " + size);
+            }
+            MappedByteBuffer mapped = ch.map(FileChannel.MapMode.READ_WRITE, 0, size);
+            return new ControlSegment(mapped);
+        }
+    }
+
+    /**
+     * Bytes a control segment with these parameters needs.
+     *
+     * @param lanes lane count
+     * @param slotSize slot size in bytes
+     * @return the minimal segment size
+     */
+    public static long requiredSize(int lanes, int slotSize) {
+        return LANES_OFFSET + (long) lanes * (LANE_HEADER_SIZE + 2L * slotSize);
+    }
+
+    /**
+     * Checks the header Python wrote against the layout and the handshake, then
+     * enables the lane accessors.
+     *
+     * @param expectedLanes lane count announced in Hello
+     * @return this
+     * @throws IllegalArgumentException naming the first field that does not match
+     */
+    public ControlSegment validate(int expectedLanes) {
+        long magic = (long) LONG.getVolatile(buf, H_MAGIC);
+        if (magic != MAGIC) {
+            throw new IllegalArgumentException(String.format(
+                    "control segment magic is 0x%016x, expected 0x%016x", magic, MAGIC));
+        }
+        int version = (int) INT.getVolatile(buf, H_VERSION);
+        if (version != LAYOUT_VERSION) {
+            throw new IllegalArgumentException("control segment layout version is " + version
+                    + ", this server reads version " + LAYOUT_VERSION);
+        }
+        int lanes = (int) INT.getVolatile(buf, H_LANES);
+        if (lanes < 1 || lanes > MAX_LANES) {
+            throw new IllegalArgumentException("control segment lane count " + Integer.toUnsignedString(lanes)
+                    + " is outside 1.." + MAX_LANES);
+        }
+        if (lanes != expectedLanes) {
+            throw new IllegalArgumentException("control segment has " + lanes
+                    + " lanes, the handshake announced " + expectedLanes);
+        }
+        int slot = (int) INT.getVolatile(buf, H_SLOT_SIZE);
+        if (slot < MIN_SLOT_SIZE || slot > MAX_SLOT_SIZE || slot % 4096 != 0) {
+            throw new IllegalArgumentException("control segment slot size " + Integer.toUnsignedString(slot)
+                    + " is not a multiple of 4096 in " + MIN_SLOT_SIZE + ".." + MAX_SLOT_SIZE);
+        }
+        long need = requiredSize(lanes, slot);
+        if (need > buf.capacity()) {
+            throw new IllegalArgumentException("control segment of " + buf.capacity() + " bytes is too small for "
+                    + lanes + " lanes of " + slot + "-byte slots (" + need + " bytes)");
+        }
+        this.laneCount = lanes;
+        this.slotSize = slot;
+        return this;
+    }
+
+    // ------------------------------------------------------------------ header
+
+    /**
+     * Writes Python's header fields (magic, version, lanes, slot size, pid, start
+     * time) — the in-process twin of the Rust writer, used by tests.
+     *
+     * @param lanes lane count
+     * @param slot slot size
+     * @param pythonPid Python pid
+     * @param pythonStart Python start time
+     */
+    public void writeHeader(int lanes, int slot, int pythonPid, long pythonStart) {
+        LONG.setVolatile(buf, H_MAGIC, MAGIC);
+        INT.setVolatile(buf, H_VERSION, LAYOUT_VERSION);
+        INT.setVolatile(buf, H_LANES, lanes);
+        INT.setVolatile(buf, H_SLOT_SIZE, slot);
+        INT.setVolatile(buf, H_PY_PID, pythonPid);
+        LONG.setVolatile(buf, H_PY_START, pythonStart);
+        this.laneCount = lanes;
+        this.slotSize = slot;
+    }
+
+    /** @return the magic number */
+    public long magic() { return (long) LONG.getVolatile(buf, H_MAGIC); }
+    /** @return the layout version */
+    public int layoutVersion() { return (int) INT.getVolatile(buf, H_VERSION); }
+    /** @return the lane count in the header */
+    public int laneCountField() { return (int) INT.getVolatile(buf, H_LANES); }
+    /** @return the slot size in the header */
+    public int slotSizeField() { return (int) INT.getVolatile(buf, H_SLOT_SIZE); }
+    /** @return Python's pid */
+    public int pythonPid() { return (int) INT.getVolatile(buf, H_PY_PID); }
+    /** @return the JVM pid */
+    public int jvmPid() { return (int) INT.getVolatile(buf, H_JVM_PID); }
+    /** @return Python's start time */
+    public long pythonStartTime() { return (long) LONG.getVolatile(buf, H_PY_START); }
+    /** @return the JVM start time */
+    public long jvmStartTime() { return (long) LONG.getVolatile(buf, H_JVM_START); }
+    /** @return the state word */
+    public int state() { return (int) INT.getVolatile(buf, H_STATE); }
+
+    /** @param pid the JVM pid to publish */
+    public void setJvmPid(int pid) { INT.setVolatile(buf, H_JVM_PID, pid); }
+    /** @param startTime the JVM start time to publish */
+    public void setJvmStartTime(long startTime) { LONG.setVolatile(buf, H_JVM_START, startTime); }
+    /** @param state the new state word */
+    public void setState(int state) { INT.setVolatile(buf, H_STATE, state); }
+
+    /** @return validated lane count */
+    public int laneCount() { return laneCount; }
+    /** @return validated slot size */
+    public int slotSize() { return slotSize; }
+
+    // --------------------------------------------------------------- directory
+
+    private static int entry(int index) {
+        if (index < 0 || index >= DIRECTORY_ENTRIES) {
+            throw new IndexOutOfBoundsException("directory entry " + index + " outside 0.." + (DIRECTORY_ENTRIES - 1));
+        }
+        return DIRECTORY_OFFSET + index * DIRECTORY_ENTRY_SIZE;
+    }
+
+    /**
+     * Publishes a directory entry: every field first, then {@code published = 1}
+     * with release ordering.
+     *
+     * @param index entry index
+     * @param segmentId segment id
+     * @param owner 0 Python, 1 Java
+     * @param kind 0 control, 1 payload
+     * @param generation generation counter
+     * @param size segment size
+     * @param memfd memfd number in the owner, -1 to use the name
+     * @param name fallback file name (at most 95 UTF-8 bytes)
+     */
+    public void publishDirectoryEntry(int index, int segmentId, int owner, int kind, int generation,
+                                      long size, int memfd, String name) {
+        int e = entry(index);
+        byte[] n = name == null ? new byte[0] : name.getBytes(StandardCharsets.UTF_8);
+        if (n.length >= D_NAME_SIZE) {
+            throw new IllegalArgumentException("segment name of " + n.length + " bytes exceeds " + (D_NAME_SIZE - 1));
+        }
+        INT.setOpaque(buf, e + D_SEGMENT_ID, segmentId);
+        int packed = (owner & 0xFF) | (kind & 0xFF) << 8; // owner u8, kind u8, reserved u16
+        INT.setOpaque(buf, e + D_OWNER, packed);
+        INT.setOpaque(buf, e + D_GENERATION, generation);
+        LONG.setOpaque(buf, e + D_SIZE, size);
+        INT.setOpaque(buf, e + D_MEMFD, memfd);
+        INT.setOpaque(buf, e + D_MEMFD + 4, 0);
+        for (int i = 0; i < D_NAME_SIZE; i += 4) {
+            int word = 0;
+            for (int b = 3; b >= 0; b--) {
+                word = word << 8 | (i + b < n.length ? n[i + b] & 0xFF : 0);
+            }
+            INT.setOpaque(buf, e + D_NAME + i, word);
+        }
+        INT.setRelease(buf, e + D_PUBLISHED, 1);
+    }
+
+    /**
+     * @param index entry index
+     * @return published word (acquire)
+     */
+    public int directoryPublished(int index) { return (int) INT.getAcquire(buf, entry(index) + D_PUBLISHED); }
+    /**
+     * @param index entry index
+     * @return segment id
+     */
+    public int directorySegmentId(int index) { return (int) INT.getOpaque(buf, entry(index) + D_SEGMENT_ID); }
+    /**
+     * @param index entry index
+     * @return owner byte
+     */
+    public int directoryOwner(int index) { return (int) INT.getOpaque(buf, entry(index) + D_OWNER) & 0xFF; }
+    /**
+     * @param index entry index
+     * @return kind byte
+     */
+    public int directoryKind(int index) { return (int) INT.getOpaque(buf, entry(index) + D_OWNER) >>> 8 & 0xFF; }
+    /**
+     * @param index entry index
+     * @return generation
+     */
+    public int directoryGeneration(int index) { return (int) INT.getOpaque(buf, entry(index) + D_GENERATION); }
+    /**
+     * @param index entry index
+     * @return segment size
+     */
+    public long directorySize(int index) { return (long) LONG.getOpaque(buf, entry(index) + D_SIZE); }
+    /**
+     * @param index entry index
+     * @return memfd number
+     */
+    public int directoryMemfd(int index) { return (int) INT.getOpaque(buf, entry(index) + D_MEMFD); }
+
+    /**
+     * @param index entry index
+     * @return the NUL-padded file name, decoded as UTF-8
+     */
+    public String directoryName(int index) {
+        int e = entry(index) + D_NAME;
+        byte[] n = new byte[D_NAME_SIZE];
+        int len = 0;
+        while (len < D_NAME_SIZE) {
+            byte b = buf.get(e + len);
+            if (b == 0) {
+                break;
+            }
+            n[len++] = b;
+        }
+        return new String(n, 0, len, StandardCharsets.UTF_8);
+    }
+
+    // ------------------------------------------------------------------- lanes
+
+    /**
+     * @param lane lane index
+     * @return offset of the lane's header
+     */
+    public int laneBase(int lane) {
+        if (lane < 0 || lane >= laneCount) {
+            throw new IndexOutOfBoundsException("lane " + lane + " outside 0.." + (laneCount - 1));
+        }
+        return LANES_OFFSET + lane * (LANE_HEADER_SIZE + 2 * slotSize);
+    }
+
+    /**
+     * @param lane lane index
+     * @return req_seq (SeqCst)
+     */
+    public long requestSeq(int lane) { return (long) LONG.getVolatile(buf, laneBase(lane) + L_REQ_SEQ); }
+    /**
+     * @param lane lane index
+     * @return req_len (SeqCst)
+     */
+    public int requestLen(int lane) { return (int) INT.getVolatile(buf, laneBase(lane) + L_REQ_LEN); }
+    /**
+     * @param lane lane index
+     * @return py_waiting
+     */
+    public int pyWaiting(int lane) { return (int) INT.getVolatile(buf, laneBase(lane) + L_PY_WAITING); }
+    /**
+     * @param lane lane index
+     * @return py_spinning
+     */
+    public int pySpinning(int lane) { return (int) INT.getVolatile(buf, laneBase(lane) + L_PY_SPINNING); }
+    /**
+     * @param lane lane index
+     * @return cancel_seq
+     */
+    public long cancelSeq(int lane) { return (long) LONG.getVolatile(buf, laneBase(lane) + L_CANCEL_SEQ); }
+    /**
+     * @param lane lane index
+     * @return resp_seq
+     */
+    public long responseSeq(int lane) { return (long) LONG.getVolatile(buf, laneBase(lane) + L_RESP_SEQ); }
+    /**
+     * @param lane lane index
+     * @return resp_len
+     */
+    public int responseLen(int lane) { return (int) INT.getVolatile(buf, laneBase(lane) + L_RESP_LEN); }
+    /**
+     * @param lane lane index
+     * @return jvm_waiting
+     */
+    public int jvmWaiting(int lane) { return (int) INT.getVolatile(buf, laneBase(lane) + L_JVM_WAITING); }
+    /**
+     * @param lane lane index
+     * @return jvm_spinning
+     */
+    public int jvmSpinning(int lane) { return (int) INT.getVolatile(buf, laneBase(lane) + L_JVM_SPINNING); }
+
+    /**
+     * @param lane lane index
+     * @param seq new req_seq (SeqCst; Python's side, for tests)
+     */
+    public void setRequestSeq(int lane, long seq) { LONG.setVolatile(buf, laneBase(lane) + L_REQ_SEQ, seq); }
+    /**
+     * @param lane lane index
+     * @param len new req_len (Python's side, for tests)
+     */
+    public void setRequestLen(int lane, int len) { INT.setVolatile(buf, laneBase(lane) + L_REQ_LEN, len); }
+    /**
+     * @param lane lane index
+     * @param v new py_waiting (Python's side, for tests)
+     */
+    public void setPyWaiting(int lane, int v) { INT.setVolatile(buf, laneBase(lane) + L_PY_WAITING, v); }
+    /**
+     * @param lane lane index
+     * @param seq new cancel_seq (Python's side, for tests)
+     */
+    public void setCancelSeq(int lane, long seq) { LONG.setVolatile(buf, laneBase(lane) + L_CANCEL_SEQ, seq); }
+    /**
+     * @param lane lane index
+     * @param seq new resp_seq (SeqCst)
+     */
+    public void setResponseSeq(int lane, long seq) { LONG.setVolatile(buf, laneBase(lane) + L_RESP_SEQ, seq); }
+    /**
+     * @param lane lane index
+     * @param len new resp_len
+     */
+    public void setResponseLen(int lane, int len) { INT.setVolatile(buf, laneBase(lane) + L_RESP_LEN, len); }
+    /**
+     * @param lane lane index
+     * @param v new jvm_waiting (SeqCst)
+     */
+    public void setJvmWaiting(int lane, int v) { INT.setVolatile(buf, laneBase(lane) + L_JVM_WAITING, v); }
+    /**
+     * @param lane lane index
+     * @param v new jvm_spinning
+     */
+    public void setJvmSpinning(int lane, int v) { INT.setVolatile(buf, laneBase(lane) + L_JVM_SPINNING, v); }
+
+    /**
+     * CAS {@code py_waiting} 1 -&gt; 0 (notify step 2).
+     *
+     * @param lane lane index
+     * @return true if Python was waiting and must be rung
+     */
+    public boolean takePyWaiting(int lane) {
+        return INT.compareAndSet(buf, laneBase(lane) + L_PY_WAITING, 1, 0);
+    }
+
+    /**
+     * CAS {@code jvm_waiting} 1 -&gt; 0 (wait step 3, or Python's notify step 2 in tests).
+     *
+     * @param lane lane index
+     * @return true if the flag was taken
+     */
+    public boolean takeJvmWaiting(int lane) {
+        return INT.compareAndSet(buf, laneBase(lane) + L_JVM_WAITING, 1, 0);
+    }
+
+    /**
+     * Copies the request slot's first {@code len} bytes out of shared memory.
+     *
+     * @param lane lane index
+     * @param dst destination, at least {@code len} long
+     * @param len bytes to copy, at most the slot size
+     */
+    public void copyRequest(int lane, byte[] dst, int len) {
+        checkLen(len);
+        buf.get(laneBase(lane) + LANE_HEADER_SIZE, dst, 0, len);
+    }
+
+    /**
+     * Writes {@code src}'s remaining bytes into the request slot (Python's side, for tests).
+     *
+     * @param lane lane index
+     * @param src the encoded request
+     */
+    public void writeRequest(int lane, ByteBuffer src) {
+        checkLen(src.remaining());
+        buf.put(laneBase(lane) + LANE_HEADER_SIZE, src, src.position(), src.remaining());
+    }
+
+    /**
+     * Writes {@code src}'s remaining bytes into the response slot.
+     *
+     * @param lane lane index
+     * @param src the encoded response, at most the slot size
+     */
+    public void writeResponse(int lane, ByteBuffer src) {
+        checkLen(src.remaining());
+        buf.put(laneBase(lane) + LANE_HEADER_SIZE + slotSize, src, src.position(), src.remaining());
+    }
+
+    /**
+     * Copies the response slot's first {@code len} bytes (Python's side, for tests).
+     *
+     * @param lane lane index
+     * @param len bytes to copy
+     * @return a fresh array
+     */
+    public byte[] readResponse(int lane, int len) {
+        checkLen(len);
+        byte[] out = new byte[len];
+        buf.get(laneBase(lane) + LANE_HEADER_SIZE + slotSize, out, 0, len);
+        return out;
+    }
+
+    private void checkLen(int len) {
+        if (len < 0 || len > slotSize) {
+            throw new IndexOutOfBoundsException(Integer.toUnsignedString(len)
+                    + " bytes do not fit the lane slot of " + slotSize + " bytes");
+        }
+    }
+}

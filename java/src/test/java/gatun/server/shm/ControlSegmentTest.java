@@ -1,0 +1,142 @@
+package gatun.server.shm;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+
+/** Checks the layout against the shared byte vectors in schemas/vectors. */
+class ControlSegmentTest {
+    private static final int LANES = 4;
+    private static final int SLOT = 65536;
+
+    static byte[] vector(String name) throws IOException {
+        Path p = Path.of("..", "schemas", "vectors", name);
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        for (String line : Files.readAllLines(p)) {
+            String t = line.strip();
+            if (t.isEmpty() || t.startsWith("#")) {
+                continue;
+            }
+            for (String hex : t.split("\\s+")) {
+                out.write(Integer.parseInt(hex, 16));
+            }
+        }
+        return out.toByteArray();
+    }
+
+    private static ByteBuffer segment() {
+        return ByteBuffer.allocateDirect((int) ControlSegment.requiredSize(LANES, SLOT));
+    }
+
+    private static byte[] slice(ByteBuffer b, int off, int len) {
+        byte[] out = new byte[len];
+        b.get(off, out, 0, len);
+        return out;
+    }
+
+    @Test
+    void headerMatchesVector() throws IOException {
+        byte[] expected = vector("control_header.hex");
+        assertEquals(64, expected.length);
+        ByteBuffer buf = segment();
+        ControlSegment seg = new ControlSegment(buf);
+        seg.writeHeader(LANES, SLOT, 1234, 111);
+        seg.setJvmPid(5678);
+        seg.setJvmStartTime(222);
+        seg.setState(ControlSegment.STATE_READY);
+        assertArrayEquals(expected, slice(buf, 0, 64));
+
+        ByteBuffer read = segment();
+        read.put(0, expected);
+        ControlSegment r = new ControlSegment(read).validate(LANES);
+        assertEquals(ControlSegment.MAGIC, r.magic());
+        assertEquals(1, r.layoutVersion());
+        assertEquals(LANES, r.laneCount());
+        assertEquals(SLOT, r.slotSize());
+        assertEquals(1234, r.pythonPid());
+        assertEquals(5678, r.jvmPid());
+        assertEquals(111, r.pythonStartTime());
+        assertEquals(222, r.jvmStartTime());
+        assertEquals(ControlSegment.STATE_READY, r.state());
+    }
+
+    @Test
+    void directoryEntryMatchesVector() throws IOException {
+        byte[] expected = vector("directory_entry.hex");
+        assertEquals(128, expected.length);
+        ByteBuffer buf = segment();
+        ControlSegment seg = new ControlSegment(buf);
+        seg.publishDirectoryEntry(0, 3, 1, 1, 2, 1 << 20, 9, "seg-name");
+        assertArrayEquals(expected, slice(buf, ControlSegment.DIRECTORY_OFFSET, 128));
+
+        ByteBuffer read = segment();
+        read.put(ControlSegment.DIRECTORY_OFFSET + 5 * 128, expected);
+        ControlSegment r = new ControlSegment(read);
+        assertEquals(1, r.directoryPublished(5));
+        assertEquals(3, r.directorySegmentId(5));
+        assertEquals(1, r.directoryOwner(5));
+        assertEquals(1, r.directoryKind(5));
+        assertEquals(2, r.directoryGeneration(5));
+        assertEquals(1 << 20, r.directorySize(5));
+        assertEquals(9, r.directoryMemfd(5));
+        assertEquals("seg-name", r.directoryName(5));
+    }
+
+    @Test
+    void laneHeaderMatchesVector() throws IOException {
+        byte[] expected = vector("lane_header.hex");
+        assertEquals(256, expected.length);
+        ByteBuffer buf = segment();
+        ControlSegment seg = new ControlSegment(buf);
+        seg.writeHeader(LANES, SLOT, 1, 1);
+        int lane = 2;
+        seg.setRequestSeq(lane, 7);
+        seg.setRequestLen(lane, 300);
+        seg.setPyWaiting(lane, 1);
+        seg.setCancelSeq(lane, 5);
+        seg.setResponseSeq(lane, 6);
+        seg.setResponseLen(lane, 120);
+        seg.setJvmSpinning(lane, 1);
+        int base = ControlSegment.LANES_OFFSET + lane * (256 + 2 * SLOT);
+        assertEquals(base, seg.laneBase(lane));
+        assertArrayEquals(expected, slice(buf, base, 256));
+
+        ByteBuffer read = segment();
+        ControlSegment r = new ControlSegment(read);
+        r.writeHeader(LANES, SLOT, 1, 1);
+        read.put(r.laneBase(1), expected);
+        assertEquals(7, r.requestSeq(1));
+        assertEquals(300, r.requestLen(1));
+        assertEquals(1, r.pyWaiting(1));
+        assertEquals(5, r.cancelSeq(1));
+        assertEquals(6, r.responseSeq(1));
+        assertEquals(120, r.responseLen(1));
+        assertEquals(0, r.jvmWaiting(1));
+        assertEquals(1, r.jvmSpinning(1));
+        assertEquals(true, r.takePyWaiting(1));
+        assertEquals(false, r.takePyWaiting(1));
+    }
+
+    @Test
+    void validateRejectsBadHeaders() {
+        ByteBuffer buf = segment();
+        ControlSegment seg = new ControlSegment(buf);
+        assertThrows(IllegalArgumentException.class, () -> seg.validate(LANES));
+        seg.writeHeader(LANES, SLOT, 1, 1);
+        assertThrows(IllegalArgumentException.class, () -> seg.validate(3));
+        seg.writeHeader(LANES, 5000, 1, 1);
+        assertThrows(IllegalArgumentException.class, () -> seg.validate(LANES));
+        seg.writeHeader(LANES, SLOT * 2, 1, 1);
+        assertThrows(IllegalArgumentException.class, () -> seg.validate(LANES));
+        seg.writeHeader(LANES, SLOT, 1, 1);
+        assertEquals(LANES, seg.validate(LANES).laneCount());
+        assertThrows(IndexOutOfBoundsException.class, () -> seg.copyRequest(0, new byte[SLOT + 1], SLOT + 1));
+    }
+}
