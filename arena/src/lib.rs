@@ -1,11 +1,16 @@
 //! Shared-memory building blocks of gatun-rs.
 //!
 //! A [`Segment`] is a region of shared memory created by the side that writes
-//! into it and mapped by its peer (ARCHITECTURE §2). Today the bridge uses one
-//! segment, the control segment with its lanes; the payload arena of the Arrow
-//! data plane (owner ledgers, release rings, layout walking) builds on the same
-//! type.
+//! into it and mapped by its peer (ARCHITECTURE §2). The [`Arena`] is the
+//! owner's allocator and ledger over its payload segments (ARCHITECTURE §3):
+//! a region lives while either side references it.
 
+pub mod import;
+pub mod layout;
+pub mod ledger;
 pub mod segment;
 
+pub use import::{build_batch, IpcParts};
+pub use layout::{check_schema, flatten, FlatBatch, LayoutError};
+pub use ledger::{AllocError, Arena, ArenaConfig, Region, RegionHandle, ALIGNMENT};
 pub use segment::{Segment, SegmentError, SegmentLocator, MAX_SEGMENT_SIZE};

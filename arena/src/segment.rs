@@ -83,7 +83,9 @@ impl std::error::Error for SegmentError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             SegmentError::BadSize(_) => None,
-            SegmentError::OutOfSpace { source, .. } | SegmentError::Io { source, .. } => Some(source),
+            SegmentError::OutOfSpace { source, .. } | SegmentError::Io { source, .. } => {
+                Some(source)
+            }
         }
     }
 }
@@ -186,7 +188,10 @@ impl Segment {
             .len();
         if actual < size as u64 {
             return Err(SegmentError::Io {
-                context: format!("peer segment {} is {actual} bytes, expected {size}", path.display()),
+                context: format!(
+                    "peer segment {} is {actual} bytes, expected {size}",
+                    path.display()
+                ),
                 source: io::Error::from(io::ErrorKind::InvalidData),
             });
         }
@@ -323,8 +328,14 @@ mod tests {
     #[test]
     fn sizes_outside_the_limit_are_refused() {
         let dir = std::env::temp_dir();
-        assert!(matches!(Segment::create("x", 0, &dir), Err(SegmentError::BadSize(0))));
+        assert!(matches!(
+            Segment::create("x", 0, &dir),
+            Err(SegmentError::BadSize(0))
+        ));
         let too_big = MAX_SEGMENT_SIZE + 1;
-        assert!(matches!(Segment::create("x", too_big, &dir), Err(SegmentError::BadSize(_))));
+        assert!(matches!(
+            Segment::create("x", too_big, &dir),
+            Err(SegmentError::BadSize(_))
+        ));
     }
 }

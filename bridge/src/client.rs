@@ -19,9 +19,11 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use arrow_array::RecordBatch;
 use flatbuffers::{FlatBufferBuilder, ForwardsUOffset, Vector, WIPOffset};
 use gatun_arena::Segment;
 
+use crate::arrow_plane::{encode_descriptor, ArenaSizing, ArrowPlane, PreparedBatch};
 use crate::control::{self, ControlLayout, HeaderFields};
 use crate::error::{BridgeError, JavaError, Result};
 use crate::handshake::{self, HelloFields};
@@ -50,6 +52,8 @@ pub struct ClientOptions {
     pub slot_size: usize,
     /// How long the JVM may take to become ready.
     pub startup_timeout: Duration,
+    /// The payload arena for Arrow data sent to the JVM.
+    pub arena: ArenaSizing,
 }
 
 impl ClientOptions {
@@ -63,6 +67,7 @@ impl ClientOptions {
             lanes: 4,
             slot_size: 1 << 20,
             startup_timeout: Duration::from_secs(30),
+            arena: ArenaSizing::default(),
         }
     }
 }
@@ -181,7 +186,8 @@ struct Shared {
     jvm: Mutex<Option<JvmProcess>>,
     jvm_pid: u32,
     socket_fds: Vec<i32>,
-    // Last, so lanes (which point into it) are dropped first.
+    arrow: ArrowPlane,
+    // Last, so lanes and the Arrow plane (which point into it) drop first.
     _control: Segment,
 }
 
@@ -396,7 +402,7 @@ impl Client {
             // SAFETY: `control` is moved into `Shared` below and outlives every lane.
             .map(|(i, s)| unsafe { Lane::new(i, base, &layout, s) }.map(Mutex::new))
             .collect::<Result<Vec<_>>>()?;
-        Ok(Client {
+        let client = Client {
             shared: Arc::new(Shared {
                 layout,
                 free: Mutex::new((0..layout.lanes).rev().collect()),
@@ -409,9 +415,13 @@ impl Client {
                 jvm: Mutex::new(Some(jvm)),
                 jvm_pid,
                 socket_fds,
+                // SAFETY: `control` moves into the same `Shared` and outlives the plane.
+                arrow: unsafe { ArrowPlane::new(base, opts.arena, std::env::temp_dir()) },
                 _control: control,
             }),
-        })
+        };
+        client.shared.arrow.set_jvm_pid(jvm_pid);
+        Ok(client)
     }
 
     /// A weak reference (for registries that must not keep the JVM alive).
@@ -458,6 +468,7 @@ impl Client {
         if let BridgeError::Closed(reason) = &err {
             self.mark_closed(reason);
             self.shutdown_sockets();
+            self.shared.arrow.peer_gone();
         }
         err
     }
@@ -562,6 +573,61 @@ impl Client {
         if let Err(e) = sent {
             if matches!(e, BridgeError::TooLarge { .. }) {
                 self.shared.releases.restore(releases);
+            }
+            return Err(e);
+        }
+        let response = scratch.response()?;
+        if let Some(error) = response.error() {
+            return Err(java_error(error));
+        }
+        response.value().map_or(Ok(Value::Null), Value::decode)
+    }
+
+    /// The session's Arrow state (arena statistics, schema registry).
+    pub fn arrow(&self) -> &ArrowPlane {
+        &self.shared.arrow
+    }
+
+    /// Copies `batch` into the arena; the caller then sends it with
+    /// [`encode_send_batch`](Self::encode_send_batch) or abandons it.
+    pub fn prepare_batch(&self, batch: &RecordBatch) -> Result<PreparedBatch> {
+        if self.is_closed() {
+            return Err(self.closed_error());
+        }
+        self.shared.arrow.prepare(batch)
+    }
+
+    /// Finishes a `SendArrowBatch` request for `prepared` in `fbb`.
+    pub fn encode_send_batch(&self, fbb: &mut FlatBufferBuilder<'_>, prepared: &PreparedBatch) {
+        let releases = self.shared.releases.take(MAX_RELEASES_PER_MESSAGE);
+        let (descriptor, schema) = encode_descriptor(fbb, prepared);
+        let release_ids = (!releases.is_empty()).then(|| fbb.create_vector(&releases));
+        let req = fb::Request::create(
+            fbb,
+            &fb::RequestArgs {
+                action: Action::SendArrowBatch,
+                arrow: Some(descriptor),
+                schema,
+                release_ids,
+                ..Default::default()
+            },
+        );
+        fbb.finish(req, None);
+    }
+
+    /// Sends one record batch to the JVM; returns the reference to the
+    /// `VectorSchemaRoot` it loaded (the data stays in the arena until Java
+    /// releases it).
+    pub fn send_batch(&self, batch: &RecordBatch) -> Result<Value> {
+        let prepared = self.prepare_batch(batch)?;
+        let mut scratch = self.scratch();
+        self.encode_send_batch(&mut scratch.builder, &prepared);
+        let sent = self
+            .acquire_lane()
+            .and_then(|mut lane| scratch.exchange(&mut lane, &mut NoInterrupt));
+        if let Err(e) = sent {
+            if !matches!(e, BridgeError::Closed(_)) {
+                self.shared.arrow.abandon(&prepared);
             }
             return Err(e);
         }

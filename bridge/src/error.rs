@@ -40,6 +40,10 @@ pub enum BridgeError {
     },
     /// A value cannot be sent (unsupported type, out of range).
     Value(String),
+    /// An Arrow type that cannot cross (named column, type, and the cast that works).
+    UnsupportedArrowType(String),
+    /// The payload arena has no room (it says how much was asked and is in use).
+    ArenaFull(String),
     /// The caller asked to stop waiting (Ctrl-C); the call was cancelled.
     Interrupted,
     /// An operating-system call failed.
@@ -73,7 +77,9 @@ impl fmt::Display for BridgeError {
                 f,
                 "{what} of {size} bytes exceeds the lane slot of {limit} bytes; send bulk data through Arrow or raise slot_size"
             ),
-            BridgeError::Value(why) => write!(f, "{why}"),
+            BridgeError::Value(why) | BridgeError::UnsupportedArrowType(why) | BridgeError::ArenaFull(why) => {
+                write!(f, "{why}")
+            }
             BridgeError::Interrupted => write!(f, "call interrupted"),
             BridgeError::Io { context, source } => write!(f, "{context}: {source}"),
         }

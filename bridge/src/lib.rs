@@ -3,6 +3,8 @@
 //! usable from plain Rust (ARCHITECTURE §5–§7).
 
 #[cfg(not(loom))]
+pub mod arrow_plane;
+#[cfg(not(loom))]
 pub mod client;
 #[cfg(not(loom))]
 pub mod control;
@@ -17,6 +19,8 @@ pub mod lane;
 pub mod launcher;
 #[cfg(not(loom))]
 pub mod protocol;
+#[cfg(not(loom))]
+pub mod release_ring;
 #[cfg(not(loom))]
 mod shm;
 #[cfg(not(loom))]

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use gatun_bridge::arrow_plane::ArenaSizing;
 use gatun_bridge::client::{build_request, java_error, MAX_RELEASES_PER_MESSAGE};
 use gatun_bridge::lane::Interrupt;
 use gatun_bridge::protocol::{self as fb, Action};
@@ -81,7 +82,12 @@ impl NativeClient {
         self.client.release_queue()
     }
 
-    fn hooks(&self) -> PyResult<&Hooks> {
+    /// The bridge client.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub(crate) fn hooks(&self) -> PyResult<&Hooks> {
         self.hooks
             .get()
             .ok_or_else(|| PyValueError::new_err("NativeClient.set_factories() was not called"))
@@ -102,7 +108,7 @@ impl NativeClient {
     /// Sends the request finished in `scratch` over a lane and copies the
     /// response back, waiting with the GIL released. The lane is returned
     /// before any Python code runs again.
-    fn exchange(&self, py: Python<'_>, scratch: &mut PooledScratch<'_>) -> PyResult<()> {
+    pub(crate) fn exchange(&self, py: Python<'_>, scratch: &mut PooledScratch<'_>) -> PyResult<()> {
         let lane = self.lane(py)?;
         let mut held = HeldLane(lane);
         let mut signals = SignalCheck { error: None };
@@ -198,7 +204,7 @@ type BatchItem<'py> = (
 #[pymethods]
 impl NativeClient {
     #[staticmethod]
-    #[pyo3(signature = (jar, *, java=None, classpath=Vec::new(), jvm_options=Vec::new(), lanes=4, slot_size=1<<20, startup_timeout=30.0))]
+    #[pyo3(signature = (jar, *, java=None, classpath=Vec::new(), jvm_options=Vec::new(), lanes=4, slot_size=1<<20, startup_timeout=30.0, arena_memory=None))]
     #[allow(clippy::too_many_arguments)]
     fn launch(
         py: Python<'_>,
@@ -209,6 +215,7 @@ impl NativeClient {
         lanes: usize,
         slot_size: usize,
         startup_timeout: f64,
+        arena_memory: Option<usize>,
     ) -> PyResult<NativeClient> {
         if !(startup_timeout.is_finite() && startup_timeout > 0.0) {
             return Err(PyValueError::new_err(format!(
@@ -223,6 +230,15 @@ impl NativeClient {
             lanes,
             slot_size,
             startup_timeout: Duration::from_secs_f64(startup_timeout),
+            arena: match arena_memory {
+                Some(max_memory) => ArenaSizing {
+                    max_memory,
+                    segment_size: ArenaSizing::default()
+                        .segment_size
+                        .min(max_memory.max(1 << 20)),
+                },
+                None => ArenaSizing::default(),
+            },
         };
         let client = py
             .detach(|| Client::launch(&opts))
@@ -251,6 +267,7 @@ impl NativeClient {
                 make_array,
                 convert_argument,
                 is_java_array,
+                client: self.client.clone(),
             })
             .map_err(|_| PyValueError::new_err("factories are already set"))
     }
@@ -354,6 +371,25 @@ impl NativeClient {
             )?)?;
         }
         Ok(results)
+    }
+
+    /// Sends every batch of an Arrow producer; one Java reference per batch.
+    fn send_arrow<'py>(
+        &self,
+        py: Python<'py>,
+        data: pyo3_arrow::input::AnyRecordBatch,
+    ) -> PyResult<Vec<Bound<'py, PyAny>>> {
+        self.send_arrow_batches(py, data)
+    }
+
+    #[getter]
+    fn arena_bytes_in_use(&self) -> usize {
+        self.arena_bytes()
+    }
+
+    #[getter]
+    fn arena_regions_in_use(&self) -> usize {
+        self.arena_regions()
     }
 
     fn flush_releases(&self, py: Python<'_>) -> PyResult<usize> {

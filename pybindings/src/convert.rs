@@ -25,6 +25,8 @@ pub struct Hooks {
     pub make_array: Py<PyAny>,
     pub convert_argument: Py<PyAny>,
     pub is_java_array: Py<PyAny>,
+    /// The session, for Arrow values (their buffers live in its segments).
+    pub client: gatun_bridge::Client,
 }
 
 /// Element-type names as the Python API spells them, with wire numbers.
@@ -363,6 +365,7 @@ pub fn decode<'py>(
                 .bind(py)
                 .call1((list, element_type_name(t)))?
         }
+        ValueKind::Arrow => decode_arrow(py, &v, hooks)?,
         other => {
             return Err(PyValueError::new_err(format!(
                 "unknown value kind {} from the JVM",
@@ -370,6 +373,33 @@ pub fn decode<'py>(
             )));
         }
     })
+}
+
+/// A `VectorSchemaRoot` (a pyarrow `Table`) or a `FieldVector` (a pyarrow
+/// `Array`) from the JVM: zero copy, its buffers point into JVM-owned segments.
+fn decode_arrow<'py>(
+    py: Python<'py>,
+    v: &fb::Value<'_>,
+    hooks: &Hooks,
+) -> PyResult<Bound<'py, PyAny>> {
+    let desc = v.arrow().ok_or_else(|| {
+        PyValueError::new_err("malformed Arrow value from the JVM: no descriptor")
+    })?;
+    let batch = hooks
+        .client
+        .arrow()
+        .import(desc, v.schema())
+        .map_err(|e| crate::errors::to_py(py, e))?;
+    if v.arrow_shape() == Some("vector") && batch.num_columns() == 1 {
+        let field = std::sync::Arc::new(batch.schema().field(0).clone());
+        let array = pyo3_arrow::PyArray::try_new(batch.column(0).clone(), field)
+            .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        // `to_pyarrow` ties its result to the borrow of `array`; detach it.
+        let exported = array.to_pyarrow(py)?.unbind();
+        return Ok(exported.into_bound(py));
+    }
+    let schema = batch.schema();
+    pyo3_arrow::PyTable::try_new(vec![batch], schema)?.into_pyarrow(py)
 }
 
 fn decode_items<'py>(

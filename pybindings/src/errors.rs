@@ -45,6 +45,8 @@ pub fn to_py(py: Python<'_>, err: BridgeError) -> PyErr {
         }
         BridgeError::Protocol(_) => gatun_error(py, "ProtocolError", err.to_string()),
         BridgeError::TooLarge { .. } => gatun_error(py, "PayloadTooLargeError", err.to_string()),
+        BridgeError::UnsupportedArrowType(m) => gatun_error(py, "UnsupportedArrowTypeError", m),
+        BridgeError::ArenaFull(m) => gatun_error(py, "PayloadTooLargeError", m),
         BridgeError::Value(m) if m.contains("does not fit") => PyOverflowError::new_err(m),
         BridgeError::Value(m) => PyTypeError::new_err(m),
         BridgeError::Interrupted => {

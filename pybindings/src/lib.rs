@@ -4,6 +4,7 @@
 //! launches the JVM, runs calls over the shared-memory lanes, and converts
 //! values. Its contract is `gatun/_native.pyi`.
 
+mod arrow;
 mod client;
 mod convert;
 mod errors;

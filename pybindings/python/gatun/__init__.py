@@ -11,6 +11,7 @@ The Rust core lives in :mod:`gatun._native`; everything public is re-exported he
 from __future__ import annotations
 
 from gatun._native import PROTOCOL_VERSION
+from gatun.arrow import ArrowContext, PayloadArena, estimate_arrow_size
 from gatun.client import BatchContext, BatchResult, GatunClient
 from gatun.config import GatunConfig, get_config, load_config, reset_config
 from gatun.exceptions import (
@@ -57,6 +58,7 @@ __all__ = [
     "BatchContext",
     "BatchResult",
     "BridgeClosedError",
+    "ArrowContext",
     "BridgeStartupError",
     "CancelledException",
     "DeadConnectionError",
@@ -79,6 +81,7 @@ __all__ = [
     "JavaObject",
     "JavaRuntimeException",
     "JavaSecurityException",
+    "PayloadArena",
     "PayloadTooLargeError",
     "ProtocolDesyncError",
     "ProtocolError",
@@ -87,6 +90,7 @@ __all__ = [
     "UnsupportedArrowTypeError",
     "__version__",
     "connect",
+    "estimate_arrow_size",
     "get_config",
     "java_import",
     "load_config",

@@ -44,6 +44,7 @@ class NativeClient:
         lanes: int = 4,
         slot_size: int = 1 << 20,
         startup_timeout: float = 30.0,
+        arena_memory: int | None = None,
     ) -> NativeClient:
         """Find Java 17+ (``java``, then ``JAVA_HOME``, then ``PATH``), start the
         server jar, connect every lane and complete the handshake.
@@ -95,6 +96,21 @@ class NativeClient:
         stop_on_error: bool = False,
     ) -> list[tuple[bool, Any]]:
         """Many requests in one round trip; each item is ``(ok, value or exception)``."""
+
+    def send_arrow(self, data: Any) -> list[ObjectRef]:
+        """Send every record batch of an Arrow producer (anything with
+        ``__arrow_c_stream__`` or ``__arrow_c_array__``) through the payload
+        arena, one copy each; returns one reference to a Java
+        ``VectorSchemaRoot`` per batch. A type Arrow Java cannot load is
+        refused before any data moves."""
+
+    @property
+    def arena_bytes_in_use(self) -> int:
+        """Bytes of the Python-owned payload arena held by live regions."""
+
+    @property
+    def arena_regions_in_use(self) -> int:
+        """Live regions of the Python-owned payload arena."""
 
     def flush_releases(self) -> int:
         """Send queued releases now; returns how many ids were sent."""

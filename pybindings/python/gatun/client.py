@@ -22,6 +22,7 @@ from types import TracebackType
 from typing import Any, Final
 
 from gatun import _native
+from gatun import arrow as _arrow
 from gatun.exceptions import BridgeClosedError, GatunError
 from gatun.jvm import JVMNode, JVMView
 from gatun.objects import JavaArray, JavaList, JavaObject, TypeHint
@@ -92,6 +93,8 @@ class GatunClient:
         self._unusable: str | None = None
         self._close_lock = threading.Lock()
         self._reflect_cache: dict[str, str] = {}
+        # The root(s) of the last upstream-style send (send_arrow_table).
+        self._current_root: Any = None
         self._jvm = JVMView(self)
         self._install_factories()
         _LIVE.add(self)
@@ -386,6 +389,76 @@ class GatunClient:
         return stamp
 
     # -- lifecycle ---------------------------------------------------------------
+
+    # ------------------------------------------------------------- Arrow
+
+    def send_arrow(self, data: Any) -> Any:
+        """Send Arrow data to the JVM through the shared-memory payload arena.
+
+        ``data`` is any Arrow producer: a pyarrow ``Table``, ``RecordBatch``,
+        ``RecordBatchReader`` or ``Array``, a polars ``DataFrame``, anything with
+        ``__arrow_c_stream__`` / ``__arrow_c_array__``. A stream is sent batch by
+        batch as it is read. Each batch is copied once into the arena and wrapped
+        in place by the JVM as a ``VectorSchemaRoot``; returns its reference (a
+        list of references for a stream of several batches). Close the root in
+        Java (``root.close()``) to release the data; the session's end does too.
+        A type Arrow Java cannot load (Decimal32, Decimal64) is refused before
+        any data moves.
+        """
+        self._check()
+        return _arrow.send(self, data)
+
+    def send_arrow_table(self, table: Any) -> str:
+        """Upstream-compatible: send ``table``; returns ``"Received N rows"``.
+
+        The JVM keeps the data as the client's current root (see
+        :meth:`get_arrow_data`) until the next send or :meth:`reset_payload_arena`.
+        """
+        roots = self._replace_current_root(self.send_arrow(table))
+        return f"Received {_arrow.row_count(roots)} rows"
+
+    def send_arrow_table_batched(self, table: Any, batch_size: int | None = None) -> list[str]:
+        """Upstream-compatible: send ``table`` in batches of ``batch_size`` rows."""
+        batches = table.to_batches(max_chunksize=batch_size) if batch_size else table.to_batches()
+        return [self.send_arrow_table(batch) for batch in batches]
+
+    def get_payload_arena(self) -> _arrow.PayloadArena:
+        """Upstream-compatible view of the payload arena."""
+        return _arrow.PayloadArena(self)
+
+    def send_arrow_buffers(
+        self, table: Any, arena: _arrow.PayloadArena | None = None, schema_cache: Any = None
+    ) -> str:
+        """Upstream-compatible zero-copy send; ``arena`` and ``schema_cache`` are
+        accepted and unused (schemas are registered once per session anyway)."""
+        roots = self._replace_current_root(self.send_arrow(table))
+        return f"Received {_arrow.row_count(roots)} rows via zero-copy buffers"
+
+    def reset_payload_arena(self) -> None:
+        """Upstream-compatible: release the current root. Nothing else needs a
+        reset: regions are freed as soon as neither side references them."""
+        self._replace_current_root(None)
+
+    def get_arrow_data(self) -> Any:
+        """The data of the last :meth:`send_arrow_table` / :meth:`send_arrow_buffers`,
+        read back from the JVM as a pyarrow ``Table``."""
+        roots = self._current_root
+        if roots is None:
+            raise RuntimeError("no Arrow data has been sent yet (send_arrow_table first)")
+        if isinstance(roots, list):
+            raise NotImplementedError("reading back a multi-batch send is not supported yet")
+        return self.invoke_method(roots, "slice", 0, int(roots.getRowCount()))
+
+    def arrow_context(self) -> Any:
+        """Upstream-compatible scope: tables sent through it are closed on exit."""
+        return _arrow.arrow_context(self)
+
+    def _replace_current_root(self, roots: Any) -> Any:
+        old, self._current_root = self._current_root, roots
+        if old is not None and not self.closed:
+            for root in old if isinstance(old, list) else [old]:
+                root.close()
+        return roots
 
     def close(self) -> None:
         """End the session and stop the JVM. Safe to call more than once."""

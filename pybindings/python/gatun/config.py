@@ -24,7 +24,7 @@ __all__ = [
     "reset_config",
 ]
 
-DEFAULT_MEMORY = "16MB"
+DEFAULT_MEMORY = "1GB"  # upper bound of the payload arena; reserved only as used
 DEFAULT_STARTUP_TIMEOUT = 30.0
 
 _UNITS = {

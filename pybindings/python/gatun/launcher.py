@@ -103,5 +103,6 @@ def connect(
         jvm_options=options,
         lanes=lanes if lanes is not None else config.lanes,
         startup_timeout=float(timeout),
+        arena_memory=memory_bytes,
     )
     return GatunClient(native, memory=memory_bytes)

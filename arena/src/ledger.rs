@@ -1,0 +1,451 @@
+//! The payload arena of one side: segments it owns, an allocator over them,
+//! and the ledger that decides when a region is free.
+//!
+//! Everything here is private memory of the owner (ARCHITECTURE §3): nothing
+//! to repair after the peer crashes. A region is freed when both its local
+//! references and the holds of the peer (descriptors sent and not yet
+//! released) are zero.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use crate::segment::{Segment, SegmentError, SegmentLocator};
+
+/// Arena buffers are aligned like Arrow's: 64 bytes.
+pub const ALIGNMENT: usize = 64;
+
+/// A region handle that crosses processes: segment id, offset in 64-byte
+/// units and a generation, packed in a u64 (never a pointer). The generation
+/// makes a stale or duplicate release notice harmless.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RegionHandle(pub u64);
+
+impl RegionHandle {
+    fn new(segment: u16, offset: usize, generation: u32) -> Self {
+        debug_assert!(offset % ALIGNMENT == 0 && offset / ALIGNMENT < (1 << 24));
+        RegionHandle(
+            (u64::from(segment) << 48)
+                | (((offset / ALIGNMENT) as u64) << 24)
+                | u64::from(generation & 0xFF_FFFF),
+        )
+    }
+
+    /// The segment id.
+    pub fn segment(self) -> u16 {
+        (self.0 >> 48) as u16
+    }
+
+    /// Byte offset of the region in its segment.
+    pub fn offset(self) -> usize {
+        (((self.0 >> 24) & 0xFF_FFFF) as usize) * ALIGNMENT
+    }
+}
+
+impl fmt::Debug for RegionHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "Region(seg {} @ {} gen {})",
+            self.segment(),
+            self.offset(),
+            self.0 & 0xFF_FFFF
+        )
+    }
+}
+
+/// A live region: where it is and how to reach its bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct Region {
+    /// Its handle.
+    pub handle: RegionHandle,
+    /// Segment id (also in the handle).
+    pub segment: u16,
+    /// Byte offset in the segment.
+    pub offset: usize,
+    /// Length in bytes (a multiple of [`ALIGNMENT`]).
+    pub len: usize,
+    /// Start of the region in this process.
+    pub ptr: *mut u8,
+}
+
+// SAFETY: `ptr` points into a segment the arena keeps mapped while the region
+// is live; who may write through it is governed by the ledger, not by threads.
+unsafe impl Send for Region {}
+// SAFETY: as above.
+unsafe impl Sync for Region {}
+
+/// Why an allocation failed.
+#[derive(Debug)]
+pub enum AllocError {
+    /// The arena is at `max_memory` and no free range is large enough.
+    OutOfSpace {
+        /// Bytes requested.
+        requested: usize,
+        /// Bytes in use.
+        in_use: usize,
+        /// The limit.
+        max_memory: usize,
+    },
+    /// A single request above the segment size.
+    TooLarge {
+        /// Bytes requested.
+        requested: usize,
+        /// Largest possible region.
+        limit: usize,
+    },
+    /// A new segment could not be created.
+    Segment(SegmentError),
+}
+
+impl fmt::Display for AllocError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AllocError::OutOfSpace {
+                requested,
+                in_use,
+                max_memory,
+            } => write!(
+                f,
+                "payload arena full: {requested} bytes requested, {in_use} of {max_memory} in use; \
+                 raise `memory` or release Arrow data held in Java"
+            ),
+            AllocError::TooLarge { requested, limit } => {
+                write!(
+                    f,
+                    "region of {requested} bytes exceeds the largest region ({limit} bytes)"
+                )
+            }
+            AllocError::Segment(e) => write!(f, "payload arena: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for AllocError {}
+
+/// Sizing of an arena.
+#[derive(Debug, Clone)]
+pub struct ArenaConfig {
+    /// Bytes per segment (at most 1 GiB).
+    pub segment_size: usize,
+    /// Total bytes over all segments.
+    pub max_memory: usize,
+    /// Directory for file-backed segments where memfd is unavailable.
+    pub fallback_dir: PathBuf,
+    /// First segment id this side uses (ids are unique across both sides).
+    pub first_segment_id: u16,
+}
+
+struct OwnedSegment {
+    id: u16,
+    segment: Segment,
+    /// Free ranges: offset -> length, coalesced.
+    free: BTreeMap<usize, usize>,
+}
+
+#[derive(Debug)]
+struct RegionState {
+    region: Region,
+    local_refs: u32,
+    peer_holds: u32,
+}
+
+struct State {
+    segments: Vec<OwnedSegment>,
+    regions: HashMap<RegionHandle, RegionState>,
+    next_generation: u32,
+    in_use: usize,
+    /// Segments created since the caller last published the directory.
+    unpublished: Vec<(u16, SegmentLocator, usize)>,
+}
+
+/// The owner's arena: allocation and the ledger.
+pub struct Arena {
+    config: ArenaConfig,
+    state: Mutex<State>,
+}
+
+impl Arena {
+    /// An empty arena; segments are created on demand.
+    pub fn new(config: ArenaConfig) -> Arena {
+        Arena {
+            config,
+            state: Mutex::new(State {
+                segments: Vec::new(),
+                regions: HashMap::new(),
+                next_generation: 1,
+                in_use: 0,
+                unpublished: Vec::new(),
+            }),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Allocates a region of at least `len` bytes with one local reference.
+    pub fn allocate(&self, len: usize) -> Result<Region, AllocError> {
+        let len = len.max(1).div_ceil(ALIGNMENT) * ALIGNMENT;
+        if len > self.config.segment_size {
+            return Err(AllocError::TooLarge {
+                requested: len,
+                limit: self.config.segment_size,
+            });
+        }
+        let mut st = self.lock();
+        let found = st.segments.iter_mut().enumerate().find_map(|(i, seg)| {
+            let (&off, &free_len) = seg.free.iter().find(|(_, &l)| l >= len)?;
+            seg.free.remove(&off);
+            if free_len > len {
+                seg.free.insert(off + len, free_len - len);
+            }
+            Some((i, off))
+        });
+        let (index, offset) = match found {
+            Some(hit) => hit,
+            None => {
+                let total: usize = st.segments.iter().map(|s| s.segment.len()).sum();
+                if total + self.config.segment_size > self.config.max_memory {
+                    return Err(AllocError::OutOfSpace {
+                        requested: len,
+                        in_use: st.in_use,
+                        max_memory: self.config.max_memory,
+                    });
+                }
+                let id = self.config.first_segment_id + st.segments.len() as u16;
+                let segment = Segment::create(
+                    "payload",
+                    self.config.segment_size,
+                    &self.config.fallback_dir,
+                )
+                .map_err(AllocError::Segment)?;
+                st.unpublished
+                    .push((id, segment.locator().clone(), segment.len()));
+                let mut free = BTreeMap::new();
+                if self.config.segment_size > len {
+                    free.insert(len, self.config.segment_size - len);
+                }
+                st.segments.push(OwnedSegment { id, segment, free });
+                (st.segments.len() - 1, 0)
+            }
+        };
+        let generation = st.next_generation;
+        st.next_generation = (generation + 1) & 0xFF_FFFF;
+        let seg = &st.segments[index];
+        let region = Region {
+            handle: RegionHandle::new(seg.id, offset, generation),
+            segment: seg.id,
+            offset,
+            len,
+            // SAFETY: offset + len lies inside the segment (taken from its free list).
+            ptr: unsafe { seg.segment.as_ptr().add(offset) },
+        };
+        st.in_use += len;
+        st.regions.insert(
+            region.handle,
+            RegionState {
+                region,
+                local_refs: 1,
+                peer_holds: 0,
+            },
+        );
+        Ok(region)
+    }
+
+    /// Counts one more descriptor of `handle` sent to the peer. Call before
+    /// publishing the descriptor.
+    pub fn add_peer_hold(&self, handle: RegionHandle) {
+        if let Some(r) = self.lock().regions.get_mut(&handle) {
+            r.peer_holds += 1;
+        }
+    }
+
+    /// Adds a local reference (e.g. a Python buffer built on the region).
+    pub fn retain_local(&self, handle: RegionHandle) {
+        if let Some(r) = self.lock().regions.get_mut(&handle) {
+            r.local_refs += 1;
+        }
+    }
+
+    /// Drops a local reference; frees the region if nobody holds it.
+    pub fn release_local(&self, handle: RegionHandle) {
+        let mut st = self.lock();
+        if let Some(r) = st.regions.get_mut(&handle) {
+            r.local_refs = r.local_refs.saturating_sub(1);
+            Self::free_if_unheld(&mut st, handle);
+        }
+    }
+
+    /// The peer released `count` descriptors of `handle`. Unknown or stale
+    /// handles (a different generation) are ignored.
+    pub fn peer_released(&self, handle: RegionHandle, count: u32) {
+        let mut st = self.lock();
+        if let Some(r) = st.regions.get_mut(&handle) {
+            r.peer_holds = r.peer_holds.saturating_sub(count);
+            Self::free_if_unheld(&mut st, handle);
+        }
+    }
+
+    /// The peer died: drop every hold it had.
+    pub fn peer_gone(&self) {
+        let mut st = self.lock();
+        let handles: Vec<_> = st.regions.keys().copied().collect();
+        for h in handles {
+            if let Some(r) = st.regions.get_mut(&h) {
+                r.peer_holds = 0;
+            }
+            Self::free_if_unheld(&mut st, h);
+        }
+    }
+
+    fn free_if_unheld(st: &mut State, handle: RegionHandle) {
+        let Some(r) = st.regions.get(&handle) else {
+            return;
+        };
+        if r.local_refs > 0 || r.peer_holds > 0 {
+            return;
+        }
+        let region = r.region;
+        st.regions.remove(&handle);
+        st.in_use -= region.len;
+        let Some(seg) = st.segments.iter_mut().find(|s| s.id == region.segment) else {
+            return;
+        };
+        let (mut start, mut len) = (region.offset, region.len);
+        if let Some((&prev, &prev_len)) = seg.free.range(..start).next_back() {
+            if prev + prev_len == start {
+                seg.free.remove(&prev);
+                start = prev;
+                len += prev_len;
+            }
+        }
+        if let Some(&next_len) = seg.free.get(&(start + len)) {
+            seg.free.remove(&(start + len));
+            len += next_len;
+        }
+        seg.free.insert(start, len);
+    }
+
+    /// Segments created since the last call, to announce in the directory.
+    pub fn take_unpublished(&self) -> Vec<(u16, SegmentLocator, usize)> {
+        std::mem::take(&mut self.lock().unpublished)
+    }
+
+    /// The region that contains `[ptr, ptr + len)`, if it lies inside a live
+    /// region of this arena (data built in the arena needs no copy).
+    pub fn find(&self, ptr: *const u8, len: usize) -> Option<Region> {
+        let st = self.lock();
+        let addr = ptr as usize;
+        let seg = st.segments.iter().find(|s| {
+            let base = s.segment.as_ptr() as usize;
+            addr >= base && addr + len <= base + s.segment.len()
+        })?;
+        let offset = addr - seg.segment.as_ptr() as usize;
+        st.regions
+            .values()
+            .find(|r| {
+                r.region.segment == seg.id
+                    && offset >= r.region.offset
+                    && offset + len <= r.region.offset + r.region.len
+            })
+            .map(|r| r.region)
+    }
+
+    /// Bytes in live regions.
+    pub fn in_use(&self) -> usize {
+        self.lock().in_use
+    }
+
+    /// Number of live regions.
+    pub fn live_regions(&self) -> usize {
+        self.lock().regions.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn arena(max: usize) -> Arena {
+        Arena::new(ArenaConfig {
+            segment_size: 1 << 20,
+            max_memory: max,
+            fallback_dir: std::env::temp_dir(),
+            first_segment_id: 1,
+        })
+    }
+
+    #[test]
+    fn a_region_is_freed_only_when_both_sides_let_go() {
+        let a = arena(1 << 20);
+        let r = a.allocate(100).unwrap();
+        assert_eq!(r.len, 128);
+        a.add_peer_hold(r.handle);
+        a.release_local(r.handle);
+        assert_eq!(a.live_regions(), 1, "the peer still holds it");
+        a.peer_released(r.handle, 1);
+        assert_eq!((a.live_regions(), a.in_use()), (0, 0));
+    }
+
+    #[test]
+    fn free_ranges_coalesce_so_the_whole_segment_is_reusable() {
+        let a = arena(1 << 20);
+        let regions: Vec<_> = (0..4).map(|_| a.allocate(256 << 10).unwrap()).collect();
+        assert!(a.allocate(64).is_err(), "full");
+        for r in [&regions[1], &regions[3], &regions[0], &regions[2]] {
+            a.release_local(r.handle);
+        }
+        let whole = a.allocate(1 << 20).unwrap();
+        assert_eq!(whole.offset, 0);
+    }
+
+    #[test]
+    fn stale_release_notices_are_harmless() {
+        let a = arena(1 << 20);
+        let first = a.allocate(64).unwrap();
+        a.add_peer_hold(first.handle);
+        a.peer_released(first.handle, 1);
+        a.release_local(first.handle);
+        let second = a.allocate(64).unwrap();
+        assert_eq!(second.offset, first.offset, "same place, new generation");
+        assert_ne!(second.handle, first.handle);
+        a.peer_released(first.handle, 1); // duplicate of an old notice
+        assert_eq!(a.live_regions(), 1);
+    }
+
+    #[test]
+    fn the_arena_grows_by_segments_up_to_max_memory() {
+        let a = arena(2 << 20);
+        a.allocate(1 << 20).unwrap();
+        a.allocate(1 << 20).unwrap();
+        assert!(matches!(a.allocate(64), Err(AllocError::OutOfSpace { .. })));
+        assert_eq!(a.take_unpublished().len(), 2);
+        assert!(a.take_unpublished().is_empty());
+    }
+
+    #[test]
+    fn peer_death_frees_what_only_the_peer_held() {
+        let a = arena(1 << 20);
+        let only_peer = a.allocate(64).unwrap();
+        a.add_peer_hold(only_peer.handle);
+        a.release_local(only_peer.handle);
+        let both = a.allocate(64).unwrap();
+        a.add_peer_hold(both.handle);
+        a.peer_gone();
+        assert_eq!(a.live_regions(), 1);
+        a.release_local(both.handle);
+        assert_eq!(a.live_regions(), 0);
+    }
+
+    #[test]
+    fn find_locates_data_inside_a_region() {
+        let a = arena(1 << 20);
+        let r = a.allocate(4096).unwrap();
+        // SAFETY: 100..164 lies inside the 4096-byte region.
+        let inside = unsafe { r.ptr.add(100) };
+        assert_eq!(a.find(inside, 64).unwrap().handle, r.handle);
+        assert!(a.find(std::ptr::null(), 8).is_none());
+    }
+}

@@ -1,0 +1,480 @@
+//! The Arrow data plane of a session, Python (or Rust) side: the payload
+//! arena this process owns, the schema registry, and the descriptor that
+//! tells the JVM where a batch's buffers are.
+//!
+//! Sending a batch: flatten it in IPC order, copy every buffer once into one
+//! arena region (64-byte aligned), count a peer hold on the region, publish
+//! any new segment in the directory, and describe the batch with IPC's own
+//! `RecordBatch` structure. The JVM wraps the region in place and, when its
+//! last `ArrowBuf` is released, sends the region back on the release ring.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use arrow_array::RecordBatch;
+use arrow_ipc::writer::{DictionaryTracker, IpcDataGenerator, IpcWriteOptions};
+use arrow_schema::Schema;
+use flatbuffers::{FlatBufferBuilder, WIPOffset};
+use gatun_arena::{flatten, Arena, ArenaConfig, Region, RegionHandle};
+
+use crate::error::{BridgeError, Result};
+use crate::protocol as fb;
+use crate::release_ring::{find_java_segment, publish_segment, ReleaseRing, PYTHON_ENTRIES};
+use gatun_arena::{build_batch, IpcParts, Segment, SegmentLocator, MAX_SEGMENT_SIZE};
+use std::ptr::NonNull;
+
+/// Sizing of the Python-side payload arena.
+#[derive(Debug, Clone, Copy)]
+pub struct ArenaSizing {
+    /// Bytes per ordinary segment.
+    pub segment_size: usize,
+    /// Total bytes over all segments.
+    pub max_memory: usize,
+}
+
+impl Default for ArenaSizing {
+    fn default() -> Self {
+        ArenaSizing {
+            segment_size: 64 << 20,
+            max_memory: 1 << 30,
+        }
+    }
+}
+
+/// Schemas this session has defined, by their IPC bytes.
+#[derive(Default)]
+struct SchemaRegistry {
+    by_bytes: HashMap<Vec<u8>, u32>,
+    /// The last schema seen, so a stream of batches skips re-encoding it.
+    last: Option<(Arc<Schema>, u32)>,
+}
+
+/// A batch ready to describe: its region and layout.
+pub struct PreparedBatch {
+    /// The region holding every buffer.
+    pub region: Region,
+    /// (offset in region, length) per buffer, IPC order.
+    pub buffers: Vec<(usize, usize)>,
+    /// Field nodes.
+    pub nodes: Vec<(i64, i64)>,
+    /// Variadic buffer counts.
+    pub variadic: Vec<i64>,
+    /// Rows.
+    pub length: i64,
+    /// Schema id, and its IPC bytes when the JVM has not seen it yet.
+    pub schema_id: u32,
+    /// IPC Schema message, if new to the JVM.
+    pub new_schema: Option<Vec<u8>>,
+}
+
+/// Release notices for the JVM's regions, waiting for the Python -> Java
+/// ring. Pushed from any thread (a Python buffer's last reference can die
+/// anywhere); moved onto the ring before every request.
+#[derive(Default)]
+struct Outbox {
+    pending: Mutex<Vec<u64>>,
+    len: std::sync::atomic::AtomicUsize,
+}
+
+/// One region of a JVM-owned segment, referenced by Arrow buffers here. When
+/// the last buffer goes, its handle is queued for release.
+struct PeerRegion {
+    handle: u64,
+    outbox: Arc<Outbox>,
+    // Keeps the mapping alive while buffers point into it.
+    _segment: Arc<Segment>,
+}
+
+impl Drop for PeerRegion {
+    fn drop(&mut self) {
+        let mut pending = self
+            .outbox
+            .pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        pending.push(self.handle);
+        self.outbox
+            .len
+            .store(pending.len(), std::sync::atomic::Ordering::Release);
+    }
+}
+
+/// The session's Arrow state (Python side).
+pub struct ArrowPlane {
+    arena: Arena,
+    schemas: Mutex<SchemaRegistry>,
+    control_base: *mut u8,
+    from_java: ReleaseRing,
+    next_schema_id: std::sync::atomic::AtomicU32,
+    first_segment_id: u16,
+    to_java: ReleaseRing,
+    outbox: Arc<Outbox>,
+    java_segments: Mutex<HashMap<u16, Arc<Segment>>>,
+    java_schemas: Mutex<HashMap<u32, Arc<Schema>>>,
+    jvm_pid: std::sync::atomic::AtomicU32,
+}
+
+// SAFETY: `control_base` points at the control mapping the client keeps alive;
+// directory writes are serialised by the arena (only one allocator publishes).
+unsafe impl Send for ArrowPlane {}
+// SAFETY: as above.
+unsafe impl Sync for ArrowPlane {}
+
+impl ArrowPlane {
+    /// A plane over the live control segment at `control_base`.
+    ///
+    /// # Safety
+    /// `control_base` must be the client's control mapping and outlive the plane.
+    pub unsafe fn new(
+        control_base: *mut u8,
+        sizing: ArenaSizing,
+        fallback_dir: std::path::PathBuf,
+    ) -> Self {
+        ArrowPlane {
+            arena: Arena::new(ArenaConfig {
+                segment_size: sizing.segment_size,
+                max_memory: sizing.max_memory,
+                fallback_dir,
+                first_segment_id: 1,
+            }),
+            schemas: Mutex::new(SchemaRegistry::default()),
+            control_base,
+            // SAFETY: the Java->Python ring lies inside the control mapping.
+            from_java: unsafe {
+                ReleaseRing::new(control_base, crate::control::RING_TO_PYTHON_OFFSET)
+            },
+            next_schema_id: std::sync::atomic::AtomicU32::new(1),
+            first_segment_id: 1,
+            // SAFETY: the Python->Java ring lies inside the control mapping.
+            to_java: unsafe { ReleaseRing::new(control_base, crate::control::RING_TO_JAVA_OFFSET) },
+            outbox: Arc::default(),
+            java_segments: Mutex::default(),
+            java_schemas: Mutex::default(),
+            jvm_pid: std::sync::atomic::AtomicU32::new(0),
+        }
+    }
+
+    /// Records the JVM's pid (to map its memfd segments).
+    pub fn set_jvm_pid(&self, pid: u32) {
+        self.jvm_pid
+            .store(pid, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Moves queued release notices for JVM regions onto the ring.
+    pub fn flush_outbox(&self) {
+        if self.outbox.len.load(std::sync::atomic::Ordering::Acquire) == 0 {
+            return;
+        }
+        let mut pending = self
+            .outbox
+            .pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let sent = pending
+            .iter()
+            .take_while(|&&h| self.to_java.push(h, 1))
+            .count();
+        pending.drain(..sent);
+        self.outbox
+            .len
+            .store(pending.len(), std::sync::atomic::Ordering::Release);
+    }
+
+    fn java_segment(&self, id: u16) -> Result<Arc<Segment>> {
+        let mut segments = self.java_segments.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(s) = segments.get(&id) {
+            return Ok(s.clone());
+        }
+        // SAFETY: the control mapping outlives the plane.
+        let entry = unsafe { find_java_segment(self.control_base, id) }.ok_or_else(|| {
+            BridgeError::Protocol(format!(
+                "the JVM referenced segment {id}, which it never published"
+            ))
+        })?;
+        if entry.size == 0 || entry.size > MAX_SEGMENT_SIZE {
+            return Err(BridgeError::Protocol(format!(
+                "JVM segment {id} has bad size {}",
+                entry.size
+            )));
+        }
+        let locator = if entry.memfd >= 0 {
+            SegmentLocator::Memfd {
+                pid: self.jvm_pid.load(std::sync::atomic::Ordering::Relaxed),
+                fd: entry.memfd,
+            }
+        } else {
+            SegmentLocator::File(entry.name.clone().into())
+        };
+        let segment = Arc::new(Segment::open(&locator, entry.size)?);
+        if let SegmentLocator::File(path) = &locator {
+            // Mapped: the name is no longer needed, so nothing is left behind.
+            let _ = std::fs::remove_file(path);
+        }
+        segments.insert(id, segment.clone());
+        Ok(segment)
+    }
+
+    fn java_schema(
+        &self,
+        id: u32,
+        definition: Option<fb::SchemaDefinition<'_>>,
+    ) -> Result<Arc<Schema>> {
+        let mut schemas = self.java_schemas.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(def) = definition {
+            let bytes = def.ipc_schema().map(|b| b.bytes()).unwrap_or_default();
+            let schema = arrow_ipc::convert::try_schema_from_flatbuffer_bytes(bytes)
+                .map_err(|e| BridgeError::Protocol(format!("schema {id} from the JVM: {e}")))?;
+            schemas.insert(def.schema_id(), Arc::new(schema));
+        }
+        schemas.get(&id).cloned().ok_or_else(|| {
+            BridgeError::Protocol(format!("the JVM used schema id {id} without defining it"))
+        })
+    }
+
+    /// Wraps a batch the JVM placed in its own segments, without copying:
+    /// every buffer points into the mapping and keeps its region alive; the
+    /// last one to go sends the region's release. Validated in full.
+    pub fn import(
+        &self,
+        desc: fb::BatchDescriptor<'_>,
+        schema: Option<fb::SchemaDefinition<'_>>,
+    ) -> Result<RecordBatch> {
+        let schema = self.java_schema(desc.schema_id(), schema)?;
+        let mut regions = Vec::new();
+        for r in desc.regions().into_iter().flatten() {
+            let id = u16::try_from(r.segment()).map_err(|_| {
+                BridgeError::Protocol(format!("segment id {} out of range", r.segment()))
+            })?;
+            let segment = self.java_segment(id)?;
+            let (offset, len) = (r.offset() as usize, r.length() as usize);
+            if offset
+                .checked_add(len)
+                .is_none_or(|end| end > segment.len())
+            {
+                return Err(BridgeError::Protocol(format!(
+                    "JVM region [{offset}, +{len}) lies outside segment {id} ({} bytes)",
+                    segment.len()
+                )));
+            }
+            // SAFETY: [offset, offset + len) was just checked against the mapping.
+            let base = unsafe { segment.as_ptr().add(offset) };
+            regions.push((
+                base,
+                len,
+                Arc::new(PeerRegion {
+                    handle: r.handle(),
+                    outbox: self.outbox.clone(),
+                    _segment: segment,
+                }),
+            ));
+        }
+        let mut buffers = Vec::new();
+        for b in desc.buffers().into_iter().flatten() {
+            let (base, region_len, owner) = regions.get(b.region() as usize).ok_or_else(|| {
+                BridgeError::Protocol(format!(
+                    "buffer names region {} of {}",
+                    b.region(),
+                    regions.len()
+                ))
+            })?;
+            let (offset, len) = (b.offset() as usize, b.length() as usize);
+            if offset.checked_add(len).is_none_or(|end| end > *region_len) {
+                return Err(BridgeError::Protocol(format!(
+                    "buffer [{offset}, +{len}) lies outside its region ({region_len} bytes)"
+                )));
+            }
+            // SAFETY: the range is inside the region, which `owner` keeps mapped
+            // for as long as the buffer lives; the JVM does not write a region
+            // it has described until we release it.
+            let ptr = unsafe { NonNull::new_unchecked(base.add(offset)) };
+            // SAFETY: as above.
+            buffers.push(unsafe {
+                arrow_buffer::Buffer::from_custom_allocation(ptr, len, owner.clone())
+            });
+        }
+        let nodes = desc
+            .nodes()
+            .into_iter()
+            .flatten()
+            .map(|n| (n.length(), n.null_count()))
+            .collect();
+        let variadic = desc
+            .variadic_buffer_counts()
+            .map(|v| v.iter().collect())
+            .unwrap_or_default();
+        build_batch(
+            schema,
+            desc.length(),
+            IpcParts::new(nodes, buffers, variadic),
+        )
+        .map_err(|e| BridgeError::Protocol(format!("Arrow data from the JVM: {e}")))
+    }
+
+    /// The arena (for statistics and in-arena builders).
+    pub fn arena(&self) -> &Arena {
+        &self.arena
+    }
+
+    /// Applies the JVM's release notices.
+    pub fn drain_releases(&self) -> usize {
+        if self.from_java.is_empty() {
+            return 0;
+        }
+        self.from_java
+            .drain(|handle, count| self.arena.peer_released(RegionHandle(handle), count))
+    }
+
+    /// The JVM is gone: every hold it had is void.
+    pub fn peer_gone(&self) {
+        self.arena.peer_gone();
+    }
+
+    fn schema_id(&self, schema: &Arc<Schema>) -> Result<(u32, Option<Vec<u8>>)> {
+        let mut reg = self.schemas.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((last, id)) = &reg.last {
+            if Arc::ptr_eq(last, schema) {
+                return Ok((*id, None));
+            }
+        }
+        let bytes = encode_schema(schema);
+        if let Some(&id) = reg.by_bytes.get(&bytes) {
+            reg.last = Some((schema.clone(), id));
+            return Ok((id, None));
+        }
+        let id = self
+            .next_schema_id
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        reg.by_bytes.insert(bytes.clone(), id);
+        reg.last = Some((schema.clone(), id));
+        Ok((id, Some(bytes)))
+    }
+
+    /// Forgets a schema the JVM never received (its request failed).
+    pub fn forget_schema(&self, id: u32) {
+        let mut reg = self.schemas.lock().unwrap_or_else(|e| e.into_inner());
+        reg.by_bytes.retain(|_, v| *v != id);
+        if reg.last.as_ref().is_some_and(|(_, v)| *v == id) {
+            reg.last = None;
+        }
+    }
+
+    /// Copies `batch` into one arena region and counts the JVM's hold on it.
+    pub fn prepare(&self, batch: &RecordBatch) -> Result<PreparedBatch> {
+        self.drain_releases();
+        let flat = flatten(batch).map_err(|e| BridgeError::UnsupportedArrowType(e.to_string()))?;
+        if flat.length > i32::MAX as usize {
+            return Err(BridgeError::Value(format!(
+                "batch of {} rows exceeds Java's limit of 2^31-1; send it as a stream of smaller batches",
+                flat.length
+            )));
+        }
+        let (schema_id, new_schema) = self.schema_id(batch.schema_ref())?;
+        let region = self
+            .arena
+            .allocate(flat.arena_bytes())
+            .map_err(|e| BridgeError::ArenaFull(e.to_string()))?;
+        self.publish_new_segments();
+        let mut buffers = Vec::with_capacity(flat.buffers.len());
+        let mut at = 0usize;
+        for buffer in &flat.buffers {
+            let len = buffer.len();
+            // SAFETY: the region holds arena_bytes() = the sum of the aligned
+            // lengths, so [at, at + len) is inside it; the source is a live
+            // Arrow buffer that cannot overlap a fresh region.
+            unsafe { std::ptr::copy_nonoverlapping(buffer.as_ptr(), region.ptr.add(at), len) };
+            buffers.push((at, len));
+            at += len.div_ceil(64) * 64;
+        }
+        self.arena.add_peer_hold(region.handle);
+        // The copy is all the JVM needs; our own reference ends here.
+        self.arena.release_local(region.handle);
+        Ok(PreparedBatch {
+            region,
+            buffers,
+            nodes: flat.nodes,
+            variadic: flat.variadic_buffer_counts,
+            length: flat.length as i64,
+            schema_id,
+            new_schema,
+        })
+    }
+
+    /// A send failed before the JVM took the batch: drop its hold.
+    pub fn abandon(&self, prepared: &PreparedBatch) {
+        self.arena.peer_released(prepared.region.handle, 1);
+        if prepared.new_schema.is_some() {
+            self.forget_schema(prepared.schema_id);
+        }
+    }
+
+    fn publish_new_segments(&self) {
+        for (id, locator, size) in self.arena.take_unpublished() {
+            let slot = usize::from(id - self.first_segment_id);
+            if slot < PYTHON_ENTRIES {
+                // SAFETY: the control mapping outlives the plane; slot < 32.
+                unsafe { publish_segment(self.control_base, slot, id, &locator, size) };
+            }
+        }
+    }
+}
+
+/// The IPC Schema message for `schema`.
+pub fn encode_schema(schema: &Schema) -> Vec<u8> {
+    let mut tracker = DictionaryTracker::new(false);
+    IpcDataGenerator::default()
+        .schema_to_bytes_with_dictionary_tracker(schema, &mut tracker, &IpcWriteOptions::default())
+        .ipc_message
+}
+
+/// Encodes the descriptor (and schema definition, if new) of a prepared batch.
+pub fn encode_descriptor<'b>(
+    fbb: &mut FlatBufferBuilder<'b>,
+    p: &PreparedBatch,
+) -> (
+    WIPOffset<fb::BatchDescriptor<'b>>,
+    Option<WIPOffset<fb::SchemaDefinition<'b>>>,
+) {
+    let nodes: Vec<_> = p
+        .nodes
+        .iter()
+        .map(|&(l, n)| fb::FieldNode::new(l, n))
+        .collect();
+    let regions = [fb::RegionRef::new(
+        p.region.handle.0,
+        u32::from(p.region.segment),
+        0,
+        p.region.offset as u64,
+        p.region.len as u64,
+    )];
+    let buffers: Vec<_> = p
+        .buffers
+        .iter()
+        .map(|&(o, l)| fb::BufferRef::new(0, 0, o as u64, l as u64))
+        .collect();
+    let nodes = fbb.create_vector(&nodes);
+    let regions = fbb.create_vector(&regions);
+    let buffers = fbb.create_vector(&buffers);
+    let variadic = fbb.create_vector(&p.variadic);
+    let descriptor = fb::BatchDescriptor::create(
+        fbb,
+        &fb::BatchDescriptorArgs {
+            schema_id: p.schema_id,
+            length: p.length,
+            nodes: Some(nodes),
+            regions: Some(regions),
+            buffers: Some(buffers),
+            variadic_buffer_counts: Some(variadic),
+        },
+    );
+    let schema = p.new_schema.as_ref().map(|bytes| {
+        let ipc = fbb.create_vector(bytes);
+        fb::SchemaDefinition::create(
+            fbb,
+            &fb::SchemaDefinitionArgs {
+                schema_id: p.schema_id,
+                ipc_schema: Some(ipc),
+            },
+        )
+    });
+    (descriptor, schema)
+}

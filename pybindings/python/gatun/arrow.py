@@ -1,0 +1,143 @@
+"""Arrow data across the bridge: the payload arena and the upstream-compatible calls.
+
+``GatunClient.send_arrow(data)`` is the primary API: any Arrow producer
+(pyarrow ``Table``/``RecordBatch``/``RecordBatchReader``/``Array``, polars,
+DuckDB, anything with ``__arrow_c_stream__`` or ``__arrow_c_array__``) crosses
+to the JVM batch by batch. Each batch is copied **once** into the
+shared-memory payload arena (data created by pyarrow or polars lives in their
+own memory; no pool can be supplied from outside) and the JVM wraps it in
+place as a ``VectorSchemaRoot``, without deserialising. The data stays valid
+for exactly as long as Java references it: closing the root releases it.
+
+The upstream calls (``send_arrow_table``, ``send_arrow_buffers``,
+``get_payload_arena``, ``reset_payload_arena``, ``arrow_context``,
+``estimate_arrow_size``) are thin wrappers over the same path; none of them
+needs an epoch or a reset to stay correct.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from gatun.client import GatunClient
+    from gatun.objects import JavaObject
+
+__all__ = [
+    "ArrowContext",
+    "PayloadArena",
+    "estimate_arrow_size",
+]
+
+
+def send(client: GatunClient, data: Any) -> JavaObject | list[JavaObject]:
+    """Send ``data``; one ``VectorSchemaRoot`` reference, or a list of them for a
+    multi-batch stream (a Java ``ArrowReader`` for streams is not built yet)."""
+    roots = client._native.send_arrow(_as_arrow_producer(data))
+    return roots[0] if len(roots) == 1 else roots
+
+
+def _as_arrow_producer(data: Any) -> Any:
+    """pyarrow ``Table``s and ``ChunkedArray``s export streams; a bare array is
+    sent as a one-column batch named after nothing (``""``)."""
+    if hasattr(data, "__arrow_c_stream__") or hasattr(data, "__arrow_c_array__"):
+        return data
+    raise TypeError(
+        f"cannot send a {type(data).__name__} as Arrow data: it has neither "
+        "__arrow_c_stream__ nor __arrow_c_array__ (convert it with pyarrow first)"
+    )
+
+
+def row_count(roots: JavaObject | list[JavaObject]) -> int:
+    """Total rows of one or several Java ``VectorSchemaRoot``s."""
+    if isinstance(roots, list):
+        return sum(int(r.getRowCount()) for r in roots)
+    return int(roots.getRowCount())
+
+
+def estimate_arrow_size(table: Any) -> int:
+    """Upper bound of the arena bytes ``table`` needs: every buffer of every
+    chunk, each rounded up to Arrow's 64-byte alignment (slices count whole)."""
+    total = 0
+    for column in table.columns:
+        for chunk in column.chunks:
+            for buf in chunk.buffers():
+                if buf is not None:
+                    total += (buf.size + 63) // 64 * 64
+    return total
+
+
+class PayloadArena:
+    """Upstream's view of the payload arena, kept for compatibility.
+
+    The arena grows by shared-memory segments as needed and frees a region as
+    soon as neither side references it, so there is nothing to reset and no
+    stale data to guard against: :meth:`reset` is a no-op.
+    """
+
+    def __init__(self, client: GatunClient) -> None:
+        self._client = client
+
+    def bytes_used(self) -> int:
+        """Bytes held by live regions."""
+        return int(self._client._native.arena_bytes_in_use)
+
+    def bytes_available(self) -> int:
+        """Bytes the arena may still grow by."""
+        return max(0, (self._client.memory or 0) - self.bytes_used())
+
+    def reset(self) -> None:
+        """No-op: regions are freed when released (upstream needed an epoch)."""
+
+    def close(self) -> None:
+        """No-op: the arena belongs to the client."""
+
+    def __enter__(self) -> PayloadArena:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class ArrowContext:
+    """Sends tables and closes their Java roots when the context ends.
+
+    >>> with client.arrow_context() as ctx:          # doctest: +SKIP
+    ...     root = ctx.send(table)
+    ...     client.jvm.my.Job.process(root)
+    """
+
+    def __init__(self, client: GatunClient) -> None:
+        self._client = client
+        self._roots: list[JavaObject] = []
+
+    def send(self, data: Any) -> JavaObject | list[JavaObject]:
+        """Send ``data`` (as :meth:`GatunClient.send_arrow`); closed on exit."""
+        roots = send(self._client, data)
+        self._roots.extend(roots if isinstance(roots, list) else [roots])
+        return roots
+
+    def close(self) -> None:
+        """Close every root sent through this context (frees the arena)."""
+        roots, self._roots = self._roots, []
+        if not self._client.closed:
+            for root in roots:
+                root.close()
+
+    def __enter__(self) -> ArrowContext:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@contextmanager
+def arrow_context(client: GatunClient) -> Iterator[ArrowContext]:
+    """Upstream's ``arrow_context()``: see :class:`ArrowContext`."""
+    ctx = ArrowContext(client)
+    try:
+        yield ctx
+    finally:
+        ctx.close()

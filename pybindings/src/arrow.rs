@@ -1,0 +1,69 @@
+//! `NativeClient.send_arrow`: any Arrow producer (PyCapsule interface) to the
+//! JVM through the payload arena.
+//!
+//! A stream is sent batch by batch as it is read, never collected into one
+//! table first; each batch is copied once into the arena (data already built
+//! in the arena is the zero-copy path, issue 3 item 3).
+
+use pyo3::prelude::*;
+use pyo3_arrow::input::AnyRecordBatch;
+
+use gatun_bridge::BridgeError;
+
+use crate::client::NativeClient;
+use crate::convert;
+use crate::errors::to_py;
+
+impl NativeClient {
+    /// Sends every batch of `data`; returns one Java reference per batch.
+    pub(crate) fn send_arrow_batches<'py>(
+        &self,
+        py: Python<'py>,
+        data: AnyRecordBatch,
+    ) -> PyResult<Vec<Bound<'py, PyAny>>> {
+        let hooks = self.hooks()?;
+        let reader = data.into_reader()?;
+        let mut roots = Vec::new();
+        for batch in reader {
+            let batch = batch.map_err(|e| {
+                to_py(
+                    py,
+                    BridgeError::Value(format!("reading the Arrow stream: {e}")),
+                )
+            })?;
+            let client = self.client();
+            let prepared = py
+                .detach(|| client.prepare_batch(&batch))
+                .map_err(|e| to_py(py, e))?;
+            let mut scratch = client.scratch();
+            client.encode_send_batch(&mut scratch.builder, &prepared);
+            if let Err(e) = self.exchange(py, &mut scratch) {
+                if !client.is_closed() {
+                    client.arrow().abandon(&prepared);
+                }
+                return Err(e);
+            }
+            let response = scratch.response().map_err(|e| to_py(py, e))?;
+            if let Some(error) = response.error() {
+                return Err(to_py(py, gatun_bridge::client::java_error(error)));
+            }
+            roots.push(match response.value() {
+                Some(v) => convert::decode(py, v, hooks, 0)?,
+                None => py.None().into_bound(py),
+            });
+        }
+        Ok(roots)
+    }
+
+    /// Bytes of the payload arena in live regions.
+    pub(crate) fn arena_bytes(&self) -> usize {
+        self.client().arrow().drain_releases();
+        self.client().arrow().arena().in_use()
+    }
+
+    /// Live regions of the payload arena.
+    pub(crate) fn arena_regions(&self) -> usize {
+        self.client().arrow().drain_releases();
+        self.client().arrow().arena().live_regions()
+    }
+}
