@@ -338,9 +338,10 @@ impl Arena {
     pub fn find(&self, ptr: *const u8, len: usize) -> Option<Region> {
         let st = self.lock();
         let addr = ptr as usize;
+        // Cheap rejection first: most buffers (the copy path) are in no segment.
         let seg = st.segments.iter().find(|s| {
             let base = s.segment.as_ptr() as usize;
-            addr >= base && addr + len <= base + s.segment.len()
+            addr >= base && addr.saturating_add(len) <= base + s.segment.len()
         })?;
         let offset = addr - seg.segment.as_ptr() as usize;
         st.regions

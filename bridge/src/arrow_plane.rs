@@ -49,12 +49,15 @@ struct SchemaRegistry {
     last: Option<(Arc<Schema>, u32)>,
 }
 
-/// A batch ready to describe: its region and layout.
+/// A batch ready to describe: its regions and layout.
 pub struct PreparedBatch {
-    /// The region holding every buffer.
-    pub region: Region,
-    /// (offset in region, length) per buffer, IPC order.
-    pub buffers: Vec<(usize, usize)>,
+    /// Regions the buffers live in: the copy region (if anything was copied)
+    /// and every arena region referenced in place. The JVM holds each once.
+    pub regions: Vec<Region>,
+    /// (region index, offset in region, length) per buffer, IPC order.
+    pub buffers: Vec<(usize, usize, usize)>,
+    /// Bytes copied into the arena (0: the zero-copy path).
+    pub copied_bytes: usize,
     /// Field nodes.
     pub nodes: Vec<(i64, i64)>,
     /// Variadic buffer counts.
@@ -112,6 +115,19 @@ pub struct ArrowPlane {
     java_segments: Mutex<HashMap<u16, Arc<Segment>>>,
     java_schemas: Mutex<HashMap<u32, Arc<Schema>>>,
     jvm_pid: std::sync::atomic::AtomicU32,
+    stats: TransferStats,
+}
+
+/// Counters of what the send path did, so tests and benchmarks can tell the
+/// copy path from the zero-copy path.
+#[derive(Debug, Default)]
+pub struct TransferStats {
+    /// Batches prepared.
+    pub batches: std::sync::atomic::AtomicU64,
+    /// Bytes copied into the arena.
+    pub bytes_copied: std::sync::atomic::AtomicU64,
+    /// Bytes referenced in place (already in the arena).
+    pub bytes_in_place: std::sync::atomic::AtomicU64,
 }
 
 // SAFETY: `control_base` points at the control mapping the client keeps alive;
@@ -151,7 +167,13 @@ impl ArrowPlane {
             java_segments: Mutex::default(),
             java_schemas: Mutex::default(),
             jvm_pid: std::sync::atomic::AtomicU32::new(0),
+            stats: TransferStats::default(),
         }
+    }
+
+    /// What the send path has done so far.
+    pub fn stats(&self) -> &TransferStats {
+        &self.stats
     }
 
     /// Records the JVM's pid (to map its memfd segments).
@@ -358,7 +380,9 @@ impl ArrowPlane {
         }
     }
 
-    /// Copies `batch` into one arena region and counts the JVM's hold on it.
+    /// Places `batch` in the arena: buffers already inside a live arena
+    /// region (built in the arena) are referenced in place; every other buffer
+    /// is copied once into one new region. Counts the JVM's hold on each region.
     pub fn prepare(&self, batch: &RecordBatch) -> Result<PreparedBatch> {
         self.drain_releases();
         let flat = flatten(batch).map_err(|e| BridgeError::UnsupportedArrowType(e.to_string()))?;
@@ -368,29 +392,97 @@ impl ArrowPlane {
                 flat.length
             )));
         }
+        // Which buffers are already in the arena?
+        let mut regions: Vec<Region> = Vec::new();
+        let mut placed: Vec<Option<(usize, usize)>> = Vec::with_capacity(flat.buffers.len());
+        let mut copy_bytes = 0usize;
+        for buffer in &flat.buffers {
+            let hit = (!buffer.is_empty())
+                .then(|| self.arena.find(buffer.as_ptr(), buffer.len()))
+                .flatten();
+            match hit {
+                Some(region) => {
+                    let index = match regions.iter().position(|r| r.handle == region.handle) {
+                        Some(i) => i,
+                        None => {
+                            regions.push(region);
+                            regions.len() - 1
+                        }
+                    };
+                    placed.push(Some((
+                        index,
+                        buffer.as_ptr() as usize - region.ptr as usize,
+                    )));
+                }
+                None => {
+                    copy_bytes += buffer.len().div_ceil(64) * 64;
+                    placed.push(None);
+                }
+            }
+        }
         let (schema_id, new_schema) = self.schema_id(batch.schema_ref())?;
-        let region = self
-            .arena
-            .allocate(flat.arena_bytes())
-            .map_err(|e| BridgeError::ArenaFull(e.to_string()))?;
-        self.publish_new_segments();
+        let copy_region = if copy_bytes > 0 {
+            let region = self
+                .arena
+                .allocate(copy_bytes)
+                .map_err(|e| BridgeError::ArenaFull(e.to_string()))?;
+            self.publish_new_segments();
+            regions.push(region);
+            Some((regions.len() - 1, region))
+        } else {
+            None
+        };
         let mut buffers = Vec::with_capacity(flat.buffers.len());
         let mut at = 0usize;
-        for buffer in &flat.buffers {
+        for (buffer, place) in flat.buffers.iter().zip(placed) {
             let len = buffer.len();
-            // SAFETY: the region holds arena_bytes() = the sum of the aligned
-            // lengths, so [at, at + len) is inside it; the source is a live
-            // Arrow buffer that cannot overlap a fresh region.
-            unsafe { std::ptr::copy_nonoverlapping(buffer.as_ptr(), region.ptr.add(at), len) };
-            buffers.push((at, len));
-            at += len.div_ceil(64) * 64;
+            match (place, copy_region) {
+                (Some((index, offset)), _) => buffers.push((index, offset, len)),
+                (None, Some((index, region))) => {
+                    // SAFETY: the copy region holds the sum of the aligned
+                    // lengths of the copied buffers, so [at, at + len) is
+                    // inside it; a fresh region cannot overlap the source.
+                    unsafe {
+                        std::ptr::copy_nonoverlapping(buffer.as_ptr(), region.ptr.add(at), len)
+                    };
+                    buffers.push((index, at, len));
+                    at += len.div_ceil(64) * 64;
+                }
+                (None, None) => buffers.push((0, 0, 0)), // empty buffer
+            }
         }
-        self.arena.add_peer_hold(region.handle);
-        // The copy is all the JVM needs; our own reference ends here.
-        self.arena.release_local(region.handle);
+        for region in &regions {
+            self.arena.add_peer_hold(region.handle);
+        }
+        let in_place: usize = flat
+            .buffers
+            .iter()
+            .map(|b| b.len())
+            .sum::<usize>()
+            .saturating_sub(
+                flat.buffers
+                    .iter()
+                    .zip(&buffers)
+                    .filter(|(_, (r, _, _))| copy_region.is_some_and(|(i, _)| i == *r))
+                    .map(|(b, _)| b.len())
+                    .sum(),
+            );
+        use std::sync::atomic::Ordering::Relaxed;
+        self.stats.batches.fetch_add(1, Relaxed);
+        self.stats
+            .bytes_copied
+            .fetch_add(copy_bytes as u64, Relaxed);
+        self.stats
+            .bytes_in_place
+            .fetch_add(in_place as u64, Relaxed);
+        if let Some((_, region)) = copy_region {
+            // The copy is all the JVM needs; our own reference ends here.
+            self.arena.release_local(region.handle);
+        }
         Ok(PreparedBatch {
-            region,
+            regions,
             buffers,
+            copied_bytes: copy_bytes,
             nodes: flat.nodes,
             variadic: flat.variadic_buffer_counts,
             length: flat.length as i64,
@@ -399,12 +491,26 @@ impl ArrowPlane {
         })
     }
 
-    /// A send failed before the JVM took the batch: drop its hold.
+    /// A send failed before the JVM took the batch: drop its holds.
     pub fn abandon(&self, prepared: &PreparedBatch) {
-        self.arena.peer_released(prepared.region.handle, 1);
+        for region in &prepared.regions {
+            self.arena.peer_released(region.handle, 1);
+        }
         if prepared.new_schema.is_some() {
             self.forget_schema(prepared.schema_id);
         }
+    }
+
+    /// A region for data built in the arena by this process (one local
+    /// reference, released with [`Arena::release_local`]).
+    pub fn allocate_local(&self, len: usize) -> Result<Region> {
+        self.drain_releases();
+        let region = self
+            .arena
+            .allocate(len)
+            .map_err(|e| BridgeError::ArenaFull(e.to_string()))?;
+        self.publish_new_segments();
+        Ok(region)
     }
 
     fn publish_new_segments(&self) {
@@ -439,17 +545,23 @@ pub fn encode_descriptor<'b>(
         .iter()
         .map(|&(l, n)| fb::FieldNode::new(l, n))
         .collect();
-    let regions = [fb::RegionRef::new(
-        p.region.handle.0,
-        u32::from(p.region.segment),
-        0,
-        p.region.offset as u64,
-        p.region.len as u64,
-    )];
+    let regions: Vec<_> = p
+        .regions
+        .iter()
+        .map(|r| {
+            fb::RegionRef::new(
+                r.handle.0,
+                u32::from(r.segment),
+                0,
+                r.offset as u64,
+                r.len as u64,
+            )
+        })
+        .collect();
     let buffers: Vec<_> = p
         .buffers
         .iter()
-        .map(|&(o, l)| fb::BufferRef::new(0, 0, o as u64, l as u64))
+        .map(|&(r, o, l)| fb::BufferRef::new(r as u32, 0, o as u64, l as u64))
         .collect();
     let nodes = fbb.create_vector(&nodes);
     let regions = fbb.create_vector(&regions);

@@ -382,6 +382,27 @@ impl NativeClient {
         self.send_arrow_batches(py, data)
     }
 
+    /// A writable buffer of `nbytes` in the payload arena (zero-copy path).
+    fn arena_allocate(
+        &self,
+        py: Python<'_>,
+        nbytes: usize,
+    ) -> PyResult<crate::arena_buffer::ArenaBuffer> {
+        crate::arena_buffer::ArenaBuffer::allocate(&self.client, nbytes).map_err(|e| to_py(py, e))
+    }
+
+    /// `{"batches", "bytes_copied", "bytes_in_place"}` of the send path so far.
+    fn arrow_stats(&self) -> std::collections::HashMap<&'static str, u64> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let s = self.client.arrow().stats();
+        [
+            ("batches", s.batches.load(Relaxed)),
+            ("bytes_copied", s.bytes_copied.load(Relaxed)),
+            ("bytes_in_place", s.bytes_in_place.load(Relaxed)),
+        ]
+        .into()
+    }
+
     #[getter]
     fn arena_bytes_in_use(&self) -> usize {
         self.arena_bytes()

@@ -4,6 +4,7 @@
 //! launches the JVM, runs calls over the shared-memory lanes, and converts
 //! values. Its contract is `gatun/_native.pyi`.
 
+mod arena_buffer;
 mod arrow;
 mod client;
 mod convert;
@@ -20,6 +21,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add_class::<client::NativeClient>()?;
     m.add_class::<object_ref::ObjectRef>()?;
+    m.add_class::<arena_buffer::ArenaBuffer>()?;
     m.add_function(wrap_pyfunction!(client::_after_fork_in_child, m)?)?;
     m.add("PROTOCOL_VERSION", PROTOCOL_VERSION)?;
     let actions = PyDict::new(py);

@@ -31,6 +31,16 @@ class ObjectRef:
     def _detach(self) -> None:
         """Never release this object from Python (it lives until the session ends)."""
 
+class ArenaBuffer:
+    """A writable region of the payload arena (buffer protocol)."""
+
+    def __len__(self) -> int: ...
+    @property
+    def nbytes(self) -> int: ...
+    @property
+    def address(self) -> int: ...
+    def __buffer__(self, flags: int, /) -> memoryview: ...
+
 class NativeClient:
     """A connected session with a JVM launched by :meth:`launch`."""
 
@@ -103,6 +113,13 @@ class NativeClient:
         arena, one copy each; returns one reference to a Java
         ``VectorSchemaRoot`` per batch. A type Arrow Java cannot load is
         refused before any data moves."""
+
+    def arena_allocate(self, nbytes: int) -> ArenaBuffer:
+        """A writable buffer in the payload arena: Arrow data built on it
+        crosses to the JVM without a copy."""
+
+    def arrow_stats(self) -> dict[str, int]:
+        """``batches``, ``bytes_copied`` and ``bytes_in_place`` of the send path."""
 
     @property
     def arena_bytes_in_use(self) -> int:

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from gatun.objects import JavaObject
 
 __all__ = [
+    "ArenaAllocator",
     "ArrowContext",
     "PayloadArena",
     "estimate_arrow_size",
@@ -67,6 +68,50 @@ def estimate_arrow_size(table: Any) -> int:
                 if buf is not None:
                     total += (buf.size + 63) // 64 * 64
     return total
+
+
+class ArenaAllocator:
+    """Buffers in the shared-memory payload arena, for data built in place.
+
+    Arrow data whose buffers come from here crosses to the JVM with **no copy
+    at all**: the send path finds them inside the arena and references them.
+    pyarrow wraps numeric numpy arrays without copying, so the simplest use is::
+
+        x = client.arena.numpy(1_000_000, "int64")   # shared memory
+        x[:] = np.arange(1_000_000)                   # fill it in place
+        root = client.send_arrow(pa.table({"x": x}))  # nothing is copied
+
+    A buffer stays valid while Python or the JVM references it.
+    """
+
+    def __init__(self, client: GatunClient) -> None:
+        self._client = client
+
+    def buffer(self, nbytes: int) -> Any:
+        """A writable ``pyarrow.Buffer`` of ``nbytes`` in the arena."""
+        import pyarrow as pa
+
+        return pa.py_buffer(self._client._native.arena_allocate(nbytes))
+
+    def numpy(self, shape: int | tuple[int, ...], dtype: Any) -> Any:
+        """An uninitialised writable numpy array in the arena."""
+        import numpy as np
+
+        dt = np.dtype(dtype)
+        count = int(np.prod(shape))
+        raw = self._client._native.arena_allocate(max(1, count * dt.itemsize))
+        return np.frombuffer(raw, dtype=dt, count=count).reshape(shape)
+
+    def array(self, values: Any, type: Any = None) -> Any:  # noqa: A002 - pyarrow's name
+        """``values`` copied once into the arena as a pyarrow ``Array`` (fixed-width
+        types without nulls), ready to be sent without a further copy."""
+        import numpy as np
+        import pyarrow as pa
+
+        src = np.asarray(values if type is None else pa.array(values, type=type).to_numpy())
+        dst = self.numpy(src.shape, src.dtype)
+        dst[...] = src
+        return pa.array(dst, type=type)
 
 
 class PayloadArena:

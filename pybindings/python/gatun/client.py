@@ -392,6 +392,11 @@ class GatunClient:
 
     # ------------------------------------------------------------- Arrow
 
+    @property
+    def arena(self) -> _arrow.ArenaAllocator:
+        """Buffers in the shared-memory payload arena (the zero-copy path)."""
+        return _arrow.ArenaAllocator(self)
+
     def send_arrow(self, data: Any) -> Any:
         """Send Arrow data to the JVM through the shared-memory payload arena.
 
