@@ -102,7 +102,7 @@ class ArenaAllocator:
         raw = self._client._native.arena_allocate(max(1, count * dt.itemsize))
         return np.frombuffer(raw, dtype=dt, count=count).reshape(shape)
 
-    def array(self, values: Any, type: Any = None) -> Any:  # noqa: A002 - pyarrow's name
+    def array(self, values: Any, type: Any = None) -> Any:
         """``values`` copied once into the arena as a pyarrow ``Array`` (fixed-width
         types without nulls), ready to be sent without a further copy."""
         import numpy as np
