@@ -436,3 +436,14 @@ def test_threads_share_a_client(client: gatun.GatunClient) -> None:
     assert not any(t.is_alive() for t in threads)
     assert errors == []
     assert all(results[n] == [str(i) for i in range(200)] for n in range(8))
+
+
+def test_a_batch_larger_than_a_lane_slot_is_split(client):
+    """No fixed cap: 200,000 calls with 40-character strings (~20 MB of
+    requests) do not fit a 1 MiB slot and go in several round trips."""
+    arr = client.create_object("java.util.ArrayList")
+    word = "x" * 40
+    with client.batch() as b:
+        results = [b.call(arr, "add", word) for _ in range(200_000)]
+    assert all(r.get() is True for r in results)
+    assert arr.size() == 200_000

@@ -23,7 +23,7 @@ from typing import Any, Final
 
 from gatun import _native
 from gatun import arrow as _arrow
-from gatun.exceptions import BridgeClosedError, GatunError
+from gatun.exceptions import BridgeClosedError, GatunError, PayloadTooLargeError
 from gatun.jvm import JVMNode, JVMView
 from gatun.objects import JavaArray, JavaList, JavaObject, TypeHint
 
@@ -178,7 +178,24 @@ class GatunClient:
     def _batch(self, requests: Sequence[_Request], stop_on_error: bool) -> list[tuple[bool, Any]]:
         self._check()
         prepared = [(*r[:4], self._prepare(r[4]), r[5]) if r[4] else r for r in requests]
-        return self._native.batch(prepared, stop_on_error)
+        return self._batch_split(prepared, stop_on_error)
+
+    def _batch_split(
+        self, requests: Sequence[_Request], stop_on_error: bool
+    ) -> list[tuple[bool, Any]]:
+        """One round trip if the batch fits a lane slot, else halves, recursively:
+        a batch has no size cap. With ``stop_on_error`` the replies end at the
+        first failure (the caller marks the rest skipped)."""
+        try:
+            return self._native.batch(requests, stop_on_error)
+        except PayloadTooLargeError:
+            if len(requests) < 2:
+                raise
+        half = len(requests) // 2
+        first = self._batch_split(requests[:half], stop_on_error)
+        if stop_on_error and not all(ok for ok, _ in first):
+            return first
+        return first + self._batch_split(requests[half:], stop_on_error)
 
     def _run_all(self, requests: list[_Request]) -> list[Any]:
         """Run ``requests`` in as few round trips as possible; raise the first error."""
