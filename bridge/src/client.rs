@@ -27,7 +27,7 @@ use crate::arrow_plane::{encode_descriptor, ArenaSizing, ArrowPlane, PreparedBat
 use crate::control::{self, ControlLayout, HeaderFields};
 use crate::error::{BridgeError, JavaError, Result};
 use crate::handshake::{self, HelloFields};
-use crate::lane::{Interrupt, Lane, NoInterrupt};
+use crate::lane::{Interrupt, Lane, NoInterrupt, WaitStrategy};
 use crate::launcher::{self, JvmProcess, ServerCommand};
 use crate::protocol::{self as fb, Action};
 use crate::value::Value;
@@ -54,6 +54,8 @@ pub struct ClientOptions {
     pub startup_timeout: Duration,
     /// The payload arena for Arrow data sent to the JVM.
     pub arena: ArenaSizing,
+    /// How waits spin before blocking.
+    pub doorbell: WaitStrategy,
 }
 
 impl ClientOptions {
@@ -68,6 +70,7 @@ impl ClientOptions {
             slot_size: 1 << 20,
             startup_timeout: Duration::from_secs(30),
             arena: ArenaSizing::default(),
+            doorbell: WaitStrategy::default(),
         }
     }
 }
@@ -400,7 +403,12 @@ impl Client {
             .into_iter()
             .enumerate()
             // SAFETY: `control` is moved into `Shared` below and outlives every lane.
-            .map(|(i, s)| unsafe { Lane::new(i, base, &layout, s) }.map(Mutex::new))
+            .map(|(i, s)| {
+                // SAFETY: as above.
+                let mut lane = unsafe { Lane::new(i, base, &layout, s) }?;
+                lane.set_strategy(opts.doorbell);
+                Ok(Mutex::new(lane))
+            })
             .collect::<Result<Vec<_>>>()?;
         let client = Client {
             shared: Arc::new(Shared {

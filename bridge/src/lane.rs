@@ -17,6 +17,39 @@ use crate::error::{BridgeError, Result};
 use crate::protocol;
 use crate::shm::{atomic_u32, atomic_u64};
 
+/// How a waiter spends the time before blocking on the socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WaitStrategy {
+    /// Spin while the JVM is hot (it is spinning itself, or answered recently),
+    /// with a budget that halves after each miss and doubles after each hit.
+    #[default]
+    Adaptive,
+    /// Always spin the full budget first.
+    Spin,
+    /// Always spin, but halve the budget after each miss.
+    Backoff,
+    /// Never spin: block at once (lowest CPU, one wake-up per reply).
+    Block,
+}
+
+impl std::str::FromStr for WaitStrategy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "adaptive" => Ok(WaitStrategy::Adaptive),
+            "spin" => Ok(WaitStrategy::Spin),
+            "backoff" => Ok(WaitStrategy::Backoff),
+            "block" => Ok(WaitStrategy::Block),
+            other => Err(format!(
+                "unknown doorbell strategy {other:?}; expected adaptive, spin, backoff or block"
+            )),
+        }
+    }
+}
+
+/// Shortest spin budget after repeated misses.
+const MIN_SPIN: Duration = Duration::from_micros(1);
+
 /// How often a blocked waiter wakes to check signals.
 const SIGNAL_CHECK_INTERVAL: Duration = Duration::from_millis(100);
 /// Longest spin before blocking, about one thread wake-up.
@@ -51,6 +84,11 @@ pub struct Lane {
     /// The JVM worker was spinning for work when the last request went out,
     /// so it starts on it at once and the answer is worth spinning for.
     peer_spinning: bool,
+    strategy: WaitStrategy,
+    /// Current spin budget (backs off after misses).
+    spin_budget: Duration,
+    /// When the last request went out.
+    sent_at: Instant,
 }
 
 // SAFETY: `base` points into the control segment, which the client keeps
@@ -83,6 +121,9 @@ impl Lane {
             abandoned: None,
             hot: false,
             peer_spinning: false,
+            strategy: WaitStrategy::Adaptive,
+            spin_budget: SPIN_BUDGET,
+            sent_at: Instant::now(),
         })
     }
 
@@ -96,6 +137,12 @@ impl Lane {
     fn u32_at<'a>(&self, offset: usize) -> &'a std::sync::atomic::AtomicU32 {
         // SAFETY: lane header offsets are 4-aligned and inside LANE_HEADER.
         unsafe { atomic_u32(self.base, offset) }
+    }
+
+    /// Chooses how waits spin before blocking.
+    pub fn set_strategy(&mut self, strategy: WaitStrategy) {
+        self.strategy = strategy;
+        self.spin_budget = SPIN_BUDGET;
     }
 
     /// Index of this lane in the control segment.
@@ -150,6 +197,7 @@ impl Lane {
         let seq = self.last_seq + 1;
         self.last_seq = seq;
         self.peer_spinning = self.u32_at(lane::JVM_SPINNING).load(Ordering::Relaxed) == 1;
+        self.sent_at = Instant::now();
         if doorbell::publish(
             self.u64_at(lane::REQ_SEQ),
             self.u32_at(lane::JVM_WAITING),
@@ -175,19 +223,36 @@ impl Lane {
     /// Waits until the response to `seq` is in the response slot.
     pub fn wait(&mut self, seq: u64, interrupt: &mut dyn Interrupt) -> Result<()> {
         let resp_seq = self.u64_at(lane::RESP_SEQ);
-        if self.hot || self.peer_spinning {
+        let spin = match self.strategy {
+            WaitStrategy::Adaptive => self.hot || self.peer_spinning,
+            WaitStrategy::Spin | WaitStrategy::Backoff => true,
+            WaitStrategy::Block => false,
+        };
+        if spin {
             let start = Instant::now();
+            let budget = self.spin_budget;
             self.u32_at(lane::PY_SPINNING).store(1, Ordering::Relaxed);
-            while start.elapsed() < SPIN_BUDGET {
+            let mut hit = false;
+            while start.elapsed() < budget {
                 if doorbell::arrived(resp_seq, seq) {
-                    self.u32_at(lane::PY_SPINNING).store(0, Ordering::Relaxed);
-                    return Ok(());
+                    hit = true;
+                    break;
                 }
                 std::hint::spin_loop();
             }
             self.u32_at(lane::PY_SPINNING).store(0, Ordering::Relaxed);
+            if self.strategy != WaitStrategy::Spin {
+                self.spin_budget = if hit {
+                    (budget * 2).min(SPIN_BUDGET)
+                } else {
+                    (budget / 2).max(MIN_SPIN)
+                };
+            }
+            if hit {
+                self.hot = true;
+                return Ok(());
+            }
         }
-        let blocked_at = Instant::now();
         loop {
             if doorbell::arrived(resp_seq, seq) {
                 break;
@@ -202,8 +267,9 @@ impl Lane {
                 return Err(BridgeError::Interrupted);
             }
         }
-        // A reply within one spin budget of blocking means the JVM is hot.
-        self.hot = blocked_at.elapsed() < SPIN_BUDGET * 4;
+        // A reply within a few spin budgets of the request means the JVM is
+        // hot: spinning next time is likely to pay off.
+        self.hot = self.sent_at.elapsed() < SPIN_BUDGET * 4;
         Ok(())
     }
 

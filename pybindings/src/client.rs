@@ -204,7 +204,7 @@ type BatchItem<'py> = (
 #[pymethods]
 impl NativeClient {
     #[staticmethod]
-    #[pyo3(signature = (jar, *, java=None, classpath=Vec::new(), jvm_options=Vec::new(), lanes=4, slot_size=1<<20, startup_timeout=30.0, arena_memory=None))]
+    #[pyo3(signature = (jar, *, java=None, classpath=Vec::new(), jvm_options=Vec::new(), lanes=4, slot_size=1<<20, startup_timeout=30.0, arena_memory=None, doorbell="adaptive"))]
     #[allow(clippy::too_many_arguments)]
     fn launch(
         py: Python<'_>,
@@ -216,7 +216,9 @@ impl NativeClient {
         slot_size: usize,
         startup_timeout: f64,
         arena_memory: Option<usize>,
+        doorbell: &str,
     ) -> PyResult<NativeClient> {
+        let doorbell = doorbell.parse().map_err(PyValueError::new_err)?;
         if !(startup_timeout.is_finite() && startup_timeout > 0.0) {
             return Err(PyValueError::new_err(format!(
                 "startup_timeout must be positive, got {startup_timeout}"
@@ -239,6 +241,7 @@ impl NativeClient {
                 },
                 None => ArenaSizing::default(),
             },
+            doorbell,
         };
         let client = py
             .detach(|| Client::launch(&opts))

@@ -55,6 +55,7 @@ class NativeClient:
         slot_size: int = 1 << 20,
         startup_timeout: float = 30.0,
         arena_memory: int | None = None,
+        doorbell: str = "adaptive",
     ) -> NativeClient:
         """Find Java 17+ (``java``, then ``JAVA_HOME``, then ``PATH``), start the
         server jar, connect every lane and complete the handshake.

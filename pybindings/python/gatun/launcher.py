@@ -59,6 +59,7 @@ def connect(
     lanes: int | None = None,
     startup_timeout: float | None = None,
     java: str | None = None,
+    doorbell: str | None = None,
 ) -> GatunClient:
     """Start a JVM and return a client connected to it.
 
@@ -72,6 +73,9 @@ def connect(
     - ``lanes``: concurrent request lanes (threads calling at once without waiting).
     - ``startup_timeout``: seconds to wait for the JVM (default 30, ``GATUN_STARTUP_TIMEOUT``).
     - ``java``: the ``java`` executable (default: ``JAVA_HOME``, then ``PATH``).
+    - ``doorbell``: how a call waits for its reply: ``"adaptive"`` (default: spin
+      briefly while the JVM is hot, else block), ``"spin"``, ``"backoff"`` or
+      ``"block"`` (never spin; least CPU). Also ``GATUN_DOORBELL``.
 
     >>> client = connect()                                   # doctest: +SKIP
     >>> client.jvm.java.lang.Math.max(10, 20)                # doctest: +SKIP
@@ -104,5 +108,6 @@ def connect(
         lanes=lanes if lanes is not None else config.lanes,
         startup_timeout=float(timeout),
         arena_memory=memory_bytes,
+        doorbell=doorbell or os.environ.get("GATUN_DOORBELL") or "adaptive",
     )
     return GatunClient(native, memory=memory_bytes)
