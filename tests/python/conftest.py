@@ -3,6 +3,7 @@ theirs, and a small compiled Java class for field access."""
 
 from __future__ import annotations
 
+import gc
 import shutil
 import subprocess
 import textwrap
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 import gatun
+from gatun import client as gatun_client
 
 _JVM_FIXTURES = {"client", "fresh_client", "fields_client"}
 
@@ -29,6 +31,38 @@ def client() -> Iterator[gatun.GatunClient]:
     session_client = gatun.connect()
     yield session_client
     session_client.close()
+
+
+def _arena_regions() -> dict[int, int]:
+    """Live payload-arena regions per open client, after the JVM's pending
+    release notices are in (a ping carries them back)."""
+    counts = {}
+    for client in list(gatun_client._LIVE):
+        if client.closed:
+            continue
+        client.ping()
+        counts[id(client)] = client._native.arena_regions_in_use
+    return counts
+
+
+@pytest.fixture(autouse=True)
+def _memory_returns_to_baseline() -> Iterator[None]:
+    """Every test gives back what it took: arena regions (Arrow data in shared
+    memory; Java roots must be closed) and pyarrow's own allocations."""
+    import pyarrow as pa
+
+    gc.collect()
+    regions_before = _arena_regions()
+    pyarrow_before = pa.total_allocated_bytes()
+    yield
+    gc.collect()
+    regions_after = _arena_regions()
+    leaked = {
+        k: (regions_before[k], n) for k, n in regions_after.items() if n > regions_before.get(k, 0)
+    }
+    assert not leaked, f"arena regions still in use after the test (before, after): {leaked}"
+    grown = pa.total_allocated_bytes() - pyarrow_before
+    assert grown <= 0, f"pyarrow holds {grown} more bytes than before the test"
 
 
 @pytest.fixture
