@@ -8,6 +8,7 @@ import gatun.protocol.Response;
 import gatun.protocol.Value;
 import gatun.server.ValueCodec.Arg;
 import gatun.server.ValueCodec.DecodeContext;
+import gatun.server.arrow.ArrowSession;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.lang.reflect.Field;
@@ -16,6 +17,8 @@ import java.lang.reflect.Modifier;
 import java.lang.reflect.UndeclaredThrowableException;
 import java.nio.ByteBuffer;
 import java.util.function.LongSupplier;
+import org.apache.arrow.vector.FieldVector;
+import org.apache.arrow.vector.VectorSchemaRoot;
 
 /**
  * Runs one session's requests: decodes a {@link Request}, performs its action
@@ -35,6 +38,7 @@ public final class Dispatcher {
     private final ClassPolicy policy;
     private final Metrics metrics;
     private final LongSupplier liveSessions;
+    private final ArrowSession arrow;
 
     /**
      * @param registry the session's objects
@@ -45,6 +49,20 @@ public final class Dispatcher {
      */
     public Dispatcher(ObjectRegistry registry, MethodResolver resolver, ClassPolicy policy, Metrics metrics,
                       LongSupplier liveSessions) {
+        this(registry, resolver, policy, metrics, liveSessions, null);
+    }
+
+    /**
+     * @param registry the session's objects
+     * @param resolver the (server-wide) resolver
+     * @param policy the class policy
+     * @param metrics server counters
+     * @param liveSessions reports how many sessions are live, for GetMetrics
+     * @param arrow the session's Arrow data plane, or null (Arrow actions are refused)
+     */
+    public Dispatcher(ObjectRegistry registry, MethodResolver resolver, ClassPolicy policy, Metrics metrics,
+                      LongSupplier liveSessions, ArrowSession arrow) {
+        this.arrow = arrow;
         this.registry = registry;
         this.resolver = resolver;
         this.policy = policy;
@@ -83,9 +101,23 @@ public final class Dispatcher {
                 return batch(b, r, ctx, depth);
             }
             Object result = execute(r, action, ctx);
-            // A created object is always a reference: Python holds a proxy to it.
-            boolean asRef = action == Action.CreateObject || guard(r::returnObjectRef);
-            int value = ValueCodec.encodeResult(b, result, registry, asRef);
+            // A created object is always a reference: Python holds a proxy to it; so is a received batch.
+            boolean asRef = action == Action.CreateObject || action == Action.SendArrowBatch
+                    || guard(r::returnObjectRef);
+            int value;
+            if (!asRef && arrow != null && (action == Action.InvokeMethod || action == Action.InvokeStaticMethod)
+                    && (result instanceof VectorSchemaRoot || result instanceof FieldVector)) {
+                value = exportArrow(b, result);
+            } else if (action == Action.SendArrowBatch) {
+                try {
+                    value = ValueCodec.encodeResult(b, result, registry, true);
+                } catch (RuntimeException | Error e) {
+                    ((VectorSchemaRoot) result).close(); // not registered: nobody else could close it
+                    throw e;
+                }
+            } else {
+                value = ValueCodec.encodeResult(b, result, registry, asRef);
+            }
             Response.startResponse(b);
             Response.addValue(b, value);
             return Response.endResponse(b);
@@ -107,6 +139,7 @@ public final class Dispatcher {
         Request item = new Request();
         for (int i = 0; i < n; i++) {
             if (failed[0] && stopOnError) {
+                releaseSkippedBatch(r, item, i);
                 metrics.requests.incrementAndGet();
                 items[i] = errorResponse(b, "java.util.concurrent.CancellationException",
                         "skipped after an earlier error", "");
@@ -131,7 +164,14 @@ public final class Dispatcher {
     }
 
     private Object execute(Request r, int action, DecodeContext ctx) throws Throwable {
-        releaseIds(r);
+        try {
+            releaseIds(r);
+        } catch (RuntimeException e) {
+            if (action == Action.SendArrowBatch && arrow != null) {
+                arrow.releaseUnused(guard(r::arrow));
+            }
+            throw e;
+        }
         switch (action) {
             case Action.Ping:
             case Action.ReleaseObjects:
@@ -187,11 +227,52 @@ public final class Dispatcher {
                         + metrics.sessionsStarted.get() + " objects=" + registry.size()
                         + " resolutions_cached=" + resolver.cacheSize();
             case Action.DefineSchema:
-            case Action.SendArrowBatch:
-                throw new UnsupportedOperationException("not implemented yet: " + Action.name(action));
+                requireArrow(action).defineSchema(guard(r::schema));
+                return null;
+            case Action.SendArrowBatch: {
+                ArrowSession a = requireArrow(action);
+                return a.importBatch(guard(r::schema), guard(r::arrow));
+            }
             default:
                 throw new ProtocolException("unknown action " + action);
         }
+    }
+
+    // ----------------------------------------------------------------- arrow
+
+    /** A SendArrowBatch skipped inside a batch still owes a Release for each of its regions. */
+    private void releaseSkippedBatch(Request r, Request item, int i) {
+        if (arrow == null) {
+            return;
+        }
+        try {
+            Request sub = r.batch(item, i);
+            if (sub.action() == Action.SendArrowBatch) {
+                arrow.releaseUnused(sub.arrow());
+            }
+        } catch (RuntimeException e) {
+            // unreadable: nothing that could be released
+        }
+    }
+
+    private ArrowSession requireArrow(int action) {
+        if (arrow == null) {
+            throw new UnsupportedOperationException(Action.name(action) + " needs a session with a payload arena");
+        }
+        return arrow;
+    }
+
+    /**
+     * Returns a VectorSchemaRoot or FieldVector by value through the Java arena.
+     * A returned root is handed over to the bridge and closed after the copy,
+     * unless Python holds a reference to it (see {@link gatun.server.arrow.ArrowBridge}).
+     */
+    private int exportArrow(FlatBufferBuilder b, Object result) {
+        int value = arrow.exportValue(b, result);
+        if (result instanceof VectorSchemaRoot && !registry.holds(result)) {
+            ((VectorSchemaRoot) result).close();
+        }
+        return value;
     }
 
     // --------------------------------------------------------------- helpers

@@ -202,6 +202,11 @@ final class Lane {
         int slot = seg.slotSize();
         int len = seg.requestLen(index);
         b.clear();
+        try {
+            session.arrow().drainPeerReleases(); // Python's releases of Java's regions
+        } catch (RuntimeException e) {
+            System.err.println("gatun: lane " + index + ": draining release notices failed: " + e);
+        }
         int root;
         if (len < 0 || len > slot) {
             root = dispatcher.errorResponse(b, new ProtocolException("request of " + Integer.toUnsignedString(len)
@@ -247,6 +252,11 @@ final class Lane {
         }
         seg.writeResponse(index, out);
         seg.setResponseLen(index, out.remaining());
+        try {
+            session.arrow().flushReleases(); // notices queued by release0 on any thread
+        } catch (RuntimeException e) {
+            System.err.println("gatun: lane " + index + ": flushing release notices failed: " + e);
+        }
         seg.setResponseSeq(index, seq);
     }
 }

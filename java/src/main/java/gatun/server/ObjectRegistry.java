@@ -78,8 +78,37 @@ public final class ObjectRegistry {
         return objects.size();
     }
 
+    /**
+     * @param obj an object
+     * @return true if this very object (identity) is registered under some id
+     */
+    public boolean holds(Object obj) {
+        for (Object o : objects.values()) {
+            if (o == obj) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /** Drops every object (the session ended). */
     public void clear() {
         objects.clear();
+    }
+
+    /**
+     * Drops every object and returns them (the session ended).
+     *
+     * @return the objects that were registered
+     */
+    public java.util.List<Object> drain() {
+        java.util.List<Object> out = new java.util.ArrayList<>(objects.size());
+        for (Long id : new java.util.ArrayList<>(objects.keySet())) {
+            Object o = objects.remove(id);
+            if (o != null) {
+                out.add(o);
+            }
+        }
+        return out;
     }
 }

@@ -1,5 +1,7 @@
 package gatun.server;
 
+import gatun.server.arrow.ArrowBridge;
+import gatun.server.arrow.ArrowSession;
 import gatun.server.shm.ControlSegment;
 import java.nio.channels.SocketChannel;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -13,6 +15,7 @@ final class Session {
     private final ControlSegment seg;
     private final ObjectRegistry registry = new ObjectRegistry();
     private final Dispatcher dispatcher;
+    private final ArrowSession arrow;
     private final Lane[] lanes;
     private final GatunServer server;
     private final AtomicBoolean ended = new AtomicBoolean();
@@ -22,8 +25,14 @@ final class Session {
         this.seg = seg;
         this.server = server;
         this.lanes = new Lane[seg.laneCount()];
+        this.arrow = new ArrowSession(seg, ArrowBridge.allocator());
         this.dispatcher = new Dispatcher(registry, server.resolver(), server.policy(), server.metrics(),
-                server::liveSessions);
+                server::liveSessions, arrow);
+    }
+
+    /** @return the session's Arrow data plane */
+    ArrowSession arrow() {
+        return arrow;
     }
 
     long id() {
@@ -62,8 +71,25 @@ final class Session {
                 l.stop();
             }
         }
-        registry.clear();
+        closeArrowObjects(registry.drain());
+        arrow.close();
         server.sessionEnded(this, reason);
+    }
+
+    /**
+     * Closes the Arrow objects Python still referenced (roots, vectors, readers),
+     * so their regions' Release notices are queued (and flushed if Python is still there).
+     */
+    static void closeArrowObjects(java.util.List<Object> objects) {
+        for (Object o : objects) {
+            if (o instanceof AutoCloseable && o.getClass().getName().startsWith("org.apache.arrow.")) {
+                try {
+                    ((AutoCloseable) o).close();
+                } catch (Exception | Error e) {
+                    System.err.println("gatun: closing " + o.getClass().getName() + " at session end failed: " + e);
+                }
+            }
+        }
     }
 
     boolean ended() {

@@ -81,6 +81,12 @@ public final class ControlSegment {
 
     /** Release rings (issue 3). */
     public static final int RING_PY_TO_JAVA_OFFSET = 8192, RING_JAVA_TO_PY_OFFSET = 73728, RING_SIZE = 65536;
+    /** Release ring fields: head (producer) at +0, tail (consumer) at +64, entries from +128. */
+    public static final int R_HEAD = 0, R_TAIL = 64, R_ENTRIES = 128, R_ENTRY_SIZE = 16;
+    /** Entries per release ring (4088). */
+    public static final int RING_CAPACITY = (RING_SIZE - R_ENTRIES) / R_ENTRY_SIZE;
+    /** Directory entries 0..31 are Python's, 32..62 Java's. */
+    public static final int PYTHON_DIRECTORY_ENTRIES = 32;
 
     /** First lane's offset. */
     public static final int LANES_OFFSET = 139264;
@@ -342,6 +348,87 @@ public final class ControlSegment {
         }
         return new String(n, 0, len, StandardCharsets.UTF_8);
     }
+
+    // ------------------------------------------------------------ release rings
+
+    private static int ring(int ringOffset) {
+        if (ringOffset != RING_PY_TO_JAVA_OFFSET && ringOffset != RING_JAVA_TO_PY_OFFSET) {
+            throw new IllegalArgumentException("no release ring at offset " + ringOffset);
+        }
+        return ringOffset;
+    }
+
+    /**
+     * @param ringOffset {@link #RING_PY_TO_JAVA_OFFSET} or {@link #RING_JAVA_TO_PY_OFFSET}
+     * @return the ring's head (acquire)
+     */
+    public long ringHead(int ringOffset) { return (long) LONG.getAcquire(buf, ring(ringOffset) + R_HEAD); }
+
+    /**
+     * @param ringOffset a ring offset
+     * @return the ring's tail (acquire)
+     */
+    public long ringTail(int ringOffset) { return (long) LONG.getAcquire(buf, ring(ringOffset) + R_TAIL); }
+
+    /**
+     * Producer: publishes entries up to {@code head} (release store).
+     *
+     * @param ringOffset a ring offset
+     * @param head the next index the producer writes
+     */
+    public void setRingHead(int ringOffset, long head) { LONG.setRelease(buf, ring(ringOffset) + R_HEAD, head); }
+
+    /**
+     * Consumer: frees entries below {@code tail} (release store).
+     *
+     * @param ringOffset a ring offset
+     * @param tail the next index the consumer reads
+     */
+    public void setRingTail(int ringOffset, long tail) { LONG.setRelease(buf, ring(ringOffset) + R_TAIL, tail); }
+
+    private static int ringEntry(int ringOffset, long index) {
+        return ring(ringOffset) + R_ENTRIES + (int) Long.remainderUnsigned(index, RING_CAPACITY) * R_ENTRY_SIZE;
+    }
+
+    /**
+     * Producer: writes entry {@code index} (before the head that covers it is stored).
+     *
+     * @param ringOffset a ring offset
+     * @param index ring index (taken modulo the capacity)
+     * @param handle the RegionHandle
+     * @param count descriptors released
+     */
+    public void writeRingEntry(int ringOffset, long index, long handle, int count) {
+        int e = ringEntry(ringOffset, index);
+        LONG.setOpaque(buf, e, handle);
+        INT.setOpaque(buf, e + 8, count);
+        INT.setOpaque(buf, e + 12, 0);
+    }
+
+    /**
+     * @param ringOffset a ring offset
+     * @param index ring index
+     * @return the entry's RegionHandle
+     */
+    public long ringEntryHandle(int ringOffset, long index) {
+        return (long) LONG.getOpaque(buf, ringEntry(ringOffset, index));
+    }
+
+    /**
+     * @param ringOffset a ring offset
+     * @param index ring index
+     * @return the entry's count (unsigned in the layout)
+     */
+    public int ringEntryCount(int ringOffset, long index) {
+        return (int) INT.getOpaque(buf, ringEntry(ringOffset, index) + 8);
+    }
+
+    /**
+     * Marks a directory entry retired ({@code published} = 2, release store).
+     *
+     * @param index entry index
+     */
+    public void retireDirectoryEntry(int index) { INT.setRelease(buf, entry(index) + D_PUBLISHED, 2); }
 
     // ------------------------------------------------------------------- lanes
 

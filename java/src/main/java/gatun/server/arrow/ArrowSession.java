@@ -1,0 +1,587 @@
+package gatun.server.arrow;
+
+import gatun.protocol.BatchDescriptor;
+import gatun.protocol.BufferRef;
+import gatun.protocol.FieldNode;
+import gatun.protocol.RegionRef;
+import gatun.protocol.SchemaDefinition;
+import gatun.server.ProtocolException;
+import gatun.server.shm.ControlSegment;
+import gatun.server.shm.SegmentMapping;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import org.apache.arrow.flatbuf.Message;
+import org.apache.arrow.flatbuf.MessageHeader;
+import org.apache.arrow.memory.ArrowBuf;
+import org.apache.arrow.memory.BufferAllocator;
+import org.apache.arrow.vector.FieldVector;
+import org.apache.arrow.vector.TypeLayout;
+import org.apache.arrow.vector.VectorLoader;
+import org.apache.arrow.vector.VectorSchemaRoot;
+import org.apache.arrow.vector.compression.NoCompressionCodec;
+import org.apache.arrow.vector.ipc.message.ArrowFieldNode;
+import org.apache.arrow.vector.ipc.message.ArrowRecordBatch;
+import org.apache.arrow.vector.ipc.message.MessageSerializer;
+import org.apache.arrow.vector.types.pojo.ArrowType;
+import org.apache.arrow.vector.types.pojo.Field;
+import org.apache.arrow.vector.types.pojo.Schema;
+
+/**
+ * One session's Arrow data plane, JVM side.
+ *
+ * <p><b>Python -&gt; Java</b> ({@link #importBatch}): a {@link BatchDescriptor}
+ * names regions of Python's payload segments; each region is validated, wrapped
+ * once as a {@link RegionAllocation} and sliced into the batch's buffers, which a
+ * {@link VectorLoader} loads into a fresh {@link VectorSchemaRoot}. The root's
+ * vectors end up the only holders of the region: when they are closed the
+ * allocation queues {@code Release(handle, 1)}, which {@link #flushReleases()}
+ * moves onto the Java -&gt; Python ring before the lane publishes its next
+ * response. Every region of every descriptor received gets exactly one Release,
+ * whether the import succeeds or not.
+ *
+ * <p><b>Java -&gt; Python</b> ({@link #exportValue}): see {@link ArrowExporter}.
+ */
+public final class ArrowSession implements AutoCloseable {
+    /** Most rows in one batch (Java vector lengths are {@code int}). */
+    public static final long MAX_ROWS = Integer.MAX_VALUE;
+
+    private final ControlSegment seg;
+    private final BufferAllocator allocator;
+    private final ReleaseQueue releases;
+    private final Map<Long, Schema> schemas = new ConcurrentHashMap<>();
+    /** Python segments mapped so far, by segment id; guarded by itself. */
+    private final Map<Integer, PeerSegment> peerSegments = new HashMap<>();
+    private final JavaArena arena;
+    private final ArrowExporter exporter;
+    /** Imports in flight, so a concurrent close cannot be missed: guarded by this. */
+    private boolean closed;
+
+    /** A mapped Python segment and the directory fields it was mapped under. */
+    private record PeerSegment(int memfd, String name, long size, int generation, SegmentMapping mapping) {
+    }
+
+    /**
+     * @param seg the session's control segment (validated)
+     * @param allocator the allocator receiving Python's buffers
+     */
+    public ArrowSession(ControlSegment seg, BufferAllocator allocator) {
+        this.seg = seg;
+        this.allocator = allocator;
+        this.releases = new ReleaseQueue(seg);
+        this.arena = new JavaArena(seg);
+        this.exporter = new ArrowExporter(arena);
+    }
+
+    /** @return the allocator Python's buffers belong to */
+    public BufferAllocator allocator() {
+        return allocator;
+    }
+
+    /** @return the Java-owned arena (Java -&gt; Python) */
+    public JavaArena arena() {
+        return arena;
+    }
+
+    // ------------------------------------------------------------- schemas
+
+    /**
+     * Registers a schema Python defined.
+     *
+     * @param def the definition (id and IPC Schema message bytes)
+     * @return the schema
+     */
+    public Schema defineSchema(SchemaDefinition def) {
+        if (def == null) {
+            throw new ProtocolException("DefineSchema request has no schema");
+        }
+        long id = def.schemaId();
+        ByteBuffer ipc = def.ipcSchemaAsByteBuffer();
+        if (ipc == null || !ipc.hasRemaining()) {
+            throw new ProtocolException("schema definition " + id + " has no IPC schema bytes");
+        }
+        byte[] bytes = new byte[ipc.remaining()];
+        ipc.get(bytes);
+        Schema schema = decodeSchema(bytes);
+        for (Field f : schema.getFields()) {
+            refuseDictionaries(f, f.getName());
+        }
+        schemas.put(id, schema);
+        return schema;
+    }
+
+    /**
+     * Decodes an Arrow IPC Schema message (a flatbuffer {@code Message} without
+     * length prefix).
+     *
+     * @param bytes the message bytes
+     * @return the schema
+     */
+    public static Schema decodeSchema(byte[] bytes) {
+        try {
+            Message m = Message.getRootAsMessage(ByteBuffer.wrap(bytes));
+            if (m.headerType() != MessageHeader.Schema) {
+                throw new IllegalArgumentException("IPC message header type " + m.headerType() + " is not a Schema");
+            }
+            return MessageSerializer.deserializeSchema(m);
+        } catch (IllegalArgumentException e) {
+            throw new ProtocolException("malformed IPC schema: " + e.getMessage(), e);
+        } catch (RuntimeException e) {
+            throw new ProtocolException("malformed IPC schema: " + e, e);
+        }
+    }
+
+    private static void refuseDictionaries(Field f, String path) {
+        if (f.getDictionary() != null) {
+            throw new IllegalArgumentException("column " + path + " is dictionary-encoded; the bridge does not "
+                    + "load dictionary-encoded columns yet (decode it first)");
+        }
+        for (Field c : f.getChildren()) {
+            refuseDictionaries(c, path + "." + c.getName());
+        }
+    }
+
+    /** @return schemas Python has defined in this session */
+    public int schemaCount() {
+        return schemas.size();
+    }
+
+    // ------------------------------------------------------------- import
+
+    /** One region of a descriptor, as read and (once validated) mapped. */
+    private static final class Region {
+        long handle;
+        int segment;
+        long offset;
+        long length;
+        SegmentMapping mapping;
+        RegionAllocation allocation;
+        ArrowBuf buf;
+    }
+
+    /**
+     * Loads a batch Python sent into a new {@link VectorSchemaRoot} over its
+     * arena regions. The descriptor is validated completely before any shared
+     * memory is touched.
+     *
+     * @param def a schema defined with the batch, or null
+     * @param d the descriptor
+     * @return the root; the caller registers it
+     */
+    public VectorSchemaRoot importBatch(SchemaDefinition def, BatchDescriptor d) {
+        if (d == null) {
+            throw new ProtocolException("SendArrowBatch request has no arrow descriptor");
+        }
+        // Read the regions first: whatever happens next, each one gets its Release.
+        Region[] regions = readRegions(d);
+        boolean handedOver = false;
+        try {
+            synchronized (this) {
+                if (closed) {
+                    throw new IllegalStateException("the session is closing");
+                }
+            }
+            if (def != null) {
+                defineSchema(def);
+            }
+            long schemaId = d.schemaId();
+            Schema schema = schemas.get(schemaId);
+            if (schema == null) {
+                throw new IllegalArgumentException("unknown schema id " + schemaId + " (define it first)");
+            }
+            long length = d.length();
+            if (length < 0 || length > MAX_ROWS) {
+                throw new IllegalArgumentException("batch length " + length + " is outside 0.." + MAX_ROWS);
+            }
+            List<ArrowFieldNode> nodes = readNodes(d, schema);
+            checkTopLevelLengths(schema, nodes, length);
+            List<Long> variadic = readVariadic(d);
+            long[][] buffers = readBuffers(d, regions, schema, variadic);
+            checkBufferSizes(schema.getFields(), nodes, buffers, variadic, new int[3]);
+            mapRegions(regions);
+            VectorSchemaRoot root = load(schema, (int) length, nodes, buffers, variadic, regions);
+            handedOver = true;
+            return root;
+        } finally {
+            if (!handedOver) {
+                for (Region r : regions) {
+                    if (r.buf != null) {
+                        r.buf.close(); // the last reference: release0 queues the notice
+                    } else if (r.allocation != null) {
+                        r.allocation.releaseOnce();
+                    } else {
+                        releases.add(r.handle, 1);
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * Queues one Release for every region of a descriptor that will not be
+     * imported (its request failed or was skipped before the import).
+     *
+     * @param d the descriptor, or null
+     */
+    public void releaseUnused(BatchDescriptor d) {
+        if (d == null) {
+            return;
+        }
+        Region[] regions;
+        try {
+            regions = readRegions(d);
+        } catch (RuntimeException e) {
+            return; // unreadable: nothing to release
+        }
+        for (Region r : regions) {
+            releases.add(r.handle, 1);
+        }
+    }
+
+    private static int count(int n, String what, int max) {
+        if (n < 0 || n > max) {
+            throw new ProtocolException("descriptor has " + Integer.toUnsignedString(n) + " " + what
+                    + ", at most " + max + " allowed");
+        }
+        return n;
+    }
+
+    private static Region[] readRegions(BatchDescriptor d) {
+        int n;
+        Region[] out;
+        try {
+            n = count(d.regionsLength(), "regions", 1 << 16);
+            out = new Region[n];
+            RegionRef ref = new RegionRef();
+            for (int i = 0; i < n; i++) {
+                d.regions(ref, i);
+                Region r = new Region();
+                r.handle = ref.handle();
+                r.segment = (int) ref.segment();
+                r.offset = ref.offset();
+                r.length = ref.length();
+                out[i] = r;
+            }
+        } catch (ProtocolException e) {
+            throw e;
+        } catch (RuntimeException e) {
+            throw new ProtocolException("malformed descriptor regions: " + e, e);
+        }
+        return out;
+    }
+
+    private static int expectedNodes(List<Field> fields) {
+        int n = 0;
+        for (Field f : fields) {
+            n += 1 + expectedNodes(f.getChildren());
+        }
+        return n;
+    }
+
+    private static int expectedBuffers(List<Field> fields, int[] viewColumns) {
+        int n = 0;
+        for (Field f : fields) {
+            ArrowType t = f.getType();
+            n += TypeLayout.getTypeBufferCount(t);
+            if (t instanceof ArrowType.Utf8View || t instanceof ArrowType.BinaryView) {
+                viewColumns[0]++;
+            }
+            n += expectedBuffers(f.getChildren(), viewColumns);
+        }
+        return n;
+    }
+
+    private static List<ArrowFieldNode> readNodes(BatchDescriptor d, Schema schema) {
+        int n = count(d.nodesLength(), "field nodes", 1 << 20);
+        int expected = expectedNodes(schema.getFields());
+        if (n != expected) {
+            throw new IllegalArgumentException("descriptor has " + n + " field nodes, the schema needs " + expected);
+        }
+        List<ArrowFieldNode> out = new ArrayList<>(n);
+        FieldNode node = new FieldNode();
+        for (int i = 0; i < n; i++) {
+            d.nodes(node, i);
+            long len = node.length();
+            long nulls = node.nullCount();
+            if (len < 0 || len > MAX_ROWS || nulls < 0 || nulls > len) {
+                throw new IllegalArgumentException("field node " + i + " (length " + len + ", null count " + nulls
+                        + ") is out of range");
+            }
+            out.add(new ArrowFieldNode(len, nulls));
+        }
+        return out;
+    }
+
+    /** Every top-level column has exactly the batch's rows (as in IPC). */
+    private static void checkTopLevelLengths(Schema schema, List<ArrowFieldNode> nodes, long length) {
+        int at = 0;
+        for (Field f : schema.getFields()) {
+            long n = nodes.get(at).getLength();
+            if (n != length) {
+                throw new IllegalArgumentException("column " + f.getName() + " has " + n + " rows, the batch "
+                        + length);
+            }
+            at += expectedNodes(List.of(f));
+        }
+    }
+
+    private static List<Long> readVariadic(BatchDescriptor d) {
+        int n = count(d.variadicBufferCountsLength(), "variadic buffer counts", 1 << 20);
+        List<Long> out = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            long c = d.variadicBufferCounts(i);
+            if (c < 0 || c > (1 << 20)) {
+                throw new IllegalArgumentException("variadic buffer count " + c + " is out of range");
+            }
+            out.add(c);
+        }
+        return out;
+    }
+
+    /** Returns {region index, offset, length} per buffer, every one inside its region. */
+    private static long[][] readBuffers(BatchDescriptor d, Region[] regions, Schema schema, List<Long> variadic) {
+        int n = count(d.buffersLength(), "buffers", 1 << 22);
+        int[] views = new int[1];
+        long expected = expectedBuffers(schema.getFields(), views);
+        if (views[0] != variadic.size()) {
+            throw new IllegalArgumentException("descriptor has " + variadic.size()
+                    + " variadic buffer counts, the schema has " + views[0] + " view columns");
+        }
+        for (long c : variadic) {
+            expected += c;
+        }
+        if (n != expected) {
+            throw new IllegalArgumentException("descriptor has " + n + " buffers, the schema needs " + expected);
+        }
+        long[][] out = new long[n][];
+        BufferRef ref = new BufferRef();
+        for (int i = 0; i < n; i++) {
+            d.buffers(ref, i);
+            long region = ref.region();
+            long off = ref.offset();
+            long len = ref.length();
+            if (region >= regions.length) {
+                throw new IllegalArgumentException("buffer " + i + " names region " + region + " of "
+                        + regions.length);
+            }
+            long regionLen = regions[(int) region].length;
+            if (off < 0 || len < 0 || regionLen < 0 || off > regionLen || len > regionLen - off) {
+                throw new IllegalArgumentException("buffer " + i + " (" + Long.toUnsignedString(len) + " bytes at "
+                        + Long.toUnsignedString(off) + ") exceeds its region of "
+                        + Long.toUnsignedString(regionLen) + " bytes");
+            }
+            out[i] = new long[] {region, off, len};
+        }
+        return out;
+    }
+
+    /**
+     * Checks each buffer is long enough for its node's rows (validity bitmaps
+     * when there are nulls, fixed-width data, offsets, type ids, view structs),
+     * so a vector never has to grow or read past what Python sent.
+     *
+     * @param at {node index, buffer index, variadic index}
+     */
+    private static void checkBufferSizes(List<Field> fields, List<ArrowFieldNode> nodes, long[][] buffers,
+                                         List<Long> variadic, int[] at) {
+        for (Field f : fields) {
+            ArrowType t = f.getType();
+            ArrowFieldNode node = nodes.get(at[0]++);
+            long n = node.getLength();
+            List<org.apache.arrow.vector.BufferLayout> layouts = TypeLayout.getTypeLayout(t).getBufferLayouts();
+            boolean hasOffsets = false;
+            for (org.apache.arrow.vector.BufferLayout l : layouts) {
+                hasOffsets |= l.getType() == org.apache.arrow.vector.BufferLayout.BufferType.OFFSET;
+            }
+            boolean union = t instanceof ArrowType.Union;
+            for (org.apache.arrow.vector.BufferLayout l : layouts) {
+                int index = at[1]++;
+                long len = buffers[index][2];
+                long need;
+                switch (l.getType()) {
+                    case VALIDITY:
+                        need = node.getNullCount() > 0 ? (n + 7) / 8 : 0;
+                        break;
+                    case OFFSET:
+                        need = n == 0 ? 0 : (union ? n : n + 1) * (l.getTypeBitWidth() / 8);
+                        break;
+                    case DATA:
+                        need = hasOffsets ? 0 : (n * l.getTypeBitWidth() + 7) / 8;
+                        break;
+                    default: // TYPE, SIZE, VIEWS: fixed width per row
+                        need = (n * l.getTypeBitWidth() + 7) / 8;
+                        break;
+                }
+                if (len < need) {
+                    throw new IllegalArgumentException("buffer " + index + " (" + l.getType() + " of column "
+                            + f.getName() + ") holds " + len + " bytes, " + n + " rows need " + need);
+                }
+            }
+            if (t instanceof ArrowType.Utf8View || t instanceof ArrowType.BinaryView) {
+                at[1] += (int) (long) variadic.get(at[2]++);
+            }
+            checkBufferSizes(f.getChildren(), nodes, buffers, variadic, at);
+        }
+    }
+
+    /** Validates every region against its segment and maps the segments it needs. */
+    private void mapRegions(Region[] regions) {
+        for (int i = 0; i < regions.length; i++) {
+            Region r = regions[i];
+            if (r.segment < 1 || r.segment >= 0x8000) {
+                throw new IllegalArgumentException("region " + i + " lies in segment " + r.segment
+                        + ", which is not one of Python's");
+            }
+            SegmentMapping m = peerSegment(r.segment);
+            if (r.offset < 0 || r.length < 0 || r.offset > m.size() || r.length > m.size() - r.offset) {
+                throw new IllegalArgumentException("region " + i + " (" + Long.toUnsignedString(r.length)
+                        + " bytes at " + Long.toUnsignedString(r.offset) + ") exceeds segment " + r.segment + " of "
+                        + m.size() + " bytes");
+            }
+            r.mapping = m;
+        }
+    }
+
+    /** Finds Python's segment {@code id} in the directory and maps it (once). */
+    private SegmentMapping peerSegment(int id) {
+        for (int entry = 0; entry < ControlSegment.PYTHON_DIRECTORY_ENTRIES; entry++) {
+            if (seg.directoryPublished(entry) != 1 || seg.directorySegmentId(entry) != id) {
+                continue;
+            }
+            int memfd = seg.directoryMemfd(entry);
+            String name = memfd >= 0 ? "" : seg.directoryName(entry);
+            long size = seg.directorySize(entry);
+            int generation = seg.directoryGeneration(entry);
+            synchronized (peerSegments) {
+                PeerSegment p = peerSegments.get(id);
+                if (p != null && p.memfd == memfd && p.name.equals(name) && p.size == size
+                        && p.generation == generation) {
+                    return p.mapping;
+                }
+                if (size <= 0 || size > ControlSegment.MAX_SEGMENT_SIZE) {
+                    throw new IllegalArgumentException("segment " + id + " has size " + size);
+                }
+                Path path;
+                if (memfd >= 0) {
+                    path = Path.of("/proc", Integer.toUnsignedString(seg.pythonPid()), "fd", Integer.toString(memfd));
+                } else {
+                    if (name.isEmpty() || !name.startsWith("/")) {
+                        throw new IllegalArgumentException("segment " + id + " has neither a memfd nor a path");
+                    }
+                    path = Path.of(name);
+                }
+                SegmentMapping m;
+                try {
+                    m = SegmentMapping.mapPeer(path, size);
+                } catch (IOException e) {
+                    throw new IllegalStateException("cannot map Python's segment " + id + ": " + e.getMessage(), e);
+                }
+                // The replaced mapping (if any) stays alive through the allocations over it.
+                peerSegments.put(id, new PeerSegment(memfd, name, size, generation, m));
+                return m;
+            }
+        }
+        throw new IllegalArgumentException("segment " + id + " is not published in the segment directory");
+    }
+
+    private VectorSchemaRoot load(Schema schema, int length, List<ArrowFieldNode> nodes, long[][] buffers,
+                                  List<Long> variadic, Region[] regions) {
+        for (Region r : regions) {
+            if (r.length == 0) {
+                continue; // nothing to wrap; its Release is queued with the others below
+            }
+            r.allocation = new RegionAllocation(r.mapping, r.offset, r.length, r.handle, releases);
+            r.buf = allocator.wrapForeignAllocation(r.allocation);
+        }
+        List<ArrowBuf> slices = new ArrayList<>(buffers.length);
+        for (long[] b : buffers) {
+            Region r = regions[(int) b[0]];
+            slices.add(r.buf == null ? allocator.getEmpty() : r.buf.slice(b[1], b[2]));
+        }
+        VectorSchemaRoot root = VectorSchemaRoot.create(schema, allocator);
+        boolean ok = false;
+        try (ArrowRecordBatch batch = new ArrowRecordBatch(length, nodes, slices,
+                NoCompressionCodec.DEFAULT_BODY_COMPRESSION, variadic, false, true)) {
+            new VectorLoader(root).load(batch);
+            for (FieldVector v : root.getFieldVectors()) {
+                v.validate();
+            }
+            ok = true;
+        } finally {
+            if (!ok) {
+                root.close();
+            }
+        }
+        // Our own references end here: the root's vectors are now the only holders.
+        for (Region r : regions) {
+            if (r.buf != null) {
+                ArrowBuf b = r.buf;
+                r.buf = null;
+                r.allocation = null;
+                b.close();
+            } else {
+                releases.add(r.handle, 1);
+            }
+        }
+        return root;
+    }
+
+    // ------------------------------------------------------------- export
+
+    /**
+     * Encodes a {@code VectorSchemaRoot} or {@code FieldVector} result as an
+     * Arrow value (data copied into the Java-owned arena).
+     *
+     * @param b the response builder
+     * @param result the value
+     * @return the Value offset
+     */
+    public int exportValue(com.google.flatbuffers.FlatBufferBuilder b, Object result) {
+        return exporter.encode(b, result);
+    }
+
+    // ------------------------------------------------------------- rings
+
+    /**
+     * Moves queued Release notices onto the Java -&gt; Python ring; the lane
+     * worker calls it before it publishes each response.
+     *
+     * @return notices moved
+     */
+    public int flushReleases() {
+        return releases.flush();
+    }
+
+    /** @return notices still waiting for ring space */
+    public int pendingReleases() {
+        return releases.pending();
+    }
+
+    /**
+     * Applies Python's Release notices for Java's regions (Python -&gt; Java ring);
+     * the lane worker calls it at the start of every request.
+     *
+     * @return notices read
+     */
+    public int drainPeerReleases() {
+        return arena.drainRing();
+    }
+
+    /**
+     * Ends the plane: Java's segment files are deleted and their directory
+     * entries retired. Regions Java code still holds stay mapped until released.
+     */
+    @Override
+    public void close() {
+        synchronized (this) {
+            closed = true;
+        }
+        flushReleases();
+        arena.close();
+    }
+}

@@ -1,0 +1,398 @@
+package gatun.server.arrow;
+
+import gatun.server.shm.ControlSegment;
+import gatun.server.shm.SegmentMapping;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * The payload segments Java owns (Java -&gt; Python data), with a private
+ * allocator and ledger.
+ *
+ * <p>Segments are files with a random 128-bit hex name, mode 0600, in a private
+ * 0700 directory under {@code /dev/shm} (else {@code java.io.tmpdir}), 64 MiB
+ * each (bigger for one large request, at most 1 GiB), segment ids from
+ * {@code 0x8000}, announced in directory entries 32..62 with {@code memfd = -1}
+ * and the absolute path as name. Python maps a file by path and unlinks it;
+ * {@link #close()} deletes whatever is left.
+ *
+ * <p>Allocation is first fit over a free list per segment in 64-byte granules.
+ * A region is described by its {@code RegionHandle}
+ * ({@code segment << 48 | (offset / 64) << 24 | generation & 0xFFFFFF}); its
+ * ledger counts {@code peer_holds}, the descriptors Python received and has not
+ * released. A region is freed when that count reaches zero. Notices with an
+ * unknown or stale handle are ignored.
+ */
+public final class JavaArena {
+    /** Allocation granule and alignment. */
+    public static final long GRANULE = 64;
+    /** Default segment size. */
+    public static final long SEGMENT_SIZE = 64L << 20;
+    /** First Java segment id. */
+    public static final int FIRST_SEGMENT_ID = 0x8000;
+    /** Most Java segments (directory entries 32..62). */
+    public static final int MAX_SEGMENTS = ControlSegment.DIRECTORY_ENTRIES - ControlSegment.PYTHON_DIRECTORY_ENTRIES;
+
+    private static final SecureRandom RANDOM = new SecureRandom();
+
+    private final ControlSegment seg;
+    private final long segmentSize;
+    private final List<Segment> segments = new ArrayList<>();
+    private final Map<Long, Region> live = new HashMap<>();
+    private Path dir;
+    private int generation;
+    private long bytesInUse;
+    private boolean closed;
+
+    /** One Java-owned segment. */
+    static final class Segment {
+        final int id;
+        final int entry;
+        final SegmentMapping mapping;
+        /** Free blocks: offset -&gt; length. */
+        final TreeMap<Long, Long> free = new TreeMap<>();
+
+        Segment(int id, int entry, SegmentMapping mapping) {
+            this.id = id;
+            this.entry = entry;
+            this.mapping = mapping;
+            free.put(0L, mapping.size());
+        }
+    }
+
+    /** A live region of a Java segment and its ledger. */
+    public static final class Region {
+        final Segment segment;
+        final long offset;
+        final long length;
+        final long handle;
+        long peerHolds;
+        boolean freed;
+
+        Region(Segment segment, long offset, long length, long handle) {
+            this.segment = segment;
+            this.offset = offset;
+            this.length = length;
+            this.handle = handle;
+        }
+
+        /** @return the RegionHandle */
+        public long handle() {
+            return handle;
+        }
+
+        /** @return segment id */
+        public int segmentId() {
+            return segment.id;
+        }
+
+        /** @return offset in the segment */
+        public long offset() {
+            return offset;
+        }
+
+        /** @return bytes */
+        public long length() {
+            return length;
+        }
+
+        /** @return the segment's base address plus the region's offset */
+        public long address() {
+            return segment.mapping.address() + offset;
+        }
+
+        /** @return the mapping the region lies in */
+        public SegmentMapping mapping() {
+            return segment.mapping;
+        }
+    }
+
+    /** @param seg the control segment (directory and Python -&gt; Java ring); null in unit tests */
+    public JavaArena(ControlSegment seg) {
+        this(seg, SEGMENT_SIZE);
+    }
+
+    /**
+     * @param seg the control segment, or null
+     * @param segmentSize bytes per ordinary segment (a multiple of 64)
+     */
+    public JavaArena(ControlSegment seg, long segmentSize) {
+        this.seg = seg;
+        this.segmentSize = segmentSize;
+    }
+
+    /**
+     * Packs a RegionHandle.
+     *
+     * @param segment segment id
+     * @param offset offset in the segment (a multiple of 64 below 1 GiB)
+     * @param generation generation (low 24 bits kept)
+     * @return the handle
+     */
+    public static long handle(int segment, long offset, int generation) {
+        return (long) (segment & 0xFFFF) << 48 | (offset / GRANULE & 0xFFFFFF) << 24 | (generation & 0xFFFFFF);
+    }
+
+    /**
+     * Allocates a region of at least {@code bytes} (rounded up to 64) with no
+     * holds yet.
+     *
+     * @param bytes wanted bytes
+     * @return the region
+     * @throws IOException if a new segment cannot be created
+     */
+    public synchronized Region allocate(long bytes) throws IOException {
+        if (closed) {
+            throw new IllegalStateException("the session's arena is closed");
+        }
+        if (bytes < 0 || bytes > ControlSegment.MAX_SEGMENT_SIZE) {
+            throw new IllegalArgumentException("a region of " + bytes + " bytes exceeds the largest segment ("
+                    + ControlSegment.MAX_SEGMENT_SIZE + " bytes); return smaller batches");
+        }
+        long want = Math.max(GRANULE, (bytes + GRANULE - 1) / GRANULE * GRANULE);
+        for (Segment s : segments) {
+            Region r = carve(s, want);
+            if (r != null) {
+                return r;
+            }
+        }
+        Segment s = newSegment(Math.max(segmentSize, want));
+        return carve(s, want);
+    }
+
+    private Region carve(Segment s, long want) {
+        for (Map.Entry<Long, Long> e : s.free.entrySet()) {
+            if (e.getValue() >= want) {
+                long off = e.getKey();
+                long len = e.getValue();
+                s.free.remove(off);
+                if (len > want) {
+                    s.free.put(off + want, len - want);
+                }
+                generation = generation % 0xFFFFFF + 1; // 1..2^24-1
+                Region r = new Region(s, off, want, handle(s.id, off, generation));
+                live.put(r.handle, r);
+                bytesInUse += want;
+                return r;
+            }
+        }
+        return null;
+    }
+
+    private Segment newSegment(long size) throws IOException {
+        if (segments.size() >= MAX_SEGMENTS) {
+            throw new IOException("the Java payload arena has all " + MAX_SEGMENTS
+                    + " segments in use; release Arrow data in Python");
+        }
+        int index = segments.size();
+        int id = FIRST_SEGMENT_ID + index;
+        Path path = directory().resolve(HexFormat.of().formatHex(randomBytes()));
+        String name = path.toAbsolutePath().toString();
+        if (name.getBytes(StandardCharsets.UTF_8).length >= ControlSegment.D_NAME_SIZE) {
+            throw new IOException("segment path " + name + " is longer than " + (ControlSegment.D_NAME_SIZE - 1)
+                    + " bytes");
+        }
+        SegmentMapping m = SegmentMapping.create(path, size);
+        Segment s = new Segment(id, ControlSegment.PYTHON_DIRECTORY_ENTRIES + index, m);
+        segments.add(s);
+        if (seg != null) {
+            seg.publishDirectoryEntry(s.entry, id, 1, 1, 1, size, -1, name);
+        }
+        return s;
+    }
+
+    private static byte[] randomBytes() {
+        byte[] b = new byte[16];
+        RANDOM.nextBytes(b);
+        return b;
+    }
+
+    private Path directory() throws IOException {
+        if (dir == null) {
+            Path base = Path.of("/dev/shm");
+            if (!Files.isDirectory(base) || !Files.isWritable(base)) {
+                base = Path.of(System.getProperty("java.io.tmpdir"));
+            }
+            sweep(base);
+            dir = Files.createTempDirectory(base, DIR_PREFIX + ProcessHandle.current().pid() + "-",
+                    PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+        }
+        return dir;
+    }
+
+    private static final String DIR_PREFIX = "gatun-java-";
+
+    /** Removes segment directories (and files) left behind by JVMs that are gone (e.g. killed). */
+    static void sweep(Path base) {
+        try (java.util.stream.Stream<Path> entries = Files.list(base)) {
+            for (Path d : (Iterable<Path>) entries::iterator) {
+                String n = d.getFileName().toString();
+                if (!n.startsWith(DIR_PREFIX)) {
+                    continue;
+                }
+                String rest = n.substring(DIR_PREFIX.length());
+                int dash = rest.indexOf('-');
+                long pid;
+                try {
+                    pid = Long.parseLong(dash < 0 ? rest : rest.substring(0, dash));
+                } catch (NumberFormatException e) {
+                    continue;
+                }
+                if (dash < 0 || ProcessHandle.of(pid).isPresent() || !Files.isDirectory(d,
+                        java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+                    continue;
+                }
+                try (java.util.stream.Stream<Path> files = Files.list(d)) {
+                    for (Path f : (Iterable<Path>) files::iterator) {
+                        Files.deleteIfExists(f);
+                    }
+                    Files.deleteIfExists(d);
+                } catch (IOException | RuntimeException e) {
+                    // another user's or a racing sweep: leave it
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // best effort
+        }
+    }
+
+    /**
+     * Counts one descriptor of {@code r} sent to Python.
+     *
+     * @param r a live region
+     */
+    public synchronized void addPeerHold(Region r) {
+        r.peerHolds++;
+    }
+
+    /**
+     * Applies {@code Release(handle, count)}; frees the region when no holds remain.
+     *
+     * @param handle a RegionHandle
+     * @param count descriptors released
+     * @return true if the handle named a live region
+     */
+    public synchronized boolean peerReleased(long handle, long count) {
+        Region r = live.get(handle);
+        if (r == null) {
+            return false; // stale or duplicate
+        }
+        r.peerHolds -= count;
+        if (r.peerHolds <= 0) {
+            free(r);
+        }
+        return true;
+    }
+
+    /**
+     * Frees a region that was never sent (or whose send failed).
+     *
+     * @param r the region
+     */
+    public synchronized void free(Region r) {
+        if (r.freed) {
+            return;
+        }
+        r.freed = true;
+        live.remove(r.handle);
+        bytesInUse -= r.length;
+        TreeMap<Long, Long> free = r.segment.free;
+        long off = r.offset;
+        long len = r.length;
+        Map.Entry<Long, Long> before = free.floorEntry(off);
+        if (before != null && before.getKey() + before.getValue() == off) {
+            free.remove(before.getKey());
+            off = before.getKey();
+            len += before.getValue();
+        }
+        Long after = free.containsKey(off + len) ? free.get(off + len) : null;
+        if (after != null) {
+            free.remove(off + len);
+            len += after;
+        }
+        free.put(off, len);
+    }
+
+    /**
+     * Reads Python's Release notices from the Python -&gt; Java ring.
+     *
+     * @return notices read
+     */
+    public int drainRing() {
+        if (seg == null) {
+            return 0;
+        }
+        int ring = ControlSegment.RING_PY_TO_JAVA_OFFSET;
+        long head = seg.ringHead(ring);
+        long tail = seg.ringTail(ring);
+        if (head == tail) {
+            return 0;
+        }
+        if (Long.compareUnsigned(tail, head) > 0 || head - tail > ControlSegment.RING_CAPACITY) {
+            return 0; // corrupt: not followed
+        }
+        int n = 0;
+        synchronized (this) {
+            // Re-read under the lock: lanes drain concurrently, the tail is ours alone.
+            tail = seg.ringTail(ring);
+            for (; tail != head && Long.compareUnsigned(tail, head) < 0; tail++) {
+                long h = seg.ringEntryHandle(ring, tail);
+                long c = Integer.toUnsignedLong(seg.ringEntryCount(ring, tail));
+                peerReleased(h, c);
+                n++;
+            }
+            seg.setRingTail(ring, tail);
+        }
+        return n;
+    }
+
+    /** @return live regions */
+    public synchronized int liveRegions() {
+        return live.size();
+    }
+
+    /** @return bytes in live regions */
+    public synchronized long bytesInUse() {
+        return bytesInUse;
+    }
+
+    /** @return segments created */
+    public synchronized int segmentCount() {
+        return segments.size();
+    }
+
+    /** Retires every directory entry and deletes the segment files and directory. */
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        for (Segment s : segments) {
+            if (seg != null) {
+                seg.retireDirectoryEntry(s.entry);
+            }
+            try {
+                Files.deleteIfExists(s.mapping.path());
+            } catch (IOException e) {
+                // best effort
+            }
+        }
+        if (dir != null) {
+            try {
+                Files.deleteIfExists(dir);
+            } catch (IOException e) {
+                // best effort
+            }
+        }
+    }
+}

@@ -1,0 +1,66 @@
+package gatun.server.arrow;
+
+import gatun.server.shm.ControlSegment;
+import java.util.concurrent.ConcurrentLinkedQueue;
+
+/**
+ * Release notices for Python's regions, produced on any thread and moved onto
+ * the Java -&gt; Python release ring by the lane workers (one at a time).
+ */
+final class ReleaseQueue {
+    private record Notice(long handle, int count) {
+    }
+
+    private final ConcurrentLinkedQueue<Notice> pending = new ConcurrentLinkedQueue<>();
+    private final ControlSegment seg;
+    private final Object ringLock = new Object();
+
+    /** @param seg the control segment holding the ring (null: notices are only counted, for tests) */
+    ReleaseQueue(ControlSegment seg) {
+        this.seg = seg;
+    }
+
+    /** Queues a notice; never blocks. */
+    void add(long handle, int count) {
+        pending.add(new Notice(handle, count));
+    }
+
+    /** @return notices not yet on the ring */
+    int pending() {
+        return pending.size();
+    }
+
+    /**
+     * Moves queued notices onto the ring until it is full (the rest waits for
+     * the next call). Single producer: serialised by a lock.
+     *
+     * @return notices moved
+     */
+    int flush() {
+        if (pending.isEmpty() || seg == null) {
+            return 0;
+        }
+        int ring = ControlSegment.RING_JAVA_TO_PY_OFFSET;
+        synchronized (ringLock) {
+            long head = seg.ringHead(ring);
+            long tail = seg.ringTail(ring);
+            if (Long.compareUnsigned(tail, head) > 0 || head - tail > ControlSegment.RING_CAPACITY) {
+                return 0; // corrupt: do not follow
+            }
+            int moved = 0;
+            while (head - tail < ControlSegment.RING_CAPACITY) {
+                Notice n = pending.poll();
+                if (n == null) {
+                    break;
+                }
+                seg.writeRingEntry(ring, head, n.handle, n.count);
+                head++;
+                moved++;
+            }
+            if (moved > 0) {
+                seg.setRingHead(ring, head);
+            }
+            return moved;
+        }
+    }
+}
