@@ -165,10 +165,11 @@ impl NativeClient {
         }
     }
 
-    fn encode_args<'b>(
+    fn encode_args<'b, 'py>(
         fbb: &mut flatbuffers::FlatBufferBuilder<'b>,
-        args: &Bound<'_, PyAny>,
+        args: &Bound<'py, PyAny>,
         hooks: &Hooks,
+        keep: &mut convert::KeepAlive<'py>,
     ) -> PyResult<
         flatbuffers::WIPOffset<
             flatbuffers::Vector<'b, flatbuffers::ForwardsUOffset<fb::Value<'b>>>,
@@ -176,7 +177,7 @@ impl NativeClient {
     > {
         let mut encoded = Vec::new();
         for arg in args.try_iter()? {
-            encoded.push(convert::encode(fbb, &arg?, hooks, 0)?);
+            encoded.push(convert::encode(fbb, &arg?, hooks, 0, keep)?);
         }
         Ok(fbb.create_vector(&encoded))
     }
@@ -297,8 +298,14 @@ impl NativeClient {
         };
         let mut scratch = self.client.scratch();
         // Arguments first: conversion hooks may call Java themselves.
+        let mut keep = Vec::new();
         let args = match &args {
-            Some(a) => Some(Self::encode_args(&mut scratch.builder, a, hooks)?),
+            Some(a) => Some(Self::encode_args(
+                &mut scratch.builder,
+                a,
+                hooks,
+                &mut keep,
+            )?),
             None => None,
         };
         let releases = self.client.release_queue().take(MAX_RELEASES_PER_MESSAGE);
@@ -316,6 +323,7 @@ impl NativeClient {
     ) -> PyResult<Bound<'py, PyList>> {
         let hooks = self.hooks()?;
         let mut scratch = self.client.scratch();
+        let mut keep = Vec::new();
         let fbb = &mut scratch.builder;
         let mut items = Vec::with_capacity(requests.len());
         for (number, object_id, class_name, name, args, return_object_ref) in &requests {
@@ -326,7 +334,7 @@ impl NativeClient {
                 name: name.as_deref(),
                 return_object_ref: *return_object_ref,
             };
-            let args = Self::encode_args(fbb, args, hooks)?;
+            let args = Self::encode_args(fbb, args, hooks, &mut keep)?;
             items.push(build_request(fbb, &head, Some(args), &[], None, false));
         }
         let items = fbb.create_vector(&items);

@@ -71,22 +71,30 @@ fn element_type_name(t: ElementType) -> &'static str {
     }
 }
 
+/// Python objects made while converting arguments (e.g. the Java root a
+/// pyarrow table became). They must outlive the request: dropping one queues
+/// its release, which would otherwise ride this very request and free the
+/// object before the call runs.
+pub type KeepAlive<'py> = Vec<Bound<'py, PyAny>>;
+
 /// Encodes one argument.
-pub fn encode<'b>(
+pub fn encode<'b, 'py>(
     fbb: &mut FlatBufferBuilder<'b>,
-    obj: &Bound<'_, PyAny>,
+    obj: &Bound<'py, PyAny>,
     hooks: &Hooks,
     depth: usize,
+    keep: &mut KeepAlive<'py>,
 ) -> PyResult<WIPOffset<fb::Value<'b>>> {
-    encode_hinted(fbb, obj, hooks, depth, None)
+    encode_hinted(fbb, obj, hooks, depth, None, keep)
 }
 
-fn encode_hinted<'b>(
+fn encode_hinted<'b, 'py>(
     fbb: &mut FlatBufferBuilder<'b>,
-    obj: &Bound<'_, PyAny>,
+    obj: &Bound<'py, PyAny>,
     hooks: &Hooks,
     depth: usize,
     hint: Option<&str>,
+    keep: &mut KeepAlive<'py>,
 ) -> PyResult<WIPOffset<fb::Value<'b>>> {
     if depth > MAX_DEPTH {
         return Err(PyValueError::new_err(format!(
@@ -124,19 +132,19 @@ fn encode_hinted<'b>(
         args.data = Some(fbb.create_vector(&b.to_vec()));
     } else if obj.is_exact_instance_of::<PyList>() || obj.is_exact_instance_of::<PyTuple>() {
         args.kind = ValueKind::List;
-        args.items = Some(encode_items(fbb, obj, hooks, depth)?);
+        args.items = Some(encode_items(fbb, obj, hooks, depth, keep)?);
     } else if let Ok(d) = obj.cast::<PyDict>() {
         args.kind = ValueKind::Map;
         let mut keys = Vec::with_capacity(d.len());
         let mut vals = Vec::with_capacity(d.len());
         for (k, v) in d.iter() {
-            keys.push(encode(fbb, &k, hooks, depth + 1)?);
-            vals.push(encode(fbb, &v, hooks, depth + 1)?);
+            keys.push(encode(fbb, &k, hooks, depth + 1, keep)?);
+            vals.push(encode(fbb, &v, hooks, depth + 1, keep)?);
         }
         args.keys = Some(fbb.create_vector(&keys));
         args.items = Some(fbb.create_vector(&vals));
     } else if let Some((java_type, value)) = type_hint(obj)? {
-        return encode_hinted(fbb, &value, hooks, depth + 1, Some(&java_type));
+        return encode_hinted(fbb, &value, hooks, depth + 1, Some(&java_type), keep);
     } else {
         let array = hooks.is_java_array.bind(py).call1((obj,))?;
         if !array.is_none() {
@@ -148,11 +156,12 @@ fn encode_hinted<'b>(
                 &items,
                 hooks,
                 depth,
+                keep,
             )?;
         } else if obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>() || is_range(obj)
         {
             args.kind = ValueKind::List;
-            args.items = Some(encode_items(fbb, obj, hooks, depth)?);
+            args.items = Some(encode_items(fbb, obj, hooks, depth, keep)?);
         } else {
             let converted = hooks.convert_argument.bind(py).call1((obj,))?;
             if converted.is(obj) {
@@ -161,7 +170,9 @@ fn encode_hinted<'b>(
                     obj.get_type().name()?
                 )));
             }
-            return encode_hinted(fbb, &converted, hooks, depth + 1, hint);
+            let offset = encode_hinted(fbb, &converted, hooks, depth + 1, hint, keep)?;
+            keep.push(converted);
+            return Ok(offset);
         }
     }
     if let Some(hint) = hint {
@@ -185,15 +196,16 @@ fn type_hint<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Option<(String, Bound<'py
     )))
 }
 
-fn encode_items<'b>(
+fn encode_items<'b, 'py>(
     fbb: &mut FlatBufferBuilder<'b>,
-    seq: &Bound<'_, PyAny>,
+    seq: &Bound<'py, PyAny>,
     hooks: &Hooks,
     depth: usize,
+    keep: &mut KeepAlive<'py>,
 ) -> PyResult<WIPOffset<flatbuffers::Vector<'b, flatbuffers::ForwardsUOffset<fb::Value<'b>>>>> {
     let mut items = Vec::new();
     for item in seq.try_iter()? {
-        items.push(encode(fbb, &item?, hooks, depth + 1)?);
+        items.push(encode(fbb, &item?, hooks, depth + 1, keep)?);
     }
     Ok(fbb.create_vector(&items))
 }
@@ -217,13 +229,14 @@ fn pack<T, const N: usize>(
     Ok(out)
 }
 
-fn encode_array<'b>(
+fn encode_array<'b, 'py>(
     fbb: &mut FlatBufferBuilder<'b>,
     args: &mut fb::ValueArgs<'b>,
     element_type: ElementType,
-    items: &Bound<'_, PyAny>,
+    items: &Bound<'py, PyAny>,
     hooks: &Hooks,
     depth: usize,
+    keep: &mut KeepAlive<'py>,
 ) -> PyResult<()> {
     args.kind = ValueKind::Array;
     args.element_type = element_type;
@@ -269,7 +282,7 @@ fn encode_array<'b>(
         )?,
         ElementType::Double => pack(items, "double", |v| v.extract::<f64>(), f64::to_le_bytes)?,
         _ => {
-            args.items = Some(encode_items(fbb, items, hooks, depth)?);
+            args.items = Some(encode_items(fbb, items, hooks, depth, keep)?);
             return Ok(());
         }
     };

@@ -376,6 +376,11 @@ class GatunClient:
         if isinstance(value, decimal.Decimal):
             return self.create_object("java.math.BigDecimal", str(value))
         module = type(value).__module__ or ""
+        if _is_arrow_table_like(value):
+            # A table-like argument crosses as a VectorSchemaRoot. It lives as
+            # long as its proxy: for the duration of this call. To keep data
+            # in Java, send it with send_arrow() and keep the returned root.
+            return self.send_arrow(_single_batch(value))
         if module.startswith("pyarrow"):
             converted = _from_arrow(value)
             if converted is not None:
@@ -676,6 +681,29 @@ class BatchContext:
 
 
 # ------------------------------------------------------- conversion helpers
+
+
+def _is_arrow_table_like(value: Any) -> bool:
+    """Tables, record batches and streams (not arrays: those stay typed Java arrays)."""
+    name = type(value).__name__
+    if name in ("Table", "RecordBatch", "RecordBatchReader"):
+        return hasattr(value, "__arrow_c_stream__") or hasattr(value, "__arrow_c_array__")
+    return (
+        hasattr(value, "__arrow_c_stream__")
+        and not hasattr(value, "__arrow_c_array__")
+        and (name not in ("ChunkedArray", "Array"))
+    )
+
+
+def _single_batch(value: Any) -> Any:
+    """One batch for one argument: a multi-chunk table or a stream is combined
+    (a Java ArrowReader argument for streams is not built yet)."""
+    import pyarrow as pa
+
+    if isinstance(value, pa.RecordBatch):
+        return value
+    table = value if isinstance(value, pa.Table) else pa.table(value)
+    return table.combine_chunks()
 
 
 def _make_array(items: list[Any], element_type: str) -> JavaArray:

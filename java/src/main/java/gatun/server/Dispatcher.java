@@ -111,6 +111,7 @@ public final class Dispatcher {
             } else if (action == Action.SendArrowBatch) {
                 try {
                     value = ValueCodec.encodeResult(b, result, registry, true);
+                    registry.markOwned((VectorSchemaRoot) result);
                 } catch (RuntimeException | Error e) {
                     ((VectorSchemaRoot) result).close(); // not registered: nobody else could close it
                     throw e;

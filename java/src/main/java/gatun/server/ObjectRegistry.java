@@ -20,6 +20,10 @@ public final class ObjectRegistry {
     private final long maxObjects;
 
     /** Creates a registry with the limit from the system property. */
+    /** Objects the bridge must close when their last id goes (identity set). */
+    private final java.util.Set<Object> owned =
+            java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+
     public ObjectRegistry() {
         this(Long.getLong(MAX_OBJECTS_PROPERTY, 1_000_000L));
     }
@@ -65,12 +69,41 @@ public final class ObjectRegistry {
     }
 
     /**
-     * Releases an id; unknown ids are ignored.
+     * Marks a registered object as created by the bridge for Python (a root
+     * loaded from a SendArrowBatch): nobody in the JVM owns it, so the bridge
+     * closes it when Python releases its last id. Arrow data stays valid for
+     * exactly as long as somebody references it.
+     *
+     * @param obj an object already registered
+     */
+    public void markOwned(AutoCloseable obj) {
+        synchronized (owned) {
+            owned.add(obj);
+        }
+    }
+
+    /**
+     * Releases an id; unknown ids are ignored. An object the bridge owns is
+     * closed once no id refers to it any more.
      *
      * @param id the id to drop
      */
     public void release(long id) {
-        objects.remove(id);
+        Object o = objects.remove(id);
+        if (o == null) {
+            return;
+        }
+        synchronized (owned) {
+            if (!owned.contains(o) || holds(o)) {
+                return;
+            }
+            owned.remove(o);
+        }
+        try {
+            ((AutoCloseable) o).close();
+        } catch (Exception e) {
+            System.err.println("gatun: closing a released " + o.getClass().getName() + " failed: " + e);
+        }
     }
 
     /** @return live objects */
@@ -94,6 +127,9 @@ public final class ObjectRegistry {
     /** Drops every object (the session ended). */
     public void clear() {
         objects.clear();
+        synchronized (owned) {
+            owned.clear();
+        }
     }
 
     /**
@@ -108,6 +144,9 @@ public final class ObjectRegistry {
             if (o != null) {
                 out.add(o);
             }
+        }
+        synchronized (owned) {
+            owned.clear();
         }
         return out;
     }
