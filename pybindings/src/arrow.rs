@@ -23,8 +23,19 @@ impl NativeClient {
     ) -> PyResult<Vec<Bound<'py, PyAny>>> {
         let hooks = self.hooks()?;
         let reader = data.into_reader()?;
+        // A stream with no batches still has a schema: send one empty batch
+        // so the JVM gets a root with its columns.
+        let empty = arrow_array::RecordBatch::new_empty(reader.schema());
+        let mut batches = reader.peekable();
+        let first: Box<
+            dyn Iterator<Item = Result<arrow_array::RecordBatch, arrow_schema::ArrowError>>,
+        > = if batches.peek().is_none() {
+            Box::new(std::iter::once(Ok(empty)))
+        } else {
+            Box::new(batches)
+        };
         let mut roots = Vec::new();
-        for batch in reader {
+        for batch in first {
             let batch = batch.map_err(|e| {
                 to_py(
                     py,
