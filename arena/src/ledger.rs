@@ -158,6 +158,10 @@ struct State {
     in_use: usize,
     /// Segments created since the caller last published the directory.
     unpublished: Vec<(u16, SegmentLocator, usize)>,
+    /// Segments dropped to make room, for the caller to retire in the directory.
+    retired: Vec<u16>,
+    /// Ids are never reused, so a peer's cached mapping can never be stale.
+    next_segment_id: u16,
 }
 
 /// The owner's arena: allocation and the ledger.
@@ -169,6 +173,7 @@ pub struct Arena {
 impl Arena {
     /// An empty arena; segments are created on demand.
     pub fn new(config: ArenaConfig) -> Arena {
+        let first_segment_id = config.first_segment_id;
         Arena {
             config,
             state: Mutex::new(State {
@@ -177,6 +182,8 @@ impl Arena {
                 next_generation: 1,
                 in_use: 0,
                 unpublished: Vec::new(),
+                retired: Vec::new(),
+                next_segment_id: first_segment_id,
             }),
         }
     }
@@ -186,12 +193,14 @@ impl Arena {
     }
 
     /// Allocates a region of at least `len` bytes with one local reference.
+    /// A region larger than the standard segment gets a segment of its own
+    /// (at most [`MAX_SEGMENT_SIZE`](crate::MAX_SEGMENT_SIZE)).
     pub fn allocate(&self, len: usize) -> Result<Region, AllocError> {
         let len = len.max(1).div_ceil(ALIGNMENT) * ALIGNMENT;
-        if len > self.config.segment_size {
+        if len > crate::MAX_SEGMENT_SIZE {
             return Err(AllocError::TooLarge {
                 requested: len,
-                limit: self.config.segment_size,
+                limit: crate::MAX_SEGMENT_SIZE,
             });
         }
         let mut st = self.lock();
@@ -206,26 +215,34 @@ impl Arena {
         let (index, offset) = match found {
             Some(hit) => hit,
             None => {
+                // Standard segments, or one sized (2 MiB steps) for a large region.
+                let size = if len <= self.config.segment_size {
+                    self.config.segment_size
+                } else {
+                    len.div_ceil(2 << 20) * (2 << 20)
+                };
                 let total: usize = st.segments.iter().map(|s| s.segment.len()).sum();
-                if total + self.config.segment_size > self.config.max_memory {
+                let total = if total + size > self.config.max_memory {
+                    Self::shed_empty(&mut st, size)
+                } else {
+                    total
+                };
+                if total + size > self.config.max_memory {
                     return Err(AllocError::OutOfSpace {
                         requested: len,
                         in_use: st.in_use,
                         max_memory: self.config.max_memory,
                     });
                 }
-                let id = self.config.first_segment_id + st.segments.len() as u16;
-                let segment = Segment::create(
-                    "payload",
-                    self.config.segment_size,
-                    &self.config.fallback_dir,
-                )
-                .map_err(AllocError::Segment)?;
+                let id = st.next_segment_id;
+                st.next_segment_id += 1;
+                let segment = Segment::create("payload", size, &self.config.fallback_dir)
+                    .map_err(AllocError::Segment)?;
                 st.unpublished
                     .push((id, segment.locator().clone(), segment.len()));
                 let mut free = BTreeMap::new();
-                if self.config.segment_size > len {
-                    free.insert(len, self.config.segment_size - len);
+                if size > len {
+                    free.insert(len, size - len);
                 }
                 st.segments.push(OwnedSegment { id, segment, free });
                 (st.segments.len() - 1, 0)
@@ -298,6 +315,29 @@ impl Arena {
             }
             Self::free_if_unheld(&mut st, h);
         }
+    }
+
+    /// Drops wholly free segments until `needed` more bytes fit under
+    /// `max_memory` (large one-off segments would otherwise pin memory);
+    /// returns the new total.
+    fn shed_empty(st: &mut State, needed: usize) -> usize {
+        let _ = needed;
+        let mut kept = Vec::with_capacity(st.segments.len());
+        for seg in st.segments.drain(..) {
+            let whole = seg.free.get(&0).is_some_and(|&l| l == seg.segment.len());
+            if whole {
+                st.retired.push(seg.id);
+            } else {
+                kept.push(seg);
+            }
+        }
+        st.segments = kept;
+        st.segments.iter().map(|s| s.segment.len()).sum()
+    }
+
+    /// Segments dropped since the last call, to retire in the directory.
+    pub fn take_retired(&self) -> Vec<u16> {
+        std::mem::take(&mut self.lock().retired)
     }
 
     fn free_if_unheld(st: &mut State, handle: RegionHandle) {

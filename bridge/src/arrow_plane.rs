@@ -84,12 +84,16 @@ struct Outbox {
 struct PeerRegion {
     handle: u64,
     outbox: Arc<Outbox>,
+    held: Arc<TransferStats>,
     // Keeps the mapping alive while buffers point into it.
     _segment: Arc<Segment>,
 }
 
 impl Drop for PeerRegion {
     fn drop(&mut self) {
+        self.held
+            .jvm_regions_held
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
         let mut pending = self
             .outbox
             .pending
@@ -109,13 +113,14 @@ pub struct ArrowPlane {
     control_base: *mut u8,
     from_java: ReleaseRing,
     next_schema_id: std::sync::atomic::AtomicU32,
-    first_segment_id: u16,
+    /// Which segment each of Python's directory entries announces.
+    slots: Mutex<[Option<u16>; PYTHON_ENTRIES]>,
     to_java: ReleaseRing,
     outbox: Arc<Outbox>,
     java_segments: Mutex<HashMap<u16, Arc<Segment>>>,
     java_schemas: Mutex<HashMap<u32, Arc<Schema>>>,
     jvm_pid: std::sync::atomic::AtomicU32,
-    stats: TransferStats,
+    stats: Arc<TransferStats>,
 }
 
 /// Counters of what the send path did, so tests and benchmarks can tell the
@@ -128,6 +133,10 @@ pub struct TransferStats {
     pub bytes_copied: std::sync::atomic::AtomicU64,
     /// Bytes referenced in place (already in the arena).
     pub bytes_in_place: std::sync::atomic::AtomicU64,
+    /// JVM regions Python holds (Arrow data received and still referenced).
+    pub jvm_regions_held: std::sync::atomic::AtomicU64,
+    /// Release notices sent to the JVM for its regions.
+    pub jvm_releases_sent: std::sync::atomic::AtomicU64,
 }
 
 // SAFETY: `control_base` points at the control mapping the client keeps alive;
@@ -160,14 +169,14 @@ impl ArrowPlane {
                 ReleaseRing::new(control_base, crate::control::RING_TO_PYTHON_OFFSET)
             },
             next_schema_id: std::sync::atomic::AtomicU32::new(1),
-            first_segment_id: 1,
+            slots: Mutex::new([None; PYTHON_ENTRIES]),
             // SAFETY: the Python->Java ring lies inside the control mapping.
             to_java: unsafe { ReleaseRing::new(control_base, crate::control::RING_TO_JAVA_OFFSET) },
             outbox: Arc::default(),
             java_segments: Mutex::default(),
             java_schemas: Mutex::default(),
             jvm_pid: std::sync::atomic::AtomicU32::new(0),
-            stats: TransferStats::default(),
+            stats: Arc::default(),
         }
     }
 
@@ -197,6 +206,9 @@ impl ArrowPlane {
             .take_while(|&&h| self.to_java.push(h, 1))
             .count();
         pending.drain(..sent);
+        self.stats
+            .jvm_releases_sent
+            .fetch_add(sent as u64, std::sync::atomic::Ordering::Relaxed);
         self.outbox
             .len
             .store(pending.len(), std::sync::atomic::Ordering::Release);
@@ -280,12 +292,16 @@ impl ArrowPlane {
             }
             // SAFETY: [offset, offset + len) was just checked against the mapping.
             let base = unsafe { segment.as_ptr().add(offset) };
+            self.stats
+                .jvm_regions_held
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             regions.push((
                 base,
                 len,
                 Arc::new(PeerRegion {
                     handle: r.handle(),
                     outbox: self.outbox.clone(),
+                    held: self.stats.clone(),
                     _segment: segment,
                 }),
             ));
@@ -422,10 +438,16 @@ impl ArrowPlane {
         }
         let (schema_id, new_schema) = self.schema_id(batch.schema_ref())?;
         let copy_region = if copy_bytes > 0 {
-            let region = self
-                .arena
-                .allocate(copy_bytes)
-                .map_err(|e| BridgeError::ArenaFull(e.to_string()))?;
+            let region = match self.arena.allocate(copy_bytes) {
+                Ok(region) => region,
+                Err(e) => {
+                    // The JVM never sees this batch, so it never learns the schema.
+                    if new_schema.is_some() {
+                        self.forget_schema(schema_id);
+                    }
+                    return Err(BridgeError::ArenaFull(e.to_string()));
+                }
+            };
             self.publish_new_segments();
             regions.push(region);
             Some((regions.len() - 1, region))
@@ -513,12 +535,24 @@ impl ArrowPlane {
         Ok(region)
     }
 
+    /// Announces new segments in free directory entries and retires the
+    /// entries of segments the arena dropped. A segment that finds no free
+    /// entry stays unannounced (its allocation then fails on the Java side
+    /// with "never published"), which 32 entries make unlikely.
     fn publish_new_segments(&self) {
+        let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        for id in self.arena.take_retired() {
+            if let Some(slot) = slots.iter().position(|s| *s == Some(id)) {
+                // SAFETY: the control mapping outlives the plane; slot < 32.
+                unsafe { crate::release_ring::retire_segment(self.control_base, slot) };
+                slots[slot] = None;
+            }
+        }
         for (id, locator, size) in self.arena.take_unpublished() {
-            let slot = usize::from(id - self.first_segment_id);
-            if slot < PYTHON_ENTRIES {
+            if let Some(slot) = slots.iter().position(Option::is_none) {
                 // SAFETY: the control mapping outlives the plane; slot < 32.
                 unsafe { publish_segment(self.control_base, slot, id, &locator, size) };
+                slots[slot] = Some(id);
             }
         }
     }

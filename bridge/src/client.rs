@@ -247,11 +247,17 @@ impl Drop for LaneGuard<'_> {
 impl LaneGuard<'_> {
     /// Sends `request`, waits for its response, and notes a dead session.
     pub fn exchange(&mut self, request: &[u8], interrupt: &mut dyn Interrupt) -> Result<()> {
+        let arrow = &self.client.shared.arrow;
+        // Releases of JVM regions ride on every outgoing request ...
+        arrow.flush_outbox();
         let seq = self
             .send(request)
             .map_err(|e| self.client.note_failure(e))?;
         self.wait(seq, interrupt)
-            .map_err(|e| self.client.note_failure(e))
+            .map_err(|e| self.client.note_failure(e))?;
+        // ... and the JVM's releases of ours come back with every reply.
+        arrow.drain_releases();
+        Ok(())
     }
 }
 

@@ -147,6 +147,21 @@ pub unsafe fn publish_segment(
     }
 }
 
+/// Marks Python's directory entry `slot` retired (the segment is gone).
+///
+/// # Safety
+/// `control_base` must be a live control segment mapping.
+pub unsafe fn retire_segment(control_base: *mut u8, slot: usize) {
+    assert!(
+        slot < PYTHON_ENTRIES,
+        "directory slot {slot} is not Python's"
+    );
+    // SAFETY: the entry lies inside the directory of the live mapping.
+    let entry = unsafe { control_base.add(DIRECTORY_OFFSET + slot * DIRECTORY_ENTRY_SIZE) };
+    // SAFETY: as above; `published` is naturally aligned at the entry start.
+    unsafe { atomic_u32(entry, directory::PUBLISHED).store(2, Ordering::Release) };
+}
+
 /// A directory entry as read from the live mapping.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DirectoryEntry {

@@ -410,6 +410,8 @@ impl NativeClient {
             ("batches", s.batches.load(Relaxed)),
             ("bytes_copied", s.bytes_copied.load(Relaxed)),
             ("bytes_in_place", s.bytes_in_place.load(Relaxed)),
+            ("jvm_regions_held", s.jvm_regions_held.load(Relaxed)),
+            ("jvm_releases_sent", s.jvm_releases_sent.load(Relaxed)),
         ]
         .into()
     }
