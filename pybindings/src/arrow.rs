@@ -14,6 +14,31 @@ use crate::client::NativeClient;
 use crate::convert;
 use crate::errors::to_py;
 
+/// Largest batch sent in one piece: a region lives in one segment (at most
+/// 1 GiB), so bigger batches are re-chunked by rows (also keeping Java's
+/// `int` row counts in range).
+const MAX_BATCH_BYTES: usize = 512 << 20;
+
+fn split_oversized(
+    batch: Result<arrow_array::RecordBatch, arrow_schema::ArrowError>,
+) -> Vec<Result<arrow_array::RecordBatch, arrow_schema::ArrowError>> {
+    let Ok(batch) = batch else { return vec![batch] };
+    let bytes = batch.get_array_memory_size();
+    let rows = batch.num_rows();
+    let max_rows = (i32::MAX as usize).min(if bytes > MAX_BATCH_BYTES {
+        (rows * MAX_BATCH_BYTES / bytes).max(1)
+    } else {
+        rows.max(1)
+    });
+    if rows <= max_rows {
+        return vec![Ok(batch)];
+    }
+    (0..rows)
+        .step_by(max_rows)
+        .map(|start| Ok(batch.slice(start, max_rows.min(rows - start))))
+        .collect()
+}
+
 impl NativeClient {
     /// Sends every batch of `data`; returns one Java reference per batch.
     pub(crate) fn send_arrow_batches<'py>(
@@ -35,7 +60,7 @@ impl NativeClient {
             Box::new(batches)
         };
         let mut roots = Vec::new();
-        for batch in first {
+        for batch in first.flat_map(split_oversized) {
             let batch = batch.map_err(|e| {
                 to_py(
                     py,

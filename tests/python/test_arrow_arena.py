@@ -148,3 +148,18 @@ def test_arrow_returned_from_java_is_released_back(client: gatun.GatunClient) ->
         assert stats["jvm_releases_sent"] - sent_before >= 39
     finally:
         root.close()
+
+
+def test_a_batch_larger_than_a_segment_is_split_by_rows(client: gatun.GatunClient) -> None:
+    """640 MB in one batch crosses as several roots (a region lives in one
+    segment of at most 1 GiB; pieces are kept to 512 MiB)."""
+    table = pa.table({"v": np.zeros(80_000_000)})
+    roots = client.send_arrow(table)
+    try:
+        assert isinstance(roots, list)
+        assert len(roots) >= 2
+        assert sum(r.getRowCount() for r in roots) == 80_000_000
+    finally:
+        for r in roots:
+            r.close()
+    del table, roots
