@@ -53,7 +53,7 @@ const MIN_SPIN: Duration = Duration::from_micros(1);
 /// How often a blocked waiter wakes to check signals.
 const SIGNAL_CHECK_INTERVAL: Duration = Duration::from_millis(100);
 /// Longest spin before blocking, about one thread wake-up.
-const SPIN_BUDGET: Duration = Duration::from_micros(30);
+const SPIN_BUDGET: Duration = Duration::from_micros(100);
 
 /// What the waiter should do when it wakes to check signals.
 pub trait Interrupt {
@@ -268,8 +268,14 @@ impl Lane {
             }
         }
         // A reply within a few spin budgets of the request means the JVM is
-        // hot: spinning next time is likely to pay off.
-        self.hot = self.sent_at.elapsed() < SPIN_BUDGET * 4;
+        // hot: spinning next time is likely to pay off. A reply that a full
+        // spin would have caught restores the full budget; without this, a
+        // budget that backed off below the reply time could never hit again.
+        let latency = self.sent_at.elapsed();
+        self.hot = latency < SPIN_BUDGET * 4;
+        if latency < SPIN_BUDGET && self.strategy != WaitStrategy::Spin {
+            self.spin_budget = SPIN_BUDGET;
+        }
         Ok(())
     }
 

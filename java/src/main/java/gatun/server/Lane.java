@@ -35,7 +35,7 @@ import java.util.concurrent.locks.LockSupport;
 final class Lane {
     private static final byte RING = 0x01;
     private static final byte CANCEL = 0x02;
-    private static final long SPIN_NANOS = 50_000;
+    private static final long SPIN_NANOS = 100_000;
     private static final long HOT_NANOS = 2_000_000;
 
     private final Session session;
