@@ -61,23 +61,33 @@ class JVMNode:
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
             raise AttributeError(name)
+        # Nodes and static methods are stateless: resolve each (path, name)
+        # once per client, so `jvm.java.lang.Math.max(...)` in a loop costs
+        # dictionary lookups, not node objects and Reflect checks.
+        members = self._client._member_cache
+        key = (self._path, name)
+        member = members.get(key)
+        if member is not None:
+            return member
         child = f"{self._path}.{name}"
+        member = _node(self._client, child)
         # Members are only looked up on names that look like classes; package
         # segments extend the path without a round trip.
         if _looks_like_class(self._path) and self._kind() == "class":
             kind = self._client._reflect_cached(child)
-            if kind == "field":
+            if kind == "field":  # a value: read it every time
                 return self._client.get_static_field(self._path, name)
-            if kind == "method":
-                return JavaStaticMethod(self._client, self._path, name)
             nested = f"{self._path}${name}"
-            if kind == "class" or (
+            if kind == "method":
+                member = JavaStaticMethod(self._client, self._path, name)
+            elif kind == "class" or (
                 kind == "none"
                 and name[:1].isupper()
                 and self._client._reflect_cached(nested) == "class"
             ):  # a nested class: use its binary name
-                return JavaClass(self._client, nested)
-        return _node(self._client, child)
+                member = JavaClass(self._client, nested)
+        members[key] = member
+        return member
 
     def __call__(self, *args: Any) -> Any:
         kind = self._kind()
