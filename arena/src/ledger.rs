@@ -223,7 +223,7 @@ impl Arena {
                 };
                 let total: usize = st.segments.iter().map(|s| s.segment.len()).sum();
                 let total = if total + size > self.config.max_memory {
-                    Self::shed_empty(&mut st, size)
+                    Self::shed_empty(&mut st)
                 } else {
                     total
                 };
@@ -317,11 +317,9 @@ impl Arena {
         }
     }
 
-    /// Drops wholly free segments until `needed` more bytes fit under
-    /// `max_memory` (large one-off segments would otherwise pin memory);
-    /// returns the new total.
-    fn shed_empty(st: &mut State, needed: usize) -> usize {
-        let _ = needed;
+    /// Drops every wholly free segment (large one-off segments would
+    /// otherwise pin memory under `max_memory`); returns the new total.
+    fn shed_empty(st: &mut State) -> usize {
         let mut kept = Vec::with_capacity(st.segments.len());
         for seg in st.segments.drain(..) {
             let whole = seg.free.get(&0).is_some_and(|&l| l == seg.segment.len());

@@ -456,6 +456,7 @@ impl ArrowPlane {
         };
         let mut buffers = Vec::with_capacity(flat.buffers.len());
         let mut at = 0usize;
+        let mut copied_len = 0usize;
         for (buffer, place) in flat.buffers.iter().zip(placed) {
             let len = buffer.len();
             match (place, copy_region) {
@@ -469,6 +470,7 @@ impl ArrowPlane {
                     };
                     buffers.push((index, at, len));
                     at += len.div_ceil(64) * 64;
+                    copied_len += len;
                 }
                 (None, None) => buffers.push((0, 0, 0)), // empty buffer
             }
@@ -476,19 +478,7 @@ impl ArrowPlane {
         for region in &regions {
             self.arena.add_peer_hold(region.handle);
         }
-        let in_place: usize = flat
-            .buffers
-            .iter()
-            .map(|b| b.len())
-            .sum::<usize>()
-            .saturating_sub(
-                flat.buffers
-                    .iter()
-                    .zip(&buffers)
-                    .filter(|(_, (r, _, _))| copy_region.is_some_and(|(i, _)| i == *r))
-                    .map(|(b, _)| b.len())
-                    .sum(),
-            );
+        let in_place: usize = flat.buffers.iter().map(|b| b.len()).sum::<usize>() - copied_len;
         use std::sync::atomic::Ordering::Relaxed;
         self.stats.batches.fetch_add(1, Relaxed);
         self.stats

@@ -203,7 +203,14 @@ impl Value {
                     fb::ElementType::Boolean => {
                         ArrayValue::Boolean(data.iter().map(|&b| b != 0).collect())
                     }
-                    fb::ElementType::Byte => Value::Bytes(data.to_vec()).into_array_bytes(),
+                    // A byte[] normally travels as Bytes; an Array of Byte is
+                    // accepted as the equivalent list of small ints.
+                    fb::ElementType::Byte => ArrayValue::Objects(
+                        fb::ElementType::Byte,
+                        data.iter()
+                            .map(|&x| Value::Int(i64::from(x as i8)))
+                            .collect(),
+                    ),
                     fb::ElementType::Short => ArrayValue::Short(from_le(data, i16::from_le_bytes)?),
                     fb::ElementType::Char => ArrayValue::Char(from_le(data, u16::from_le_bytes)?),
                     fb::ElementType::Int => ArrayValue::Int(from_le(data, i32::from_le_bytes)?),
@@ -222,20 +229,6 @@ impl Value {
                 )))
             }
         })
-    }
-
-    fn into_array_bytes(self) -> ArrayValue {
-        // A byte[] normally travels as Bytes; an Array of Byte is accepted as
-        // the equivalent list of small ints.
-        match self {
-            Value::Bytes(b) => ArrayValue::Objects(
-                fb::ElementType::Byte,
-                b.into_iter()
-                    .map(|x| Value::Int(i64::from(x as i8)))
-                    .collect(),
-            ),
-            _ => unreachable!("only called with Bytes"),
-        }
     }
 }
 
