@@ -339,6 +339,21 @@ mod tests {
     }
 
     #[test]
+    fn a_java_that_is_too_old_is_named_with_what_is_needed() {
+        use std::os::unix::fs::PermissionsExt;
+        let home = std::env::temp_dir().join(format!("gatun-fake-jdk8-{}", std::process::id()));
+        std::fs::create_dir_all(home.join("bin")).unwrap();
+        std::fs::write(home.join("release"), "JAVA_VERSION=\"1.8.0_392\"\n").unwrap();
+        let java = home.join("bin/java");
+        std::fs::write(&java, "#!/bin/sh\nexit 1\n").unwrap();
+        std::fs::set_permissions(&java, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let err = find_java(Some(&java)).unwrap_err().to_string();
+        std::fs::remove_dir_all(&home).unwrap();
+        assert!(err.contains("is Java 8"), "{err}");
+        assert!(err.contains("Java 17 or newer is needed"), "{err}");
+    }
+
+    #[test]
     fn the_installed_java_is_found() {
         if let Ok(java) = find_java(None) {
             assert!(java.major >= MIN_JAVA_VERSION);
