@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from gatun._native import PROTOCOL_VERSION
 from gatun.arrow import ArrowContext, PayloadArena, estimate_arrow_size
+from gatun.async_client import AsyncGatunClient, AsyncJavaObject, AsyncJVMView, aconnect
 from gatun.client import BatchContext, BatchResult, GatunClient
 from gatun.config import GatunConfig, get_config, load_config, reset_config
 from gatun.exceptions import (
@@ -59,6 +60,9 @@ __all__ = [
     "BatchResult",
     "BridgeClosedError",
     "ArrowContext",
+    "AsyncGatunClient",
+    "AsyncJVMView",
+    "AsyncJavaObject",
     "BridgeStartupError",
     "CancelledException",
     "DeadConnectionError",
@@ -89,6 +93,7 @@ __all__ = [
     "TypeHint",
     "UnsupportedArrowTypeError",
     "__version__",
+    "aconnect",
     "connect",
     "estimate_arrow_size",
     "get_config",
