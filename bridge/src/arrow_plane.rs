@@ -45,6 +45,11 @@ impl Default for ArenaSizing {
 #[derive(Default)]
 struct SchemaRegistry {
     by_bytes: HashMap<Vec<u8>, u32>,
+    /// Ids the JVM has acknowledged (a send that carried the definition
+    /// succeeded). Until then every send carries the definition again: two
+    /// threads' first batches travel on different lanes, and the one without
+    /// the definition may arrive first. The JVM accepts a repeated definition.
+    confirmed: std::collections::HashSet<u32>,
     /// The last schema seen, so a stream of batches skips re-encoding it.
     last: Option<(Arc<Schema>, u32)>,
 }
@@ -370,30 +375,25 @@ impl ArrowPlane {
     fn schema_id(&self, schema: &Arc<Schema>) -> Result<(u32, Option<Vec<u8>>)> {
         let mut reg = self.schemas.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((last, id)) = &reg.last {
-            if Arc::ptr_eq(last, schema) {
+            if Arc::ptr_eq(last, schema) && reg.confirmed.contains(id) {
                 return Ok((*id, None));
             }
         }
         let bytes = encode_schema(schema);
-        if let Some(&id) = reg.by_bytes.get(&bytes) {
-            reg.last = Some((schema.clone(), id));
-            return Ok((id, None));
-        }
-        let id = self
-            .next_schema_id
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        reg.by_bytes.insert(bytes.clone(), id);
+        let next = &self.next_schema_id;
+        let id = *reg
+            .by_bytes
+            .entry(bytes.clone())
+            .or_insert_with(|| next.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
         reg.last = Some((schema.clone(), id));
-        Ok((id, Some(bytes)))
+        let definition = (!reg.confirmed.contains(&id)).then_some(bytes);
+        Ok((id, definition))
     }
 
-    /// Forgets a schema the JVM never received (its request failed).
-    pub fn forget_schema(&self, id: u32) {
+    /// The JVM answered a send that carried schema `id`'s definition.
+    pub fn confirm_schema(&self, id: u32) {
         let mut reg = self.schemas.lock().unwrap_or_else(|e| e.into_inner());
-        reg.by_bytes.retain(|_, v| *v != id);
-        if reg.last.as_ref().is_some_and(|(_, v)| *v == id) {
-            reg.last = None;
-        }
+        reg.confirmed.insert(id);
     }
 
     /// Places `batch` in the arena: buffers already inside a live arena
@@ -438,16 +438,10 @@ impl ArrowPlane {
         }
         let (schema_id, new_schema) = self.schema_id(batch.schema_ref())?;
         let copy_region = if copy_bytes > 0 {
-            let region = match self.arena.allocate(copy_bytes) {
-                Ok(region) => region,
-                Err(e) => {
-                    // The JVM never sees this batch, so it never learns the schema.
-                    if new_schema.is_some() {
-                        self.forget_schema(schema_id);
-                    }
-                    return Err(BridgeError::ArenaFull(e.to_string()));
-                }
-            };
+            let region = self
+                .arena
+                .allocate(copy_bytes)
+                .map_err(|e| BridgeError::ArenaFull(e.to_string()))?;
             self.publish_new_segments();
             regions.push(region);
             Some((regions.len() - 1, region))
@@ -507,9 +501,6 @@ impl ArrowPlane {
     pub fn abandon(&self, prepared: &PreparedBatch) {
         for region in &prepared.regions {
             self.arena.peer_released(region.handle, 1);
-        }
-        if prepared.new_schema.is_some() {
-            self.forget_schema(prepared.schema_id);
         }
     }
 

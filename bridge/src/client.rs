@@ -649,6 +649,9 @@ impl Client {
         if let Some(error) = response.error() {
             return Err(java_error(error));
         }
+        if prepared.new_schema.is_some() {
+            self.shared.arrow.confirm_schema(prepared.schema_id);
+        }
         response.value().map_or(Ok(Value::Null), Value::decode)
     }
 

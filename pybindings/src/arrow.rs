@@ -83,6 +83,9 @@ impl NativeClient {
             if let Some(error) = response.error() {
                 return Err(to_py(py, gatun_bridge::client::java_error(error)));
             }
+            if prepared.new_schema.is_some() {
+                client.arrow().confirm_schema(prepared.schema_id);
+            }
             roots.push(match response.value() {
                 Some(v) => convert::decode(py, v, hooks, 0)?,
                 None => py.None().into_bound(py),
