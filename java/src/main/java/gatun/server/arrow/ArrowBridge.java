@@ -36,8 +36,22 @@ import org.apache.arrow.memory.RootAllocator;
  * <h2>Returning Arrow data to Python</h2>
  * A method called from Python (without {@code return_object_ref=True}) that
  * returns a {@code VectorSchemaRoot} or a {@code FieldVector} answers with the
- * data itself: its buffers are copied once into a Java-owned arena segment and
- * Python receives a pyarrow object that references that copy. Ownership:
+ * data itself, and Python receives a pyarrow object over Java-owned shared
+ * memory:
+ * <ul>
+ *   <li>buffers allocated by {@link #allocator()} already lie in shared memory
+ *       (its JVM-wide arena): the vectors are <b>transferred</b>
+ *       ({@code TransferPair}) out of the returned root or vector — which is
+ *       left <b>empty</b> — and Python references their memory in place, with
+ *       no copy. Nothing Java does later with the returned vectors can change
+ *       data Python holds; the memory goes back to the arena when Python drops
+ *       its last reference;</li>
+ *   <li>every other buffer (another allocator's, Python's, or one that fell
+ *       back to ordinary memory because the arena was full) is copied once
+ *       into a Java-owned segment, and the returned vectors are left as they
+ *       were.</li>
+ * </ul>
+ * Ownership:
  * <ul>
  *   <li>a returned {@code VectorSchemaRoot} is <b>handed over</b> to the bridge,
  *       which closes it after the copy — unless Python holds a reference to that
@@ -46,7 +60,7 @@ import org.apache.arrow.memory.RootAllocator;
  *   <li>a returned {@code FieldVector} is never closed (it usually belongs to a
  *       root).</li>
  * </ul>
- * Build results with {@link #allocator()} (or any allocator), e.g.
+ * Build results with {@link #allocator()} (zero copy; any allocator works, with one copy), e.g.
  * <pre>{@code
  * public static VectorSchemaRoot filterGreater(VectorSchemaRoot in, String column, long threshold) {
  *     VectorSchemaRoot out = VectorSchemaRoot.create(in.getSchema(), ArrowBridge.allocator());
@@ -58,19 +72,72 @@ import org.apache.arrow.memory.RootAllocator;
  */
 public final class ArrowBridge {
     private static final class Holder {
-        static final RootAllocator ROOT = new RootAllocator(Long.MAX_VALUE);
+        static final RootAllocator ROOT = new RootAllocator(RootAllocator.configBuilder()
+                .allocationManagerFactory(ArenaAllocationManager.FACTORY)
+                .roundingPolicy(ArenaAllocationManager.ROUND_64)
+                .maxAllocation(Long.MAX_VALUE)
+                .build());
     }
 
     private ArrowBridge() {
     }
 
     /**
-     * The bridge's allocator: every buffer received from Python belongs to it.
-     * One per JVM, unlimited; never close it.
+     * The bridge's allocator: every buffer received from Python belongs to it,
+     * and buffers it allocates lie in shared memory, so results built with it
+     * reach Python without a copy.
+     *
+     * <p>One per JVM, unlimited; never close it (child allocators are fine).
+     * It is a {@code RootAllocator} built with the bridge's
+     * {@code AllocationManager.Factory} and a 64-byte rounding policy: each
+     * allocation is a block of a JVM-wide arena of Java-owned segments (files in
+     * a private 0700 directory under {@code /dev/shm}, 64 MiB each, 1 GiB in
+     * all by default: system properties {@code gatun.arrow.allocator.segmentBytes}
+     * and {@code gatun.arrow.allocator.maxBytes}); when the arena is full it
+     * falls back to ordinary native memory, which is copied once on export.
+     * A session publishes an arena segment in its own segment directory only
+     * when it first returns a buffer that lies in it.
      *
      * @return the allocator
      */
     public static BufferAllocator allocator() {
         return Holder.ROOT;
+    }
+
+    /**
+     * Export counters of this JVM, for tests and diagnostics.
+     *
+     * @return {@code {bytes copied on export, bytes handed over in place,
+     *     regions described to Python and not yet released (all sessions),
+     *     arena blocks in use, allocations that fell back to native memory}}
+     */
+    public static long[] exportStats() {
+        return new long[] {
+            ArrowExporter.BYTES_COPIED.get(),
+            ArrowExporter.BYTES_IN_PLACE.get(),
+            JavaArena.liveRegionsInJvm(),
+            SharedArena.get().blocksInUse(),
+            ArenaAllocationManager.fallbacks(),
+        };
+    }
+
+    /** @return bytes copied into Java-owned regions on export, JVM-wide */
+    public static long bytesCopied() {
+        return ArrowExporter.BYTES_COPIED.get();
+    }
+
+    /** @return bytes of {@link #allocator()} memory handed to Python in place, JVM-wide */
+    public static long bytesInPlace() {
+        return ArrowExporter.BYTES_IN_PLACE.get();
+    }
+
+    /** @return regions described to Python and not yet released, all sessions of this JVM */
+    public static long liveRegions() {
+        return JavaArena.liveRegionsInJvm();
+    }
+
+    /** @return blocks of the allocator's arena in use (allocated and not yet freed) */
+    public static long arenaBlocksInUse() {
+        return SharedArena.get().blocksInUse();
     }
 }

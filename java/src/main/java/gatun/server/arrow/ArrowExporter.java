@@ -11,10 +11,18 @@ import gatun.protocol.ValueKind;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicLong;
+import org.apache.arrow.memory.AllocationManager;
 import org.apache.arrow.memory.ArrowBuf;
+import org.apache.arrow.memory.BufferAllocator;
+import org.apache.arrow.memory.BufferLedger;
+import org.apache.arrow.vector.ValueVector;
+import org.apache.arrow.vector.util.TransferPair;
 import org.apache.arrow.vector.FieldVector;
 import org.apache.arrow.vector.VectorSchemaRoot;
 import org.apache.arrow.vector.VectorUnloader;
@@ -43,10 +51,14 @@ final class ArrowExporter {
         this.arena = arena;
     }
 
-    /** The result of copying a batch: for tests and the encoder. */
+    /** The result of exporting a batch: for tests and the encoder. */
     static final class Exported {
+        /** The region buffers were copied into, or null. */
         JavaArena.Region region;
-        long[][] buffers; // {offset in region, length}
+        /** Every region the descriptor names, in order (the copy region among them). */
+        final List<JavaArena.Region> regions = new ArrayList<>();
+        long[][] buffers; // {offset in its region, length}
+        int[] bufferRegion; // index into regions, per buffer
         List<ArrowFieldNode> nodes;
         List<Long> variadic;
         long length;
@@ -66,7 +78,7 @@ final class ArrowExporter {
         } else {
             throw new IllegalArgumentException("not an Arrow value: " + result.getClass().getName());
         }
-        Exported x = copy(root);
+        Exported x = export(root);
         boolean ok = false;
         try {
             int value = encodeValue(b, x, shape);
@@ -74,10 +86,225 @@ final class ArrowExporter {
             return value;
         } finally {
             if (!ok) {
-                arena.free(x.region);
+                for (JavaArena.Region r : x.regions) {
+                    arena.free(r); // a shared region's free drops the bridge's reference
+                }
                 forgetSchema(x);
             } else {
-                arena.addPeerHold(x.region);
+                for (JavaArena.Region r : x.regions) {
+                    arena.addPeerHold(r);
+                }
+            }
+        }
+    }
+
+    /** Bytes copied into session regions on export (JVM-wide). */
+    static final AtomicLong BYTES_COPIED = new AtomicLong();
+    /** Bytes of the bridge allocator's arena handed to Python in place (JVM-wide). */
+    static final AtomicLong BYTES_IN_PLACE = new AtomicLong();
+
+    /** @return the arena block behind {@code buf}, or null if it is not in the bridge's arena */
+    private static ArenaAllocationManager arenaManager(ArrowBuf buf) {
+        if (buf.getReferenceManager() instanceof BufferLedger) {
+            AllocationManager am = ((BufferLedger) buf.getReferenceManager()).getAllocationManager();
+            if (am instanceof ArenaAllocationManager && ((ArenaAllocationManager) am).block() != null) {
+                return (ArenaAllocationManager) am;
+            }
+        }
+        return null;
+    }
+
+    /** Arrow Java 18's union TransferPairs lose the offsets: such roots are copied. */
+    private static boolean hasUnion(Field f) {
+        if (f.getType() instanceof org.apache.arrow.vector.types.pojo.ArrowType.Union) {
+            return true;
+        }
+        for (Field c : f.getChildren()) {
+            if (hasUnion(c)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static boolean hasArenaBuffers(ValueVector v) {
+        for (ArrowBuf buf : v.getBuffers(false)) {
+            if (buf.capacity() > 0 && arenaManager(buf) != null) {
+                return true;
+            }
+        }
+        if (v instanceof FieldVector) {
+            for (FieldVector c : ((FieldVector) v).getChildrenFromFields()) {
+                if (hasArenaBuffers(c)) {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
+
+    /**
+     * Exports a batch: when some of its buffers lie in the bridge allocator's
+     * arena, every vector is first <b>transferred</b> ({@code TransferPair}) out
+     * of the user's root into one the bridge owns — the user's vectors are left
+     * empty, so nothing Java does with them later can change what Python holds —
+     * and each arena allocation becomes one region described in place. The
+     * region takes its own reference to the arena block, and the bridge's root
+     * is closed at once (so Arrow's accounting drops the memory immediately);
+     * the block goes back to the arena when Python's {@code Release} frees the
+     * region (and no Java buffer still uses it). Every other buffer is
+     * copied once into one fresh session region. Without arena buffers this is
+     * {@link #copy} and the user's root is left as it was.
+     */
+    Exported export(VectorSchemaRoot root) {
+        refuseDictionaries(root.getSchema());
+        BufferAllocator bridge = ArrowBridge.allocator();
+        boolean transfer = false;
+        for (FieldVector v : root.getFieldVectors()) {
+            if (v.getAllocator() == null) {
+                continue; // a NullVector: no buffers
+            }
+            if (v.getAllocator().getRoot() != bridge.getRoot() || hasUnion(v.getField())) {
+                transfer = false;
+                break;
+            }
+            transfer |= hasArenaBuffers(v);
+        }
+        if (!transfer) {
+            return copy(root);
+        }
+        List<FieldVector> moved = new ArrayList<>();
+        VectorSchemaRoot own;
+        try {
+            for (FieldVector v : root.getFieldVectors()) {
+                TransferPair tp = v.getTransferPair(bridge);
+                tp.transfer();
+                moved.add((FieldVector) tp.getTo());
+            }
+            own = new VectorSchemaRoot(root.getSchema(), moved, root.getRowCount());
+        } catch (RuntimeException e) {
+            for (FieldVector v : moved) {
+                v.close();
+            }
+            throw e;
+        }
+        try (VectorSchemaRoot closing = own) {
+            return describeInPlace(own);
+        }
+    }
+
+    private Exported describeInPlace(VectorSchemaRoot own) {
+        Exported x = new Exported();
+        boolean ok = false;
+        try (ArrowRecordBatch batch = new VectorUnloader(own, true, NoCompressionCodec.INSTANCE, true)
+                .getRecordBatch()) {
+            List<ArrowBuf> bufs = batch.getBuffers();
+            int n = bufs.size();
+            // Pass 1: one region per arena allocation (session entries permitting).
+            Map<ArenaAllocationManager, Integer> regionOf = new IdentityHashMap<>();
+            int[] where = new int[n]; // region index, -1: copy, -2: empty
+            for (int i = 0; i < n; i++) {
+                ArrowBuf buf = bufs.get(i);
+                if (buf.readableBytes() == 0) {
+                    where[i] = -2;
+                    continue;
+                }
+                ArenaAllocationManager am = arenaManager(buf);
+                if (am == null) {
+                    where[i] = -1;
+                    continue;
+                }
+                Integer r = regionOf.get(am);
+                if (r == null) {
+                    SharedArena.Block block = am.block();
+                    SharedArena shared = am.arena();
+                    // The region's own reference: the block outlives the Arrow allocation
+                    // (closed with the bridge's root below) until Python releases it.
+                    shared.retain(block);
+                    JavaArena.Region region;
+                    try {
+                        region = arena.holdShared(block, block.offset, block.length, () -> shared.free(block));
+                    } catch (IOException | RuntimeException e) {
+                        shared.free(block);
+                        if (e instanceof RuntimeException) {
+                            throw (RuntimeException) e;
+                        }
+                        region = null; // cannot publish: copy instead
+                    }
+                    if (region == null) {
+                        shared.free(block);
+                        r = -1;
+                    } else {
+                        r = x.regions.size();
+                        x.regions.add(region);
+                    }
+                    regionOf.put(am, r);
+                }
+                where[i] = r;
+            }
+            // Pass 2: copy what is not in place into one session region.
+            long total = 0;
+            for (int i = 0; i < n; i++) {
+                if (where[i] == -1) {
+                    total += align(bufs.get(i).readableBytes());
+                }
+            }
+            int copyIndex = -1;
+            if (total > 0 || x.regions.isEmpty()) {
+                try {
+                    x.region = arena.allocate(total);
+                } catch (IOException e) {
+                    throw new UncheckedIOException("cannot allocate " + total + " bytes in the Java payload arena: "
+                            + e.getMessage(), e);
+                }
+                copyIndex = x.regions.size();
+                x.regions.add(x.region);
+            }
+            x.buffers = new long[n][];
+            x.bufferRegion = new int[n];
+            long at = 0;
+            long inPlace = 0;
+            for (int i = 0; i < n; i++) {
+                ArrowBuf buf = bufs.get(i);
+                long len = buf.readableBytes();
+                long addr = buf.memoryAddress() + buf.readerIndex();
+                if (where[i] == -1) {
+                    x.region.mapping().copyIn(x.region.offset() + at, addr, len);
+                    x.buffers[i] = new long[] {at, len};
+                    x.bufferRegion[i] = copyIndex;
+                    at += align(len);
+                } else if (where[i] == -2) {
+                    x.buffers[i] = new long[] {0, 0};
+                    x.bufferRegion[i] = 0;
+                } else {
+                    JavaArena.Region r = x.regions.get(where[i]);
+                    x.buffers[i] = new long[] {addr - r.address(), len};
+                    x.bufferRegion[i] = where[i];
+                    inPlace += len;
+                }
+            }
+            BYTES_COPIED.addAndGet(at);
+            BYTES_IN_PLACE.addAndGet(inPlace);
+            x.nodes = batch.getNodes();
+            x.variadic = batch.getVariadicBufferCounts();
+            x.length = batch.getLength();
+            assignSchema(x, own.getSchema());
+            ok = true;
+            return x;
+        } finally {
+            if (!ok) {
+                for (JavaArena.Region r : x.regions) {
+                    arena.free(r);
+                }
+            }
+        }
+    }
+
+    private static void refuseDictionaries(Schema schema) {
+        for (Field f : schema.getFields()) {
+            if (f.getDictionary() != null) {
+                throw new IllegalArgumentException("column " + f.getName() + " is dictionary-encoded; the bridge "
+                        + "cannot return dictionary-encoded columns yet (decode it first)");
             }
         }
     }
@@ -114,10 +341,18 @@ final class ArrowExporter {
                 x.buffers[i] = new long[] {at, len};
                 at += align(len);
             }
+            x.regions.add(x.region);
+            x.bufferRegion = new int[bufs.size()];
+            BYTES_COPIED.addAndGet(at);
             x.nodes = batch.getNodes();
             x.variadic = batch.getVariadicBufferCounts();
             x.length = batch.getLength();
         }
+        assignSchema(x, schema);
+        return x;
+    }
+
+    private void assignSchema(Exported x, Schema schema) {
         synchronized (schemaIds) {
             Long id = schemaIds.get(schema);
             if (id == null) {
@@ -129,7 +364,6 @@ final class ArrowExporter {
             }
             x.schemaId = id;
         }
-        return x;
     }
 
     private void forgetSchema(Exported x) {
@@ -169,13 +403,15 @@ final class ArrowExporter {
             FieldNode.createFieldNode(b, n.getLength(), n.getNullCount());
         }
         int nodes = b.endVector();
-        BatchDescriptor.startRegionsVector(b, 1);
-        RegionRef.createRegionRef(b, x.region.handle(), x.region.segmentId(), 0, x.region.offset(),
-                x.region.length());
+        BatchDescriptor.startRegionsVector(b, x.regions.size());
+        for (int i = x.regions.size() - 1; i >= 0; i--) {
+            JavaArena.Region r = x.regions.get(i);
+            RegionRef.createRegionRef(b, r.handle(), r.segmentId(), 0, r.offset(), r.length());
+        }
         int regions = b.endVector();
         BatchDescriptor.startBuffersVector(b, x.buffers.length);
         for (int i = x.buffers.length - 1; i >= 0; i--) {
-            BufferRef.createBufferRef(b, 0, 0, x.buffers[i][0], x.buffers[i][1]);
+            BufferRef.createBufferRef(b, x.bufferRegion[i], 0, x.buffers[i][0], x.buffers[i][1]);
         }
         int buffers = b.endVector();
         long[] variadic = new long[x.variadic.size()];

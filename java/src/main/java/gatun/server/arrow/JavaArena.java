@@ -49,6 +49,11 @@ public final class JavaArena {
     private final long segmentSize;
     private final List<Segment> segments = new ArrayList<>();
     private final Map<Long, Region> live = new HashMap<>();
+    /** Shared (JVM-wide) segments published in this session, by identity. */
+    private final Map<SharedArena.Segment, Segment> sharedSegments = new java.util.IdentityHashMap<>();
+    /** Live regions of every session of the JVM (for tests and diagnostics). */
+    private static final java.util.concurrent.atomic.AtomicLong LIVE_REGIONS =
+            new java.util.concurrent.atomic.AtomicLong();
     private Path dir;
     private int generation;
     private long bytesInUse;
@@ -59,14 +64,28 @@ public final class JavaArena {
         final int id;
         final int entry;
         final SegmentMapping mapping;
-        /** Free blocks: offset -&gt; length. */
+        /** Free blocks: offset -&gt; length (always empty for a shared segment). */
         final TreeMap<Long, Long> free = new TreeMap<>();
+        /** The JVM-wide segment this entry publishes, or null for one of the session's own. */
+        final SharedArena.Segment shared;
+        /** The hard link published for a shared segment (Python unlinks it once mapped). */
+        final Path link;
 
         Segment(int id, int entry, SegmentMapping mapping) {
             this.id = id;
             this.entry = entry;
             this.mapping = mapping;
+            this.shared = null;
+            this.link = null;
             free.put(0L, mapping.size());
+        }
+
+        Segment(int id, int entry, SharedArena.Segment shared, Path link) {
+            this.id = id;
+            this.entry = entry;
+            this.mapping = shared.mapping;
+            this.shared = shared;
+            this.link = link;
         }
     }
 
@@ -78,6 +97,8 @@ public final class JavaArena {
         final long handle;
         long peerHolds;
         boolean freed;
+        /** For a region of a shared segment: drops the bridge's reference to the memory. */
+        Runnable onFree;
 
         Region(Segment segment, long offset, long length, long handle) {
             this.segment = segment;
@@ -182,6 +203,7 @@ public final class JavaArena {
                 generation = generation % 0xFFFFFF + 1; // 1..2^24-1
                 Region r = new Region(s, off, want, handle(s.id, off, generation));
                 live.put(r.handle, r);
+                LIVE_REGIONS.incrementAndGet();
                 bytesInUse += want;
                 return r;
             }
@@ -197,11 +219,8 @@ public final class JavaArena {
         int index = segments.size();
         int id = FIRST_SEGMENT_ID + index;
         Path path = directory().resolve(HexFormat.of().formatHex(randomBytes()));
+        checkName(path);
         String name = path.toAbsolutePath().toString();
-        if (name.getBytes(StandardCharsets.UTF_8).length >= ControlSegment.D_NAME_SIZE) {
-            throw new IOException("segment path " + name + " is longer than " + (ControlSegment.D_NAME_SIZE - 1)
-                    + " bytes");
-        }
         SegmentMapping m = SegmentMapping.create(path, size);
         Segment s = new Segment(id, ControlSegment.PYTHON_DIRECTORY_ENTRIES + index, m);
         segments.add(s);
@@ -209,6 +228,66 @@ public final class JavaArena {
             seg.publishDirectoryEntry(s.entry, id, 1, 1, 1, size, -1, name);
         }
         return s;
+    }
+
+    private static void checkName(Path path) throws IOException {
+        String name = path.toAbsolutePath().toString();
+        if (name.getBytes(StandardCharsets.UTF_8).length >= ControlSegment.D_NAME_SIZE) {
+            throw new IOException("segment path " + name + " is longer than " + (ControlSegment.D_NAME_SIZE - 1)
+                    + " bytes");
+        }
+    }
+
+    /**
+     * Describes a block of the JVM-wide arena to this session as a live region
+     * with no holds yet: publishes its segment first (once per session: a new
+     * directory entry and session-local id, naming a fresh hard link to the
+     * segment file). When the region is freed (every descriptor released, or
+     * the arena closed), {@code onFree} runs once, under this arena's lock.
+     *
+     * @param block a live block
+     * @param offset offset of the region in the block's segment (a multiple of 64)
+     * @param length bytes of the region
+     * @param onFree drops the bridge's reference to the memory
+     * @return the region, or null when this session has no directory entry left
+     *     (the caller copies instead)
+     * @throws IOException if the link cannot be created
+     */
+    public synchronized Region holdShared(SharedArena.Block block, long offset, long length, Runnable onFree)
+            throws IOException {
+        if (closed) {
+            throw new IllegalStateException("the session's arena is closed");
+        }
+        Segment s = sharedSegments.get(block.segment);
+        if (s == null) {
+            if (segments.size() >= MAX_SEGMENTS) {
+                return null;
+            }
+            int index = segments.size();
+            int id = FIRST_SEGMENT_ID + index;
+            // Same directory as the segment: a hard link cannot cross file systems.
+            Path link = block.segment.directory().resolve(SharedArena.randomName());
+            checkName(link);
+            Files.createLink(link, block.segment.path);
+            s = new Segment(id, ControlSegment.PYTHON_DIRECTORY_ENTRIES + index, block.segment, link);
+            segments.add(s);
+            sharedSegments.put(block.segment, s);
+            if (seg != null) {
+                seg.publishDirectoryEntry(s.entry, id, 1, 1, 1, s.mapping.size(), -1,
+                        link.toAbsolutePath().toString());
+            }
+        }
+        generation = generation % 0xFFFFFF + 1;
+        Region r = new Region(s, offset, length, handle(s.id, offset, generation));
+        r.onFree = onFree;
+        live.put(r.handle, r);
+        LIVE_REGIONS.incrementAndGet();
+        return r;
+    }
+
+    /** @return live regions of every session in the JVM */
+    public static long liveRegionsInJvm() {
+        return LIVE_REGIONS.get();
     }
 
     private static byte[] randomBytes() {
@@ -219,15 +298,26 @@ public final class JavaArena {
 
     private Path directory() throws IOException {
         if (dir == null) {
-            Path base = Path.of("/dev/shm");
-            if (!Files.isDirectory(base) || !Files.isWritable(base)) {
-                base = Path.of(System.getProperty("java.io.tmpdir"));
-            }
-            sweep(base);
-            dir = Files.createTempDirectory(base, DIR_PREFIX + ProcessHandle.current().pid() + "-",
-                    PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+            dir = createPrivateDirectory();
         }
         return dir;
+    }
+
+    /**
+     * Creates a private (0700) directory for segment files under {@code /dev/shm}
+     * (else {@code java.io.tmpdir}), sweeping those of dead JVMs first.
+     *
+     * @return the new directory
+     * @throws IOException if it cannot be created
+     */
+    static Path createPrivateDirectory() throws IOException {
+        Path base = Path.of("/dev/shm");
+        if (!Files.isDirectory(base) || !Files.isWritable(base)) {
+            base = Path.of(System.getProperty("java.io.tmpdir"));
+        }
+        sweep(base);
+        return Files.createTempDirectory(base, DIR_PREFIX + ProcessHandle.current().pid() + "-",
+                PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
     }
 
     private static final String DIR_PREFIX = "gatun-java-";
@@ -304,7 +394,15 @@ public final class JavaArena {
             return;
         }
         r.freed = true;
-        live.remove(r.handle);
+        if (live.remove(r.handle) != null) {
+            LIVE_REGIONS.decrementAndGet();
+        }
+        if (r.onFree != null) {
+            Runnable f = r.onFree;
+            r.onFree = null;
+            f.run(); // the memory belongs to the JVM-wide arena, not to a free list here
+            return;
+        }
         bytesInUse -= r.length;
         TreeMap<Long, Long> free = r.segment.free;
         long off = r.offset;
@@ -356,6 +454,11 @@ public final class JavaArena {
         return n;
     }
 
+    /** @return the handles of live regions (for tests) */
+    synchronized List<Long> liveHandles() {
+        return new ArrayList<>(live.keySet());
+    }
+
     /** @return live regions */
     public synchronized int liveRegions() {
         return live.size();
@@ -377,12 +480,24 @@ public final class JavaArena {
             return;
         }
         closed = true;
+        // Python is gone or leaving: the bridge's references to shared memory go now.
+        for (Region r : new ArrayList<>(live.values())) {
+            if (r.onFree != null) {
+                try {
+                    free(r);
+                } catch (RuntimeException e) {
+                    // keep closing
+                }
+            }
+        }
+        LIVE_REGIONS.addAndGet(-live.size()); // the session's own regions die with it
+        live.clear();
         for (Segment s : segments) {
             if (seg != null) {
                 seg.retireDirectoryEntry(s.entry);
             }
             try {
-                Files.deleteIfExists(s.mapping.path());
+                Files.deleteIfExists(s.shared != null ? s.link : s.mapping.path());
             } catch (IOException e) {
                 // best effort
             }

@@ -1,0 +1,194 @@
+package gatun.server.arrow;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.flatbuffers.FlatBufferBuilder;
+import java.util.List;
+import org.apache.arrow.memory.ArrowBuf;
+import org.apache.arrow.memory.BufferAllocator;
+import org.apache.arrow.memory.BufferLedger;
+import org.apache.arrow.memory.RootAllocator;
+import org.apache.arrow.vector.BigIntVector;
+import org.apache.arrow.vector.VarCharVector;
+import org.apache.arrow.vector.VectorSchemaRoot;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** The bridge allocator's arena allocation manager and the in-place export path. */
+class ArenaAllocatorTest {
+    private SharedArena arena;
+    private BufferAllocator allocator;
+
+    @BeforeEach
+    void setUp() {
+        arena = new SharedArena(1 << 20, 2 << 20); // two 1 MiB segments at most
+        allocator = new RootAllocator(RootAllocator.configBuilder()
+                .allocationManagerFactory(ArenaAllocationManager.factory(arena))
+                .roundingPolicy(ArenaAllocationManager.ROUND_64)
+                .maxAllocation(Long.MAX_VALUE)
+                .build());
+    }
+
+    @AfterEach
+    void tearDown() {
+        allocator.close();
+        arena.deleteFiles();
+    }
+
+    private static ArenaAllocationManager manager(ArrowBuf b) {
+        return (ArenaAllocationManager) ((BufferLedger) b.getReferenceManager()).getAllocationManager();
+    }
+
+    @Test
+    void allocatesAlignedBlocksInTheArena() {
+        try (ArrowBuf a = allocator.buffer(10); ArrowBuf b = allocator.buffer(100)) {
+            assertNotNull(manager(a).block());
+            assertNotNull(manager(b).block());
+            assertEquals(0, a.memoryAddress() % 64);
+            assertEquals(0, b.memoryAddress() % 64);
+            assertEquals(64, a.capacity()); // the 64-byte rounding policy
+            assertEquals(128, b.capacity());
+            assertEquals(2, arena.blocksInUse());
+            assertEquals(64 + 128, arena.bytesInUse());
+            a.setLong(0, 42);
+            assertEquals(42, a.getLong(0));
+        }
+        assertEquals(0, arena.blocksInUse());
+        assertEquals(0, arena.bytesInUse());
+    }
+
+    @Test
+    void releaseFreesTheBlockForReuse() {
+        long first;
+        try (ArrowBuf a = allocator.buffer(4096)) {
+            first = a.memoryAddress();
+        }
+        assertEquals(0, arena.blocksInUse());
+        try (ArrowBuf a = allocator.buffer(4096)) {
+            assertEquals(first, a.memoryAddress()); // first fit: the same block again
+        }
+    }
+
+    @Test
+    void fallsBackToNativeMemoryWhenFull() {
+        long before = ArenaAllocationManager.fallbacks();
+        try (ArrowBuf a = allocator.buffer(1 << 20); ArrowBuf b = allocator.buffer(1 << 20);
+             ArrowBuf c = allocator.buffer(1 << 20)) {
+            assertNotNull(manager(a).block());
+            assertNotNull(manager(b).block());
+            assertNull(manager(c).block()); // budget of 2 MiB used up
+            assertEquals(before + 1, ArenaAllocationManager.fallbacks());
+            c.setLong(8, 7);
+            assertEquals(7, c.getLong(8));
+            assertEquals(2, arena.segmentCount());
+        }
+        assertEquals(0, arena.blocksInUse());
+    }
+
+    @Test
+    void vectorsBuiltOnTheArenaWork() {
+        try (BigIntVector v = new BigIntVector("x", allocator)) {
+            v.allocateNew(1000);
+            for (int i = 0; i < 1000; i++) {
+                v.set(i, i * 3L);
+            }
+            v.setValueCount(1000);
+            assertEquals(2997, v.get(999));
+            assertNotNull(manager(v.getDataBuffer()).block());
+        }
+        assertEquals(0, arena.blocksInUse());
+    }
+
+    @Test
+    void exportTransfersArenaBuffersAndPythonsReleaseFreesThem() {
+        // The exporter works on the bridge's own allocator (the JVM-wide arena).
+        BufferAllocator bridge = ArrowBridge.allocator();
+        JavaArena session = new JavaArena(null, 1 << 20);
+        ArrowExporter exporter = new ArrowExporter(session);
+        long blocksBefore = SharedArena.get().blocksInUse();
+        long copiedBefore = ArrowExporter.BYTES_COPIED.get();
+        long inPlaceBefore = ArrowExporter.BYTES_IN_PLACE.get();
+        BigIntVector v = new BigIntVector("x", bridge);
+        VarCharVector s = new VarCharVector("s", new RootAllocator(Long.MAX_VALUE)); // not in the arena
+        try {
+            v.allocateNew(100);
+            for (int i = 0; i < 100; i++) {
+                v.set(i, i);
+            }
+            v.setNull(5);
+            v.setValueCount(100);
+            VectorSchemaRoot root = VectorSchemaRoot.of(v);
+            FlatBufferBuilder b = new FlatBufferBuilder();
+            long dataAddress = v.getDataBuffer().memoryAddress();
+            exporter.encode(b, root);
+            // Transferred: the user's vector is empty, the data is where it was.
+            assertEquals(0, v.getValueCount());
+            assertEquals(0, v.getDataBuffer().capacity());
+            assertEquals(1, session.liveRegions());
+            assertEquals(0, ArrowExporter.BYTES_COPIED.get() - copiedBefore);
+            assertEquals(800 + 13, ArrowExporter.BYTES_IN_PLACE.get() - inPlaceBefore);
+            assertTrue(SharedArena.get().blocksInUse() > blocksBefore); // still held for Python
+            // Reusing the vector cannot touch the exported memory.
+            v.allocateNew(100);
+            assertTrue(v.getDataBuffer().memoryAddress() != dataAddress);
+            v.close();
+            root.close();
+            // Python's one Release frees the region and the arena block.
+            long handle = onlyHandle(session);
+            assertTrue(session.peerReleased(handle, 1));
+            assertEquals(0, session.liveRegions());
+            assertEquals(blocksBefore, SharedArena.get().blocksInUse());
+            assertTrue(!session.peerReleased(handle, 1)); // a second one is stale
+        } finally {
+            v.close();
+            s.close();
+            session.close();
+        }
+    }
+
+    @Test
+    void otherAllocatorsAreCopiedAndLeftAlone() {
+        JavaArena session = new JavaArena(null, 1 << 20);
+        ArrowExporter exporter = new ArrowExporter(session);
+        long copiedBefore = ArrowExporter.BYTES_COPIED.get();
+        try (RootAllocator plain = new RootAllocator(Long.MAX_VALUE);
+             BigIntVector v = new BigIntVector("x", plain)) {
+            v.allocateNew(10);
+            for (int i = 0; i < 10; i++) {
+                v.set(i, i);
+            }
+            v.setValueCount(10);
+            exporter.encode(new FlatBufferBuilder(), VectorSchemaRoot.of(v));
+            assertEquals(10, v.getValueCount()); // not transferred
+            assertTrue(ArrowExporter.BYTES_COPIED.get() - copiedBefore >= 80);
+            assertEquals(1, session.liveRegions());
+        } finally {
+            session.close();
+        }
+    }
+
+    @Test
+    void closingTheSessionDropsTheBridgesReferences() {
+        JavaArena session = new JavaArena(null, 1 << 20);
+        ArrowExporter exporter = new ArrowExporter(session);
+        long blocksBefore = SharedArena.get().blocksInUse();
+        BigIntVector v = new BigIntVector("x", ArrowBridge.allocator());
+        v.allocateNew(10);
+        v.setValueCount(10);
+        exporter.encode(new FlatBufferBuilder(), VectorSchemaRoot.of(v));
+        v.close();
+        assertTrue(SharedArena.get().blocksInUse() > blocksBefore);
+        session.close();
+        assertEquals(blocksBefore, SharedArena.get().blocksInUse());
+    }
+
+    private static long onlyHandle(JavaArena a) {
+        List<Long> handles = a.liveHandles();
+        assertEquals(1, handles.size());
+        return handles.get(0);
+    }
+}

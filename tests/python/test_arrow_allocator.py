@@ -1,0 +1,172 @@
+"""Java -> Python without a copy: results built on ``ArrowBridge.allocator()``.
+
+The bridge's allocator carves its buffers from Java-owned shared memory, so a
+returned root is transferred out of the user's vectors and referenced in place
+by Python; a root built on another allocator is copied once. The helper class
+``gatuntest.AllocatorOps`` (tests/python/java) is compiled with javac against
+the server jar.
+"""
+
+from __future__ import annotations
+
+import gc
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import gatun
+
+pa = pytest.importorskip("pyarrow")
+pc = pytest.importorskip("pyarrow.compute")
+
+pytestmark = pytest.mark.jvm
+
+_HERE = Path(__file__).resolve().parent
+_SOURCE = _HERE / "java" / "gatuntest" / "AllocatorOps.java"
+N = 1_000_000
+
+
+def _server_jar() -> Path:
+    bundled = Path(gatun.__file__).resolve().parent / "jars" / "gatun-server.jar"
+    if bundled.exists():
+        return bundled
+    return _HERE.parent.parent / "java" / "target" / "gatun-server.jar"
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[gatun.GatunClient]:
+    javac = shutil.which("javac")
+    if javac is None:
+        pytest.skip("javac is needed to compile gatuntest.AllocatorOps")
+    out = tmp_path_factory.mktemp("arrow-allocator-classes")
+    subprocess.run([javac, "-d", str(out), "-cp", str(_server_jar()), str(_SOURCE)], check=True)
+    own = gatun.connect(classpath=[str(out)])
+    yield own
+    own.close()
+
+
+def _ops(client: gatun.GatunClient) -> Any:
+    return client.jvm.gatuntest.AllocatorOps
+
+
+def _stats(client: gatun.GatunClient) -> dict[str, int]:
+    copied, in_place, regions, blocks, fallbacks = map(int, _ops(client).stats().split(","))
+    return {
+        "copied": copied,
+        "in_place": in_place,
+        "regions": regions,
+        "blocks": blocks,
+        "fallbacks": fallbacks,
+    }
+
+
+def _table(out: Any) -> Any:
+    return pa.table(out) if isinstance(out, pa.RecordBatch) else out
+
+
+def _expected_ok(column: Any) -> None:
+    values = column.to_numpy(zero_copy_only=False)
+    assert column.null_count == N // 1000
+    assert column[7].as_py() is None
+    assert column[8].as_py() == 24
+    assert column[N - 1].as_py() == (N - 1) * 3
+    assert pc.sum(column).as_py() == sum(
+        i * 3 for i in range(N) if i % 1000 != 7
+    )
+    del values
+
+
+def _settle(client: gatun.GatunClient) -> None:
+    gc.collect()
+    client.ping()  # carries Python's releases to Java
+    client.ping()
+
+
+def test_arena_root_arrives_without_a_copy_and_is_freed(client: gatun.GatunClient) -> None:
+    _settle(client)
+    before = _stats(client)
+    out = _table(_ops(client).arenaRoot(N))
+    assert isinstance(out, pa.Table)
+    during = _stats(client)
+    assert out.num_rows == N
+    assert out.schema.field("x").type == pa.int64()
+    _expected_ok(out.column("x"))
+    # Nothing copied; the data and validity buffers were handed over in place.
+    assert during["copied"] == before["copied"]
+    assert during["in_place"] - before["in_place"] >= N * 8 + N // 8
+    assert during["regions"] == before["regions"] + 1
+    assert during["fallbacks"] == before["fallbacks"]
+    # Arrow's accounting already let go (the returned root was closed).
+    assert _ops(client).bridgeAllocated() == 0
+    del out
+    _settle(client)
+    after = _stats(client)
+    assert after["regions"] == before["regions"]
+    assert after["blocks"] == before["blocks"]
+
+
+def test_plain_root_is_copied_once(client: gatun.GatunClient) -> None:
+    _settle(client)
+    before = _stats(client)
+    out = _table(_ops(client).plainRoot(N))
+    during = _stats(client)
+    _expected_ok(out.column("x"))
+    assert during["in_place"] == before["in_place"]
+    assert during["copied"] - before["copied"] >= N * 8
+    assert _ops(client).plainAllocated() == 0
+    del out
+    _settle(client)
+    assert _stats(client)["regions"] == before["regions"]
+
+
+def test_reusing_a_returned_vector_cannot_change_pythons_data(client: gatun.GatunClient) -> None:
+    _settle(client)
+    before = _stats(client)
+    out = _ops(client).keptVector(1000)
+    arr = out.column(0) if hasattr(out, "column") else out
+    arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+    assert arr[8].as_py() == 24
+    # The vector was transferred out: Java sees it empty and refills it elsewhere.
+    assert _ops(client).reuseKept(1000) == 1000
+    assert arr[8].as_py() == 24
+    assert arr[999].as_py() == 999 * 3
+    _ops(client).closeKept()
+    del out, arr
+    _settle(client)
+    after = _stats(client)
+    assert after["regions"] == before["regions"]
+    assert after["blocks"] == before["blocks"]
+
+
+def _time_return(client: gatun.GatunClient, arena: bool, rounds: int = 30) -> float:
+    ops = _ops(client)
+    times = []
+    for _ in range(rounds):
+        ops.prepare(N, arena)
+        t0 = time.perf_counter()
+        out = ops.take()
+        times.append(time.perf_counter() - t0)
+        assert out.num_rows == N
+        del out
+        _settle(client)
+    times.sort()
+    return times[len(times) // 2]
+
+
+def test_measure_return_time(client: gatun.GatunClient, capsys: pytest.CaptureFixture[str]) -> None:
+    """Median time from the call until Python holds the table (1M int64)."""
+    _time_return(client, True, 3)  # warm up both paths
+    _time_return(client, False, 3)
+    arena = _time_return(client, True)
+    plain = _time_return(client, False)
+    with capsys.disabled():
+        print(
+            f"\n1M int64 Java -> Python: arena allocator {arena * 1e3:.3f} ms, "
+            f"plain RootAllocator {plain * 1e3:.3f} ms (median)"
+        )
+    assert arena < plain
