@@ -32,6 +32,26 @@ import org.apache.arrow.vector.VectorSchemaRoot;
  */
 public final class Dispatcher {
     private static final int MAX_BATCH_DEPTH = 8;
+    private static final Arg[] NO_ARGS = new Arg[0];
+    /** Most class names remembered by {@link #loadClass}. */
+    private static final int MAX_CACHED_CLASSES = 4096;
+
+    /** Receiver class that last passed {@link ClassPolicy#checkClass} (the policy is immutable). */
+    private volatile Class<?> checkedReceiverClass;
+    /** Classes that {@link #tryLoad} found (policy checks passed), by name, with the loader used. */
+    private final java.util.concurrent.ConcurrentHashMap<String, Loaded> classCache =
+            new java.util.concurrent.ConcurrentHashMap<>();
+
+    /** A class {@link #tryLoad} returned for a name through a loader. */
+    private static final class Loaded {
+        final ClassLoader loader;
+        final Class<?> c;
+
+        Loaded(ClassLoader loader, Class<?> c) {
+            this.loader = loader;
+            this.c = c;
+        }
+    }
 
     private final ObjectRegistry registry;
     private final MethodResolver resolver;
@@ -85,7 +105,7 @@ public final class Dispatcher {
             }
             r = Request.getRootAsRequest(request);
         } catch (RuntimeException e) {
-            metrics.requests.incrementAndGet();
+            metrics.requests.increment();
             return errorResponse(b, e instanceof ProtocolException ? e : malformed(e));
         }
         DecodeContext ctx = new DecodeContext(registry, loader(), policy, request.remaining() / 4 + 16);
@@ -94,16 +114,16 @@ public final class Dispatcher {
 
     /** Runs one request; sets {@code failed[0]} if it answered with an error. */
     private int run(FlatBufferBuilder b, Request r, DecodeContext ctx, int depth, boolean[] failed) {
-        metrics.requests.incrementAndGet();
+        metrics.requests.increment();
         try {
-            int action = guard(r::action);
+            int action = action(r);
             if (action == Action.Batch) {
                 return batch(b, r, ctx, depth);
             }
             Object result = execute(r, action, ctx);
             // A created object is always a reference: Python holds a proxy to it; so is a received batch.
             boolean asRef = action == Action.CreateObject || action == Action.SendArrowBatch
-                    || guard(r::returnObjectRef);
+                    || returnObjectRef(r);
             int value;
             if (!asRef && arrow != null && (action == Action.InvokeMethod || action == Action.InvokeStaticMethod)
                     && (result instanceof VectorSchemaRoot || result instanceof FieldVector)) {
@@ -133,25 +153,24 @@ public final class Dispatcher {
             throw new ProtocolException("batches nested deeper than " + MAX_BATCH_DEPTH);
         }
         releaseIds(r);
-        int n = guard(() -> ValueCodec.checkedLength(r.batchLength(), 4, r));
-        boolean stopOnError = guard(r::stopOnError);
+        int n = batchLength(r);
+        boolean stopOnError = stopOnError(r);
         int[] items = new int[n];
         boolean[] failed = new boolean[1];
         Request item = new Request();
         for (int i = 0; i < n; i++) {
             if (failed[0] && stopOnError) {
                 releaseSkippedBatch(r, item, i);
-                metrics.requests.incrementAndGet();
+                metrics.requests.increment();
                 items[i] = errorResponse(b, "java.util.concurrent.CancellationException",
                         "skipped after an earlier error", "");
                 continue;
             }
-            int j = i;
             Request sub;
             try {
-                sub = guard(() -> r.batch(item, j));
+                sub = batchItem(r, item, i);
             } catch (ProtocolException e) {
-                metrics.requests.incrementAndGet();
+                metrics.requests.increment();
                 items[i] = errorResponse(b, e);
                 failed[0] = true;
                 continue;
@@ -178,20 +197,20 @@ public final class Dispatcher {
             case Action.ReleaseObjects:
                 return null;
             case Action.CreateObject: {
-                Class<?> c = loadClass(requireText(r::className, "class_name"));
+                Class<?> c = loadClass(requireClassName(r));
                 Arg[] args = args(r, ctx);
                 return resolver.invoke(resolver.resolveConstructor(c, args), null, args);
             }
             case Action.InvokeMethod: {
-                Object target = registry.get(guard(r::objectId));
-                String name = requireText(r::name, "name");
+                Object target = registry.get(objectId(r));
+                String name = requireName(r);
                 Arg[] args = args(r, ctx);
-                policy.checkClass(target.getClass());
+                checkReceiverClass(target.getClass());
                 return resolver.invoke(resolver.resolveMethod(target.getClass(), name, args, false), target, args);
             }
             case Action.InvokeStaticMethod: {
-                Class<?> c = loadClass(requireText(r::className, "class_name"));
-                String name = requireText(r::name, "name");
+                Class<?> c = loadClass(requireClassName(r));
+                String name = requireName(r);
                 Arg[] args = args(r, ctx);
                 return resolver.invoke(resolver.resolveMethod(c, name, args, true), null, args);
             }
@@ -223,7 +242,7 @@ public final class Dispatcher {
                 return loadClass(requireText(r::className, "class_name")).isInstance(target);
             }
             case Action.GetMetrics:
-                return "requests=" + metrics.requests.get() + " errors=" + metrics.errors.get()
+                return "requests=" + metrics.requests.sum() + " errors=" + metrics.errors.sum()
                         + " sessions=" + liveSessions.getAsLong() + " sessions_started="
                         + metrics.sessionsStarted.get() + " objects=" + registry.size()
                         + " resolutions_cached=" + resolver.cacheSize();
@@ -279,7 +298,7 @@ public final class Dispatcher {
     // --------------------------------------------------------------- helpers
 
     private void releaseIds(Request r) {
-        int n = guard(() -> ValueCodec.checkedLength(r.releaseIdsLength(), 8, r));
+        int n = releaseIdsLength(r);
         for (int i = 0; i < n; i++) {
             int j = i;
             registry.release(guard(() -> r.releaseIds(j)));
@@ -287,7 +306,10 @@ public final class Dispatcher {
     }
 
     private Arg[] args(Request r, DecodeContext ctx) throws ClassNotFoundException {
-        int n = guard(() -> ValueCodec.checkedLength(r.argsLength(), 4, r));
+        int n = argsLength(r);
+        if (n == 0) {
+            return NO_ARGS;
+        }
         Arg[] out = new Arg[n];
         Value v = new Value();
         for (int i = 0; i < n; i++) {
@@ -358,11 +380,29 @@ public final class Dispatcher {
      * as {@code a.b.Outer$Inner}) when the dotted name does not load.
      */
     private Class<?> loadClass(String name) throws ClassNotFoundException {
+        ClassLoader l = loader();
+        Loaded hit = classCache.get(name);
+        if (hit != null && hit.loader == l) {
+            return hit.c;
+        }
         Class<?> c = tryLoad(name);
         if (c == null) {
             throw new ClassNotFoundException(name);
         }
+        // A loader returns the same class for a name every time, and the policy is immutable,
+        // so a later load of this name through the same loader would end the same way.
+        if (classCache.size() < MAX_CACHED_CLASSES) {
+            classCache.put(name, new Loaded(l, c));
+        }
         return c;
+    }
+
+    /** {@link ClassPolicy#checkClass} for a receiver, remembering the last class that passed. */
+    private void checkReceiverClass(Class<?> c) {
+        if (c != checkedReceiverClass) {
+            policy.checkClass(c);
+            checkedReceiverClass = c;
+        }
     }
 
     private Class<?> tryLoad(String name) {
@@ -408,6 +448,104 @@ public final class Dispatcher {
             }
         }
         return "none";
+    }
+
+    // Allocation-free readers of the request's fields: a failure is a malformed request.
+
+    private static int action(Request r) {
+        try {
+            return r.action();
+        } catch (RuntimeException | StackOverflowError e) {
+            throw malformed(e);
+        }
+    }
+
+    private static boolean returnObjectRef(Request r) {
+        try {
+            return r.returnObjectRef();
+        } catch (RuntimeException | StackOverflowError e) {
+            throw malformed(e);
+        }
+    }
+
+    private static boolean stopOnError(Request r) {
+        try {
+            return r.stopOnError();
+        } catch (RuntimeException | StackOverflowError e) {
+            throw malformed(e);
+        }
+    }
+
+    private static long objectId(Request r) {
+        try {
+            return r.objectId();
+        } catch (RuntimeException | StackOverflowError e) {
+            throw malformed(e);
+        }
+    }
+
+    private static Request batchItem(Request r, Request item, int i) {
+        try {
+            return r.batch(item, i);
+        } catch (RuntimeException | StackOverflowError e) {
+            throw malformed(e);
+        }
+    }
+
+    private static int batchLength(Request r) {
+        int n;
+        try {
+            n = r.batchLength();
+        } catch (RuntimeException | StackOverflowError e) {
+            throw malformed(e);
+        }
+        return ValueCodec.checkedLength(n, 4, r);
+    }
+
+    private static int argsLength(Request r) {
+        int n;
+        try {
+            n = r.argsLength();
+        } catch (RuntimeException | StackOverflowError e) {
+            throw malformed(e);
+        }
+        return ValueCodec.checkedLength(n, 4, r);
+    }
+
+    private static int releaseIdsLength(Request r) {
+        int n;
+        try {
+            n = r.releaseIdsLength();
+        } catch (RuntimeException | StackOverflowError e) {
+            throw malformed(e);
+        }
+        return ValueCodec.checkedLength(n, 8, r);
+    }
+
+    private static String requireName(Request r) {
+        String v;
+        try {
+            v = r.name();
+        } catch (RuntimeException | StackOverflowError e) {
+            throw malformed(e);
+        }
+        if (v == null || v.isEmpty()) {
+            throw new ProtocolException("request has no name");
+        }
+        return v;
+    }
+
+    private static String requireClassName(Request r) {
+        String v;
+        try {
+            v = r.className();
+        } catch (RuntimeException | StackOverflowError e) {
+            throw malformed(e);
+        }
+        if (v == null || v.isEmpty()) {
+            throw new ProtocolException("request has no class_name");
+        }
+        return v;
     }
 
     private static String requireText(java.util.function.Supplier<String> s, String what) {
@@ -465,7 +603,7 @@ public final class Dispatcher {
      * @return the Response offset
      */
     public int errorResponse(FlatBufferBuilder b, String className, String message, String stackTrace) {
-        metrics.errors.incrementAndGet();
+        metrics.errors.increment();
         int cn = b.createString(className);
         int msg = b.createString(message);
         int st = b.createString(stackTrace);

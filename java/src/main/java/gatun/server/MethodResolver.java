@@ -6,6 +6,7 @@ import java.lang.invoke.MethodHandles;
 import java.lang.invoke.MethodType;
 import java.lang.reflect.Constructor;
 import java.lang.reflect.Executable;
+import java.lang.reflect.Member;
 import java.lang.reflect.Method;
 import java.lang.reflect.Modifier;
 import java.util.ArrayDeque;
@@ -36,7 +37,7 @@ import java.util.stream.Collectors;
  * {@code pow(double,double)} by widening.
  */
 public final class MethodResolver {
-    private final ConcurrentHashMap<String, Resolved> cache = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<Key, Resolved> cache = new ConcurrentHashMap<>();
     private final ClassPolicy policy;
 
     /**
@@ -54,6 +55,12 @@ public final class MethodResolver {
         private final boolean varargs;
         private final boolean hasReceiver;
         private final MethodHandle invoker;
+        /** Set once {@link ClassPolicy#checkInvocation} has passed for a receiver of this class. */
+        private volatile Class<?> checkedReceiver;
+        /** True once the policy passed for this target with no receiver. */
+        private volatile boolean checkedStatic;
+        /** forName/loadClass: arguments are names the policy must see every time. */
+        private final boolean namesClasses;
 
         Resolved(Executable target, boolean varargs, MethodHandle handle) {
             this.target = target;
@@ -63,6 +70,26 @@ public final class MethodResolver {
             MethodHandle h = handle.asFixedArity();
             h = h.asType(h.type().generic());
             this.invoker = h.asSpreader(Object[].class, h.type().parameterCount());
+            Class<?> dc = target.getDeclaringClass();
+            this.namesClasses = target instanceof Method && (dc == Class.class || ClassLoader.class.isAssignableFrom(dc))
+                    && (target.getName().equals("forName") || target.getName().equals("loadClass"));
+        }
+
+        /** Converts into {@code out} from {@code off} on (see {@link #convert}). */
+        void convertInto(Arg[] args, Object[] out, int off) {
+            int fixed = varargs ? params.length - 1 : params.length;
+            for (int i = 0; i < fixed; i++) {
+                out[off + i] = convertOne(args[i].value, params[i], i);
+            }
+            if (varargs) {
+                Class<?> comp = params[params.length - 1].getComponentType();
+                int n = args.length - fixed;
+                Object arr = java.lang.reflect.Array.newInstance(comp, n);
+                for (int i = 0; i < n; i++) {
+                    java.lang.reflect.Array.set(arr, i, convertOne(args[fixed + i].value, comp, fixed + i));
+                }
+                out[off + params.length - 1] = arr;
+            }
         }
 
         /**
@@ -73,19 +100,7 @@ public final class MethodResolver {
          */
         public Object[] convert(Arg[] args) {
             Object[] out = new Object[params.length];
-            int fixed = varargs ? params.length - 1 : params.length;
-            for (int i = 0; i < fixed; i++) {
-                out[i] = convertOne(args[i].value, params[i], i);
-            }
-            if (varargs) {
-                Class<?> comp = params[params.length - 1].getComponentType();
-                int n = args.length - fixed;
-                Object arr = java.lang.reflect.Array.newInstance(comp, n);
-                for (int i = 0; i < n; i++) {
-                    java.lang.reflect.Array.set(arr, i, convertOne(args[fixed + i].value, comp, fixed + i));
-                }
-                out[params.length - 1] = arr;
-            }
+            convertInto(args, out, 0);
             return out;
         }
 
@@ -132,8 +147,7 @@ public final class MethodResolver {
      */
     public Resolved resolveMethod(Class<?> c, String name, Arg[] args, boolean staticOnly)
             throws NoSuchMethodException {
-        String key = (staticOnly ? "S|" : "I|") + c.getName() + "@" + System.identityHashCode(c) + "|" + name
-                + signature(args);
+        Key key = new Key(staticOnly ? KIND_STATIC : KIND_INSTANCE, c, name, args);
         Resolved r = cache.get(key);
         if (r != null) {
             return r;
@@ -177,7 +191,7 @@ public final class MethodResolver {
         if (c.isInterface() || Modifier.isAbstract(c.getModifiers()) || c.isPrimitive() || c.isArray()) {
             throw new InstantiationException(c.getName() + " is abstract or an interface and cannot be instantiated");
         }
-        String key = "C|" + c.getName() + "@" + System.identityHashCode(c) + signature(args);
+        Key key = new Key(KIND_CONSTRUCTOR, c, null, args);
         Resolved r = cache.get(key);
         if (r != null) {
             return r;
@@ -212,9 +226,40 @@ public final class MethodResolver {
      * @throws Throwable whatever the target throws
      */
     public Object invoke(Resolved r, Object receiver, Arg[] args) throws Throwable {
-        Object[] converted = r.convert(args);
-        policy.checkInvocation(r.target, receiver, converted);
-        return r.invoke(receiver, converted);
+        int off = r.hasReceiver ? 1 : 0;
+        Object[] call = new Object[off + r.params.length];
+        r.convertInto(args, call, off);
+        checkPolicy(r, receiver, call, off);
+        if (off == 0) {
+            return (Object) r.invoker.invokeExact(call);
+        }
+        call[0] = Objects.requireNonNull(receiver, "receiver");
+        return (Object) r.invoker.invokeExact(call);
+    }
+
+    /**
+     * {@link ClassPolicy#checkInvocation}, skipped when its outcome is already known:
+     * the policy is immutable, so for the same target and receiver class, with no
+     * argument or receiver that is a Member or Class and a target that does not take
+     * class names, it would only repeat checks that passed before.
+     */
+    private void checkPolicy(Resolved r, Object receiver, Object[] call, int off) {
+        boolean plain = !r.namesClasses && !(receiver instanceof Member) && !(receiver instanceof Class<?>);
+        for (int i = off; plain && i < call.length; i++) {
+            Object a = call[i];
+            plain = !(a instanceof Member) && !(a instanceof Class<?>);
+        }
+        if (plain && (receiver == null ? r.checkedStatic : receiver.getClass() == r.checkedReceiver)) {
+            return;
+        }
+        policy.checkInvocation(r.target, receiver, off == 0 ? call : Arrays.copyOfRange(call, off, call.length));
+        if (plain) {
+            if (receiver == null) {
+                r.checkedStatic = true;
+            } else {
+                r.checkedReceiver = receiver.getClass();
+            }
+        }
     }
 
     /** @return resolutions cached */
@@ -434,13 +479,61 @@ public final class MethodResolver {
 
     // ------------------------------------------------------------------ text
 
-    private static String signature(Arg[] args) {
-        StringBuilder sb = new StringBuilder("(");
-        for (Arg a : args) {
-            sb.append(a.type == null ? "null" : a.type.getName() + "@" + System.identityHashCode(a.type));
-            sb.append(a.hinted ? "!" : "").append(',');
+    private static final byte KIND_STATIC = 0;
+    private static final byte KIND_INSTANCE = 1;
+    private static final byte KIND_CONSTRUCTOR = 2;
+
+    /** Cache key: kind, class (identity), name, and each argument's type (identity) and hint flag. */
+    private static final class Key {
+        final byte kind;
+        final Class<?> c;
+        final String name;
+        final Class<?>[] types;
+        final boolean[] hinted;
+        final int hash;
+
+        Key(byte kind, Class<?> c, String name, Arg[] args) {
+            this.kind = kind;
+            this.c = c;
+            this.name = name;
+            int n = args.length;
+            this.types = new Class<?>[n];
+            this.hinted = new boolean[n];
+            int h = 31 * (31 * kind + System.identityHashCode(c)) + (name == null ? 0 : name.hashCode());
+            for (int i = 0; i < n; i++) {
+                Arg a = args[i];
+                types[i] = a.type;
+                hinted[i] = a.hinted;
+                h = 31 * h + (a.type == null ? 0 : System.identityHashCode(a.type)) + (a.hinted ? 1 : 0);
+            }
+            this.hash = h;
         }
-        return sb.append(')').toString();
+
+        @Override
+        public int hashCode() {
+            return hash;
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            if (this == o) {
+                return true;
+            }
+            if (!(o instanceof Key)) {
+                return false;
+            }
+            Key k = (Key) o;
+            if (k.hash != hash || k.kind != kind || k.c != c || !Objects.equals(k.name, name)
+                    || k.types.length != types.length) {
+                return false;
+            }
+            for (int i = 0; i < types.length; i++) {
+                if (k.types[i] != types[i] || k.hinted[i] != hinted[i]) {
+                    return false;
+                }
+            }
+            return true;
+        }
     }
 
     private static String argList(Arg[] args) {

@@ -1,13 +1,14 @@
 package gatun.server;
 
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
 
 /** Server-wide counters reported by the GetMetrics action. */
 public final class Metrics {
     /** Requests handled (batch items count individually). */
-    public final AtomicLong requests = new AtomicLong();
+    public final LongAdder requests = new LongAdder();
     /** Requests answered with an error. */
-    public final AtomicLong errors = new AtomicLong();
+    public final LongAdder errors = new LongAdder();
     /** Sessions started since launch. */
     public final AtomicLong sessionsStarted = new AtomicLong();
 }

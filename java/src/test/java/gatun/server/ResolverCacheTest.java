@@ -1,0 +1,70 @@
+package gatun.server;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotSame;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import gatun.server.ValueCodec.Arg;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.LinkedList;
+import java.util.List;
+import java.util.Objects;
+import org.junit.jupiter.api.Test;
+
+/** The resolution cache and the remembered policy checks must not change any outcome. */
+class ResolverCacheTest {
+    private final ClassPolicy policy = new ClassPolicy("java.util.LinkedList");
+    private final MethodResolver resolver = new MethodResolver(policy);
+
+    private static Arg[] args(Object... values) {
+        Arg[] out = new Arg[values.length];
+        for (int i = 0; i < values.length; i++) {
+            out[i] = Arg.of(values[i]);
+        }
+        return out;
+    }
+
+    @Test
+    void cacheKeySeesNameTypesAndHints() throws Throwable {
+        MethodResolver.Resolved a = resolver.resolveMethod(Math.class, "abs", args(-3), true);
+        assertSame(a, resolver.resolveMethod(Math.class, "abs", args(-4), true));
+        // a fresh String with the same text hits the same entry
+        assertSame(a, resolver.resolveMethod(Math.class, new String("abs"), args(-4), true));
+        assertEquals("public static int java.lang.Math.abs(int)", a.target.toString());
+        MethodResolver.Resolved l = resolver.resolveMethod(Math.class, "abs", args(-3L << 40), true);
+        assertEquals("public static long java.lang.Math.abs(long)", l.target.toString());
+        Arg[] hinted = {new Arg(-3L, long.class, true)};
+        MethodResolver.Resolved h = resolver.resolveMethod(Math.class, "abs", hinted, true);
+        assertEquals("public static long java.lang.Math.abs(long)", h.target.toString());
+        assertNotSame(h, l);
+        assertEquals(3L, resolver.invoke(h, null, hinted));
+        assertEquals("public static int java.lang.Math.max(int,int)",
+                resolver.resolveMethod(Math.class, "max", args(1, 2), true).target.toString());
+        // static-only and instance lookups are cached apart
+        assertThrows(NoSuchMethodException.class,
+                () -> resolver.resolveMethod(ArrayList.class, "size", args(), true));
+        assertEquals(0, resolver.invoke(resolver.resolveMethod(ArrayList.class, "size", args(), false),
+                new ArrayList<>(), args()));
+    }
+
+    @Test
+    void policyStillSeesEveryReceiverClass() throws Throwable {
+        MethodResolver.Resolved r = resolver.resolveMethod(Collection.class, "size", args(), false);
+        List<Integer> ok = new ArrayList<>(List.of(1, 2));
+        assertEquals(2, resolver.invoke(r, ok, args()));
+        assertEquals(2, resolver.invoke(r, ok, args()));
+        assertThrows(SecurityException.class, () -> resolver.invoke(r, new LinkedList<>(), args()));
+        assertEquals(2, resolver.invoke(r, ok, args()));
+    }
+
+    @Test
+    void policyStillSeesClassArguments() throws Throwable {
+        MethodResolver.Resolved r = resolver.resolveMethod(Objects.class, "toString", args("x"), true);
+        assertEquals("x", resolver.invoke(r, null, args("x")));
+        assertEquals("x", resolver.invoke(r, null, args("x")));
+        assertThrows(SecurityException.class, () -> resolver.invoke(r, null, args(LinkedList.class)));
+        assertThrows(SecurityException.class, () -> resolver.invoke(r, null, args(Runtime.class)));
+    }
+}
