@@ -447,3 +447,14 @@ def test_a_batch_larger_than_a_lane_slot_is_split(client):
         results = [b.call(arr, "add", word) for _ in range(200_000)]
     assert all(r.get() is True for r in results)
     assert arr.size() == 200_000
+
+
+def test_an_import_changes_what_a_cached_short_name_means(fresh_client):
+    """Resolved names are cached on the view; java_import must invalidate them."""
+    jvm = fresh_client.jvm
+    with pytest.raises(gatun.JavaException):
+        jvm.StringBuilder("x")  # no such top-level class, and the node is now cached
+    gatun.java_import(jvm, "java.lang.StringBuilder")
+    assert str(jvm.StringBuilder("x")) == "x"
+    math = jvm.java.lang.Math
+    assert jvm.java.lang.Math is math, "navigation resolves each name once"

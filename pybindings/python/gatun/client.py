@@ -93,8 +93,6 @@ class GatunClient:
         self._unusable: str | None = None
         self._close_lock = threading.Lock()
         self._reflect_cache: dict[str, str] = {}
-        # (path, name) -> resolved JVM-view member (see JVMNode.__getattr__).
-        self._member_cache: dict[tuple[str, str], Any] = {}
         # The root(s) of the last upstream-style send (send_arrow_table).
         self._current_root: Any = None
         self._jvm = JVMView(self)

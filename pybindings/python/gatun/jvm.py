@@ -39,7 +39,10 @@ class JavaStaticMethod:
 class JVMNode:
     """A dotted name in the JVM: a package, a class or a member of a class."""
 
-    __slots__ = ("_client", "_path")
+    # A __dict__ holds resolved children as plain attributes: after the first
+    # lookup, `jvm.java.lang.Math.max` is ordinary attribute access instead of
+    # a failed lookup plus __getattr__ at every level (about 1 us each).
+    __slots__ = ("__dict__", "_client", "_path")
 
     def __init__(self, client: GatunClient, path: str) -> None:
         self._client = client
@@ -61,14 +64,8 @@ class JVMNode:
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
             raise AttributeError(name)
-        # Nodes and static methods are stateless: resolve each (path, name)
-        # once per client, so `jvm.java.lang.Math.max(...)` in a loop costs
-        # dictionary lookups, not node objects and Reflect checks.
-        members = self._client._member_cache
-        key = (self._path, name)
-        member = members.get(key)
-        if member is not None:
-            return member
+        # Nodes and static methods are stateless, so each is resolved once and
+        # kept as an attribute of its parent (static field values are not).
         child = f"{self._path}.{name}"
         member = _node(self._client, child)
         # Members are only looked up on names that look like classes; package
@@ -86,7 +83,7 @@ class JVMNode:
                 and self._client._reflect_cached(nested) == "class"
             ):  # a nested class: use its binary name
                 member = JavaClass(self._client, nested)
-        members[key] = member
+        self.__dict__[name] = member
         return member
 
     def __call__(self, *args: Any) -> Any:
@@ -167,7 +164,13 @@ class JVMView:
         full = self._imports.get(name)
         if full is None and self._wildcards:
             full = self._resolve_wildcard(name)
-        return _node(self._client, full or name)
+        node = _node(self._client, full or name)
+        self.__dict__[name] = node  # until an import changes what `name` means
+        return node
+
+    def _forget_roots(self) -> None:
+        for name in [n for n in self.__dict__ if not n.startswith("_")]:
+            del self.__dict__[name]
 
     def _resolve_wildcard(self, name: str) -> str | None:
         if name in self._resolved:
@@ -188,8 +191,10 @@ class JVMView:
             if package and package not in self._wildcards:
                 self._wildcards.append(package)
                 self._resolved.clear()
+                self._forget_roots()
         elif "." in spec:
             self._imports[spec.rpartition(".")[2]] = spec
+            self._forget_roots()
         else:
             raise ValueError(f"cannot import {spec!r}: expected 'package.Class' or 'package.*'")
 
