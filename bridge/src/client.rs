@@ -148,8 +148,9 @@ pub fn build_request<'b>(
     batch: Option<WIPOffset<Vector<'b, ForwardsUOffset<fb::Request<'b>>>>>,
     stop_on_error: bool,
 ) -> WIPOffset<fb::Request<'b>> {
-    let class_name = head.class_name.map(|s| fbb.create_string(s));
-    let name = head.name.map(|s| fbb.create_string(s));
+    // Shared: a batch repeats the same class and method names many times.
+    let class_name = head.class_name.map(|s| fbb.create_shared_string(s));
+    let name = head.name.map(|s| fbb.create_shared_string(s));
     let release_ids = (!release_ids.is_empty()).then(|| fbb.create_vector(release_ids));
     fb::Request::create(
         fbb,

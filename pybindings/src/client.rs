@@ -19,7 +19,7 @@ use gatun_bridge::{
 };
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyList, PyTuple};
+use pyo3::types::{PyBool, PyList, PyString, PyTuple};
 
 use crate::convert::{self, Hooks};
 use crate::errors::to_py;
@@ -193,11 +193,12 @@ fn action(number: u8) -> PyResult<Action> {
     Ok(a)
 }
 
+// Names are borrowed from the Python strings: no allocation per item.
 type BatchItem<'py> = (
     u8,
     i64,
-    Option<String>,
-    Option<String>,
+    Option<Bound<'py, PyString>>,
+    Option<Bound<'py, PyString>>,
     Bound<'py, PyAny>,
     bool,
 );
@@ -330,8 +331,8 @@ impl NativeClient {
             let head = RequestHead {
                 action: action(*number)?,
                 object_id: *object_id,
-                class_name: class_name.as_deref(),
-                name: name.as_deref(),
+                class_name: class_name.as_ref().map(|s| s.to_str()).transpose()?,
+                name: name.as_ref().map(|s| s.to_str()).transpose()?,
                 return_object_ref: *return_object_ref,
             };
             let args = Self::encode_args(fbb, args, hooks, &mut keep)?;

@@ -177,7 +177,11 @@ class GatunClient:
 
     def _batch(self, requests: Sequence[_Request], stop_on_error: bool) -> list[tuple[bool, Any]]:
         self._check()
-        prepared = [(*r[:4], self._prepare(r[4]), r[5]) if r[4] else r for r in requests]
+        prepare = self._prepare
+        # Rebuild only the requests whose arguments needed converting.
+        prepared = [
+            r if not r[4] or (p := prepare(r[4])) is r[4] else (*r[:4], p, r[5]) for r in requests
+        ]
         return self._batch_split(prepared, stop_on_error)
 
     def _batch_split(
