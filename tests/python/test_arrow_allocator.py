@@ -75,9 +75,7 @@ def _expected_ok(column: Any) -> None:
     assert column[7].as_py() is None
     assert column[8].as_py() == 24
     assert column[N - 1].as_py() == (N - 1) * 3
-    assert pc.sum(column).as_py() == sum(
-        i * 3 for i in range(N) if i % 1000 != 7
-    )
+    assert pc.sum(column).as_py() == sum(i * 3 for i in range(N) if i % 1000 != 7)
     del values
 
 
