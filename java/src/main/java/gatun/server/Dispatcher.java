@@ -242,10 +242,16 @@ public final class Dispatcher {
                 return loadClass(requireText(r::className, "class_name")).isInstance(target);
             }
             case Action.GetMetrics:
-                return "requests=" + metrics.requests.sum() + " errors=" + metrics.errors.sum()
-                        + " sessions=" + liveSessions.getAsLong() + " sessions_started="
-                        + metrics.sessionsStarted.get() + " objects=" + registry.size()
-                        + " resolutions_cached=" + resolver.cacheSize();
+                // The layout of upstream Gatun's report, which scripts parse.
+                return "=== Gatun Server Metrics ===\n"
+                        + "Global:\n"
+                        + "  total_requests: " + metrics.requests.sum() + "\n"
+                        + "  total_errors: " + metrics.errors.sum() + "\n"
+                        + "  current_sessions: " + liveSessions.getAsLong() + "\n"
+                        + "  sessions_started: " + metrics.sessionsStarted.get() + "\n"
+                        + "Session:\n"
+                        + "  current_objects: " + registry.size() + "\n"
+                        + "  resolutions_cached: " + resolver.cacheSize() + "\n";
             case Action.DefineSchema:
                 requireArrow(action).defineSchema(guard(r::schema));
                 return null;

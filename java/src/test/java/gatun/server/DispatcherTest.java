@@ -205,7 +205,10 @@ class DispatcherTest {
         assertEquals("skipped after an earlier error", r.batch.get(2).errorMessage);
         batch.stopOnError = false;
         assertEquals(4L, run(batch).batch.get(2).value);
-        assertTrue(((String) ok(Wire.of(Action.GetMetrics))).contains("requests="));
+        String report = (String) ok(Wire.of(Action.GetMetrics));
+        assertTrue(report.startsWith("=== Gatun Server Metrics ==="), report);
+        assertTrue(report.contains("  total_requests: "), report);
+        assertTrue(report.contains("  current_objects: "), report);
     }
 
     @Test
