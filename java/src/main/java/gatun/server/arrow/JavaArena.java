@@ -13,7 +13,6 @@ import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeMap;
 
 /**
  * The payload segments Java owns (Java -&gt; Python data), with a private
@@ -65,7 +64,7 @@ public final class JavaArena {
         final int entry;
         final SegmentMapping mapping;
         /** Free blocks: offset -&gt; length (always empty for a shared segment). */
-        final TreeMap<Long, Long> free = new TreeMap<>();
+        final FreeList free;
         /** The JVM-wide segment this entry publishes, or null for one of the session's own. */
         final SharedArena.Segment shared;
         /** The hard link published for a shared segment (Python unlinks it once mapped). */
@@ -77,7 +76,7 @@ public final class JavaArena {
             this.mapping = mapping;
             this.shared = null;
             this.link = null;
-            free.put(0L, mapping.size());
+            this.free = new FreeList(mapping.size());
         }
 
         Segment(int id, int entry, SharedArena.Segment shared, Path link) {
@@ -86,6 +85,7 @@ public final class JavaArena {
             this.mapping = shared.mapping;
             this.shared = shared;
             this.link = link;
+            this.free = new FreeList();
         }
     }
 
@@ -192,23 +192,16 @@ public final class JavaArena {
     }
 
     private Region carve(Segment s, long want) {
-        for (Map.Entry<Long, Long> e : s.free.entrySet()) {
-            if (e.getValue() >= want) {
-                long off = e.getKey();
-                long len = e.getValue();
-                s.free.remove(off);
-                if (len > want) {
-                    s.free.put(off + want, len - want);
-                }
-                generation = generation % 0xFFFFFF + 1; // 1..2^24-1
-                Region r = new Region(s, off, want, handle(s.id, off, generation));
-                live.put(r.handle, r);
-                LIVE_REGIONS.incrementAndGet();
-                bytesInUse += want;
-                return r;
-            }
+        long off = s.free.take(want);
+        if (off < 0) {
+            return null;
         }
-        return null;
+        generation = generation % 0xFFFFFF + 1; // 1..2^24-1
+        Region r = new Region(s, off, want, handle(s.id, off, generation));
+        live.put(r.handle, r);
+        LIVE_REGIONS.incrementAndGet();
+        bytesInUse += want;
+        return r;
     }
 
     private Segment newSegment(long size) throws IOException {
@@ -404,21 +397,7 @@ public final class JavaArena {
             return;
         }
         bytesInUse -= r.length;
-        TreeMap<Long, Long> free = r.segment.free;
-        long off = r.offset;
-        long len = r.length;
-        Map.Entry<Long, Long> before = free.floorEntry(off);
-        if (before != null && before.getKey() + before.getValue() == off) {
-            free.remove(before.getKey());
-            off = before.getKey();
-            len += before.getValue();
-        }
-        Long after = free.containsKey(off + len) ? free.get(off + len) : null;
-        if (after != null) {
-            free.remove(off + len);
-            len += after;
-        }
-        free.put(off, len);
+        r.segment.free.give(r.offset, r.length);
     }
 
     /**

@@ -9,8 +9,6 @@ import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
-import java.util.Map;
-import java.util.TreeMap;
 
 /**
  * The JVM-wide arena behind {@link ArrowBridge#allocator()}: Java-owned
@@ -53,13 +51,13 @@ final class SharedArena {
         final int index;
         final Path path;
         final SegmentMapping mapping;
-        final TreeMap<Long, Long> free = new TreeMap<>();
+        final FreeList free;
 
         Segment(int index, Path path, SegmentMapping mapping) {
             this.index = index;
             this.path = path;
             this.mapping = mapping;
-            free.put(0L, mapping.size());
+            this.free = new FreeList(mapping.size());
         }
 
         Path directory() {
@@ -156,20 +154,13 @@ final class SharedArena {
     }
 
     private Block carve(Segment s, long want) {
-        for (Map.Entry<Long, Long> e : s.free.entrySet()) {
-            if (e.getValue() >= want) {
-                long off = e.getKey();
-                long len = e.getValue();
-                s.free.remove(off);
-                if (len > want) {
-                    s.free.put(off + want, len - want);
-                }
-                bytesInUse += want;
-                blocksInUse++;
-                return new Block(s, off, want);
-            }
+        long off = s.free.take(want);
+        if (off < 0) {
+            return null;
         }
-        return null;
+        bytesInUse += want;
+        blocksInUse++;
+        return new Block(s, off, want);
     }
 
     private Segment newSegment(long size) throws IOException {
@@ -219,20 +210,7 @@ final class SharedArena {
         b.freed = true;
         bytesInUse -= b.length;
         blocksInUse--;
-        TreeMap<Long, Long> free = b.segment.free;
-        long off = b.offset;
-        long len = b.length;
-        Map.Entry<Long, Long> before = free.floorEntry(off);
-        if (before != null && before.getKey() + before.getValue() == off) {
-            free.remove(before.getKey());
-            off = before.getKey();
-            len += before.getValue();
-        }
-        Long after = free.remove(off + len);
-        if (after != null) {
-            len += after;
-        }
-        free.put(off, len);
+        b.segment.free.give(b.offset, b.length);
     }
 
     /** @return bytes in live blocks */
