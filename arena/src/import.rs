@@ -19,6 +19,9 @@ pub struct IpcParts {
     nodes: VecDeque<(i64, i64)>,
     buffers: VecDeque<Buffer>,
     variadic: VecDeque<i64>,
+    /// The values of each dictionary-encoded column, in a depth-first walk
+    /// of the schema: (length, parts).
+    dictionaries: VecDeque<(i64, IpcParts)>,
 }
 
 impl IpcParts {
@@ -28,7 +31,26 @@ impl IpcParts {
             nodes: nodes.into(),
             buffers: buffers.into(),
             variadic: variadic.into(),
+            dictionaries: VecDeque::new(),
         }
+    }
+
+    /// Adds the dictionaries (value arrays as one-column parts, with their
+    /// lengths) of the batch's dictionary-encoded columns, in schema order.
+    pub fn with_dictionaries(mut self, dictionaries: Vec<(i64, IpcParts)>) -> Self {
+        self.dictionaries = dictionaries.into();
+        self
+    }
+
+    fn finished(&self) -> Result<(), String> {
+        if !self.nodes.is_empty() || !self.buffers.is_empty() {
+            return Err(format!(
+                "descriptor has {} nodes and {} buffers more than the schema uses",
+                self.nodes.len(),
+                self.buffers.len()
+            ));
+        }
+        Ok(())
     }
 
     fn node(&mut self, field: &Field) -> Result<(usize, usize), String> {
@@ -67,11 +89,11 @@ pub fn build_batch(
         .iter()
         .map(|f| read_array(f, &mut parts).map(make_array))
         .collect::<Result<Vec<_>, _>>()?;
-    if !parts.nodes.is_empty() || !parts.buffers.is_empty() {
+    parts.finished()?;
+    if !parts.dictionaries.is_empty() {
         return Err(format!(
-            "descriptor has {} nodes and {} buffers more than the schema uses",
-            parts.nodes.len(),
-            parts.buffers.len()
+            "descriptor has {} dictionaries more than the schema's dictionary-encoded columns",
+            parts.dictionaries.len()
         ));
     }
     let options = RecordBatchOptions::new().with_row_count(Some(length as usize));
@@ -126,6 +148,36 @@ fn read_array(field: &Field, parts: &mut IpcParts) -> Result<ArrayData, String> 
             let children = vec![read_array(r, parts)?, read_array(v, parts)?];
             builder.child_data(children).build().map_err(fail)?
         }
+        DataType::Dictionary(_, value_type) => {
+            let validity = parts.buffer(field)?;
+            let keys = parts.buffer(field)?;
+            let (length, mut values) = parts.dictionaries.pop_front().ok_or_else(|| {
+                format!(
+                    "field '{}': descriptor has too few dictionaries",
+                    field.name()
+                )
+            })?;
+            let value_field = Field::new(field.name(), value_type.as_ref().clone(), true);
+            let dictionary = read_array(&value_field, &mut values)?;
+            values.finished()?;
+            if dictionary.len() as i64 != length {
+                return Err(format!(
+                    "field '{}': dictionary of {length} values has a node of {}",
+                    field.name(),
+                    dictionary.len()
+                ));
+            }
+            let builder = builder
+                .null_count(nulls)
+                .buffers(vec![keys])
+                .child_data(vec![dictionary]);
+            let builder = if nulls > 0 {
+                builder.null_bit_buffer(Some(validity))
+            } else {
+                builder
+            };
+            builder.build().map_err(fail)?
+        }
         _ => {
             let validity = parts.buffer(field)?;
             let buffers = data_buffers(dt, parts, field)?;
@@ -163,13 +215,46 @@ mod tests {
     use crate::layout::flatten;
     use arrow_array::{types::Int32Type, ArrayRef, Int64Array, ListArray, StringArray};
 
+    fn parts(flat: crate::FlatBatch) -> IpcParts {
+        let dictionaries = flat
+            .dictionaries
+            .into_iter()
+            .map(|d| (d.length as i64, parts(d)))
+            .collect();
+        IpcParts::new(flat.nodes, flat.buffers, flat.variadic_buffer_counts)
+            .with_dictionaries(dictionaries)
+    }
+
     fn round_trip(batch: &RecordBatch) -> Result<RecordBatch, String> {
         let flat = flatten(batch).unwrap();
-        build_batch(
-            batch.schema(),
-            flat.length as i64,
-            IpcParts::new(flat.nodes, flat.buffers, flat.variadic_buffer_counts),
-        )
+        build_batch(batch.schema(), flat.length as i64, parts(flat))
+    }
+
+    #[test]
+    fn dictionary_columns_travel_as_keys_plus_a_dictionary_batch() {
+        use arrow_array::{types::Int8Type, DictionaryArray};
+        let words: DictionaryArray<Int8Type> = vec![Some("a"), None, Some("b"), Some("a")]
+            .into_iter()
+            .collect();
+        let words: ArrayRef = Arc::new(words);
+        let batch = RecordBatch::try_from_iter(vec![("w", words.slice(1, 3))]).unwrap();
+        let flat = flatten(&batch).unwrap();
+        assert_eq!(flat.nodes, vec![(3, 1)], "the column is its keys");
+        assert_eq!(flat.buffers.len(), 2, "validity and keys");
+        assert_eq!(flat.dictionaries.len(), 1);
+        assert_eq!(flat.dictionaries[0].nodes, vec![(2, 0)], "values a, b");
+        assert_eq!(round_trip(&batch).unwrap(), batch);
+
+        // A key past the dictionary's end is refused by validation.
+        let mut flat = flatten(&batch).unwrap();
+        flat.buffers[1] = Buffer::from_vec(vec![0i8, 5, 1]);
+        let err = build_batch(batch.schema(), 3, parts(flat)).unwrap_err();
+        assert!(err.contains("w"), "{err}");
+        // So is a missing dictionary.
+        let flat = flatten(&batch).unwrap();
+        let bare = IpcParts::new(flat.nodes, flat.buffers, flat.variadic_buffer_counts);
+        let err = build_batch(batch.schema(), 3, bare).unwrap_err();
+        assert!(err.contains("too few dictionaries"), "{err}");
     }
 
     #[test]

@@ -42,12 +42,33 @@ pub struct FlatBatch {
     pub buffers: Vec<Buffer>,
     /// Data buffers of each view-typed array, in order.
     pub variadic_buffer_counts: Vec<i64>,
+    /// The value arrays of dictionary-encoded columns, in a depth-first walk
+    /// of the schema (the order Arrow IPC numbers dictionaries in: id = index).
+    pub dictionaries: Vec<FlatBatch>,
 }
 
 impl FlatBatch {
     /// Bytes the buffers need in the arena, each 64-byte aligned.
     pub fn arena_bytes(&self) -> usize {
-        self.buffers.iter().map(|b| b.len().div_ceil(64) * 64).sum()
+        self.buffers
+            .iter()
+            .map(|b| b.len().div_ceil(64) * 64)
+            .sum::<usize>()
+            + self
+                .dictionaries
+                .iter()
+                .map(FlatBatch::arena_bytes)
+                .sum::<usize>()
+    }
+
+    fn empty(length: usize) -> FlatBatch {
+        FlatBatch {
+            length,
+            nodes: Vec::new(),
+            buffers: Vec::new(),
+            variadic_buffer_counts: Vec::new(),
+            dictionaries: Vec::new(),
+        }
     }
 }
 
@@ -77,9 +98,14 @@ fn check_field(field: &Field, path: &str) -> Result<(), LayoutError> {
             field.data_type(),
             if matches!(field.data_type(), DataType::Utf8View) { "Utf8 (pa.string())" } else { "Binary (pa.binary())" }
         )),
-        DataType::Dictionary(_, value) => refuse(format!(
-            "dictionary-encoded columns do not cross yet; cast to the value type ({value})"
+        DataType::Dictionary(_, value) if contains_dictionary(value) => refuse(format!(
+            "a dictionary whose values are themselves dictionary-encoded ({value}) cannot cross; \
+             decode the inner dictionary first"
         )),
+        DataType::Dictionary(_, value) => check_field(
+            &Field::new(field.name(), value.as_ref().clone(), true),
+            path,
+        ),
         dt => {
             let children: Vec<&Field> = match dt {
                 DataType::List(c)
@@ -100,26 +126,50 @@ fn check_field(field: &Field, path: &str) -> Result<(), LayoutError> {
     }
 }
 
+fn contains_dictionary(dt: &DataType) -> bool {
+    match dt {
+        DataType::Dictionary(_, _) => true,
+        DataType::List(c)
+        | DataType::LargeList(c)
+        | DataType::FixedSizeList(c, _)
+        | DataType::ListView(c)
+        | DataType::LargeListView(c)
+        | DataType::Map(c, _) => contains_dictionary(c.data_type()),
+        DataType::Struct(fields) => fields.iter().any(|f| contains_dictionary(f.data_type())),
+        DataType::Union(fields, _) => fields
+            .iter()
+            .any(|(_, f)| contains_dictionary(f.data_type())),
+        DataType::RunEndEncoded(r, v) => {
+            contains_dictionary(r.data_type()) || contains_dictionary(v.data_type())
+        }
+        _ => false,
+    }
+}
+
+/// True if the schema has a dictionary-encoded column at any depth.
+pub fn has_dictionaries(schema: &Schema) -> bool {
+    schema
+        .fields()
+        .iter()
+        .any(|f| contains_dictionary(f.data_type()))
+}
+
 /// Flattens `batch` into IPC order, unslicing where needed.
 pub fn flatten(batch: &RecordBatch) -> Result<FlatBatch, LayoutError> {
     check_schema(batch.schema_ref())?;
-    let mut flat = FlatBatch {
-        length: batch.num_rows(),
-        nodes: Vec::new(),
-        buffers: Vec::new(),
-        variadic_buffer_counts: Vec::new(),
-    };
+    let mut flat = FlatBatch::empty(batch.num_rows());
     for (column, field) in batch.columns().iter().zip(batch.schema_ref().fields()) {
+        let error = |reason| LayoutError {
+            column: field.name().clone(),
+            reason,
+        };
         let data = column.to_data();
         let data = if is_sliced(&data) {
-            unslice(&data).map_err(|reason| LayoutError {
-                column: field.name().clone(),
-                reason,
-            })?
+            unslice(&data).map_err(error)?
         } else {
             data
         };
-        walk(&data, &mut flat);
+        walk(&data, &mut flat).map_err(error)?;
     }
     Ok(flat)
 }
@@ -141,10 +191,13 @@ fn is_sliced(data: &ArrayData) -> bool {
             .is_some_and(|&o| o != 0),
         _ => false,
     };
+    // A dictionary's values are flattened on their own (see `walk`).
+    let children_sliced = !matches!(data.data_type(), DataType::Dictionary(_, _))
+        && data.child_data().iter().any(is_sliced);
     data.offset() != 0
         || first_offset_nonzero
         || data.nulls().is_some_and(|n| n.offset() != 0)
-        || data.child_data().iter().any(is_sliced)
+        || children_sliced
 }
 
 /// A copy of `data` starting at offset 0 (offsets rebased, bitmaps shifted).
@@ -154,7 +207,7 @@ pub fn unslice(data: &ArrayData) -> Result<ArrayData, String> {
     Ok(m.freeze())
 }
 
-fn walk(data: &ArrayData, flat: &mut FlatBatch) {
+fn walk(data: &ArrayData, flat: &mut FlatBatch) -> Result<(), String> {
     flat.nodes
         .push((data.len() as i64, data.null_count() as i64));
     let has_validity = !matches!(
@@ -181,11 +234,26 @@ fn walk(data: &ArrayData, flat: &mut FlatBatch) {
             flat.variadic_buffer_counts
                 .push(data.buffers().len() as i64 - 1);
         }
+        DataType::Dictionary(_, _) => {
+            // The column itself is its keys; the values travel as a
+            // dictionary batch of their own.
+            flat.buffers.push(data.buffers()[0].clone());
+            let values = &data.child_data()[0];
+            let values = if is_sliced(values) {
+                unslice(values)?
+            } else {
+                values.clone()
+            };
+            let mut dictionary = FlatBatch::empty(values.len());
+            walk(&values, &mut dictionary)?;
+            flat.dictionaries.push(dictionary);
+            return Ok(());
+        }
         _ => flat.buffers.extend(data.buffers().iter().cloned()),
     }
-    for child in data.child_data() {
-        walk(child, flat);
-    }
+    data.child_data()
+        .iter()
+        .try_for_each(|child| walk(child, flat))
 }
 
 #[cfg(test)]

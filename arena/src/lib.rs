@@ -11,6 +11,6 @@ pub mod ledger;
 pub mod segment;
 
 pub use import::{build_batch, IpcParts};
-pub use layout::{check_schema, flatten, FlatBatch, LayoutError};
+pub use layout::{check_schema, flatten, has_dictionaries, FlatBatch, LayoutError};
 pub use ledger::{AllocError, Arena, ArenaConfig, Region, RegionHandle, ALIGNMENT};
 pub use segment::{Segment, SegmentError, SegmentLocator, MAX_SEGMENT_SIZE};

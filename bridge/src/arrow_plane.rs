@@ -73,6 +73,21 @@ pub struct PreparedBatch {
     pub schema_id: u32,
     /// IPC Schema message, if new to the JVM.
     pub new_schema: Option<Vec<u8>>,
+    /// The values of each dictionary-encoded column (id = index), placed in
+    /// the same regions as the batch.
+    pub dictionaries: Vec<PreparedDictionary>,
+}
+
+/// A dictionary's value array, placed in the arena with its batch.
+pub struct PreparedDictionary {
+    /// Values.
+    pub length: i64,
+    /// Field nodes.
+    pub nodes: Vec<(i64, i64)>,
+    /// (region index, offset in region, length) per buffer, IPC order.
+    pub buffers: Vec<(usize, usize, usize)>,
+    /// Variadic buffer counts.
+    pub variadic: Vec<i64>,
 }
 
 /// Release notices for the JVM's regions, waiting for the Python -> Java
@@ -253,7 +268,9 @@ impl ArrowPlane {
         Ok(segment)
     }
 
-    fn java_schema(
+    /// A schema the JVM defined (with `definition`, on its first use) or
+    /// used before under `id`.
+    pub fn peer_schema(
         &self,
         id: u32,
         definition: Option<fb::SchemaDefinition<'_>>,
@@ -278,7 +295,7 @@ impl ArrowPlane {
         desc: fb::BatchDescriptor<'_>,
         schema: Option<fb::SchemaDefinition<'_>>,
     ) -> Result<RecordBatch> {
-        let schema = self.java_schema(desc.schema_id(), schema)?;
+        let schema = self.peer_schema(desc.schema_id(), schema)?;
         let mut regions = Vec::new();
         for r in desc.regions().into_iter().flatten() {
             let id = u16::try_from(r.segment()).map_err(|_| {
@@ -311,8 +328,9 @@ impl ArrowPlane {
                 }),
             ));
         }
-        let mut buffers = Vec::new();
-        for b in desc.buffers().into_iter().flatten() {
+        let wrap = |refs: Option<flatbuffers::Vector<'_, fb::BufferRef>>| -> Result<Vec<arrow_buffer::Buffer>> {
+            let mut buffers = Vec::new();
+            for b in refs.into_iter().flatten() {
             let (base, region_len, owner) = regions.get(b.region() as usize).ok_or_else(|| {
                 BridgeError::Protocol(format!(
                     "buffer names region {} of {}",
@@ -334,23 +352,41 @@ impl ArrowPlane {
             buffers.push(unsafe {
                 arrow_buffer::Buffer::from_custom_allocation(ptr, len, owner.clone())
             });
+            }
+            Ok(buffers)
+        };
+        let nodes = |n: Option<flatbuffers::Vector<'_, fb::FieldNode>>| {
+            n.into_iter()
+                .flatten()
+                .map(|n| (n.length(), n.null_count()))
+                .collect::<Vec<_>>()
+        };
+        let variadic = |v: Option<flatbuffers::Vector<'_, i64>>| {
+            v.map(|v| v.iter().collect::<Vec<_>>()).unwrap_or_default()
+        };
+        let mut dictionaries = Vec::new();
+        for d in desc.dictionaries().into_iter().flatten() {
+            if d.is_delta() {
+                return Err(BridgeError::Protocol(format!(
+                    "delta dictionary {} from the JVM is not supported",
+                    d.id()
+                )));
+            }
+            let parts = IpcParts::new(
+                nodes(d.nodes()),
+                wrap(d.buffers())?,
+                variadic(d.variadic_buffer_counts()),
+            );
+            dictionaries.push((d.length(), parts));
         }
-        let nodes = desc
-            .nodes()
-            .into_iter()
-            .flatten()
-            .map(|n| (n.length(), n.null_count()))
-            .collect();
-        let variadic = desc
-            .variadic_buffer_counts()
-            .map(|v| v.iter().collect())
-            .unwrap_or_default();
-        build_batch(
-            schema,
-            desc.length(),
-            IpcParts::new(nodes, buffers, variadic),
+        let parts = IpcParts::new(
+            nodes(desc.nodes()),
+            wrap(desc.buffers())?,
+            variadic(desc.variadic_buffer_counts()),
         )
-        .map_err(|e| BridgeError::Protocol(format!("Arrow data from the JVM: {e}")))
+        .with_dictionaries(dictionaries);
+        build_batch(schema, desc.length(), parts)
+            .map_err(|e| BridgeError::Protocol(format!("Arrow data from the JVM: {e}")))
     }
 
     /// The arena (for statistics and in-arena builders).
@@ -408,11 +444,17 @@ impl ArrowPlane {
                 flat.length
             )));
         }
+        // The batch's buffers, then each dictionary's, placed alike.
+        let all: Vec<&arrow_buffer::Buffer> = flat
+            .buffers
+            .iter()
+            .chain(flat.dictionaries.iter().flat_map(|d| d.buffers.iter()))
+            .collect();
         // Which buffers are already in the arena?
         let mut regions: Vec<Region> = Vec::new();
-        let mut placed: Vec<Option<(usize, usize)>> = Vec::with_capacity(flat.buffers.len());
+        let mut placed: Vec<Option<(usize, usize)>> = Vec::with_capacity(all.len());
         let mut copy_bytes = 0usize;
-        for buffer in &flat.buffers {
+        for &buffer in &all {
             let hit = (!buffer.is_empty())
                 .then(|| self.arena.find(buffer.as_ptr(), buffer.len()))
                 .flatten();
@@ -448,10 +490,10 @@ impl ArrowPlane {
         } else {
             None
         };
-        let mut buffers = Vec::with_capacity(flat.buffers.len());
+        let mut buffers = Vec::with_capacity(all.len());
         let mut at = 0usize;
         let mut copied_len = 0usize;
-        for (buffer, place) in flat.buffers.iter().zip(placed) {
+        for (buffer, place) in all.iter().copied().zip(placed) {
             let len = buffer.len();
             match (place, copy_region) {
                 (Some((index, offset)), _) => buffers.push((index, offset, len)),
@@ -472,7 +514,7 @@ impl ArrowPlane {
         for region in &regions {
             self.arena.add_peer_hold(region.handle);
         }
-        let in_place: usize = flat.buffers.iter().map(|b| b.len()).sum::<usize>() - copied_len;
+        let in_place: usize = all.iter().map(|b| b.len()).sum::<usize>() - copied_len;
         use std::sync::atomic::Ordering::Relaxed;
         self.stats.batches.fetch_add(1, Relaxed);
         self.stats
@@ -485,7 +527,22 @@ impl ArrowPlane {
             // The copy is all the JVM needs; our own reference ends here.
             self.arena.release_local(region.handle);
         }
+        let mut rest = buffers.split_off(flat.buffers.len());
+        let dictionaries = flat
+            .dictionaries
+            .into_iter()
+            .map(|d| {
+                let tail = rest.split_off(d.buffers.len());
+                PreparedDictionary {
+                    length: d.length as i64,
+                    nodes: d.nodes,
+                    buffers: std::mem::replace(&mut rest, tail),
+                    variadic: d.variadic_buffer_counts,
+                }
+            })
+            .collect();
         Ok(PreparedBatch {
+            dictionaries,
             regions,
             buffers,
             copied_bytes: copy_bytes,
@@ -547,6 +604,39 @@ pub fn encode_schema(schema: &Schema) -> Vec<u8> {
         .ipc_message
 }
 
+fn buffer_refs(buffers: &[(usize, usize, usize)]) -> Vec<fb::BufferRef> {
+    buffers
+        .iter()
+        .map(|&(r, o, l)| fb::BufferRef::new(r as u32, 0, o as u64, l as u64))
+        .collect()
+}
+
+fn encode_dictionary<'b>(
+    fbb: &mut FlatBufferBuilder<'b>,
+    id: i64,
+    d: &PreparedDictionary,
+) -> WIPOffset<fb::DictionaryBatch<'b>> {
+    let nodes: Vec<_> = d
+        .nodes
+        .iter()
+        .map(|&(l, n)| fb::FieldNode::new(l, n))
+        .collect();
+    let nodes = fbb.create_vector(&nodes);
+    let buffers = fbb.create_vector(&buffer_refs(&d.buffers));
+    let variadic = fbb.create_vector(&d.variadic);
+    fb::DictionaryBatch::create(
+        fbb,
+        &fb::DictionaryBatchArgs {
+            id,
+            is_delta: false,
+            length: d.length,
+            nodes: Some(nodes),
+            buffers: Some(buffers),
+            variadic_buffer_counts: Some(variadic),
+        },
+    )
+}
+
 /// Encodes the descriptor (and schema definition, if new) of a prepared batch.
 pub fn encode_descriptor<'b>(
     fbb: &mut FlatBufferBuilder<'b>,
@@ -573,15 +663,20 @@ pub fn encode_descriptor<'b>(
             )
         })
         .collect();
-    let buffers: Vec<_> = p
-        .buffers
-        .iter()
-        .map(|&(r, o, l)| fb::BufferRef::new(r as u32, 0, o as u64, l as u64))
-        .collect();
+    let buffers = buffer_refs(&p.buffers);
     let nodes = fbb.create_vector(&nodes);
     let regions = fbb.create_vector(&regions);
     let buffers = fbb.create_vector(&buffers);
     let variadic = fbb.create_vector(&p.variadic);
+    let dictionaries = (!p.dictionaries.is_empty()).then(|| {
+        let encoded: Vec<_> = p
+            .dictionaries
+            .iter()
+            .enumerate()
+            .map(|(id, d)| encode_dictionary(fbb, id as i64, d))
+            .collect();
+        fbb.create_vector(&encoded)
+    });
     let descriptor = fb::BatchDescriptor::create(
         fbb,
         &fb::BatchDescriptorArgs {
@@ -591,6 +686,7 @@ pub fn encode_descriptor<'b>(
             regions: Some(regions),
             buffers: Some(buffers),
             variadic_buffer_counts: Some(variadic),
+            dictionaries,
         },
     );
     let schema = p.new_schema.as_ref().map(|bytes| {

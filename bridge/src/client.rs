@@ -123,6 +123,21 @@ impl ReleaseQueue {
     }
 }
 
+/// Where a batch sent to the JVM goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BatchTarget {
+    /// A new `VectorSchemaRoot` of its own (`SendArrowBatch`).
+    Root,
+    /// A `BridgeArrowReader` (`ArrowStream`): `reader` 0 opens a new one with
+    /// this batch; `end` says no batch follows.
+    Stream {
+        /// The reader's object id, or 0 to open one.
+        reader: i64,
+        /// The last batch of the stream.
+        end: bool,
+    },
+}
+
 /// The fixed part of a request.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RequestHead<'a> {
@@ -612,15 +627,26 @@ impl Client {
         self.shared.arrow.prepare(batch)
     }
 
-    /// Finishes a `SendArrowBatch` request for `prepared` in `fbb`.
-    pub fn encode_send_batch(&self, fbb: &mut FlatBufferBuilder<'_>, prepared: &PreparedBatch) {
+    /// Finishes the request sending `prepared` to `target` in `fbb`.
+    pub fn encode_send_batch(
+        &self,
+        fbb: &mut FlatBufferBuilder<'_>,
+        prepared: &PreparedBatch,
+        target: BatchTarget,
+    ) {
         let releases = self.shared.releases.take(MAX_RELEASES_PER_MESSAGE);
         let (descriptor, schema) = encode_descriptor(fbb, prepared);
         let release_ids = (!releases.is_empty()).then(|| fbb.create_vector(&releases));
+        let (action, object_id, end_of_stream) = match target {
+            BatchTarget::Root => (Action::SendArrowBatch, 0, false),
+            BatchTarget::Stream { reader, end } => (Action::ArrowStream, reader, end),
+        };
         let req = fb::Request::create(
             fbb,
             &fb::RequestArgs {
-                action: Action::SendArrowBatch,
+                action,
+                object_id,
+                end_of_stream,
                 arrow: Some(descriptor),
                 schema,
                 release_ids,
@@ -636,7 +662,7 @@ impl Client {
     pub fn send_batch(&self, batch: &RecordBatch) -> Result<Value> {
         let prepared = self.prepare_batch(batch)?;
         let mut scratch = self.scratch();
-        self.encode_send_batch(&mut scratch.builder, &prepared);
+        self.encode_send_batch(&mut scratch.builder, &prepared, BatchTarget::Root);
         let sent = self
             .acquire_lane()
             .and_then(|mut lane| scratch.exchange(&mut lane, &mut NoInterrupt));

@@ -8,11 +8,13 @@
 use pyo3::prelude::*;
 use pyo3_arrow::input::AnyRecordBatch;
 
+use gatun_bridge::client::BatchTarget;
 use gatun_bridge::BridgeError;
 
 use crate::client::NativeClient;
 use crate::convert;
 use crate::errors::to_py;
+use crate::object_ref::ObjectRef;
 
 /// Largest batch sent in one piece: a region lives in one segment (at most
 /// 1 GiB), so bigger batches are re-chunked by rows (also keeping Java's
@@ -40,17 +42,25 @@ fn split_oversized(
 }
 
 impl NativeClient {
-    /// Sends every batch of `data`; returns one Java reference per batch.
+    /// Sends every batch of `data`. As separate `VectorSchemaRoot`s (one
+    /// Java reference per batch), or, when `as_reader` is set or the schema
+    /// has dictionary-encoded columns, into one `BridgeArrowReader` (a list
+    /// holding its one reference).
     pub(crate) fn send_arrow_batches<'py>(
         &self,
         py: Python<'py>,
         data: AnyRecordBatch,
+        as_reader: bool,
     ) -> PyResult<Vec<Bound<'py, PyAny>>> {
         let hooks = self.hooks()?;
         let reader = data.into_reader()?;
+        let schema = reader.schema();
+        gatun_arena::check_schema(&schema)
+            .map_err(|e| to_py(py, BridgeError::UnsupportedArrowType(e.to_string())))?;
+        let as_reader = as_reader || gatun_arena::has_dictionaries(&schema);
         // A stream with no batches still has a schema: send one empty batch
         // so the JVM gets a root with its columns.
-        let empty = arrow_array::RecordBatch::new_empty(reader.schema());
+        let empty = arrow_array::RecordBatch::new_empty(schema);
         let mut batches = reader.peekable();
         let first: Box<
             dyn Iterator<Item = Result<arrow_array::RecordBatch, arrow_schema::ArrowError>>,
@@ -59,39 +69,75 @@ impl NativeClient {
         } else {
             Box::new(batches)
         };
-        let mut roots = Vec::new();
-        for batch in first.flat_map(split_oversized) {
+        let mut batches = first.flat_map(split_oversized).peekable();
+        let mut sent = Vec::new();
+        let mut reader_id = 0i64;
+        while let Some(batch) = batches.next() {
             let batch = batch.map_err(|e| {
                 to_py(
                     py,
                     BridgeError::Value(format!("reading the Arrow stream: {e}")),
                 )
             })?;
-            let client = self.client();
-            let prepared = py
-                .detach(|| client.prepare_batch(&batch))
-                .map_err(|e| to_py(py, e))?;
-            let mut scratch = client.scratch();
-            client.encode_send_batch(&mut scratch.builder, &prepared);
-            if let Err(e) = self.exchange(py, &mut scratch) {
-                if !client.is_closed() {
-                    client.arrow().abandon(&prepared);
+            let target = if as_reader {
+                BatchTarget::Stream {
+                    reader: reader_id,
+                    end: batches.peek().is_none(),
                 }
-                return Err(e);
+            } else {
+                BatchTarget::Root
+            };
+            let value = self.send_one(py, &batch, target, hooks)?;
+            if as_reader && reader_id == 0 {
+                reader_id = value
+                    .cast::<ObjectRef>()
+                    .map(|r| r.get().object_id())
+                    .map_err(|_| {
+                        to_py(
+                            py,
+                            BridgeError::Protocol(
+                                "ArrowStream did not answer with a reader".into(),
+                            ),
+                        )
+                    })?;
+                sent.push(value);
+            } else if !as_reader {
+                sent.push(value);
             }
-            let response = scratch.response().map_err(|e| to_py(py, e))?;
-            if let Some(error) = response.error() {
-                return Err(to_py(py, gatun_bridge::client::java_error(error)));
-            }
-            if prepared.new_schema.is_some() {
-                client.arrow().confirm_schema(prepared.schema_id);
-            }
-            roots.push(match response.value() {
-                Some(v) => convert::decode(py, v, hooks, 0)?,
-                None => py.None().into_bound(py),
-            });
         }
-        Ok(roots)
+        Ok(sent)
+    }
+
+    fn send_one<'py>(
+        &self,
+        py: Python<'py>,
+        batch: &arrow_array::RecordBatch,
+        target: BatchTarget,
+        hooks: &convert::Hooks,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let client = self.client();
+        let prepared = py
+            .detach(|| client.prepare_batch(batch))
+            .map_err(|e| to_py(py, e))?;
+        let mut scratch = client.scratch();
+        client.encode_send_batch(&mut scratch.builder, &prepared, target);
+        if let Err(e) = self.exchange(py, &mut scratch) {
+            if !client.is_closed() {
+                client.arrow().abandon(&prepared);
+            }
+            return Err(e);
+        }
+        let response = scratch.response().map_err(|e| to_py(py, e))?;
+        if let Some(error) = response.error() {
+            return Err(to_py(py, gatun_bridge::client::java_error(error)));
+        }
+        if prepared.new_schema.is_some() {
+            client.arrow().confirm_schema(prepared.schema_id);
+        }
+        Ok(match response.value() {
+            Some(v) => convert::decode(py, v, hooks, 0)?,
+            None => py.None().into_bound(py),
+        })
     }
 
     /// Bytes of the payload arena in live regions.

@@ -257,6 +257,7 @@ impl NativeClient {
         })
     }
 
+    #[pyo3(signature = (make_object, make_list, make_array, convert_argument, is_java_array, make_reader=None))]
     fn set_factories(
         &self,
         make_object: Py<PyAny>,
@@ -264,6 +265,7 @@ impl NativeClient {
         make_array: Py<PyAny>,
         convert_argument: Py<PyAny>,
         is_java_array: Py<PyAny>,
+        make_reader: Option<Py<PyAny>>,
     ) -> PyResult<()> {
         self.hooks
             .set(Hooks {
@@ -272,6 +274,7 @@ impl NativeClient {
                 make_array,
                 convert_argument,
                 is_java_array,
+                make_reader,
                 client: self.client.clone(),
             })
             .map_err(|_| PyValueError::new_err("factories are already set"))
@@ -385,13 +388,17 @@ impl NativeClient {
         Ok(results)
     }
 
-    /// Sends every batch of an Arrow producer; one Java reference per batch.
+    /// Sends every batch of an Arrow producer: one Java `VectorSchemaRoot`
+    /// reference per batch, or one `BridgeArrowReader` for them all when
+    /// `as_reader` is set or the data has dictionary-encoded columns.
+    #[pyo3(signature = (data, as_reader = false))]
     fn send_arrow<'py>(
         &self,
         py: Python<'py>,
         data: pyo3_arrow::input::AnyRecordBatch,
+        as_reader: bool,
     ) -> PyResult<Vec<Bound<'py, PyAny>>> {
-        self.send_arrow_batches(py, data)
+        self.send_arrow_batches(py, data, as_reader)
     }
 
     /// A writable buffer of `nbytes` in the payload arena (zero-copy path).

@@ -25,6 +25,9 @@ pub struct Hooks {
     pub make_array: Py<PyAny>,
     pub convert_argument: Py<PyAny>,
     pub is_java_array: Py<PyAny>,
+    /// `(java_reader, pyarrow_schema) -> RecordBatchReader` for a Java
+    /// `ArrowReader` result; without it the reader stays a plain reference.
+    pub make_reader: Option<Py<PyAny>>,
     /// The session, for Arrow values (their buffers live in its segments).
     pub client: gatun_bridge::Client,
 }
@@ -398,6 +401,23 @@ fn decode_arrow<'py>(
     let desc = v.arrow().ok_or_else(|| {
         PyValueError::new_err("malformed Arrow value from the JVM: no descriptor")
     })?;
+    if v.arrow_shape() == Some("reader") {
+        let reader = hooks.make_object.bind(py).call1((
+            v.object_id(),
+            v.class_name()
+                .unwrap_or("org.apache.arrow.vector.ipc.ArrowReader"),
+        ))?;
+        let Some(make_reader) = &hooks.make_reader else {
+            return Ok(reader);
+        };
+        let schema = hooks
+            .client
+            .arrow()
+            .peer_schema(desc.schema_id(), v.schema())
+            .map_err(|e| crate::errors::to_py(py, e))?;
+        let schema = pyo3_arrow::PySchema::new(schema).into_pyarrow(py)?;
+        return make_reader.bind(py).call1((reader, schema));
+    }
     let batch = hooks
         .client
         .arrow()

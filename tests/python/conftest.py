@@ -107,6 +107,27 @@ def test_classes(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+def server_jar() -> Path:
+    """The server jar the tests' Java helper classes compile against."""
+    bundled = Path(gatun.__file__).resolve().parent / "jars" / "gatun-server.jar"
+    if bundled.exists():
+        return bundled
+    return Path(__file__).resolve().parents[2] / "java" / "target" / "gatun-server.jar"
+
+
+@pytest.fixture(scope="session")
+def java_helpers(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """tests/python/java/gatuntest/*.java compiled with javac against the server jar."""
+    javac = shutil.which("javac")
+    if javac is None:
+        pytest.skip("javac is needed to compile the gatuntest helper classes")
+    out = tmp_path_factory.mktemp("gatuntest-classes")
+    sources = sorted((Path(__file__).resolve().parent / "java" / "gatuntest").glob("*.java"))
+    cmd = [javac, "-d", str(out), "-cp", str(server_jar()), *map(str, sources)]
+    subprocess.run(cmd, check=True)
+    return out
+
+
 @pytest.fixture(scope="session")
 def fields_client(test_classes: Path) -> Iterator[gatun.GatunClient]:
     """A JVM with :func:`test_classes` on its classpath."""

@@ -10,8 +10,6 @@ the server jar.
 from __future__ import annotations
 
 import gc
-import shutil
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,26 +24,12 @@ pc = pytest.importorskip("pyarrow.compute")
 
 pytestmark = pytest.mark.jvm
 
-_HERE = Path(__file__).resolve().parent
-_SOURCE = _HERE / "java" / "gatuntest" / "AllocatorOps.java"
 N = 1_000_000
 
 
-def _server_jar() -> Path:
-    bundled = Path(gatun.__file__).resolve().parent / "jars" / "gatun-server.jar"
-    if bundled.exists():
-        return bundled
-    return _HERE.parent.parent / "java" / "target" / "gatun-server.jar"
-
-
 @pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[gatun.GatunClient]:
-    javac = shutil.which("javac")
-    if javac is None:
-        pytest.skip("javac is needed to compile gatuntest.AllocatorOps")
-    out = tmp_path_factory.mktemp("arrow-allocator-classes")
-    subprocess.run([javac, "-d", str(out), "-cp", str(_server_jar()), str(_SOURCE)], check=True)
-    own = gatun.connect(classpath=[str(out)])
+def client(java_helpers: Path) -> Iterator[gatun.GatunClient]:
+    own = gatun.connect(classpath=[str(java_helpers)])
     yield own
     own.close()
 

@@ -14,8 +14,6 @@ javac against the server jar.
 from __future__ import annotations
 
 import gc
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,33 +27,10 @@ pc = pytest.importorskip("pyarrow.compute")
 
 pytestmark = pytest.mark.jvm
 
-_HERE = Path(__file__).resolve().parent
-_SOURCE = _HERE / "java" / "gatuntest" / "TableOps.java"
-
-
-def _server_jar() -> Path:
-    bundled = Path(gatun.__file__).resolve().parent / "jars" / "gatun-server.jar"
-    if bundled.exists():
-        return bundled
-    return _HERE.parent.parent / "java" / "target" / "gatun-server.jar"
-
 
 @pytest.fixture(scope="module")
-def table_ops_classes(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    javac = shutil.which("javac")
-    if javac is None:
-        pytest.skip("javac is needed to compile gatuntest.TableOps")
-    out = tmp_path_factory.mktemp("arrow-java-classes")
-    subprocess.run(
-        [javac, "-d", str(out), "-cp", str(_server_jar()), str(_SOURCE)],
-        check=True,
-    )
-    return out
-
-
-@pytest.fixture(scope="module")
-def arrow_client(table_ops_classes: Path) -> Iterator[gatun.GatunClient]:
-    own = gatun.connect(classpath=[str(table_ops_classes)])
+def arrow_client(java_helpers: Path) -> Iterator[gatun.GatunClient]:
+    own = gatun.connect(classpath=[str(java_helpers)])
     yield own
     own.close()
 
@@ -200,8 +175,8 @@ def test_decimal32_is_refused_before_anything_moves(arrow_client: gatun.GatunCli
     client.ping()
 
 
-def test_session_end_releases_open_roots(table_ops_classes: Path) -> None:
-    client = gatun.connect(classpath=[str(table_ops_classes)])
+def test_session_end_releases_open_roots(java_helpers: Path) -> None:
+    client = gatun.connect(classpath=[str(java_helpers)])
     try:
         root = _send(client, _sample_table())
         assert root.getRowCount() == 12

@@ -34,10 +34,44 @@ __all__ = [
 
 
 def send(client: GatunClient, data: Any) -> JavaObject | list[JavaObject]:
-    """Send ``data``; one ``VectorSchemaRoot`` reference, or a list of them for a
-    multi-batch stream (a Java ``ArrowReader`` for streams is not built yet)."""
-    roots = client._native.send_arrow(_as_arrow_producer(data))
+    """Send ``data``: a stream, or data with dictionary-encoded columns, becomes
+    one Java ``BridgeArrowReader``; a table or batch one ``VectorSchemaRoot``
+    reference (a list of them for a table of several chunks)."""
+    roots = client._native.send_arrow(_as_arrow_producer(data), is_stream(data))
     return roots[0] if len(roots) == 1 else roots
+
+
+def is_stream(data: Any) -> bool:
+    """True for a stream of batches (``pyarrow.RecordBatchReader`` or another
+    ``__arrow_c_stream__`` producer that is not a table or an array)."""
+    if type(data).__name__ == "RecordBatchReader":
+        return True
+    return (
+        hasattr(data, "__arrow_c_stream__")
+        and not hasattr(data, "__arrow_c_array__")
+        and not hasattr(data, "__len__")
+        and not hasattr(data, "num_rows")
+        and not hasattr(data, "shape")
+    )
+
+
+def reader_from_java(client: GatunClient, java_reader: JavaObject, schema: Any) -> Any:
+    """A ``pyarrow.RecordBatchReader`` over a Java ``ArrowReader``: each batch
+    is loaded in Java when pyarrow asks for it and crosses like a returned
+    root (zero copy on the Python side). The Java reader is closed when the
+    Python reader is garbage collected (or exhausted and dropped)."""
+    import pyarrow as pa
+
+    def batches() -> Iterator[Any]:
+        while True:
+            table = client.invoke_static_method(
+                "gatun.server.arrow.ArrowBridge", "nextBatch", java_reader
+            )
+            if table is None:
+                return
+            yield from table.to_batches()
+
+    return pa.RecordBatchReader.from_batches(schema, batches())
 
 
 def _as_arrow_producer(data: Any) -> Any:

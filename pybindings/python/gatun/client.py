@@ -118,8 +118,14 @@ class GatunClient:
                 raise BridgeClosedError("the GatunClient owning this session was garbage collected")
             return client._convert_argument(value)
 
+        def make_reader(java_reader: JavaObject, schema: Any) -> Any:
+            client = ref()
+            if client is None:
+                raise BridgeClosedError("the GatunClient owning this session was garbage collected")
+            return _arrow.reader_from_java(client, java_reader, schema)
+
         self._native.set_factories(
-            make_object, JavaList, _make_array, convert_argument, _is_java_array
+            make_object, JavaList, _make_array, convert_argument, _is_java_array, make_reader
         )
 
     # -- state --------------------------------------------------------------
@@ -381,9 +387,12 @@ class GatunClient:
             return self.create_object("java.math.BigDecimal", str(value))
         module = type(value).__module__ or ""
         if _is_arrow_table_like(value):
-            # A table-like argument crosses as a VectorSchemaRoot. It lives as
-            # long as its proxy: for the duration of this call. To keep data
-            # in Java, send it with send_arrow() and keep the returned root.
+            # A table-like argument crosses as a VectorSchemaRoot, a stream (or
+            # data with dictionaries) as a BridgeArrowReader. It lives as long
+            # as its proxy: for the duration of this call. To keep data in
+            # Java, send it with send_arrow() and keep the returned reference.
+            if _arrow.is_stream(value):
+                return self.send_arrow(value)
             return self.send_arrow(_single_batch(value))
         if module.startswith("pyarrow"):
             converted = _from_arrow(value)
@@ -700,8 +709,7 @@ def _is_arrow_table_like(value: Any) -> bool:
 
 
 def _single_batch(value: Any) -> Any:
-    """One batch for one argument: a multi-chunk table or a stream is combined
-    (a Java ArrowReader argument for streams is not built yet)."""
+    """One batch for one table argument (a multi-chunk table is combined)."""
     import pyarrow as pa
 
     if isinstance(value, pa.RecordBatch):

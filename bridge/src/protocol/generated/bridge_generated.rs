@@ -336,10 +336,10 @@ impl ::flatbuffers::SimpleToVerifyInSlice for ElementType {}
 #[deprecated(since = "2.0.0", note = "Use associated constants instead. This will no longer be generated in 2021.")]
 pub const ENUM_MIN_ACTION: u8 = 0;
 #[deprecated(since = "2.0.0", note = "Use associated constants instead. This will no longer be generated in 2021.")]
-pub const ENUM_MAX_ACTION: u8 = 14;
+pub const ENUM_MAX_ACTION: u8 = 15;
 #[deprecated(since = "2.0.0", note = "Use associated constants instead. This will no longer be generated in 2021.")]
 #[allow(non_camel_case_types)]
-pub const ENUM_VALUES_ACTION: [Action; 15] = [
+pub const ENUM_VALUES_ACTION: [Action; 16] = [
   Action::Ping,
   Action::CreateObject,
   Action::InvokeMethod,
@@ -355,6 +355,7 @@ pub const ENUM_VALUES_ACTION: [Action; 15] = [
   Action::GetMetrics,
   Action::DefineSchema,
   Action::SendArrowBatch,
+  Action::ArrowStream,
 ];
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -377,9 +378,13 @@ impl Action {
   pub const GetMetrics: Self = Self(12);
   pub const DefineSchema: Self = Self(13);
   pub const SendArrowBatch: Self = Self(14);
+  /// Feeds a BridgeArrowReader: object_id 0 opens a new reader for `schema`
+  /// (-> Object ref to it); otherwise the reader object_id. `arrow`, if set,
+  /// is its next batch; end_of_stream marks that no batch follows.
+  pub const ArrowStream: Self = Self(15);
 
   pub const ENUM_MIN: u8 = 0;
-  pub const ENUM_MAX: u8 = 14;
+  pub const ENUM_MAX: u8 = 15;
   pub const ENUM_VALUES: &'static [Self] = &[
     Self::Ping,
     Self::CreateObject,
@@ -396,6 +401,7 @@ impl Action {
     Self::GetMetrics,
     Self::DefineSchema,
     Self::SendArrowBatch,
+    Self::ArrowStream,
   ];
   /// Returns the variant's name or "" if unknown.
   pub fn variant_name(self) -> Option<&'static str> {
@@ -415,6 +421,7 @@ impl Action {
       Self::GetMetrics => Some("GetMetrics"),
       Self::DefineSchema => Some("DefineSchema"),
       Self::SendArrowBatch => Some("SendArrowBatch"),
+      Self::ArrowStream => Some("ArrowStream"),
       _ => None,
     }
   }
@@ -1383,6 +1390,7 @@ impl<'a> Request<'a> {
   pub const VT_STOP_ON_ERROR: ::flatbuffers::VOffsetT = 22;
   pub const VT_SCHEMA: ::flatbuffers::VOffsetT = 24;
   pub const VT_ARROW: ::flatbuffers::VOffsetT = 26;
+  pub const VT_END_OF_STREAM: ::flatbuffers::VOffsetT = 28;
 
   #[inline]
   pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
@@ -1403,6 +1411,7 @@ impl<'a> Request<'a> {
     if let Some(x) = args.args { builder.add_args(x); }
     if let Some(x) = args.name { builder.add_name(x); }
     if let Some(x) = args.class_name { builder.add_class_name(x); }
+    builder.add_end_of_stream(args.end_of_stream);
     builder.add_stop_on_error(args.stop_on_error);
     builder.add_return_object_ref(args.return_object_ref);
     builder.add_action(args.action);
@@ -1497,6 +1506,14 @@ impl<'a> Request<'a> {
     // which contains a valid value in this slot
     unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<BatchDescriptor>>(Request::VT_ARROW, None)}
   }
+  /// ArrowStream: no batch follows this one.
+  #[inline]
+  pub fn end_of_stream(&self) -> bool {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<bool>(Request::VT_END_OF_STREAM, Some(false)).unwrap()}
+  }
 }
 
 impl ::flatbuffers::Verifiable for Request<'_> {
@@ -1517,6 +1534,7 @@ impl ::flatbuffers::Verifiable for Request<'_> {
      .visit_field::<bool>("stop_on_error", Self::VT_STOP_ON_ERROR, false)?
      .visit_field::<::flatbuffers::ForwardsUOffset<SchemaDefinition>>("schema", Self::VT_SCHEMA, false)?
      .visit_field::<::flatbuffers::ForwardsUOffset<BatchDescriptor>>("arrow", Self::VT_ARROW, false)?
+     .visit_field::<bool>("end_of_stream", Self::VT_END_OF_STREAM, false)?
      .finish();
     Ok(())
   }
@@ -1534,6 +1552,7 @@ pub struct RequestArgs<'a> {
     pub stop_on_error: bool,
     pub schema: Option<::flatbuffers::WIPOffset<SchemaDefinition<'a>>>,
     pub arrow: Option<::flatbuffers::WIPOffset<BatchDescriptor<'a>>>,
+    pub end_of_stream: bool,
 }
 impl<'a> Default for RequestArgs<'a> {
   #[inline]
@@ -1551,6 +1570,7 @@ impl<'a> Default for RequestArgs<'a> {
       stop_on_error: false,
       schema: None,
       arrow: None,
+      end_of_stream: false,
     }
   }
 }
@@ -1609,6 +1629,10 @@ impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> RequestBuilder<'a, 'b, A> {
     self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<BatchDescriptor>>(Request::VT_ARROW, arrow);
   }
   #[inline]
+  pub fn add_end_of_stream(&mut self, end_of_stream: bool) {
+    self.fbb_.push_slot::<bool>(Request::VT_END_OF_STREAM, end_of_stream, false);
+  }
+  #[inline]
   pub fn new(_fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>) -> RequestBuilder<'a, 'b, A> {
     let start = _fbb.start_table();
     RequestBuilder {
@@ -1638,6 +1662,7 @@ impl ::core::fmt::Debug for Request<'_> {
       ds.field("stop_on_error", &self.stop_on_error());
       ds.field("schema", &self.schema());
       ds.field("arrow", &self.arrow());
+      ds.field("end_of_stream", &self.end_of_stream());
       ds.finish()
   }
 }
@@ -2042,6 +2067,7 @@ impl<'a> BatchDescriptor<'a> {
   pub const VT_REGIONS: ::flatbuffers::VOffsetT = 10;
   pub const VT_BUFFERS: ::flatbuffers::VOffsetT = 12;
   pub const VT_VARIADIC_BUFFER_COUNTS: ::flatbuffers::VOffsetT = 14;
+  pub const VT_DICTIONARIES: ::flatbuffers::VOffsetT = 16;
 
   #[inline]
   pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
@@ -2054,6 +2080,7 @@ impl<'a> BatchDescriptor<'a> {
   ) -> ::flatbuffers::WIPOffset<BatchDescriptor<'bldr>> {
     let mut builder = BatchDescriptorBuilder::new(_fbb);
     builder.add_length(args.length);
+    if let Some(x) = args.dictionaries { builder.add_dictionaries(x); }
     if let Some(x) = args.variadic_buffer_counts { builder.add_variadic_buffer_counts(x); }
     if let Some(x) = args.buffers { builder.add_buffers(x); }
     if let Some(x) = args.regions { builder.add_regions(x); }
@@ -2105,6 +2132,16 @@ impl<'a> BatchDescriptor<'a> {
     // which contains a valid value in this slot
     unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'a, i64>>>(BatchDescriptor::VT_VARIADIC_BUFFER_COUNTS, None)}
   }
+  /// The values of the batch's dictionary-encoded columns, one per such
+  /// column in a depth-first walk of the schema (the order Arrow IPC assigns
+  /// dictionary ids in). Each replaces the previous dictionary of its id.
+  #[inline]
+  pub fn dictionaries(&self) -> Option<::flatbuffers::Vector<'a, ::flatbuffers::ForwardsUOffset<DictionaryBatch<'a>>>> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'a, ::flatbuffers::ForwardsUOffset<DictionaryBatch>>>>(BatchDescriptor::VT_DICTIONARIES, None)}
+  }
 }
 
 impl ::flatbuffers::Verifiable for BatchDescriptor<'_> {
@@ -2119,6 +2156,7 @@ impl ::flatbuffers::Verifiable for BatchDescriptor<'_> {
      .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, RegionRef>>>("regions", Self::VT_REGIONS, false)?
      .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, BufferRef>>>("buffers", Self::VT_BUFFERS, false)?
      .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, i64>>>("variadic_buffer_counts", Self::VT_VARIADIC_BUFFER_COUNTS, false)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, ::flatbuffers::ForwardsUOffset<DictionaryBatch>>>>("dictionaries", Self::VT_DICTIONARIES, false)?
      .finish();
     Ok(())
   }
@@ -2130,6 +2168,7 @@ pub struct BatchDescriptorArgs<'a> {
     pub regions: Option<::flatbuffers::WIPOffset<::flatbuffers::Vector<'a, RegionRef>>>,
     pub buffers: Option<::flatbuffers::WIPOffset<::flatbuffers::Vector<'a, BufferRef>>>,
     pub variadic_buffer_counts: Option<::flatbuffers::WIPOffset<::flatbuffers::Vector<'a, i64>>>,
+    pub dictionaries: Option<::flatbuffers::WIPOffset<::flatbuffers::Vector<'a, ::flatbuffers::ForwardsUOffset<DictionaryBatch<'a>>>>>,
 }
 impl<'a> Default for BatchDescriptorArgs<'a> {
   #[inline]
@@ -2141,6 +2180,7 @@ impl<'a> Default for BatchDescriptorArgs<'a> {
       regions: None,
       buffers: None,
       variadic_buffer_counts: None,
+      dictionaries: None,
     }
   }
 }
@@ -2175,6 +2215,10 @@ impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> BatchDescriptorBuilder<'a, 'b
     self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(BatchDescriptor::VT_VARIADIC_BUFFER_COUNTS, variadic_buffer_counts);
   }
   #[inline]
+  pub fn add_dictionaries(&mut self, dictionaries: ::flatbuffers::WIPOffset<::flatbuffers::Vector<'b , ::flatbuffers::ForwardsUOffset<DictionaryBatch<'b >>>>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(BatchDescriptor::VT_DICTIONARIES, dictionaries);
+  }
+  #[inline]
   pub fn new(_fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>) -> BatchDescriptorBuilder<'a, 'b, A> {
     let start = _fbb.start_table();
     BatchDescriptorBuilder {
@@ -2196,6 +2240,190 @@ impl ::core::fmt::Debug for BatchDescriptor<'_> {
       ds.field("length", &self.length());
       ds.field("nodes", &self.nodes());
       ds.field("regions", &self.regions());
+      ds.field("buffers", &self.buffers());
+      ds.field("variadic_buffer_counts", &self.variadic_buffer_counts());
+      ds.field("dictionaries", &self.dictionaries());
+      ds.finish()
+  }
+}
+pub enum DictionaryBatchOffset {}
+#[derive(Copy, Clone, PartialEq)]
+
+/// Arrow IPC's DictionaryBatch: the value array of dictionary `id` as a
+/// one-column batch whose buffers lie in the enclosing descriptor's regions.
+pub struct DictionaryBatch<'a> {
+  pub _tab: ::flatbuffers::Table<'a>,
+}
+
+impl<'a> ::flatbuffers::Follow<'a> for DictionaryBatch<'a> {
+  type Inner = DictionaryBatch<'a>;
+  #[inline]
+  unsafe fn follow(buf: &'a [u8], loc: usize) -> Self::Inner {
+    Self { _tab: unsafe { ::flatbuffers::Table::new(buf, loc) } }
+  }
+}
+
+impl<'a> DictionaryBatch<'a> {
+  pub const VT_ID: ::flatbuffers::VOffsetT = 4;
+  pub const VT_IS_DELTA: ::flatbuffers::VOffsetT = 6;
+  pub const VT_LENGTH: ::flatbuffers::VOffsetT = 8;
+  pub const VT_NODES: ::flatbuffers::VOffsetT = 10;
+  pub const VT_BUFFERS: ::flatbuffers::VOffsetT = 12;
+  pub const VT_VARIADIC_BUFFER_COUNTS: ::flatbuffers::VOffsetT = 14;
+
+  #[inline]
+  pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
+    DictionaryBatch { _tab: table }
+  }
+  #[allow(unused_mut)]
+  pub fn create<'bldr: 'args, 'args: 'mut_bldr, 'mut_bldr, A: ::flatbuffers::Allocator + 'bldr>(
+    _fbb: &'mut_bldr mut ::flatbuffers::FlatBufferBuilder<'bldr, A>,
+    args: &'args DictionaryBatchArgs<'args>
+  ) -> ::flatbuffers::WIPOffset<DictionaryBatch<'bldr>> {
+    let mut builder = DictionaryBatchBuilder::new(_fbb);
+    builder.add_length(args.length);
+    builder.add_id(args.id);
+    if let Some(x) = args.variadic_buffer_counts { builder.add_variadic_buffer_counts(x); }
+    if let Some(x) = args.buffers { builder.add_buffers(x); }
+    if let Some(x) = args.nodes { builder.add_nodes(x); }
+    builder.add_is_delta(args.is_delta);
+    builder.finish()
+  }
+
+
+  #[inline]
+  pub fn id(&self) -> i64 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<i64>(DictionaryBatch::VT_ID, Some(0)).unwrap()}
+  }
+  #[inline]
+  pub fn is_delta(&self) -> bool {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<bool>(DictionaryBatch::VT_IS_DELTA, Some(false)).unwrap()}
+  }
+  #[inline]
+  pub fn length(&self) -> i64 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<i64>(DictionaryBatch::VT_LENGTH, Some(0)).unwrap()}
+  }
+  #[inline]
+  pub fn nodes(&self) -> Option<::flatbuffers::Vector<'a, FieldNode>> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'a, FieldNode>>>(DictionaryBatch::VT_NODES, None)}
+  }
+  #[inline]
+  pub fn buffers(&self) -> Option<::flatbuffers::Vector<'a, BufferRef>> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'a, BufferRef>>>(DictionaryBatch::VT_BUFFERS, None)}
+  }
+  #[inline]
+  pub fn variadic_buffer_counts(&self) -> Option<::flatbuffers::Vector<'a, i64>> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'a, i64>>>(DictionaryBatch::VT_VARIADIC_BUFFER_COUNTS, None)}
+  }
+}
+
+impl ::flatbuffers::Verifiable for DictionaryBatch<'_> {
+  #[inline]
+  fn run_verifier(
+    v: &mut ::flatbuffers::Verifier, pos: usize
+  ) -> Result<(), ::flatbuffers::InvalidFlatbuffer> {
+    v.visit_table(pos)?
+     .visit_field::<i64>("id", Self::VT_ID, false)?
+     .visit_field::<bool>("is_delta", Self::VT_IS_DELTA, false)?
+     .visit_field::<i64>("length", Self::VT_LENGTH, false)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, FieldNode>>>("nodes", Self::VT_NODES, false)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, BufferRef>>>("buffers", Self::VT_BUFFERS, false)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, i64>>>("variadic_buffer_counts", Self::VT_VARIADIC_BUFFER_COUNTS, false)?
+     .finish();
+    Ok(())
+  }
+}
+pub struct DictionaryBatchArgs<'a> {
+    pub id: i64,
+    pub is_delta: bool,
+    pub length: i64,
+    pub nodes: Option<::flatbuffers::WIPOffset<::flatbuffers::Vector<'a, FieldNode>>>,
+    pub buffers: Option<::flatbuffers::WIPOffset<::flatbuffers::Vector<'a, BufferRef>>>,
+    pub variadic_buffer_counts: Option<::flatbuffers::WIPOffset<::flatbuffers::Vector<'a, i64>>>,
+}
+impl<'a> Default for DictionaryBatchArgs<'a> {
+  #[inline]
+  fn default() -> Self {
+    DictionaryBatchArgs {
+      id: 0,
+      is_delta: false,
+      length: 0,
+      nodes: None,
+      buffers: None,
+      variadic_buffer_counts: None,
+    }
+  }
+}
+
+pub struct DictionaryBatchBuilder<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> {
+  fbb_: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>,
+  start_: ::flatbuffers::WIPOffset<::flatbuffers::TableUnfinishedWIPOffset>,
+}
+impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> DictionaryBatchBuilder<'a, 'b, A> {
+  #[inline]
+  pub fn add_id(&mut self, id: i64) {
+    self.fbb_.push_slot::<i64>(DictionaryBatch::VT_ID, id, 0);
+  }
+  #[inline]
+  pub fn add_is_delta(&mut self, is_delta: bool) {
+    self.fbb_.push_slot::<bool>(DictionaryBatch::VT_IS_DELTA, is_delta, false);
+  }
+  #[inline]
+  pub fn add_length(&mut self, length: i64) {
+    self.fbb_.push_slot::<i64>(DictionaryBatch::VT_LENGTH, length, 0);
+  }
+  #[inline]
+  pub fn add_nodes(&mut self, nodes: ::flatbuffers::WIPOffset<::flatbuffers::Vector<'b , FieldNode>>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(DictionaryBatch::VT_NODES, nodes);
+  }
+  #[inline]
+  pub fn add_buffers(&mut self, buffers: ::flatbuffers::WIPOffset<::flatbuffers::Vector<'b , BufferRef>>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(DictionaryBatch::VT_BUFFERS, buffers);
+  }
+  #[inline]
+  pub fn add_variadic_buffer_counts(&mut self, variadic_buffer_counts: ::flatbuffers::WIPOffset<::flatbuffers::Vector<'b , i64>>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(DictionaryBatch::VT_VARIADIC_BUFFER_COUNTS, variadic_buffer_counts);
+  }
+  #[inline]
+  pub fn new(_fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>) -> DictionaryBatchBuilder<'a, 'b, A> {
+    let start = _fbb.start_table();
+    DictionaryBatchBuilder {
+      fbb_: _fbb,
+      start_: start,
+    }
+  }
+  #[inline]
+  pub fn finish(self) -> ::flatbuffers::WIPOffset<DictionaryBatch<'a>> {
+    let o = self.fbb_.end_table(self.start_);
+    ::flatbuffers::WIPOffset::new(o.value())
+  }
+}
+
+impl ::core::fmt::Debug for DictionaryBatch<'_> {
+  fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+    let mut ds = f.debug_struct("DictionaryBatch");
+      ds.field("id", &self.id());
+      ds.field("is_delta", &self.is_delta());
+      ds.field("length", &self.length());
+      ds.field("nodes", &self.nodes());
       ds.field("buffers", &self.buffers());
       ds.field("variadic_buffer_counts", &self.variadic_buffer_counts());
       ds.finish()

@@ -20,8 +20,14 @@ public final class Action {
   public static final int GetMetrics = 12;
   public static final int DefineSchema = 13;
   public static final int SendArrowBatch = 14;
+  /**
+   * Feeds a BridgeArrowReader: object_id 0 opens a new reader for `schema`
+   * (-> Object ref to it); otherwise the reader object_id. `arrow`, if set,
+   * is its next batch; end_of_stream marks that no batch follows.
+   */
+  public static final int ArrowStream = 15;
 
-  public static final String[] names = { "Ping", "CreateObject", "InvokeMethod", "InvokeStaticMethod", "GetField", "SetField", "GetStaticField", "SetStaticField", "Reflect", "IsInstanceOf", "ReleaseObjects", "Batch", "GetMetrics", "DefineSchema", "SendArrowBatch", };
+  public static final String[] names = { "Ping", "CreateObject", "InvokeMethod", "InvokeStaticMethod", "GetField", "SetField", "GetStaticField", "SetStaticField", "Reflect", "IsInstanceOf", "ReleaseObjects", "Batch", "GetMetrics", "DefineSchema", "SendArrowBatch", "ArrowStream", };
 
   public static String name(int e) { return names[e]; }
 }

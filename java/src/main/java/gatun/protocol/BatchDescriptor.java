@@ -52,6 +52,16 @@ public final class BatchDescriptor extends com.google.flatbuffers.Table {
   public LongVector variadicBufferCountsVector(LongVector obj) { int o = __offset(14); return o != 0 ? obj.__assign(__vector(o), bb) : null; }
   public ByteBuffer variadicBufferCountsAsByteBuffer() { return __vector_as_bytebuffer(14, 8); }
   public ByteBuffer variadicBufferCountsInByteBuffer(ByteBuffer _bb) { return __vector_in_bytebuffer(_bb, 14, 8); }
+  /**
+   * The values of the batch's dictionary-encoded columns, one per such
+   * column in a depth-first walk of the schema (the order Arrow IPC assigns
+   * dictionary ids in). Each replaces the previous dictionary of its id.
+   */
+  public gatun.protocol.DictionaryBatch dictionaries(int j) { return dictionaries(new gatun.protocol.DictionaryBatch(), j); }
+  public gatun.protocol.DictionaryBatch dictionaries(gatun.protocol.DictionaryBatch obj, int j) { int o = __offset(16); return o != 0 ? obj.__assign(__indirect(__vector(o) + j * 4), bb) : null; }
+  public int dictionariesLength() { int o = __offset(16); return o != 0 ? __vector_len(o) : 0; }
+  public gatun.protocol.DictionaryBatch.Vector dictionariesVector() { return dictionariesVector(new gatun.protocol.DictionaryBatch.Vector()); }
+  public gatun.protocol.DictionaryBatch.Vector dictionariesVector(gatun.protocol.DictionaryBatch.Vector obj) { int o = __offset(16); return o != 0 ? obj.__assign(__vector(o), 4, bb) : null; }
 
   public static int createBatchDescriptor(FlatBufferBuilder builder,
       long schemaId,
@@ -59,9 +69,11 @@ public final class BatchDescriptor extends com.google.flatbuffers.Table {
       int nodesOffset,
       int regionsOffset,
       int buffersOffset,
-      int variadicBufferCountsOffset) {
-    builder.startTable(6);
+      int variadicBufferCountsOffset,
+      int dictionariesOffset) {
+    builder.startTable(7);
     BatchDescriptor.addLength(builder, length);
+    BatchDescriptor.addDictionaries(builder, dictionariesOffset);
     BatchDescriptor.addVariadicBufferCounts(builder, variadicBufferCountsOffset);
     BatchDescriptor.addBuffers(builder, buffersOffset);
     BatchDescriptor.addRegions(builder, regionsOffset);
@@ -70,7 +82,7 @@ public final class BatchDescriptor extends com.google.flatbuffers.Table {
     return BatchDescriptor.endBatchDescriptor(builder);
   }
 
-  public static void startBatchDescriptor(FlatBufferBuilder builder) { builder.startTable(6); }
+  public static void startBatchDescriptor(FlatBufferBuilder builder) { builder.startTable(7); }
   public static void addSchemaId(FlatBufferBuilder builder, long schemaId) { builder.addInt(0, (int) schemaId, (int) 0L); }
   public static void addLength(FlatBufferBuilder builder, long length) { builder.addLong(1, length, 0L); }
   public static void addNodes(FlatBufferBuilder builder, int nodesOffset) { builder.addOffset(2, nodesOffset, 0); }
@@ -82,6 +94,9 @@ public final class BatchDescriptor extends com.google.flatbuffers.Table {
   public static void addVariadicBufferCounts(FlatBufferBuilder builder, int variadicBufferCountsOffset) { builder.addOffset(5, variadicBufferCountsOffset, 0); }
   public static int createVariadicBufferCountsVector(FlatBufferBuilder builder, long[] data) { builder.startVector(8, data.length, 8); for (int i = data.length - 1; i >= 0; i--) builder.addLong(data[i]); return builder.endVector(); }
   public static void startVariadicBufferCountsVector(FlatBufferBuilder builder, int numElems) { builder.startVector(8, numElems, 8); }
+  public static void addDictionaries(FlatBufferBuilder builder, int dictionariesOffset) { builder.addOffset(6, dictionariesOffset, 0); }
+  public static int createDictionariesVector(FlatBufferBuilder builder, int[] data) { builder.startVector(4, data.length, 4); for (int i = data.length - 1; i >= 0; i--) builder.addOffset(data[i]); return builder.endVector(); }
+  public static void startDictionariesVector(FlatBufferBuilder builder, int numElems) { builder.startVector(4, numElems, 4); }
   public static int endBatchDescriptor(FlatBufferBuilder builder) {
     int o = builder.endTable();
     return o;

@@ -65,6 +65,10 @@ public final class Request extends com.google.flatbuffers.Table {
   public gatun.protocol.SchemaDefinition schema(gatun.protocol.SchemaDefinition obj) { int o = __offset(24); return o != 0 ? obj.__assign(__indirect(o + bb_pos), bb) : null; }
   public gatun.protocol.BatchDescriptor arrow() { return arrow(new gatun.protocol.BatchDescriptor()); }
   public gatun.protocol.BatchDescriptor arrow(gatun.protocol.BatchDescriptor obj) { int o = __offset(26); return o != 0 ? obj.__assign(__indirect(o + bb_pos), bb) : null; }
+  /**
+   * ArrowStream: no batch follows this one.
+   */
+  public boolean endOfStream() { int o = __offset(28); return o != 0 ? 0!=bb.get(o + bb_pos) : false; }
 
   public static int createRequest(FlatBufferBuilder builder,
       int action,
@@ -78,8 +82,9 @@ public final class Request extends com.google.flatbuffers.Table {
       int batchOffset,
       boolean stopOnError,
       int schemaOffset,
-      int arrowOffset) {
-    builder.startTable(12);
+      int arrowOffset,
+      boolean endOfStream) {
+    builder.startTable(13);
     Request.addObjectId(builder, objectId);
     Request.addArrow(builder, arrowOffset);
     Request.addSchema(builder, schemaOffset);
@@ -89,13 +94,14 @@ public final class Request extends com.google.flatbuffers.Table {
     Request.addArgs(builder, argsOffset);
     Request.addName(builder, nameOffset);
     Request.addClassName(builder, classNameOffset);
+    Request.addEndOfStream(builder, endOfStream);
     Request.addStopOnError(builder, stopOnError);
     Request.addReturnObjectRef(builder, returnObjectRef);
     Request.addAction(builder, action);
     return Request.endRequest(builder);
   }
 
-  public static void startRequest(FlatBufferBuilder builder) { builder.startTable(12); }
+  public static void startRequest(FlatBufferBuilder builder) { builder.startTable(13); }
   public static void addAction(FlatBufferBuilder builder, int action) { builder.addByte(0, (byte) action, (byte) 0); }
   public static void addObjectId(FlatBufferBuilder builder, long objectId) { builder.addLong(1, objectId, 0L); }
   public static void addClassName(FlatBufferBuilder builder, int classNameOffset) { builder.addOffset(2, classNameOffset, 0); }
@@ -114,6 +120,7 @@ public final class Request extends com.google.flatbuffers.Table {
   public static void addStopOnError(FlatBufferBuilder builder, boolean stopOnError) { builder.addBoolean(9, stopOnError, false); }
   public static void addSchema(FlatBufferBuilder builder, int schemaOffset) { builder.addOffset(10, schemaOffset, 0); }
   public static void addArrow(FlatBufferBuilder builder, int arrowOffset) { builder.addOffset(11, arrowOffset, 0); }
+  public static void addEndOfStream(FlatBufferBuilder builder, boolean endOfStream) { builder.addBoolean(12, endOfStream, false); }
   public static int endRequest(FlatBufferBuilder builder) {
     int o = builder.endTable();
     return o;

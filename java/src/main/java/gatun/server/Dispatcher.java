@@ -9,6 +9,9 @@ import gatun.protocol.Value;
 import gatun.server.ValueCodec.Arg;
 import gatun.server.ValueCodec.DecodeContext;
 import gatun.server.arrow.ArrowSession;
+import gatun.server.arrow.BridgeArrowReader;
+import gatun.server.arrow.StagedBatch;
+import org.apache.arrow.vector.ipc.ArrowReader;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.lang.reflect.Field;
@@ -125,9 +128,22 @@ public final class Dispatcher {
             boolean asRef = action == Action.CreateObject || action == Action.SendArrowBatch
                     || returnObjectRef(r);
             int value;
-            if (!asRef && arrow != null && (action == Action.InvokeMethod || action == Action.InvokeStaticMethod)
-                    && (result instanceof VectorSchemaRoot || result instanceof FieldVector)) {
+            boolean invoked = action == Action.InvokeMethod || action == Action.InvokeStaticMethod;
+            if (!asRef && arrow != null && invoked && ArrowSession.isArrowValue(result)) {
                 value = exportArrow(b, result);
+            } else if (!asRef && arrow != null && invoked && result instanceof ArrowReader) {
+                // Python reads it batch by batch; it owns the reader from now on.
+                long id = registry.register(result);
+                registry.markOwned((ArrowReader) result);
+                value = arrow.exportReader(b, (ArrowReader) result, id);
+            } else if (action == Action.ArrowStream && result != null) {
+                try {
+                    value = ValueCodec.encodeResult(b, result, registry, true);
+                    registry.markOwned((BridgeArrowReader) result);
+                } catch (RuntimeException | Error e) {
+                    ((BridgeArrowReader) result).close(); // not registered: nobody else could close it
+                    throw e;
+                }
             } else if (action == Action.SendArrowBatch) {
                 try {
                     value = ValueCodec.encodeResult(b, result, registry, true);
@@ -187,7 +203,7 @@ public final class Dispatcher {
         try {
             releaseIds(r);
         } catch (RuntimeException e) {
-            if (action == Action.SendArrowBatch && arrow != null) {
+            if ((action == Action.SendArrowBatch || action == Action.ArrowStream) && arrow != null) {
                 arrow.releaseUnused(guard(r::arrow));
             }
             throw e;
@@ -259,12 +275,54 @@ public final class Dispatcher {
                 ArrowSession a = requireArrow(action);
                 return a.importBatch(guard(r::schema), guard(r::arrow));
             }
+            case Action.ArrowStream:
+                return arrowStream(requireArrow(action), r);
             default:
                 throw new ProtocolException("unknown action " + action);
         }
     }
 
     // ----------------------------------------------------------------- arrow
+
+    /**
+     * Opens a {@link BridgeArrowReader} with its first batch (object_id 0) or
+     * feeds an open one; every region of the descriptor is released if the
+     * batch is not taken.
+     */
+    private Object arrowStream(ArrowSession a, Request r) {
+        long id = guard(r::objectId);
+        gatun.protocol.BatchDescriptor d = guard(r::arrow);
+        boolean end = guard(r::endOfStream);
+        BridgeArrowReader reader;
+        if (id == 0) {
+            if (d == null) {
+                throw new ProtocolException("ArrowStream opening a reader needs its first batch");
+            }
+            StagedBatch first = a.stage(guard(r::schema), d);
+            reader = new BridgeArrowReader(first.schema(), a.allocator());
+            reader.offer(first);
+        } else {
+            Object target;
+            try {
+                target = registry.get(id);
+                if (!(target instanceof BridgeArrowReader)) {
+                    throw new IllegalArgumentException("object " + id + " is a " + target.getClass().getName()
+                            + ", not a " + BridgeArrowReader.class.getName());
+                }
+            } catch (RuntimeException e) {
+                a.releaseUnused(d);
+                throw e;
+            }
+            reader = (BridgeArrowReader) target;
+            if (d != null) {
+                reader.offer(a.stage(guard(r::schema), d));
+            }
+        }
+        if (end) {
+            reader.end();
+        }
+        return id == 0 ? reader : null;
+    }
 
     /** A SendArrowBatch skipped inside a batch still owes a Release for each of its regions. */
     private void releaseSkippedBatch(Request r, Request item, int i) {
@@ -273,7 +331,7 @@ public final class Dispatcher {
         }
         try {
             Request sub = r.batch(item, i);
-            if (sub.action() == Action.SendArrowBatch) {
+            if (sub.action() == Action.SendArrowBatch || sub.action() == Action.ArrowStream) {
                 arrow.releaseUnused(sub.arrow());
             }
         } catch (RuntimeException e) {

@@ -1,6 +1,10 @@
 package gatun.server.arrow;
 
+import java.io.IOException;
 import org.apache.arrow.memory.BufferAllocator;
+import org.apache.arrow.vector.VectorSchemaRoot;
+import org.apache.arrow.vector.dictionary.DictionaryProvider;
+import org.apache.arrow.vector.ipc.ArrowReader;
 import org.apache.arrow.memory.RootAllocator;
 
 /**
@@ -80,6 +84,33 @@ public final class ArrowBridge {
     }
 
     private ArrowBridge() {
+    }
+
+    /**
+     * A loaded batch of an {@code ArrowReader}, returned to Python by value
+     * with the dictionaries of its dictionary-encoded columns (what
+     * {@link #nextBatch} returns). The root stays the reader's.
+     *
+     * @param root the reader's root
+     * @param dictionaries the reader, as the provider of its dictionaries
+     */
+    public record ReaderBatch(VectorSchemaRoot root, DictionaryProvider dictionaries) {
+    }
+
+    /**
+     * Loads the reader's next batch for Python; a pyarrow
+     * {@code RecordBatchReader} made from a returned Java {@code ArrowReader}
+     * calls this for each batch.
+     *
+     * @param reader the reader
+     * @return the batch (crossing by value), or null at the end of the stream
+     * @throws IOException if the reader fails
+     */
+    public static ReaderBatch nextBatch(ArrowReader reader) throws IOException {
+        if (!reader.loadNextBatch()) {
+            return null;
+        }
+        return new ReaderBatch(reader.getVectorSchemaRoot(), reader);
     }
 
     /**

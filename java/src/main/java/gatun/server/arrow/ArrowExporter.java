@@ -27,6 +27,7 @@ import org.apache.arrow.vector.FieldVector;
 import org.apache.arrow.vector.VectorSchemaRoot;
 import org.apache.arrow.vector.VectorUnloader;
 import org.apache.arrow.vector.compression.NoCompressionCodec;
+import org.apache.arrow.vector.dictionary.DictionaryProvider;
 import org.apache.arrow.vector.ipc.message.ArrowFieldNode;
 import org.apache.arrow.vector.ipc.message.ArrowRecordBatch;
 import org.apache.arrow.vector.ipc.message.MessageSerializer;
@@ -64,12 +65,24 @@ final class ArrowExporter {
         long length;
         long schemaId;
         byte[] newSchema;
+        /** Dictionary batches: their buffers are {@code buffers[from..to)}. */
+        final List<ExportedDictionary> dictionaries = new ArrayList<>();
+    }
+
+    /** A dictionary's values among an export's buffers. */
+    record ExportedDictionary(long id, long length, List<ArrowFieldNode> nodes, List<Long> variadic, int from,
+                              int to) {
     }
 
     int encode(FlatBufferBuilder b, Object result) {
         VectorSchemaRoot root;
         String shape;
-        if (result instanceof VectorSchemaRoot) {
+        DictionaryProvider dictionaries = null;
+        if (result instanceof ArrowBridge.ReaderBatch) {
+            root = ((ArrowBridge.ReaderBatch) result).root();
+            dictionaries = ((ArrowBridge.ReaderBatch) result).dictionaries();
+            shape = "root";
+        } else if (result instanceof VectorSchemaRoot) {
             root = (VectorSchemaRoot) result;
             shape = "root";
         } else if (result instanceof FieldVector) {
@@ -78,7 +91,8 @@ final class ArrowExporter {
         } else {
             throw new IllegalArgumentException("not an Arrow value: " + result.getClass().getName());
         }
-        Exported x = export(root);
+        Exported x = dictionaries != null && !Dictionaries.indexFields(root.getSchema()).isEmpty()
+                ? copy(root, dictionaries) : export(root);
         boolean ok = false;
         try {
             int value = encodeValue(b, x, shape);
@@ -157,7 +171,11 @@ final class ArrowExporter {
      * {@link #copy} and the user's root is left as it was.
      */
     Exported export(VectorSchemaRoot root) {
-        refuseDictionaries(root.getSchema());
+        if (!Dictionaries.indexFields(root.getSchema()).isEmpty()) {
+            throw new IllegalArgumentException("column " + Dictionaries.indexFields(root.getSchema()).get(0).getName()
+                    + " is dictionary-encoded, and a VectorSchemaRoot does not carry its dictionary; return the "
+                    + "ArrowReader (the DictionaryProvider) instead, or decode the column");
+        }
         BufferAllocator bridge = ArrowBridge.allocator();
         boolean transfer = false;
         for (FieldVector v : root.getFieldVectors()) {
@@ -300,28 +318,55 @@ final class ArrowExporter {
         }
     }
 
-    private static void refuseDictionaries(Schema schema) {
-        for (Field f : schema.getFields()) {
-            if (f.getDictionary() != null) {
-                throw new IllegalArgumentException("column " + f.getName() + " is dictionary-encoded; the bridge "
-                        + "cannot return dictionary-encoded columns yet (decode it first)");
-            }
-        }
-    }
-
     /** Copies the batch into a fresh region (no hold counted yet). */
     Exported copy(VectorSchemaRoot root) {
+        return copy(root, null);
+    }
+
+    /**
+     * Copies the batch, and the dictionaries of its dictionary-encoded
+     * columns from {@code provider}, into one fresh region (no hold counted
+     * yet). The schema Python receives is in message format (value types).
+     */
+    Exported copy(VectorSchemaRoot root, DictionaryProvider provider) {
         Schema schema = root.getSchema();
-        for (Field f : schema.getFields()) {
-            if (f.getDictionary() != null) {
-                throw new IllegalArgumentException("column " + f.getName() + " is dictionary-encoded; the bridge "
-                        + "cannot return dictionary-encoded columns yet (decode it first)");
-            }
+        List<Field> encoded = Dictionaries.indexFields(schema);
+        if (!encoded.isEmpty() && provider == null) {
+            throw new IllegalArgumentException("column " + encoded.get(0).getName() + " is dictionary-encoded, "
+                    + "and a VectorSchemaRoot does not carry its dictionary; return the ArrowReader (the "
+                    + "DictionaryProvider) instead, or decode the column");
         }
         Exported x = new Exported();
-        try (ArrowRecordBatch batch = new VectorUnloader(root, true, NoCompressionCodec.INSTANCE, true)
-                .getRecordBatch()) {
-            List<ArrowBuf> bufs = batch.getBuffers();
+        List<ArrowRecordBatch> parts = new ArrayList<>();
+        try {
+            parts.add(new VectorUnloader(root, true, NoCompressionCodec.INSTANCE, true).getRecordBatch());
+            List<Long> ids = new ArrayList<>();
+            for (Field f : encoded) {
+                long id = f.getDictionary().getId();
+                org.apache.arrow.vector.dictionary.Dictionary d = provider.lookup(id);
+                if (d == null) {
+                    throw new IllegalArgumentException("column " + f.getName() + " uses dictionary " + id
+                            + ", which its provider does not have");
+                }
+                FieldVector values = d.getVector();
+                VectorSchemaRoot view = new VectorSchemaRoot(List.of(values.getField()), List.of(values),
+                        values.getValueCount());
+                parts.add(new VectorUnloader(view, true, NoCompressionCodec.INSTANCE, true).getRecordBatch());
+                ids.add(id);
+            }
+            List<ArrowBuf> bufs = new ArrayList<>();
+            for (ArrowRecordBatch part : parts) {
+                bufs.addAll(part.getBuffers());
+            }
+            ArrowRecordBatch batch = parts.get(0);
+            int from = batch.getBuffers().size();
+            for (int i = 1; i < parts.size(); i++) {
+                ArrowRecordBatch d = parts.get(i);
+                int to = from + d.getBuffers().size();
+                x.dictionaries.add(new ExportedDictionary(ids.get(i - 1), d.getLength(), d.getNodes(),
+                        d.getVariadicBufferCounts(), from, to));
+                from = to;
+            }
             long total = 0;
             for (ArrowBuf buf : bufs) {
                 total += align(buf.readableBytes());
@@ -347,8 +392,12 @@ final class ArrowExporter {
             x.nodes = batch.getNodes();
             x.variadic = batch.getVariadicBufferCounts();
             x.length = batch.getLength();
+        } finally {
+            for (ArrowRecordBatch part : parts) {
+                part.close();
+            }
         }
-        assignSchema(x, schema);
+        assignSchema(x, encoded.isEmpty() ? schema : Dictionaries.messageFormat(schema, provider));
         return x;
     }
 
@@ -409,8 +458,10 @@ final class ArrowExporter {
             RegionRef.createRegionRef(b, r.handle(), r.segmentId(), 0, r.offset(), r.length());
         }
         int regions = b.endVector();
-        BatchDescriptor.startBuffersVector(b, x.buffers.length);
-        for (int i = x.buffers.length - 1; i >= 0; i--) {
+        // The batch's own buffers come first; the dictionaries' follow.
+        int own = x.dictionaries.isEmpty() ? x.buffers.length : x.dictionaries.get(0).from();
+        BatchDescriptor.startBuffersVector(b, own);
+        for (int i = own - 1; i >= 0; i--) {
             BufferRef.createBufferRef(b, x.bufferRegion[i], 0, x.buffers[i][0], x.buffers[i][1]);
         }
         int buffers = b.endVector();
@@ -419,6 +470,71 @@ final class ArrowExporter {
             variadic[i] = x.variadic.get(i);
         }
         int vc = BatchDescriptor.createVariadicBufferCountsVector(b, variadic);
-        return BatchDescriptor.createBatchDescriptor(b, x.schemaId, x.length, nodes, regions, buffers, vc);
+        int dictionaries = 0;
+        if (!x.dictionaries.isEmpty()) {
+            int[] ds = new int[x.dictionaries.size()];
+            for (int i = 0; i < ds.length; i++) {
+                ds[i] = encodeDictionary(b, x, x.dictionaries.get(i));
+            }
+            dictionaries = BatchDescriptor.createDictionariesVector(b, ds);
+        }
+        return BatchDescriptor.createBatchDescriptor(b, x.schemaId, x.length, nodes, regions, buffers, vc,
+                dictionaries);
+    }
+
+    private static int encodeDictionary(FlatBufferBuilder b, Exported x, ExportedDictionary d) {
+        gatun.protocol.DictionaryBatch.startNodesVector(b, d.nodes().size());
+        for (int i = d.nodes().size() - 1; i >= 0; i--) {
+            ArrowFieldNode n = d.nodes().get(i);
+            FieldNode.createFieldNode(b, n.getLength(), n.getNullCount());
+        }
+        int nodes = b.endVector();
+        gatun.protocol.DictionaryBatch.startBuffersVector(b, d.to() - d.from());
+        for (int i = d.to() - 1; i >= d.from(); i--) {
+            BufferRef.createBufferRef(b, x.bufferRegion[i], 0, x.buffers[i][0], x.buffers[i][1]);
+        }
+        int buffers = b.endVector();
+        long[] variadic = new long[d.variadic().size()];
+        for (int i = 0; i < variadic.length; i++) {
+            variadic[i] = d.variadic().get(i);
+        }
+        int vc = gatun.protocol.DictionaryBatch.createVariadicBufferCountsVector(b, variadic);
+        return gatun.protocol.DictionaryBatch.createDictionaryBatch(b, d.id(), false, d.length(), nodes, buffers, vc);
+    }
+
+    /**
+     * Encodes an {@code ArrowReader} Python will read batch by batch: its
+     * registry reference plus its schema (in message format), as
+     * {@code Value{kind=Arrow, arrow_shape="reader", object_id, class_name,
+     * arrow (schema id only), schema (first use)}}.
+     */
+    int encodeReader(FlatBufferBuilder b, org.apache.arrow.vector.ipc.ArrowReader reader, long objectId)
+            throws IOException {
+        VectorSchemaRoot root = reader.getVectorSchemaRoot();
+        Schema schema = reader instanceof BridgeArrowReader
+                ? ((BridgeArrowReader) reader).getSchema()
+                : Dictionaries.messageFormat(root.getSchema(), reader);
+        Exported x = new Exported();
+        assignSchema(x, schema);
+        BatchDescriptor.startBatchDescriptor(b);
+        BatchDescriptor.addSchemaId(b, x.schemaId);
+        int descriptor = BatchDescriptor.endBatchDescriptor(b);
+        int def = 0;
+        if (x.newSchema != null) {
+            int ipc = SchemaDefinition.createIpcSchemaVector(b, x.newSchema);
+            def = SchemaDefinition.createSchemaDefinition(b, x.schemaId, ipc);
+        }
+        int cn = b.createString(reader.getClass().getName());
+        int shape = b.createString("reader");
+        Value.startValue(b);
+        Value.addKind(b, ValueKind.Arrow);
+        Value.addObjectId(b, objectId);
+        Value.addClassName(b, cn);
+        Value.addArrow(b, descriptor);
+        if (def != 0) {
+            Value.addSchema(b, def);
+        }
+        Value.addArrowShape(b, shape);
+        return Value.endValue(b);
     }
 }

@@ -25,6 +25,7 @@ import org.apache.arrow.vector.TypeLayout;
 import org.apache.arrow.vector.VectorLoader;
 import org.apache.arrow.vector.VectorSchemaRoot;
 import org.apache.arrow.vector.compression.NoCompressionCodec;
+import org.apache.arrow.vector.ipc.message.ArrowDictionaryBatch;
 import org.apache.arrow.vector.ipc.message.ArrowFieldNode;
 import org.apache.arrow.vector.ipc.message.ArrowRecordBatch;
 import org.apache.arrow.vector.ipc.message.MessageSerializer;
@@ -108,9 +109,7 @@ public final class ArrowSession implements AutoCloseable {
         byte[] bytes = new byte[ipc.remaining()];
         ipc.get(bytes);
         Schema schema = decodeSchema(bytes);
-        for (Field f : schema.getFields()) {
-            refuseDictionaries(f, f.getName());
-        }
+        Dictionaries.checkNotNested(schema);
         schemas.put(id, schema);
         return schema;
     }
@@ -136,16 +135,6 @@ public final class ArrowSession implements AutoCloseable {
         }
     }
 
-    private static void refuseDictionaries(Field f, String path) {
-        if (f.getDictionary() != null) {
-            throw new IllegalArgumentException("column " + path + " is dictionary-encoded; the bridge does not "
-                    + "load dictionary-encoded columns yet (decode it first)");
-        }
-        for (Field c : f.getChildren()) {
-            refuseDictionaries(c, path + "." + c.getName());
-        }
-    }
-
     /** @return schemas Python has defined in this session */
     public int schemaCount() {
         return schemas.size();
@@ -164,21 +153,125 @@ public final class ArrowSession implements AutoCloseable {
         ArrowBuf buf;
     }
 
+    /** The nodes, buffers and variadic counts of a record batch or a dictionary batch. */
+    private interface Parts {
+        int nodesLength();
+
+        void node(FieldNode into, int i);
+
+        int buffersLength();
+
+        void buffer(BufferRef into, int i);
+
+        int variadicLength();
+
+        long variadic(int i);
+
+        static Parts of(BatchDescriptor d) {
+            return new Parts() {
+                public int nodesLength() {
+                    return d.nodesLength();
+                }
+
+                public void node(FieldNode into, int i) {
+                    d.nodes(into, i);
+                }
+
+                public int buffersLength() {
+                    return d.buffersLength();
+                }
+
+                public void buffer(BufferRef into, int i) {
+                    d.buffers(into, i);
+                }
+
+                public int variadicLength() {
+                    return d.variadicBufferCountsLength();
+                }
+
+                public long variadic(int i) {
+                    return d.variadicBufferCounts(i);
+                }
+            };
+        }
+
+        static Parts of(gatun.protocol.DictionaryBatch d) {
+            return new Parts() {
+                public int nodesLength() {
+                    return d.nodesLength();
+                }
+
+                public void node(FieldNode into, int i) {
+                    d.nodes(into, i);
+                }
+
+                public int buffersLength() {
+                    return d.buffersLength();
+                }
+
+                public void buffer(BufferRef into, int i) {
+                    d.buffers(into, i);
+                }
+
+                public int variadicLength() {
+                    return d.variadicBufferCountsLength();
+                }
+
+                public long variadic(int i) {
+                    return d.variadicBufferCounts(i);
+                }
+            };
+        }
+    }
+
     /**
      * Loads a batch Python sent into a new {@link VectorSchemaRoot} over its
      * arena regions. The descriptor is validated completely before any shared
-     * memory is touched.
+     * memory is touched. A batch with dictionary-encoded columns is refused
+     * here: it crosses as a {@link BridgeArrowReader} ({@link #stage}).
      *
      * @param def a schema defined with the batch, or null
      * @param d the descriptor
      * @return the root; the caller registers it
      */
     public VectorSchemaRoot importBatch(SchemaDefinition def, BatchDescriptor d) {
+        try (StagedBatch staged = stage(def, d)) {
+            if (Dictionaries.count(staged.schema()) > 0) {
+                throw new IllegalArgumentException("a batch with dictionary-encoded columns crosses as an "
+                        + "ArrowReader (ArrowStream), not as a VectorSchemaRoot");
+            }
+            VectorSchemaRoot root = VectorSchemaRoot.create(staged.schema(), allocator);
+            boolean ok = false;
+            try {
+                new VectorLoader(root).load(staged.batch());
+                validate(root.getFieldVectors());
+                ok = true;
+            } finally {
+                if (!ok) {
+                    root.close();
+                }
+            }
+            return root;
+        }
+    }
+
+    /**
+     * Reads a batch Python sent (and the dictionaries it carries) into Arrow
+     * IPC message objects over its arena regions, without loading it: the
+     * returned batch holds the only references to the regions. The descriptor
+     * is validated completely before any shared memory is touched.
+     *
+     * @param def a schema defined with the batch, or null
+     * @param d the descriptor
+     * @return the staged batch; close it (or load it) to release the regions
+     */
+    public StagedBatch stage(SchemaDefinition def, BatchDescriptor d) {
         if (d == null) {
-            throw new ProtocolException("SendArrowBatch request has no arrow descriptor");
+            throw new ProtocolException("the request has no arrow descriptor");
         }
         // Read the regions first: whatever happens next, each one gets its Release.
         Region[] regions = readRegions(d);
+        List<AutoCloseable> made = new ArrayList<>();
         boolean handedOver = false;
         try {
             synchronized (this) {
@@ -198,17 +291,83 @@ public final class ArrowSession implements AutoCloseable {
             if (length < 0 || length > MAX_ROWS) {
                 throw new IllegalArgumentException("batch length " + length + " is outside 0.." + MAX_ROWS);
             }
-            List<ArrowFieldNode> nodes = readNodes(d, schema);
-            checkTopLevelLengths(schema, nodes, length);
-            List<Long> variadic = readVariadic(d);
-            long[][] buffers = readBuffers(d, regions, schema, variadic);
-            checkBufferSizes(schema.getFields(), nodes, buffers, variadic, new int[3]);
+            // Dictionary-encoded columns are laid out as their indices.
+            List<Field> layout = Dictionaries.indexLayout(schema.getFields());
+            Parts main = Parts.of(d);
+            List<ArrowFieldNode> nodes = readNodes(main, layout);
+            checkTopLevelLengths(layout, nodes, length);
+            List<Long> variadic = readVariadic(main);
+            long[][] buffers = readBuffers(main, regions, layout, variadic);
+            checkBufferSizes(layout, nodes, buffers, variadic, new int[3]);
+            List<Dictionaries.Entry> expected = Dictionaries.entries(schema);
+            int n = count(d.dictionariesLength(), "dictionaries", 1 << 16);
+            if (n != expected.size()) {
+                throw new IllegalArgumentException("descriptor has " + n + " dictionaries, the schema has "
+                        + expected.size() + " dictionary-encoded columns");
+            }
+            List<Object[]> dictionaryParts = new ArrayList<>(n);
+            gatun.protocol.DictionaryBatch db = new gatun.protocol.DictionaryBatch();
+            for (int i = 0; i < n; i++) {
+                d.dictionaries(db, i);
+                Dictionaries.Entry e = expected.get(i);
+                if (db.id() != e.id()) {
+                    throw new IllegalArgumentException("dictionary " + i + " has id " + db.id() + ", column "
+                            + e.path() + " uses dictionary id " + e.id());
+                }
+                if (db.isDelta()) {
+                    throw new IllegalArgumentException("dictionary " + e.id() + ": delta dictionaries are not "
+                            + "supported; send the whole dictionary");
+                }
+                long dictLength = db.length();
+                if (dictLength < 0 || dictLength > MAX_ROWS) {
+                    throw new IllegalArgumentException("dictionary " + e.id() + " length " + dictLength
+                            + " is outside 0.." + MAX_ROWS);
+                }
+                List<Field> valueLayout = Dictionaries.indexLayout(List.of(e.valueField()));
+                Parts parts = Parts.of(db);
+                List<ArrowFieldNode> dn = readNodes(parts, valueLayout);
+                checkTopLevelLengths(valueLayout, dn, dictLength);
+                List<Long> dv = readVariadic(parts);
+                long[][] dbufs = readBuffers(parts, regions, valueLayout, dv);
+                checkBufferSizes(valueLayout, dn, dbufs, dv, new int[3]);
+                dictionaryParts.add(new Object[] {e, dictLength, dn, dv, dbufs});
+            }
             mapRegions(regions);
-            VectorSchemaRoot root = load(schema, (int) length, nodes, buffers, variadic, regions);
+            wrap(regions);
+            ArrowRecordBatch batch = recordBatch((int) length, nodes, buffers, variadic, regions);
+            made.add(batch);
+            List<ArrowDictionaryBatch> dictionaries = new ArrayList<>(n);
+            for (Object[] part : dictionaryParts) {
+                @SuppressWarnings("unchecked")
+                ArrowRecordBatch values = recordBatch((int) (long) (Long) part[1], (List<ArrowFieldNode>) part[2],
+                        (long[][]) part[4], (List<Long>) part[3], regions);
+                ArrowDictionaryBatch dictionary = new ArrowDictionaryBatch(((Dictionaries.Entry) part[0]).id(),
+                        values, false);
+                made.add(dictionary);
+                dictionaries.add(dictionary);
+            }
+            // Our own references end here: the staged batches are now the only holders.
+            for (Region r : regions) {
+                if (r.buf != null) {
+                    ArrowBuf b = r.buf;
+                    r.buf = null;
+                    r.allocation = null;
+                    b.close();
+                } else {
+                    releases.add(r.handle, 1);
+                }
+            }
             handedOver = true;
-            return root;
+            return new StagedBatch(schema, batch, List.copyOf(dictionaries));
         } finally {
             if (!handedOver) {
+                for (AutoCloseable c : made) {
+                    try {
+                        c.close();
+                    } catch (Exception e) {
+                        // closing retained slices cannot fail
+                    }
+                }
                 for (Region r : regions) {
                     if (r.buf != null) {
                         r.buf.close(); // the last reference: release0 queues the notice
@@ -296,16 +455,16 @@ public final class ArrowSession implements AutoCloseable {
         return n;
     }
 
-    private static List<ArrowFieldNode> readNodes(BatchDescriptor d, Schema schema) {
+    private static List<ArrowFieldNode> readNodes(Parts d, List<Field> fields) {
         int n = count(d.nodesLength(), "field nodes", 1 << 20);
-        int expected = expectedNodes(schema.getFields());
+        int expected = expectedNodes(fields);
         if (n != expected) {
             throw new IllegalArgumentException("descriptor has " + n + " field nodes, the schema needs " + expected);
         }
         List<ArrowFieldNode> out = new ArrayList<>(n);
         FieldNode node = new FieldNode();
         for (int i = 0; i < n; i++) {
-            d.nodes(node, i);
+            d.node(node, i);
             long len = node.length();
             long nulls = node.nullCount();
             if (len < 0 || len > MAX_ROWS || nulls < 0 || nulls > len) {
@@ -318,9 +477,9 @@ public final class ArrowSession implements AutoCloseable {
     }
 
     /** Every top-level column has exactly the batch's rows (as in IPC). */
-    private static void checkTopLevelLengths(Schema schema, List<ArrowFieldNode> nodes, long length) {
+    private static void checkTopLevelLengths(List<Field> fields, List<ArrowFieldNode> nodes, long length) {
         int at = 0;
-        for (Field f : schema.getFields()) {
+        for (Field f : fields) {
             long n = nodes.get(at).getLength();
             if (n != length) {
                 throw new IllegalArgumentException("column " + f.getName() + " has " + n + " rows, the batch "
@@ -330,11 +489,11 @@ public final class ArrowSession implements AutoCloseable {
         }
     }
 
-    private static List<Long> readVariadic(BatchDescriptor d) {
-        int n = count(d.variadicBufferCountsLength(), "variadic buffer counts", 1 << 20);
+    private static List<Long> readVariadic(Parts d) {
+        int n = count(d.variadicLength(), "variadic buffer counts", 1 << 20);
         List<Long> out = new ArrayList<>(n);
         for (int i = 0; i < n; i++) {
-            long c = d.variadicBufferCounts(i);
+            long c = d.variadic(i);
             if (c < 0 || c > (1 << 20)) {
                 throw new IllegalArgumentException("variadic buffer count " + c + " is out of range");
             }
@@ -344,10 +503,10 @@ public final class ArrowSession implements AutoCloseable {
     }
 
     /** Returns {region index, offset, length} per buffer, every one inside its region. */
-    private static long[][] readBuffers(BatchDescriptor d, Region[] regions, Schema schema, List<Long> variadic) {
+    private static long[][] readBuffers(Parts d, Region[] regions, List<Field> fields, List<Long> variadic) {
         int n = count(d.buffersLength(), "buffers", 1 << 22);
         int[] views = new int[1];
-        long expected = expectedBuffers(schema.getFields(), views);
+        long expected = expectedBuffers(fields, views);
         if (views[0] != variadic.size()) {
             throw new IllegalArgumentException("descriptor has " + variadic.size()
                     + " variadic buffer counts, the schema has " + views[0] + " view columns");
@@ -361,7 +520,7 @@ public final class ArrowSession implements AutoCloseable {
         long[][] out = new long[n][];
         BufferRef ref = new BufferRef();
         for (int i = 0; i < n; i++) {
-            d.buffers(ref, i);
+            d.buffer(ref, i);
             long region = ref.region();
             long off = ref.offset();
             long len = ref.length();
@@ -500,54 +659,46 @@ public final class ArrowSession implements AutoCloseable {
         throw new IllegalArgumentException("segment " + id + " is not published in the segment directory");
     }
 
-    private VectorSchemaRoot load(Schema schema, int length, List<ArrowFieldNode> nodes, long[][] buffers,
-                                  List<Long> variadic, Region[] regions) {
+    /** Wraps each region once as a foreign allocation of {@link #allocator}. */
+    private void wrap(Region[] regions) {
         for (Region r : regions) {
             if (r.length == 0) {
-                continue; // nothing to wrap; its Release is queued with the others below
+                continue; // nothing to wrap; its Release is queued with the others
             }
             r.allocation = new RegionAllocation(r.mapping, r.offset, r.length, r.handle, releases);
             r.buf = allocator.wrapForeignAllocation(r.allocation);
         }
+    }
+
+    /** An IPC record batch over slices of the wrapped regions (it retains each slice). */
+    private ArrowRecordBatch recordBatch(int length, List<ArrowFieldNode> nodes, long[][] buffers,
+                                         List<Long> variadic, Region[] regions) {
         List<ArrowBuf> slices = new ArrayList<>(buffers.length);
         for (long[] b : buffers) {
             Region r = b[0] < 0 ? null : regions[(int) b[0]];
             slices.add(r == null || r.buf == null ? allocator.getEmpty() : r.buf.slice(b[1], b[2]));
         }
-        VectorSchemaRoot root = VectorSchemaRoot.create(schema, allocator);
-        boolean ok = false;
-        try (ArrowRecordBatch batch = new ArrowRecordBatch(length, nodes, slices,
-                NoCompressionCodec.DEFAULT_BODY_COMPRESSION, variadic, false, true)) {
-            new VectorLoader(root).load(batch);
-            // validate() minus its type visitor, which rejects every MapVector
-            // (it checks a MapVector as if it were a List) in Arrow Java 18.
-            org.apache.arrow.vector.validate.ValidateVectorBufferVisitor bufferCheck =
-                    new org.apache.arrow.vector.validate.ValidateVectorBufferVisitor();
-            for (FieldVector v : root.getFieldVectors()) {
-                try {
-                    v.accept(bufferCheck, null);
-                } catch (UnsupportedOperationException noVisitor) {
-                    v.validate(); // list-views: the buffer visitor has no case for them
-                }
-            }
-            ok = true;
-        } finally {
-            if (!ok) {
-                root.close();
-            }
-        }
-        // Our own references end here: the root's vectors are now the only holders.
-        for (Region r : regions) {
-            if (r.buf != null) {
-                ArrowBuf b = r.buf;
-                r.buf = null;
-                r.allocation = null;
-                b.close();
-            } else {
-                releases.add(r.handle, 1);
+        return new ArrowRecordBatch(length, nodes, slices, NoCompressionCodec.DEFAULT_BODY_COMPRESSION, variadic,
+                false, true);
+    }
+
+    /**
+     * Checks loaded vectors' buffers: {@code validate()} minus its type
+     * visitor, which rejects every MapVector (it checks a MapVector as if it
+     * were a List) in Arrow Java 18.
+     *
+     * @param vectors the vectors just loaded
+     */
+    static void validate(List<FieldVector> vectors) {
+        org.apache.arrow.vector.validate.ValidateVectorBufferVisitor bufferCheck =
+                new org.apache.arrow.vector.validate.ValidateVectorBufferVisitor();
+        for (FieldVector v : vectors) {
+            try {
+                v.accept(bufferCheck, null);
+            } catch (UnsupportedOperationException noVisitor) {
+                v.validate(); // list-views: the buffer visitor has no case for them
             }
         }
-        return root;
     }
 
     // ------------------------------------------------------------- export
@@ -562,6 +713,29 @@ public final class ArrowSession implements AutoCloseable {
      */
     public int exportValue(com.google.flatbuffers.FlatBufferBuilder b, Object result) {
         return exporter.encode(b, result);
+    }
+
+    /**
+     * Encodes an {@code ArrowReader} result: Python gets its reference and
+     * schema and reads it batch by batch through {@link ArrowBridge#nextBatch}.
+     *
+     * @param b the response builder
+     * @param reader the reader
+     * @param objectId its registry id
+     * @return the Value offset
+     * @throws IOException if the reader cannot read its schema
+     */
+    public int exportReader(com.google.flatbuffers.FlatBufferBuilder b, org.apache.arrow.vector.ipc.ArrowReader reader,
+                            long objectId) throws IOException {
+        return exporter.encodeReader(b, reader, objectId);
+    }
+
+    /**
+     * @param v a method's result
+     * @return whether it crosses to Python as Arrow data by value
+     */
+    public static boolean isArrowValue(Object v) {
+        return v instanceof VectorSchemaRoot || v instanceof FieldVector || v instanceof ArrowBridge.ReaderBatch;
     }
 
     // ------------------------------------------------------------- rings

@@ -169,7 +169,7 @@ class ArrowSessionTest {
             int bv = b.endVector();
             int vv = BatchDescriptor.createVariadicBufferCountsVector(b,
                     variadic.stream().mapToLong(Long::longValue).toArray());
-            int d = BatchDescriptor.createBatchDescriptor(b, schemaId, length, nv, rv, bv, vv);
+            int d = BatchDescriptor.createBatchDescriptor(b, schemaId, length, nv, rv, bv, vv, 0);
             Request.startRequest(b);
             Request.addAction(b, action);
             if (schema != 0) {
@@ -375,8 +375,18 @@ class ArrowSessionTest {
         int v = SchemaDefinition.createIpcSchemaVector(b, ipc);
         b.finish(SchemaDefinition.createSchemaDefinition(b, 3, v));
         SchemaDefinition def = SchemaDefinition.getRootAsSchemaDefinition(b.dataBuffer());
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> session.defineSchema(def));
-        assertTrue(e.getMessage().contains("dictionary"), e.getMessage());
+        // A dictionary-encoded column is accepted (it crosses through a reader) ...
+        assertEquals(1, Dictionaries.count(session.defineSchema(def)));
+        // ... but two columns sharing one dictionary id are not.
+        Field dict2 = new Field("e", dict.getFieldType(), null);
+        byte[] shared = bytes(MessageSerializer.serializeMetadata(new Schema(List.of(dict, dict2)),
+                org.apache.arrow.vector.ipc.message.IpcOption.DEFAULT));
+        FlatBufferBuilder b2 = new FlatBufferBuilder(256);
+        int v2 = SchemaDefinition.createIpcSchemaVector(b2, shared);
+        b2.finish(SchemaDefinition.createSchemaDefinition(b2, 4, v2));
+        SchemaDefinition def2 = SchemaDefinition.getRootAsSchemaDefinition(b2.dataBuffer());
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> session.defineSchema(def2));
+        assertTrue(e.getMessage().contains("dictionary id 1"), e.getMessage());
     }
 
     @Test
@@ -457,7 +467,7 @@ class ArrowSessionTest {
             BufferRef.createBufferRef(b, r.region(), 0, r.offset(), r.length());
         }
         int bv = b.endVector();
-        int desc = BatchDescriptor.createBatchDescriptor(b, d.schemaId(), d.length(), nv, rv, bv, 0);
+        int desc = BatchDescriptor.createBatchDescriptor(b, d.schemaId(), d.length(), nv, rv, bv, 0, 0);
         Request.startRequest(b);
         Request.addAction(b, gatun.protocol.Action.SendArrowBatch);
         Request.addArrow(b, desc);

@@ -1,0 +1,174 @@
+package gatun.server.arrow;
+
+import java.io.IOException;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.BooleanSupplier;
+import org.apache.arrow.memory.BufferAllocator;
+import org.apache.arrow.vector.FieldVector;
+import org.apache.arrow.vector.dictionary.Dictionary;
+import org.apache.arrow.vector.ipc.ArrowReader;
+import org.apache.arrow.vector.ipc.message.ArrowDictionaryBatch;
+import org.apache.arrow.vector.types.pojo.Schema;
+
+/**
+ * An {@link ArrowReader} over batches Python sends through the payload arena:
+ * what JVM code receives for a Python stream ({@code RecordBatchReader}) or for
+ * data with dictionary-encoded columns. It is also the
+ * {@link org.apache.arrow.vector.dictionary.DictionaryProvider} of those
+ * columns ({@link #lookup(long)}).
+ *
+ * <p>Use it like any {@code ArrowReader}: {@link #getVectorSchemaRoot()} once,
+ * then {@link #loadNextBatch()} until it returns false; each call replaces the
+ * root's data (and the dictionaries the batch carried), releasing the previous
+ * batch's shared memory. Keep data across batches by copying or transferring
+ * it out of the root. Nothing is copied on the way in: the vectors wrap
+ * Python's arena regions, which are read-only by contract.
+ *
+ * <p>Batches arrive either all at once (Python pushes them before handing the
+ * reader over) or on demand from a pull source ({@link #setSource}), which
+ * keeps a stream larger than the arena within bounds. Thread-safe for one
+ * consumer and any number of producers.
+ */
+public final class BridgeArrowReader extends ArrowReader {
+    private final Schema schema;
+    private final ArrayDeque<StagedBatch> queue = new ArrayDeque<>();
+    /** Guarded by this. */
+    private boolean ended;
+    /** Guarded by this. */
+    private boolean closed;
+    /** Guarded by this. */
+    private BooleanSupplier source;
+    private long bytesRead;
+
+    /**
+     * @param schema the stream's schema in IPC message format
+     * @param allocator the allocator of the reader's vectors
+     */
+    public BridgeArrowReader(Schema schema, BufferAllocator allocator) {
+        super(allocator);
+        this.schema = schema;
+        try {
+            ensureInitialized(); // so lookup() and getDictionaryIds() work before the first batch
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e); // readSchema() does no I/O
+        }
+    }
+
+    /** @return the stream's schema as it crossed (dictionary columns with their value types) */
+    public Schema getSchema() {
+        return schema;
+    }
+
+    /**
+     * Queues the next batch. A batch offered after the end or after close is
+     * released and refused.
+     *
+     * @param batch the batch; the reader owns it from now on
+     */
+    public void offer(StagedBatch batch) {
+        synchronized (this) {
+            if (!closed && !ended) {
+                if (!batch.schema().equals(schema)) {
+                    batch.close();
+                    throw new IllegalArgumentException("a batch of schema " + batch.schema()
+                            + " does not belong to a stream of schema " + schema);
+                }
+                queue.add(batch);
+                notifyAll();
+                return;
+            }
+        }
+        batch.close();
+        throw new IllegalStateException("the reader is " + (ended ? "complete" : "closed")
+                + "; no more batches can be added");
+    }
+
+    /** Marks the end of the stream: no batch follows those queued. */
+    public synchronized void end() {
+        ended = true;
+        notifyAll();
+    }
+
+    /**
+     * Sets the pull source: called (on the consuming thread) whenever the
+     * queue is empty, it offers one batch and returns true, or returns false
+     * at the end of the stream.
+     *
+     * @param source the producer's pull callback
+     */
+    public synchronized void setSource(BooleanSupplier source) {
+        this.source = source;
+    }
+
+    @Override
+    public boolean loadNextBatch() throws IOException {
+        prepareLoadNextBatch();
+        StagedBatch next = take();
+        if (next == null) {
+            return false;
+        }
+        try (next) {
+            for (ArrowDictionaryBatch d : next.dictionaries()) {
+                loadDictionary(d);
+            }
+            bytesRead += next.batch().computeBodyLength();
+            loadRecordBatch(next.batch());
+            List<FieldVector> loaded = new ArrayList<>(getVectorSchemaRoot().getFieldVectors());
+            for (Dictionary d : getDictionaryVectors().values()) {
+                loaded.add(d.getVector());
+            }
+            ArrowSession.validate(loaded);
+        }
+        return true;
+    }
+
+    private StagedBatch take() throws IOException {
+        while (true) {
+            BooleanSupplier pull;
+            synchronized (this) {
+                if (closed) {
+                    throw new IOException("the reader is closed");
+                }
+                if (!queue.isEmpty()) {
+                    return queue.poll();
+                }
+                if (ended) {
+                    return null;
+                }
+                pull = source;
+            }
+            if (pull == null) {
+                throw new IllegalStateException("the stream from Python has no batch queued and no source to "
+                        + "pull from");
+            }
+            if (!pull.getAsBoolean()) {
+                end();
+            }
+        }
+    }
+
+    @Override
+    public long bytesRead() {
+        return bytesRead;
+    }
+
+    @Override
+    protected void closeReadSource() {
+        List<StagedBatch> left;
+        synchronized (this) {
+            closed = true;
+            left = new ArrayList<>(queue);
+            queue.clear();
+        }
+        for (StagedBatch b : left) {
+            b.close();
+        }
+    }
+
+    @Override
+    protected Schema readSchema() {
+        return schema;
+    }
+}

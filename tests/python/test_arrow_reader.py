@@ -1,0 +1,162 @@
+"""Streams and dictionaries: Python's ``RecordBatchReader`` <-> Java's ``ArrowReader``.
+
+A stream, or data with dictionary-encoded columns, reaches Java as a
+``gatun.server.arrow.BridgeArrowReader`` (an ``ArrowReader`` that is also the
+``DictionaryProvider``); a Java method returning an ``ArrowReader`` gives
+Python a ``pyarrow.RecordBatchReader`` whose batches are loaded on demand.
+Helper: ``gatuntest.StreamOps`` (tests/python/java).
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import gatun
+
+pa = pytest.importorskip("pyarrow")
+
+pytestmark = pytest.mark.jvm
+
+READER = "gatun.server.arrow.BridgeArrowReader"
+
+
+@pytest.fixture(scope="module")
+def client(java_helpers: Path) -> Iterator[gatun.GatunClient]:
+    own = gatun.connect(classpath=[str(java_helpers)])
+    yield own
+    own.close()
+
+
+def _ops(client: gatun.GatunClient) -> Any:
+    return client.jvm.gatuntest.StreamOps
+
+
+def _as_text(table: Any) -> str:
+    """What ``StreamOps.decodeAll`` prints for ``table``'s batches."""
+    lines = []
+    for batch in table.to_batches():
+        cells = []
+        for name, column in zip(batch.schema.names, batch.columns, strict=True):
+            values = column.to_pylist()
+            cells.append(f"{name}=" + "|".join("null" if v is None else str(v) for v in values))
+        lines.append("".join(c + ";" for c in cells))
+    return "".join(line + "\n" for line in lines)
+
+
+def _dictionary_table(rows: int = 5) -> Any:
+    words = pa.array([["a", "b", None, "c"][i % 4] for i in range(rows)])
+    return pa.table({"k": words.dictionary_encode(), "v": pa.array(range(rows), pa.int64())})
+
+
+def test_a_table_with_a_dictionary_column_arrives_as_a_reader(client: gatun.GatunClient) -> None:
+    table = _dictionary_table()
+    reader = client.send_arrow(table)
+    assert reader.getClass().getName() == READER
+    assert list(reader.getDictionaryIds()) == [0]
+    assert _ops(client).decodeAll(reader) == _as_text(table)
+
+
+def test_a_stream_arrives_as_one_reader_batch_by_batch(client: gatun.GatunClient) -> None:
+    schema = pa.schema([("x", pa.int64())])
+    batches = [
+        pa.record_batch({"x": list(range(i * 10, i * 10 + 7))}, schema=schema) for i in range(4)
+    ]
+    reader = client.send_arrow(pa.RecordBatchReader.from_batches(schema, iter(batches)))
+    assert reader.getClass().getName() == READER
+    total = sum(sum(b.column(0).to_pylist()) for b in batches)
+    assert list(_ops(client).sum(reader, "x")) == [4, 28, total]
+    assert not reader.loadNextBatch(), "the stream is over"
+
+
+def test_a_stream_argument_becomes_an_arrow_reader_parameter(client: gatun.GatunClient) -> None:
+    schema = pa.schema([("x", pa.int64())])
+    stream = pa.RecordBatchReader.from_batches(
+        schema, (pa.record_batch({"x": [i, None, 2 * i]}, schema=schema) for i in range(1, 6))
+    )
+    assert list(_ops(client).sum(stream, "x")) == [5, 15, 45]
+
+
+def test_dictionaries_change_from_batch_to_batch(client: gatun.GatunClient) -> None:
+    # Each batch carries its own dictionary (replacement, as in IPC streams).
+    first = pa.record_batch({"k": pa.array(["p", "q", "p"]).dictionary_encode()})
+    second = pa.record_batch({"k": pa.array(["r", "s", None, "r"]).dictionary_encode()})
+    reader = client.send_arrow(pa.RecordBatchReader.from_batches(first.schema, [first, second]))
+    assert _ops(client).decodeAll(reader) == "k=p|q|p;\nk=r|s|null|r;\n"
+
+
+def test_nested_and_sliced_dictionary_columns(client: gatun.GatunClient) -> None:
+    words = pa.array(["a", "b", "c", "a", None, "b", "c", "c"]).dictionary_encode()
+    structs = pa.StructArray.from_arrays([words, pa.array(range(8))], names=["w", "i"])
+    table = pa.table({"s": structs, "d": words}).slice(3, 4)
+    back = _ops(client).same(client.send_arrow(table)).read_all()
+    assert back.column("d").to_pylist() == ["a", None, "b", "c"]
+    assert back.column("s").to_pylist() == table.column("s").to_pylist()
+    assert pa.types.is_dictionary(back.schema.field("d").type)
+
+
+def test_a_java_reader_with_dictionaries_becomes_a_pyarrow_reader(
+    client: gatun.GatunClient,
+) -> None:
+    reader = _ops(client).dictionaryStream(3, 6)
+    assert isinstance(reader, pa.RecordBatchReader)
+    assert pa.types.is_dictionary(reader.schema.field("k").type)
+    batches = list(reader)
+    assert len(batches) == 3
+    for b, batch in enumerate(batches):
+        keys = [None if i % 4 == 3 else "xyz"[i % 3] for i in range(6)]
+        assert batch.column(0).to_pylist() == keys
+        assert batch.column(1).to_pylist() == [b * 100 + i for i in range(6)]
+
+
+def test_a_stream_round_trips_python_java_python(client: gatun.GatunClient) -> None:
+    table = pa.concat_tables([_dictionary_table(9), _dictionary_table(4)])
+    stream = pa.RecordBatchReader.from_batches(table.schema, table.to_batches())
+    back = _ops(client).same(client.send_arrow(stream))
+    assert isinstance(back, pa.RecordBatchReader)
+    got = back.read_all()
+    assert got.schema == table.schema
+    assert got.to_pylist() == table.to_pylist()
+
+
+def test_an_empty_stream_arrives_with_its_schema(client: gatun.GatunClient) -> None:
+    schema = pa.schema([("x", pa.int64()), ("k", pa.dictionary(pa.int8(), pa.utf8()))])
+    reader = client.send_arrow(pa.RecordBatchReader.from_batches(schema, []))
+    assert list(_ops(client).sum(reader, "x")) == [1, 0, 0]
+
+
+def test_an_unread_reader_releases_the_arena_when_dropped(client: gatun.GatunClient) -> None:
+    before = client._native.arena_regions_in_use
+    schema = pa.schema([("x", pa.int64())])
+    batches = [pa.record_batch({"x": list(range(1000))}, schema=schema) for _ in range(3)]
+    reader = client.send_arrow(pa.RecordBatchReader.from_batches(schema, batches))
+    assert client._native.arena_regions_in_use >= before + 3, "three batches wait in Java"
+    del reader
+    gc.collect()
+    client.ping()  # carries the release; Java closes the reader and its batches
+    client.ping()  # brings Java's region releases back
+    assert client._native.arena_regions_in_use == before
+
+
+def test_dictionaries_of_dictionaries_are_refused_before_any_data_moves(
+    client: gatun.GatunClient,
+) -> None:
+    inner = pa.array(["a", "b"]).dictionary_encode()
+    outer = pa.DictionaryArray.from_arrays(pa.array([0, 1, 0], pa.int32()), inner)
+    before = client._native.arena_regions_in_use
+    with pytest.raises(gatun.UnsupportedArrowTypeError, match="decode the inner dictionary"):
+        client.send_arrow(pa.table({"dd": outer}))
+    assert client._native.arena_regions_in_use == before
+
+
+def test_a_root_with_dictionary_columns_names_the_reader_as_the_way_back(
+    client: gatun.GatunClient,
+) -> None:
+    reader = client.send_arrow(_dictionary_table())
+    assert reader.loadNextBatch()
+    with pytest.raises(gatun.JavaException, match="return the ArrowReader"):
+        reader.getVectorSchemaRoot()
