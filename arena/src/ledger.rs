@@ -392,6 +392,11 @@ impl Arena {
             .map(|r| r.region)
     }
 
+    /// The most bytes the arena's segments may hold.
+    pub fn max_memory(&self) -> usize {
+        self.config.max_memory
+    }
+
     /// Bytes in live regions.
     pub fn in_use(&self) -> usize {
         self.lock().in_use

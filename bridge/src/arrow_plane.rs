@@ -76,7 +76,14 @@ pub struct PreparedBatch {
     /// The values of each dictionary-encoded column (id = index), placed in
     /// the same regions as the batch.
     pub dictionaries: Vec<PreparedDictionary>,
+    /// The arena was above its high-water mark: the JVM copies the batch out
+    /// and releases its regions at once.
+    pub copy_out: bool,
 }
+
+/// Arena use (in quarters of `max_memory`) above which the JVM is asked to
+/// copy batches out rather than keep them in the arena.
+const HIGH_WATER_QUARTERS: usize = 3;
 
 /// A dictionary's value array, placed in the arena with its batch.
 pub struct PreparedDictionary {
@@ -541,7 +548,9 @@ impl ArrowPlane {
                 }
             })
             .collect();
+        let copy_out = self.arena.in_use() > self.arena.max_memory() / 4 * HIGH_WATER_QUARTERS;
         Ok(PreparedBatch {
+            copy_out,
             dictionaries,
             regions,
             buffers,
@@ -687,6 +696,7 @@ pub fn encode_descriptor<'b>(
             buffers: Some(buffers),
             variadic_buffer_counts: Some(variadic),
             dictionaries,
+            copy_out: p.copy_out,
         },
     );
     let schema = p.new_schema.as_ref().map(|bytes| {

@@ -160,3 +160,22 @@ def test_a_root_with_dictionary_columns_names_the_reader_as_the_way_back(
     assert reader.loadNextBatch()
     with pytest.raises(gatun.JavaException, match="return the ArrowReader"):
         reader.getVectorSchemaRoot()
+
+
+def test_above_the_high_water_mark_java_copies_out_and_the_arena_never_fills(
+    java_helpers: Path,
+) -> None:
+    # 24 tables of 4 MB, all kept alive in Java, through a 32 MB arena: without
+    # the copy-out the arena would be full after 8.
+    with gatun.connect(memory="32MB", classpath=[str(java_helpers)]) as small:
+        bridge = small.jvm.gatun.server.arrow.ArrowBridge
+        copied_before = bridge.batchesCopiedOut()
+        roots = []
+        for i in range(24):
+            roots.append(small.send_arrow(pa.table({"x": pa.array([i] * 500_000, pa.int64())})))
+            assert small._native.arena_bytes_in_use <= 32 << 20
+        assert bridge.batchesCopiedOut() - copied_before >= 12
+        ops = small.jvm.gatuntest.TableOps
+        assert [ops.sum(r, "x") for r in roots] == [i * 500_000 for i in range(24)]
+        for r in roots:
+            r.close()

@@ -2068,6 +2068,7 @@ impl<'a> BatchDescriptor<'a> {
   pub const VT_BUFFERS: ::flatbuffers::VOffsetT = 12;
   pub const VT_VARIADIC_BUFFER_COUNTS: ::flatbuffers::VOffsetT = 14;
   pub const VT_DICTIONARIES: ::flatbuffers::VOffsetT = 16;
+  pub const VT_COPY_OUT: ::flatbuffers::VOffsetT = 18;
 
   #[inline]
   pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
@@ -2086,6 +2087,7 @@ impl<'a> BatchDescriptor<'a> {
     if let Some(x) = args.regions { builder.add_regions(x); }
     if let Some(x) = args.nodes { builder.add_nodes(x); }
     builder.add_schema_id(args.schema_id);
+    builder.add_copy_out(args.copy_out);
     builder.finish()
   }
 
@@ -2142,6 +2144,16 @@ impl<'a> BatchDescriptor<'a> {
     // which contains a valid value in this slot
     unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'a, ::flatbuffers::ForwardsUOffset<DictionaryBatch>>>>(BatchDescriptor::VT_DICTIONARIES, None)}
   }
+  /// The sender's arena is above its high-water mark: the receiver copies
+  /// the data into private memory and releases the regions at once, so a
+  /// consumer that keeps every batch cannot fill the arena and stall a stream.
+  #[inline]
+  pub fn copy_out(&self) -> bool {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<bool>(BatchDescriptor::VT_COPY_OUT, Some(false)).unwrap()}
+  }
 }
 
 impl ::flatbuffers::Verifiable for BatchDescriptor<'_> {
@@ -2157,6 +2169,7 @@ impl ::flatbuffers::Verifiable for BatchDescriptor<'_> {
      .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, BufferRef>>>("buffers", Self::VT_BUFFERS, false)?
      .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, i64>>>("variadic_buffer_counts", Self::VT_VARIADIC_BUFFER_COUNTS, false)?
      .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, ::flatbuffers::ForwardsUOffset<DictionaryBatch>>>>("dictionaries", Self::VT_DICTIONARIES, false)?
+     .visit_field::<bool>("copy_out", Self::VT_COPY_OUT, false)?
      .finish();
     Ok(())
   }
@@ -2169,6 +2182,7 @@ pub struct BatchDescriptorArgs<'a> {
     pub buffers: Option<::flatbuffers::WIPOffset<::flatbuffers::Vector<'a, BufferRef>>>,
     pub variadic_buffer_counts: Option<::flatbuffers::WIPOffset<::flatbuffers::Vector<'a, i64>>>,
     pub dictionaries: Option<::flatbuffers::WIPOffset<::flatbuffers::Vector<'a, ::flatbuffers::ForwardsUOffset<DictionaryBatch<'a>>>>>,
+    pub copy_out: bool,
 }
 impl<'a> Default for BatchDescriptorArgs<'a> {
   #[inline]
@@ -2181,6 +2195,7 @@ impl<'a> Default for BatchDescriptorArgs<'a> {
       buffers: None,
       variadic_buffer_counts: None,
       dictionaries: None,
+      copy_out: false,
     }
   }
 }
@@ -2219,6 +2234,10 @@ impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> BatchDescriptorBuilder<'a, 'b
     self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(BatchDescriptor::VT_DICTIONARIES, dictionaries);
   }
   #[inline]
+  pub fn add_copy_out(&mut self, copy_out: bool) {
+    self.fbb_.push_slot::<bool>(BatchDescriptor::VT_COPY_OUT, copy_out, false);
+  }
+  #[inline]
   pub fn new(_fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>) -> BatchDescriptorBuilder<'a, 'b, A> {
     let start = _fbb.start_table();
     BatchDescriptorBuilder {
@@ -2243,6 +2262,7 @@ impl ::core::fmt::Debug for BatchDescriptor<'_> {
       ds.field("buffers", &self.buffers());
       ds.field("variadic_buffer_counts", &self.variadic_buffer_counts());
       ds.field("dictionaries", &self.dictionaries());
+      ds.field("copy_out", &self.copy_out());
       ds.finish()
   }
 }

@@ -62,6 +62,12 @@ public final class BatchDescriptor extends com.google.flatbuffers.Table {
   public int dictionariesLength() { int o = __offset(16); return o != 0 ? __vector_len(o) : 0; }
   public gatun.protocol.DictionaryBatch.Vector dictionariesVector() { return dictionariesVector(new gatun.protocol.DictionaryBatch.Vector()); }
   public gatun.protocol.DictionaryBatch.Vector dictionariesVector(gatun.protocol.DictionaryBatch.Vector obj) { int o = __offset(16); return o != 0 ? obj.__assign(__vector(o), 4, bb) : null; }
+  /**
+   * The sender's arena is above its high-water mark: the receiver copies
+   * the data into private memory and releases the regions at once, so a
+   * consumer that keeps every batch cannot fill the arena and stall a stream.
+   */
+  public boolean copyOut() { int o = __offset(18); return o != 0 ? 0!=bb.get(o + bb_pos) : false; }
 
   public static int createBatchDescriptor(FlatBufferBuilder builder,
       long schemaId,
@@ -70,8 +76,9 @@ public final class BatchDescriptor extends com.google.flatbuffers.Table {
       int regionsOffset,
       int buffersOffset,
       int variadicBufferCountsOffset,
-      int dictionariesOffset) {
-    builder.startTable(7);
+      int dictionariesOffset,
+      boolean copyOut) {
+    builder.startTable(8);
     BatchDescriptor.addLength(builder, length);
     BatchDescriptor.addDictionaries(builder, dictionariesOffset);
     BatchDescriptor.addVariadicBufferCounts(builder, variadicBufferCountsOffset);
@@ -79,10 +86,11 @@ public final class BatchDescriptor extends com.google.flatbuffers.Table {
     BatchDescriptor.addRegions(builder, regionsOffset);
     BatchDescriptor.addNodes(builder, nodesOffset);
     BatchDescriptor.addSchemaId(builder, schemaId);
+    BatchDescriptor.addCopyOut(builder, copyOut);
     return BatchDescriptor.endBatchDescriptor(builder);
   }
 
-  public static void startBatchDescriptor(FlatBufferBuilder builder) { builder.startTable(7); }
+  public static void startBatchDescriptor(FlatBufferBuilder builder) { builder.startTable(8); }
   public static void addSchemaId(FlatBufferBuilder builder, long schemaId) { builder.addInt(0, (int) schemaId, (int) 0L); }
   public static void addLength(FlatBufferBuilder builder, long length) { builder.addLong(1, length, 0L); }
   public static void addNodes(FlatBufferBuilder builder, int nodesOffset) { builder.addOffset(2, nodesOffset, 0); }
@@ -97,6 +105,7 @@ public final class BatchDescriptor extends com.google.flatbuffers.Table {
   public static void addDictionaries(FlatBufferBuilder builder, int dictionariesOffset) { builder.addOffset(6, dictionariesOffset, 0); }
   public static int createDictionariesVector(FlatBufferBuilder builder, int[] data) { builder.startVector(4, data.length, 4); for (int i = data.length - 1; i >= 0; i--) builder.addOffset(data[i]); return builder.endVector(); }
   public static void startDictionariesVector(FlatBufferBuilder builder, int numElems) { builder.startVector(4, numElems, 4); }
+  public static void addCopyOut(FlatBufferBuilder builder, boolean copyOut) { builder.addBoolean(7, copyOut, false); }
   public static int endBatchDescriptor(FlatBufferBuilder builder) {
     int o = builder.endTable();
     return o;

@@ -72,7 +72,23 @@ import org.apache.arrow.memory.RootAllocator;
  *     return out; // the bridge copies it to Python and closes it
  * }
  * }</pre>
- * Dictionary-encoded columns are not supported in either direction yet.
+ *
+ * <h2>Streams and dictionaries</h2>
+ * A Python stream ({@code pyarrow.RecordBatchReader}) or data with
+ * dictionary-encoded columns arrives as a {@link BridgeArrowReader}, an
+ * {@link ArrowReader} that is also the dictionaries' {@code DictionaryProvider}.
+ * A method returning an {@link ArrowReader} (any kind) gives Python a
+ * {@code pyarrow.RecordBatchReader} that calls {@link #nextBatch} for each
+ * batch; its dictionaries travel with each batch. Python owns a returned
+ * reader: it is closed when Python drops it. A {@code VectorSchemaRoot} with
+ * dictionary-encoded columns cannot be returned on its own (it does not carry
+ * its dictionaries): return the reader.
+ *
+ * <h2>Arena pressure</h2>
+ * When Python's arena is above its high-water mark (three quarters full),
+ * batches from Python are copied into {@link #allocator()}'s own memory on
+ * arrival and the arena regions released at once ({@link #batchesCopiedOut()}),
+ * so JVM code that keeps every batch cannot fill the arena.
  */
 public final class ArrowBridge {
     private static final class Holder {
@@ -133,6 +149,14 @@ public final class ArrowBridge {
      */
     public static BufferAllocator allocator() {
         return Holder.ROOT;
+    }
+
+    /**
+     * @return batches from Python this JVM copied into its own memory because
+     *     Python's arena was above its high-water mark
+     */
+    public static long batchesCopiedOut() {
+        return ArrowSession.COPIED_OUT.get();
     }
 
     /**

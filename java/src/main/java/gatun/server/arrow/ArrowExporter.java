@@ -479,7 +479,7 @@ final class ArrowExporter {
             dictionaries = BatchDescriptor.createDictionariesVector(b, ds);
         }
         return BatchDescriptor.createBatchDescriptor(b, x.schemaId, x.length, nodes, regions, buffers, vc,
-                dictionaries);
+                dictionaries, false);
     }
 
     private static int encodeDictionary(FlatBufferBuilder b, Exported x, ExportedDictionary d) {

@@ -346,6 +346,19 @@ public final class ArrowSession implements AutoCloseable {
                 made.add(dictionary);
                 dictionaries.add(dictionary);
             }
+            if (d.copyOut()) {
+                // Python's arena is above its high-water mark: keep private copies
+                // and let the regions go now (released just below).
+                made.add(batch = copyOut(batch)); // closes the original (closing twice is harmless)
+                for (int i = 0; i < dictionaries.size(); i++) {
+                    ArrowDictionaryBatch old = dictionaries.get(i);
+                    ArrowDictionaryBatch copied = new ArrowDictionaryBatch(old.getDictionaryId(),
+                            copyOut(old.getDictionary()), false);
+                    made.add(copied);
+                    dictionaries.set(i, copied);
+                }
+                COPIED_OUT.incrementAndGet();
+            }
             // Our own references end here: the staged batches are now the only holders.
             for (Region r : regions) {
                 if (r.buf != null) {
@@ -657,6 +670,35 @@ public final class ArrowSession implements AutoCloseable {
             }
         }
         throw new IllegalArgumentException("segment " + id + " is not published in the segment directory");
+    }
+
+    /** Batches copied out of Python's arena above its high-water mark (JVM-wide). */
+    static final java.util.concurrent.atomic.AtomicLong COPIED_OUT = new java.util.concurrent.atomic.AtomicLong();
+
+    /** A copy of {@code batch} in {@link #allocator}'s own memory; closes {@code batch}. */
+    private ArrowRecordBatch copyOut(ArrowRecordBatch batch) {
+        List<ArrowBuf> copies = new ArrayList<>(batch.getBuffers().size());
+        try (batch) {
+            for (ArrowBuf src : batch.getBuffers()) {
+                long n = src.readableBytes();
+                if (n == 0) {
+                    copies.add(allocator.getEmpty());
+                    continue;
+                }
+                ArrowBuf copy = allocator.buffer(n);
+                copy.setBytes(0, src, src.readerIndex(), n);
+                copy.writerIndex(n);
+                copies.add(copy);
+            }
+            // The new batch takes the copies' references (no retain).
+            return new ArrowRecordBatch(batch.getLength(), batch.getNodes(), copies,
+                    NoCompressionCodec.DEFAULT_BODY_COMPRESSION, batch.getVariadicBufferCounts(), false, false);
+        } catch (RuntimeException | Error e) {
+            for (ArrowBuf c : copies) {
+                c.close();
+            }
+            throw e;
+        }
     }
 
     /** Wraps each region once as a foreign allocation of {@link #allocator}. */

@@ -169,7 +169,7 @@ class ArrowSessionTest {
             int bv = b.endVector();
             int vv = BatchDescriptor.createVariadicBufferCountsVector(b,
                     variadic.stream().mapToLong(Long::longValue).toArray());
-            int d = BatchDescriptor.createBatchDescriptor(b, schemaId, length, nv, rv, bv, vv, 0);
+            int d = BatchDescriptor.createBatchDescriptor(b, schemaId, length, nv, rv, bv, vv, 0, false);
             Request.startRequest(b);
             Request.addAction(b, action);
             if (schema != 0) {
@@ -467,7 +467,7 @@ class ArrowSessionTest {
             BufferRef.createBufferRef(b, r.region(), 0, r.offset(), r.length());
         }
         int bv = b.endVector();
-        int desc = BatchDescriptor.createBatchDescriptor(b, d.schemaId(), d.length(), nv, rv, bv, 0, 0);
+        int desc = BatchDescriptor.createBatchDescriptor(b, d.schemaId(), d.length(), nv, rv, bv, 0, 0, false);
         Request.startRequest(b);
         Request.addAction(b, gatun.protocol.Action.SendArrowBatch);
         Request.addArrow(b, desc);
