@@ -142,6 +142,10 @@ class ArrowSessionTest {
         List<long[]> regions = new ArrayList<>(); // handle, segment, offset, length
         List<long[]> buffers = new ArrayList<>(); // region, offset, length
         List<Long> variadic = new ArrayList<>();
+        /** Per dictionary: {id, length, delta (0/1)}, its nodes, and its buffers. */
+        List<long[]> dictionaries = new ArrayList<>();
+        List<List<long[]>> dictionaryNodes = new ArrayList<>();
+        List<List<long[]>> dictionaryBuffers = new ArrayList<>();
 
         byte[] request(int action) {
             FlatBufferBuilder b = new FlatBufferBuilder(1024);
@@ -169,7 +173,30 @@ class ArrowSessionTest {
             int bv = b.endVector();
             int vv = BatchDescriptor.createVariadicBufferCountsVector(b,
                     variadic.stream().mapToLong(Long::longValue).toArray());
-            int d = BatchDescriptor.createBatchDescriptor(b, schemaId, length, nv, rv, bv, vv, 0, false);
+            int dv = 0;
+            if (!dictionaries.isEmpty()) {
+                int[] ds = new int[dictionaries.size()];
+                for (int k = 0; k < ds.length; k++) {
+                    List<long[]> dn = dictionaryNodes.get(k);
+                    gatun.protocol.DictionaryBatch.startNodesVector(b, dn.size());
+                    for (int i = dn.size() - 1; i >= 0; i--) {
+                        FieldNode.createFieldNode(b, dn.get(i)[0], dn.get(i)[1]);
+                    }
+                    int dnv = b.endVector();
+                    List<long[]> db = dictionaryBuffers.get(k);
+                    gatun.protocol.DictionaryBatch.startBuffersVector(b, db.size());
+                    for (int i = db.size() - 1; i >= 0; i--) {
+                        BufferRef.createBufferRef(b, db.get(i)[0], 0, db.get(i)[1], db.get(i)[2]);
+                    }
+                    int dbv = b.endVector();
+                    int dvv = gatun.protocol.DictionaryBatch.createVariadicBufferCountsVector(b, new long[0]);
+                    long[] meta = dictionaries.get(k);
+                    ds[k] = gatun.protocol.DictionaryBatch.createDictionaryBatch(b, meta[0], meta[2] != 0, meta[1],
+                            dnv, dbv, dvv);
+                }
+                dv = BatchDescriptor.createDictionariesVector(b, ds);
+            }
+            int d = BatchDescriptor.createBatchDescriptor(b, schemaId, length, nv, rv, bv, vv, dv, false);
             Request.startRequest(b);
             Request.addAction(b, action);
             if (schema != 0) {
@@ -195,6 +222,38 @@ class ArrowSessionTest {
             d.buffers.add(new long[] {0, b[0], b[1]});
         }
         d.variadic.addAll(x.variadic);
+        return d;
+    }
+
+    /** A descriptor of {@code root} whose dictionary-encoded columns use {@code provider}'s dictionaries. */
+    private Desc describe(VectorSchemaRoot root, org.apache.arrow.vector.dictionary.DictionaryProvider provider) {
+        ArrowExporter exporter = new ArrowExporter(pyArena);
+        ArrowExporter.Exported x = exporter.copy(root, provider);
+        Desc d = new Desc();
+        d.ipcSchema = bytes(MessageSerializer.serializeMetadata(Dictionaries.messageFormat(root.getSchema(), provider),
+                org.apache.arrow.vector.ipc.message.IpcOption.DEFAULT));
+        d.length = x.length;
+        for (ArrowFieldNode n : x.nodes) {
+            d.nodes.add(new long[] {n.getLength(), n.getNullCount()});
+        }
+        d.regions.add(new long[] {x.region.handle() ^ 0x5A5AL, PY_SEGMENT, x.region.offset(), x.region.length()});
+        int own = x.dictionaries.isEmpty() ? x.buffers.length : x.dictionaries.get(0).from();
+        for (int i = 0; i < own; i++) {
+            d.buffers.add(new long[] {0, x.buffers[i][0], x.buffers[i][1]});
+        }
+        for (ArrowExporter.ExportedDictionary xd : x.dictionaries) {
+            d.dictionaries.add(new long[] {xd.id(), xd.length(), 0});
+            List<long[]> nodes = new ArrayList<>();
+            for (ArrowFieldNode n : xd.nodes()) {
+                nodes.add(new long[] {n.getLength(), n.getNullCount()});
+            }
+            d.dictionaryNodes.add(nodes);
+            List<long[]> bufs = new ArrayList<>();
+            for (int i = xd.from(); i < xd.to(); i++) {
+                bufs.add(new long[] {0, x.buffers[i][0], x.buffers[i][1]});
+            }
+            d.dictionaryBuffers.add(bufs);
+        }
         return d;
     }
 
@@ -311,6 +370,84 @@ class ArrowSessionTest {
                 assertEquals(d.regions.get(0)[0], notices.get(0)[0]);
             }
             assertEquals(0, target.getAllocatedMemory());
+        }
+    }
+
+    /** A root with a dictionary-encoded column {@code k} (ids 0,1,null,2,0 over [red, green, blue]). */
+    private VectorSchemaRoot dictionarySample(org.apache.arrow.vector.dictionary.DictionaryProvider.MapDictionaryProvider
+            provider) {
+        org.apache.arrow.vector.types.pojo.DictionaryEncoding enc =
+                new org.apache.arrow.vector.types.pojo.DictionaryEncoding(4, false, new ArrowType.Int(32, true));
+        VarCharVector values = new VarCharVector("k", source);
+        String[] words = {"red", "green", "blue"};
+        for (int i = 0; i < 3; i++) {
+            values.setSafe(i, words[i].getBytes(StandardCharsets.UTF_8));
+        }
+        values.setValueCount(3);
+        provider.put(new org.apache.arrow.vector.dictionary.Dictionary(values, enc));
+        Field k = new Field("k", new FieldType(true, new ArrowType.Int(32, true), enc), null);
+        VectorSchemaRoot root = VectorSchemaRoot.create(new Schema(List.of(k)), source);
+        org.apache.arrow.vector.IntVector keys = (org.apache.arrow.vector.IntVector) root.getVector("k");
+        int[] ids = {0, 1, -1, 2, 0};
+        for (int i = 0; i < ids.length; i++) {
+            if (ids[i] < 0) {
+                keys.setNull(i);
+            } else {
+                keys.setSafe(i, ids[i]);
+            }
+        }
+        root.setRowCount(ids.length);
+        return root;
+    }
+
+    private StagedBatch stageRequest(byte[] request) {
+        Request r = Request.getRootAsRequest(ByteBuffer.wrap(request));
+        return session.stage(r.schema(), r.arrow());
+    }
+
+    @Test
+    void dictionaryBatchesAreCheckedAndLoadIntoAReader() throws Exception {
+        var provider = new org.apache.arrow.vector.dictionary.DictionaryProvider.MapDictionaryProvider();
+        try (VectorSchemaRoot src = dictionarySample(provider)) {
+            Desc good = describe(src, provider);
+            StagedBatch staged = stageRequest(good.request(gatun.protocol.Action.ArrowStream));
+            try (BridgeArrowReader reader = new BridgeArrowReader(staged.schema(), target)) {
+                reader.offer(staged);
+                reader.end();
+                assertTrue(reader.loadNextBatch());
+                FieldVector keys = reader.getVectorSchemaRoot().getVector("k");
+                try (org.apache.arrow.vector.ValueVector decoded = org.apache.arrow.vector.dictionary.DictionaryEncoder
+                        .decode(keys, reader.lookup(4))) {
+                    assertEquals("[red, green, null, blue, red]", decoded.toString());
+                }
+                assertFalse(reader.loadNextBatch());
+            }
+            drainToPython();
+            List<Consumer<Desc>> corruptions = List.of(
+                    d -> d.dictionaries.get(0)[0] = 9,                         // wrong dictionary id
+                    d -> d.dictionaries.get(0)[2] = 1,                         // delta
+                    d -> d.dictionaries.get(0)[1] = -1,                        // negative length
+                    d -> d.dictionaryBuffers.get(0).get(1)[2] = 1L << 40,      // buffer past the region
+                    d -> d.dictionaryBuffers.get(0).remove(2),                 // buffer count
+                    d -> d.dictionaryNodes.get(0).get(0)[0] = 4000,            // buffers too short for the rows
+                    d -> {                                                      // no dictionary at all
+                        d.dictionaries.clear();
+                        d.dictionaryNodes.clear();
+                        d.dictionaryBuffers.clear();
+                    });
+            int i = 0;
+            for (Consumer<Desc> c : corruptions) {
+                Desc d = describe(src, provider);
+                d.schemaId = 200 + i;
+                c.accept(d);
+                int n = i++;
+                RuntimeException e = assertThrows(RuntimeException.class,
+                        () -> stageRequest(d.request(gatun.protocol.Action.ArrowStream)).close(), "corruption " + n);
+                assertNotNull(e.getMessage());
+                assertEquals(1, drainToPython().size(), "corruption " + n + " (" + e + ") released its region once");
+            }
+        } finally {
+            provider.lookup(4).getVector().close();
         }
     }
 
