@@ -179,3 +179,14 @@ def test_above_the_high_water_mark_java_copies_out_and_the_arena_never_fills(
         assert [ops.sum(r, "x") for r in roots] == [i * 500_000 for i in range(24)]
         for r in roots:
             r.close()
+
+
+def test_a_table_argument_fits_an_arrow_reader_or_field_vector_parameter(
+    client: gatun.GatunClient,
+) -> None:
+    table = pa.table({"x": pa.array([1, 2, None, 4], pa.int64())})
+    # ArrowReader parameter: a one-batch reader over the root, closed after the call.
+    assert list(_ops(client).sum(table, "x")) == [1, 4, 7]
+    # FieldVector parameter: a one-column table is its vector.
+    assert _ops(client).nonNull(table) == 3
+    assert _ops(client).nonNull(pa.record_batch({"y": ["a", None]})) == 1

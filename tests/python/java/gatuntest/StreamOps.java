@@ -71,7 +71,12 @@ public final class StreamOps {
         return out;
     }
 
-    /** The same reader back (Python then reads it as a pyarrow RecordBatchReader). */
+    /** Non-null values of a vector (a one-column table from Python). */
+    public static int nonNull(FieldVector v) {
+        return v.getValueCount() - v.getNullCount();
+    }
+
+        /** The same reader back (Python then reads it as a pyarrow RecordBatchReader). */
     public static ArrowReader same(ArrowReader reader) {
         return reader;
     }

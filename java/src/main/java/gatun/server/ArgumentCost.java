@@ -78,8 +78,11 @@ public final class ArgumentCost {
         if (p.isArray() && a.value instanceof List) {
             return listAsArrayCost((List<?>) a.value, p.getComponentType());
         }
-        return -1;
+        return Coercion.arrowView(a.value, p, false) != null ? ARROW_VIEW : -1;
     }
+
+    /** A root passed as an ArrowReader or as its only FieldVector: after any exact fit. */
+    private static final int ARROW_VIEW = 20;
 
     /** 8 plus the worst element's cost, so [1, 2] prefers int[] to long[] to Object[]. */
     private static int listAsArrayCost(List<?> list, Class<?> comp) {

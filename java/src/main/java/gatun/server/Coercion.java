@@ -116,6 +116,10 @@ public final class Coercion {
         if (p.isInstance(v)) {
             return v;
         }
+        Object view = arrowView(v, p, true);
+        if (view != null) {
+            return view;
+        }
         if (p.isArray() && v instanceof List) {
             List<?> list = (List<?>) v;
             Class<?> comp = p.getComponentType();
@@ -130,6 +134,34 @@ public final class Coercion {
             return arr;
         }
         return NO_MATCH;
+    }
+
+    /**
+     * A {@code VectorSchemaRoot} (a table Python sent) where a method takes an
+     * {@code ArrowReader} becomes a one-batch {@link gatun.server.arrow.BridgeArrowReader}
+     * over it (closed after the call); where it takes a {@code FieldVector},
+     * a one-column root becomes its vector. Null when {@code v} is
+     * not such a root.
+     *
+     * @param v an argument
+     * @param p the parameter type
+     * @param make false: only say whether a view applies (returns {@code v} or null)
+     * @return the view, or null if none applies
+     */
+    static Object arrowView(Object v, Class<?> p, boolean make) {
+        if (!(v instanceof org.apache.arrow.vector.VectorSchemaRoot) || p == Object.class) {
+            return null;
+        }
+        org.apache.arrow.vector.VectorSchemaRoot root = (org.apache.arrow.vector.VectorSchemaRoot) v;
+        if (org.apache.arrow.vector.ipc.ArrowReader.class.isAssignableFrom(p)
+                && p.isAssignableFrom(gatun.server.arrow.BridgeArrowReader.class)) {
+            return make ? gatun.server.arrow.BridgeArrowReader.over(root) : v;
+        }
+        if (org.apache.arrow.vector.FieldVector.class.isAssignableFrom(p) && root.getFieldVectors().size() == 1
+                && p.isInstance(root.getVector(0))) {
+            return root.getVector(0);
+        }
+        return null;
     }
 
     private static boolean fits(long v, long min, long max) {

@@ -61,6 +61,8 @@ public final class MethodResolver {
         private volatile boolean checkedStatic;
         /** forName/loadClass: arguments are names the policy must see every time. */
         private final boolean namesClasses;
+        /** A parameter is an ArrowReader: a root passed there becomes a reader for the call. */
+        private final boolean takesReader;
 
         Resolved(Executable target, boolean varargs, MethodHandle handle) {
             this.target = target;
@@ -73,6 +75,11 @@ public final class MethodResolver {
             Class<?> dc = target.getDeclaringClass();
             this.namesClasses = target instanceof Method && (dc == Class.class || ClassLoader.class.isAssignableFrom(dc))
                     && (target.getName().equals("forName") || target.getName().equals("loadClass"));
+            boolean reader = false;
+            for (Class<?> p : params) {
+                reader |= org.apache.arrow.vector.ipc.ArrowReader.class.isAssignableFrom(p);
+            }
+            this.takesReader = reader;
         }
 
         /** Converts into {@code out} from {@code off} on (see {@link #convert}). */
@@ -230,11 +237,36 @@ public final class MethodResolver {
         Object[] call = new Object[off + r.params.length];
         r.convertInto(args, call, off);
         checkPolicy(r, receiver, call, off);
-        if (off == 0) {
+        if (off != 0) {
+            call[0] = Objects.requireNonNull(receiver, "receiver");
+        }
+        if (!r.takesReader) {
             return (Object) r.invoker.invokeExact(call);
         }
-        call[0] = Objects.requireNonNull(receiver, "receiver");
-        return (Object) r.invoker.invokeExact(call);
+        Object result = null;
+        try {
+            return result = (Object) r.invoker.invokeExact(call);
+        } finally {
+            closeCallReaders(args, call, off, result);
+        }
+    }
+
+    /**
+     * Closes the readers made for this call from roots (see
+     * {@link Coercion#coerce}), unless the method returned one: the root
+     * stays Python's, the reader was only a view of it for the call.
+     */
+    private static void closeCallReaders(Arg[] args, Object[] call, int off, Object result) {
+        for (int i = off; i < call.length && i - off < args.length; i++) {
+            if (call[i] instanceof gatun.server.arrow.BridgeArrowReader && call[i] != args[i - off].value
+                    && call[i] != result) {
+                try {
+                    ((gatun.server.arrow.BridgeArrowReader) call[i]).close();
+                } catch (java.io.IOException | RuntimeException e) {
+                    System.err.println("gatun: closing a call's ArrowReader view failed: " + e);
+                }
+            }
+        }
     }
 
     /**

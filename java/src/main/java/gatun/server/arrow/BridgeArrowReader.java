@@ -56,6 +56,22 @@ public final class BridgeArrowReader extends ArrowReader {
         }
     }
 
+    /**
+     * A reader of one batch: the data of {@code root}, which it references
+     * (the root's buffers stay valid while either is open).
+     *
+     * @param root a root without dictionary-encoded columns
+     * @return a reader that yields the root's rows once
+     */
+    public static BridgeArrowReader over(org.apache.arrow.vector.VectorSchemaRoot root) {
+        BridgeArrowReader reader = new BridgeArrowReader(root.getSchema(), root.getFieldVectors().isEmpty()
+                ? ArrowBridge.allocator() : root.getFieldVectors().get(0).getAllocator());
+        reader.offer(new StagedBatch(root.getSchema(), new org.apache.arrow.vector.VectorUnloader(root)
+                .getRecordBatch(), List.of()));
+        reader.end();
+        return reader;
+    }
+
     /** @return the stream's schema as it crossed (dictionary columns with their value types) */
     public Schema getSchema() {
         return schema;
