@@ -498,6 +498,7 @@ impl ArrowPlane {
             None
         };
         let mut buffers = Vec::with_capacity(all.len());
+        let mut copies = Vec::new();
         let mut at = 0usize;
         let mut copied_len = 0usize;
         for (buffer, place) in all.iter().copied().zip(placed) {
@@ -505,12 +506,14 @@ impl ArrowPlane {
             match (place, copy_region) {
                 (Some((index, offset)), _) => buffers.push((index, offset, len)),
                 (None, Some((index, region))) => {
-                    // SAFETY: the copy region holds the sum of the aligned
-                    // lengths of the copied buffers, so [at, at + len) is
-                    // inside it; a fresh region cannot overlap the source.
-                    unsafe {
-                        std::ptr::copy_nonoverlapping(buffer.as_ptr(), region.ptr.add(at), len)
-                    };
+                    // The copy region holds the sum of the aligned lengths of
+                    // the copied buffers, so [at, at + len) is inside it; a
+                    // fresh region cannot overlap the source.
+                    copies.push(Copy {
+                        from: buffer.as_slice(),
+                        // SAFETY: `at` is inside the region (see above).
+                        to: unsafe { region.ptr.add(at) },
+                    });
                     buffers.push((index, at, len));
                     at += len.div_ceil(64) * 64;
                     copied_len += len;
@@ -518,6 +521,8 @@ impl ArrowPlane {
                 (None, None) => buffers.push((0, 0, 0)), // empty buffer
             }
         }
+        // SAFETY: every destination was placed inside the fresh copy region above.
+        unsafe { copy_all(&copies, copied_len) };
         for region in &regions {
             self.arena.add_peer_hold(region.handle);
         }
@@ -603,6 +608,74 @@ impl ArrowPlane {
             }
         }
     }
+}
+
+/// One buffer to copy into the arena.
+struct Copy<'a> {
+    from: &'a [u8],
+    to: *mut u8,
+}
+
+/// Copies at least this many bytes on more than one thread.
+const PARALLEL_COPY_MIN: usize = 8 << 20;
+
+/// Performs `copies` (`total` bytes): on the calling thread when small, else
+/// split into equal byte ranges across the machine's cores (at most 4), since
+/// one core cannot saturate memory bandwidth.
+///
+/// # Safety
+/// Each `to` must be valid for `from.len()` bytes of writes, and no
+/// destination range may overlap another or any source.
+unsafe fn copy_all(copies: &[Copy<'_>], total: usize) {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    if total < PARALLEL_COPY_MIN || threads < 2 {
+        for c in copies {
+            // SAFETY: the caller's contract.
+            unsafe { std::ptr::copy_nonoverlapping(c.from.as_ptr(), c.to, c.from.len()) };
+        }
+        return;
+    }
+    // Cut the sequence of copies into `threads` runs of about equal bytes,
+    // splitting a buffer across runs where needed.
+    let share = total.div_ceil(threads);
+    let mut runs: Vec<Vec<(usize, usize, usize)>> = vec![Vec::new()]; // (copy, start, len)
+    let mut room = share;
+    for (i, c) in copies.iter().enumerate() {
+        let mut start = 0;
+        while start < c.from.len() {
+            if room == 0 {
+                runs.push(Vec::new());
+                room = share;
+            }
+            let len = (c.from.len() - start).min(room);
+            runs.last_mut().expect("one run").push((i, start, len));
+            start += len;
+            room -= len;
+        }
+    }
+    /// Raw destinations crossing to the copy threads.
+    struct Dest(*mut u8);
+    // SAFETY: each thread writes a disjoint range (the caller's contract).
+    unsafe impl Send for Dest {}
+    // SAFETY: as above.
+    unsafe impl Sync for Dest {}
+    let dests: Vec<Dest> = copies.iter().map(|c| Dest(c.to)).collect();
+    let sources: Vec<&[u8]> = copies.iter().map(|c| c.from).collect();
+    std::thread::scope(|scope| {
+        for run in &runs {
+            let (dests, sources) = (&dests, &sources);
+            scope.spawn(move || {
+                for &(i, start, len) in run {
+                    let from = &sources[i][start..start + len];
+                    // SAFETY: [start, start + len) of copy i's destination is
+                    // written by this run alone.
+                    unsafe {
+                        std::ptr::copy_nonoverlapping(from.as_ptr(), dests[i].0.add(start), len)
+                    };
+                }
+            });
+        }
+    });
 }
 
 /// The IPC Schema message for `schema`.
@@ -710,4 +783,36 @@ pub fn encode_descriptor<'b>(
         )
     });
     (descriptor, schema)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parallel_copies_split_buffers_without_gaps_or_overlaps() {
+        // Odd sizes around the split points: one big buffer, small ones, an empty one.
+        let sizes = [5 << 20, 3, 0, 64, (4 << 20) + 13, 1];
+        let sources: Vec<Vec<u8>> = sizes
+            .iter()
+            .enumerate()
+            .map(|(k, &n)| (0..n).map(|i| (i * 7 + k) as u8).collect())
+            .collect();
+        let total: usize = sizes.iter().sum();
+        assert!(total >= PARALLEL_COPY_MIN);
+        let mut dest = vec![0u8; total];
+        let mut at = 0;
+        let mut copies = Vec::new();
+        for src in &sources {
+            copies.push(Copy {
+                from: src,
+                // SAFETY: [at, at + len) lies inside `dest`.
+                to: unsafe { dest.as_mut_ptr().add(at) },
+            });
+            at += src.len();
+        }
+        // SAFETY: the destinations tile `dest` exactly.
+        unsafe { copy_all(&copies, total) };
+        assert_eq!(dest, sources.concat());
+    }
 }
