@@ -20,7 +20,8 @@ use crate::shm::{atomic_u32, atomic_u64};
 /// How a waiter spends the time before blocking on the socket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum WaitStrategy {
-    /// Spin while the JVM is hot (it is spinning itself, or answered recently),
+    /// Spin while the JVM is hot (it is spinning itself, or answered quickly
+    /// within the last spin budget),
     /// with a budget that halves after each miss and doubles after each hit.
     #[default]
     Adaptive,
@@ -89,6 +90,8 @@ pub struct Lane {
     spin_budget: Duration,
     /// When the last request went out.
     sent_at: Instant,
+    /// When the last response arrived.
+    done_at: Instant,
 }
 
 // SAFETY: `base` points into the control segment, which the client keeps
@@ -124,6 +127,7 @@ impl Lane {
             strategy: WaitStrategy::Adaptive,
             spin_budget: SPIN_BUDGET,
             sent_at: Instant::now(),
+            done_at: Instant::now(),
         })
     }
 
@@ -224,7 +228,12 @@ impl Lane {
     pub fn wait(&mut self, seq: u64, interrupt: &mut dyn Interrupt) -> Result<()> {
         let resp_seq = self.u64_at(lane::RESP_SEQ);
         let spin = match self.strategy {
-            WaitStrategy::Adaptive => self.hot || self.peer_spinning,
+            // A fast last reply counts only if it was recent: after a pause
+            // longer than its own spin window the JVM worker is parked, and
+            // spinning against a sleeping peer only slows its wake-up.
+            WaitStrategy::Adaptive => {
+                self.peer_spinning || (self.hot && self.done_at.elapsed() < SPIN_BUDGET)
+            }
             WaitStrategy::Spin | WaitStrategy::Backoff => true,
             WaitStrategy::Block => false,
         };
@@ -250,6 +259,7 @@ impl Lane {
             }
             if hit {
                 self.hot = true;
+                self.done_at = Instant::now();
                 return Ok(());
             }
         }
@@ -271,7 +281,8 @@ impl Lane {
         // hot: spinning next time is likely to pay off. A reply that a full
         // spin would have caught restores the full budget; without this, a
         // budget that backed off below the reply time could never hit again.
-        let latency = self.sent_at.elapsed();
+        self.done_at = Instant::now();
+        let latency = self.done_at - self.sent_at;
         self.hot = latency < SPIN_BUDGET * 4;
         if latency < SPIN_BUDGET && self.strategy != WaitStrategy::Spin {
             self.spin_budget = SPIN_BUDGET;
