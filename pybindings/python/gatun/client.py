@@ -50,12 +50,6 @@ _REFLECT_CACHE_SIZE: Final = 10_000
 # One wire request: (action, object_id, class_name, name, args, return_object_ref).
 _Request = tuple[int, int, "str | None", "str | None", Sequence[Any], bool]
 
-# Argument types the native core converts by itself (checked by exact type).
-_PLAIN_TYPES: Final = frozenset(
-    {type(None), bool, int, float, str, bytes, list, tuple, dict, JavaObject, JavaArray}
-)
-# Argument types whose conversion makes a request of its own.
-_ROUND_TRIP_TYPES: Final = (_dt.date, _dt.time, decimal.Decimal)
 
 # Clients of this process, for the atexit and fork hooks.
 _LIVE: weakref.WeakSet[GatunClient] = weakref.WeakSet()
@@ -160,35 +154,14 @@ class GatunClient:
     ) -> Any:
         if self._unusable is not None:
             raise BridgeClosedError(self._unusable)
-        if args:
-            args = self._prepare(args)
         return self._native.request(action, object_id, class_name, name, args, return_object_ref)
 
-    def _prepare(self, args: Sequence[Any]) -> Sequence[Any]:
-        """Convert top-level arguments that need a round trip of their own
-        (dates, decimals) before the request takes a lane.
-
-        The native core calls ``convert_argument`` while it holds the lane
-        of the outer request; a nested request from there needs a second
-        lane, which never comes when every lane is held that way.
-        """
-        for arg in args:
-            if type(arg) not in _PLAIN_TYPES:
-                break
-        else:
-            return args
-        return tuple(
-            self._convert_argument(a) if isinstance(a, _ROUND_TRIP_TYPES) else a for a in args
-        )
-
     def _batch(self, requests: Sequence[_Request], stop_on_error: bool) -> list[tuple[bool, Any]]:
+        # Arguments the native core does not know (dates, decimals, ...) are
+        # converted by its convert_argument hook while it encodes, before it
+        # takes a lane, so a conversion that calls Java finds one free.
         self._check()
-        prepare = self._prepare
-        # Rebuild only the requests whose arguments needed converting.
-        prepared = [
-            r if not r[4] or (p := prepare(r[4])) is r[4] else (*r[:4], p, r[5]) for r in requests
-        ]
-        return self._batch_split(prepared, stop_on_error)
+        return self._batch_split(requests, stop_on_error)
 
     def _batch_split(
         self, requests: Sequence[_Request], stop_on_error: bool
@@ -540,60 +513,66 @@ _EPOCH: Final = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
 
 
 class BatchResult:
-    """The future result of one command of a :class:`BatchContext`."""
+    """The future result of one command of a :class:`BatchContext`.
 
-    __slots__ = ("_done", "_error", "_value", "skipped")
+    A handle (the batch and a position): the outcomes stay in the batch's one
+    list of replies, so queueing a command costs no more than it must."""
 
-    def __init__(self) -> None:
-        self._done = False
-        self._value: Any = None
-        self._error: BaseException | None = None
-        #: True when the command was not run because an earlier one failed.
-        self.skipped = False
+    __slots__ = ("_batch", "_index")
+
+    def __init__(self, batch: BatchContext, index: int) -> None:
+        self._batch = batch
+        self._index = index
+
+    def _outcome(self) -> tuple[bool, Any] | None:
+        """``(ok, value)``, or None if the batch has not run or skipped this command."""
+        batch = self._batch
+        replies = batch._replies
+        if replies is None or self._index >= batch._answered:
+            return None
+        return replies[self._index]
 
     @property
     def done(self) -> bool:
         """Whether the batch has run."""
-        return self._done
+        return self._batch._replies is not None
+
+    @property
+    def skipped(self) -> bool:
+        """True when the command was not run because an earlier one failed."""
+        return self.done and self._index >= self._batch._answered
 
     @property
     def is_error(self) -> bool:
         """Whether the command failed."""
-        return self._error is not None
+        outcome = self._outcome()
+        return outcome is not None and not outcome[0]
 
     @property
     def exception(self) -> BaseException | None:
         """The command's exception, if it failed."""
-        return self._error
+        outcome = self._outcome()
+        return outcome[1] if outcome is not None and not outcome[0] else None
 
     def get(self) -> Any:
         """The command's value (``None`` if it was skipped); raises its exception
         if it failed, and ``RuntimeError`` before the batch has run."""
-        if not self._done:
+        if not self.done:
             raise RuntimeError("the batch has not run yet; leave its with-block first")
-        if self._error is not None:
-            raise self._error
-        return self._value
-
-    def _set(self, ok: bool, value: Any) -> None:
-        self._done = True
-        if ok:
-            self._value = value
-        else:
-            self._error = value
-
-    def _skip(self) -> None:
-        self._done = True
-        self.skipped = True
+        outcome = self._outcome()
+        if outcome is None:
+            return None
+        if not outcome[0]:
+            raise outcome[1]
+        return outcome[1]
 
     def __repr__(self) -> str:
-        if not self._done:
+        if not self.done:
             return "<BatchResult pending>"
         if self.skipped:
             return "<BatchResult skipped>"
-        if self._error is not None:
-            return f"<BatchResult error={self._error!r}>"
-        return f"<BatchResult value={self._value!r}>"
+        ok, value = self._outcome() or (True, None)
+        return f"<BatchResult {'value' if ok else 'error'}={value!r}>"
 
 
 class BatchContext:
@@ -608,11 +587,14 @@ class BatchContext:
         self._results: list[BatchResult] = []
         self._alive: list[JavaObject] = []
         self._executed = False
+        #: The ``(ok, value)`` replies once run; commands from ``_answered`` on were skipped.
+        self._replies: list[tuple[bool, Any]] | None = None
+        self._answered = 0
 
     def _add(self, request: _Request) -> BatchResult:
         if self._executed:
             raise GatunError("this batch has already run; start a new client.batch()")
-        result = BatchResult()
+        result = BatchResult(self, len(self._requests))
         self._requests.append(request)
         self._results.append(result)
         return result
@@ -623,8 +605,17 @@ class BatchContext:
 
     def call(self, obj: JavaObject | int, method_name: str, *args: Any) -> BatchResult:
         """Queue ``obj.method_name(*args)``."""
-        result = self._add((_INVOKE, _object_id_of(obj), None, method_name, args, False))
-        self._keep(obj)
+        # The hot path of large batches: _add and _keep inlined.
+        if self._executed:
+            raise GatunError("this batch has already run; start a new client.batch()")
+        requests = self._requests
+        result = BatchResult(self, len(requests))
+        if isinstance(obj, JavaObject):
+            requests.append((_INVOKE, obj.object_id, None, method_name, args, False))
+            self._alive.append(obj)
+        else:
+            requests.append((_INVOKE, _object_id_of(obj), None, method_name, args, False))
+        self._results.append(result)
         return result
 
     def call_static(self, cls: str | JVMNode, method_name: str, *args: Any) -> BatchResult:
@@ -661,17 +652,14 @@ class BatchContext:
             return self._results
         self._executed = True
         try:
-            if self._requests:
-                replies = self._client._batch(self._requests, self._stop_on_error)
-                failed = False
-                for result, (ok, value) in zip(self._results, replies, strict=False):
-                    if failed:  # the server reports these as cancelled
-                        result._skip()
-                        continue
-                    result._set(ok, value)
-                    failed = self._stop_on_error and not ok
-                for result in self._results[len(replies) :]:
-                    result._skip()
+            requests = self._requests
+            replies = self._client._batch(requests, self._stop_on_error) if requests else []
+            answered = len(replies)
+            if self._stop_on_error:
+                # The server reports the commands after a failure as cancelled.
+                answered = next((i + 1 for i, (ok, _) in enumerate(replies) if not ok), answered)
+            self._answered = answered
+            self._replies = replies
         finally:
             self._requests = []
             self._alive = []
