@@ -20,8 +20,11 @@ public final class Action {
   public static final int GetMetrics = 12;
   public static final int DefineSchema = 13;
   public static final int SendArrowBatch = 14;
+  public static final int RegisterCallback = 15;
+  public static final int UnregisterCallback = 16;
+  public static final int CallbackReply = 17;
 
-  public static final String[] names = { "Ping", "CreateObject", "InvokeMethod", "InvokeStaticMethod", "GetField", "SetField", "GetStaticField", "SetStaticField", "Reflect", "IsInstanceOf", "ReleaseObjects", "Batch", "GetMetrics", "DefineSchema", "SendArrowBatch", };
+  public static final String[] names = { "Ping", "CreateObject", "InvokeMethod", "InvokeStaticMethod", "GetField", "SetField", "GetStaticField", "SetStaticField", "Reflect", "IsInstanceOf", "ReleaseObjects", "Batch", "GetMetrics", "DefineSchema", "SendArrowBatch", "RegisterCallback", "UnregisterCallback", "CallbackReply", };
 
   public static String name(int e) { return names[e]; }
 }

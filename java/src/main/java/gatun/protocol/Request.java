@@ -65,6 +65,12 @@ public final class Request extends com.google.flatbuffers.Table {
   public gatun.protocol.SchemaDefinition schema(gatun.protocol.SchemaDefinition obj) { int o = __offset(24); return o != 0 ? obj.__assign(__indirect(o + bb_pos), bb) : null; }
   public gatun.protocol.BatchDescriptor arrow() { return arrow(new gatun.protocol.BatchDescriptor()); }
   public gatun.protocol.BatchDescriptor arrow(gatun.protocol.BatchDescriptor obj) { int o = __offset(26); return o != 0 ? obj.__assign(__indirect(o + bb_pos), bb) : null; }
+  /**
+   * CallbackReply only: the Python exception the callback raised
+   * (class_name = the Python type's qualified name).
+   */
+  public gatun.protocol.JavaError error() { return error(new gatun.protocol.JavaError()); }
+  public gatun.protocol.JavaError error(gatun.protocol.JavaError obj) { int o = __offset(28); return o != 0 ? obj.__assign(__indirect(o + bb_pos), bb) : null; }
 
   public static int createRequest(FlatBufferBuilder builder,
       int action,
@@ -78,9 +84,11 @@ public final class Request extends com.google.flatbuffers.Table {
       int batchOffset,
       boolean stopOnError,
       int schemaOffset,
-      int arrowOffset) {
-    builder.startTable(12);
+      int arrowOffset,
+      int errorOffset) {
+    builder.startTable(13);
     Request.addObjectId(builder, objectId);
+    Request.addError(builder, errorOffset);
     Request.addArrow(builder, arrowOffset);
     Request.addSchema(builder, schemaOffset);
     Request.addBatch(builder, batchOffset);
@@ -95,7 +103,7 @@ public final class Request extends com.google.flatbuffers.Table {
     return Request.endRequest(builder);
   }
 
-  public static void startRequest(FlatBufferBuilder builder) { builder.startTable(12); }
+  public static void startRequest(FlatBufferBuilder builder) { builder.startTable(13); }
   public static void addAction(FlatBufferBuilder builder, int action) { builder.addByte(0, (byte) action, (byte) 0); }
   public static void addObjectId(FlatBufferBuilder builder, long objectId) { builder.addLong(1, objectId, 0L); }
   public static void addClassName(FlatBufferBuilder builder, int classNameOffset) { builder.addOffset(2, classNameOffset, 0); }
@@ -114,6 +122,7 @@ public final class Request extends com.google.flatbuffers.Table {
   public static void addStopOnError(FlatBufferBuilder builder, boolean stopOnError) { builder.addBoolean(9, stopOnError, false); }
   public static void addSchema(FlatBufferBuilder builder, int schemaOffset) { builder.addOffset(10, schemaOffset, 0); }
   public static void addArrow(FlatBufferBuilder builder, int arrowOffset) { builder.addOffset(11, arrowOffset, 0); }
+  public static void addError(FlatBufferBuilder builder, int errorOffset) { builder.addOffset(12, errorOffset, 0); }
   public static int endRequest(FlatBufferBuilder builder) {
     int o = builder.endTable();
     return o;
