@@ -109,7 +109,10 @@ impl<'a> PyCallbacks<'a> {
         let message = value.str().map(|s| s.to_string()).unwrap_or_default();
         let trace = py
             .import("traceback")
-            .and_then(|tb| tb.getattr("format_exception")?.call1((value,)))
+            .and_then(|tb| {
+                tb.getattr("format_exception")?
+                    .call1((value.get_type(), value, err.traceback(py)))
+            })
             .and_then(|lines| {
                 Ok(lines
                     .try_iter()?
@@ -168,10 +171,7 @@ fn qualified_type_name(t: &Bound<'_, PyAny>) -> String {
         .getattr("__qualname__")
         .and_then(|n| n.extract::<String>())
         .unwrap_or_else(|_| "Exception".into());
-    match t
-        .getattr("__module__")
-        .and_then(|m| m.extract::<String>())
-    {
+    match t.getattr("__module__").and_then(|m| m.extract::<String>()) {
         Ok(module) if module != "builtins" => format!("{module}.{name}"),
         _ => name,
     }

@@ -142,7 +142,7 @@ class GatunClient:
         ) -> Any:
             client = ref()
             if client is None:
-                raise BridgeClosedError("the GatunClient owning this callback was garbage collected")
+                raise BridgeClosedError("the GatunClient of this callback was garbage collected")
             return client._dispatch_callback(callback_id, method, interface, args)
 
         self._native.set_factories(
@@ -394,8 +394,8 @@ class GatunClient:
         Returns a :class:`JavaObject` (a ``java.lang.reflect.Proxy``) to pass to
         Java. Each call of one of the interface's abstract methods runs
         ``fn(*args)`` in this process and returns its result to Java; if ``fn``
-        is an object with an attribute named like the Java method (not a plain
-        function), that attribute is called instead. Default methods (e.g.
+        is an object (not a plain function) with a method named like the Java
+        method, that method is called instead. Default methods (e.g.
         ``Comparator.reversed()``) run their Java code; ``toString``,
         ``hashCode`` and ``equals`` are answered by Java.
 
@@ -406,11 +406,14 @@ class GatunClient:
         private event loop. An exception raised by ``fn`` is thrown in Java as
         ``gatun.server.PythonException`` ("ValueError: message").
 
-        >>> cmp = client.register_callback(lambda a, b: a - b, "java.util.Comparator")  # doctest: +SKIP
-        >>> client.jvm.java.util.Collections.sort(arr, cmp)                               # doctest: +SKIP
+        >>> cmp = client.register_callback(compare, "java.util.Comparator")  # doctest: +SKIP
+        >>> client.jvm.java.util.Collections.sort(arr, cmp)  # doctest: +SKIP
         """
-        if not callable(fn):
-            raise TypeError(f"register_callback needs a callable, not {type(fn).__name__}")
+        if not callable(fn) and type(fn).__module__ == "builtins":
+            raise TypeError(
+                "register_callback needs a callable, or an object with methods named like the "
+                f"interface's, not {type(fn).__name__}"
+            )
         proxy = self._request(_REGISTER_CALLBACK, 0, _class_name_of(interface_name))
         self._callbacks[proxy.object_id] = (fn, loop)
         self._start_callback_threads()
