@@ -247,8 +247,9 @@ final class Lane {
 
     private void runWorker() {
         CURRENT.set(this);
-        reqSeq = seg.requestSeq(index);
-        respSeq = seg.responseSeq(index);
+        // The last request answered: one may already wait in the slot.
+        reqSeq = seg.responseSeq(index);
+        respSeq = reqSeq;
         long lastWork = 0;
         while (!stopped) {
             if (!awaitRequest(System.nanoTime() - lastWork < HOT_NANOS)) {
