@@ -11,6 +11,7 @@
 //! # Ok::<(), gatun_bridge::BridgeError>(())
 //! ```
 
+use std::cell::RefCell;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::DirBuilderExt;
 use std::os::unix::net::UnixStream;
@@ -27,7 +28,7 @@ use crate::arrow_plane::{encode_descriptor, ArenaSizing, ArrowPlane, PreparedBat
 use crate::control::{self, ControlLayout, HeaderFields};
 use crate::error::{BridgeError, JavaError, Result};
 use crate::handshake::{self, HelloFields};
-use crate::lane::{Interrupt, Lane, NoInterrupt, WaitStrategy};
+use crate::lane::{Interrupt, Lane, LaneRole, NoInterrupt, WaitStrategy};
 use crate::launcher::{self, JvmProcess, ServerCommand};
 use crate::protocol::{self as fb, Action};
 use crate::value::Value;
@@ -48,6 +49,9 @@ pub struct ClientOptions {
     pub jvm_options: Vec<String>,
     /// Lanes (concurrent calls).
     pub lanes: usize,
+    /// Extra lanes for callbacks that Java fires on threads other than the
+    /// one serving a Python call (see [`Client::serve_callback_lane`]).
+    pub callback_lanes: usize,
     /// Bytes per request slot and per response slot.
     pub slot_size: usize,
     /// How long the JVM may take to become ready.
@@ -67,6 +71,7 @@ impl ClientOptions {
             classpath: Vec::new(),
             jvm_options: Vec::new(),
             lanes: 4,
+            callback_lanes: 2,
             slot_size: 1 << 20,
             startup_timeout: Duration::from_secs(30),
             arena: ArenaSizing::default(),
@@ -195,6 +200,8 @@ pub fn java_error(e: fb::JavaError<'_>) -> BridgeError {
 
 struct Shared {
     layout: ControlLayout,
+    /// Lanes `0..call_lanes` are call lanes; the rest are callback lanes.
+    call_lanes: usize,
     lanes: Vec<Mutex<Lane>>,
     free: Mutex<Vec<usize>>,
     lane_freed: Condvar,
@@ -227,50 +234,209 @@ impl WeakClient {
     }
 }
 
+/// How a [`LaneGuard`] holds its lane.
+enum Held<'c> {
+    /// Taken from the pool; returned on drop.
+    Pooled(MutexGuard<'c, Lane>),
+    /// The lane this thread already holds while it runs a callback (see
+    /// [`CallbackHandler`]): nested calls go back on it.
+    Nested(*mut Lane, usize),
+}
+
 /// A lane held for one call; returned to the pool on drop.
 pub struct LaneGuard<'c> {
     client: &'c Client,
     index: usize,
-    lane: Option<MutexGuard<'c, Lane>>,
+    lane: Option<Held<'c>>,
 }
 
 impl std::ops::Deref for LaneGuard<'_> {
     type Target = Lane;
     fn deref(&self) -> &Lane {
-        self.lane.as_ref().expect("lane held")
+        match self.lane.as_ref().expect("lane held") {
+            Held::Pooled(guard) => guard,
+            // SAFETY: see `HeldInCallback`: the pointer comes from the `&mut
+            // Lane` of a frame further up this thread's stack, which does not
+            // touch the lane until the callback (and so this guard) is over.
+            Held::Nested(ptr, _) => unsafe { &**ptr },
+        }
     }
 }
 
 impl std::ops::DerefMut for LaneGuard<'_> {
     fn deref_mut(&mut self) -> &mut Lane {
-        self.lane.as_mut().expect("lane held")
+        match self.lane.as_mut().expect("lane held") {
+            Held::Pooled(guard) => guard,
+            // SAFETY: as in `deref`; the entry is marked busy, so no second
+            // guard for it exists on this thread.
+            Held::Nested(ptr, _) => unsafe { &mut **ptr },
+        }
     }
 }
 
 impl Drop for LaneGuard<'_> {
     fn drop(&mut self) {
-        self.lane.take();
-        let shared = &self.client.shared;
-        shared
-            .free
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(self.index);
-        shared.lane_freed.notify_one();
+        match self.lane.take() {
+            Some(Held::Pooled(guard)) => {
+                drop(guard);
+                let shared = &self.client.shared;
+                if self.index < shared.call_lanes {
+                    shared
+                        .free
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(self.index);
+                    shared.lane_freed.notify_one();
+                }
+            }
+            Some(Held::Nested(_, depth)) => {
+                HELD_IN_CALLBACK.with(|held| {
+                    if let Some(entry) = held.borrow_mut().get_mut(depth) {
+                        entry.busy = false;
+                    }
+                });
+            }
+            None => {}
+        }
     }
+}
+
+/// A lane this thread holds while it runs a callback.
+struct HeldInCallback {
+    /// The session (`Arc::as_ptr` of its shared state).
+    client: usize,
+    lane: *mut Lane,
+    index: usize,
+    /// A nested [`LaneGuard`] for it exists.
+    busy: bool,
+}
+
+thread_local! {
+    /// Lanes held by callback frames of this thread, innermost last. A call
+    /// made from a callback must reuse its lane: taking another one would
+    /// let nested callbacks exhaust the pool and hang.
+    static HELD_IN_CALLBACK: RefCell<Vec<HeldInCallback>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` with `lane` registered as held by this thread for `client`.
+fn with_lane_held<R>(client: &Client, lane: &mut Lane, f: impl FnOnce() -> R) -> R {
+    struct Pop;
+    impl Drop for Pop {
+        fn drop(&mut self) {
+            HELD_IN_CALLBACK.with(|held| held.borrow_mut().pop());
+        }
+    }
+    let index = lane.index();
+    HELD_IN_CALLBACK.with(|held| {
+        held.borrow_mut().push(HeldInCallback {
+            client: Arc::as_ptr(&client.shared) as usize,
+            lane: lane as *mut Lane,
+            index,
+            busy: false,
+        })
+    });
+    let _pop = Pop;
+    f()
+}
+
+/// What a callback call from Java turned into.
+pub struct CallbackOutcome {
+    /// The encoded `CallbackReply` request.
+    pub reply: Vec<u8>,
+    /// After sending the reply, abandon the call as if interrupted (the
+    /// callback was stopped by Ctrl-C or `SystemExit`).
+    pub interrupt: bool,
+}
+
+/// Runs the callback calls Java sends during an exchange.
+///
+/// While [`handle`](Self::handle) runs, the lane is registered as held by
+/// the current thread: every call it makes through this client (on this
+/// thread) goes back on the same lane, where the waiting Java thread serves
+/// it in a nested dispatch loop.
+pub trait CallbackHandler {
+    /// `call` is the raw `Response` (with `callback` set) Java sent.
+    fn handle(&mut self, call: &[u8]) -> CallbackOutcome;
+}
+
+/// Refuses every callback (for clients that register none).
+pub struct NoCallbacks;
+
+impl CallbackHandler for NoCallbacks {
+    fn handle(&mut self, _call: &[u8]) -> CallbackOutcome {
+        CallbackOutcome {
+            reply: encode_callback_error(
+                "RuntimeError",
+                "this client runs no Python callbacks",
+                "",
+            ),
+            interrupt: false,
+        }
+    }
+}
+
+/// Encodes a `CallbackReply` carrying an error.
+pub fn encode_callback_error(class_name: &str, message: &str, stack_trace: &str) -> Vec<u8> {
+    let mut fbb = FlatBufferBuilder::with_capacity(256 + message.len() + stack_trace.len());
+    let class_name = fbb.create_string(class_name);
+    let message = fbb.create_string(message);
+    let stack_trace = fbb.create_string(stack_trace);
+    let error = fb::JavaError::create(
+        &mut fbb,
+        &fb::JavaErrorArgs {
+            class_name: Some(class_name),
+            message: Some(message),
+            stack_trace: Some(stack_trace),
+        },
+    );
+    let req = fb::Request::create(
+        &mut fbb,
+        &fb::RequestArgs {
+            action: Action::CallbackReply,
+            error: Some(error),
+            ..Default::default()
+        },
+    );
+    fbb.finish(req, None);
+    fbb.finished_data().to_vec()
 }
 
 impl LaneGuard<'_> {
     /// Sends `request`, waits for its response, and notes a dead session.
+    /// Callback calls are refused (see [`exchange_with`](Self::exchange_with)).
     pub fn exchange(&mut self, request: &[u8], interrupt: &mut dyn Interrupt) -> Result<()> {
-        let arrow = &self.client.shared.arrow;
+        self.exchange_with(request, interrupt, &mut NoCallbacks)
+    }
+
+    /// Sends `request` and waits for its response; every callback call Java
+    /// sends meanwhile is run by `callbacks` and answered on the same lane.
+    pub fn exchange_with(
+        &mut self,
+        request: &[u8],
+        interrupt: &mut dyn Interrupt,
+        callbacks: &mut dyn CallbackHandler,
+    ) -> Result<()> {
+        let client = self.client;
+        let arrow = &client.shared.arrow;
         // Releases of JVM regions ride on every outgoing request ...
         arrow.flush_outbox();
-        let seq = self
-            .send(request)
-            .map_err(|e| self.client.note_failure(e))?;
-        self.wait(seq, interrupt)
-            .map_err(|e| self.client.note_failure(e))?;
+        let lane: &mut Lane = self;
+        let mut expect = lane.send(request).map_err(|e| client.note_failure(e))?;
+        loop {
+            lane.wait(expect, interrupt)
+                .map_err(|e| client.note_failure(e))?;
+            if !lane.holds_callback_call() {
+                break;
+            }
+            let outcome = client.run_callback(lane, callbacks)?;
+            expect = lane
+                .send(&outcome.reply)
+                .map_err(|e| client.note_failure(e))?;
+            if outcome.interrupt {
+                lane.cancel(expect).map_err(|e| client.note_failure(e))?;
+                return Err(BridgeError::Interrupted);
+            }
+        }
         // ... and the JVM's releases of ours come back with every reply.
         arrow.drain_releases();
         Ok(())
@@ -326,15 +492,16 @@ impl Drop for PooledScratch<'_> {
 }
 
 impl PooledScratch<'_> {
-    /// Sends the finished request over a free lane (blocking for one if
-    /// needed), waits, and copies the response into `self.response`.
+    /// Sends the finished request over `lane`, waits (running callbacks),
+    /// and copies the response into `self.response`.
     pub fn exchange(
         &mut self,
         lane: &mut LaneGuard<'_>,
         interrupt: &mut dyn Interrupt,
+        callbacks: &mut dyn CallbackHandler,
     ) -> Result<()> {
         let scratch = self.scratch.as_mut().expect("scratch held");
-        lane.exchange(scratch.builder.finished_data(), interrupt)?;
+        lane.exchange_with(scratch.builder.finished_data(), interrupt, callbacks)?;
         scratch.response.clear();
         scratch.response.extend_from_slice(lane.response_bytes()?);
         Ok(())
@@ -349,7 +516,11 @@ impl PooledScratch<'_> {
 impl Client {
     /// Starts a JVM with the server jar and connects every lane.
     pub fn launch(opts: &ClientOptions) -> Result<Client> {
-        let layout = ControlLayout::new(opts.lanes, opts.slot_size).map_err(BridgeError::Value)?;
+        if opts.lanes == 0 {
+            return Err(BridgeError::Value("lanes must be at least 1".into()));
+        }
+        let layout = ControlLayout::new(opts.lanes + opts.callback_lanes, opts.slot_size)
+            .map_err(BridgeError::Value)?;
         let java = launcher::find_java(opts.java.as_deref())?;
         let dir = SessionDir::create()?;
         let mut control = Segment::create("control", layout.total_size(), dir.path())?;
@@ -397,6 +568,7 @@ impl Client {
             control_path: control_path.as_deref(),
             control_size: layout.total_size() as u64,
             session_id: 0,
+            callback_lanes: opts.callback_lanes as u32,
         };
         let mut sockets = Vec::with_capacity(layout.lanes);
         let mut jvm_pid = 0;
@@ -429,13 +601,17 @@ impl Client {
                 // SAFETY: as above.
                 let mut lane = unsafe { Lane::new(i, base, &layout, s) }?;
                 lane.set_strategy(opts.doorbell);
+                if i >= opts.lanes {
+                    lane.set_role(LaneRole::Callback);
+                }
                 Ok(Mutex::new(lane))
             })
             .collect::<Result<Vec<_>>>()?;
         let client = Client {
             shared: Arc::new(Shared {
                 layout,
-                free: Mutex::new((0..layout.lanes).rev().collect()),
+                call_lanes: opts.lanes,
+                free: Mutex::new((0..opts.lanes).rev().collect()),
                 lanes,
                 lane_freed: Condvar::new(),
                 scratch: Mutex::new(Vec::new()),
@@ -464,9 +640,97 @@ impl Client {
         self.shared.jvm_pid
     }
 
-    /// Number of lanes.
+    /// Number of call lanes (threads that can call at once).
     pub fn lane_count(&self) -> usize {
-        self.shared.layout.lanes
+        self.shared.call_lanes
+    }
+
+    /// Indices of the callback lanes (see [`serve_callback_lane`](Self::serve_callback_lane)).
+    pub fn callback_lanes(&self) -> std::ops::Range<usize> {
+        self.shared.call_lanes..self.shared.layout.lanes
+    }
+
+    /// Serves callback lane `index` until the session ends or `stop` returns
+    /// true (asked every 100 ms while idle): waits for Java's callback calls,
+    /// runs each with `callbacks` (the lane is held by this thread meanwhile,
+    /// so calls made from the callback go back on it) and sends the reply.
+    /// Call it from one dedicated thread per callback lane.
+    pub fn serve_callback_lane(
+        &self,
+        index: usize,
+        callbacks: &mut dyn CallbackHandler,
+        stop: &mut dyn FnMut() -> bool,
+    ) -> Result<()> {
+        if !self.callback_lanes().contains(&index) {
+            return Err(BridgeError::Value(format!(
+                "lane {index} is not a callback lane (they are {:?})",
+                self.callback_lanes()
+            )));
+        }
+        let mut lane = self.shared.lanes[index]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        loop {
+            if self.is_closed() {
+                return Err(self.closed_error());
+            }
+            let mut give_up = || stop() || self.is_closed();
+            if !lane
+                .wait_for_call(&mut give_up)
+                .map_err(|e| self.note_failure(e))?
+            {
+                if self.is_closed() {
+                    return Err(self.closed_error());
+                }
+                return Ok(());
+            }
+            let mut next = if lane.holds_callback_call() {
+                self.run_callback(&mut lane, callbacks)?
+            } else {
+                CallbackOutcome {
+                    reply: encode_callback_error(
+                        "RuntimeError",
+                        "a callback lane received a message that is not a callback call",
+                        "",
+                    ),
+                    interrupt: false,
+                }
+            };
+            // The reply echoes the call; Java's next message is a new call.
+            next.interrupt = false;
+            let expect = lane.send(&next.reply).map_err(|e| self.note_failure(e))?;
+            debug_assert_eq!(expect, lane.next_call_seq());
+        }
+    }
+
+    /// Copies the callback call out of the response slot (nested calls will
+    /// overwrite it) and runs it with `lane` held by this thread.
+    fn run_callback(
+        &self,
+        lane: &mut Lane,
+        callbacks: &mut dyn CallbackHandler,
+    ) -> Result<CallbackOutcome> {
+        let call = lane.response_bytes()?.to_vec();
+        Ok(with_lane_held(self, lane, || callbacks.handle(&call)))
+    }
+
+    /// The lane this thread holds in a callback for this client, if any.
+    fn held_lane(&self) -> Option<LaneGuard<'_>> {
+        let me = Arc::as_ptr(&self.shared) as usize;
+        HELD_IN_CALLBACK.with(|held| {
+            let mut held = held.borrow_mut();
+            let depth = held.iter().rposition(|h| h.client == me)?;
+            let entry = &mut held[depth];
+            if entry.busy {
+                return None;
+            }
+            entry.busy = true;
+            Some(LaneGuard {
+                client: self,
+                index: entry.index,
+                lane: Some(Held::Nested(entry.lane, depth)),
+            })
+        })
     }
 
     /// The queue that dropped object references go to.
@@ -528,6 +792,9 @@ impl Client {
         if self.is_closed() {
             return Err(self.closed_error());
         }
+        if let Some(held) = self.held_lane() {
+            return Ok(Some(held));
+        }
         let mut free = self.shared.free.lock().unwrap_or_else(|e| e.into_inner());
         Ok(self.pick(&mut free))
     }
@@ -543,7 +810,7 @@ impl Client {
                 return Some(LaneGuard {
                     client: self,
                     index,
-                    lane: Some(lane),
+                    lane: Some(Held::Pooled(lane)),
                 });
             }
         }
@@ -552,6 +819,9 @@ impl Client {
 
     /// Takes a lane, blocking while all are busy (call without the GIL).
     pub fn acquire_lane(&self) -> Result<LaneGuard<'_>> {
+        if let Some(held) = self.held_lane() {
+            return Ok(held);
+        }
         let mut free = self.shared.free.lock().unwrap_or_else(|e| e.into_inner());
         loop {
             if self.is_closed() {
@@ -599,7 +869,7 @@ impl Client {
         fbb.finish(req, None);
         let sent = self
             .acquire_lane()
-            .and_then(|mut lane| scratch.exchange(&mut lane, &mut NoInterrupt));
+            .and_then(|mut lane| scratch.exchange(&mut lane, &mut NoInterrupt, &mut NoCallbacks));
         if let Err(e) = sent {
             if matches!(e, BridgeError::TooLarge { .. }) {
                 self.shared.releases.restore(releases);
@@ -665,7 +935,7 @@ impl Client {
         self.encode_send_batch(&mut scratch.builder, &prepared, BatchTarget::Root);
         let sent = self
             .acquire_lane()
-            .and_then(|mut lane| scratch.exchange(&mut lane, &mut NoInterrupt));
+            .and_then(|mut lane| scratch.exchange(&mut lane, &mut NoInterrupt, &mut NoCallbacks));
         if let Err(e) = sent {
             if !matches!(e, BridgeError::Closed(_)) {
                 self.shared.arrow.abandon(&prepared);

@@ -116,6 +116,10 @@ pub mod lane {
     pub const ACKED_SEQ: usize = 88;
 }
 
+/// `resp_flags` bit: the response slot holds a callback call (a `Response`
+/// with `callback` set), not the answer to the request.
+pub const RESP_FLAG_CALLBACK: u32 = 1;
+
 /// Lane socket byte: "your counter moved".
 pub const RING: u8 = 0x01;
 /// Lane socket byte: "cancel the request in `cancel_seq`".

@@ -38,6 +38,8 @@ pub struct HelloFields<'a> {
     pub control_size: u64,
     /// Session id from lane 0's Welcome (0 for lane 0).
     pub session_id: u64,
+    /// How many of the last lanes are callback lanes.
+    pub callback_lanes: u32,
 }
 
 /// The JVM's accepted answer.
@@ -67,6 +69,7 @@ pub fn encode_hello(h: &HelloFields<'_>) -> Vec<u8> {
             control_path,
             control_size: h.control_size,
             session_id: h.session_id,
+            callback_lanes: h.callback_lanes,
         },
     );
     fbb.finish(hello, None);
@@ -157,6 +160,7 @@ mod tests {
             control_path: Some("/tmp/x"),
             control_size: 1 << 20,
             session_id: 77,
+            callback_lanes: 2,
         });
         let hello = flatbuffers::root::<Hello>(&bytes).unwrap();
         assert_eq!(hello.protocol_version(), PROTOCOL_VERSION);
@@ -198,6 +202,7 @@ mod tests {
             control_path: None,
             control_size: 4096,
             session_id: 0,
+            callback_lanes: 0,
         };
         let err = greet(&mut a, &hello, Duration::from_secs(5)).unwrap_err();
         assert!(err.to_string().contains("bad token"), "{err}");

@@ -4,6 +4,14 @@
 //! request into the slot and publishes its sequence number; waiting follows
 //! the doorbell protocol (spin briefly while the JVM is hot, then block on the
 //! socket with the GIL released, waking every 100 ms to check for signals).
+//!
+//! A lane has a [`LaneRole`]: on a *call* lane Python starts every exchange
+//! and numbers its messages (`req_seq` = last + 1, Java echoes it in
+//! `resp_seq`); on a *callback* lane Java starts (it numbers, `resp_seq` =
+//! last + 1, and Python echoes it in `req_seq`). Either way the two sides
+//! alternate strictly, and a callback call in the response slot
+//! ([`RESP_FLAG_CALLBACK`]) is just one more message (SHM_LAYOUT.md,
+//! "Callbacks").
 
 use std::io::{ErrorKind, Read, Write};
 use std::os::fd::AsRawFd;
@@ -11,7 +19,7 @@ use std::os::unix::net::UnixStream;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use crate::control::{lane, ControlLayout, CANCEL, LANE_HEADER, RING};
+use crate::control::{lane, ControlLayout, CANCEL, LANE_HEADER, RESP_FLAG_CALLBACK, RING};
 use crate::doorbell::{self, BeforeBlocking};
 use crate::error::{BridgeError, Result};
 use crate::protocol;
@@ -71,12 +79,56 @@ impl Interrupt for NoInterrupt {
     }
 }
 
+/// Which side starts the exchanges on a lane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LaneRole {
+    /// Python calls Java (Python numbers the messages).
+    Call,
+    /// Java calls Python callbacks from threads that hold no call lane (Java
+    /// numbers the messages; Python echoes).
+    Callback,
+}
+
+/// What Python answers a callback call that arrives for a request it
+/// abandoned (Ctrl-C): an error, so the Java code does not wait forever.
+fn abandoned_reply() -> &'static [u8] {
+    static REPLY: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    REPLY.get_or_init(|| {
+        let mut fbb = flatbuffers::FlatBufferBuilder::with_capacity(256);
+        let class_name = fbb.create_string("KeyboardInterrupt");
+        let message = fbb.create_string(
+            "the Python call this callback belongs to was interrupted; the callback did not run",
+        );
+        let error = protocol::JavaError::create(
+            &mut fbb,
+            &protocol::JavaErrorArgs {
+                class_name: Some(class_name),
+                message: Some(message),
+                stack_trace: None,
+            },
+        );
+        let req = protocol::Request::create(
+            &mut fbb,
+            &protocol::RequestArgs {
+                action: protocol::Action::CallbackReply,
+                error: Some(error),
+                ..Default::default()
+            },
+        );
+        fbb.finish(req, None);
+        fbb.finished_data().to_vec()
+    })
+}
+
 /// One lane of the control segment, owned by the Python side.
 pub struct Lane {
     index: usize,
+    role: LaneRole,
     base: *mut u8,
     slot_size: usize,
     socket: UnixStream,
+    /// Call lane: the last `req_seq` sent. Callback lane: the last `resp_seq`
+    /// received (Python's next message echoes it).
     last_seq: u64,
     /// A request whose response nobody waits for any more (interrupted).
     abandoned: Option<u64>,
@@ -116,6 +168,7 @@ impl Lane {
             .map_err(BridgeError::io("configuring a lane socket"))?;
         Ok(Lane {
             index,
+            role: LaneRole::Call,
             // SAFETY: lane_offset(index) is inside the segment for index < lanes.
             base: unsafe { control_base.add(layout.lane_offset(index)) },
             slot_size: layout.slot_size,
@@ -149,6 +202,26 @@ impl Lane {
         self.spin_budget = SPIN_BUDGET;
     }
 
+    /// Makes this a callback lane (before first use).
+    pub fn set_role(&mut self, role: LaneRole) {
+        self.role = role;
+    }
+
+    /// Who starts the exchanges on this lane.
+    pub fn role(&self) -> LaneRole {
+        self.role
+    }
+
+    /// Callback lane: the `resp_seq` of Java's next call.
+    pub fn next_call_seq(&self) -> u64 {
+        self.last_seq + 1
+    }
+
+    /// True when the message now in the response slot is a callback call.
+    pub fn holds_callback_call(&self) -> bool {
+        self.u32_at(lane::RESP_FLAGS).load(Ordering::Acquire) & RESP_FLAG_CALLBACK != 0
+    }
+
     /// Index of this lane in the control segment.
     pub fn index(&self) -> usize {
         self.index
@@ -161,18 +234,35 @@ impl Lane {
 
     /// False while an abandoned request is still running in the JVM.
     pub fn is_ready(&mut self) -> bool {
-        match self.abandoned {
-            Some(seq) if doorbell::arrived(self.u64_at(lane::RESP_SEQ), seq) => {
-                self.abandoned = None;
-                true
-            }
-            Some(_) => false,
-            None => true,
-        }
+        matches!(self.settle_abandoned(false), Ok(true))
     }
 
-    /// Copies an encoded request into the slot and rings the JVM; returns its
-    /// sequence number.
+    /// Deals with the late messages of an abandoned request: callback calls
+    /// are refused (Java must not wait for a caller who left), the final
+    /// answer is dropped. Returns true once nothing is outstanding; with
+    /// `block` false it never waits.
+    fn settle_abandoned(&mut self, block: bool) -> Result<bool> {
+        while let Some(seq) = self.abandoned {
+            if !doorbell::arrived(self.u64_at(lane::RESP_SEQ), seq) {
+                if !block {
+                    return Ok(false);
+                }
+                self.wait_for(seq, &mut || false)?;
+            }
+            self.note_arrival(seq);
+            if self.holds_callback_call() {
+                let next = self.publish(abandoned_reply())?;
+                self.abandoned = Some(next);
+            } else {
+                self.abandoned = None;
+            }
+        }
+        Ok(true)
+    }
+
+    /// Copies an encoded message into the request slot and rings the JVM;
+    /// returns the `resp_seq` to wait for (its answer, or Java's next
+    /// callback call).
     pub fn send(&mut self, request: &[u8]) -> Result<u64> {
         if request.len() > self.slot_size {
             return Err(BridgeError::TooLarge {
@@ -181,14 +271,16 @@ impl Lane {
                 limit: self.slot_size,
             });
         }
-        if let Some(seq) = self.abandoned {
-            // Wait out the interrupted call so its late reply cannot be
-            // mistaken for ours.
-            self.wait(seq, &mut NoInterrupt)?;
-            self.abandoned = None;
-        }
+        // Wait out an interrupted call so its late reply cannot be mistaken
+        // for ours.
+        self.settle_abandoned(true)?;
+        self.publish(request)
+    }
+
+    fn publish(&mut self, request: &[u8]) -> Result<u64> {
         // SAFETY: the request slot starts LANE_HEADER after the lane base and
-        // is slot_size long; the JVM reads it only after the seq store below.
+        // is slot_size long (checked by the callers); the JVM reads it only
+        // after the seq store below.
         unsafe {
             std::ptr::copy_nonoverlapping(
                 request.as_ptr(),
@@ -198,8 +290,13 @@ impl Lane {
         }
         self.u32_at(lane::REQ_LEN)
             .store(request.len() as u32, Ordering::Relaxed);
-        let seq = self.last_seq + 1;
-        self.last_seq = seq;
+        let (seq, expect) = match self.role {
+            LaneRole::Call => (self.last_seq + 1, self.last_seq + 1),
+            LaneRole::Callback => (self.last_seq, self.last_seq + 1),
+        };
+        if self.role == LaneRole::Call {
+            self.last_seq = seq;
+        }
         self.peer_spinning = self.u32_at(lane::JVM_SPINNING).load(Ordering::Relaxed) == 1;
         self.sent_at = Instant::now();
         if doorbell::publish(
@@ -209,7 +306,13 @@ impl Lane {
         ) {
             self.ring(RING)?;
         }
-        Ok(seq)
+        Ok(expect)
+    }
+
+    fn note_arrival(&mut self, seq: u64) {
+        if self.role == LaneRole::Callback {
+            self.last_seq = seq;
+        }
     }
 
     fn ring(&mut self, byte: u8) -> Result<()> {
@@ -224,8 +327,32 @@ impl Lane {
         }
     }
 
-    /// Waits until the response to `seq` is in the response slot.
+    /// Waits until the message numbered `seq` (the answer to a request, or a
+    /// callback call) is in the response slot. An interrupted wait on a call
+    /// lane cancels the request; a callback lane ignores interrupts.
     pub fn wait(&mut self, seq: u64, interrupt: &mut dyn Interrupt) -> Result<()> {
+        let cancel = self.role == LaneRole::Call;
+        if self.wait_for(seq, &mut || cancel && interrupt.interrupted())? {
+            self.note_arrival(seq);
+            return Ok(());
+        }
+        self.cancel(seq)?;
+        Err(BridgeError::Interrupted)
+    }
+
+    /// Callback lane: waits for Java's next call; false if `stop` said so
+    /// first (it is asked every 100 ms).
+    pub fn wait_for_call(&mut self, stop: &mut dyn FnMut() -> bool) -> Result<bool> {
+        let seq = self.next_call_seq();
+        if self.wait_for(seq, stop)? {
+            self.note_arrival(seq);
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// The doorbell wait; false if `give_up` returned true at a signal check.
+    fn wait_for(&mut self, seq: u64, give_up: &mut dyn FnMut() -> bool) -> Result<bool> {
         let resp_seq = self.u64_at(lane::RESP_SEQ);
         let spin = match self.strategy {
             // A fast last reply counts only if it was recent: after a pause
@@ -260,7 +387,7 @@ impl Lane {
             if hit {
                 self.hot = true;
                 self.done_at = Instant::now();
-                return Ok(());
+                return Ok(true);
             }
         }
         loop {
@@ -272,9 +399,8 @@ impl Lane {
             {
                 break;
             }
-            if !self.block_on_socket()? && interrupt.interrupted() {
-                self.cancel(seq)?;
-                return Err(BridgeError::Interrupted);
+            if !self.block_on_socket()? && give_up() {
+                return Ok(false);
             }
         }
         // A reply within a few spin budgets of the request means the JVM is
@@ -287,7 +413,7 @@ impl Lane {
         if latency < SPIN_BUDGET && self.strategy != WaitStrategy::Spin {
             self.spin_budget = SPIN_BUDGET;
         }
-        Ok(())
+        Ok(true)
     }
 
     /// Blocks until the socket is readable or the signal-check interval ends.
@@ -320,8 +446,9 @@ impl Lane {
         }
     }
 
-    /// Asks the JVM to cancel `seq`; its late reply is discarded.
-    fn cancel(&mut self, seq: u64) -> Result<()> {
+    /// Asks the JVM to cancel `seq`; its late messages are settled later
+    /// (callback calls refused, the answer dropped).
+    pub fn cancel(&mut self, seq: u64) -> Result<()> {
         self.u64_at(lane::CANCEL_SEQ).store(seq, Ordering::SeqCst);
         self.abandoned = Some(seq);
         self.ring(CANCEL)

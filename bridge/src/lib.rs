@@ -28,7 +28,8 @@ pub mod value;
 
 #[cfg(not(loom))]
 pub use client::{
-    Client, ClientOptions, LaneGuard, PooledScratch, ReleaseQueue, RequestHead, WeakClient,
+    CallbackHandler, CallbackOutcome, Client, ClientOptions, LaneGuard, NoCallbacks, PooledScratch,
+    ReleaseQueue, RequestHead, WeakClient,
 };
 #[cfg(not(loom))]
 pub use error::{BridgeError, JavaError, Result};

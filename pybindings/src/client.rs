@@ -21,6 +21,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyList, PyString, PyTuple};
 
+use crate::callbacks::PyCallbacks;
 use crate::convert::{self, Hooks};
 use crate::errors::to_py;
 
@@ -74,6 +75,9 @@ unsafe impl Send for SendScratch<'_, '_> {}
 pub struct NativeClient {
     client: Client,
     hooks: OnceLock<Hooks>,
+    /// `dispatch(callback_id, method, interface, args)`, set with the first
+    /// registered callback.
+    callback_dispatcher: OnceLock<Py<PyAny>>,
 }
 
 impl NativeClient {
@@ -109,17 +113,22 @@ impl NativeClient {
     /// response back, waiting with the GIL released. The lane is returned
     /// before any Python code runs again.
     pub(crate) fn exchange(&self, py: Python<'_>, scratch: &mut PooledScratch<'_>) -> PyResult<()> {
+        let hooks = self.hooks()?;
         let lane = self.lane(py)?;
         let mut held = HeldLane(lane);
         let mut signals = SignalCheck { error: None };
+        let mut callbacks = PyCallbacks::new(hooks, self.callback_dispatcher.get());
         let mut work = SendScratch(scratch);
-        let (work, lane, check) = (&mut work, &mut held, &mut signals);
+        let (work, lane, check, cbs) = (&mut work, &mut held, &mut signals, &mut callbacks);
         // `move` captures the Send wrappers whole, not their non-Send fields.
-        let result = py.detach(move || work.0.exchange(&mut lane.0, check));
+        let result = py.detach(move || work.0.exchange(&mut lane.0, check, cbs));
         drop(held);
-        result.map_err(|e| match (e, signals.error.take()) {
-            (BridgeError::Interrupted, Some(err)) => err,
-            (e, _) => to_py(py, e),
+        let stopped = callbacks.stopped.take();
+        drop(callbacks);
+        result.map_err(|e| match (e, signals.error.take(), stopped) {
+            (BridgeError::Interrupted, _, Some(err)) => err,
+            (BridgeError::Interrupted, Some(err), None) => err,
+            (e, _, _) => to_py(py, e),
         })
     }
 
@@ -206,7 +215,7 @@ type BatchItem<'py> = (
 #[pymethods]
 impl NativeClient {
     #[staticmethod]
-    #[pyo3(signature = (jar, *, java=None, classpath=Vec::new(), jvm_options=Vec::new(), lanes=4, slot_size=1<<20, startup_timeout=30.0, arena_memory=None, doorbell="adaptive"))]
+    #[pyo3(signature = (jar, *, java=None, classpath=Vec::new(), jvm_options=Vec::new(), lanes=4, slot_size=1<<20, startup_timeout=30.0, arena_memory=None, doorbell="adaptive", callback_lanes=2))]
     #[allow(clippy::too_many_arguments)]
     fn launch(
         py: Python<'_>,
@@ -219,6 +228,7 @@ impl NativeClient {
         startup_timeout: f64,
         arena_memory: Option<usize>,
         doorbell: &str,
+        callback_lanes: usize,
     ) -> PyResult<NativeClient> {
         let doorbell = doorbell.parse().map_err(PyValueError::new_err)?;
         if !(startup_timeout.is_finite() && startup_timeout > 0.0) {
@@ -232,6 +242,7 @@ impl NativeClient {
             classpath,
             jvm_options,
             lanes,
+            callback_lanes,
             slot_size,
             startup_timeout: Duration::from_secs_f64(startup_timeout),
             arena: match arena_memory {
@@ -254,7 +265,33 @@ impl NativeClient {
         Ok(NativeClient {
             client,
             hooks: OnceLock::new(),
+            callback_dispatcher: OnceLock::new(),
         })
+    }
+
+    /// Sets the function that runs callbacks (once; later calls are ignored).
+    fn set_callback_dispatcher(&self, dispatch: Py<PyAny>) {
+        let _ = self.callback_dispatcher.set(dispatch);
+    }
+
+    /// Serves callback lane `index` on this thread until the session ends.
+    fn serve_callbacks(&self, py: Python<'_>, index: usize) -> PyResult<()> {
+        let hooks = self.hooks()?;
+        let mut callbacks = PyCallbacks::new(hooks, self.callback_dispatcher.get());
+        let client = &self.client;
+        let cbs = &mut callbacks;
+        let result = py.detach(move || client.serve_callback_lane(index, cbs, &mut || false));
+        drop(callbacks);
+        match result {
+            Ok(()) | Err(BridgeError::Closed(_)) => Ok(()),
+            Err(e) => Err(to_py(py, e)),
+        }
+    }
+
+    /// Indices of the lanes that carry callbacks fired on other Java threads.
+    #[getter]
+    fn callback_lanes(&self) -> Vec<usize> {
+        self.client.callback_lanes().collect()
     }
 
     #[pyo3(signature = (make_object, make_list, make_array, convert_argument, is_java_array, make_reader=None))]

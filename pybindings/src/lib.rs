@@ -6,6 +6,7 @@
 
 mod arena_buffer;
 mod arrow;
+mod callbacks;
 mod client;
 mod convert;
 mod errors;

@@ -30,6 +30,30 @@ def test_async_client_example() -> None:
     asyncio.run(main())
 
 
+def test_async_callbacks_example() -> None:
+    # Verbatim, so the README's import order stays.
+    from gatun import aconnect  # noqa: I001
+    import asyncio
+
+    async def main():
+        client = await aconnect()
+
+        async def async_compare(a, b):
+            await asyncio.sleep(0.01)  # Simulate async work
+            return -1 if a < b else (1 if a > b else 0)
+
+        comparator = await client.register_callback(async_compare, "java.util.Comparator")
+        # Not in the README: show that the comparator works, then close.
+        arr = await client.jvm.java.util.ArrayList()
+        for x in (3, 1, 2):
+            await arr.add(x)
+        await client.jvm.java.util.Collections.sort(arr, comparator)
+        assert [await arr.get(i) for i in range(3)] == [1, 2, 3]
+        await client.close()
+
+    asyncio.run(main())
+
+
 def test_async_calls_run_concurrently_and_fields_and_errors_work() -> None:
     import gatun
 

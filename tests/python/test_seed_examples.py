@@ -365,3 +365,24 @@ def test_exception_handling() -> None:
     assert caught is not None
 
     client.close()
+
+
+def test_python_callbacks() -> None:
+    from gatun import connect
+
+    client = connect()
+
+    def compare(a, b):
+        return -1 if a < b else (1 if a > b else 0)
+
+    comparator = client.register_callback(compare, "java.util.Comparator")
+
+    arr = client.jvm.java.util.ArrayList()
+    arr.add(3)
+    arr.add(1)
+    arr.add(2)
+    client.jvm.java.util.Collections.sort(arr, comparator)
+    # arr is now [1, 2, 3]
+    assert list(arr) == [1, 2, 3]
+
+    client.close()

@@ -56,6 +56,7 @@ class NativeClient:
         startup_timeout: float = 30.0,
         arena_memory: int | None = None,
         doorbell: str = "adaptive",
+        callback_lanes: int = 2,
     ) -> NativeClient:
         """Find Java 17+ (``java``, then ``JAVA_HOME``, then ``PATH``), start the
         server jar, connect every lane and complete the handshake.
@@ -89,6 +90,25 @@ class NativeClient:
         attributes together with the class name ``TypeHint``.
         """
 
+    def set_callback_dispatcher(
+        self, dispatch: Callable[[int, str, str, tuple[Any, ...]], Any]
+    ) -> None:
+        """The function that runs Python callbacks (set once):
+        ``dispatch(callback_id, method, interface, args)`` returns the value
+        for Java or raises (Java then throws ``gatun.server.PythonException``).
+        A ``KeyboardInterrupt`` or ``SystemExit`` also abandons the Python call
+        the callback belongs to and is raised from it."""
+
+    def serve_callbacks(self, index: int) -> None:
+        """Serve callback lane ``index`` on this thread (GIL released while
+        idle) until the session ends: run each callback Java fires there and
+        send the reply. One thread per lane of :attr:`callback_lanes`."""
+
+    @property
+    def callback_lanes(self) -> list[int]:
+        """Indices of the lanes carrying callbacks fired on Java threads that
+        serve no Python call."""
+
     def request(
         self,
         action: int,
@@ -99,7 +119,8 @@ class NativeClient:
         return_object_ref: bool = False,
     ) -> Any:
         """One round trip. Java exceptions are raised as ``gatun.JavaException``
-        subclasses; a dead JVM raises ``gatun.BridgeClosedError``."""
+        subclasses; a dead JVM raises ``gatun.BridgeClosedError``. Callbacks Java
+        fires meanwhile run on this thread; calls they make reuse its lane."""
 
     def batch(
         self,

@@ -119,6 +119,18 @@ class AsyncGatunClient:
         """Arrow data to the JVM (see :meth:`gatun.GatunClient.send_arrow`)."""
         return await self._run(self.sync.send_arrow, data)
 
+    async def register_callback(self, fn: Any, interface_name: str) -> AsyncJavaObject:
+        """Implement a Java interface with ``fn`` (see
+        :meth:`gatun.GatunClient.register_callback`); a coroutine function is
+        awaited on this event loop each time Java calls it."""
+        loop = asyncio.get_running_loop()
+        register = functools.partial(self.sync.register_callback, loop=loop)
+        return await self._run(register, fn, interface_name)  # type: ignore[no-any-return]
+
+    async def unregister_callback(self, callback: Any) -> None:
+        """Forget a callback (its proxy or id)."""
+        await self._run(self.sync.unregister_callback, callback)
+
     async def ping(self) -> bool:
         """One empty round trip."""
         return await self._run(self.sync.ping)

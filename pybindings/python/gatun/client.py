@@ -9,15 +9,19 @@ scalars) and the guards against using a client after ``close()`` or ``fork()``.
 from __future__ import annotations
 
 import array
+import asyncio
 import atexit
+import concurrent.futures
 import contextlib
 import datetime as _dt
 import decimal
+import inspect
 import os
 import sys
 import threading
+import types
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from types import TracebackType
 from typing import Any, Final
 
@@ -41,6 +45,17 @@ _SET_STATIC: Final = _ACTIONS["SetStaticField"]
 _REFLECT: Final = _ACTIONS["Reflect"]
 _IS_INSTANCE: Final = _ACTIONS["IsInstanceOf"]
 _GET_METRICS: Final = _ACTIONS["GetMetrics"]
+_REGISTER_CALLBACK: Final = _ACTIONS["RegisterCallback"]
+_UNREGISTER_CALLBACK: Final = _ACTIONS["UnregisterCallback"]
+
+# Plain callables: called for every abstract method of the interface. Any other
+# object is asked for an attribute named like the Java method first.
+_FUNCTION_TYPES: Final = (
+    types.FunctionType,
+    types.MethodType,
+    types.BuiltinFunctionType,
+    types.BuiltinMethodType,
+)
 
 #: Most requests sent in one batch message by the helpers that split work.
 _CHUNK: Final = 4096
@@ -89,6 +104,10 @@ class GatunClient:
         self._reflect_cache: dict[str, str] = {}
         # The root(s) of the last upstream-style send (send_arrow_table).
         self._current_root: Any = None
+        # Python callbacks: callback id -> (function, event loop for coroutines).
+        self._callbacks: dict[int, tuple[Callable[..., Any], asyncio.AbstractEventLoop | None]] = {}
+        self._callback_lock = threading.Lock()
+        self._callback_threads: list[threading.Thread] = []
         self._jvm = JVMView(self)
         self._install_factories()
         _LIVE.add(self)
@@ -118,9 +137,18 @@ class GatunClient:
                 raise BridgeClosedError("the GatunClient owning this session was garbage collected")
             return _arrow.reader_from_java(client, java_reader, schema)
 
+        def dispatch_callback(
+            callback_id: int, method: str, interface: str, args: tuple[Any, ...]
+        ) -> Any:
+            client = ref()
+            if client is None:
+                raise BridgeClosedError("the GatunClient of this callback was garbage collected")
+            return client._dispatch_callback(callback_id, method, interface, args)
+
         self._native.set_factories(
             make_object, JavaList, _make_array, convert_argument, _is_java_array, make_reader
         )
+        self._native.set_callback_dispatcher(dispatch_callback)
 
     # -- state --------------------------------------------------------------
 
@@ -331,6 +359,89 @@ class GatunClient:
         requests: list[_Request] = [(_GET_FIELD, object_id, None, n, (), False) for n in names]
         return self._run_all(requests)
 
+    # -- Python callbacks ----------------------------------------------------------
+
+    def register_callback(
+        self,
+        fn: Callable[..., Any],
+        interface_name: str | JVMNode,
+        *,
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> JavaObject:
+        """Implement the Java interface ``interface_name`` with ``fn``.
+
+        Returns a :class:`JavaObject` (a ``java.lang.reflect.Proxy``) to pass to
+        Java. Each call of one of the interface's abstract methods runs
+        ``fn(*args)`` in this process and returns its result to Java; if ``fn``
+        is an object (not a plain function) with a method named like the Java
+        method, that method is called instead. Default methods (e.g.
+        ``Comparator.reversed()``) run their Java code; ``toString``,
+        ``hashCode`` and ``equals`` are answered by Java.
+
+        ``fn`` may call Java itself. When Java calls it on the thread that serves
+        a Python call, it runs on the Python thread that made that call;
+        otherwise on one of the client's callback threads. A coroutine function
+        is awaited on ``loop`` (the async client passes its own), else on a
+        private event loop. An exception raised by ``fn`` is thrown in Java as
+        ``gatun.server.PythonException`` ("ValueError: message").
+
+        >>> cmp = client.register_callback(compare, "java.util.Comparator")  # doctest: +SKIP
+        >>> client.jvm.java.util.Collections.sort(arr, cmp)  # doctest: +SKIP
+        """
+        if not callable(fn) and type(fn).__module__ == "builtins":
+            raise TypeError(
+                "register_callback needs a callable, or an object with methods named like the "
+                f"interface's, not {type(fn).__name__}"
+            )
+        proxy = self._request(_REGISTER_CALLBACK, 0, _class_name_of(interface_name))
+        self._callbacks[proxy.object_id] = (fn, loop)
+        self._start_callback_threads()
+        return proxy  # type: ignore[no-any-return]
+
+    def unregister_callback(self, callback: JavaObject | int) -> None:
+        """Forget a callback (its proxy, or its id ``proxy.object_id``): Java
+        calls of the proxy throw ``IllegalStateException`` from now on."""
+        callback_id = _object_id_of(callback)
+        self._callbacks.pop(callback_id, None)
+        self._request(_UNREGISTER_CALLBACK, callback_id)
+
+    def _dispatch_callback(
+        self, callback_id: int, method: str, interface: str, args: tuple[Any, ...]
+    ) -> Any:
+        """Run one callback call from Java (called by the native core)."""
+        entry = self._callbacks.get(callback_id)
+        if entry is None:
+            raise LookupError(
+                f"Python callback {callback_id} ({interface}.{method}) is not registered "
+                "in this client (it was unregistered)"
+            )
+        fn, loop = entry
+        target = fn
+        if not isinstance(fn, _FUNCTION_TYPES):
+            named = getattr(fn, method, None)
+            if callable(named):
+                target = named
+        result = target(*args)
+        if inspect.isawaitable(result):
+            result = _wait_for(result, loop)
+        return result
+
+    def _start_callback_threads(self) -> None:
+        """Start one daemon thread per callback lane (once): they run callbacks
+        that Java fires on threads which are not serving a Python call."""
+        with self._callback_lock:
+            if self._callback_threads:
+                return
+            for index in self._native.callback_lanes:
+                thread = threading.Thread(
+                    target=self._native.serve_callbacks,
+                    args=(index,),
+                    name=f"gatun-callbacks-lane{index}",
+                    daemon=True,
+                )
+                thread.start()
+                self._callback_threads.append(thread)
+
     # -- argument conversion ---------------------------------------------------
 
     def _convert_argument(self, value: Any) -> Any:
@@ -481,6 +592,13 @@ class GatunClient:
             self._unusable = "this GatunClient is closed"
         _LIVE.discard(self)
         self._native.close()
+        # The callback threads end with the session; wait briefly so none is
+        # left inside the interpreter when it exits.
+        current = threading.current_thread()
+        for thread in self._callback_threads:
+            if thread is not current:
+                thread.join(timeout=2.0)
+        self._callbacks.clear()
 
     def _mark_forked(self) -> None:
         # The child of a fork shares the parent's session memory; it must
@@ -679,6 +797,32 @@ class BatchContext:
     ) -> None:
         if exc_type is None:
             self.execute()
+
+
+# ------------------------------------------------------------ callbacks
+
+
+async def _awaited(awaitable: Awaitable[Any]) -> Any:
+    return await awaitable
+
+
+def _wait_for(awaitable: Awaitable[Any], loop: asyncio.AbstractEventLoop | None) -> Any:
+    """The result of a coroutine callback, from a thread that is not running it.
+
+    It runs on ``loop`` when that loop is running on another thread (the async
+    client's loop, free while its call waits in a worker thread); otherwise on
+    a private loop in a helper thread (this thread may be the loop's own,
+    blocked inside the Java call).
+    """
+    if loop is not None and loop.is_running():
+        try:
+            here = asyncio.get_running_loop()
+        except RuntimeError:
+            here = None
+        if here is not loop:
+            return asyncio.run_coroutine_threadsafe(_awaited(awaitable), loop).result()
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="gatun-callback") as pool:
+        return pool.submit(asyncio.run, _awaited(awaitable)).result()
 
 
 # ------------------------------------------------------- conversion helpers

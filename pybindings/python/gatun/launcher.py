@@ -60,6 +60,7 @@ def connect(
     startup_timeout: float | None = None,
     java: str | None = None,
     doorbell: str | None = None,
+    callback_lanes: int = 2,
 ) -> GatunClient:
     """Start a JVM and return a client connected to it.
 
@@ -76,6 +77,11 @@ def connect(
     - ``doorbell``: how a call waits for its reply: ``"adaptive"`` (default: spin
       briefly while the JVM is hot, else block), ``"spin"``, ``"backoff"`` or
       ``"block"`` (never spin; least CPU). Also ``GATUN_DOORBELL``.
+    - ``callback_lanes``: lanes reserved for Python callbacks that Java fires on
+      threads which are not serving a Python call (``new Thread``, executors,
+      parallel streams); each is served by a Python daemon thread started by
+      the first :meth:`~gatun.GatunClient.register_callback`. ``0`` makes such
+      callbacks fail with a Java ``IllegalStateException``.
 
     >>> client = connect()                                   # doctest: +SKIP
     >>> client.jvm.java.lang.Math.max(10, 20)                # doctest: +SKIP
@@ -109,5 +115,6 @@ def connect(
         startup_timeout=float(timeout),
         arena_memory=memory_bytes,
         doorbell=doorbell or os.environ.get("GATUN_DOORBELL") or "adaptive",
+        callback_lanes=callback_lanes,
     )
     return GatunClient(native, memory=memory_bytes)

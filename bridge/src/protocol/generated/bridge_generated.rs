@@ -336,10 +336,10 @@ impl ::flatbuffers::SimpleToVerifyInSlice for ElementType {}
 #[deprecated(since = "2.0.0", note = "Use associated constants instead. This will no longer be generated in 2021.")]
 pub const ENUM_MIN_ACTION: u8 = 0;
 #[deprecated(since = "2.0.0", note = "Use associated constants instead. This will no longer be generated in 2021.")]
-pub const ENUM_MAX_ACTION: u8 = 15;
+pub const ENUM_MAX_ACTION: u8 = 18;
 #[deprecated(since = "2.0.0", note = "Use associated constants instead. This will no longer be generated in 2021.")]
 #[allow(non_camel_case_types)]
-pub const ENUM_VALUES_ACTION: [Action; 16] = [
+pub const ENUM_VALUES_ACTION: [Action; 19] = [
   Action::Ping,
   Action::CreateObject,
   Action::InvokeMethod,
@@ -356,6 +356,9 @@ pub const ENUM_VALUES_ACTION: [Action; 16] = [
   Action::DefineSchema,
   Action::SendArrowBatch,
   Action::ArrowStream,
+  Action::RegisterCallback,
+  Action::UnregisterCallback,
+  Action::CallbackReply,
 ];
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -382,9 +385,12 @@ impl Action {
   /// (-> Object ref to it); otherwise the reader object_id. `arrow`, if set,
   /// is its next batch; end_of_stream marks that no batch follows.
   pub const ArrowStream: Self = Self(15);
+  pub const RegisterCallback: Self = Self(16);
+  pub const UnregisterCallback: Self = Self(17);
+  pub const CallbackReply: Self = Self(18);
 
   pub const ENUM_MIN: u8 = 0;
-  pub const ENUM_MAX: u8 = 15;
+  pub const ENUM_MAX: u8 = 18;
   pub const ENUM_VALUES: &'static [Self] = &[
     Self::Ping,
     Self::CreateObject,
@@ -402,6 +408,9 @@ impl Action {
     Self::DefineSchema,
     Self::SendArrowBatch,
     Self::ArrowStream,
+    Self::RegisterCallback,
+    Self::UnregisterCallback,
+    Self::CallbackReply,
   ];
   /// Returns the variant's name or "" if unknown.
   pub fn variant_name(self) -> Option<&'static str> {
@@ -422,6 +431,9 @@ impl Action {
       Self::DefineSchema => Some("DefineSchema"),
       Self::SendArrowBatch => Some("SendArrowBatch"),
       Self::ArrowStream => Some("ArrowStream"),
+      Self::RegisterCallback => Some("RegisterCallback"),
+      Self::UnregisterCallback => Some("UnregisterCallback"),
+      Self::CallbackReply => Some("CallbackReply"),
       _ => None,
     }
   }
@@ -1391,6 +1403,7 @@ impl<'a> Request<'a> {
   pub const VT_SCHEMA: ::flatbuffers::VOffsetT = 24;
   pub const VT_ARROW: ::flatbuffers::VOffsetT = 26;
   pub const VT_END_OF_STREAM: ::flatbuffers::VOffsetT = 28;
+  pub const VT_ERROR: ::flatbuffers::VOffsetT = 30;
 
   #[inline]
   pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
@@ -1403,6 +1416,7 @@ impl<'a> Request<'a> {
   ) -> ::flatbuffers::WIPOffset<Request<'bldr>> {
     let mut builder = RequestBuilder::new(_fbb);
     builder.add_object_id(args.object_id);
+    if let Some(x) = args.error { builder.add_error(x); }
     if let Some(x) = args.arrow { builder.add_arrow(x); }
     if let Some(x) = args.schema { builder.add_schema(x); }
     if let Some(x) = args.batch { builder.add_batch(x); }
@@ -1514,6 +1528,15 @@ impl<'a> Request<'a> {
     // which contains a valid value in this slot
     unsafe { self._tab.get::<bool>(Request::VT_END_OF_STREAM, Some(false)).unwrap()}
   }
+  /// CallbackReply only: the Python exception the callback raised
+  /// (class_name = the Python type's qualified name).
+  #[inline]
+  pub fn error(&self) -> Option<JavaError<'a>> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<JavaError>>(Request::VT_ERROR, None)}
+  }
 }
 
 impl ::flatbuffers::Verifiable for Request<'_> {
@@ -1535,6 +1558,7 @@ impl ::flatbuffers::Verifiable for Request<'_> {
      .visit_field::<::flatbuffers::ForwardsUOffset<SchemaDefinition>>("schema", Self::VT_SCHEMA, false)?
      .visit_field::<::flatbuffers::ForwardsUOffset<BatchDescriptor>>("arrow", Self::VT_ARROW, false)?
      .visit_field::<bool>("end_of_stream", Self::VT_END_OF_STREAM, false)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<JavaError>>("error", Self::VT_ERROR, false)?
      .finish();
     Ok(())
   }
@@ -1553,6 +1577,7 @@ pub struct RequestArgs<'a> {
     pub schema: Option<::flatbuffers::WIPOffset<SchemaDefinition<'a>>>,
     pub arrow: Option<::flatbuffers::WIPOffset<BatchDescriptor<'a>>>,
     pub end_of_stream: bool,
+    pub error: Option<::flatbuffers::WIPOffset<JavaError<'a>>>,
 }
 impl<'a> Default for RequestArgs<'a> {
   #[inline]
@@ -1571,6 +1596,7 @@ impl<'a> Default for RequestArgs<'a> {
       schema: None,
       arrow: None,
       end_of_stream: false,
+      error: None,
     }
   }
 }
@@ -1633,6 +1659,10 @@ impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> RequestBuilder<'a, 'b, A> {
     self.fbb_.push_slot::<bool>(Request::VT_END_OF_STREAM, end_of_stream, false);
   }
   #[inline]
+  pub fn add_error(&mut self, error: ::flatbuffers::WIPOffset<JavaError<'b >>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<JavaError>>(Request::VT_ERROR, error);
+  }
+  #[inline]
   pub fn new(_fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>) -> RequestBuilder<'a, 'b, A> {
     let start = _fbb.start_table();
     RequestBuilder {
@@ -1663,6 +1693,7 @@ impl ::core::fmt::Debug for Request<'_> {
       ds.field("schema", &self.schema());
       ds.field("arrow", &self.arrow());
       ds.field("end_of_stream", &self.end_of_stream());
+      ds.field("error", &self.error());
       ds.finish()
   }
 }
@@ -1817,6 +1848,7 @@ impl<'a> Response<'a> {
   pub const VT_VALUE: ::flatbuffers::VOffsetT = 4;
   pub const VT_ERROR: ::flatbuffers::VOffsetT = 6;
   pub const VT_BATCH: ::flatbuffers::VOffsetT = 8;
+  pub const VT_CALLBACK: ::flatbuffers::VOffsetT = 10;
 
   #[inline]
   pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
@@ -1828,6 +1860,7 @@ impl<'a> Response<'a> {
     args: &'args ResponseArgs<'args>
   ) -> ::flatbuffers::WIPOffset<Response<'bldr>> {
     let mut builder = ResponseBuilder::new(_fbb);
+    if let Some(x) = args.callback { builder.add_callback(x); }
     if let Some(x) = args.batch { builder.add_batch(x); }
     if let Some(x) = args.error { builder.add_error(x); }
     if let Some(x) = args.value { builder.add_value(x); }
@@ -1857,6 +1890,16 @@ impl<'a> Response<'a> {
     // which contains a valid value in this slot
     unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'a, ::flatbuffers::ForwardsUOffset<Response>>>>(Response::VT_BATCH, None)}
   }
+  /// Set instead of a result: Java asks Python to run a callback (the lane's
+  /// resp_flags has CALLBACK set); the next message from Python on the lane
+  /// is a CallbackReply or a nested request (SHM_LAYOUT.md, "Callbacks").
+  #[inline]
+  pub fn callback(&self) -> Option<CallbackCall<'a>> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<CallbackCall>>(Response::VT_CALLBACK, None)}
+  }
 }
 
 impl ::flatbuffers::Verifiable for Response<'_> {
@@ -1868,6 +1911,7 @@ impl ::flatbuffers::Verifiable for Response<'_> {
      .visit_field::<::flatbuffers::ForwardsUOffset<Value>>("value", Self::VT_VALUE, false)?
      .visit_field::<::flatbuffers::ForwardsUOffset<JavaError>>("error", Self::VT_ERROR, false)?
      .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, ::flatbuffers::ForwardsUOffset<Response>>>>("batch", Self::VT_BATCH, false)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<CallbackCall>>("callback", Self::VT_CALLBACK, false)?
      .finish();
     Ok(())
   }
@@ -1876,6 +1920,7 @@ pub struct ResponseArgs<'a> {
     pub value: Option<::flatbuffers::WIPOffset<Value<'a>>>,
     pub error: Option<::flatbuffers::WIPOffset<JavaError<'a>>>,
     pub batch: Option<::flatbuffers::WIPOffset<::flatbuffers::Vector<'a, ::flatbuffers::ForwardsUOffset<Response<'a>>>>>,
+    pub callback: Option<::flatbuffers::WIPOffset<CallbackCall<'a>>>,
 }
 impl<'a> Default for ResponseArgs<'a> {
   #[inline]
@@ -1884,6 +1929,7 @@ impl<'a> Default for ResponseArgs<'a> {
       value: None,
       error: None,
       batch: None,
+      callback: None,
     }
   }
 }
@@ -1906,6 +1952,10 @@ impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> ResponseBuilder<'a, 'b, A> {
     self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(Response::VT_BATCH, batch);
   }
   #[inline]
+  pub fn add_callback(&mut self, callback: ::flatbuffers::WIPOffset<CallbackCall<'b >>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<CallbackCall>>(Response::VT_CALLBACK, callback);
+  }
+  #[inline]
   pub fn new(_fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>) -> ResponseBuilder<'a, 'b, A> {
     let start = _fbb.start_table();
     ResponseBuilder {
@@ -1926,6 +1976,159 @@ impl ::core::fmt::Debug for Response<'_> {
       ds.field("value", &self.value());
       ds.field("error", &self.error());
       ds.field("batch", &self.batch());
+      ds.field("callback", &self.callback());
+      ds.finish()
+  }
+}
+pub enum CallbackCallOffset {}
+#[derive(Copy, Clone, PartialEq)]
+
+/// A call of a registered Python callback through its Java proxy.
+pub struct CallbackCall<'a> {
+  pub _tab: ::flatbuffers::Table<'a>,
+}
+
+impl<'a> ::flatbuffers::Follow<'a> for CallbackCall<'a> {
+  type Inner = CallbackCall<'a>;
+  #[inline]
+  unsafe fn follow(buf: &'a [u8], loc: usize) -> Self::Inner {
+    Self { _tab: unsafe { ::flatbuffers::Table::new(buf, loc) } }
+  }
+}
+
+impl<'a> CallbackCall<'a> {
+  pub const VT_CALLBACK_ID: ::flatbuffers::VOffsetT = 4;
+  pub const VT_METHOD: ::flatbuffers::VOffsetT = 6;
+  pub const VT_INTERFACE_NAME: ::flatbuffers::VOffsetT = 8;
+  pub const VT_ARGS: ::flatbuffers::VOffsetT = 10;
+
+  #[inline]
+  pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
+    CallbackCall { _tab: table }
+  }
+  #[allow(unused_mut)]
+  pub fn create<'bldr: 'args, 'args: 'mut_bldr, 'mut_bldr, A: ::flatbuffers::Allocator + 'bldr>(
+    _fbb: &'mut_bldr mut ::flatbuffers::FlatBufferBuilder<'bldr, A>,
+    args: &'args CallbackCallArgs<'args>
+  ) -> ::flatbuffers::WIPOffset<CallbackCall<'bldr>> {
+    let mut builder = CallbackCallBuilder::new(_fbb);
+    builder.add_callback_id(args.callback_id);
+    if let Some(x) = args.args { builder.add_args(x); }
+    if let Some(x) = args.interface_name { builder.add_interface_name(x); }
+    if let Some(x) = args.method { builder.add_method(x); }
+    builder.finish()
+  }
+
+
+  /// The id RegisterCallback returned (the proxy's object id).
+  #[inline]
+  pub fn callback_id(&self) -> i64 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<i64>(CallbackCall::VT_CALLBACK_ID, Some(0)).unwrap()}
+  }
+  /// The Java interface method, e.g. "compare".
+  #[inline]
+  pub fn method(&self) -> Option<&'a str> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<&str>>(CallbackCall::VT_METHOD, None)}
+  }
+  /// Its declaring interface, e.g. "java.util.Comparator".
+  #[inline]
+  pub fn interface_name(&self) -> Option<&'a str> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<&str>>(CallbackCall::VT_INTERFACE_NAME, None)}
+  }
+  /// The arguments, converted as results are (objects become references).
+  #[inline]
+  pub fn args(&self) -> Option<::flatbuffers::Vector<'a, ::flatbuffers::ForwardsUOffset<Value<'a>>>> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'a, ::flatbuffers::ForwardsUOffset<Value>>>>(CallbackCall::VT_ARGS, None)}
+  }
+}
+
+impl ::flatbuffers::Verifiable for CallbackCall<'_> {
+  #[inline]
+  fn run_verifier(
+    v: &mut ::flatbuffers::Verifier, pos: usize
+  ) -> Result<(), ::flatbuffers::InvalidFlatbuffer> {
+    v.visit_table(pos)?
+     .visit_field::<i64>("callback_id", Self::VT_CALLBACK_ID, false)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<&str>>("method", Self::VT_METHOD, false)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<&str>>("interface_name", Self::VT_INTERFACE_NAME, false)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, ::flatbuffers::ForwardsUOffset<Value>>>>("args", Self::VT_ARGS, false)?
+     .finish();
+    Ok(())
+  }
+}
+pub struct CallbackCallArgs<'a> {
+    pub callback_id: i64,
+    pub method: Option<::flatbuffers::WIPOffset<&'a str>>,
+    pub interface_name: Option<::flatbuffers::WIPOffset<&'a str>>,
+    pub args: Option<::flatbuffers::WIPOffset<::flatbuffers::Vector<'a, ::flatbuffers::ForwardsUOffset<Value<'a>>>>>,
+}
+impl<'a> Default for CallbackCallArgs<'a> {
+  #[inline]
+  fn default() -> Self {
+    CallbackCallArgs {
+      callback_id: 0,
+      method: None,
+      interface_name: None,
+      args: None,
+    }
+  }
+}
+
+pub struct CallbackCallBuilder<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> {
+  fbb_: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>,
+  start_: ::flatbuffers::WIPOffset<::flatbuffers::TableUnfinishedWIPOffset>,
+}
+impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> CallbackCallBuilder<'a, 'b, A> {
+  #[inline]
+  pub fn add_callback_id(&mut self, callback_id: i64) {
+    self.fbb_.push_slot::<i64>(CallbackCall::VT_CALLBACK_ID, callback_id, 0);
+  }
+  #[inline]
+  pub fn add_method(&mut self, method: ::flatbuffers::WIPOffset<&'b  str>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(CallbackCall::VT_METHOD, method);
+  }
+  #[inline]
+  pub fn add_interface_name(&mut self, interface_name: ::flatbuffers::WIPOffset<&'b  str>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(CallbackCall::VT_INTERFACE_NAME, interface_name);
+  }
+  #[inline]
+  pub fn add_args(&mut self, args: ::flatbuffers::WIPOffset<::flatbuffers::Vector<'b , ::flatbuffers::ForwardsUOffset<Value<'b >>>>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(CallbackCall::VT_ARGS, args);
+  }
+  #[inline]
+  pub fn new(_fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>) -> CallbackCallBuilder<'a, 'b, A> {
+    let start = _fbb.start_table();
+    CallbackCallBuilder {
+      fbb_: _fbb,
+      start_: start,
+    }
+  }
+  #[inline]
+  pub fn finish(self) -> ::flatbuffers::WIPOffset<CallbackCall<'a>> {
+    let o = self.fbb_.end_table(self.start_);
+    ::flatbuffers::WIPOffset::new(o.value())
+  }
+}
+
+impl ::core::fmt::Debug for CallbackCall<'_> {
+  fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+    let mut ds = f.debug_struct("CallbackCall");
+      ds.field("callback_id", &self.callback_id());
+      ds.field("method", &self.method());
+      ds.field("interface_name", &self.interface_name());
+      ds.field("args", &self.args());
       ds.finish()
   }
 }
@@ -2476,6 +2679,7 @@ impl<'a> Hello<'a> {
   pub const VT_CONTROL_PATH: ::flatbuffers::VOffsetT = 18;
   pub const VT_CONTROL_SIZE: ::flatbuffers::VOffsetT = 20;
   pub const VT_SESSION_ID: ::flatbuffers::VOffsetT = 22;
+  pub const VT_CALLBACK_LANES: ::flatbuffers::VOffsetT = 24;
 
   #[inline]
   pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
@@ -2490,6 +2694,7 @@ impl<'a> Hello<'a> {
     builder.add_session_id(args.session_id);
     builder.add_control_size(args.control_size);
     builder.add_start_time(args.start_time);
+    builder.add_callback_lanes(args.callback_lanes);
     if let Some(x) = args.control_path { builder.add_control_path(x); }
     builder.add_control_fd(args.control_fd);
     builder.add_lane_count(args.lane_count);
@@ -2574,6 +2779,15 @@ impl<'a> Hello<'a> {
     // which contains a valid value in this slot
     unsafe { self._tab.get::<u64>(Hello::VT_SESSION_ID, Some(0)).unwrap()}
   }
+  /// The last `callback_lanes` of the `lane_count` lanes carry callbacks
+  /// fired on other Java threads (Java starts each exchange there).
+  #[inline]
+  pub fn callback_lanes(&self) -> u32 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u32>(Hello::VT_CALLBACK_LANES, Some(0)).unwrap()}
+  }
 }
 
 impl ::flatbuffers::Verifiable for Hello<'_> {
@@ -2592,6 +2806,7 @@ impl ::flatbuffers::Verifiable for Hello<'_> {
      .visit_field::<::flatbuffers::ForwardsUOffset<&str>>("control_path", Self::VT_CONTROL_PATH, false)?
      .visit_field::<u64>("control_size", Self::VT_CONTROL_SIZE, false)?
      .visit_field::<u64>("session_id", Self::VT_SESSION_ID, false)?
+     .visit_field::<u32>("callback_lanes", Self::VT_CALLBACK_LANES, false)?
      .finish();
     Ok(())
   }
@@ -2607,6 +2822,7 @@ pub struct HelloArgs<'a> {
     pub control_path: Option<::flatbuffers::WIPOffset<&'a str>>,
     pub control_size: u64,
     pub session_id: u64,
+    pub callback_lanes: u32,
 }
 impl<'a> Default for HelloArgs<'a> {
   #[inline]
@@ -2622,6 +2838,7 @@ impl<'a> Default for HelloArgs<'a> {
       control_path: None,
       control_size: 0,
       session_id: 0,
+      callback_lanes: 0,
     }
   }
 }
@@ -2672,6 +2889,10 @@ impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> HelloBuilder<'a, 'b, A> {
     self.fbb_.push_slot::<u64>(Hello::VT_SESSION_ID, session_id, 0);
   }
   #[inline]
+  pub fn add_callback_lanes(&mut self, callback_lanes: u32) {
+    self.fbb_.push_slot::<u32>(Hello::VT_CALLBACK_LANES, callback_lanes, 0);
+  }
+  #[inline]
   pub fn new(_fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>) -> HelloBuilder<'a, 'b, A> {
     let start = _fbb.start_table();
     HelloBuilder {
@@ -2699,6 +2920,7 @@ impl ::core::fmt::Debug for Hello<'_> {
       ds.field("control_path", &self.control_path());
       ds.field("control_size", &self.control_size());
       ds.field("session_id", &self.session_id());
+      ds.field("callback_lanes", &self.callback_lanes());
       ds.finish()
   }
 }

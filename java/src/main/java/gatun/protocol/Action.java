@@ -26,8 +26,11 @@ public final class Action {
    * is its next batch; end_of_stream marks that no batch follows.
    */
   public static final int ArrowStream = 15;
+  public static final int RegisterCallback = 16;
+  public static final int UnregisterCallback = 17;
+  public static final int CallbackReply = 18;
 
-  public static final String[] names = { "Ping", "CreateObject", "InvokeMethod", "InvokeStaticMethod", "GetField", "SetField", "GetStaticField", "SetStaticField", "Reflect", "IsInstanceOf", "ReleaseObjects", "Batch", "GetMetrics", "DefineSchema", "SendArrowBatch", "ArrowStream", };
+  public static final String[] names = { "Ping", "CreateObject", "InvokeMethod", "InvokeStaticMethod", "GetField", "SetField", "GetStaticField", "SetStaticField", "Reflect", "IsInstanceOf", "ReleaseObjects", "Batch", "GetMetrics", "DefineSchema", "SendArrowBatch", "ArrowStream", "RegisterCallback", "UnregisterCallback", "CallbackReply", };
 
   public static String name(int e) { return names[e]; }
 }

@@ -54,6 +54,11 @@ public final class Hello extends com.google.flatbuffers.Table {
    * Lanes > 0: the session lane 0 established.
    */
   public long sessionId() { int o = __offset(22); return o != 0 ? bb.getLong(o + bb_pos) : 0L; }
+  /**
+   * The last `callback_lanes` of the `lane_count` lanes carry callbacks
+   * fired on other Java threads (Java starts each exchange there).
+   */
+  public long callbackLanes() { int o = __offset(24); return o != 0 ? (long)bb.getInt(o + bb_pos) & 0xFFFFFFFFL : 0L; }
 
   public static int createHello(FlatBufferBuilder builder,
       long protocolVersion,
@@ -65,11 +70,13 @@ public final class Hello extends com.google.flatbuffers.Table {
       int controlFd,
       int controlPathOffset,
       long controlSize,
-      long sessionId) {
-    builder.startTable(10);
+      long sessionId,
+      long callbackLanes) {
+    builder.startTable(11);
     Hello.addSessionId(builder, sessionId);
     Hello.addControlSize(builder, controlSize);
     Hello.addStartTime(builder, startTime);
+    Hello.addCallbackLanes(builder, callbackLanes);
     Hello.addControlPath(builder, controlPathOffset);
     Hello.addControlFd(builder, controlFd);
     Hello.addLaneCount(builder, laneCount);
@@ -80,7 +87,7 @@ public final class Hello extends com.google.flatbuffers.Table {
     return Hello.endHello(builder);
   }
 
-  public static void startHello(FlatBufferBuilder builder) { builder.startTable(10); }
+  public static void startHello(FlatBufferBuilder builder) { builder.startTable(11); }
   public static void addProtocolVersion(FlatBufferBuilder builder, long protocolVersion) { builder.addInt(0, (int) protocolVersion, (int) 0L); }
   public static void addToken(FlatBufferBuilder builder, int tokenOffset) { builder.addOffset(1, tokenOffset, 0); }
   public static int createTokenVector(FlatBufferBuilder builder, byte[] data) { return builder.createByteVector(data); }
@@ -94,6 +101,7 @@ public final class Hello extends com.google.flatbuffers.Table {
   public static void addControlPath(FlatBufferBuilder builder, int controlPathOffset) { builder.addOffset(7, controlPathOffset, 0); }
   public static void addControlSize(FlatBufferBuilder builder, long controlSize) { builder.addLong(8, controlSize, 0L); }
   public static void addSessionId(FlatBufferBuilder builder, long sessionId) { builder.addLong(9, sessionId, 0L); }
+  public static void addCallbackLanes(FlatBufferBuilder builder, long callbackLanes) { builder.addInt(10, (int) callbackLanes, (int) 0L); }
   public static int endHello(FlatBufferBuilder builder) {
     int o = builder.endTable();
     return o;

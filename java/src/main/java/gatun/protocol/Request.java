@@ -69,6 +69,12 @@ public final class Request extends com.google.flatbuffers.Table {
    * ArrowStream: no batch follows this one.
    */
   public boolean endOfStream() { int o = __offset(28); return o != 0 ? 0!=bb.get(o + bb_pos) : false; }
+  /**
+   * CallbackReply only: the Python exception the callback raised
+   * (class_name = the Python type's qualified name).
+   */
+  public gatun.protocol.JavaError error() { return error(new gatun.protocol.JavaError()); }
+  public gatun.protocol.JavaError error(gatun.protocol.JavaError obj) { int o = __offset(30); return o != 0 ? obj.__assign(__indirect(o + bb_pos), bb) : null; }
 
   public static int createRequest(FlatBufferBuilder builder,
       int action,
@@ -83,9 +89,11 @@ public final class Request extends com.google.flatbuffers.Table {
       boolean stopOnError,
       int schemaOffset,
       int arrowOffset,
-      boolean endOfStream) {
-    builder.startTable(13);
+      boolean endOfStream,
+      int errorOffset) {
+    builder.startTable(14);
     Request.addObjectId(builder, objectId);
+    Request.addError(builder, errorOffset);
     Request.addArrow(builder, arrowOffset);
     Request.addSchema(builder, schemaOffset);
     Request.addBatch(builder, batchOffset);
@@ -101,7 +109,7 @@ public final class Request extends com.google.flatbuffers.Table {
     return Request.endRequest(builder);
   }
 
-  public static void startRequest(FlatBufferBuilder builder) { builder.startTable(13); }
+  public static void startRequest(FlatBufferBuilder builder) { builder.startTable(14); }
   public static void addAction(FlatBufferBuilder builder, int action) { builder.addByte(0, (byte) action, (byte) 0); }
   public static void addObjectId(FlatBufferBuilder builder, long objectId) { builder.addLong(1, objectId, 0L); }
   public static void addClassName(FlatBufferBuilder builder, int classNameOffset) { builder.addOffset(2, classNameOffset, 0); }
@@ -121,6 +129,7 @@ public final class Request extends com.google.flatbuffers.Table {
   public static void addSchema(FlatBufferBuilder builder, int schemaOffset) { builder.addOffset(10, schemaOffset, 0); }
   public static void addArrow(FlatBufferBuilder builder, int arrowOffset) { builder.addOffset(11, arrowOffset, 0); }
   public static void addEndOfStream(FlatBufferBuilder builder, boolean endOfStream) { builder.addBoolean(12, endOfStream, false); }
+  public static void addError(FlatBufferBuilder builder, int errorOffset) { builder.addOffset(13, errorOffset, 0); }
   public static int endRequest(FlatBufferBuilder builder) {
     int o = builder.endTable();
     return o;

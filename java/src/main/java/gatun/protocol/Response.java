@@ -37,24 +37,34 @@ public final class Response extends com.google.flatbuffers.Table {
   public int batchLength() { int o = __offset(8); return o != 0 ? __vector_len(o) : 0; }
   public gatun.protocol.Response.Vector batchVector() { return batchVector(new gatun.protocol.Response.Vector()); }
   public gatun.protocol.Response.Vector batchVector(gatun.protocol.Response.Vector obj) { int o = __offset(8); return o != 0 ? obj.__assign(__vector(o), 4, bb) : null; }
+  /**
+   * Set instead of a result: Java asks Python to run a callback (the lane's
+   * resp_flags has CALLBACK set); the next message from Python on the lane
+   * is a CallbackReply or a nested request (SHM_LAYOUT.md, "Callbacks").
+   */
+  public gatun.protocol.CallbackCall callback() { return callback(new gatun.protocol.CallbackCall()); }
+  public gatun.protocol.CallbackCall callback(gatun.protocol.CallbackCall obj) { int o = __offset(10); return o != 0 ? obj.__assign(__indirect(o + bb_pos), bb) : null; }
 
   public static int createResponse(FlatBufferBuilder builder,
       int valueOffset,
       int errorOffset,
-      int batchOffset) {
-    builder.startTable(3);
+      int batchOffset,
+      int callbackOffset) {
+    builder.startTable(4);
+    Response.addCallback(builder, callbackOffset);
     Response.addBatch(builder, batchOffset);
     Response.addError(builder, errorOffset);
     Response.addValue(builder, valueOffset);
     return Response.endResponse(builder);
   }
 
-  public static void startResponse(FlatBufferBuilder builder) { builder.startTable(3); }
+  public static void startResponse(FlatBufferBuilder builder) { builder.startTable(4); }
   public static void addValue(FlatBufferBuilder builder, int valueOffset) { builder.addOffset(0, valueOffset, 0); }
   public static void addError(FlatBufferBuilder builder, int errorOffset) { builder.addOffset(1, errorOffset, 0); }
   public static void addBatch(FlatBufferBuilder builder, int batchOffset) { builder.addOffset(2, batchOffset, 0); }
   public static int createBatchVector(FlatBufferBuilder builder, int[] data) { builder.startVector(4, data.length, 4); for (int i = data.length - 1; i >= 0; i--) builder.addOffset(data[i]); return builder.endVector(); }
   public static void startBatchVector(FlatBufferBuilder builder, int numElems) { builder.startVector(4, numElems, 4); }
+  public static void addCallback(FlatBufferBuilder builder, int callbackOffset) { builder.addOffset(3, callbackOffset, 0); }
   public static int endResponse(FlatBufferBuilder builder) {
     int o = builder.endTable();
     return o;

@@ -2,6 +2,7 @@ package gatun.server;
 
 import com.google.flatbuffers.FlatBufferBuilder;
 import gatun.protocol.Action;
+import gatun.protocol.CallbackCall;
 import gatun.protocol.JavaError;
 import gatun.protocol.Request;
 import gatun.protocol.Response;
@@ -62,6 +63,10 @@ public final class Dispatcher {
     private final Metrics metrics;
     private final LongSupplier liveSessions;
     private final ArrowSession arrow;
+    private final Callbacks callbacks;
+
+    /** What {@link #callbackReply} returns for a message that is not a CallbackReply. */
+    static final Object NOT_A_REPLY = new Object();
 
     /**
      * @param registry the session's objects
@@ -85,6 +90,21 @@ public final class Dispatcher {
      */
     public Dispatcher(ObjectRegistry registry, MethodResolver resolver, ClassPolicy policy, Metrics metrics,
                       LongSupplier liveSessions, ArrowSession arrow) {
+        this(registry, resolver, policy, metrics, liveSessions, arrow, null);
+    }
+
+    /**
+     * @param registry the session's objects
+     * @param resolver the (server-wide) resolver
+     * @param policy the class policy
+     * @param metrics server counters
+     * @param liveSessions reports how many sessions are live, for GetMetrics
+     * @param arrow the session's Arrow data plane, or null (Arrow actions are refused)
+     * @param callbacks the session's Python callbacks, or null (callback actions are refused)
+     */
+    Dispatcher(ObjectRegistry registry, MethodResolver resolver, ClassPolicy policy, Metrics metrics,
+               LongSupplier liveSessions, ArrowSession arrow, Callbacks callbacks) {
+        this.callbacks = callbacks;
         this.arrow = arrow;
         this.registry = registry;
         this.resolver = resolver;
@@ -126,7 +146,7 @@ public final class Dispatcher {
             Object result = execute(r, action, ctx);
             // A created object is always a reference: Python holds a proxy to it; so is a received batch.
             boolean asRef = action == Action.CreateObject || action == Action.SendArrowBatch
-                    || returnObjectRef(r);
+                    || action == Action.RegisterCallback || returnObjectRef(r);
             int value;
             boolean invoked = action == Action.InvokeMethod || action == Action.InvokeStaticMethod;
             if (!asRef && arrow != null && invoked && ArrowSession.isArrowValue(result)) {
@@ -144,6 +164,9 @@ public final class Dispatcher {
                     ((BridgeArrowReader) result).close(); // not registered: nobody else could close it
                     throw e;
                 }
+            } else if (action == Action.RegisterCallback) {
+                // Already registered: its id is the callback id.
+                value = encodeProxy(b, (Long) result, requireClassName(r));
             } else if (action == Action.SendArrowBatch) {
                 try {
                     value = ValueCodec.encodeResult(b, result, registry, true);
@@ -277,8 +300,93 @@ public final class Dispatcher {
             }
             case Action.ArrowStream:
                 return arrowStream(requireArrow(action), r);
+            case Action.RegisterCallback:
+                return requireCallbacks(action).register(loadClass(requireClassName(r)));
+            case Action.UnregisterCallback:
+                requireCallbacks(action).unregister(objectId(r));
+                return null;
+            case Action.CallbackReply:
+                throw new ProtocolException("a CallbackReply arrived, but no callback is waiting for one on this lane");
             default:
                 throw new ProtocolException("unknown action " + action);
+        }
+    }
+
+    // ------------------------------------------------------------- callbacks
+
+    private Callbacks requireCallbacks(int action) {
+        if (callbacks == null) {
+            throw new UnsupportedOperationException(Action.name(action) + " needs a session with callbacks");
+        }
+        return callbacks;
+    }
+
+    /** The reference to a callback's proxy (registered under {@code id}), named by its interface. */
+    private static int encodeProxy(FlatBufferBuilder b, long id, String iface) {
+        int cn = b.createString(iface);
+        Value.startValue(b);
+        Value.addKind(b, gatun.protocol.ValueKind.Object);
+        Value.addObjectId(b, id);
+        Value.addClassName(b, cn);
+        return Value.endValue(b);
+    }
+
+    /**
+     * Encodes a callback call: a Response whose {@code callback} names the
+     * callback, the method and its arguments (converted as results are).
+     *
+     * @param b a cleared builder
+     * @param callbackId the callback
+     * @param m the interface method called
+     * @param args its arguments
+     * @return the Response offset
+     */
+    int callbackCall(FlatBufferBuilder b, long callbackId, java.lang.reflect.Method m, Object[] args) {
+        int[] values = new int[args.length];
+        for (int i = 0; i < args.length; i++) {
+            values[i] = ValueCodec.encodeResult(b, args[i], registry, false);
+        }
+        int vec = CallbackCall.createArgsVector(b, values);
+        int method = b.createString(m.getName());
+        int iface = b.createString(m.getDeclaringClass().getName());
+        int call = CallbackCall.createCallbackCall(b, callbackId, method, iface, vec);
+        Response.startResponse(b);
+        Response.addCallback(b, call);
+        return Response.endResponse(b);
+    }
+
+    /**
+     * Reads the message Python sent while a callback runs.
+     *
+     * @param request the message bytes (position 0, limit = length)
+     * @return the callback's result, or {@link #NOT_A_REPLY} if the message is
+     *     a request of its own (a call the Python function makes)
+     * @throws PythonException if the Python function raised
+     * @throws ProtocolException if the reply is malformed
+     */
+    Object callbackReply(ByteBuffer request) {
+        if (request.remaining() < 8) {
+            throw new ProtocolException("a callback reply of " + request.remaining() + " bytes is too short");
+        }
+        Request r = guard(() -> Request.getRootAsRequest(request));
+        if (action(r) != Action.CallbackReply) {
+            return NOT_A_REPLY;
+        }
+        metrics.requests.increment();
+        JavaError e = guard(r::error);
+        if (e != null) {
+            throw new PythonException(guard(e::className), guard(e::message), guard(e::stackTrace));
+        }
+        if (argsLength(r) == 0) {
+            return null;
+        }
+        DecodeContext ctx = new DecodeContext(registry, loader(), policy, request.remaining() / 4 + 16);
+        try {
+            return ValueCodec.decode(r.args(new Value(), 0), ctx, 0);
+        } catch (UnknownObjectException | ProtocolException ex) {
+            throw ex;
+        } catch (RuntimeException | StackOverflowError ex) {
+            throw malformed(ex);
         }
     }
 
@@ -653,6 +761,12 @@ public final class Dispatcher {
         }
         StringWriter sw = new StringWriter();
         e.printStackTrace(new PrintWriter(sw));
+        for (Throwable c = e; c != null; c = c.getCause() == c ? null : c.getCause()) {
+            if (c instanceof PythonException && !((PythonException) c).pythonTraceback().isEmpty()) {
+                sw.append("Python traceback of the callback:\n").append(((PythonException) c).pythonTraceback());
+                break;
+            }
+        }
         String message = e.getMessage();
         return errorResponse(b, e.getClass().getName(), message == null ? e.toString() : message, sw.toString());
     }

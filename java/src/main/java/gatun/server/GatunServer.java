@@ -328,6 +328,11 @@ public final class GatunServer implements AutoCloseable {
             refuse(conn, "lane count " + lanes + " is outside 1.." + ControlSegment.MAX_LANES);
             return null;
         }
+        long callbackLanes = hello.callbackLanes;
+        if (callbackLanes >= lanes) {
+            refuse(conn, callbackLanes + " callback lanes leave no call lane among " + lanes + " lanes");
+            return null;
+        }
         Path path;
         int fd = hello.controlFd;
         if (fd >= 0) {
@@ -359,7 +364,7 @@ public final class GatunServer implements AutoCloseable {
         do {
             id = random.nextLong();
         } while (id == 0 || sessions.containsKey(id));
-        s = new Session(id, seg, this);
+        s = new Session(id, seg, this, (int) callbackLanes);
         sessions.put(id, s);
         metrics.sessionsStarted.incrementAndGet();
         return s;
@@ -376,6 +381,7 @@ public final class GatunServer implements AutoCloseable {
         final String controlPath;
         final long controlSize;
         final long sessionId;
+        final long callbackLanes;
 
         HelloFields(Hello h) {
             protocolVersion = h.protocolVersion();
@@ -394,6 +400,7 @@ public final class GatunServer implements AutoCloseable {
             controlPath = h.controlPath();
             controlSize = h.controlSize();
             sessionId = h.sessionId();
+            callbackLanes = h.callbackLanes();
         }
     }
 

@@ -3,78 +3,153 @@ package gatun.server;
 import com.google.flatbuffers.FlatBufferBuilder;
 import gatun.server.shm.ControlSegment;
 import java.io.IOException;
+import java.lang.reflect.Method;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
+import java.util.ArrayList;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.LockSupport;
 
 /**
  * One lane of a session: a Unix socket, a slot pair in the control segment,
- * and two threads.
+ * and the threads that serve it.
  *
  * <p>The <b>I/O thread</b> owns the socket's read side and blocks reading it:
- * a RING byte (0x01) unparks the worker, a CANCEL byte (0x02) interrupts the
- * worker if it is running user code for the request in {@code cancel_seq}, and
- * EOF ends the session. It is never interrupted.
+ * a RING byte (0x01) unparks the lane's current owner, a CANCEL byte (0x02)
+ * interrupts the worker if it is running user code for the request in
+ * {@code cancel_seq}, and EOF ends the session. It is never interrupted.
  *
- * <p>The <b>worker thread</b> waits for {@code req_seq} to move (spinning about
- * 50 µs while it recently had work, then the doorbell wait of SHM_LAYOUT.md:
- * {@code jvm_waiting = 1}, re-check, park), copies the request out of the slot,
- * dispatches it, writes the response and notifies Python ({@code resp_seq},
- * then CAS {@code py_waiting} 1 -&gt; 0 and, only if that succeeded, one RING
- * byte on the socket).
+ * <p>A <b>call lane</b> has a <b>worker thread</b>: it waits for
+ * {@code req_seq} to move (spinning about 100 µs while it recently had work,
+ * then the doorbell wait of SHM_LAYOUT.md: {@code jvm_waiting = 1}, re-check,
+ * park), copies the request out of the slot, dispatches it, writes the
+ * response and notifies Python ({@code resp_seq}, then CAS
+ * {@code py_waiting} 1 -&gt; 0 and, only if that succeeded, one RING byte on
+ * the socket). Python numbers the messages; Java echoes the number.
+ *
+ * <p><b>Callbacks.</b> When user code running on the worker calls a Python
+ * callback's proxy, {@link #callPython} publishes a callback call in the
+ * response slot (with {@code resp_flags} = CALLBACK) instead of the answer,
+ * and runs a nested dispatch loop: each message Python sends next is either
+ * the callback's reply, which returns from the proxy, or a call the Python
+ * function makes, which is served right there (and may fire further
+ * callbacks, one frame deeper). A <b>callback lane</b> has no worker: a Java
+ * thread that is not serving a Python call takes a free callback lane from the
+ * session, becomes its owner and runs the same loop; there Java numbers the
+ * messages and Python echoes. Its RING bytes are written by a small
+ * <b>ringer thread</b>, because the owner is an arbitrary user thread that
+ * might be interrupted, and an interrupt during a channel write closes the
+ * channel.
  *
  * <p><b>Interrupt discipline.</b> The worker writes to the socket itself, and an
  * interrupt that reaches a blocking channel operation closes the channel
  * (java.nio InterruptibleChannel). So a cancel may interrupt the worker only
  * while the "running user code" sequence is set; setting, clearing and
  * interrupting all happen under one lock, and the worker clears its interrupt
- * status with {@link Thread#interrupted()} right after user code returns. No
- * interrupt can therefore be pending when the worker touches the socket, and a
- * socket is never closed by an interrupt.
+ * status with {@link Thread#interrupted()} right after user code returns (and
+ * before it waits for a callback's reply). No interrupt can therefore be
+ * pending when the worker touches the socket, and a socket is never closed by
+ * an interrupt.
  */
 final class Lane {
     private static final byte RING = 0x01;
     private static final byte CANCEL = 0x02;
     private static final long SPIN_NANOS = 100_000;
     private static final long HOT_NANOS = 2_000_000;
+    /** Deepest nesting of callbacks on one lane (a Python function calling Java calling Python ...). */
+    static final int MAX_CALLBACK_DEPTH = 64;
+
+    /** The lane whose requests the current thread is serving, if any. */
+    private static final ThreadLocal<Lane> CURRENT = new ThreadLocal<>();
 
     private final Session session;
     private final int index;
     private final SocketChannel channel;
     private final ControlSegment seg;
     private final Dispatcher dispatcher;
+    private final boolean callbackLane;
     private final Thread io;
+    /** Call lanes: the worker; callback lanes: null. */
     private final Thread worker;
+    /** Callback lanes: writes RING bytes for the owner; call lanes: null. */
+    private final Thread ringer;
+    private final AtomicBoolean ringPending = new AtomicBoolean();
     private volatile boolean stopped;
+    /** The thread the I/O thread unparks: the worker, or a callback lane's current owner. */
+    private volatile Thread owner;
 
     private final Object userCode = new Object();
     /** Sequence whose user code is running, 0 when none; guarded by {@link #userCode}. */
     private long runningSeq;
 
-    Lane(Session session, int index, SocketChannel channel, ControlSegment seg, Dispatcher dispatcher) {
+    // Touched only by the lane's owner thread.
+    /** The last req_seq seen. */
+    private long reqSeq;
+    /** The last resp_seq published. */
+    private long respSeq;
+    /** Callback frames in use (0 = serving a plain request). */
+    private int depth;
+    /** A builder and a request buffer per nesting level, made on first use. */
+    private final ArrayList<Frame> frames = new ArrayList<>();
+    /** Callback lanes: the owner was interrupted while waiting for Python. */
+    private boolean interruptedWhileWaiting;
+
+    /** Per nesting level: where responses are built and requests copied to. */
+    private static final class Frame {
+        final FlatBufferBuilder b = new FlatBufferBuilder(4096);
+        final byte[] request;
+
+        Frame(int slotSize) {
+            request = new byte[slotSize];
+        }
+    }
+
+    Lane(Session session, int index, SocketChannel channel, ControlSegment seg, Dispatcher dispatcher,
+         boolean callbackLane) {
         this.session = session;
         this.index = index;
         this.channel = channel;
         this.seg = seg;
         this.dispatcher = dispatcher;
+        this.callbackLane = callbackLane;
         String prefix = "gatun-s" + Long.toHexString(session.id()) + "-lane" + index;
         this.io = new Thread(this::runIo, prefix + "-io");
-        this.worker = new Thread(this::runWorker, prefix + "-worker");
         io.setDaemon(true);
-        worker.setDaemon(true);
+        if (callbackLane) {
+            worker = null;
+            ringer = new Thread(this::runRinger, prefix + "-ringer");
+            ringer.setDaemon(true);
+        } else {
+            worker = new Thread(this::runWorker, prefix + "-worker");
+            worker.setDaemon(true);
+            ringer = null;
+            owner = worker;
+        }
     }
 
     void start() {
-        worker.start();
+        if (worker != null) {
+            worker.start();
+        } else {
+            ringer.start();
+        }
         io.start();
     }
 
-    /** Stops both threads and closes the socket (idempotent). */
+    /** @return true for a lane that carries callbacks fired on threads not serving a call */
+    boolean isCallbackLane() {
+        return callbackLane;
+    }
+
+    /** Stops the threads and closes the socket (idempotent); an owner waiting for Python fails. */
     void stop() {
         stopped = true;
-        LockSupport.unpark(worker);
+        LockSupport.unpark(owner);
+        if (ringer != null) {
+            LockSupport.unpark(ringer);
+        }
         synchronized (userCode) {
-            if (runningSeq != 0) {
+            if (runningSeq != 0 && worker != null) {
                 worker.interrupt();
             }
         }
@@ -83,6 +158,15 @@ final class Lane {
         } catch (IOException e) {
             // already closed
         }
+    }
+
+    /**
+     * @param s a session
+     * @return the lane of {@code s} whose request the current thread is serving, or null
+     */
+    static Lane servingFor(Session s) {
+        Lane l = CURRENT.get();
+        return l != null && l.session == s ? l : null;
     }
 
     // ----------------------------------------------------------------- I/O
@@ -99,7 +183,7 @@ final class Lane {
                 for (int i = 0; i < n; i++) {
                     byte b = in.get(i);
                     if (b == RING) {
-                        LockSupport.unpark(worker);
+                        LockSupport.unpark(owner);
                     } else if (b == CANCEL) {
                         cancel(seg.cancelSeq(index));
                     }
@@ -115,8 +199,46 @@ final class Lane {
 
     private void cancel(long seq) {
         synchronized (userCode) {
-            if (runningSeq != 0 && runningSeq == seq) {
+            if (worker != null && runningSeq != 0 && runningSeq == seq) {
                 worker.interrupt();
+            }
+        }
+    }
+
+    private void runRinger() {
+        while (!stopped) {
+            if (ringPending.getAndSet(false)) {
+                writeRing();
+            } else {
+                LockSupport.park(this);
+            }
+        }
+    }
+
+    /** Notify step 2-3: ring Python only if it announced it is about to block. */
+    private void ringPython() {
+        if (!seg.takePyWaiting(index)) {
+            return;
+        }
+        if (Thread.currentThread() == worker) {
+            writeRing();
+        } else {
+            ringPending.set(true);
+            LockSupport.unpark(ringer);
+        }
+    }
+
+    private void writeRing() {
+        ByteBuffer ring = ByteBuffer.allocate(1);
+        ring.put(0, RING);
+        try {
+            while (ring.hasRemaining()) {
+                channel.write(ring);
+            }
+        } catch (IOException e) {
+            if (!stopped) {
+                System.err.println("gatun: lane " + index + ": doorbell write failed: " + e);
+                session.end("lane " + index + ": doorbell write failed: " + e);
             }
         }
     }
@@ -124,45 +246,36 @@ final class Lane {
     // -------------------------------------------------------------- worker
 
     private void runWorker() {
-        FlatBufferBuilder b = new FlatBufferBuilder(64 * 1024);
-        byte[] request = new byte[seg.slotSize()];
-        ByteBuffer ring = ByteBuffer.allocate(1);
-        long last = seg.responseSeq(index);
+        CURRENT.set(this);
+        // The last request answered: one may already wait in the slot.
+        reqSeq = seg.responseSeq(index);
+        respSeq = reqSeq;
         long lastWork = 0;
         while (!stopped) {
-            long seq = await(last, System.nanoTime() - lastWork < HOT_NANOS);
-            if (seq == last) {
+            if (!awaitRequest(System.nanoTime() - lastWork < HOT_NANOS)) {
                 break; // stopped
             }
+            Frame f = frame(0);
             try {
-                try {
-                    serve(seq, b, request);
-                } catch (RuntimeException | Error e) {
-                    System.err.println("gatun: lane " + index + ": request " + seq + " failed outside dispatch: " + e);
-                    serveFailed(seq, b, e);
-                }
-                if (seg.takePyWaiting(index)) {
-                    ring.clear();
-                    ring.put(0, RING);
-                    while (ring.hasRemaining()) {
-                        channel.write(ring);
-                    }
-                }
-            } catch (IOException e) {
-                if (!stopped) {
-                    System.err.println("gatun: lane " + index + ": doorbell write failed: " + e);
-                }
-                break;
+                serve(f);
             } catch (Throwable t) {
-                System.err.println("gatun: lane " + index + ": request " + seq + " failed outside dispatch: " + t);
+                System.err.println("gatun: lane " + index + ": request " + reqSeq + " failed outside dispatch: " + t);
+                if (respSeq != reqSeq) {
+                    f.b.clear();
+                    publish(f.b, dispatcher.errorResponse(f.b, t), 0);
+                }
             }
-            last = seq;
             lastWork = System.nanoTime();
         }
     }
 
-    /** Waits until req_seq differs from {@code last}; returns it, or {@code last} if stopped. */
-    private long await(long last, boolean hot) {
+    /**
+     * Waits until req_seq moves past the last one seen and records it.
+     *
+     * @return false if the lane stopped first
+     */
+    private boolean awaitRequest(boolean hot) {
+        long last = reqSeq;
         if (hot) {
             seg.setJvmSpinning(index, 1);
             long deadline = System.nanoTime() + SPIN_NANOS;
@@ -170,7 +283,8 @@ final class Lane {
                 do {
                     long s = seg.requestSeq(index);
                     if (s != last) {
-                        return s;
+                        reqSeq = s;
+                        return true;
                     }
                     Thread.onSpinWait();
                 } while (System.nanoTime() < deadline);
@@ -181,7 +295,8 @@ final class Lane {
         while (!stopped) {
             long s = seg.requestSeq(index);
             if (s != last) {
-                return s;
+                reqSeq = s;
+                return true;
             }
             seg.setJvmWaiting(index, 1);
             s = seg.requestSeq(index);
@@ -189,18 +304,31 @@ final class Lane {
                 // If this CAS fails Python took the flag and a RING byte is on its way:
                 // a harmless spurious unpark later.
                 seg.takeJvmWaiting(index);
-                return s;
+                reqSeq = s;
+                return true;
             }
             LockSupport.park(this);
             seg.takeJvmWaiting(index);
+            if (Thread.interrupted() && callbackLane) {
+                // A user thread waiting for Python: remember, re-assert when the callback returns.
+                interruptedWhileWaiting = true;
+            }
         }
-        return last;
+        return false;
     }
 
-    /** Copies the request out, dispatches it and publishes the response for {@code seq}. */
-    private void serve(long seq, FlatBufferBuilder b, byte[] request) {
+    private Frame frame(int level) {
+        while (frames.size() <= level) {
+            frames.add(new Frame(seg.slotSize()));
+        }
+        return frames.get(level);
+    }
+
+    /** Copies the request out, dispatches it and publishes its response. */
+    private void serve(Frame f) {
         int slot = seg.slotSize();
         int len = seg.requestLen(index);
+        FlatBufferBuilder b = f.b;
         b.clear();
         try {
             session.arrow().drainPeerReleases(); // Python's releases of Java's regions
@@ -212,33 +340,35 @@ final class Lane {
             root = dispatcher.errorResponse(b, new ProtocolException("request of " + Integer.toUnsignedString(len)
                     + " bytes exceeds the lane slot of " + slot + " bytes"));
         } else {
-            seg.copyRequest(index, request, len);
-            ByteBuffer req = ByteBuffer.wrap(request, 0, len).slice();
+            seg.copyRequest(index, f.request, len);
+            root = dispatch(b, ByteBuffer.wrap(f.request, 0, len).slice());
+        }
+        publish(b, root, 0);
+    }
+
+    /** Runs user code for the request {@link #reqSeq}, cancellable by Python. */
+    private int dispatch(FlatBufferBuilder b, ByteBuffer req) {
+        synchronized (userCode) {
+            runningSeq = reqSeq;
+        }
+        try {
+            return dispatcher.handle(b, req);
+        } finally {
             synchronized (userCode) {
-                runningSeq = seq;
+                runningSeq = 0;
             }
-            try {
-                root = dispatcher.handle(b, req);
-            } finally {
-                synchronized (userCode) {
-                    runningSeq = 0;
-                }
-                Thread.interrupted(); // a cancel that raced the return must not reach the socket
+            // A cancel that raced the return must not reach the socket.
+            if (Thread.interrupted() && callbackLane) {
+                interruptedWhileWaiting = true; // not ours: callback lanes are never cancelled
             }
         }
-        publish(seq, b, root);
     }
 
     /**
-     * Answers {@code seq} with an error when serving it failed outside the
-     * dispatcher (which never throws), so Python is never left waiting.
+     * Writes the response built in {@code b} and publishes it: a call lane
+     * echoes the request's number, a callback lane numbers its own messages.
      */
-    private void serveFailed(long seq, FlatBufferBuilder b, Throwable t) {
-        b.clear();
-        publish(seq, b, dispatcher.errorResponse(b, t));
-    }
-
-    private void publish(long seq, FlatBufferBuilder b, int root) {
+    private void publish(FlatBufferBuilder b, int root, int flags) {
         int slot = seg.slotSize();
         b.finish(root);
         ByteBuffer out = b.dataBuffer();
@@ -252,11 +382,117 @@ final class Lane {
         }
         seg.writeResponse(index, out);
         seg.setResponseLen(index, out.remaining());
+        seg.setResponseFlags(index, flags);
         try {
             session.arrow().flushReleases(); // notices queued by release0 on any thread
         } catch (RuntimeException e) {
             System.err.println("gatun: lane " + index + ": flushing release notices failed: " + e);
         }
+        long seq = callbackLane ? respSeq + 1 : reqSeq;
+        respSeq = seq;
         seg.setResponseSeq(index, seq);
+        ringPython();
+    }
+
+    // ----------------------------------------------------------- callbacks
+
+    /**
+     * Runs Python callback {@code id} on this lane and returns what it
+     * returned. The caller is the lane's owner thread, inside user code of a
+     * request this lane is serving (or {@link #callOnCallbackLane}).
+     *
+     * @param id the callback id
+     * @param m the interface method called
+     * @param args its arguments
+     * @return the decoded result (not yet coerced to the return type)
+     * @throws PythonException if the Python function raised
+     */
+    Object callPython(long id, Method m, Object[] args) {
+        if (depth >= MAX_CALLBACK_DEPTH) {
+            throw new IllegalStateException("Python callbacks nested deeper than " + MAX_CALLBACK_DEPTH
+                    + " levels on lane " + index + " (a callback calling Java calling the callback ...)");
+        }
+        boolean interrupted;
+        synchronized (userCode) {
+            runningSeq = 0;
+            interrupted = Thread.interrupted();
+        }
+        depth++;
+        Frame f = frame(depth);
+        try {
+            f.b.clear();
+            int root = dispatcher.callbackCall(f.b, id, m, args);
+            f.b.finish(root);
+            int size = f.b.dataBuffer().remaining();
+            if (size > seg.slotSize()) {
+                throw new IllegalArgumentException("the arguments of Python callback " + id + " (" + describe(m)
+                        + ") take " + size + " bytes, more than the lane slot of " + seg.slotSize() + " bytes");
+            }
+            publish(f.b, root, ControlSegment.RESP_FLAG_CALLBACK);
+            while (true) {
+                if (!awaitRequest(true)) {
+                    throw new IllegalStateException("the Python session ended while callback " + id + " ("
+                            + describe(m) + ") was running");
+                }
+                int len = seg.requestLen(index);
+                if (len < 0 || len > seg.slotSize()) {
+                    throw new ProtocolException("the reply to callback " + id + " is " + Integer.toUnsignedString(len)
+                            + " bytes long, more than the lane slot of " + seg.slotSize() + " bytes");
+                }
+                seg.copyRequest(index, f.request, len);
+                ByteBuffer req = ByteBuffer.wrap(f.request, 0, len).slice();
+                Object reply = dispatcher.callbackReply(req);
+                if (reply != Dispatcher.NOT_A_REPLY) {
+                    return reply;
+                }
+                serve(f); // a call the Python function makes: served here, one frame deeper
+            }
+        } finally {
+            depth--;
+            synchronized (userCode) {
+                // Back in the outer user code: a cancel names Python's latest message.
+                runningSeq = callbackLane ? 0 : reqSeq;
+            }
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    /**
+     * Runs a callback on this callback lane from a thread that serves no
+     * lane of the session; the caller took the lane from the session's pool.
+     */
+    Object callOnCallbackLane(long id, Method m, Object[] args) {
+        Thread me = Thread.currentThread();
+        Lane previous = CURRENT.get();
+        boolean interrupted = Thread.interrupted();
+        owner = me;
+        CURRENT.set(this);
+        try {
+            reqSeq = seg.requestSeq(index);
+            respSeq = seg.responseSeq(index);
+            return callPython(id, m, args);
+        } finally {
+            owner = null;
+            if (previous == null) {
+                CURRENT.remove();
+            } else {
+                CURRENT.set(previous);
+            }
+            if (interrupted || interruptedWhileWaiting || Thread.interrupted()) {
+                me.interrupt();
+            }
+            interruptedWhileWaiting = false;
+        }
+    }
+
+    static String describe(Method m) {
+        StringBuilder s = new StringBuilder(m.getDeclaringClass().getName()).append('.').append(m.getName()).append('(');
+        Class<?>[] p = m.getParameterTypes();
+        for (int i = 0; i < p.length; i++) {
+            s.append(i == 0 ? "" : ", ").append(p[i].getSimpleName());
+        }
+        return s.append(')').toString();
     }
 }

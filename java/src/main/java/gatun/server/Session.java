@@ -3,31 +3,41 @@ package gatun.server;
 import gatun.server.arrow.ArrowBridge;
 import gatun.server.arrow.ArrowSession;
 import gatun.server.shm.ControlSegment;
+import java.lang.reflect.Method;
 import java.nio.channels.SocketChannel;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
- * A Python client's session: the mapped control segment, the object registry
- * and one {@link Lane} per lane socket. Any lane's EOF ends the whole session.
+ * A Python client's session: the mapped control segment, the object registry,
+ * its Python callbacks and one {@link Lane} per lane socket (the last
+ * {@code callbackLanes} of them carry callbacks fired on threads that serve no
+ * lane). Any lane's EOF ends the whole session.
  */
 final class Session {
     private final long id;
     private final ControlSegment seg;
     private final ObjectRegistry registry = new ObjectRegistry();
+    private final Callbacks callbacks;
     private final Dispatcher dispatcher;
+    private final int firstCallbackLane;
+    private final LinkedBlockingQueue<Lane> freeCallbackLanes = new LinkedBlockingQueue<>();
     private final ArrowSession arrow;
     private final Lane[] lanes;
     private final GatunServer server;
     private final AtomicBoolean ended = new AtomicBoolean();
 
-    Session(long id, ControlSegment seg, GatunServer server) {
+    Session(long id, ControlSegment seg, GatunServer server, int callbackLanes) {
         this.id = id;
         this.seg = seg;
         this.server = server;
         this.lanes = new Lane[seg.laneCount()];
+        this.firstCallbackLane = lanes.length - callbackLanes;
         this.arrow = new ArrowSession(seg, ArrowBridge.allocator());
+        this.callbacks = new Callbacks(this, registry);
         this.dispatcher = new Dispatcher(registry, server.resolver(), server.policy(), server.metrics(),
-                server::liveSessions, arrow);
+                server::liveSessions, arrow, callbacks);
     }
 
     /** @return the session's Arrow data plane */
@@ -52,9 +62,50 @@ final class Session {
         if (ended.get() || index < 0 || index >= lanes.length || lanes[index] != null) {
             return null;
         }
-        Lane lane = new Lane(this, index, channel, seg, dispatcher);
+        boolean callbackLane = index >= firstCallbackLane;
+        Lane lane = new Lane(this, index, channel, seg, dispatcher, callbackLane);
         lanes[index] = lane;
+        if (callbackLane) {
+            freeCallbackLanes.add(lane);
+        }
         return lane;
+    }
+
+    /**
+     * Runs a Python callback from a thread that serves no lane of this session:
+     * waits for a free callback lane (while every one is busy with a running
+     * callback), then runs it there. Fails at once when the session ends.
+     */
+    Object callOnCallbackLane(long callbackId, Method m, Object[] args) {
+        if (firstCallbackLane >= lanes.length) {
+            throw new IllegalStateException("Python callback " + callbackId + " (" + Lane.describe(m)
+                    + ") was called on thread " + Thread.currentThread().getName() + ", which is not serving a "
+                    + "Python call, and this session has no callback lanes (connect(callback_lanes=0))");
+        }
+        Lane lane = null;
+        boolean interrupted = false;
+        while (lane == null) {
+            if (ended.get()) {
+                if (interrupted) {
+                    Thread.currentThread().interrupt();
+                }
+                throw new IllegalStateException("Python callback " + callbackId + " (" + Lane.describe(m)
+                        + ") cannot run: the Python session that registered it has ended");
+            }
+            try {
+                lane = freeCallbackLanes.poll(100, TimeUnit.MILLISECONDS);
+            } catch (InterruptedException e) {
+                interrupted = true; // re-asserted below: a callback is not cancelled half-way
+            }
+        }
+        try {
+            return lane.callOnCallbackLane(callbackId, m, args);
+        } finally {
+            freeCallbackLanes.add(lane);
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
     }
 
     /** Ends the session: stops every lane, drops the registry (idempotent). */

@@ -98,6 +98,8 @@ public final class ControlSegment {
     /** Lane field offsets (Java's cache line). */
     public static final int L_RESP_SEQ = 64, L_RESP_LEN = 72, L_RESP_FLAGS = 76, L_JVM_WAITING = 80,
             L_JVM_SPINNING = 84, L_ACKED_SEQ = 88;
+    /** {@code resp_flags} bit: the response slot holds a callback call, not an answer. */
+    public static final int RESP_FLAG_CALLBACK = 1;
 
     private static final VarHandle LONG =
             MethodHandles.byteBufferViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
@@ -529,6 +531,20 @@ public final class ControlSegment {
      * @param v new jvm_spinning
      */
     public void setJvmSpinning(int lane, int v) { INT.setVolatile(buf, laneBase(lane) + L_JVM_SPINNING, v); }
+
+    /**
+     * @param lane lane index
+     * @return {@code resp_flags}
+     */
+    public int responseFlags(int lane) { return (int) INT.getVolatile(buf, laneBase(lane) + L_RESP_FLAGS); }
+
+    /**
+     * Stores {@code resp_flags}; written before {@code resp_seq} is published.
+     *
+     * @param lane lane index
+     * @param flags the flags ({@link #RESP_FLAG_CALLBACK} or 0)
+     */
+    public void setResponseFlags(int lane, int flags) { INT.setVolatile(buf, laneBase(lane) + L_RESP_FLAGS, flags); }
 
     /**
      * CAS {@code py_waiting} 1 -&gt; 0 (notify step 2).
