@@ -108,6 +108,25 @@ impl NativeClient {
         Ok(sent)
     }
 
+    /// Sends one batch into a Java `BridgeArrowReader`: `reader` 0 opens a
+    /// new one (its reference is returned), else the reader's object id.
+    pub(crate) fn stream_one<'py>(
+        &self,
+        py: Python<'py>,
+        batch: &arrow_array::RecordBatch,
+        reader: i64,
+        end: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        gatun_arena::check_schema(batch.schema_ref())
+            .map_err(|e| to_py(py, BridgeError::UnsupportedArrowType(e.to_string())))?;
+        self.send_one(
+            py,
+            batch,
+            BatchTarget::Stream { reader, end },
+            self.hooks()?,
+        )
+    }
+
     fn send_one<'py>(
         &self,
         py: Python<'py>,

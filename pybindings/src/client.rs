@@ -438,6 +438,20 @@ impl NativeClient {
         self.send_arrow_batches(py, data, as_reader)
     }
 
+    /// Sends one batch into a Java `BridgeArrowReader` (`reader` 0 opens a
+    /// new one and returns its reference; -1 is the reader whose pull
+    /// callback is running); `end` marks the stream's last batch.
+    #[pyo3(signature = (batch, reader, end))]
+    fn stream_batch<'py>(
+        &self,
+        py: Python<'py>,
+        batch: pyo3_arrow::PyRecordBatch,
+        reader: i64,
+        end: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.stream_one(py, batch.as_ref(), reader, end)
+    }
+
     /// A writable buffer of `nbytes` in the payload arena (zero-copy path).
     fn arena_allocate(
         &self,

@@ -74,8 +74,10 @@ class NativeClient:
         make_array: Callable[[list[Any], str], Any],
         convert_argument: Callable[[Any], Any],
         is_java_array: Callable[[Any], tuple[str, Sequence[Any]] | None],
+        make_reader: Callable[[ObjectRef, Any], Any] | None = None,
     ) -> None:
-        """Hooks used while converting values.
+        """Hooks used while converting values (``make_reader`` turns a Java
+        ``ArrowReader`` and its pyarrow schema into a ``RecordBatchReader``).
 
         - ``make_object(object_id, class_name)`` builds the proxy for a returned reference;
         - ``make_list(items)`` wraps a returned ``java.util.List`` (e.g. ``JavaList``);
@@ -129,12 +131,20 @@ class NativeClient:
     ) -> list[tuple[bool, Any]]:
         """Many requests in one round trip; each item is ``(ok, value or exception)``."""
 
-    def send_arrow(self, data: Any) -> list[ObjectRef]:
+    def send_arrow(self, data: Any, as_reader: bool = False) -> list[ObjectRef]:
         """Send every record batch of an Arrow producer (anything with
         ``__arrow_c_stream__`` or ``__arrow_c_array__``) through the payload
-        arena, one copy each; returns one reference to a Java
-        ``VectorSchemaRoot`` per batch. A type Arrow Java cannot load is
+        arena, one copy each (none for data built in the arena); returns one
+        reference to a Java ``VectorSchemaRoot`` per batch, or, with
+        ``as_reader`` or dictionary-encoded columns, one reference to a
+        ``BridgeArrowReader`` holding them all. A type Arrow Java cannot load is
         refused before any data moves."""
+
+    def stream_batch(self, batch: Any, reader: int, end: bool) -> Any:
+        """Send one record batch into a Java ``BridgeArrowReader``: ``reader``
+        0 opens a new one (its reference is returned), -1 is the reader whose
+        pull callback is running on this call's Java thread, else the
+        reader's object id; ``end`` marks the stream's last batch."""
 
     def arena_allocate(self, nbytes: int) -> ArenaBuffer:
         """A writable buffer in the payload arena: Arrow data built on it

@@ -37,8 +37,91 @@ def send(client: GatunClient, data: Any) -> JavaObject | list[JavaObject]:
     """Send ``data``: a stream, or data with dictionary-encoded columns, becomes
     one Java ``BridgeArrowReader``; a table or batch one ``VectorSchemaRoot``
     reference (a list of them for a table of several chunks)."""
-    roots = client._native.send_arrow(_as_arrow_producer(data), is_stream(data))
+    if is_stream(data):
+        return send_stream(client, data)
+    roots = client._native.send_arrow(_as_arrow_producer(data), False)
     return roots[0] if len(roots) == 1 else roots
+
+
+#: ``stream_batch`` target: the Java reader whose pull source is running (a
+#: nested request from the callback is served by the thread that pulls).
+_PULLING_READER = -1
+
+#: Largest batch sent in one piece (a region lives in one segment).
+_MAX_BATCH_BYTES = 512 << 20
+
+
+def _batches(reader: Any) -> Iterator[Any]:
+    """The reader's batches, oversized ones cut by rows."""
+    for batch in reader:
+        if batch.nbytes <= _MAX_BATCH_BYTES or batch.num_rows < 2:
+            yield batch
+            continue
+        rows = max(1, batch.num_rows * _MAX_BATCH_BYTES // batch.nbytes)
+        for start in range(0, batch.num_rows, rows):
+            yield batch.slice(start, rows)
+
+
+def send_stream(client: GatunClient, data: Any) -> JavaObject:
+    """Send a stream as a Java ``BridgeArrowReader`` that **pulls** its batches.
+
+    The first batch goes with the reader; each later one is read from
+    ``data`` and sent when Java's ``loadNextBatch()`` asks for it (a Python
+    callback, ``java.util.function.BooleanSupplier``), so a stream larger than
+    the arena flows through it: Java holds at most the batch it is reading,
+    Python at most the next one.
+    """
+    import pyarrow as pa
+
+    reader = (
+        data if isinstance(data, pa.RecordBatchReader) else pa.RecordBatchReader.from_stream(data)
+    )
+    batches = _batches(reader)
+    first = next(batches, None)
+    if first is None:
+        first = pa.RecordBatch.from_pylist([], schema=reader.schema)
+    pending = [next(batches, None)]
+    native = client._native
+    java_reader = native.stream_batch(first, 0, pending[0] is None)
+    if pending[0] is None:
+        return java_reader
+
+    source = _StreamSource(client, batches, pending[0])
+    proxy = client.register_callback(source, "gatun.server.arrow.BatchSource")
+    source.callback_id = proxy.object_id
+    java_reader.setSource(proxy)
+    return java_reader
+
+
+class _StreamSource:
+    """The Python side of a pulled stream (``gatun.server.arrow.BatchSource``):
+    Java calls :meth:`next` for each batch and :meth:`close` if its reader
+    closes before the end. Holds the next batch only."""
+
+    def __init__(self, client: GatunClient, batches: Iterator[Any], pending: Any) -> None:
+        self._client = client
+        self._batches: Iterator[Any] | None = batches
+        self._pending = pending
+        self.callback_id = 0
+
+    def next(self) -> bool:
+        batch = self._pending
+        if batch is None or self._batches is None:
+            return False
+        self._pending = next(self._batches, None)
+        end = self._pending is None
+        if end:
+            self._forget()  # Java asks no more after the last batch
+        self._client._native.stream_batch(batch, _PULLING_READER, end)
+        return True
+
+    def close(self) -> None:
+        self._forget()
+
+    def _forget(self) -> None:
+        self._batches = None
+        self._pending = None
+        self._client._callbacks.pop(self.callback_id, None)
 
 
 def is_stream(data: Any) -> bool:

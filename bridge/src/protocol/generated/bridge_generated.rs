@@ -381,9 +381,10 @@ impl Action {
   pub const GetMetrics: Self = Self(12);
   pub const DefineSchema: Self = Self(13);
   pub const SendArrowBatch: Self = Self(14);
-  /// Feeds a BridgeArrowReader: object_id 0 opens a new reader for `schema`
-  /// (-> Object ref to it); otherwise the reader object_id. `arrow`, if set,
-  /// is its next batch; end_of_stream marks that no batch follows.
+  /// Feeds a BridgeArrowReader: object_id 0 opens a new reader with its first
+  /// batch `arrow` (-> Object ref to it); -1 names the reader whose pull
+  /// source (a callback) runs on the thread serving this request; otherwise
+  /// the reader object_id. end_of_stream marks that no batch follows.
   pub const ArrowStream: Self = Self(15);
   pub const RegisterCallback: Self = Self(16);
   pub const UnregisterCallback: Self = Self(17);

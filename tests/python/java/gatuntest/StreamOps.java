@@ -76,6 +76,14 @@ public final class StreamOps {
         return v.getValueCount() - v.getNullCount();
     }
 
+        /** {@link #sum} run on a new Java thread (its callbacks go through callback lanes). */
+    public static long[] sumOnAnotherThread(ArrowReader reader, String column) throws Exception {
+        java.util.concurrent.FutureTask<long[]> task = new java.util.concurrent.FutureTask<>(() -> sum(reader, column));
+        Thread t = new Thread(task, "stream-reader");
+        t.start();
+        return task.get();
+    }
+
         /** The same reader back (Python then reads it as a pyarrow RecordBatchReader). */
     public static ArrowReader same(ArrowReader reader) {
         return reader;

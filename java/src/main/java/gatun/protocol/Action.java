@@ -21,9 +21,10 @@ public final class Action {
   public static final int DefineSchema = 13;
   public static final int SendArrowBatch = 14;
   /**
-   * Feeds a BridgeArrowReader: object_id 0 opens a new reader for `schema`
-   * (-> Object ref to it); otherwise the reader object_id. `arrow`, if set,
-   * is its next batch; end_of_stream marks that no batch follows.
+   * Feeds a BridgeArrowReader: object_id 0 opens a new reader with its first
+   * batch `arrow` (-> Object ref to it); -1 names the reader whose pull
+   * source (a callback) runs on the thread serving this request; otherwise
+   * the reader object_id. end_of_stream marks that no batch follows.
    */
   public static final int ArrowStream = 15;
   public static final int RegisterCallback = 16;

@@ -409,6 +409,16 @@ public final class Dispatcher {
             StagedBatch first = a.stage(guard(r::schema), d);
             reader = new BridgeArrowReader(first.schema(), a.allocator());
             reader.offer(first);
+        } else if (id == -1) {
+            reader = BridgeArrowReader.pulling();
+            if (reader == null) {
+                a.releaseUnused(d);
+                throw new IllegalStateException("ArrowStream to the pulling reader, but no reader is pulling a batch "
+                        + "on this thread");
+            }
+            if (d != null) {
+                reader.offer(a.stage(guard(r::schema), d));
+            }
         } else {
             Object target;
             try {

@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.function.BooleanSupplier;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.vector.FieldVector;
 import org.apache.arrow.vector.dictionary.Dictionary;
@@ -32,6 +31,9 @@ import org.apache.arrow.vector.types.pojo.Schema;
  * consumer and any number of producers.
  */
 public final class BridgeArrowReader extends ArrowReader {
+    /** The reader whose source is being called on this thread (see {@link #pulling()}). */
+    private static final ThreadLocal<BridgeArrowReader> PULLING = new ThreadLocal<>();
+
     private final Schema schema;
     private final ArrayDeque<StagedBatch> queue = new ArrayDeque<>();
     /** Guarded by this. */
@@ -39,7 +41,7 @@ public final class BridgeArrowReader extends ArrowReader {
     /** Guarded by this. */
     private boolean closed;
     /** Guarded by this. */
-    private BooleanSupplier source;
+    private BatchSource source;
     private long bytesRead;
 
     /**
@@ -110,11 +112,11 @@ public final class BridgeArrowReader extends ArrowReader {
     /**
      * Sets the pull source: called (on the consuming thread) whenever the
      * queue is empty, it offers one batch and returns true, or returns false
-     * at the end of the stream.
+     * at the end of the stream; closed if the reader closes first.
      *
-     * @param source the producer's pull callback
+     * @param source the producer (Python's stream, through a callback)
      */
-    public synchronized void setSource(BooleanSupplier source) {
+    public synchronized void setSource(BatchSource source) {
         this.source = source;
     }
 
@@ -142,7 +144,7 @@ public final class BridgeArrowReader extends ArrowReader {
 
     private StagedBatch take() throws IOException {
         while (true) {
-            BooleanSupplier pull;
+            BatchSource pull;
             synchronized (this) {
                 if (closed) {
                     throw new IOException("the reader is closed");
@@ -159,10 +161,29 @@ public final class BridgeArrowReader extends ArrowReader {
                 throw new IllegalStateException("the stream from Python has no batch queued and no source to "
                         + "pull from");
             }
-            if (!pull.getAsBoolean()) {
+            BridgeArrowReader outer = PULLING.get();
+            PULLING.set(this);
+            boolean more;
+            try {
+                more = pull.next();
+            } finally {
+                PULLING.set(outer);
+            }
+            if (!more) {
                 end();
             }
         }
+    }
+
+    /**
+     * The reader that is calling its pull source on this thread: the source
+     * (a Python callback) answers by sending the batch in a nested request,
+     * which the same thread serves, addressed to "the reader pulling here".
+     *
+     * @return the reader, or null if none is pulling on this thread
+     */
+    public static BridgeArrowReader pulling() {
+        return PULLING.get();
     }
 
     @Override
@@ -173,13 +194,23 @@ public final class BridgeArrowReader extends ArrowReader {
     @Override
     protected void closeReadSource() {
         List<StagedBatch> left;
+        BatchSource unfinished;
         synchronized (this) {
             closed = true;
             left = new ArrayList<>(queue);
             queue.clear();
+            unfinished = ended ? null : source;
+            source = null;
         }
         for (StagedBatch b : left) {
             b.close();
+        }
+        if (unfinished != null) {
+            try {
+                unfinished.close();
+            } catch (RuntimeException e) {
+                // the producer is gone (session ending): nothing left to tell it
+            }
         }
     }
 
