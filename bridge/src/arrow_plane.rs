@@ -627,7 +627,10 @@ const PARALLEL_COPY_MIN: usize = 8 << 20;
 /// Each `to` must be valid for `from.len()` bytes of writes, and no
 /// destination range may overlap another or any source.
 unsafe fn copy_all(copies: &[Copy<'_>], total: usize) {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    // Asked once: on Linux the answer reads cgroup files.
+    static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    let threads =
+        *THREADS.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get().min(4)));
     if total < PARALLEL_COPY_MIN || threads < 2 {
         for c in copies {
             // SAFETY: the caller's contract.
