@@ -416,22 +416,15 @@ def connect_once_main(peer_name: str, java: str, libjvm: str) -> None:
 
 
 class Worker:
-    def __init__(self, peer: str, java: str, libjvm: str, logdir: str):
-        self.peer = peer
+    """A worker subprocess driven over a pipe (JSON lines); its stderr goes to
+    ``worker-<name>.log`` in ``logdir``. Also used by bench_doorbell.py."""
+
+    def __init__(self, name: str, argv: list[str], logdir: str):
         self.dead: str | None = None
-        self.log_path = os.path.join(logdir, f"worker-{peer}.log")
+        self.log_path = os.path.join(logdir, f"worker-{name}.log")
         self.log = open(self.log_path, "w")  # noqa: SIM115 (closed in quit())
         self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                os.path.abspath(__file__),
-                "--worker",
-                peer,
-                "--java",
-                java,
-                "--libjvm",
-                libjvm,
-            ],
+            argv,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self.log,
@@ -622,7 +615,11 @@ def run(args) -> dict:
     peer_facts: dict = {}
     peer_failed: dict = {}
 
-    workers = {p: Worker(p, java, libjvm, logdir) for p in PEERS}
+    me = [sys.executable, os.path.abspath(__file__)]
+    workers = {
+        p: Worker(p, [*me, "--worker", p, "--java", java, "--libjvm", libjvm], logdir)
+        for p in PEERS
+    }
     for p, w in workers.items():
         t0 = time.monotonic()
         r = w.ask({"cmd": "setup"}, timeout=180)

@@ -31,19 +31,16 @@ import argparse
 import gc
 import json
 import os
-import queue
 import shutil
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 import traceback
 from pathlib import Path
 
 # Machine facts, percentiles and formatting are shared with the calls suite so
 # that every table names the machine the same way.
-from bench_calls import find_java, fmt_us, machine_info, machine_title, percentiles
+from bench_calls import Worker, find_java, fmt_us, machine_info, machine_title, percentiles
 
 STRATEGIES = ("adaptive", "spin", "backoff", "block")
 STRATEGY_LABEL = {"adaptive": "`adaptive` (default)"}
@@ -80,7 +77,6 @@ FULL = {
 }
 SETTLE_S = 1.0
 
-WORKER_TIMEOUT = 300.0  # seconds a single worker command may take
 
 
 # ---------------------------------------------------------------------------
@@ -203,63 +199,6 @@ def worker_main(strategy: str, java: str) -> None:
 # ---------------------------------------------------------------------------
 
 
-class Worker:
-    """A worker subprocess for one strategy, driven over a pipe (JSON lines)."""
-
-    def __init__(self, strategy: str, java: str, logdir: str):
-        self.dead: str | None = None
-        self.log_path = os.path.join(logdir, f"worker-{strategy}.log")
-        self.log = open(self.log_path, "w")  # noqa: SIM115 (closed in quit())
-        self.proc = subprocess.Popen(
-            [sys.executable, os.path.abspath(__file__), "--worker", strategy, "--java", java],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self.log,
-            text=True,
-            bufsize=1,
-        )
-        self.lines: queue.Queue = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self):
-        for line in self.proc.stdout:
-            self.lines.put(line)
-        self.lines.put(None)
-
-    def ask(self, msg: dict, timeout: float = WORKER_TIMEOUT) -> dict:
-        if self.dead:
-            return {"ok": False, "error": self.dead}
-        try:
-            self.proc.stdin.write(json.dumps(msg) + "\n")
-            self.proc.stdin.flush()
-            line = self.lines.get(timeout=timeout)
-        except (BrokenPipeError, OSError) as e:
-            line = None
-            self.dead = f"worker pipe: {e}"
-        except queue.Empty:
-            self.kill()
-            self.dead = f"timed out after {timeout:.0f} s"
-            return {"ok": False, "error": self.dead}
-        if line is None:
-            self.dead = self.dead or f"worker exited ({self.proc.poll()}), see {self.log_path}"
-            return {"ok": False, "error": self.dead}
-        return json.loads(line)
-
-    def kill(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-
-    def quit(self):
-        if not self.dead:
-            self.ask({"cmd": "quit"}, timeout=30)
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.kill()
-        self.log.close()
-
-
 def summarize(blocks: list[dict]) -> dict:
     """Pooled latency percentiles (µs) and CPU over all rounds' blocks."""
     samples = [x for b in blocks for x in b["samples"]]
@@ -295,7 +234,8 @@ def run(args) -> dict:
 
     facts: dict = {}
     failed: dict = {}
-    workers = {s: Worker(s, java, logdir) for s in STRATEGIES}
+    me = [sys.executable, os.path.abspath(__file__)]
+    workers = {s: Worker(s, [*me, "--worker", s, "--java", java], logdir) for s in STRATEGIES}
     for s, w in workers.items():
         r = w.ask({"cmd": "setup"}, timeout=180)
         if r.get("ok"):
