@@ -153,74 +153,48 @@ public final class ArrowSession implements AutoCloseable {
         ArrowBuf buf;
     }
 
-    /** The nodes, buffers and variadic counts of a record batch or a dictionary batch. */
-    private interface Parts {
-        int nodesLength();
-
-        void node(FieldNode into, int i);
-
-        int buffersLength();
-
-        void buffer(BufferRef into, int i);
-
-        int variadicLength();
-
-        long variadic(int i);
-
+    /**
+     * The nodes, buffers and variadic counts of a record batch or a
+     * dictionary batch (two generated tables with the same fields).
+     */
+    private record Parts(java.util.function.IntSupplier nodeCount,
+                         java.util.function.ObjIntConsumer<FieldNode> readNode,
+                         java.util.function.IntSupplier bufferCount,
+                         java.util.function.ObjIntConsumer<BufferRef> readBuffer,
+                         java.util.function.IntSupplier variadicCount,
+                         java.util.function.IntToLongFunction readVariadic) {
         static Parts of(BatchDescriptor d) {
-            return new Parts() {
-                public int nodesLength() {
-                    return d.nodesLength();
-                }
-
-                public void node(FieldNode into, int i) {
-                    d.nodes(into, i);
-                }
-
-                public int buffersLength() {
-                    return d.buffersLength();
-                }
-
-                public void buffer(BufferRef into, int i) {
-                    d.buffers(into, i);
-                }
-
-                public int variadicLength() {
-                    return d.variadicBufferCountsLength();
-                }
-
-                public long variadic(int i) {
-                    return d.variadicBufferCounts(i);
-                }
-            };
+            return new Parts(d::nodesLength, d::nodes, d::buffersLength, d::buffers, d::variadicBufferCountsLength,
+                    d::variadicBufferCounts);
         }
 
         static Parts of(gatun.protocol.DictionaryBatch d) {
-            return new Parts() {
-                public int nodesLength() {
-                    return d.nodesLength();
-                }
+            return new Parts(d::nodesLength, d::nodes, d::buffersLength, d::buffers, d::variadicBufferCountsLength,
+                    d::variadicBufferCounts);
+        }
 
-                public void node(FieldNode into, int i) {
-                    d.nodes(into, i);
-                }
+        int nodesLength() {
+            return nodeCount.getAsInt();
+        }
 
-                public int buffersLength() {
-                    return d.buffersLength();
-                }
+        void node(FieldNode into, int i) {
+            readNode.accept(into, i);
+        }
 
-                public void buffer(BufferRef into, int i) {
-                    d.buffers(into, i);
-                }
+        int buffersLength() {
+            return bufferCount.getAsInt();
+        }
 
-                public int variadicLength() {
-                    return d.variadicBufferCountsLength();
-                }
+        void buffer(BufferRef into, int i) {
+            readBuffer.accept(into, i);
+        }
 
-                public long variadic(int i) {
-                    return d.variadicBufferCounts(i);
-                }
-            };
+        int variadicLength() {
+            return variadicCount.getAsInt();
+        }
+
+        long variadic(int i) {
+            return readVariadic.applyAsLong(i);
         }
     }
 
