@@ -52,6 +52,8 @@ import traceback
 from importlib import metadata
 from pathlib import Path
 
+from bench_calls import lscpu_fields
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 JAR = ROOT / "java" / "target" / "gatun-server.jar"
@@ -258,7 +260,17 @@ class GatunWorker(Worker):
         return {"gatun": v}
 
 
-class JPypeWorker(Worker):
+class IpcWorker(Worker):
+    """A peer that moves IPC streams: the table lives in pyarrow's memory."""
+
+    def setup(self, kind, n):
+        self.table = fill(kind, n, heap_numpy, heap_buffer)
+        self.kind = kind
+        self.M.prepare(kind, n)
+        return {}
+
+
+class JPypeWorker(IpcWorker):
     def start(self):
         import jpype
 
@@ -272,12 +284,6 @@ class JPypeWorker(Worker):
         self.ByteBuffer = jpype.JClass("java.nio.ByteBuffer")
         self.readDirect = self.M.readDirect
         self.ipcDirect = self.M.ipcDirect
-
-    def setup(self, kind, n):
-        self.table = fill(kind, n, heap_numpy, heap_buffer)
-        self.kind = kind
-        self.M.prepare(kind, n)
-        return {}
 
     def p2j(self, path):
         import time
@@ -325,7 +331,7 @@ class JPypeWorker(Worker):
         return {"jpype": metadata.version("JPype1")}
 
 
-class Py4JWorker(Worker):
+class Py4JWorker(IpcWorker):
     def start(self):
         from py4j.java_gateway import GatewayParameters, JavaGateway, launch_gateway
 
@@ -339,12 +345,6 @@ class Py4JWorker(Worker):
         self.M = self.gw.jvm.gatunbench.Make
         self.dir = tempfile.mkdtemp(prefix="gatun-bench-py4j-")
         self.path = os.path.join(self.dir, "data.arrow")
-
-    def setup(self, kind, n):
-        self.table = fill(kind, n, heap_numpy, heap_buffer)
-        self.kind = kind
-        self.M.prepare(kind, n)
-        return {}
 
     def p2j(self, path):
         import time
@@ -530,20 +530,11 @@ class Proc:
 
 def machine(java: str) -> dict:
     info = {"platform": platform.platform(), "python": platform.python_version()}
-    try:
-        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-        for line in lscpu.splitlines():
-            k, _, v = line.partition(":")
-            if k.strip() in (
-                "Model name",
-                "CPU(s)",
-                "Hypervisor vendor",
-                "Thread(s) per core",
-                "L3 cache",
-            ):
-                info[k.strip()] = v.strip()
-    except OSError:
-        pass
+    info.update(
+        lscpu_fields(
+            ("Model name", "CPU(s)", "Hypervisor vendor", "Thread(s) per core", "L3 cache")
+        )
+    )
     info["cores"] = os.cpu_count()
     try:
         with open("/proc/meminfo") as f:

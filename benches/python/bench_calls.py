@@ -536,19 +536,21 @@ def sh(cmd: list[str]) -> str:
         return f"unavailable: {e}"
 
 
-def machine_info(java: str) -> dict:
+def lscpu_fields(keys: tuple[str, ...]) -> dict:
+    """The named ``lscpu`` fields (empty if lscpu is unavailable); also used by
+    bench_arrow.py."""
     info: dict = {}
-    lscpu = sh(["lscpu"])
-    for line in lscpu.splitlines():
+    for line in sh(["lscpu"]).splitlines():
         k, _, v = line.partition(":")
-        if k.strip() in (
-            "Model name",
-            "CPU(s)",
-            "Thread(s) per core",
-            "Core(s) per socket",
-            "Hypervisor vendor",
-        ):
+        if k.strip() in keys:
             info[k.strip()] = v.strip()
+    return info
+
+
+def machine_info(java: str) -> dict:
+    info = lscpu_fields(
+        ("Model name", "CPU(s)", "Thread(s) per core", "Core(s) per socket", "Hypervisor vendor")
+    )
     info["nproc"] = os.cpu_count()
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
