@@ -41,23 +41,35 @@ fn split_oversized(
         .collect()
 }
 
+/// The object id of the reader an opening `ArrowStream` answered with.
+fn reader_id(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<i64> {
+    value
+        .cast::<ObjectRef>()
+        .map(|r| r.get().object_id())
+        .map_err(|_| {
+            to_py(
+                py,
+                BridgeError::Protocol("ArrowStream did not answer with a reader".into()),
+            )
+        })
+}
+
 impl NativeClient {
     /// Sends every batch of `data`. As separate `VectorSchemaRoot`s (one
-    /// Java reference per batch), or, when `as_reader` is set or the schema
-    /// has dictionary-encoded columns, into one `BridgeArrowReader` (a list
-    /// holding its one reference).
+    /// Java reference per batch), or, when the schema has dictionary-encoded
+    /// columns, into one `BridgeArrowReader` (a list holding its one
+    /// reference). Streams are pulled instead (`stream_one`).
     pub(crate) fn send_arrow_batches<'py>(
         &self,
         py: Python<'py>,
         data: AnyRecordBatch,
-        as_reader: bool,
     ) -> PyResult<Vec<Bound<'py, PyAny>>> {
         let hooks = self.hooks()?;
         let reader = data.into_reader()?;
         let schema = reader.schema();
         gatun_arena::check_schema(&schema)
             .map_err(|e| to_py(py, BridgeError::UnsupportedArrowType(e.to_string())))?;
-        let as_reader = as_reader || gatun_arena::has_dictionaries(&schema);
+        let as_reader = gatun_arena::has_dictionaries(&schema);
         // A stream with no batches still has a schema: send one empty batch
         // so the JVM gets a root with its columns.
         let empty = arrow_array::RecordBatch::new_empty(schema);
@@ -89,17 +101,7 @@ impl NativeClient {
             };
             let value = self.send_one(py, &batch, target, hooks)?;
             if as_reader && reader_id == 0 {
-                reader_id = value
-                    .cast::<ObjectRef>()
-                    .map(|r| r.get().object_id())
-                    .map_err(|_| {
-                        to_py(
-                            py,
-                            BridgeError::Protocol(
-                                "ArrowStream did not answer with a reader".into(),
-                            ),
-                        )
-                    })?;
+                reader_id = self::reader_id(py, &value)?;
                 sent.push(value);
             } else if !as_reader {
                 sent.push(value);
@@ -110,21 +112,39 @@ impl NativeClient {
 
     /// Sends one batch into a Java `BridgeArrowReader`: `reader` 0 opens a
     /// new one (its reference is returned), else the reader's object id.
+    /// An oversized batch goes as several (the reader a first piece opens
+    /// takes the rest); the reference of an opened reader is returned.
     pub(crate) fn stream_one<'py>(
         &self,
         py: Python<'py>,
-        batch: &arrow_array::RecordBatch,
+        batch: arrow_array::RecordBatch,
         reader: i64,
         end: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
         gatun_arena::check_schema(batch.schema_ref())
             .map_err(|e| to_py(py, BridgeError::UnsupportedArrowType(e.to_string())))?;
-        self.send_one(
-            py,
-            batch,
-            BatchTarget::Stream { reader, end },
-            self.hooks()?,
-        )
+        let hooks = self.hooks()?;
+        let pieces = split_oversized(Ok(batch));
+        let last = pieces.len() - 1;
+        let (mut target, mut opened) = (reader, None);
+        for (i, piece) in pieces.into_iter().enumerate() {
+            let piece = piece.expect("split_oversized keeps an Ok batch Ok");
+            let end = end && i == last;
+            let value = self.send_one(
+                py,
+                &piece,
+                BatchTarget::Stream {
+                    reader: target,
+                    end,
+                },
+                hooks,
+            )?;
+            if target == 0 {
+                target = reader_id(py, &value)?;
+                opened = Some(value);
+            }
+        }
+        Ok(opened.unwrap_or_else(|| py.None().into_bound(py)))
     }
 
     fn send_one<'py>(

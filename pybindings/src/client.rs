@@ -426,16 +426,14 @@ impl NativeClient {
     }
 
     /// Sends every batch of an Arrow producer: one Java `VectorSchemaRoot`
-    /// reference per batch, or one `BridgeArrowReader` for them all when
-    /// `as_reader` is set or the data has dictionary-encoded columns.
-    #[pyo3(signature = (data, as_reader = false))]
+    /// reference per batch, or one `BridgeArrowReader` for them all when the
+    /// data has dictionary-encoded columns.
     fn send_arrow<'py>(
         &self,
         py: Python<'py>,
         data: pyo3_arrow::input::AnyRecordBatch,
-        as_reader: bool,
     ) -> PyResult<Vec<Bound<'py, PyAny>>> {
-        self.send_arrow_batches(py, data, as_reader)
+        self.send_arrow_batches(py, data)
     }
 
     /// Sends one batch into a Java `BridgeArrowReader` (`reader` 0 opens a
@@ -449,7 +447,7 @@ impl NativeClient {
         reader: i64,
         end: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.stream_one(py, batch.as_ref(), reader, end)
+        self.stream_one(py, batch.into_inner(), reader, end)
     }
 
     /// A writable buffer of `nbytes` in the payload arena (zero-copy path).

@@ -131,12 +131,12 @@ class NativeClient:
     ) -> list[tuple[bool, Any]]:
         """Many requests in one round trip; each item is ``(ok, value or exception)``."""
 
-    def send_arrow(self, data: Any, as_reader: bool = False) -> list[ObjectRef]:
+    def send_arrow(self, data: Any) -> list[ObjectRef]:
         """Send every record batch of an Arrow producer (anything with
         ``__arrow_c_stream__`` or ``__arrow_c_array__``) through the payload
         arena, one copy each (none for data built in the arena); returns one
         reference to a Java ``VectorSchemaRoot`` per batch, or, with
-        ``as_reader`` or dictionary-encoded columns, one reference to a
+        dictionary-encoded columns, one reference to a
         ``BridgeArrowReader`` holding them all. A type Arrow Java cannot load is
         refused before any data moves."""
 

@@ -39,27 +39,13 @@ def send(client: GatunClient, data: Any) -> JavaObject | list[JavaObject]:
     reference (a list of them for a table of several chunks)."""
     if is_stream(data):
         return send_stream(client, data)
-    roots = client._native.send_arrow(_as_arrow_producer(data), False)
+    roots = client._native.send_arrow(_as_arrow_producer(data))
     return roots[0] if len(roots) == 1 else roots
 
 
 #: ``stream_batch`` target: the Java reader whose pull source is running (a
 #: nested request from the callback is served by the thread that pulls).
 _PULLING_READER = -1
-
-#: Largest batch sent in one piece (a region lives in one segment).
-_MAX_BATCH_BYTES = 512 << 20
-
-
-def _batches(reader: Any) -> Iterator[Any]:
-    """The reader's batches, oversized ones cut by rows."""
-    for batch in reader:
-        if batch.nbytes <= _MAX_BATCH_BYTES or batch.num_rows < 2:
-            yield batch
-            continue
-        rows = max(1, batch.num_rows * _MAX_BATCH_BYTES // batch.nbytes)
-        for start in range(0, batch.num_rows, rows):
-            yield batch.slice(start, rows)
 
 
 def send_stream(client: GatunClient, data: Any) -> JavaObject:
@@ -76,7 +62,7 @@ def send_stream(client: GatunClient, data: Any) -> JavaObject:
     reader = (
         data if isinstance(data, pa.RecordBatchReader) else pa.RecordBatchReader.from_stream(data)
     )
-    batches = _batches(reader)
+    batches = iter(reader)  # the native core cuts oversized batches
     first = next(batches, None)
     if first is None:
         first = pa.RecordBatch.from_pylist([], schema=reader.schema)

@@ -400,46 +400,50 @@ public final class Dispatcher {
     private Object arrowStream(ArrowSession a, Request r) {
         long id = guard(r::objectId);
         gatun.protocol.BatchDescriptor d = guard(r::arrow);
-        boolean end = guard(r::endOfStream);
-        BridgeArrowReader reader;
         if (id == 0) {
             if (d == null) {
                 throw new ProtocolException("ArrowStream opening a reader needs its first batch");
             }
             StagedBatch first = a.stage(guard(r::schema), d);
-            reader = new BridgeArrowReader(first.schema(), a.allocator());
+            BridgeArrowReader reader = new BridgeArrowReader(first.schema(), a.allocator());
             reader.offer(first);
-        } else if (id == -1) {
-            reader = BridgeArrowReader.pulling();
-            if (reader == null) {
-                a.releaseUnused(d);
+            if (guard(r::endOfStream)) {
+                reader.end();
+            }
+            return reader;
+        }
+        BridgeArrowReader reader;
+        try {
+            reader = openReader(id);
+        } catch (RuntimeException e) {
+            a.releaseUnused(d);
+            throw e;
+        }
+        if (d != null) {
+            reader.offer(a.stage(guard(r::schema), d));
+        }
+        if (guard(r::endOfStream)) {
+            reader.end();
+        }
+        return null;
+    }
+
+    /** The reader an ArrowStream names: -1 for the one pulling on this thread, else its object id. */
+    private BridgeArrowReader openReader(long id) {
+        if (id == -1) {
+            BridgeArrowReader pulling = BridgeArrowReader.pulling();
+            if (pulling == null) {
                 throw new IllegalStateException("ArrowStream to the pulling reader, but no reader is pulling a batch "
                         + "on this thread");
             }
-            if (d != null) {
-                reader.offer(a.stage(guard(r::schema), d));
-            }
-        } else {
-            Object target;
-            try {
-                target = registry.get(id);
-                if (!(target instanceof BridgeArrowReader)) {
-                    throw new IllegalArgumentException("object " + id + " is a " + target.getClass().getName()
-                            + ", not a " + BridgeArrowReader.class.getName());
-                }
-            } catch (RuntimeException e) {
-                a.releaseUnused(d);
-                throw e;
-            }
-            reader = (BridgeArrowReader) target;
-            if (d != null) {
-                reader.offer(a.stage(guard(r::schema), d));
-            }
+            return pulling;
         }
-        if (end) {
-            reader.end();
+        Object target = registry.get(id);
+        if (!(target instanceof BridgeArrowReader)) {
+            throw new IllegalArgumentException("object " + id + " is a " + target.getClass().getName() + ", not a "
+                    + BridgeArrowReader.class.getName());
         }
-        return id == 0 ? reader : null;
+        return (BridgeArrowReader) target;
     }
 
     /** A SendArrowBatch skipped inside a batch still owes a Release for each of its regions. */

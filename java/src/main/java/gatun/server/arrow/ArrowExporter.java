@@ -171,10 +171,9 @@ final class ArrowExporter {
      * {@link #copy} and the user's root is left as it was.
      */
     Exported export(VectorSchemaRoot root) {
-        if (!Dictionaries.indexFields(root.getSchema()).isEmpty()) {
-            throw new IllegalArgumentException("column " + Dictionaries.indexFields(root.getSchema()).get(0).getName()
-                    + " is dictionary-encoded, and a VectorSchemaRoot does not carry its dictionary; return the "
-                    + "ArrowReader (the DictionaryProvider) instead, or decode the column");
+        List<Field> encoded = Dictionaries.indexFields(root.getSchema());
+        if (!encoded.isEmpty()) {
+            throw noDictionaries(encoded.get(0));
         }
         BufferAllocator bridge = ArrowBridge.allocator();
         boolean transfer = false;
@@ -318,6 +317,12 @@ final class ArrowExporter {
         }
     }
 
+    private static IllegalArgumentException noDictionaries(Field encoded) {
+        return new IllegalArgumentException("column " + encoded.getName() + " is dictionary-encoded, and a "
+                + "VectorSchemaRoot does not carry its dictionary; return the ArrowReader (the DictionaryProvider) "
+                + "instead, or decode the column");
+    }
+
     /** Copies the batch into a fresh region (no hold counted yet). */
     Exported copy(VectorSchemaRoot root) {
         return copy(root, null);
@@ -332,9 +337,7 @@ final class ArrowExporter {
         Schema schema = root.getSchema();
         List<Field> encoded = Dictionaries.indexFields(schema);
         if (!encoded.isEmpty() && provider == null) {
-            throw new IllegalArgumentException("column " + encoded.get(0).getName() + " is dictionary-encoded, "
-                    + "and a VectorSchemaRoot does not carry its dictionary; return the ArrowReader (the "
-                    + "DictionaryProvider) instead, or decode the column");
+            throw noDictionaries(encoded.get(0));
         }
         Exported x = new Exported();
         List<ArrowRecordBatch> parts = new ArrayList<>();

@@ -55,13 +55,30 @@ public final class ArrowSession implements AutoCloseable {
     private final ControlSegment seg;
     private final BufferAllocator allocator;
     private final ReleaseQueue releases;
-    private final Map<Long, Schema> schemas = new ConcurrentHashMap<>();
+    private final Map<Long, Defined> schemas = new ConcurrentHashMap<>();
     /** Python segments mapped so far, by segment id; guarded by itself. */
     private final Map<Integer, PeerSegment> peerSegments = new HashMap<>();
     private final JavaArena arena;
     private final ArrowExporter exporter;
     /** Imports in flight, so a concurrent close cannot be missed: guarded by this. */
     private boolean closed;
+
+    /**
+     * A schema Python defined, with what every batch of it is checked
+     * against: its buffer layout (dictionary columns as their indices), its
+     * dictionary-encoded columns and the layout of each one's values.
+     */
+    private record Defined(Schema schema, List<Field> layout, List<Dictionaries.Entry> dictionaries,
+                           List<List<Field>> valueLayouts) {
+        Defined(Schema schema) {
+            this(schema, Dictionaries.indexLayout(schema.getFields()), Dictionaries.entries(schema));
+        }
+
+        private Defined(Schema schema, List<Field> layout, List<Dictionaries.Entry> dictionaries) {
+            this(schema, layout, dictionaries, dictionaries.stream()
+                    .map(e -> Dictionaries.indexLayout(List.of(e.valueField()))).toList());
+        }
+    }
 
     /** A mapped Python segment and the directory fields it was mapped under. */
     private record PeerSegment(int memfd, String name, long size, int generation, SegmentMapping mapping) {
@@ -110,7 +127,7 @@ public final class ArrowSession implements AutoCloseable {
         ipc.get(bytes);
         Schema schema = decodeSchema(bytes);
         Dictionaries.checkNotNested(schema);
-        schemas.put(id, schema);
+        schemas.put(id, new Defined(schema));
         return schema;
     }
 
@@ -210,7 +227,7 @@ public final class ArrowSession implements AutoCloseable {
      */
     public VectorSchemaRoot importBatch(SchemaDefinition def, BatchDescriptor d) {
         try (StagedBatch staged = stage(def, d)) {
-            if (Dictionaries.count(staged.schema()) > 0) {
+            if (!staged.dictionaries().isEmpty()) {
                 throw new IllegalArgumentException("a batch with dictionary-encoded columns crosses as an "
                         + "ArrowReader (ArrowStream), not as a VectorSchemaRoot");
             }
@@ -257,8 +274,8 @@ public final class ArrowSession implements AutoCloseable {
                 defineSchema(def);
             }
             long schemaId = d.schemaId();
-            Schema schema = schemas.get(schemaId);
-            if (schema == null) {
+            Defined defined = schemas.get(schemaId);
+            if (defined == null) {
                 throw new IllegalArgumentException("unknown schema id " + schemaId + " (define it first)");
             }
             long length = d.length();
@@ -266,14 +283,15 @@ public final class ArrowSession implements AutoCloseable {
                 throw new IllegalArgumentException("batch length " + length + " is outside 0.." + MAX_ROWS);
             }
             // Dictionary-encoded columns are laid out as their indices.
-            List<Field> layout = Dictionaries.indexLayout(schema.getFields());
+            Schema schema = defined.schema();
+            List<Field> layout = defined.layout();
             Parts main = Parts.of(d);
             List<ArrowFieldNode> nodes = readNodes(main, layout);
             checkTopLevelLengths(layout, nodes, length);
             List<Long> variadic = readVariadic(main);
             long[][] buffers = readBuffers(main, regions, layout, variadic);
             checkBufferSizes(layout, nodes, buffers, variadic, new int[3]);
-            List<Dictionaries.Entry> expected = Dictionaries.entries(schema);
+            List<Dictionaries.Entry> expected = defined.dictionaries();
             int n = count(d.dictionariesLength(), "dictionaries", 1 << 16);
             if (n != expected.size()) {
                 throw new IllegalArgumentException("descriptor has " + n + " dictionaries, the schema has "
@@ -297,7 +315,7 @@ public final class ArrowSession implements AutoCloseable {
                     throw new IllegalArgumentException("dictionary " + e.id() + " length " + dictLength
                             + " is outside 0.." + MAX_ROWS);
                 }
-                List<Field> valueLayout = Dictionaries.indexLayout(List.of(e.valueField()));
+                List<Field> valueLayout = defined.valueLayouts().get(i);
                 Parts parts = Parts.of(db);
                 List<ArrowFieldNode> dn = readNodes(parts, valueLayout);
                 checkTopLevelLengths(valueLayout, dn, dictLength);
