@@ -4,6 +4,7 @@ import com.google.flatbuffers.FlatBufferBuilder;
 import gatun.protocol.Hello;
 import gatun.protocol.ProtocolVersion;
 import gatun.protocol.Welcome;
+import gatun.server.arrow.ArrowWarmup;
 import gatun.server.shm.ControlSegment;
 import java.io.IOException;
 import java.io.InputStream;
@@ -316,6 +317,11 @@ public final class GatunServer implements AutoCloseable {
                 throw e;
             }
             lane.start();
+            if (session.allLanesAttached()) {
+                // After connect, not during it: on two cores a warm-up beside
+                // the handshake doubled connect() time.
+                ArrowWarmup.startInBackground();
+            }
         } catch (IOException | RuntimeException e) {
             System.err.println("gatun: handshake failed: " + e);
             closeQuietly(conn);

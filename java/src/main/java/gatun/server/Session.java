@@ -71,6 +71,16 @@ final class Session {
         return lane;
     }
 
+    /** @return whether every lane of the session has connected */
+    synchronized boolean allLanesAttached() {
+        for (Lane lane : lanes) {
+            if (lane == null) {
+                return false;
+            }
+        }
+        return true;
+    }
+
     /**
      * Runs a Python callback from a thread that serves no lane of this session:
      * waits for a free callback lane (while every one is busy with a running
