@@ -39,11 +39,6 @@ final class Dictionaries {
         return out;
     }
 
-    /** @return how many dictionary-encoded columns {@code schema} has */
-    static int count(Schema schema) {
-        return entries(schema).size();
-    }
-
     private static void collect(Field f, String path, List<Entry> out) {
         DictionaryEncoding e = f.getDictionary();
         if (e != null) {
