@@ -65,6 +65,11 @@ FULL = {"sizes": (10_000, 100_000, 1_000_000, 10_000_000), "rounds": 5}
 # timed repetitions per round and peer, by rows
 REPS = {10_000: 20, 100_000: 10, 1_000_000: 4, 10_000_000: 2}
 WARMUP = {10_000: 30, 100_000: 10, 1_000_000: 3, 10_000_000: 1}
+# ... and at least this long (first round only), for every peer alike: the JVM
+# code on each path (gatun's loader, the peers' ArrowStreamReader) is
+# interpreted until the JIT compiles it, which on 2 cores takes thousands of
+# small sends (seconds). The first send of a fresh JVM is reported on its own.
+WARMUP_S = 1.5
 
 P2J_PATHS = ("gatun_copy", "gatun_arena", "jpype", "py4j", "memcpy")
 J2P_PATHS = ("gatun", "jpype", "py4j", "memcpy")
@@ -461,7 +466,10 @@ def worker_main(peer: str, java: str, libjvm: str, classes: str) -> None:
                 res = w.setup(cmd["kind"], cmd["n"])
             elif op == "run":
                 fn = w.p2j if cmd["dir"] == "p2j" else w.j2p
+                until = time.perf_counter() + cmd.get("warmup_s", 0)
                 for _ in range(cmd.get("warmup", 0)):
+                    fn(cmd["path"])
+                while time.perf_counter() < until:
                     fn(cmd["path"])
                 res = [fn(cmd["path"]) for _ in range(cmd["reps"])]
             elif op == "extra":
@@ -581,12 +589,15 @@ def run(args) -> dict:
             versions.update(pr(op="start"))
         facts["versions"] = versions
         results = []  # one row per (dir, kind, n, path)
+        first_send = {}
         extras = {}
         order = list(WORKER_PEERS)
         for n in cfg["sizes"]:
             for kind in KINDS:
                 setup = {p: pr(op="setup", kind=kind, n=n) for p, pr in procs.items()}
                 reps, warm = REPS[n], WARMUP[n]
+                if not first_send:
+                    first_send = first_sends(procs)
                 times = {("p2j", path): [] for path in P2J_PATHS}
                 times.update({("j2p", path): [] for path in J2P_PATHS})
                 stats = {}
@@ -595,10 +606,16 @@ def run(args) -> dict:
                     for peer in rot:
                         pr = procs[peer]
                         w = warm if rnd == 0 else 0
+                        ws = WARMUP_S if rnd == 0 else 0
                         if peer == "gatun":
                             for path in ("gatun_copy", "gatun_arena"):
                                 times[("p2j", path)] += pr(
-                                    op="run", dir="p2j", path=path, reps=reps, warmup=w
+                                    op="run",
+                                    dir="p2j",
+                                    path=path,
+                                    reps=reps,
+                                    warmup=w,
+                                    warmup_s=ws,
                                 )
                                 stats[path] = pr(op="stats")
                             big = n > CHUNK
@@ -608,13 +625,14 @@ def run(args) -> dict:
                                 path="gatun",
                                 reps=1 if big else reps,
                                 warmup=0 if big else w,
+                                warmup_s=0 if big else ws,
                             )
                         else:
                             times[("p2j", peer)] += pr(
-                                op="run", dir="p2j", path=peer, reps=reps, warmup=w
+                                op="run", dir="p2j", path=peer, reps=reps, warmup=w, warmup_s=ws
                             )
                             times[("j2p", peer)] += pr(
-                                op="run", dir="j2p", path=peer, reps=reps, warmup=w
+                                op="run", dir="j2p", path=peer, reps=reps, warmup=w, warmup_s=ws
                             )
                 build = procs["gatun"](op="extra", kind=kind, n=n, reps=3)["java_build_ms"]
                 down = {p: pr(op="teardown") for p, pr in procs.items()}
@@ -666,12 +684,26 @@ def run(args) -> dict:
             "rounds": cfg["rounds"],
             "reps_per_round": REPS,
             "warmup": WARMUP,
+            "warmup_s": WARMUP_S,
         },
         "wall_s": round(time.time() - started, 1),
         "machine": facts,
         "results": results,
         "extras": extras,
+        "first_send": first_send,
     }
+
+
+def first_sends(procs) -> dict:
+    """The first transfer of each path in each (fresh) worker, after its first
+    setup: what a user's first send costs. JVM classes load and run interpreted."""
+    first = {}
+    for peer, pr in procs.items():
+        paths = ("gatun_copy", "gatun_arena") if peer == "gatun" else (peer,)
+        for path in paths:
+            first[f"p2j/{path}"] = pr(op="run", dir="p2j", path=path, reps=1)[0]
+        first[f"j2p/{peer}"] = pr(op="run", dir="j2p", path=peer, reps=1)[0]
+    return first
 
 
 # ---------------------------------------------------------------------------
@@ -778,6 +810,8 @@ def write_md(data, path: Path) -> str:
             for n, r in data["config"]["reps_per_round"].items()
             if n in data["config"]["sizes"]
         )
+        + f"; warm-up in the first round: the counts {', '.join(f'{n:,}: {w}' for n, w in data['config']['warmup'].items() if n in data['config']['sizes'])} "
+        f"and at least {data['config'].get('warmup_s', 0)} s per path"
         + f"). Wall time {data['wall_s']} s. Load average start / end: "
         f"{', '.join(f'{x:.2f}' for x in la0)} / {', '.join(f'{x:.2f}' for x in la1)}."
     )
@@ -821,6 +855,38 @@ def write_md(data, path: Path) -> str:
                 if d == "j2p":
                     cells.append(f"{data['extras'][f'{kind}/{n}']['java_build_ms']:.1f}")
                 lines.append("| " + " | ".join(cells) + " |")
+    first = data.get("first_send") or {}
+    if first:
+        n0, k0 = data["config"]["sizes"][0], KINDS[0]
+        lines += [
+            "",
+            f"## First transfer of a fresh JVM ({k0}, {n0:,} rows)",
+            "",
+            "Not in the medians above: each worker's very first transfer on each path, after "
+            "`connect`/JVM start and the first setup. The JVM loads the Arrow classes and runs "
+            f"them interpreted; the medians are taken after at least {data['config'].get('warmup_s', 0)} s "
+            "of warm-up per path (first round), the same for every peer.",
+            "",
+            "| direction | "
+            + " | ".join(LABEL[p] for p in P2J_PATHS if f"p2j/{p}" in first)
+            + " |",
+            "|---|" + "---:|" * sum(1 for p in P2J_PATHS if f"p2j/{p}" in first),
+            "| Python → Java | "
+            + " | ".join(
+                f"{fmt_ms(first[f'p2j/{p}'])} ms" for p in P2J_PATHS if f"p2j/{p}" in first
+            )
+            + " |",
+            "",
+            "| direction | "
+            + " | ".join(LABEL[p] for p in J2P_PATHS if f"j2p/{p}" in first)
+            + " |",
+            "|---|" + "---:|" * sum(1 for p in J2P_PATHS if f"j2p/{p}" in first),
+            "| Java → Python | "
+            + " | ".join(
+                f"{fmt_ms(first[f'j2p/{p}'])} ms" for p in J2P_PATHS if f"j2p/{p}" in first
+            )
+            + " |",
+        ]
     lines += ["", "## Targets (gatun)", "", "| target | measured | |", "|---|---:|---|"]
     for t in targets(data):
         mark = "—" if t["ok"] is None else ("✓" if t["ok"] else "✗")
@@ -893,9 +959,7 @@ def plot(data, path: Path) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument(
-        "--quick", action="store_true", help="10K/100K/1M rows, 3 rounds (under a minute)"
-    )
+    ap.add_argument("--quick", action="store_true", help="10K/100K/1M rows, 3 rounds (about 2 min)")
     ap.add_argument("--out", default=str(ROOT / "benches" / "results"))
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--java", help=argparse.SUPPRESS)
