@@ -182,7 +182,19 @@ class AsyncJVMView:
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
             raise AttributeError(name)
-        child = getattr(self._node, name)  # a static field is read here
+        held = _HELD.get()
+        if (
+            held is not None
+            and held.client is self._client
+            and held.active
+            and not held.lock.locked()
+        ):
+            # In a coroutine callback: the blocking name lookups go on the lane
+            # the callback's call holds (the only one sure to be free for it).
+            return self._child(held.pending.call_held(getattr, (self._node, name)))
+        return self._child(getattr(self._node, name))  # a static field is read here
+
+    def _child(self, child: Any) -> Any:
         return AsyncJVMView(self._client, child) if callable(child) else _wrap(self._client, child)
 
     async def __call__(self, *args: Any) -> Any:
@@ -247,11 +259,13 @@ class AsyncGatunClient:
         args = _unwrap(args)
         held = _HELD.get()
         if held is not None and held.client is self and held.active:
-            return await self._call_nested(held, action, object_id, class_name, name, args,
-                                           return_object_ref)
+            return await self._call_nested(
+                held, action, object_id, class_name, name, args, return_object_ref
+            )
         try:
-            pending = self._native.begin(action, object_id, class_name, name, args,
-                                         return_object_ref)
+            pending = self._native.begin(
+                action, object_id, class_name, name, args, return_object_ref
+            )
         except _native.CallNeedsThread:
             pending = None
         if pending is None:
@@ -298,6 +312,7 @@ class AsyncGatunClient:
         """Poll ``pending`` whenever its socket is readable until the answer
         is in, running the callback calls that arrive meanwhile."""
         loop = asyncio.get_running_loop()
+        yielded = False
         try:
             while True:
                 state = pending.poll()
@@ -305,6 +320,12 @@ class AsyncGatunClient:
                     return pending.result()
                 if state == _CALLBACK:
                     await self._serve_callback(pending)
+                    yielded = False
+                elif not yielded:
+                    # One turn of the loop first: a hot JVM answers within it,
+                    # which saves registering the socket and a wake-up.
+                    yielded = True
+                    await asyncio.sleep(0)
                 else:
                     await _readable(loop, pending.fileno())
         except BaseException:
