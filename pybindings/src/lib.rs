@@ -25,7 +25,10 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<object_ref::ObjectRef>()?;
     m.add_class::<arena_buffer::ArenaBuffer>()?;
     m.add_class::<loop_call::PendingCall>()?;
-    m.add("CallNeedsThread", py.get_type::<loop_call::CallNeedsThread>())?;
+    m.add(
+        "CallNeedsThread",
+        py.get_type::<loop_call::CallNeedsThread>(),
+    )?;
     m.add_function(wrap_pyfunction!(client::_after_fork_in_child, m)?)?;
     m.add("PROTOCOL_VERSION", PROTOCOL_VERSION)?;
     let actions = PyDict::new(py);
