@@ -11,7 +11,9 @@ with ``loop.add_reader`` (ARCHITECTURE §5, "always ring" lanes). While the
 event loop holds the lane, Python's waiting flag stays raised, so Java writes a
 doorbell byte for every answer; each time the socket is readable the call
 drains the byte and checks the sequence number in shared memory (the truth,
-the byte only a hint). Nothing spins or blocks on the loop's thread, and a
+the byte only a hint). Before registering the socket a call lets the loop
+turn once, since a hot JVM often answers within it (a ping then costs a few
+µs instead of a wake-up). Nothing spins or blocks on the loop's thread, and a
 JVM that dies closes the socket, which fails the call at once.
 
 **When it falls back to a thread.** The loop borrows at most ``lanes - 1``
