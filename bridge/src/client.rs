@@ -212,6 +212,8 @@ struct Shared {
     jvm: Mutex<Option<JvmProcess>>,
     jvm_pid: u32,
     socket_fds: Vec<i32>,
+    /// Call lanes lent to event loops ([`crate::LoopCall`]), per thread.
+    loop_lanes: Mutex<Vec<(std::thread::ThreadId, usize)>>,
     arrow: ArrowPlane,
     // Last, so lanes and the Arrow plane (which point into it) drop first.
     _control: Segment,
@@ -621,6 +623,7 @@ impl Client {
                 jvm: Mutex::new(Some(jvm)),
                 jvm_pid,
                 socket_fds,
+                loop_lanes: Mutex::new(Vec::new()),
                 // SAFETY: `control` moves into the same `Shared` and outlives the plane.
                 arrow: unsafe { ArrowPlane::new(base, opts.arena, std::env::temp_dir()) },
                 _control: control,
@@ -830,6 +833,14 @@ impl Client {
             if let Some(guard) = self.pick(&mut free) {
                 return Ok(guard);
             }
+            if self.loop_lanes_of_this_thread() >= self.shared.call_lanes {
+                return Err(BridgeError::WouldDeadlock(format!(
+                    "every lane ({}) is held by calls awaiting on this thread's event loop, \
+                     so a blocking call here would wait forever; await the call (the async \
+                     client), make it from another thread, or connect with more lanes",
+                    self.shared.call_lanes
+                )));
+            }
             // Lanes still finishing an interrupted call become ready on their
             // own, so wake up now and then to look again.
             free = self
@@ -839,6 +850,106 @@ impl Client {
                 .unwrap_or_else(|e| e.into_inner())
                 .0;
         }
+    }
+
+    /// Takes a free call lane for an event loop without blocking (see
+    /// [`crate::LoopCall`]); `None` if none is free, or if this thread's loop
+    /// already holds all but one (that one stays for the blocking calls
+    /// the loop's thread still makes, such as name resolution).
+    pub fn try_lend_lane(&self) -> Result<Option<crate::LoopCall>> {
+        if self.is_closed() {
+            return Err(self.closed_error());
+        }
+        let cap = self.shared.call_lanes.saturating_sub(1).max(1);
+        if self.loop_lanes_of_this_thread() >= cap {
+            return Ok(None);
+        }
+        let mut free = self.shared.free.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(mut guard) = self.pick(&mut free) else {
+            return Ok(None);
+        };
+        drop(free);
+        let index = guard.index;
+        guard.set_always_ring(true);
+        // The lane stays out of the free list: a guard whose lane was taken
+        // out returns nothing on drop, and the LoopCall gives it back.
+        drop(guard.lane.take());
+        drop(guard);
+        self.count_loop_lane(std::thread::current().id(), 1);
+        Ok(Some(crate::LoopCall::new(self.clone(), index)))
+    }
+
+    /// Returns a lane lent by [`try_lend_lane`](Self::try_lend_lane) on
+    /// thread `owner` to the pool.
+    pub(crate) fn return_lent_lane(&self, index: usize, owner: std::thread::ThreadId) {
+        if let Ok(mut lane) = self.shared.lanes[index].lock() {
+            lane.set_always_ring(false);
+        }
+        self.count_loop_lane(owner, -1);
+        self.shared
+            .free
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(index);
+        self.shared.lane_freed.notify_one();
+    }
+
+    fn count_loop_lane(&self, owner: std::thread::ThreadId, delta: isize) {
+        let mut lanes = self
+            .shared
+            .loop_lanes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        match lanes.iter().position(|(t, _)| *t == owner) {
+            Some(i) => {
+                let n = lanes[i].1.saturating_add_signed(delta);
+                if n == 0 {
+                    lanes.swap_remove(i);
+                } else {
+                    lanes[i].1 = n;
+                }
+            }
+            None if delta > 0 => lanes.push((owner, delta as usize)),
+            None => {}
+        }
+    }
+
+    /// Call lanes lent to an event loop running on this thread.
+    fn loop_lanes_of_this_thread(&self) -> usize {
+        let me = std::thread::current().id();
+        self.shared
+            .loop_lanes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .find(|(t, _)| *t == me)
+            .map_or(0, |(_, n)| *n)
+    }
+
+    /// Lane `index`, if no other frame of this thread is using it.
+    pub(crate) fn lent_lane(&self, index: usize) -> Result<MutexGuard<'_, Lane>> {
+        self.shared.lanes[index].try_lock().map_err(|_| {
+            BridgeError::WouldDeadlock(format!(
+                "lane {index} is in use by a callback running on this thread; \
+                 an event-loop call cannot proceed from inside it"
+            ))
+        })
+    }
+
+    /// Runs `f` with `lane` registered as held by this thread, so blocking
+    /// calls made by `f` go back on it (a callback's nested calls).
+    pub(crate) fn run_holding<R>(&self, lane: &mut Lane, f: impl FnOnce() -> R) -> R {
+        with_lane_held(self, lane, f)
+    }
+
+    /// The socket descriptor of lane `index`.
+    pub(crate) fn socket_fd(&self, index: usize) -> i32 {
+        self.shared.socket_fds[index]
+    }
+
+    /// Marks the session dead when `err` says it is.
+    pub(crate) fn failed(&self, err: BridgeError) -> BridgeError {
+        self.note_failure(err)
     }
 
     /// An encoder and response buffer from the pool.

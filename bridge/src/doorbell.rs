@@ -97,6 +97,42 @@ mod loom_tests {
         }
     }
 
+    /// The event-loop waiter (`Lane::poll_for`): it consumes every byte there
+    /// without blocking, checks the counter, announces itself, and only then
+    /// waits for the socket to become readable. After an announcement that
+    /// returned `Block`, a byte must come (else loom reports a deadlock), and
+    /// bytes left from the first exchange cannot hide the second.
+    #[test]
+    fn event_loop_waiter_is_always_rung() {
+        loom::model(|| {
+            let counter = Arc::new(AtomicU64::new(0));
+            let waiting = Arc::new(AtomicU32::new(0));
+            let socket = Arc::new(Socket::default());
+            let (c, w, s) = (counter.clone(), waiting.clone(), socket.clone());
+            let notifier = loom::thread::spawn(move || {
+                for seq in 1..=2 {
+                    if publish(&c, &w, seq) {
+                        s.ring();
+                    }
+                }
+            });
+            for seq in 1..=2 {
+                loop {
+                    *socket.bytes.lock().unwrap() = 0; // drain
+                    if arrived(&counter, seq) {
+                        let _ = waiting.compare_exchange(1, 0, SeqCst, SeqCst);
+                        break;
+                    }
+                    if prepare_to_block(&counter, &waiting, seq) == BeforeBlocking::Arrived {
+                        break;
+                    }
+                    socket.read_one(); // "readable": the loop calls poll again
+                }
+            }
+            notifier.join().unwrap();
+        });
+    }
+
     /// Two exchanges in a row: the waiter can never sleep through a request.
     #[test]
     fn no_lost_wakeup() {

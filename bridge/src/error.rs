@@ -46,6 +46,9 @@ pub enum BridgeError {
     ArenaFull(String),
     /// The caller asked to stop waiting (Ctrl-C); the call was cancelled.
     Interrupted,
+    /// Waiting here could never end (e.g. a blocking call on an event loop's
+    /// thread while that loop's own calls hold every lane); says what to do.
+    WouldDeadlock(String),
     /// An operating-system call failed.
     Io {
         /// What was being done.
@@ -77,7 +80,10 @@ impl fmt::Display for BridgeError {
                 f,
                 "{what} of {size} bytes exceeds the lane slot of {limit} bytes; send bulk data through Arrow or raise slot_size"
             ),
-            BridgeError::Value(why) | BridgeError::UnsupportedArrowType(why) | BridgeError::ArenaFull(why) => {
+            BridgeError::Value(why)
+            | BridgeError::UnsupportedArrowType(why)
+            | BridgeError::ArenaFull(why)
+            | BridgeError::WouldDeadlock(why) => {
                 write!(f, "{why}")
             }
             BridgeError::Interrupted => write!(f, "call interrupted"),

@@ -12,6 +12,11 @@
 //! alternate strictly, and a callback call in the response slot
 //! ([`RESP_FLAG_CALLBACK`]) is just one more message (SHM_LAYOUT.md,
 //! "Callbacks").
+//!
+//! A lane lent to an asyncio event loop ([`Lane::set_always_ring`]) never
+//! spins and is never waited on by blocking: the loop polls it with
+//! [`Lane::poll_for`] whenever its socket is readable, and the waiting flag
+//! it leaves raised makes Java ring for every answer.
 
 use std::io::{ErrorKind, Read, Write};
 use std::os::fd::AsRawFd;
@@ -144,6 +149,8 @@ pub struct Lane {
     sent_at: Instant,
     /// When the last response arrived.
     done_at: Instant,
+    /// Lent to an event loop: waits never spin (see [`Lane::set_always_ring`]).
+    always_ring: bool,
 }
 
 // SAFETY: `base` points into the control segment, which the client keeps
@@ -181,6 +188,7 @@ impl Lane {
             spin_budget: SPIN_BUDGET,
             sent_at: Instant::now(),
             done_at: Instant::now(),
+            always_ring: false,
         })
     }
 
@@ -200,6 +208,15 @@ impl Lane {
     pub fn set_strategy(&mut self, strategy: WaitStrategy) {
         self.strategy = strategy;
         self.spin_budget = SPIN_BUDGET;
+    }
+
+    /// Lends the lane to an event loop (`on`) or takes it back. While lent,
+    /// every wait on it blocks at once (no spinning on the loop's thread, for
+    /// nested calls of a callback too), and [`poll_for`](Self::poll_for)
+    /// leaves `py_waiting` raised, so Java writes a RING byte for each
+    /// answer and the loop learns of it through the socket.
+    pub fn set_always_ring(&mut self, on: bool) {
+        self.always_ring = on;
     }
 
     /// Makes this a callback lane (before first use).
@@ -363,7 +380,7 @@ impl Lane {
             }
             WaitStrategy::Spin | WaitStrategy::Backoff => true,
             WaitStrategy::Block => false,
-        };
+        } && !self.always_ring;
         if spin {
             let start = Instant::now();
             let budget = self.spin_budget;
@@ -416,6 +433,62 @@ impl Lane {
         Ok(true)
     }
 
+    /// The non-blocking half of the doorbell wait, for an event loop that
+    /// calls it whenever the lane socket is readable (and once right after
+    /// sending). Consumes the RING bytes that are there, then returns true if
+    /// the message numbered `seq` is in the response slot (the sequence is
+    /// the truth, a byte only a hint). Otherwise it announces `py_waiting`
+    /// (the Wait steps 2–3 of SHM_LAYOUT.md) and returns false: Java will
+    /// write a RING byte when it publishes `seq`. EOF with nothing arrived
+    /// means the JVM is gone: [`BridgeError::Closed`].
+    pub fn poll_for(&mut self, seq: u64) -> Result<bool> {
+        let eof = self.drain_socket()?;
+        let resp_seq = self.u64_at(lane::RESP_SEQ);
+        let arrived = doorbell::arrived(resp_seq, seq)
+            || (!eof
+                && doorbell::prepare_to_block(resp_seq, self.u32_at(lane::PY_WAITING), seq)
+                    == BeforeBlocking::Arrived);
+        if !arrived {
+            if eof {
+                return Err(BridgeError::Closed(format!(
+                    "the JVM closed lane {} (it exited or was killed)",
+                    self.index
+                )));
+            }
+            return Ok(false);
+        }
+        // Withdraw a raised flag. If Java took it first, its RING byte is on
+        // the way and a later poll or wait consumes it as a spurious hint.
+        let _ = self.u32_at(lane::PY_WAITING).compare_exchange(
+            1,
+            0,
+            Ordering::SeqCst,
+            Ordering::SeqCst,
+        );
+        self.done_at = Instant::now();
+        self.note_arrival(seq);
+        Ok(true)
+    }
+
+    /// Reads every byte waiting on the socket without blocking; true on EOF.
+    fn drain_socket(&mut self) -> Result<bool> {
+        let mut buf = [0u8; 64];
+        loop {
+            match (&self.socket).read(&mut buf) {
+                Ok(0) => return Ok(true),
+                Ok(_) => continue,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(false),
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    return Err(BridgeError::Closed(format!(
+                        "lane {} failed: {e}",
+                        self.index
+                    )))
+                }
+            }
+        }
+    }
+
     /// Blocks until the socket is readable or the signal-check interval ends.
     /// Returns true if bytes were consumed.
     fn block_on_socket(&mut self) -> Result<bool> {
@@ -444,6 +517,16 @@ impl Lane {
                 self.index
             ))),
         }
+    }
+
+    /// Answers the callback call now in the response slot with an error
+    /// ("the Python call ... was interrupted") without running it, and
+    /// abandons the exchange: its later messages are settled as an
+    /// interrupted call's are.
+    pub fn refuse_callback_call(&mut self) -> Result<()> {
+        let next = self.publish(abandoned_reply())?;
+        self.abandoned = Some(next);
+        Ok(())
     }
 
     /// Asks the JVM to cancel `seq`; its late messages are settled later

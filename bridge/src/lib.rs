@@ -18,6 +18,8 @@ pub mod lane;
 #[cfg(not(loom))]
 pub mod launcher;
 #[cfg(not(loom))]
+pub mod loop_call;
+#[cfg(not(loom))]
 pub mod protocol;
 #[cfg(not(loom))]
 pub mod release_ring;
@@ -33,5 +35,7 @@ pub use client::{
 };
 #[cfg(not(loom))]
 pub use error::{BridgeError, JavaError, Result};
+#[cfg(not(loom))]
+pub use loop_call::LoopCall;
 #[cfg(not(loom))]
 pub use value::{ArrayValue, ObjectHandle, Value};

@@ -145,3 +145,97 @@ fn a_missing_jar_is_a_clear_startup_error() {
         "{err}"
     );
 }
+
+/// Encodes a `Ping` request.
+fn ping_request() -> Vec<u8> {
+    let mut fbb = flatbuffers::FlatBufferBuilder::new();
+    let head = RequestHead {
+        action: Action::Ping,
+        ..Default::default()
+    };
+    let req = gatun_bridge::client::build_request(&mut fbb, &head, None, &[], None, false);
+    fbb.finish(req, None);
+    fbb.finished_data().to_vec()
+}
+
+/// Waits (as an event loop would, but blocking) until `fd` is readable.
+fn readable(fd: i32) {
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd for the duration of the call.
+    let rc = unsafe { libc::poll(&mut pfd, 1, 10_000) };
+    assert_eq!(rc, 1, "no doorbell byte within 10 s");
+}
+
+#[test]
+fn a_lent_lane_is_always_rung_and_returns_to_the_pool() {
+    let client = launch();
+    let request = ping_request();
+    for _ in 0..50 {
+        let mut call = client.try_lend_lane().unwrap().expect("a free lane");
+        // Two lanes: the loop keeps one for blocking calls.
+        assert!(client.try_lend_lane().unwrap().is_none());
+        call.send(&request).unwrap();
+        while !call.poll().unwrap() {
+            // Not arrived: the flag is raised, so Java must ring.
+            readable(call.socket_fd());
+        }
+        assert!(!call.holds_callback_call().unwrap());
+        let ok = call
+            .with_response(|bytes| gatun_bridge::protocol::read_response(bytes).is_ok())
+            .unwrap();
+        assert!(ok);
+        call.finish();
+    }
+    // Both lanes are back for blocking calls.
+    let a = client.acquire_lane().unwrap();
+    let b = client.try_acquire_lane().unwrap();
+    assert!(b.is_some());
+    drop((a, b));
+    client.close(Duration::from_secs(5));
+}
+
+#[test]
+fn an_abandoned_lent_call_does_not_put_its_lane_out_of_step() {
+    let mut opts = ClientOptions::with_jar(jar());
+    opts.lanes = 1;
+    let client = Client::launch(&opts).expect("launching the JVM");
+    let mut call = client.try_lend_lane().unwrap().expect("a free lane");
+    call.send(&ping_request()).unwrap();
+    call.abandon().unwrap();
+    // The late answer is dropped by sequence number; calls go on in step.
+    for i in 0..20 {
+        let max = client
+            .invoke_static("java.lang.Math", "max", &[Value::Int(i), Value::Int(10)])
+            .unwrap();
+        assert_eq!(max, Value::Int(i.max(10)));
+    }
+    client.close(Duration::from_secs(5));
+}
+
+#[test]
+fn a_lent_call_sees_a_killed_jvm_as_eof() {
+    let client = launch();
+    let mut call = client.try_lend_lane().unwrap().expect("a free lane");
+    let pid = client.jvm_pid() as i32;
+    // SAFETY: sending SIGKILL to the JVM this test launched.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
+    let err = 'call: loop {
+        if let Err(e) = call.send(&ping_request()) {
+            break e;
+        }
+        loop {
+            match call.poll() {
+                Err(e) => break 'call e,
+                // Answered just before the signal landed: ask again.
+                Ok(true) => continue 'call,
+                Ok(false) => readable(call.socket_fd()),
+            }
+        }
+    };
+    assert!(matches!(err, BridgeError::Closed(_)), "{err}");
+    assert!(client.is_closed());
+}

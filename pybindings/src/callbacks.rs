@@ -63,71 +63,110 @@ impl<'a> PyCallbacks<'a> {
                 args,
             ))
         });
-        let value = match result {
-            Ok(value) => value,
-            Err(err) => return self.failed(py, err),
-        };
-        let mut fbb = FlatBufferBuilder::with_capacity(1024);
-        let mut keep = Vec::new();
-        let encoded = convert::encode(&mut fbb, &value, self.hooks, 0, &mut keep);
-        self.keep.extend(keep.into_iter().map(Bound::unbind));
-        let offset = match encoded {
-            Ok(offset) => offset,
+        match result {
+            Ok(value) => encode_reply(py, &value, self.hooks, &mut self.keep),
             Err(err) => {
-                let type_name = value
-                    .get_type()
-                    .name()
-                    .map(|n| n.to_string())
-                    .unwrap_or_default();
-                let message = format!(
-                    "the callback's result (a Python {type_name}) cannot be passed to Java: {}",
-                    err.value(py)
-                );
-                return refuse("TypeError", &message);
+                let outcome = encode_failure(py, &err);
+                if outcome.interrupt {
+                    self.stopped = Some(err);
+                }
+                outcome
             }
-        };
-        let args = fbb.create_vector(&[offset]);
-        let req = fb::Request::create(
-            &mut fbb,
-            &fb::RequestArgs {
-                action: Action::CallbackReply,
-                args: Some(args),
-                ..Default::default()
-            },
-        );
-        fbb.finish(req, None);
-        CallbackOutcome {
-            reply: fbb.finished_data().to_vec(),
-            interrupt: false,
         }
     }
+}
 
-    /// The reply for a callback that raised `err`.
-    fn failed(&mut self, py: Python<'_>, err: PyErr) -> CallbackOutcome {
-        let value = err.value(py);
-        let class_name = qualified_type_name(value.get_type().as_any());
-        let message = value.str().map(|s| s.to_string()).unwrap_or_default();
-        let trace = py
-            .import("traceback")
-            .and_then(|tb| {
-                tb.getattr("format_exception")?
-                    .call1((value.get_type(), value, err.traceback(py)))
-            })
-            .and_then(|lines| {
-                Ok(lines
-                    .try_iter()?
-                    .filter_map(|l| l.ok()?.extract::<String>().ok())
-                    .collect::<String>())
-            })
-            .unwrap_or_default();
-        let interrupt = !err.is_instance_of::<PyException>(py);
-        if interrupt {
-            self.stopped = Some(err);
+/// `(callback_id, method, interface, args)` of the callback call `call` (a
+/// raw `Response` with `callback` set).
+pub fn decode_call<'py>(
+    py: Python<'py>,
+    call: &[u8],
+    hooks: &Hooks,
+) -> PyResult<(i64, String, String, Bound<'py, PyTuple>)> {
+    let call = fb::read_response(call)
+        .ok()
+        .and_then(|response| response.callback())
+        .ok_or_else(|| {
+            crate::errors::gatun_error(py, "ProtocolError", "a malformed callback call".into())
+        })?;
+    let args = decode_args(py, &call, hooks)?;
+    Ok((
+        call.callback_id(),
+        call.method().unwrap_or_default().to_owned(),
+        call.interface_name().unwrap_or_default().to_owned(),
+        args,
+    ))
+}
+
+/// The `CallbackReply` carrying `value`, or a `TypeError` reply if it cannot
+/// be passed to Java. Objects made while encoding go to `keep`: they must
+/// live until Java has read the reply.
+pub fn encode_reply(
+    py: Python<'_>,
+    value: &Bound<'_, PyAny>,
+    hooks: &Hooks,
+    keep: &mut Vec<Py<PyAny>>,
+) -> CallbackOutcome {
+    keep.clear();
+    let mut fbb = FlatBufferBuilder::with_capacity(1024);
+    let mut made = Vec::new();
+    let encoded = convert::encode(&mut fbb, value, hooks, 0, &mut made);
+    keep.extend(made.into_iter().map(Bound::unbind));
+    let offset = match encoded {
+        Ok(offset) => offset,
+        Err(err) => {
+            let type_name = value
+                .get_type()
+                .name()
+                .map(|n| n.to_string())
+                .unwrap_or_default();
+            let message = format!(
+                "the callback's result (a Python {type_name}) cannot be passed to Java: {}",
+                err.value(py)
+            );
+            return refuse("TypeError", &message);
         }
-        CallbackOutcome {
-            reply: encode_callback_error(&class_name, &message, &trace),
-            interrupt,
-        }
+    };
+    let args = fbb.create_vector(&[offset]);
+    let req = fb::Request::create(
+        &mut fbb,
+        &fb::RequestArgs {
+            action: Action::CallbackReply,
+            args: Some(args),
+            ..Default::default()
+        },
+    );
+    fbb.finish(req, None);
+    CallbackOutcome {
+        reply: fbb.finished_data().to_vec(),
+        interrupt: false,
+    }
+}
+
+/// The reply for a callback that raised `err` (qualified type name, message,
+/// traceback). `interrupt` is set for a `BaseException` that is not an
+/// `Exception` (`KeyboardInterrupt`, `SystemExit`, `CancelledError`): the
+/// Python call the callback belongs to is abandoned and `err` raised from it.
+pub fn encode_failure(py: Python<'_>, err: &PyErr) -> CallbackOutcome {
+    let value = err.value(py);
+    let class_name = qualified_type_name(value.get_type().as_any());
+    let message = value.str().map(|s| s.to_string()).unwrap_or_default();
+    let trace = py
+        .import("traceback")
+        .and_then(|tb| {
+            tb.getattr("format_exception")?
+                .call1((value.get_type(), value, err.traceback(py)))
+        })
+        .and_then(|lines| {
+            Ok(lines
+                .try_iter()?
+                .filter_map(|l| l.ok()?.extract::<String>().ok())
+                .collect::<String>())
+        })
+        .unwrap_or_default();
+    CallbackOutcome {
+        reply: encode_callback_error(&class_name, &message, &trace),
+        interrupt: !err.is_instance_of::<PyException>(py),
     }
 }
 

@@ -100,6 +100,11 @@ impl NativeClient {
     /// Takes a lane: without blocking while holding the GIL if one is free,
     /// else waiting with the GIL released.
     fn lane(&self, py: Python<'_>) -> PyResult<LaneGuard<'_>> {
+        if crate::loop_call::blocking_calls_forbidden() {
+            return Err(crate::loop_call::CallNeedsThread::new_err(
+                "this argument needs a blocking Java call to convert; the event loop must not make one",
+            ));
+        }
         if let Some(lane) = self.client.try_acquire_lane().map_err(|e| to_py(py, e))? {
             return Ok(lane);
         }
@@ -174,6 +179,27 @@ impl NativeClient {
         }
     }
 
+    /// Encodes one request (arguments first: conversion hooks may call Java)
+    /// into `scratch`, with queued releases piggybacked; returns those
+    /// releases, to be restored if the request is never sent.
+    pub(crate) fn encode_call<'py>(
+        &self,
+        scratch: &mut PooledScratch<'_>,
+        head: &RequestHead<'_>,
+        args: Option<&Bound<'py, PyAny>>,
+        keep: &mut convert::KeepAlive<'py>,
+    ) -> PyResult<Vec<i64>> {
+        let hooks = self.hooks()?;
+        let args = match args {
+            Some(a) => Some(Self::encode_args(&mut scratch.builder, a, hooks, keep)?),
+            None => None,
+        };
+        let releases = self.client.release_queue().take(MAX_RELEASES_PER_MESSAGE);
+        let req = build_request(&mut scratch.builder, head, args, &releases, None, false);
+        scratch.builder.finish(req, None);
+        Ok(releases)
+    }
+
     fn encode_args<'b, 'py>(
         fbb: &mut flatbuffers::FlatBufferBuilder<'b>,
         args: &Bound<'py, PyAny>,
@@ -192,7 +218,7 @@ impl NativeClient {
     }
 }
 
-fn action(number: u8) -> PyResult<Action> {
+pub(crate) fn action(number: u8) -> PyResult<Action> {
     let a = Action(number);
     if a.variant_name().is_none() {
         return Err(PyValueError::new_err(format!(
@@ -338,21 +364,34 @@ impl NativeClient {
             return_object_ref,
         };
         let mut scratch = self.client.scratch();
-        // Arguments first: conversion hooks may call Java themselves.
         let mut keep = Vec::new();
-        let args = match &args {
-            Some(a) => Some(Self::encode_args(
-                &mut scratch.builder,
-                a,
-                hooks,
-                &mut keep,
-            )?),
-            None => None,
-        };
-        let releases = self.client.release_queue().take(MAX_RELEASES_PER_MESSAGE);
-        let req = build_request(&mut scratch.builder, &head, args, &releases, None, false);
-        scratch.builder.finish(req, None);
+        let releases = self.encode_call(&mut scratch, &head, args.as_ref(), &mut keep)?;
         self.send_and_decode(py, &mut scratch, releases, hooks)
+    }
+
+    /// The event-loop form of `request`: lends a free lane to the caller's
+    /// loop, sends the request and returns the `PendingCall` to poll; `None`
+    /// when no lane can be lent now. Raises `CallNeedsThread` when an
+    /// argument needs a blocking Java call to convert.
+    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (action_number, object_id=0, class_name=None, name=None, args=None, return_object_ref=false))]
+    fn begin<'py>(
+        slf: &Bound<'py, Self>,
+        action_number: u8,
+        object_id: i64,
+        class_name: Option<&str>,
+        name: Option<&str>,
+        args: Option<Bound<'py, PyAny>>,
+        return_object_ref: bool,
+    ) -> PyResult<Option<crate::loop_call::PendingCall>> {
+        let head = RequestHead {
+            action: action(action_number)?,
+            object_id,
+            class_name,
+            name,
+            return_object_ref,
+        };
+        crate::loop_call::PendingCall::begin(slf, &head, args.as_ref())
     }
 
     #[pyo3(signature = (requests, stop_on_error=false))]

@@ -10,6 +10,7 @@ mod callbacks;
 mod client;
 mod convert;
 mod errors;
+mod loop_call;
 mod object_ref;
 
 use pyo3::prelude::*;
@@ -23,6 +24,11 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<client::NativeClient>()?;
     m.add_class::<object_ref::ObjectRef>()?;
     m.add_class::<arena_buffer::ArenaBuffer>()?;
+    m.add_class::<loop_call::PendingCall>()?;
+    m.add(
+        "CallNeedsThread",
+        py.get_type::<loop_call::CallNeedsThread>(),
+    )?;
     m.add_function(wrap_pyfunction!(client::_after_fork_in_child, m)?)?;
     m.add("PROTOCOL_VERSION", PROTOCOL_VERSION)?;
     let actions = PyDict::new(py);

@@ -41,6 +41,62 @@ class ArenaBuffer:
     def address(self) -> int: ...
     def __buffer__(self, flags: int, /) -> memoryview: ...
 
+class CallNeedsThread(Exception):
+    """Raised by :meth:`NativeClient.begin` when converting an argument needs a
+    blocking Java call (a ``datetime``, a ``Decimal``, an Arrow table): run
+    the call on a worker thread instead."""
+
+class PendingCall:
+    """A call in flight on a lane lent to an asyncio event loop (made by
+    :meth:`NativeClient.begin`). Nothing here blocks: watch :meth:`fileno`
+    with ``loop.add_reader`` and :meth:`poll` when it is readable. Dropping
+    it abandons the call (as :meth:`abandon`)."""
+
+    def fileno(self) -> int:
+        """The lane socket: readable when Java rang (or the JVM is gone)."""
+    @property
+    def lane(self) -> int:
+        """Index of the lane."""
+    @property
+    def nested(self) -> bool:
+        """True for a call made by a coroutine callback on its call's lane."""
+    def poll(self) -> int:
+        """0: not yet (wait until :meth:`fileno` is readable; poll once right
+        after :meth:`NativeClient.begin` too). 1: the answer arrived and the
+        lane was given back; :meth:`result` decodes it. 2: a callback call
+        arrived; :meth:`callback_call`, then :meth:`reply` or
+        :meth:`reply_error`, then poll again. Raises
+        ``gatun.BridgeClosedError`` once the JVM is gone."""
+    def result(self) -> Any:
+        """The answer's value; a Java exception is raised as by :meth:`NativeClient.request`."""
+    def callback_call(self) -> tuple[int, str, str, tuple[Any, ...]]:
+        """``(callback_id, method, interface, args)`` of the callback call that arrived."""
+    def call_held(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+        """``fn(*args)`` with the lane held by this thread: blocking calls made
+        by ``fn`` go back on this lane (a synchronous callback's calls)."""
+    def reply(self, value: Any) -> None:
+        """Answer the callback call with ``value``; then poll again."""
+    def reply_error(self, error: BaseException) -> bool:
+        """Answer the callback call with ``error`` (thrown in Java as
+        ``gatun.server.PythonException``). True when ``error`` is not an
+        ``Exception`` (``CancelledError``, ``KeyboardInterrupt``): the call is
+        then abandoned and the caller re-raises ``error``."""
+    def begin_nested(
+        self,
+        action: int,
+        object_id: int = 0,
+        class_name: str | None = None,
+        name: str | None = None,
+        args: Sequence[Any] | None = None,
+        return_object_ref: bool = False,
+    ) -> PendingCall:
+        """Start a call on this lane while a coroutine runs the callback call
+        that arrived here (the Java thread waiting for the callback serves
+        it). One at a time, answered before :meth:`reply`."""
+    def abandon(self) -> None:
+        """Stop waiting: a request in flight is cancelled and its late answer
+        dropped by the lane; the lane goes back to the pool. Idempotent."""
+
 class NativeClient:
     """A connected session with a JVM launched by :meth:`launch`."""
 
@@ -123,6 +179,22 @@ class NativeClient:
         """One round trip. Java exceptions are raised as ``gatun.JavaException``
         subclasses; a dead JVM raises ``gatun.BridgeClosedError``. Callbacks Java
         fires meanwhile run on this thread; calls they make reuse its lane."""
+
+    def begin(
+        self,
+        action: int,
+        object_id: int = 0,
+        class_name: str | None = None,
+        name: str | None = None,
+        args: Sequence[Any] | None = None,
+        return_object_ref: bool = False,
+    ) -> PendingCall | None:
+        """The event-loop form of :meth:`request`: lend a free lane to the
+        caller's event loop without blocking (Java then rings for every
+        answer), send the request, and return the call to poll. ``None`` when
+        no lane can be lent now (the loop keeps one lane for blocking calls
+        when there are several). Raises :class:`CallNeedsThread` when an
+        argument needs a blocking Java call to convert."""
 
     def batch(
         self,

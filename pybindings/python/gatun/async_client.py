@@ -5,28 +5,135 @@
 >>> await arr.add("hello")                             # doctest: +SKIP
 True
 
-Each call runs on a small thread pool while the event loop stays free: the
-native wait releases the GIL, so calls from several tasks proceed on their own
-lanes at once. (ARCHITECTURE §5 plans lanes whose socket is registered with
-the event loop instead; this layer keeps the API while that is built.)
+**How a call waits.** A call takes a free lane without blocking
+(``NativeClient.begin``), sends its request, and watches the lane's socket
+with ``loop.add_reader`` (ARCHITECTURE §5, "always ring" lanes). While the
+event loop holds the lane, Python's waiting flag stays raised, so Java writes a
+doorbell byte for every answer; each time the socket is readable the call
+drains the byte and checks the sequence number in shared memory (the truth,
+the byte only a hint). Before registering the socket a call lets the loop
+turn once, since a hot JVM often answers within it (a ping then costs a few
+µs instead of a wake-up). Nothing spins or blocks on the loop's thread, and a
+JVM that dies closes the socket, which fails the call at once.
+
+**When it falls back to a thread.** The loop borrows at most ``lanes - 1``
+lanes (all of them when ``lanes=1``), keeping one for the blocking calls its
+thread still makes (the first navigation of a name such as
+``client.jvm.java.util``, a static field read). A call that finds no lane to
+borrow, one whose arguments need a Java call to convert (``datetime``,
+``Decimal``, Arrow tables) and :meth:`AsyncGatunClient.send_arrow` run on a
+small thread pool instead, as every call did before: the native wait
+releases the GIL, so they too leave the loop free.
+
+**Callbacks.** Java may call back during a call: the callback call arrives on
+the lane instead of the answer. A plain function runs on the loop's thread
+with the lane held, so the blocking calls it makes go back on that lane. A
+coroutine function runs as a task on this loop; the calls it awaits on this
+client go on the same lane, one at a time, where the Java thread waiting for
+the callback serves them. (Blocking calls from inside a coroutine callback
+take another lane.)
+
+**Cancellation.** Cancelling the awaiting task sends ``CANCEL`` for the call
+and gives the lane back; the lane drops the late answer (and refuses late
+callback calls) by sequence number before anyone uses it again. A call made
+by a coroutine callback on its lane finishes before the cancellation is
+raised, so the lane never carries two requests.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
+import inspect
+import select
+from collections.abc import Awaitable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Final
 
-from gatun.client import GatunClient
+from gatun import _native
+from gatun.client import GatunClient, _class_name_of
+from gatun.jvm import JavaStaticMethod, JVMNode
 from gatun.launcher import connect
 from gatun.objects import JavaObject
 
-__all__ = ["AsyncGatunClient", "AsyncJavaObject", "AsyncJVMView", "aconnect"]
+__all__ = ["AsyncGatunClient", "AsyncJVMView", "AsyncJavaObject", "aconnect"]
+
+_ACTIONS: Final[dict[str, int]] = dict(_native.ACTIONS)
+_PING: Final = _ACTIONS["Ping"]
+_CREATE: Final = _ACTIONS["CreateObject"]
+_INVOKE: Final = _ACTIONS["InvokeMethod"]
+_INVOKE_STATIC: Final = _ACTIONS["InvokeStaticMethod"]
+_GET_STATIC: Final = _ACTIONS["GetStaticField"]
+_REFLECT: Final = _ACTIONS["Reflect"]
+_REGISTER_CALLBACK: Final = _ACTIONS["RegisterCallback"]
+_UNREGISTER_CALLBACK: Final = _ACTIONS["UnregisterCallback"]
+
+# PendingCall.poll() results.
+_NOT_YET: Final = 0
+_ANSWER: Final = 1
+_CALLBACK: Final = 2
+
+
+class _HeldLane:
+    """The lane of a call whose coroutine callback is running: calls the
+    coroutine awaits on the same client go on it, one at a time."""
+
+    __slots__ = ("active", "client", "lock", "pending")
+
+    def __init__(self, client: AsyncGatunClient, pending: _native.PendingCall) -> None:
+        self.client = client
+        self.pending = pending
+        self.lock = asyncio.Lock()
+        self.active = True
+
+
+#: Set in the task that runs a coroutine callback (and in tasks it starts).
+_HELD: contextvars.ContextVar[_HeldLane | None] = contextvars.ContextVar(
+    "gatun_held_lane", default=None
+)
 
 
 def _wrap(client: AsyncGatunClient, value: Any) -> Any:
     return AsyncJavaObject(client, value) if isinstance(value, JavaObject) else value
+
+
+def _unwrap(args: Sequence[Any]) -> tuple[Any, ...]:
+    return tuple(a.java_object if isinstance(a, AsyncJavaObject) else a for a in args)
+
+
+def _wake(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+async def _readable(loop: asyncio.AbstractEventLoop, fd: int) -> None:
+    """Until ``fd`` is readable (a doorbell byte or EOF), without blocking the loop."""
+    future = loop.create_future()
+    try:
+        loop.add_reader(fd, _wake, future)
+    except NotImplementedError:  # a loop that cannot watch sockets
+        await loop.run_in_executor(None, select.select, [fd], [], [])
+        return
+    try:
+        await future
+    finally:
+        loop.remove_reader(fd)
+
+
+async def _awaited(awaitable: Awaitable[Any]) -> Any:
+    return await awaitable
+
+
+async def _settle(task: asyncio.Future[Any]) -> None:
+    """Wait for ``task`` to end, whatever happens to the waiter meanwhile."""
+    while not task.done():
+        try:
+            await asyncio.wait({task})
+        except asyncio.CancelledError:
+            continue
+    if not task.cancelled():
+        task.exception()  # retrieved: the caller raises its own error
 
 
 class AsyncJavaObject:
@@ -48,7 +155,9 @@ class AsyncJavaObject:
             raise AttributeError(name)
 
         async def call(*args: Any) -> Any:
-            return await self._client._run(self._client.sync.invoke_method, self._obj, name, *args)
+            # The proxy stays referenced by this coroutine until Java answered.
+            obj = self._obj
+            return await self._client._call(_INVOKE, obj.object_id, None, name, args)
 
         return call
 
@@ -75,11 +184,44 @@ class AsyncJVMView:
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
             raise AttributeError(name)
-        child = getattr(self._node, name)  # a static field is read here
+        held = _HELD.get()
+        if (
+            held is not None
+            and held.client is self._client
+            and held.active
+            and not held.lock.locked()
+        ):
+            # In a coroutine callback: the blocking name lookups go on the lane
+            # the callback's call holds (the only one sure to be free for it).
+            return self._child(held.pending.call_held(getattr, (self._node, name)))
+        return self._child(getattr(self._node, name))  # a static field is read here
+
+    def _child(self, child: Any) -> Any:
         return AsyncJVMView(self._client, child) if callable(child) else _wrap(self._client, child)
 
     async def __call__(self, *args: Any) -> Any:
-        return await self._client._run(self._node, *args)
+        node, client = self._node, self._client
+        if isinstance(node, JavaStaticMethod):
+            return await client._call(_INVOKE_STATIC, 0, node.class_name, node.name, args)
+        if not isinstance(node, JVMNode):
+            return await client._run(node, *args)
+        # As JVMNode.__call__, with the name lookups awaited.
+        path = node.path
+        parent, _, name = path.rpartition(".")
+        kind = await client._reflect(path)
+        if kind == "class":
+            return await client._call(_CREATE, 0, path, None, args)
+        if kind == "method":
+            return await client._call(_INVOKE_STATIC, 0, parent, name, args)
+        if kind == "field":
+            raise TypeError(f"{path} is a static field, not callable")
+        if parent and await client._reflect(parent) == "class":
+            return await client._call(_INVOKE_STATIC, 0, parent, name, args)
+        return await client._call(_CREATE, 0, path, None, args)
+
+
+def _class_of(cls: str | JVMNode | AsyncJVMView) -> str:
+    return _class_name_of(cls._node if isinstance(cls, AsyncJVMView) else cls)
 
 
 class AsyncGatunClient:
@@ -88,52 +230,208 @@ class AsyncGatunClient:
     def __init__(self, sync: GatunClient, workers: int | None = None) -> None:
         #: The synchronous client underneath.
         self.sync = sync
+        self._native = sync._native
         self._pool = ThreadPoolExecutor(
             max_workers=workers or sync._native.lanes, thread_name_prefix="gatun-async"
         )
+        #: How many calls waited through the event loop and how many on a
+        #: worker thread (see the module docstring).
+        self.calls_on_loop = 0
+        self.calls_on_threads = 0
 
     async def _run(self, fn: Any, *args: Any) -> Any:
+        """``fn(*args)`` on a worker thread (the fallback path)."""
+        self.calls_on_threads += 1
         loop = asyncio.get_running_loop()
-        unwrapped = [a.java_object if isinstance(a, AsyncJavaObject) else a for a in args]
-        value = await loop.run_in_executor(self._pool, functools.partial(fn, *unwrapped))
+        value = await loop.run_in_executor(self._pool, functools.partial(fn, *_unwrap(args)))
         return _wrap(self, value)
+
+    async def _call(
+        self,
+        action: int,
+        object_id: int = 0,
+        class_name: str | None = None,
+        name: str | None = None,
+        args: Sequence[Any] = (),
+        return_object_ref: bool = False,
+    ) -> Any:
+        """One request: on a lane watched by the loop when one is free, else
+        on a worker thread."""
+        self.sync._check()
+        args = _unwrap(args)
+        held = _HELD.get()
+        if held is not None and held.client is self and held.active:
+            return await self._call_nested(
+                held, action, object_id, class_name, name, args, return_object_ref
+            )
+        try:
+            pending = self._native.begin(
+                action, object_id, class_name, name, args, return_object_ref
+            )
+        except _native.CallNeedsThread:
+            pending = None
+        if pending is None:
+            return await self._run(
+                self.sync._request, action, object_id, class_name, name, args, return_object_ref
+            )
+        self.calls_on_loop += 1
+        return _wrap(self, await self._complete(pending))
+
+    async def _call_nested(
+        self,
+        held: _HeldLane,
+        action: int,
+        object_id: int,
+        class_name: str | None,
+        name: str | None,
+        args: tuple[Any, ...],
+        return_object_ref: bool,
+    ) -> Any:
+        """A call from a coroutine callback: on the lane of the call that fired it."""
+        async with held.lock:
+            if held.active:
+                pending = held.pending.begin_nested(
+                    action, object_id, class_name, name, args, return_object_ref
+                )
+                self.calls_on_loop += 1
+                inner = asyncio.ensure_future(self._complete(pending))
+                try:
+                    # The request must be answered before the callback replies
+                    # on this lane: a cancellation waits for it.
+                    value = await asyncio.shield(inner)
+                except asyncio.CancelledError:
+                    await _settle(inner)
+                    raise
+                return _wrap(self, value)
+        # The callback has returned (this task outlived it): an ordinary call.
+        token = _HELD.set(None)
+        try:
+            return await self._call(action, object_id, class_name, name, args, return_object_ref)
+        finally:
+            _HELD.reset(token)
+
+    async def _complete(self, pending: _native.PendingCall) -> Any:
+        """Poll ``pending`` whenever its socket is readable until the answer
+        is in, running the callback calls that arrive meanwhile."""
+        loop = asyncio.get_running_loop()
+        yielded = False
+        try:
+            while True:
+                state = pending.poll()
+                if state == _ANSWER:
+                    return pending.result()
+                if state == _CALLBACK:
+                    await self._serve_callback(pending)
+                    yielded = False
+                elif not yielded:
+                    # One turn of the loop first: a hot JVM answers within it,
+                    # which saves registering the socket and a wake-up.
+                    yielded = True
+                    await asyncio.sleep(0)
+                else:
+                    await _readable(loop, pending.fileno())
+        except BaseException:
+            pending.abandon()  # no-op once the answer is in
+            raise
+
+    async def _serve_callback(self, pending: _native.PendingCall) -> None:
+        """Run the callback call that arrived on ``pending``'s lane and reply."""
+        callback_id, method, interface, args = pending.callback_call()
+        try:
+            target, _ = self.sync._callback_target(callback_id, method, interface)
+            result = pending.call_held(target, args)
+            if inspect.isawaitable(result):
+                result = await self._await_holding(pending, result)
+        except BaseException as exc:
+            if pending.reply_error(exc):  # abandoned: CancelledError, KeyboardInterrupt...
+                raise
+            return
+        pending.reply(result)
+
+    async def _await_holding(self, pending: _native.PendingCall, awaitable: Awaitable[Any]) -> Any:
+        """Await a coroutine callback in a task whose calls use ``pending``'s lane."""
+        held = _HeldLane(self, pending)
+        context = contextvars.copy_context()
+        context.run(_HELD.set, held)
+        task = context.run(asyncio.ensure_future, _awaited(awaitable))
+        try:
+            return await task
+        finally:
+            held.active = False
+
+    async def _reflect(self, full_name: str) -> str:
+        """What ``full_name`` is (cached per client, as the sync client's)."""
+        kind = self.sync._reflect_cache.get(full_name)
+        if kind is None:
+            kind = str(await self._call(_REFLECT, 0, full_name))
+            self.sync._remember_reflect(full_name, kind)
+        return kind
 
     @property
     def jvm(self) -> AsyncJVMView:
         """Package navigation, as ``client.jvm`` of the sync client."""
         return AsyncJVMView(self, self.sync.jvm)
 
-    async def create_object(self, class_name: str, *args: Any) -> Any:
+    async def create_object(self, class_name: str | JVMNode | AsyncJVMView, *args: Any) -> Any:
         """``new class_name(*args)``."""
-        return await self._run(self.sync.create_object, class_name, *args)
+        return await self._call(_CREATE, 0, _class_of(class_name), None, args)
 
-    async def invoke_static_method(self, cls: str, name: str, *args: Any) -> Any:
+    async def invoke_method(
+        self,
+        obj: AsyncJavaObject | JavaObject,
+        method_name: str,
+        *args: Any,
+        return_object_ref: bool = False,
+    ) -> Any:
+        """``obj.method_name(*args)``."""
+        target = obj.java_object if isinstance(obj, AsyncJavaObject) else obj
+        return await self._call(
+            _INVOKE, target.object_id, None, method_name, args, return_object_ref
+        )
+
+    async def invoke_static_method(
+        self,
+        cls: str | JVMNode | AsyncJVMView,
+        name: str,
+        *args: Any,
+        return_object_ref: bool = False,
+    ) -> Any:
         """``cls.name(*args)``."""
-        return await self._run(self.sync.invoke_static_method, cls, name, *args)
+        return await self._call(_INVOKE_STATIC, 0, _class_of(cls), name, args, return_object_ref)
 
-    async def get_static_field(self, cls: str, name: str) -> Any:
+    async def get_static_field(self, cls: str | JVMNode | AsyncJVMView, name: str) -> Any:
         """``cls.name``."""
-        return await self._run(self.sync.get_static_field, cls, name)
+        return await self._call(_GET_STATIC, 0, _class_of(cls), name)
 
     async def send_arrow(self, data: Any) -> Any:
-        """Arrow data to the JVM (see :meth:`gatun.GatunClient.send_arrow`)."""
+        """Arrow data to the JVM (see :meth:`gatun.GatunClient.send_arrow`).
+        Runs on a worker thread: it copies the data into the arena."""
         return await self._run(self.sync.send_arrow, data)
 
-    async def register_callback(self, fn: Any, interface_name: str) -> AsyncJavaObject:
+    async def register_callback(self, fn: Any, interface_name: str | JVMNode) -> AsyncJavaObject:
         """Implement a Java interface with ``fn`` (see
         :meth:`gatun.GatunClient.register_callback`); a coroutine function is
         awaited on this event loop each time Java calls it."""
-        loop = asyncio.get_running_loop()
-        register = functools.partial(self.sync.register_callback, loop=loop)
-        return await self._run(register, fn, interface_name)  # type: ignore[no-any-return]
+        from gatun.client import _check_callback
 
-    async def unregister_callback(self, callback: Any) -> None:
+        _check_callback(fn)
+        loop = asyncio.get_running_loop()
+        proxy = await self._call(_REGISTER_CALLBACK, 0, _class_of(interface_name))
+        self.sync._adopt_callback(proxy.java_object, fn, loop)
+        return proxy  # type: ignore[no-any-return]
+
+    async def unregister_callback(self, callback: AsyncJavaObject | JavaObject | int) -> None:
         """Forget a callback (its proxy or id)."""
-        await self._run(self.sync.unregister_callback, callback)
+        if isinstance(callback, AsyncJavaObject):
+            callback = callback.java_object
+        callback_id = callback if isinstance(callback, int) else callback.object_id
+        self.sync._callbacks.pop(callback_id, None)
+        await self._call(_UNREGISTER_CALLBACK, callback_id)
 
     async def ping(self) -> bool:
-        """One empty round trip."""
-        return await self._run(self.sync.ping)
+        """One empty round trip; ``True`` when the JVM answers."""
+        await self._call(_PING)
+        return True
 
     async def close(self) -> None:
         """Stop the JVM and the worker threads."""

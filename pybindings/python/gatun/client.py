@@ -70,6 +70,14 @@ _Request = tuple[int, int, "str | None", "str | None", Sequence[Any], bool]
 _LIVE: weakref.WeakSet[GatunClient] = weakref.WeakSet()
 
 
+def _check_callback(fn: object) -> None:
+    if not callable(fn) and type(fn).__module__ == "builtins":
+        raise TypeError(
+            "register_callback needs a callable, or an object with methods named like the "
+            f"interface's, not {type(fn).__name__}"
+        )
+
+
 def _class_name_of(cls: str | JVMNode) -> str:
     if isinstance(cls, str):
         return cls
@@ -289,10 +297,13 @@ class GatunClient:
         kind = self._reflect_cache.get(full_name)
         if kind is None:
             kind = self.reflect(full_name)
-            if len(self._reflect_cache) >= _REFLECT_CACHE_SIZE:
-                self._reflect_cache.clear()
-            self._reflect_cache[full_name] = kind
+            self._remember_reflect(full_name, kind)
         return kind
+
+    def _remember_reflect(self, full_name: str, kind: str) -> None:
+        if len(self._reflect_cache) >= _REFLECT_CACHE_SIZE:
+            self._reflect_cache.clear()
+        self._reflect_cache[full_name] = kind
 
     def is_instance_of(self, obj: JavaObject | int, class_name: str | JVMNode) -> bool:
         """Java ``obj instanceof class_name``."""
@@ -388,15 +399,17 @@ class GatunClient:
         >>> cmp = client.register_callback(compare, "java.util.Comparator")  # doctest: +SKIP
         >>> client.jvm.java.util.Collections.sort(arr, cmp)  # doctest: +SKIP
         """
-        if not callable(fn) and type(fn).__module__ == "builtins":
-            raise TypeError(
-                "register_callback needs a callable, or an object with methods named like the "
-                f"interface's, not {type(fn).__name__}"
-            )
+        _check_callback(fn)
         proxy = self._request(_REGISTER_CALLBACK, 0, _class_name_of(interface_name))
+        self._adopt_callback(proxy, fn, loop)
+        return proxy  # type: ignore[no-any-return]
+
+    def _adopt_callback(
+        self, proxy: JavaObject, fn: Callable[..., Any], loop: asyncio.AbstractEventLoop | None
+    ) -> None:
+        """Route Java's calls of ``proxy`` (just registered) to ``fn``."""
         self._callbacks[proxy.object_id] = (fn, loop)
         self._start_callback_threads()
-        return proxy  # type: ignore[no-any-return]
 
     def unregister_callback(self, callback: JavaObject | int) -> None:
         """Forget a callback (its proxy, or its id ``proxy.object_id``): Java
@@ -409,6 +422,17 @@ class GatunClient:
         self, callback_id: int, method: str, interface: str, args: tuple[Any, ...]
     ) -> Any:
         """Run one callback call from Java (called by the native core)."""
+        target, loop = self._callback_target(callback_id, method, interface)
+        result = target(*args)
+        if inspect.isawaitable(result):
+            result = _wait_for(result, loop)
+        return result
+
+    def _callback_target(
+        self, callback_id: int, method: str, interface: str
+    ) -> tuple[Callable[..., Any], asyncio.AbstractEventLoop | None]:
+        """The function to call for Java's call of ``interface.method`` on
+        callback ``callback_id``, and the loop its coroutines belong to."""
         entry = self._callbacks.get(callback_id)
         if entry is None:
             raise LookupError(
@@ -421,10 +445,7 @@ class GatunClient:
             named = getattr(fn, method, None)
             if callable(named):
                 target = named
-        result = target(*args)
-        if inspect.isawaitable(result):
-            result = _wait_for(result, loop)
-        return result
+        return target, loop
 
     def _start_callback_threads(self) -> None:
         """Start one daemon thread per callback lane (once): they run callbacks
