@@ -3,6 +3,7 @@ package gatun.server.arrow;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -57,6 +58,7 @@ public final class ArrowWarmup {
     }
 
     private static final AtomicBoolean STARTED = new AtomicBoolean();
+    private static final CountDownLatch FINISHED = new CountDownLatch(1);
 
     /**
      * Starts the warm-up thread, once per JVM, unless {@code gatun.arrow.warmup}
@@ -73,11 +75,25 @@ public final class ArrowWarmup {
         t.start();
     }
 
+    /**
+     * Waits for a started warm-up to finish, e.g. before measuring an idle
+     * JVM's CPU time.
+     *
+     * @param millis how long to wait at most
+     * @return true if no warm-up was started or it has finished
+     * @throws InterruptedException if interrupted while waiting
+     */
+    public static boolean awaitFinished(long millis) throws InterruptedException {
+        return !STARTED.get() || FINISHED.await(millis, java.util.concurrent.TimeUnit.MILLISECONDS);
+    }
+
     private static void runQuietly() {
         try {
             run();
         } catch (Throwable t) { // a warm-up must never take the server down
             LOG.log(Level.FINE, "Arrow warm-up failed (harmless)", t);
+        } finally {
+            FINISHED.countDown();
         }
     }
 
