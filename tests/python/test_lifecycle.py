@@ -164,9 +164,13 @@ def test_python_killed_stops_jvm_and_cleans_up() -> None:
 def test_ctrl_c_interrupts_a_long_call() -> None:
     child = run_python(
         """
+        import signal
         import sys
         import time
         import gatun
+        # A shell without job control starts background jobs with SIGINT
+        # ignored, and Python then installs no Ctrl-C handler: restore it.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         client = gatun.connect()
         try:
             print("ready", flush=True)
