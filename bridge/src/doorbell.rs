@@ -85,6 +85,29 @@ mod loom_tests {
         }
     }
 
+    /// The shared state of one lane direction, and a notifier thread that
+    /// publishes messages 1 and 2 (ringing when the waiter asked for it).
+    #[allow(clippy::type_complexity)]
+    fn two_exchanges() -> (
+        Arc<AtomicU64>,
+        Arc<AtomicU32>,
+        Arc<Socket>,
+        loom::thread::JoinHandle<()>,
+    ) {
+        let counter = Arc::new(AtomicU64::new(0));
+        let waiting = Arc::new(AtomicU32::new(0));
+        let socket = Arc::new(Socket::default());
+        let (c, w, s) = (counter.clone(), waiting.clone(), socket.clone());
+        let notifier = loom::thread::spawn(move || {
+            for seq in 1..=2 {
+                if publish(&c, &w, seq) {
+                    s.ring();
+                }
+            }
+        });
+        (counter, waiting, socket, notifier)
+    }
+
     fn wait(counter: &AtomicU64, waiting: &AtomicU32, socket: &Socket, seq: u64) {
         loop {
             if arrived(counter, seq) {
@@ -105,17 +128,7 @@ mod loom_tests {
     #[test]
     fn event_loop_waiter_is_always_rung() {
         loom::model(|| {
-            let counter = Arc::new(AtomicU64::new(0));
-            let waiting = Arc::new(AtomicU32::new(0));
-            let socket = Arc::new(Socket::default());
-            let (c, w, s) = (counter.clone(), waiting.clone(), socket.clone());
-            let notifier = loom::thread::spawn(move || {
-                for seq in 1..=2 {
-                    if publish(&c, &w, seq) {
-                        s.ring();
-                    }
-                }
-            });
+            let (counter, waiting, socket, notifier) = two_exchanges();
             for seq in 1..=2 {
                 loop {
                     *socket.bytes.lock().unwrap() = 0; // drain
@@ -137,17 +150,7 @@ mod loom_tests {
     #[test]
     fn no_lost_wakeup() {
         loom::model(|| {
-            let counter = Arc::new(AtomicU64::new(0));
-            let waiting = Arc::new(AtomicU32::new(0));
-            let socket = Arc::new(Socket::default());
-            let (c, w, s) = (counter.clone(), waiting.clone(), socket.clone());
-            let notifier = loom::thread::spawn(move || {
-                for seq in 1..=2 {
-                    if publish(&c, &w, seq) {
-                        s.ring();
-                    }
-                }
-            });
+            let (counter, waiting, socket, notifier) = two_exchanges();
             wait(&counter, &waiting, &socket, 1);
             wait(&counter, &waiting, &socket, 2);
             notifier.join().unwrap();
