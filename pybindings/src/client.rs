@@ -152,11 +152,11 @@ impl NativeClient {
         if let Some(error) = response.error() {
             return Err(to_py(py, java_error(error)));
         }
-        self.decode_value(py, response.value(), hooks)
+        Self::decode_value(py, response.value(), hooks)
     }
 
-    fn decode_value<'py>(
-        &self,
+    /// A reply's value (`None` when it has none).
+    pub(crate) fn decode_value<'py>(
         py: Python<'py>,
         value: Option<fb::Value<'_>>,
         hooks: &Hooks,
@@ -454,7 +454,7 @@ impl NativeClient {
                         .into_bound(py)
                         .into_any(),
                 ),
-                None => (true, self.decode_value(py, item.value(), hooks)?),
+                None => (true, Self::decode_value(py, item.value(), hooks)?),
             };
             results.append(PyTuple::new(
                 py,

@@ -72,21 +72,38 @@ impl PendingCall {
     /// needs one raises [`CallNeedsThread`]) and sends it on `call`.
     fn start<'py>(
         native: &Bound<'py, NativeClient>,
-        mut call: LoopCall,
+        call: LoopCall,
         head: &RequestHead<'_>,
         args: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<PendingCall> {
-        let py = native.py();
         let this = native.get();
         let mut scratch = this.client().scratch();
         let mut keep = Vec::new();
         let releases =
             without_blocking_calls(|| this.encode_call(&mut scratch, head, args, &mut keep))?;
-        if let Err(e) = call.send(scratch.builder.finished_data()) {
+        Self::send_encoded(
+            native,
+            call,
+            scratch.builder.finished_data(),
+            releases,
+            keep,
+        )
+    }
+
+    /// Sends an encoded request on `call`; one too large to send gives its
+    /// piggybacked releases back to the queue.
+    fn send_encoded<'py>(
+        native: &Bound<'py, NativeClient>,
+        mut call: LoopCall,
+        request: &[u8],
+        releases: Vec<i64>,
+        keep: convert::KeepAlive<'py>,
+    ) -> PyResult<PendingCall> {
+        if let Err(e) = call.send(request) {
             if matches!(e, gatun_bridge::BridgeError::TooLarge { .. }) {
-                this.release_queue().restore(releases);
+                native.get().release_queue().restore(releases);
             }
-            return Err(to_py(py, e));
+            return Err(to_py(native.py(), e));
         }
         Ok(PendingCall {
             native: native.clone().unbind(),
@@ -163,10 +180,7 @@ impl PendingCall {
         if let Some(error) = response.error() {
             return Err(to_py(py, java_error(error)));
         }
-        match response.value() {
-            Some(v) => convert::decode(py, v, hooks, 0),
-            None => Ok(py.None().into_bound(py)),
-        }
+        NativeClient::decode_value(py, response.value(), hooks)
     }
 
     /// `(callback_id, method, interface, args)` of the callback call that
@@ -257,19 +271,13 @@ impl PendingCall {
             .call
             .run_holding(|| this.encode_call(&mut scratch, &head, args.as_ref(), &mut keep))
             .map_err(|e| to_py(py, e))??;
-        let mut call = nested;
-        if let Err(e) = call.send(scratch.builder.finished_data()) {
-            if matches!(e, gatun_bridge::BridgeError::TooLarge { .. }) {
-                this.release_queue().restore(releases);
-            }
-            return Err(to_py(py, e));
-        }
-        Ok(PendingCall {
-            native: self.native.clone_ref(py),
-            call,
-            response: Vec::new(),
-            keep: keep.into_iter().map(Bound::unbind).collect(),
-        })
+        Self::send_encoded(
+            &native,
+            nested,
+            scratch.builder.finished_data(),
+            releases,
+            keep,
+        )
     }
 
     /// Stops waiting: a request in flight is cancelled and its late answer
