@@ -14,7 +14,8 @@ class MethodResolverTest {
     private final ClassPolicy policy = new ClassPolicy("");
     private final MethodResolver resolver = new MethodResolver(policy);
 
-    private static Arg[] args(Object... values) {
+    /** @return each value as an argument without a type hint */
+    static Arg[] args(Object... values) {
         Arg[] out = new Arg[values.length];
         for (int i = 0; i < values.length; i++) {
             out[i] = Arg.of(values[i]);

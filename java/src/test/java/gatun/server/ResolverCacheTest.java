@@ -19,11 +19,7 @@ class ResolverCacheTest {
     private final MethodResolver resolver = new MethodResolver(policy);
 
     private static Arg[] args(Object... values) {
-        Arg[] out = new Arg[values.length];
-        for (int i = 0; i < values.length; i++) {
-            out[i] = Arg.of(values[i]);
-        }
-        return out;
+        return MethodResolverTest.args(values);
     }
 
     @Test
