@@ -132,18 +132,109 @@ public final class Dispatcher {
             return errorResponse(b, e instanceof ProtocolException ? e : malformed(e));
         }
         DecodeContext ctx = new DecodeContext(registry, loader(), policy, request.remaining() / 4 + 16);
-        return run(b, r, ctx, 0, new boolean[1]);
+        return run(b, r, ctx, 0, new boolean[1], null);
     }
 
-    /** Runs one request; sets {@code failed[0]} if it answered with an error. */
-    private int run(FlatBufferBuilder b, Request r, DecodeContext ctx, int depth, boolean[] failed) {
+    /**
+     * What the items of one batch share, so that an item like the one before
+     * costs no allocation beyond its call's own.
+     *
+     * <p>Replies: an outcome that is always encoded the same (null, true,
+     * false, skipped) is encoded once and referenced by every item with that
+     * outcome, as FlatBuffers allows. A batch of setters or {@code add} calls
+     * then answers with 4 bytes per item, and a batch stopped early by an error
+     * fits its slot however many items it skipped.
+     *
+     * <p>Names: a method or class name whose bytes equal the previous item's
+     * is not decoded again, and the method resolved for the previous item is
+     * reused when the receiver class and argument types match too.
+     */
+    private static final class BatchScope {
+        private int none = -1;
+        private int yes = -1;
+        private int no = -1;
+        private int skipped = -1;
+        /** The request bytes, for reading names without decoding them. */
+        private final ByteBuffer view;
+        private ByteBuffer nameBytes;
+        private String name;
+        private ByteBuffer classNameBytes;
+        private String className;
+        final MethodResolver.LastMethod lastMethod = new MethodResolver.LastMethod();
+
+        BatchScope(ByteBuffer request) {
+            this.view = request.duplicate();
+        }
+
+        /** The Response for a null or Boolean result. */
+        int value(FlatBufferBuilder b, Boolean result) {
+            if (result == null) {
+                return none >= 0 ? none : (none = valueResponse(b, ValueCodec.encode(b, null, null, 0)));
+            }
+            if (result) {
+                return yes >= 0 ? yes : (yes = valueResponse(b, ValueCodec.encode(b, true, null, 0)));
+            }
+            return no >= 0 ? no : (no = valueResponse(b, ValueCodec.encode(b, false, null, 0)));
+        }
+
+        /** {@link #requireName}, the previous item's String when the bytes are the same. */
+        String name(Request r) {
+            ByteBuffer bytes;
+            try {
+                bytes = r.nameInByteBuffer(view);
+            } catch (RuntimeException e) {
+                throw malformed(e);
+            }
+            if (name != null && bytes != null && bytes.equals(nameBytes)) {
+                return name;
+            }
+            name = requireName(r);
+            nameBytes = copy(bytes);
+            return name;
+        }
+
+        /** {@link #requireClassName}, the previous item's String when the bytes are the same. */
+        String className(Request r) {
+            ByteBuffer bytes;
+            try {
+                bytes = r.classNameInByteBuffer(view);
+            } catch (RuntimeException e) {
+                throw malformed(e);
+            }
+            if (className != null && bytes != null && bytes.equals(classNameBytes)) {
+                return className;
+            }
+            className = requireClassName(r);
+            classNameBytes = copy(bytes);
+            return className;
+        }
+
+        private static ByteBuffer copy(ByteBuffer bytes) {
+            ByteBuffer c = ByteBuffer.allocate(bytes.remaining());
+            c.put(bytes.duplicate()).flip();
+            return c;
+        }
+    }
+
+    private static int valueResponse(FlatBufferBuilder b, int value) {
+        Response.startResponse(b);
+        Response.addValue(b, value);
+        return Response.endResponse(b);
+    }
+
+    /**
+     * Runs one request; sets {@code failed[0]} if it answered with an error.
+     * {@code scope} is the enclosing batch's (null outside a batch).
+     */
+    private int run(FlatBufferBuilder b, Request r, DecodeContext ctx, int depth, boolean[] failed,
+                    BatchScope scope) {
         metrics.requests.increment();
         try {
             int action = action(r);
             if (action == Action.Batch) {
                 return batch(b, r, ctx, depth);
             }
-            Object result = execute(r, action, ctx);
+            Object result = execute(r, action, ctx, scope);
             // A created object is always a reference: Python holds a proxy to it; so is a received batch.
             boolean asRef = action == Action.CreateObject || action == Action.SendArrowBatch
                     || action == Action.RegisterCallback || returnObjectRef(r);
@@ -175,12 +266,12 @@ public final class Dispatcher {
                     ((VectorSchemaRoot) result).close(); // not registered: nobody else could close it
                     throw e;
                 }
+            } else if (scope != null && (result == null || (!asRef && result instanceof Boolean))) {
+                return scope.value(b, (Boolean) result);
             } else {
                 value = ValueCodec.encodeResult(b, result, registry, asRef);
             }
-            Response.startResponse(b);
-            Response.addValue(b, value);
-            return Response.endResponse(b);
+            return valueResponse(b, value);
         } catch (Throwable t) {
             failed[0] = true;
             return errorResponse(b, t);
@@ -196,13 +287,19 @@ public final class Dispatcher {
         boolean stopOnError = stopOnError(r);
         int[] items = new int[n];
         boolean[] failed = new boolean[1];
+        BatchScope scope = new BatchScope(r.getByteBuffer());
         Request item = new Request();
         for (int i = 0; i < n; i++) {
             if (failed[0] && stopOnError) {
                 releaseSkippedBatch(r, item, i);
                 metrics.requests.increment();
-                items[i] = errorResponse(b, "java.util.concurrent.CancellationException",
-                        "skipped after an earlier error", "");
+                if (scope.skipped < 0) {
+                    scope.skipped = errorResponse(b, "java.util.concurrent.CancellationException",
+                            "skipped after an earlier error", "");
+                } else {
+                    metrics.errors.increment();
+                }
+                items[i] = scope.skipped;
                 continue;
             }
             Request sub;
@@ -214,7 +311,7 @@ public final class Dispatcher {
                 failed[0] = true;
                 continue;
             }
-            items[i] = run(b, sub, ctx, depth + 1, failed);
+            items[i] = run(b, sub, ctx, depth + 1, failed, scope);
         }
         int vec = Response.createBatchVector(b, items);
         Response.startResponse(b);
@@ -222,7 +319,7 @@ public final class Dispatcher {
         return Response.endResponse(b);
     }
 
-    private Object execute(Request r, int action, DecodeContext ctx) throws Throwable {
+    private Object execute(Request r, int action, DecodeContext ctx, BatchScope scope) throws Throwable {
         try {
             releaseIds(r);
         } catch (RuntimeException e) {
@@ -242,16 +339,19 @@ public final class Dispatcher {
             }
             case Action.InvokeMethod: {
                 Object target = registry.get(objectId(r));
-                String name = requireName(r);
+                String name = scope != null ? scope.name(r) : requireName(r);
                 Arg[] args = args(r, ctx);
                 checkReceiverClass(target.getClass());
-                return resolver.invoke(resolver.resolveMethod(target.getClass(), name, args, false), target, args);
+                MethodResolver.LastMethod last = scope != null ? scope.lastMethod : null;
+                return resolver.invoke(resolver.resolveMethod(target.getClass(), name, args, false, last), target,
+                        args);
             }
             case Action.InvokeStaticMethod: {
-                Class<?> c = loadClass(requireClassName(r));
-                String name = requireName(r);
+                Class<?> c = loadClass(scope != null ? scope.className(r) : requireClassName(r));
+                String name = scope != null ? scope.name(r) : requireName(r);
                 Arg[] args = args(r, ctx);
-                return resolver.invoke(resolver.resolveMethod(c, name, args, true), null, args);
+                MethodResolver.LastMethod last = scope != null ? scope.lastMethod : null;
+                return resolver.invoke(resolver.resolveMethod(c, name, args, true, last), null, args);
             }
             case Action.GetField: {
                 Object target = registry.get(guard(r::objectId));

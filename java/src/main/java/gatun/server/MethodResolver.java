@@ -154,9 +154,45 @@ public final class MethodResolver {
      */
     public Resolved resolveMethod(Class<?> c, String name, Arg[] args, boolean staticOnly)
             throws NoSuchMethodException {
-        Key key = new Key(staticOnly ? KIND_STATIC : KIND_INSTANCE, c, name, args);
+        return resolveMethod(c, name, args, staticOnly, null);
+    }
+
+    /**
+     * The last method a caller resolved, so that resolving the same call again
+     * (the items of a batch calling one method) costs a comparison instead of a
+     * cache lookup: no key is built. Not thread-safe: one per batch.
+     */
+    public static final class LastMethod {
+        private Key key;
+        private Resolved resolved;
+    }
+
+    /**
+     * Resolves a method, as {@link #resolveMethod(Class, String, Arg[], boolean)},
+     * answering from {@code last} when it holds the same call.
+     *
+     * @param c the class searched (the receiver's runtime class or the static class)
+     * @param name method name
+     * @param args decoded arguments
+     * @param staticOnly only static methods qualify
+     * @param last the caller's last resolution (updated), or null
+     * @return the resolution
+     * @throws NoSuchMethodException if nothing matches
+     * @throws IllegalArgumentException if the best candidates tie
+     */
+    public Resolved resolveMethod(Class<?> c, String name, Arg[] args, boolean staticOnly, LastMethod last)
+            throws NoSuchMethodException {
+        byte kind = staticOnly ? KIND_STATIC : KIND_INSTANCE;
+        if (last != null && last.key != null && last.key.matches(kind, c, name, args)) {
+            return last.resolved;
+        }
+        Key key = new Key(kind, c, name, args);
         Resolved r = cache.get(key);
         if (r != null) {
+            if (last != null) {
+                last.key = key;
+                last.resolved = r;
+            }
             return r;
         }
         Map<String, Method> bySig = new LinkedHashMap<>();
@@ -539,6 +575,19 @@ public final class MethodResolver {
                 h = 31 * h + (a.type == null ? 0 : System.identityHashCode(a.type)) + (a.hinted ? 1 : 0);
             }
             this.hash = h;
+        }
+
+        /** Whether a key built from these would equal this one (without building it). */
+        boolean matches(byte kind, Class<?> c, String name, Arg[] args) {
+            if (kind != this.kind || c != this.c || !Objects.equals(name, this.name) || args.length != types.length) {
+                return false;
+            }
+            for (int i = 0; i < args.length; i++) {
+                if (args[i].type != types[i] || args[i].hinted != hinted[i]) {
+                    return false;
+                }
+            }
+            return true;
         }
 
         @Override

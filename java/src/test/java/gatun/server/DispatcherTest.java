@@ -212,6 +212,81 @@ class DispatcherTest {
     }
 
     @Test
+    void batchItemsShareRepeatedRepliesAndStaySmall() {
+        long list = ref(create("java.util.ArrayList"));
+        int n = 2000;
+        Wire.Req batch = Wire.of(Action.Batch);
+        for (int i = 0; i < n; i++) {
+            batch.batch.add(call(list, "add", i)); // true
+        }
+        batch.batch.add(call(list, "remove", (Object) new Hint(12345, "java.lang.Object"))); // false
+        batch.batch.add(call(list, "clear")); // void: null
+        batch.batch.add(call(list, "add", "x"));
+        batch.batch.add(call(list, "size"));
+        Result r = run(batch);
+        assertEquals(n + 4, r.batch.size());
+        for (int i = 0; i < n; i++) {
+            assertEquals(true, r.batch.get(i).value);
+        }
+        assertEquals(false, r.batch.get(n).value);
+        assertTrue(r.batch.get(n + 1).ok());
+        assertEquals(null, r.batch.get(n + 1).value);
+        assertEquals(true, r.batch.get(n + 2).value);
+        assertEquals(1L, r.batch.get(n + 3).value);
+        // One shared reply for the n adds: an offset per item, not a table each.
+        assertTrue(b.dataBuffer().remaining() < 5 * n + 256, () -> b.dataBuffer().remaining() + " bytes");
+    }
+
+    @Test
+    void aBatchStoppedEarlySharesOneSkippedReply() {
+        long list = ref(create("java.util.ArrayList"));
+        Wire.Req batch = Wire.of(Action.Batch);
+        batch.stopOnError = true;
+        batch.batch.add(call(list, "get", 0)); // IndexOutOfBoundsException
+        int skipped = 5000;
+        for (int i = 0; i < skipped; i++) {
+            batch.batch.add(call(list, "add", i));
+        }
+        Result r = run(batch);
+        assertEquals("java.lang.IndexOutOfBoundsException", r.batch.get(0).errorClass);
+        for (int i = 1; i <= skipped; i++) {
+            assertEquals("java.util.concurrent.CancellationException", r.batch.get(i).errorClass);
+        }
+        assertEquals(0L, ok(call(list, "size")));
+        assertTrue(b.dataBuffer().remaining() < 5 * skipped + 4096, () -> b.dataBuffer().remaining() + " bytes");
+    }
+
+    @Test
+    void batchItemsResolvedLikeTheOneBeforeStillResolveThemselves() {
+        long list = ref(create("java.util.ArrayList"));
+        long set = ref(create("java.util.HashSet"));
+        long sb = ref(create("java.lang.StringBuilder"));
+        Wire.Req batch = Wire.of(Action.Batch);
+        batch.batch.add(call(list, "add", 1));
+        batch.batch.add(call(set, "add", 1)); // same name, other receiver class
+        batch.batch.add(call(set, "add", 1)); // ... now a duplicate
+        batch.batch.add(call(sb, "append", 1)); // append(int)
+        batch.batch.add(call(sb, "append", "x")); // same name, other argument type: append(String)
+        batch.batch.add(call(sb, "append", 2.5)); // append(double)
+        batch.batch.add(call(sb, "append", new Hint(7, "long")));
+        batch.batch.add(call(sb, "toString"));
+        batch.batch.add(callStatic("java.lang.Math", "max", 1, 2));
+        batch.batch.add(callStatic("java.lang.Math", "max", 1.5, 2.5));
+        batch.batch.add(callStatic("java.lang.Integer", "max", 3, 4)); // same name, other class
+        batch.batch.add(callStatic("java.lang.Integer", "toString", 5));
+        batch.batch.add(call(list, "size"));
+        Result r = run(batch);
+        Object[] expected = {true, true, false, null, null, null, null, "1x2.57", 2L, 2.5, 4L, "5", 1L};
+        for (int i = 0; i < expected.length; i++) {
+            Result item = r.batch.get(i);
+            assertTrue(item.ok(), "item " + i + ": " + item);
+            if (i < 3 || i > 6) {
+                assertEquals(expected[i], item.value, "item " + i);
+            }
+        }
+    }
+
+    @Test
     void fields() {
         long p = ref(create("java.awt.Point", 3, 4));
         Wire.Req g = Wire.of(Action.GetField);

@@ -46,6 +46,35 @@ class ResolverCacheTest {
     }
 
     @Test
+    void lastMethodAnswersOnlyForTheSameCall() throws Throwable {
+        MethodResolver.LastMethod last = new MethodResolver.LastMethod();
+        MethodResolver.Resolved i = resolver.resolveMethod(Math.class, "abs", args(-3), true, last);
+        assertSame(i, resolver.resolveMethod(Math.class, "abs", args(-4), true, last));
+        assertSame(i, resolver.resolveMethod(Math.class, "abs", args(-5), true, last));
+        assertEquals("public static long java.lang.Math.abs(long)",
+                resolver.resolveMethod(Math.class, "abs", args(-3L << 40), true, last).target.toString());
+        Arg[] hinted = {new Arg(-3, long.class, true)};
+        assertEquals("public static long java.lang.Math.abs(long)",
+                resolver.resolveMethod(Math.class, "abs", hinted, true, last).target.toString());
+        assertEquals("public static int java.lang.StrictMath.abs(int)",
+                resolver.resolveMethod(StrictMath.class, "abs", args(-3), true, last).target.toString());
+        assertEquals("public static int java.lang.Math.max(int,int)",
+                resolver.resolveMethod(Math.class, "max", args(1, 2), true, last).target.toString());
+        resolver.resolveMethod(ArrayList.class, "size", args(), false, last);
+        resolver.resolveMethod(ArrayList.class, "size", args(), false, last);
+        assertThrows(NoSuchMethodException.class,
+                () -> resolver.resolveMethod(ArrayList.class, "size", args(), true, last));
+        // Narrowing depends on the value (never cached, never remembered): 300 does not fit a byte.
+        MethodResolver.LastMethod seen = new MethodResolver.LastMethod();
+        for (int k = 0; k < 2; k++) {
+            assertEquals("public static java.lang.Byte java.lang.Byte.valueOf(byte)",
+                    resolver.resolveMethod(Byte.class, "valueOf", args(3), true, seen).target.toString());
+        }
+        assertThrows(NoSuchMethodException.class,
+                () -> resolver.resolveMethod(Byte.class, "valueOf", args(300), true, seen));
+    }
+
+    @Test
     void policyStillSeesEveryReceiverClass() throws Throwable {
         MethodResolver.Resolved r = resolver.resolveMethod(Collection.class, "size", args(), false);
         List<Integer> ok = new ArrayList<>(List.of(1, 2));
