@@ -25,6 +25,7 @@ use flatbuffers::{FlatBufferBuilder, ForwardsUOffset, Vector, WIPOffset};
 use gatun_arena::Segment;
 
 use crate::arrow_plane::{encode_descriptor, ArenaSizing, ArrowPlane, PreparedBatch};
+use crate::batch::BatchEncoder;
 use crate::control::{self, ControlLayout, HeaderFields};
 use crate::error::{BridgeError, JavaError, Result};
 use crate::handshake::{self, HelloFields};
@@ -453,6 +454,9 @@ impl LaneGuard<'_> {
 pub struct Scratch {
     /// The request encoder.
     pub builder: FlatBufferBuilder<'static>,
+    /// A request put together outside the builder (a batch's header and its
+    /// encoded commands, see [`crate::BatchEncoder`]).
+    pub assembled: Vec<u8>,
     /// A copy of the last response.
     pub response: Vec<u8>,
 }
@@ -483,9 +487,11 @@ impl Drop for PooledScratch<'_> {
     fn drop(&mut self) {
         if let Some(mut s) = self.scratch.take() {
             if s.response.capacity() <= SCRATCH_KEEP_LIMIT
+                && s.assembled.capacity() <= SCRATCH_KEEP_LIMIT
                 && s.builder.unfinished_data().len() <= SCRATCH_KEEP_LIMIT
             {
                 s.builder.reset();
+                s.assembled.clear();
                 s.response.clear();
                 self.pool.lock().unwrap_or_else(|e| e.into_inner()).push(s);
             }
@@ -503,16 +509,47 @@ impl PooledScratch<'_> {
         callbacks: &mut dyn CallbackHandler,
     ) -> Result<()> {
         let scratch = self.scratch.as_mut().expect("scratch held");
-        lane.exchange_with(scratch.builder.finished_data(), interrupt, callbacks)?;
-        scratch.response.clear();
-        scratch.response.extend_from_slice(lane.response_bytes()?);
-        Ok(())
+        let request = scratch.builder.finished_data();
+        send_and_copy(lane, request, &mut scratch.response, interrupt, callbacks)
+    }
+
+    /// As [`exchange`](Self::exchange), for the request in `self.assembled`
+    /// instead of the builder's.
+    pub fn exchange_assembled(
+        &mut self,
+        lane: &mut LaneGuard<'_>,
+        interrupt: &mut dyn Interrupt,
+        callbacks: &mut dyn CallbackHandler,
+    ) -> Result<()> {
+        let scratch = self.scratch.as_mut().expect("scratch held");
+        send_and_copy(
+            lane,
+            &scratch.assembled,
+            &mut scratch.response,
+            interrupt,
+            callbacks,
+        )
     }
 
     /// The verified response copied by [`exchange`](Self::exchange).
     pub fn response(&self) -> Result<fb::Response<'_>> {
         fb::read_response(&self.response)
     }
+}
+
+/// Sends `request` on `lane`, waits (running callbacks) and copies the
+/// response into `response`.
+fn send_and_copy(
+    lane: &mut LaneGuard<'_>,
+    request: &[u8],
+    response: &mut Vec<u8>,
+    interrupt: &mut dyn Interrupt,
+    callbacks: &mut dyn CallbackHandler,
+) -> Result<()> {
+    lane.exchange_with(request, interrupt, callbacks)?;
+    response.clear();
+    response.extend_from_slice(lane.response_bytes()?);
+    Ok(())
 }
 
 impl Client {
@@ -641,6 +678,19 @@ impl Client {
     /// The JVM's pid.
     pub fn jvm_pid(&self) -> u32 {
         self.shared.jvm_pid
+    }
+
+    /// Bytes of a lane's request (and response) slot: the most one message can take.
+    pub fn slot_size(&self) -> usize {
+        self.shared.layout.slot_size
+    }
+
+    /// Queued releases for one request: [`MAX_RELEASES_PER_MESSAGE`] at
+    /// most, and no more than a quarter of the slot, so that they never make
+    /// a request that fits too large.
+    pub fn take_releases(&self) -> Vec<i64> {
+        let fit = self.slot_size() / 4 / std::mem::size_of::<i64>();
+        self.shared.releases.take(MAX_RELEASES_PER_MESSAGE.min(fit))
     }
 
     /// Number of call lanes (threads that can call at once).
@@ -964,6 +1014,7 @@ impl Client {
             pool: &self.shared.scratch,
             scratch: Some(reused.unwrap_or_else(|| Scratch {
                 builder: FlatBufferBuilder::with_capacity(4096),
+                assembled: Vec::new(),
                 response: Vec::with_capacity(4096),
             })),
         }
@@ -972,7 +1023,7 @@ impl Client {
     /// One request with plain-Rust values.
     pub fn call(&self, head: &RequestHead<'_>, args: &[Value]) -> Result<Value> {
         let mut scratch = self.scratch();
-        let releases = self.shared.releases.take(MAX_RELEASES_PER_MESSAGE);
+        let releases = self.take_releases();
         let fbb = &mut scratch.builder;
         let encoded: Vec<_> = args.iter().map(|a| a.encode(fbb)).collect();
         let args = fbb.create_vector(&encoded);
@@ -992,6 +1043,64 @@ impl Client {
             return Err(java_error(error));
         }
         response.value().map_or(Ok(Value::Null), Value::decode)
+    }
+
+    /// Runs the commands of `batch` in as few requests as fit the lane slot;
+    /// one result per command answered, in order. With `stop_on_error` the
+    /// results end at the first failure (the later commands were skipped).
+    pub fn run_batch(
+        &self,
+        batch: &BatchEncoder,
+        stop_on_error: bool,
+    ) -> Result<Vec<Result<Value>>> {
+        let mut scratch = self.scratch();
+        let mut results = Vec::with_capacity(batch.len());
+        let mut start = 0;
+        while start < batch.len() {
+            let s: &mut Scratch = &mut scratch;
+            let (run, taken) = batch.next_request(
+                start,
+                self.slot_size(),
+                &self.shared.releases,
+                stop_on_error,
+                &mut s.builder,
+                &mut s.assembled,
+            );
+            let sent = self.acquire_lane().and_then(|mut lane| {
+                scratch.exchange_assembled(&mut lane, &mut NoInterrupt, &mut NoCallbacks)
+            });
+            if let Err(e) = sent {
+                if matches!(e, BridgeError::TooLarge { .. }) {
+                    self.shared.releases.restore(taken);
+                }
+                return Err(e);
+            }
+            let response = scratch.response()?;
+            if let Some(error) = response.error() {
+                return Err(java_error(error));
+            }
+            let replies = response.batch();
+            let count = replies.map_or(0, |r| r.len());
+            if count != run.len() {
+                return Err(BridgeError::Protocol(format!(
+                    "batch of {} requests got {count} responses",
+                    run.len()
+                )));
+            }
+            for reply in replies.into_iter().flatten() {
+                let result = match reply.error() {
+                    Some(error) => Err(java_error(error)),
+                    None => reply.value().map_or(Ok(Value::Null), Value::decode),
+                };
+                let failed = result.is_err();
+                results.push(result);
+                if failed && stop_on_error {
+                    return Ok(results);
+                }
+            }
+            start = run.end;
+        }
+        Ok(results)
     }
 
     /// The session's Arrow state (arena statistics, schema registry).
@@ -1015,7 +1124,7 @@ impl Client {
         prepared: &PreparedBatch,
         target: BatchTarget,
     ) {
-        let releases = self.shared.releases.take(MAX_RELEASES_PER_MESSAGE);
+        let releases = self.take_releases();
         let (descriptor, schema) = encode_descriptor(fbb, prepared);
         let release_ids = (!releases.is_empty()).then(|| fbb.create_vector(&releases));
         let (action, object_id, end_of_stream) = match target {

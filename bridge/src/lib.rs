@@ -5,6 +5,8 @@
 #[cfg(not(loom))]
 pub mod arrow_plane;
 #[cfg(not(loom))]
+pub mod batch;
+#[cfg(not(loom))]
 pub mod client;
 #[cfg(not(loom))]
 pub mod control;
@@ -28,6 +30,8 @@ mod shm;
 #[cfg(not(loom))]
 pub mod value;
 
+#[cfg(not(loom))]
+pub use batch::BatchEncoder;
 #[cfg(not(loom))]
 pub use client::{
     CallbackHandler, CallbackOutcome, Client, ClientOptions, LaneGuard, NoCallbacks, PooledScratch,

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use gatun_bridge::client::RequestHead;
 use gatun_bridge::protocol::Action;
-use gatun_bridge::{BridgeError, Client, ClientOptions, Value};
+use gatun_bridge::{BatchEncoder, BridgeError, Client, ClientOptions, Value};
 
 fn jar() -> PathBuf {
     let jar = std::env::var_os("GATUN_JAR")
@@ -80,6 +80,64 @@ fn objects_live_in_the_session_and_exceptions_come_back() {
             .get_static_field("java.lang.Integer", "MAX_VALUE")
             .unwrap(),
         Value::Int(i64::from(i32::MAX))
+    );
+    client.close(Duration::from_secs(5));
+}
+
+fn push_call(batch: &mut BatchEncoder, object_id: i64, name: &str, args: &[Value]) {
+    let head = RequestHead {
+        action: Action::InvokeMethod,
+        object_id,
+        name: Some(name),
+        ..Default::default()
+    };
+    batch
+        .push(&head, |fbb| {
+            let encoded: Vec<_> = args.iter().map(|a| a.encode(fbb)).collect();
+            Ok::<_, ()>(Some(fbb.create_vector(&encoded)))
+        })
+        .unwrap();
+}
+
+#[test]
+fn a_batch_larger_than_the_slot_runs_in_order_over_several_requests() {
+    let client = launch(); // 64 KiB slots
+    let list = match client.create_object("java.util.ArrayList", &[]).unwrap() {
+        Value::Object(h) => h.id,
+        other => panic!("expected an object, got {other:?}"),
+    };
+    let mut batch = BatchEncoder::new();
+    for i in 0..5_000 {
+        push_call(&mut batch, list, "add", &[Value::Int(i)]);
+    }
+    push_call(&mut batch, list, "get", &[Value::Int(4_999)]);
+    push_call(&mut batch, list, "get", &[Value::Int(5_000)]);
+    push_call(&mut batch, list, "size", &[]);
+    assert!(batch.request_len(0..batch.len()) > 4 * client.slot_size());
+    let results = client.run_batch(&batch, false).unwrap();
+    assert_eq!(results.len(), 5_003);
+    assert!(results[..5_000]
+        .iter()
+        .all(|r| matches!(r, Ok(Value::Bool(true)))));
+    assert_eq!(results[5_000].as_ref().unwrap(), &Value::Int(4_999));
+    assert!(
+        matches!(&results[5_001], Err(BridgeError::Java(e)) if e.class_name.ends_with("IndexOutOfBoundsException"))
+    );
+    assert_eq!(results[5_002].as_ref().unwrap(), &Value::Int(5_000));
+
+    // stop_on_error: the results end at the first failure, later commands never run.
+    let mut batch = BatchEncoder::new();
+    push_call(&mut batch, list, "clear", &[]);
+    push_call(&mut batch, list, "get", &[Value::Int(0)]);
+    for i in 0..3_000 {
+        push_call(&mut batch, list, "add", &[Value::Int(i)]);
+    }
+    let results = client.run_batch(&batch, true).unwrap();
+    assert_eq!(results.len(), 2);
+    assert!(results[1].is_err());
+    assert_eq!(
+        client.invoke_method(list, "size", &[]).unwrap(),
+        Value::Int(0)
     );
     client.close(Duration::from_secs(5));
 }
