@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use gatun_bridge::arrow_plane::ArenaSizing;
-use gatun_bridge::client::{build_request, java_error, MAX_RELEASES_PER_MESSAGE};
+use gatun_bridge::client::{build_request, java_error};
 use gatun_bridge::lane::Interrupt;
 use gatun_bridge::protocol::{self as fb, Action};
 use gatun_bridge::{
@@ -19,7 +19,7 @@ use gatun_bridge::{
 };
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyList, PyString, PyTuple};
+use pyo3::types::PyTuple;
 
 use crate::callbacks::PyCallbacks;
 use crate::convert::{self, Hooks};
@@ -118,6 +118,25 @@ impl NativeClient {
     /// response back, waiting with the GIL released. The lane is returned
     /// before any Python code runs again.
     pub(crate) fn exchange(&self, py: Python<'_>, scratch: &mut PooledScratch<'_>) -> PyResult<()> {
+        self.exchange_message(py, scratch, false)
+    }
+
+    /// As [`exchange`](Self::exchange), for the request in
+    /// `scratch.assembled` (a batch's) instead of the builder's.
+    pub(crate) fn exchange_assembled(
+        &self,
+        py: Python<'_>,
+        scratch: &mut PooledScratch<'_>,
+    ) -> PyResult<()> {
+        self.exchange_message(py, scratch, true)
+    }
+
+    fn exchange_message(
+        &self,
+        py: Python<'_>,
+        scratch: &mut PooledScratch<'_>,
+        assembled: bool,
+    ) -> PyResult<()> {
         let hooks = self.hooks()?;
         let lane = self.lane(py)?;
         let mut held = HeldLane(lane);
@@ -126,7 +145,13 @@ impl NativeClient {
         let mut work = SendScratch(scratch);
         let (work, lane, check, cbs) = (&mut work, &mut held, &mut signals, &mut callbacks);
         // `move` captures the Send wrappers whole, not their non-Send fields.
-        let result = py.detach(move || work.0.exchange(&mut lane.0, check, cbs));
+        let result = py.detach(move || {
+            if assembled {
+                work.0.exchange_assembled(&mut lane.0, check, cbs)
+            } else {
+                work.0.exchange(&mut lane.0, check, cbs)
+            }
+        });
         drop(held);
         let stopped = callbacks.stopped.take();
         drop(callbacks);
@@ -168,7 +193,7 @@ impl NativeClient {
     }
 
     /// Puts piggybacked releases back when the request never left.
-    fn restore_unsent(&self, err: &PyErr, py: Python<'_>, releases: Vec<i64>) {
+    pub(crate) fn restore_unsent(&self, err: &PyErr, py: Python<'_>, releases: Vec<i64>) {
         let too_large = py
             .import("gatun.exceptions")
             .and_then(|m| m.getattr("PayloadTooLargeError"))
@@ -194,7 +219,7 @@ impl NativeClient {
             Some(a) => Some(Self::encode_args(&mut scratch.builder, a, hooks, keep)?),
             None => None,
         };
-        let releases = self.client.release_queue().take(MAX_RELEASES_PER_MESSAGE);
+        let releases = self.client.take_releases();
         let req = build_request(&mut scratch.builder, head, args, &releases, None, false);
         scratch.builder.finish(req, None);
         Ok(releases)
@@ -205,18 +230,42 @@ impl NativeClient {
         args: &Bound<'py, PyAny>,
         hooks: &Hooks,
         keep: &mut convert::KeepAlive<'py>,
-    ) -> PyResult<
-        flatbuffers::WIPOffset<
-            flatbuffers::Vector<'b, flatbuffers::ForwardsUOffset<fb::Value<'b>>>,
-        >,
-    > {
-        let mut encoded = Vec::new();
-        for arg in args.try_iter()? {
-            encoded.push(convert::encode(fbb, &arg?, hooks, 0, keep)?);
-        }
-        Ok(fbb.create_vector(&encoded))
+    ) -> PyResult<ArgsOffset<'b>> {
+        Self::encode_args_with(fbb, args, hooks, keep, &mut Vec::new())
+    }
+
+    /// [`encode_args`](Self::encode_args) with `offsets` as scratch space
+    /// (left empty), so a caller encoding many commands allocates it once.
+    pub(crate) fn encode_args_with<'b, 'py>(
+        fbb: &mut flatbuffers::FlatBufferBuilder<'b>,
+        args: &Bound<'py, PyAny>,
+        hooks: &Hooks,
+        keep: &mut convert::KeepAlive<'py>,
+        offsets: &mut Vec<flatbuffers::WIPOffset<fb::Value<'b>>>,
+    ) -> PyResult<ArgsOffset<'b>> {
+        offsets.clear();
+        let mut encode_all = || -> PyResult<()> {
+            if let Ok(tuple) = args.cast::<PyTuple>() {
+                for arg in tuple.iter_borrowed() {
+                    offsets.push(convert::encode(fbb, &arg, hooks, 0, keep)?);
+                }
+            } else {
+                for arg in args.try_iter()? {
+                    offsets.push(convert::encode(fbb, &arg?, hooks, 0, keep)?);
+                }
+            }
+            Ok(())
+        };
+        let encoded = encode_all();
+        let vector = encoded.map(|()| fbb.create_vector(offsets));
+        offsets.clear();
+        vector
     }
 }
+
+/// Encoded arguments of a request.
+pub(crate) type ArgsOffset<'b> =
+    flatbuffers::WIPOffset<flatbuffers::Vector<'b, flatbuffers::ForwardsUOffset<fb::Value<'b>>>>;
 
 pub(crate) fn action(number: u8) -> PyResult<Action> {
     let a = Action(number);
@@ -227,16 +276,6 @@ pub(crate) fn action(number: u8) -> PyResult<Action> {
     }
     Ok(a)
 }
-
-// Names are borrowed from the Python strings: no allocation per item.
-type BatchItem<'py> = (
-    u8,
-    i64,
-    Option<Bound<'py, PyString>>,
-    Option<Bound<'py, PyString>>,
-    Bound<'py, PyAny>,
-    bool,
-);
 
 #[pymethods]
 impl NativeClient {
@@ -392,76 +431,6 @@ impl NativeClient {
             return_object_ref,
         };
         crate::loop_call::PendingCall::begin(slf, &head, args.as_ref())
-    }
-
-    #[pyo3(signature = (requests, stop_on_error=false))]
-    fn batch<'py>(
-        &self,
-        py: Python<'py>,
-        requests: Vec<BatchItem<'py>>,
-        stop_on_error: bool,
-    ) -> PyResult<Bound<'py, PyList>> {
-        let hooks = self.hooks()?;
-        let mut scratch = self.client.scratch();
-        let mut keep = Vec::new();
-        let fbb = &mut scratch.builder;
-        let mut items = Vec::with_capacity(requests.len());
-        for (number, object_id, class_name, name, args, return_object_ref) in &requests {
-            let head = RequestHead {
-                action: action(*number)?,
-                object_id: *object_id,
-                class_name: class_name.as_ref().map(|s| s.to_str()).transpose()?,
-                name: name.as_ref().map(|s| s.to_str()).transpose()?,
-                return_object_ref: *return_object_ref,
-            };
-            let args = Self::encode_args(fbb, args, hooks, &mut keep)?;
-            items.push(build_request(fbb, &head, Some(args), &[], None, false));
-        }
-        let items = fbb.create_vector(&items);
-        let releases = self.client.release_queue().take(MAX_RELEASES_PER_MESSAGE);
-        let head = RequestHead {
-            action: Action::Batch,
-            ..Default::default()
-        };
-        let req = build_request(fbb, &head, None, &releases, Some(items), stop_on_error);
-        fbb.finish(req, None);
-        if let Err(e) = self.exchange(py, &mut scratch) {
-            self.restore_unsent(&e, py, releases);
-            return Err(e);
-        }
-        let response = scratch.response().map_err(|e| to_py(py, e))?;
-        if let Some(error) = response.error() {
-            return Err(to_py(py, java_error(error)));
-        }
-        let results = PyList::empty(py);
-        let items = response.batch();
-        let count = items.map(|b| b.len()).unwrap_or(0);
-        if count != requests.len() {
-            return Err(to_py(
-                py,
-                BridgeError::Protocol(format!(
-                    "batch of {} requests got {count} responses",
-                    requests.len()
-                )),
-            ));
-        }
-        for item in items.into_iter().flatten() {
-            let (ok, value) = match item.error() {
-                Some(error) => (
-                    false,
-                    to_py(py, java_error(error))
-                        .into_value(py)
-                        .into_bound(py)
-                        .into_any(),
-                ),
-                None => (true, Self::decode_value(py, item.value(), hooks)?),
-            };
-            results.append(PyTuple::new(
-                py,
-                [PyBool::new(py, ok).to_owned().into_any(), value],
-            )?)?;
-        }
-        Ok(results)
     }
 
     /// Sends every batch of an Arrow producer: one Java `VectorSchemaRoot`

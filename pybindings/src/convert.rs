@@ -74,10 +74,11 @@ fn element_type_name(t: ElementType) -> &'static str {
     }
 }
 
-/// Python objects made while converting arguments (e.g. the Java root a
+/// Python objects whose Java ids a request carries: object proxies among the
+/// arguments and objects made while converting them (e.g. the Java root a
 /// pyarrow table became). They must outlive the request: dropping one queues
-/// its release, which would otherwise ride this very request and free the
-/// object before the call runs.
+/// its release, which would otherwise ride this very request (or an earlier
+/// part of a batch) and free the object before the call runs.
 pub type KeepAlive<'py> = Vec<Bound<'py, PyAny>>;
 
 /// Encodes one argument.
@@ -127,6 +128,7 @@ fn encode_hinted<'b, 'py>(
     } else if let Ok(r) = obj.cast::<ObjectRef>() {
         args.kind = ValueKind::Object;
         args.object_id = r.get().object_id();
+        keep.push(obj.clone());
     } else if let Ok(b) = obj.cast::<PyBytes>() {
         args.kind = ValueKind::Bytes;
         args.data = Some(fbb.create_vector(b.as_bytes()));

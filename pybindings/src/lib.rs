@@ -6,6 +6,7 @@
 
 mod arena_buffer;
 mod arrow;
+mod batch;
 mod callbacks;
 mod client;
 mod convert;
@@ -22,6 +23,8 @@ use gatun_bridge::protocol::{Action, PROTOCOL_VERSION};
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add_class::<client::NativeClient>()?;
+    m.add_class::<batch::NativeBatch>()?;
+    m.add_class::<batch::BatchResult>()?;
     m.add_class::<object_ref::ObjectRef>()?;
     m.add_class::<arena_buffer::ArenaBuffer>()?;
     m.add_class::<loop_call::PendingCall>()?;

@@ -97,6 +97,71 @@ class PendingCall:
         """Stop waiting: a request in flight is cancelled and its late answer
         dropped by the lane; the lane goes back to the pool. Idempotent."""
 
+class NativeBatch:
+    """Commands queued for one round trip, or for as few as the lane slot
+    allows when they do not fit one; the base of :class:`gatun.BatchContext`.
+
+    Each command is encoded into FlatBuffers when it is queued (its arguments
+    converted then, through the client's hooks); the batch keeps only the
+    proxies whose ids the commands carry, until they are sent. Replies are
+    decoded into one store in the batch, which :class:`BatchResult` handles
+    read.
+    """
+
+    def __new__(cls, native: NativeClient, stop_on_error: bool = False) -> NativeBatch: ...
+    def call(self, obj: ObjectRef | int, method_name: str, /, *args: Any) -> BatchResult:
+        """Queue ``obj.method_name(*args)``; ``obj`` is a proxy or an object id."""
+    def _add(
+        self,
+        action_number: int,
+        target: ObjectRef | int | None = None,
+        class_name: str | None = None,
+        name: str | None = None,
+        args: Sequence[Any] | None = None,
+        return_object_ref: bool = False,
+    ) -> BatchResult:
+        """Queue any command (``action_number`` from :data:`ACTIONS`):
+        ``target`` for instance actions, ``class_name`` for static ones.
+        ``gatun.GatunError`` once the batch has run;
+        ``gatun.PayloadTooLargeError`` for a command no message can hold."""
+    def _run(self) -> None:
+        """Send the commands (once; later calls do nothing), split by size
+        into as few requests as fit the lane slot. Raises what a round trip
+        raised; replies that came back before stay readable. With
+        ``stop_on_error`` the commands after the first failure are skipped."""
+    def _results(self) -> list[BatchResult]:
+        """A handle on every command's result, in the order queued."""
+    def _values(self) -> list[Any]:
+        """Every command's value in order once run; raises the first error."""
+    @property
+    def ran(self) -> bool:
+        """Whether sending the batch was attempted."""
+    @property
+    def stop_on_error(self) -> bool:
+        """Whether commands after a failed one are skipped."""
+    def __len__(self) -> int: ...
+
+class BatchResult:
+    """The future result of one command of a :class:`NativeBatch`: a handle
+    (the batch and a position) on the batch's store of replies. Handles are
+    not tracked by Python's cyclic GC (``gc.is_tracked(result)`` is False)."""
+
+    @property
+    def done(self) -> bool:
+        """Whether the batch has run."""
+    @property
+    def skipped(self) -> bool:
+        """True when the command was not run because an earlier one failed."""
+    @property
+    def is_error(self) -> bool:
+        """Whether the command failed."""
+    @property
+    def exception(self) -> BaseException | None:
+        """The command's exception, if it failed."""
+    def get(self) -> Any:
+        """The command's value (``None`` if it was skipped); raises its
+        exception if it failed, and ``RuntimeError`` before the batch has run."""
+
 class NativeClient:
     """A connected session with a JVM launched by :meth:`launch`."""
 
@@ -195,13 +260,6 @@ class NativeClient:
         no lane can be lent now (the loop keeps one lane for blocking calls
         when there are several). Raises :class:`CallNeedsThread` when an
         argument needs a blocking Java call to convert."""
-
-    def batch(
-        self,
-        requests: Sequence[tuple[int, int, str | None, str | None, Sequence[Any], bool]],
-        stop_on_error: bool = False,
-    ) -> list[tuple[bool, Any]]:
-        """Many requests in one round trip; each item is ``(ok, value or exception)``."""
 
     def send_arrow(self, data: Any) -> list[ObjectRef]:
         """Send every record batch of an Arrow producer (anything with

@@ -27,7 +27,7 @@ from typing import Any, Final
 
 from gatun import _native
 from gatun import arrow as _arrow
-from gatun.exceptions import BridgeClosedError, GatunError, PayloadTooLargeError
+from gatun.exceptions import BridgeClosedError
 from gatun.jvm import JVMNode, JVMView
 from gatun.objects import JavaArray, JavaList, JavaObject, TypeHint
 
@@ -57,13 +57,12 @@ _FUNCTION_TYPES: Final = (
     types.BuiltinMethodType,
 )
 
-#: Most requests sent in one batch message by the helpers that split work.
-_CHUNK: Final = 4096
 #: Reflect answers kept per client before the cache is reset.
 _REFLECT_CACHE_SIZE: Final = 10_000
 
-# One wire request: (action, object_id, class_name, name, args, return_object_ref).
-_Request = tuple[int, int, "str | None", "str | None", Sequence[Any], bool]
+# One command of a batch: (action, target, class_name, name, args, return_object_ref),
+# the target a proxy, an object id or None.
+_Command = tuple[int, "JavaObject | int | None", "str | None", "str | None", Sequence[Any], bool]
 
 
 # Clients of this process, for the atexit and fork hooks.
@@ -192,45 +191,21 @@ class GatunClient:
             raise BridgeClosedError(self._unusable)
         return self._native.request(action, object_id, class_name, name, args, return_object_ref)
 
-    def _batch(self, requests: Sequence[_Request], stop_on_error: bool) -> list[tuple[bool, Any]]:
-        # Arguments the native core does not know (dates, decimals, ...) are
-        # converted by its convert_argument hook while it encodes, before it
-        # takes a lane, so a conversion that calls Java finds one free.
-        self._check()
-        return self._batch_split(requests, stop_on_error)
-
-    def _batch_split(
-        self, requests: Sequence[_Request], stop_on_error: bool
-    ) -> list[tuple[bool, Any]]:
-        """One round trip if the batch fits a lane slot, else halves, recursively:
-        a batch has no size cap. With ``stop_on_error`` the replies end at the
-        first failure (the caller marks the rest skipped)."""
-        try:
-            return self._native.batch(requests, stop_on_error)
-        except PayloadTooLargeError:
-            if len(requests) < 2:
-                raise
-        half = len(requests) // 2
-        first = self._batch_split(requests[:half], stop_on_error)
-        if stop_on_error and not all(ok for ok, _ in first):
-            return first
-        return first + self._batch_split(requests[half:], stop_on_error)
-
-    def _run_all(self, requests: list[_Request]) -> list[Any]:
-        """Run ``requests`` in as few round trips as possible; raise the first error."""
-        values: list[Any] = []
-        for start in range(0, len(requests), _CHUNK):
-            for ok, value in self._batch(requests[start : start + _CHUNK], True):
-                if not ok:
-                    raise value
-                values.append(value)
-        return values
+    def _run_all(self, commands: Iterable[_Command]) -> list[Any]:
+        """Run ``commands`` in as few round trips as the lane slot allows;
+        return their values in order, or raise the first error."""
+        batch = _native.NativeBatch(self._native, True)
+        for action, target, class_name, name, args, return_object_ref in commands:
+            batch._add(action, target, class_name, name, args, return_object_ref)
+        if len(batch):
+            self._check()
+            batch._run()
+        return batch._values()
 
     def _static_calls(self, calls: Iterable[tuple[str, str, Sequence[Any]]]) -> list[Any]:
-        requests: list[_Request] = [
-            (_INVOKE_STATIC, 0, cls, name, args, False) for cls, name, args in calls
-        ]
-        return self._run_all(requests)
+        return self._run_all(
+            (_INVOKE_STATIC, None, cls, name, args, False) for cls, name, args in calls
+        )
 
     # -- objects and calls ----------------------------------------------------
 
@@ -341,7 +316,6 @@ class GatunClient:
         ``calls`` is a list of ``(method_name, args_tuple)``. The first failure
         is raised. ``return_object_refs`` is one flag for all calls or one per call.
         """
-        object_id = _object_id_of(obj)
         if isinstance(return_object_refs, bool):
             flags: Sequence[bool] = [return_object_refs] * len(calls)
         else:
@@ -350,25 +324,21 @@ class GatunClient:
                 raise ValueError(
                     f"return_object_refs has {len(flags)} flags for {len(calls)} calls"
                 )
-        requests: list[_Request] = [
-            (_INVOKE, object_id, None, name, tuple(args), bool(flag))
+        return self._run_all(
+            (_INVOKE, obj, None, name, args, bool(flag))
             for (name, args), flag in zip(calls, flags, strict=True)
-        ]
-        return self._run_all(requests)
+        )
 
     def create_objects(self, specs: Sequence[tuple[str | JVMNode, Sequence[Any]]]) -> list[Any]:
         """Construct several objects in one round trip; ``specs`` is a list of
         ``(class_name, args_tuple)``. The first failure is raised."""
-        requests: list[_Request] = [
-            (_CREATE, 0, _class_name_of(cls), None, tuple(args), False) for cls, args in specs
-        ]
-        return self._run_all(requests)
+        return self._run_all(
+            (_CREATE, None, _class_name_of(cls), None, args, False) for cls, args in specs
+        )
 
     def get_fields(self, obj: JavaObject | int, names: Sequence[str]) -> list[Any]:
         """Read several instance fields of ``obj`` in one round trip."""
-        object_id = _object_id_of(obj)
-        requests: list[_Request] = [(_GET_FIELD, object_id, None, n, (), False) for n in names]
-        return self._run_all(requests)
+        return self._run_all((_GET_FIELD, obj, None, n, (), False) for n in names)
 
     # -- Python callbacks ----------------------------------------------------------
 
@@ -651,161 +621,66 @@ _EPOCH: Final = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
 # ------------------------------------------------------------------ batches
 
 
-class BatchResult:
-    """The future result of one command of a :class:`BatchContext`.
-
-    A handle (the batch and a position): the outcomes stay in the batch's one
-    list of replies, so queueing a command costs no more than it must."""
-
-    __slots__ = ("_batch", "_index")
-
-    def __init__(self, batch: BatchContext, index: int) -> None:
-        self._batch = batch
-        self._index = index
-
-    def _outcome(self) -> tuple[bool, Any] | None:
-        """``(ok, value)``, or None if the batch has not run or skipped this command."""
-        batch = self._batch
-        replies = batch._replies
-        if replies is None or self._index >= batch._answered:
-            return None
-        return replies[self._index]
-
-    @property
-    def done(self) -> bool:
-        """Whether the batch has run."""
-        return self._batch._replies is not None
-
-    @property
-    def skipped(self) -> bool:
-        """True when the command was not run because an earlier one failed."""
-        return self.done and self._index >= self._batch._answered
-
-    @property
-    def is_error(self) -> bool:
-        """Whether the command failed."""
-        outcome = self._outcome()
-        return outcome is not None and not outcome[0]
-
-    @property
-    def exception(self) -> BaseException | None:
-        """The command's exception, if it failed."""
-        outcome = self._outcome()
-        return outcome[1] if outcome is not None and not outcome[0] else None
-
-    def get(self) -> Any:
-        """The command's value (``None`` if it was skipped); raises its exception
-        if it failed, and ``RuntimeError`` before the batch has run."""
-        if not self.done:
-            raise RuntimeError("the batch has not run yet; leave its with-block first")
-        outcome = self._outcome()
-        if outcome is None:
-            return None
-        if not outcome[0]:
-            raise outcome[1]
-        return outcome[1]
-
-    def __repr__(self) -> str:
-        if not self.done:
-            return "<BatchResult pending>"
-        if self.skipped:
-            return "<BatchResult skipped>"
-        ok, value = self._outcome() or (True, None)
-        return f"<BatchResult {'value' if ok else 'error'}={value!r}>"
+#: The future result of one command of a :class:`BatchContext` (native: a
+#: handle on the batch's store of replies, not tracked by Python's cyclic GC).
+BatchResult = _native.BatchResult
 
 
-class BatchContext:
-    """Commands queued in Python and sent in one round trip on ``__exit__``
-    (only when the with-block did not raise) or on :meth:`execute`."""
+class BatchContext(_native.NativeBatch):
+    """Commands encoded as they are queued and sent on ``__exit__`` (only when
+    the with-block did not raise) or on :meth:`execute`, in one round trip, or
+    in as few as the lane slot allows when they do not fit one.
 
-    def __init__(self, client: GatunClient, stop_on_error: bool = False) -> None:
+    ``call`` is the native method itself: queueing a call runs no Python code.
+    Arguments are converted when queued (a ``datetime`` or ``Decimal`` then
+    becomes a Java object); a command too large for any message raises
+    :class:`~gatun.PayloadTooLargeError` there.
+
+    >>> with client.batch() as b:                           # doctest: +SKIP
+    ...     added = [b.call(arr, "add", i) for i in range(1000)]
+    >>> added[0].get(), len(b)                              # doctest: +SKIP
+    (True, 1000)
+    """
+
+    __slots__ = ("_client",)
+    _client: GatunClient
+
+    def __new__(cls, client: GatunClient, stop_on_error: bool = False) -> BatchContext:
+        self = super().__new__(cls, client._native, stop_on_error)
         self._client = client
-        self._stop_on_error = stop_on_error
-        # Requests keep their argument objects alive until they are sent.
-        self._requests: list[_Request] = []
-        self._results: list[BatchResult] = []
-        self._alive: list[JavaObject] = []
-        self._executed = False
-        #: The ``(ok, value)`` replies once run; commands from ``_answered`` on were skipped.
-        self._replies: list[tuple[bool, Any]] | None = None
-        self._answered = 0
-
-    def _add(self, request: _Request) -> BatchResult:
-        if self._executed:
-            raise GatunError("this batch has already run; start a new client.batch()")
-        result = BatchResult(self, len(self._requests))
-        self._requests.append(request)
-        self._results.append(result)
-        return result
+        return self
 
     def create(self, class_name: str | JVMNode, *args: Any) -> BatchResult:
         """Queue ``new class_name(*args)``."""
-        return self._add((_CREATE, 0, _class_name_of(class_name), None, args, False))
-
-    def call(self, obj: JavaObject | int, method_name: str, *args: Any) -> BatchResult:
-        """Queue ``obj.method_name(*args)``."""
-        # The hot path of large batches: _add and _keep inlined.
-        if self._executed:
-            raise GatunError("this batch has already run; start a new client.batch()")
-        requests = self._requests
-        result = BatchResult(self, len(requests))
-        if isinstance(obj, JavaObject):
-            requests.append((_INVOKE, obj.object_id, None, method_name, args, False))
-            self._alive.append(obj)
-        else:
-            requests.append((_INVOKE, _object_id_of(obj), None, method_name, args, False))
-        self._results.append(result)
-        return result
+        return self._add(_CREATE, None, _class_name_of(class_name), None, args)
 
     def call_static(self, cls: str | JVMNode, method_name: str, *args: Any) -> BatchResult:
         """Queue the static call ``cls.method_name(*args)``."""
-        return self._add((_INVOKE_STATIC, 0, _class_name_of(cls), method_name, args, False))
+        return self._add(_INVOKE_STATIC, None, _class_name_of(cls), method_name, args)
 
     def get_field(self, obj: JavaObject | int | str | JVMNode, name: str) -> BatchResult:
         """Queue a field read (static when ``obj`` is a class)."""
         if isinstance(obj, (str, JVMNode)):
-            return self._add((_GET_STATIC, 0, _class_name_of(obj), name, (), False))
-        result = self._add((_GET_FIELD, _object_id_of(obj), None, name, (), False))
-        self._keep(obj)
-        return result
+            return self._add(_GET_STATIC, None, _class_name_of(obj), name)
+        return self._add(_GET_FIELD, obj, None, name)
 
     def set_field(
         self, obj: JavaObject | int | str | JVMNode, name: str, value: Any
     ) -> BatchResult:
         """Queue a field write (static when ``obj`` is a class)."""
         if isinstance(obj, (str, JVMNode)):
-            return self._add((_SET_STATIC, 0, _class_name_of(obj), name, (value,), False))
-        result = self._add((_SET_FIELD, _object_id_of(obj), None, name, (value,), False))
-        self._keep(obj)
-        return result
-
-    def _keep(self, obj: object) -> None:
-        # The target travels as a bare id; hold the proxy until the batch has
-        # run so its id cannot be released first.
-        if isinstance(obj, JavaObject):
-            self._alive.append(obj)
+            return self._add(_SET_STATIC, None, _class_name_of(obj), name, (value,))
+        return self._add(_SET_FIELD, obj, None, name, (value,))
 
     def execute(self) -> list[BatchResult]:
         """Send the queued commands (once) and return their results in order."""
-        if self._executed:
-            return self._results
-        self._executed = True
-        try:
-            requests = self._requests
-            replies = self._client._batch(requests, self._stop_on_error) if requests else []
-            answered = len(replies)
-            if self._stop_on_error:
-                # The server reports the commands after a failure as cancelled.
-                answered = next((i + 1 for i, (ok, _) in enumerate(replies) if not ok), answered)
-            self._answered = answered
-            self._replies = replies
-        finally:
-            self._requests = []
-            self._alive = []
-        return self._results
+        self._send()
+        return self._results()
 
-    def __len__(self) -> int:
-        return len(self._results)
+    def _send(self) -> None:
+        if not self.ran and len(self):
+            self._client._check()
+        self._run()
 
     def __enter__(self) -> BatchContext:
         return self
@@ -817,7 +692,7 @@ class BatchContext:
         tb: TracebackType | None,
     ) -> None:
         if exc_type is None:
-            self.execute()
+            self._send()
 
 
 # ------------------------------------------------------------ callbacks

@@ -1,0 +1,491 @@
+//! `NativeBatch` and `BatchResult`: the engine of `client.batch()`.
+//!
+//! A command is encoded when it is queued ([`BatchEncoder`]), so only the
+//! Python objects whose Java ids it carries are kept. Running the batch sends
+//! the commands in as few round trips as the lane slot allows and decodes every
+//! reply into one store inside the batch, returned objects first (their
+//! proxies own the ids from then on). A `BatchResult` is a handle, the batch
+//! and a position, that reads the store; handles are left out of Python's
+//! cyclic GC: a handle points to its batch and nothing in the batch points back.
+
+use std::mem;
+
+use gatun_bridge::batch::HEADER_BYTES;
+use gatun_bridge::client::java_error;
+use gatun_bridge::client::Scratch;
+use gatun_bridge::protocol::{self as fb, Action, ValueKind};
+use gatun_bridge::{BatchEncoder, BridgeError, RequestHead};
+use pyo3::exceptions::{PyRuntimeError, PyTypeError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyFloat, PyInt, PyList, PyString, PyTuple};
+use pyo3::{PyTraverseError, PyVisit};
+
+use crate::client::{action, NativeClient};
+use crate::convert::{self, Hooks};
+use crate::errors::{gatun_error, to_py};
+use crate::object_ref::ObjectRef;
+
+/// What one command came to.
+enum Outcome {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Double(f64),
+    /// Any other value, decoded when its reply arrived: a returned object's
+    /// proxy exists from then on, so its id is released when the proxy dies.
+    Value(Py<PyAny>),
+    /// The command's exception.
+    Error(Py<PyAny>),
+}
+
+impl Outcome {
+    /// The outcome of one reply, and whether Java reported a failure (with
+    /// `stop_on_error`, Java skipped every later command). A value that
+    /// fails to decode becomes this command's error.
+    fn of(py: Python<'_>, reply: fb::Response<'_>, hooks: &Hooks) -> (Outcome, bool) {
+        if let Some(error) = reply.error() {
+            let exception = to_py(py, java_error(error)).into_value(py).into_any();
+            return (Outcome::Error(exception), true);
+        }
+        let decoded = match reply.value() {
+            None => Ok(Outcome::Null),
+            Some(v) => match v.kind() {
+                ValueKind::Null => Ok(Outcome::Null),
+                ValueKind::Bool => Ok(Outcome::Bool(v.b())),
+                ValueKind::Int => Ok(Outcome::Int(v.i())),
+                ValueKind::Double => Ok(Outcome::Double(v.d())),
+                _ => convert::decode(py, v, hooks, 0).map(|o| Outcome::Value(o.unbind())),
+            },
+        };
+        let outcome = decoded.unwrap_or_else(|e| Outcome::Error(e.into_value(py).into_any()));
+        (outcome, false)
+    }
+
+    fn value(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        Ok(match self {
+            Outcome::Null => py.None(),
+            Outcome::Bool(b) => PyBool::new(py, *b).to_owned().into_any().unbind(),
+            Outcome::Int(i) => i.into_pyobject(py)?.into_any().unbind(),
+            Outcome::Double(d) => PyFloat::new(py, *d).into_any().unbind(),
+            Outcome::Value(v) => v.clone_ref(py),
+            Outcome::Error(e) => return Err(PyErr::from_value(e.bind(py).clone())),
+        })
+    }
+
+    fn python_object(&self) -> Option<&Py<PyAny>> {
+        match self {
+            Outcome::Value(v) | Outcome::Error(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+/// Where a batch is in its life.
+enum State {
+    /// Taking commands.
+    Queuing,
+    /// Being sent (its commands are out of the batch meanwhile).
+    Sending,
+    /// Sent: the outcomes of the commands answered, in order; the commands
+    /// after them were skipped (`stop_on_error`, or a failed round trip).
+    Ran(Vec<Outcome>),
+    /// Sending failed before any reply; the run raised the error.
+    Failed,
+}
+
+/// Commands queued for one round trip (or as few as the lane slot allows);
+/// the base of `gatun.BatchContext`.
+#[pyclass(subclass, module = "gatun._native")]
+pub struct NativeBatch {
+    native: Py<NativeClient>,
+    stop_on_error: bool,
+    encoder: BatchEncoder,
+    /// Proxies and converted arguments whose ids the queued commands carry,
+    /// held until the commands are sent.
+    keep: Vec<Py<PyAny>>,
+    /// Scratch space for the offsets of one command's arguments.
+    offsets: Vec<flatbuffers::WIPOffset<fb::Value<'static>>>,
+    queued: usize,
+    state: State,
+}
+
+impl NativeBatch {
+    /// Encodes one command; `target` is the proxy `head.object_id` came from.
+    fn queue<'py>(
+        &mut self,
+        py: Python<'py>,
+        head: &RequestHead<'_>,
+        target: Option<&Bound<'py, PyAny>>,
+        args: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<usize> {
+        if !matches!(self.state, State::Queuing) {
+            return Err(gatun_error(
+                py,
+                "GatunError",
+                "this batch has already run; start a new client.batch()".into(),
+            ));
+        }
+        let native = self.native.get();
+        let hooks = native.hooks()?;
+        let mut keep = convert::KeepAlive::new();
+        let offsets = &mut self.offsets;
+        let size = self.encoder.push(head, |fbb| {
+            args.map(|a| NativeClient::encode_args_with(fbb, a, hooks, &mut keep, offsets))
+                .transpose()
+        })?;
+        let limit = native.client().slot_size();
+        if size + HEADER_BYTES + 4 > limit {
+            self.encoder.pop();
+            let what = "a batch command";
+            return Err(to_py(py, BridgeError::TooLarge { what, size, limit }));
+        }
+        if let Some(target) = target.filter(|t| t.is_instance_of::<ObjectRef>()) {
+            // Many commands in a row call the same object: hold it once.
+            if !self.keep.last().is_some_and(|k| k.is(target)) {
+                self.keep.push(target.clone().unbind());
+            }
+        }
+        self.keep.extend(keep.into_iter().map(Bound::unbind));
+        self.queued += 1;
+        Ok(self.queued - 1)
+    }
+
+    /// Sends every command, appending each reply's outcome to `outcomes`.
+    fn send(
+        py: Python<'_>,
+        native: &NativeClient,
+        encoder: &BatchEncoder,
+        stop_on_error: bool,
+        outcomes: &mut Vec<Outcome>,
+    ) -> PyResult<()> {
+        let hooks = native.hooks()?;
+        let client = native.client();
+        let limit = client.slot_size();
+        let releases = client.release_queue();
+        let mut scratch = client.scratch();
+        let mut start = 0;
+        while start < encoder.len() {
+            let s: &mut Scratch = &mut scratch;
+            let (run, taken) = encoder.next_request(
+                start,
+                limit,
+                &releases,
+                stop_on_error,
+                &mut s.builder,
+                &mut s.assembled,
+            );
+            if let Err(e) = native.exchange_assembled(py, &mut scratch) {
+                native.restore_unsent(&e, py, taken);
+                return Err(e);
+            }
+            let response = scratch.response().map_err(|e| to_py(py, e))?;
+            if let Some(error) = response.error() {
+                return Err(to_py(py, java_error(error)));
+            }
+            let replies = response.batch();
+            let count = replies.map_or(0, |r| r.len());
+            if count != run.len() {
+                let message = format!("batch of {} requests got {count} responses", run.len());
+                return Err(to_py(py, BridgeError::Protocol(message)));
+            }
+            // Every reply is decoded, even after a failure: with
+            // stop_on_error the rest are Java's "skipped" notices, and
+            // without it they ran and may hold objects.
+            let mut stopped = false;
+            for reply in replies.into_iter().flatten() {
+                let (outcome, failed) = Outcome::of(py, reply, hooks);
+                if !stopped {
+                    outcomes.push(outcome);
+                }
+                stopped |= failed && stop_on_error;
+            }
+            if stopped {
+                return Ok(());
+            }
+            start = run.end;
+        }
+        Ok(())
+    }
+
+    /// Runs `f` on this command's outcome (`None`: skipped); an error if the
+    /// batch has not run.
+    fn with_outcome<R>(
+        &self,
+        index: usize,
+        f: impl FnOnce(Option<&Outcome>) -> PyResult<R>,
+    ) -> PyResult<R> {
+        match &self.state {
+            State::Ran(outcomes) => f(outcomes.get(index)),
+            State::Failed => Err(PyRuntimeError::new_err(
+                "the batch failed before any reply came back (its run raised the error)",
+            )),
+            State::Queuing | State::Sending => Err(PyRuntimeError::new_err(
+                "the batch has not run yet; leave its with-block first",
+            )),
+        }
+    }
+}
+
+/// The id of a command's target: a proxy or a bare id.
+fn target_id(obj: &Bound<'_, PyAny>) -> PyResult<i64> {
+    if let Ok(r) = obj.cast::<ObjectRef>() {
+        return Ok(r.get().object_id());
+    }
+    if obj.is_instance_of::<PyInt>() && !obj.is_instance_of::<PyBool>() {
+        return obj.extract();
+    }
+    Err(PyTypeError::new_err(format!(
+        "expected a JavaObject or an object id, not {}",
+        obj.get_type().name()?
+    )))
+}
+
+#[pymethods]
+impl NativeBatch {
+    #[new]
+    #[pyo3(signature = (native, stop_on_error=false))]
+    fn new(native: Py<NativeClient>, stop_on_error: bool) -> Self {
+        NativeBatch {
+            native,
+            stop_on_error,
+            encoder: BatchEncoder::new(),
+            keep: Vec::new(),
+            offsets: Vec::new(),
+            queued: 0,
+            state: State::Queuing,
+        }
+    }
+
+    /// Queue ``obj.method_name(*args)``; ``obj`` is a ``JavaObject`` or an object id.
+    #[pyo3(signature = (obj, method_name, *args))]
+    fn call<'py>(
+        slf: &Bound<'py, Self>,
+        obj: &Bound<'py, PyAny>,
+        method_name: &Bound<'py, PyString>,
+        args: &Bound<'py, PyTuple>,
+    ) -> PyResult<Bound<'py, BatchResult>> {
+        let head = RequestHead {
+            action: Action::InvokeMethod,
+            object_id: target_id(obj)?,
+            name: Some(method_name.to_str()?),
+            ..Default::default()
+        };
+        let index = slf
+            .try_borrow_mut()?
+            .queue(slf.py(), &head, Some(obj), Some(args.as_any()))?;
+        BatchResult::new(slf, index)
+    }
+
+    /// Queue any command: ``target`` (a ``JavaObject`` or an id) for
+    /// instance actions, ``class_name`` for static ones.
+    #[pyo3(name = "_add", signature = (action_number, target=None, class_name=None, name=None, args=None, return_object_ref=false))]
+    #[allow(clippy::too_many_arguments)]
+    fn add<'py>(
+        slf: &Bound<'py, Self>,
+        action_number: u8,
+        target: Option<&Bound<'py, PyAny>>,
+        class_name: Option<&str>,
+        name: Option<&str>,
+        args: Option<&Bound<'py, PyAny>>,
+        return_object_ref: bool,
+    ) -> PyResult<Bound<'py, BatchResult>> {
+        let head = RequestHead {
+            action: action(action_number)?,
+            object_id: target.map(target_id).transpose()?.unwrap_or(0),
+            class_name,
+            name,
+            return_object_ref,
+        };
+        let index = slf.try_borrow_mut()?.queue(slf.py(), &head, target, args)?;
+        BatchResult::new(slf, index)
+    }
+
+    /// Send the queued commands (once; later calls do nothing). Raises what
+    /// a round trip raised; replies that came back before stay readable.
+    #[pyo3(name = "_run")]
+    fn run(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let py = slf.py();
+        let (native, encoder, keep, stop_on_error) = {
+            let mut this = slf.try_borrow_mut()?;
+            if !matches!(this.state, State::Queuing) {
+                return Ok(());
+            }
+            this.state = State::Sending;
+            (
+                this.native.clone_ref(py),
+                mem::take(&mut this.encoder),
+                mem::take(&mut this.keep),
+                this.stop_on_error,
+            )
+        };
+        // No borrow is held while Java runs: callbacks may read results.
+        let mut outcomes = Vec::with_capacity(encoder.len());
+        let sent = Self::send(py, native.get(), &encoder, stop_on_error, &mut outcomes);
+        drop(encoder);
+        drop(keep);
+        let mut this = slf.try_borrow_mut()?;
+        this.state = match &sent {
+            Err(_) if outcomes.is_empty() && this.queued > 0 => State::Failed,
+            _ => State::Ran(outcomes),
+        };
+        sent
+    }
+
+    /// Handles on every command's result, in the order queued.
+    #[pyo3(name = "_results")]
+    fn results<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyList>> {
+        let queued = slf.try_borrow()?.queued;
+        let list = PyList::empty(slf.py());
+        for index in 0..queued {
+            list.append(BatchResult::new(slf, index)?)?;
+        }
+        Ok(list)
+    }
+
+    /// Every command's value, in order, once run; raises the first error.
+    #[pyo3(name = "_values")]
+    fn values<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let list = PyList::empty(py);
+        for index in 0..self.queued {
+            let value = self.with_outcome(index, |outcome| {
+                outcome.map_or_else(|| Ok(py.None()), |o| o.value(py))
+            })?;
+            list.append(value)?;
+        }
+        Ok(list)
+    }
+
+    /// Whether the batch was sent (or sending it was attempted).
+    #[getter]
+    fn ran(&self) -> bool {
+        !matches!(self.state, State::Queuing)
+    }
+
+    /// Whether commands after a failed one are skipped.
+    #[getter]
+    fn stop_on_error(&self) -> bool {
+        self.stop_on_error
+    }
+
+    fn __len__(&self) -> usize {
+        self.queued
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.native)?;
+        for kept in &self.keep {
+            visit.call(kept)?;
+        }
+        if let State::Ran(outcomes) = &self.state {
+            for object in outcomes.iter().filter_map(Outcome::python_object) {
+                visit.call(object)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn __clear__(&mut self) {
+        self.keep.clear();
+        if let State::Ran(outcomes) = &mut self.state {
+            outcomes.clear();
+        }
+    }
+}
+
+/// The future result of one command of a batch: a handle on the batch's
+/// store of replies. Not tracked by Python's cyclic GC.
+#[pyclass(frozen, module = "gatun._native")]
+pub struct BatchResult {
+    batch: Py<NativeBatch>,
+    index: usize,
+}
+
+impl BatchResult {
+    fn new<'py>(batch: &Bound<'py, NativeBatch>, index: usize) -> PyResult<Bound<'py, Self>> {
+        let batch_ref = batch.clone().unbind();
+        let handle = Bound::new(
+            batch.py(),
+            BatchResult {
+                batch: batch_ref,
+                index,
+            },
+        )?;
+        // SAFETY: `handle` is a live object of a GC type, just created and
+        // tracked. Untracking is what CPython does for tuples of atoms: the
+        // collector never needs to see a handle, as the only reference it
+        // holds is to its batch and nothing reachable from a batch holds a
+        // handle, so no cycle can pass through one. Deallocation untracks
+        // again, which is allowed on an untracked object.
+        unsafe { pyo3::ffi::PyObject_GC_UnTrack(handle.as_ptr().cast()) };
+        Ok(handle)
+    }
+
+    fn with_outcome<R>(
+        &self,
+        py: Python<'_>,
+        f: impl FnOnce(Option<&Outcome>) -> PyResult<R>,
+    ) -> PyResult<R> {
+        self.batch
+            .bind(py)
+            .try_borrow()?
+            .with_outcome(self.index, f)
+    }
+}
+
+#[pymethods]
+impl BatchResult {
+    /// Whether the batch has run.
+    #[getter]
+    fn done(&self, py: Python<'_>) -> PyResult<bool> {
+        Ok(matches!(
+            self.batch.bind(py).try_borrow()?.state,
+            State::Ran(_)
+        ))
+    }
+
+    /// True when the command was not run because an earlier one failed.
+    #[getter]
+    fn skipped(&self, py: Python<'_>) -> PyResult<bool> {
+        Ok(self.done(py)? && self.with_outcome(py, |o| Ok(o.is_none()))?)
+    }
+
+    /// Whether the command failed.
+    #[getter]
+    fn is_error(&self, py: Python<'_>) -> PyResult<bool> {
+        Ok(
+            self.done(py)?
+                && self.with_outcome(py, |o| Ok(matches!(o, Some(Outcome::Error(_)))))?,
+        )
+    }
+
+    /// The command's exception, if it failed.
+    #[getter]
+    fn exception(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        if !self.done(py)? {
+            return Ok(None);
+        }
+        self.with_outcome(py, |o| match o {
+            Some(Outcome::Error(e)) => Ok(Some(e.clone_ref(py))),
+            _ => Ok(None),
+        })
+    }
+
+    /// The command's value (``None`` if it was skipped); raises its exception
+    /// if it failed, and ``RuntimeError`` before the batch has run.
+    fn get(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.with_outcome(py, |o| o.map_or_else(|| Ok(py.None()), |o| o.value(py)))
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        if !self.done(py)? {
+            return Ok("<BatchResult pending>".into());
+        }
+        self.with_outcome(py, |o| {
+            Ok(match o {
+                None => "<BatchResult skipped>".into(),
+                Some(Outcome::Error(e)) => format!("<BatchResult error={}>", e.bind(py).repr()?),
+                Some(o) => format!("<BatchResult value={}>", o.value(py)?.bind(py).repr()?),
+            })
+        })
+    }
+}
