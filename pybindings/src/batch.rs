@@ -10,7 +10,7 @@
 
 use std::mem;
 
-use gatun_bridge::batch::HEADER_BYTES;
+use gatun_bridge::batch::{Scalar, HEADER_BYTES, MAX_SCALAR_ARGS};
 use gatun_bridge::client::java_error;
 use gatun_bridge::client::Scratch;
 use gatun_bridge::protocol::{self as fb, Action, ValueKind};
@@ -126,13 +126,23 @@ impl NativeBatch {
             ));
         }
         let native = self.native.get();
-        let hooks = native.hooks()?;
         let mut keep = convert::KeepAlive::new();
-        let offsets = &mut self.offsets;
-        let size = self.encoder.push(head, |fbb| {
-            args.map(|a| NativeClient::encode_args_with(fbb, a, hooks, &mut keep, offsets))
-                .transpose()
-        })?;
+        let mut scalars = [Scalar::Null; MAX_SCALAR_ARGS];
+        let size = match scalar_args(args, &mut scalars) {
+            Some(n) => self.encoder.push_scalars(head, &scalars[..n]),
+            None => None,
+        };
+        let size = match size {
+            Some(size) => size,
+            None => {
+                let hooks = native.hooks()?;
+                let offsets = &mut self.offsets;
+                self.encoder.push(head, |fbb| {
+                    args.map(|a| NativeClient::encode_args_with(fbb, a, hooks, &mut keep, offsets))
+                        .transpose()
+                })?
+            }
+        };
         let limit = native.client().slot_size();
         if size + HEADER_BYTES + 4 > limit {
             self.encoder.pop();
@@ -224,6 +234,37 @@ impl NativeBatch {
             )),
         }
     }
+}
+
+/// The arguments as [`Scalar`]s, when they are a tuple of at most
+/// [`MAX_SCALAR_ARGS`] `None`, `bool`, `int` (within a long) and `float`
+/// (exact types: subclasses take the general path, as do ints that overflow,
+/// which it reports); their count is returned.
+fn scalar_args(
+    args: Option<&Bound<'_, PyAny>>,
+    out: &mut [Scalar; MAX_SCALAR_ARGS],
+) -> Option<usize> {
+    let Some(args) = args else {
+        return Some(0);
+    };
+    let tuple = args.cast_exact::<PyTuple>().ok()?;
+    if tuple.len() > MAX_SCALAR_ARGS {
+        return None;
+    }
+    for (slot, arg) in out.iter_mut().zip(tuple.iter_borrowed()) {
+        *slot = if arg.is_none() {
+            Scalar::Null
+        } else if let Ok(b) = arg.cast_exact::<PyBool>() {
+            Scalar::Bool(b.is_true())
+        } else if arg.is_exact_instance_of::<PyInt>() {
+            Scalar::Int(arg.extract().ok()?)
+        } else if let Ok(f) = arg.cast_exact::<PyFloat>() {
+            Scalar::Double(f.value())
+        } else {
+            return None;
+        };
+    }
+    Some(tuple.len())
 }
 
 /// The id of a command's target: a proxy or a bare id.

@@ -255,6 +255,41 @@ def test_a_batch_keeps_the_objects_its_commands_name_until_it_has_run(
     assert str(second.get()) == "1.25"
 
 
+def test_scalar_arguments_mean_what_they_mean_in_a_single_call(client: GatunClient) -> None:
+    """Commands of scalars are copied from a recent one of the same shape and
+    have their values written in; they must still pick the same overloads."""
+    import enum
+
+    class Level(enum.IntEnum):
+        HIGH = 3
+
+    calls = [
+        ("java.lang.String", "valueOf", (True,)),
+        ("java.lang.String", "valueOf", (False,)),
+        ("java.lang.String", "valueOf", (0,)),
+        ("java.lang.String", "valueOf", (2**40,)),
+        ("java.lang.String", "valueOf", (-(2**63),)),
+        ("java.lang.String", "valueOf", (2.5,)),
+        ("java.lang.String", "valueOf", (0.0,)),
+        ("java.lang.String", "valueOf", (Level.HIGH,)),
+        ("java.util.Objects", "toString", (None,)),
+        ("java.util.Objects", "toString", (None, "dflt")),
+        ("java.lang.Math", "max", (1, 2)),
+        ("java.lang.Math", "max", (1.5, 2)),
+        ("java.lang.Math", "max", (7, 2)),
+        ("java.lang.Math", "max", (1, 2.5)),
+        ("java.lang.Long", "compare", (5, 5)),
+        ("java.lang.Boolean", "logicalXor", (True, False)),
+        ("java.util.Objects", "hash", (1, 2.0, None, True, 5)),  # more than 4: built in full
+    ]
+    with client.batch() as b:
+        queued = [b.call_static(cls, name, *args) for cls, name, args in calls]
+    for (cls, name, args), result in zip(calls, queued, strict=True):
+        assert result.get() == client.invoke_static_method(cls, name, *args), (name, args)
+    with pytest.raises(OverflowError):
+        client.batch().call_static("java.lang.String", "valueOf", 2**63)
+
+
 def test_arguments_are_converted_when_queued(client: GatunClient) -> None:
     lst = client.jvm.java.util.ArrayList()
     args = [1, 2]

@@ -1,4 +1,5 @@
 //! Rust hot paths, named by axis: `protocol/*` (encode and verify a call),
+//! `batch/*` (queue a batch command, assemble and verify a 10K-command batch),
 //! `doorbell/*` (the notify/wait atomics), `arena/*` (allocate and free a
 //! region), `transfer/*` (flatten and copy a batch into the arena).
 //!
@@ -13,10 +14,11 @@ use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use flatbuffers::FlatBufferBuilder;
 use gatun_arena::{flatten, Arena, ArenaConfig};
+use gatun_bridge::batch::Scalar;
 use gatun_bridge::client::{build_request, RequestHead};
 use gatun_bridge::doorbell;
 use gatun_bridge::protocol::{self as fb, Action};
-use gatun_bridge::Value;
+use gatun_bridge::{BatchEncoder, Value};
 
 fn protocol(c: &mut Criterion) {
     let mut g = c.benchmark_group("protocol");
@@ -53,6 +55,85 @@ fn protocol(c: &mut Criterion) {
         b.iter(|| {
             let r = fb::read_response(black_box(&bytes)).unwrap();
             black_box(Value::decode(r.value().unwrap()).unwrap())
+        })
+    });
+    g.finish();
+}
+
+fn batch(c: &mut Criterion) {
+    let mut g = c.benchmark_group("batch");
+    let head = RequestHead {
+        action: Action::InvokeMethod,
+        object_id: 42,
+        name: Some("add"),
+        ..Default::default()
+    };
+    let push = |batch: &mut BatchEncoder, i: i64| {
+        batch
+            .push(&head, |fbb| {
+                let arg = Value::Int(i).encode(fbb);
+                Ok::<_, ()>(Some(fbb.create_vector(&[arg])))
+            })
+            .unwrap()
+    };
+    let mut queued = BatchEncoder::new();
+    g.bench_function("push_call", |b| {
+        b.iter(|| {
+            if queued.len() == 10_000 {
+                queued.clear();
+            }
+            black_box(push(&mut queued, black_box(7)))
+        })
+    });
+    let mut copied = BatchEncoder::new();
+    g.bench_function("push_scalar_call", |b| {
+        b.iter(|| {
+            if copied.len() == 10_000 {
+                copied.clear();
+            }
+            black_box(copied.push_scalars(&head, &[Scalar::Int(black_box(7))]))
+        })
+    });
+    let mut batch = BatchEncoder::new();
+    for i in 0..10_000 {
+        push(&mut batch, i);
+    }
+    let (mut header, mut request) = (FlatBufferBuilder::new(), Vec::new());
+    g.throughput(Throughput::Elements(10_000));
+    g.bench_function("write_request_10k", |b| {
+        b.iter(|| {
+            batch.write_request(0..10_000, &[], false, &mut header, &mut request);
+            black_box(request.len())
+        })
+    });
+    let mut reply = FlatBufferBuilder::new();
+    let yes = Value::Bool(true).encode(&mut reply);
+    let yes = fb::Response::create(
+        &mut reply,
+        &fb::ResponseArgs {
+            value: Some(yes),
+            ..Default::default()
+        },
+    );
+    let items = reply.create_vector(&vec![yes; 10_000]);
+    let root = fb::Response::create(
+        &mut reply,
+        &fb::ResponseArgs {
+            batch: Some(items),
+            ..Default::default()
+        },
+    );
+    reply.finish(root, None);
+    let reply = reply.finished_data().to_vec();
+    g.bench_function("verify_shared_reply_10k", |b| {
+        b.iter(|| {
+            black_box(
+                fb::read_response(black_box(&reply))
+                    .unwrap()
+                    .batch()
+                    .unwrap()
+                    .len(),
+            )
         })
     });
     g.finish();
@@ -142,5 +223,5 @@ fn transfer(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, protocol, doorbell_atomics, arena, transfer);
+criterion_group!(benches, protocol, batch, doorbell_atomics, arena, transfer);
 criterion_main!(benches);
