@@ -597,7 +597,7 @@ public final class Dispatcher {
             return NO_ARGS;
         }
         Arg[] out = new Arg[n];
-        Value v = new Value();
+        Value v = ctx.argument;
         for (int i = 0; i < n; i++) {
             try {
                 out[i] = ValueCodec.decodeArg(r.args(v, i), ctx);

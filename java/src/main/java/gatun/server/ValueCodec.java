@@ -73,6 +73,8 @@ public final class ValueCodec {
         final ClassLoader loader;
         final ClassPolicy policy;
         int budget;
+        /** Reused to read each top-level argument of the request (and of its batch's items). */
+        final Value argument = new Value();
 
         /**
          * @param registry the session's objects
