@@ -1045,8 +1045,9 @@ impl Client {
         response.value().map_or(Ok(Value::Null), Value::decode)
     }
 
-    /// Runs the commands of `batch` in as few requests as fit the lane slot;
-    /// one result per command answered, in order. With `stop_on_error` the
+    /// Runs the commands of `batch` in as few requests as fit the lane slot
+    /// (and as the JVM's replies need); one result per command answered, in
+    /// order. With `stop_on_error` the
     /// results end at the first failure (the later commands were skipped).
     pub fn run_batch(
         &self,
@@ -1079,11 +1080,13 @@ impl Client {
             if let Some(error) = response.error() {
                 return Err(java_error(error));
             }
+            // Fewer replies than commands: the JVM stopped before its replies
+            // outgrew half the slot; the rest go in the next request.
             let replies = response.batch();
             let count = replies.map_or(0, |r| r.len());
-            if count != run.len() {
+            if count == 0 || count > run.len() {
                 return Err(BridgeError::Protocol(format!(
-                    "batch of {} requests got {count} responses",
+                    "batch of {} commands got {count} replies",
                     run.len()
                 )));
             }
@@ -1098,7 +1101,7 @@ impl Client {
                     return Ok(results);
                 }
             }
-            start = run.end;
+            start = run.start + count;
         }
         Ok(results)
     }

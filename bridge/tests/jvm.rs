@@ -143,6 +143,41 @@ fn a_batch_larger_than_the_slot_runs_in_order_over_several_requests() {
 }
 
 #[test]
+fn a_batch_whose_replies_outgrow_the_slot_is_answered_over_several_requests() {
+    let client = launch(); // 64 KiB slots
+    let list = match client.create_object("java.util.ArrayList", &[]).unwrap() {
+        Value::Object(h) => h.id,
+        other => panic!("expected an object, got {other:?}"),
+    };
+    let text = "r".repeat(1000);
+    client
+        .invoke_method(list, "add", &[Value::String(text.clone())])
+        .unwrap();
+    // Small commands, large replies: ~300 KB of replies to one request.
+    let mut batch = BatchEncoder::new();
+    for _ in 0..300 {
+        push_call(&mut batch, list, "get", &[Value::Int(0)]);
+        push_call(&mut batch, list, "add", &[Value::String("x".into())]);
+    }
+    assert!(batch.request_len(0..batch.len()) < client.slot_size());
+    let results = client.run_batch(&batch, false).unwrap();
+    assert_eq!(results.len(), 600);
+    for (i, r) in results.iter().enumerate() {
+        let expected = if i % 2 == 0 {
+            Value::String(text.clone())
+        } else {
+            Value::Bool(true)
+        };
+        assert_eq!(r.as_ref().unwrap(), &expected, "command {i}");
+    }
+    assert_eq!(
+        client.invoke_method(list, "size", &[]).unwrap(),
+        Value::Int(301)
+    );
+    client.close(Duration::from_secs(5));
+}
+
+#[test]
 fn random_bytes_in_the_request_slot_get_an_error_reply() {
     let client = launch();
     let mut rng_state = 0x2545_f491_4f6c_dd1du64;

@@ -192,10 +192,12 @@ impl NativeBatch {
             if let Some(error) = response.error() {
                 return Err(to_py(py, java_error(error)));
             }
+            // Java may answer fewer than were sent: it stops before its
+            // replies outgrow half the slot, and the rest are sent again.
             let replies = response.batch();
             let count = replies.map_or(0, |r| r.len());
-            if count != run.len() {
-                let message = format!("batch of {} requests got {count} responses", run.len());
+            if count == 0 || count > run.len() {
+                let message = format!("batch of {} commands got {count} replies", run.len());
                 return Err(to_py(py, BridgeError::Protocol(message)));
             }
             // Every reply is decoded, even after a failure: with
@@ -212,7 +214,7 @@ impl NativeBatch {
             if stopped {
                 return Ok(());
             }
-            start = run.end;
+            start = run.start + count;
         }
         Ok(())
     }

@@ -190,6 +190,24 @@ def test_large_arguments_split_a_batch_too(client: GatunClient) -> None:
     assert length.get() == 3_000_000
 
 
+def test_replies_larger_than_a_slot_come_back_over_several_requests(
+    small_slots: GatunClient,
+) -> None:
+    """Small commands with large replies: the JVM stops before its replies
+    outgrow the slot and the rest is sent again."""
+    lst = small_slots.jvm.java.util.ArrayList()
+    text = "r" * 1000
+    lst.add(text)
+    with small_slots.batch() as b:
+        got = [b.call(lst, "get", 0) for _ in range(200)]  # ~200 KB of replies
+        added = [b.call(lst, "add", i) for i in range(50)]
+        made = [b.create("java.lang.StringBuilder", "s") for _ in range(50)]
+    assert all(r.get() == text for r in got)
+    assert all(r.get() is True for r in added)
+    assert all(str(r.get()) == "s" for r in made)
+    assert lst.size() == 51
+
+
 def test_a_command_no_request_can_hold_is_refused_when_queued(small_slots: GatunClient) -> None:
     lst = small_slots.jvm.java.util.ArrayList()
     b = small_slots.batch()

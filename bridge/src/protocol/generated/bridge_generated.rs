@@ -1883,7 +1883,9 @@ impl<'a> Response<'a> {
     // which contains a valid value in this slot
     unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<JavaError>>(Response::VT_ERROR, None)}
   }
-  /// One entry per item of a Batch request, in order.
+  /// One entry per item of a Batch request, in order; fewer when the JVM
+  /// stopped before its replies outgrew half the lane slot (the items not
+  /// answered were not run: the client sends them again).
   #[inline]
   pub fn batch(&self) -> Option<::flatbuffers::Vector<'a, ::flatbuffers::ForwardsUOffset<Response<'a>>>> {
     // Safety:

@@ -30,7 +30,9 @@ public final class Response extends com.google.flatbuffers.Table {
   public gatun.protocol.JavaError error() { return error(new gatun.protocol.JavaError()); }
   public gatun.protocol.JavaError error(gatun.protocol.JavaError obj) { int o = __offset(6); return o != 0 ? obj.__assign(__indirect(o + bb_pos), bb) : null; }
   /**
-   * One entry per item of a Batch request, in order.
+   * One entry per item of a Batch request, in order; fewer when the JVM
+   * stopped before its replies outgrew half the lane slot (the items not
+   * answered were not run: the client sends them again).
    */
   public gatun.protocol.Response batch(int j) { return batch(new gatun.protocol.Response(), j); }
   public gatun.protocol.Response batch(gatun.protocol.Response obj, int j) { int o = __offset(8); return o != 0 ? obj.__assign(__indirect(__vector(o) + j * 4), bb) : null; }

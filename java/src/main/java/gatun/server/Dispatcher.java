@@ -121,6 +121,21 @@ public final class Dispatcher {
      * @return the Response table offset
      */
     public int handle(FlatBufferBuilder b, ByteBuffer request) {
+        return handle(b, request, Integer.MAX_VALUE);
+    }
+
+    /**
+     * Decodes and runs one request whose response must fit {@code slot} bytes:
+     * a batch stops before running another item once its replies take half of
+     * that (so the last item's reply has the other half), answering for the
+     * items run so far; the client sends the rest again.
+     *
+     * @param b a cleared builder; the Response offset is returned, not finished
+     * @param request the request bytes (position 0, limit = length)
+     * @param slot the most bytes the finished response may take
+     * @return the Response table offset
+     */
+    public int handle(FlatBufferBuilder b, ByteBuffer request, int slot) {
         Request r;
         try {
             if (request.remaining() < 8) {
@@ -132,7 +147,7 @@ public final class Dispatcher {
             return errorResponse(b, e instanceof ProtocolException ? e : malformed(e));
         }
         DecodeContext ctx = new DecodeContext(registry, loader(), policy, request.remaining() / 4 + 16);
-        return run(b, r, ctx, 0, new boolean[1], null);
+        return run(b, r, ctx, 0, new boolean[1], null, slot / 2);
     }
 
     /**
@@ -227,12 +242,12 @@ public final class Dispatcher {
      * {@code scope} is the enclosing batch's (null outside a batch).
      */
     private int run(FlatBufferBuilder b, Request r, DecodeContext ctx, int depth, boolean[] failed,
-                    BatchScope scope) {
+                    BatchScope scope, int replyBudget) {
         metrics.requests.increment();
         try {
             int action = action(r);
             if (action == Action.Batch) {
-                return batch(b, r, ctx, depth);
+                return batch(b, r, ctx, depth, replyBudget);
             }
             Object result = execute(r, action, ctx, scope);
             // A created object is always a reference: Python holds a proxy to it; so is a received batch.
@@ -278,7 +293,8 @@ public final class Dispatcher {
         }
     }
 
-    private int batch(FlatBufferBuilder b, Request r, DecodeContext ctx, int depth) {
+    /** Runs a batch's items; stops before an item once the replies take {@code replyBudget} bytes. */
+    private int batch(FlatBufferBuilder b, Request r, DecodeContext ctx, int depth, int replyBudget) {
         if (depth >= MAX_BATCH_DEPTH) {
             throw new ProtocolException("batches nested deeper than " + MAX_BATCH_DEPTH);
         }
@@ -302,6 +318,11 @@ public final class Dispatcher {
                 items[i] = scope.skipped;
                 continue;
             }
+            if (i > 0 && b.offset() + 4 * i > replyBudget) {
+                // Not run: the reply lists the items before it, and Python sends the rest again.
+                items = java.util.Arrays.copyOf(items, i);
+                break;
+            }
             Request sub;
             try {
                 sub = batchItem(r, item, i);
@@ -311,7 +332,7 @@ public final class Dispatcher {
                 failed[0] = true;
                 continue;
             }
-            items[i] = run(b, sub, ctx, depth + 1, failed, scope);
+            items[i] = run(b, sub, ctx, depth + 1, failed, scope, replyBudget);
         }
         int vec = Response.createBatchVector(b, items);
         Response.startResponse(b);

@@ -352,7 +352,7 @@ final class Lane {
             runningSeq = reqSeq;
         }
         try {
-            return dispatcher.handle(b, req);
+            return dispatcher.handle(b, req, seg.slotSize());
         } finally {
             synchronized (userCode) {
                 runningSeq = 0;

@@ -257,6 +257,30 @@ class DispatcherTest {
     }
 
     @Test
+    void aBatchStopsBeforeItsRepliesOutgrowHalfTheSlot() {
+        long list = ref(create("java.util.ArrayList"));
+        String text = "t".repeat(100);
+        ok(call(list, "add", text));
+        Wire.Req batch = Wire.of(Action.Batch);
+        for (int i = 0; i < 300; i++) {
+            batch.batch.add(call(list, "get", 0)); // a 100-character reply
+            batch.batch.add(call(list, "add", "x")); // a side effect
+        }
+        int slot = 8192;
+        b.clear();
+        b.finish(d.handle(b, ByteBuffer.wrap(batch.bytes()), slot));
+        assertTrue(b.dataBuffer().remaining() <= slot, () -> b.dataBuffer().remaining() + " bytes");
+        Result r = Wire.read(b.dataBuffer());
+        int answered = r.batch.size();
+        assertTrue(answered > 10 && answered < 600, "answered " + answered);
+        for (int i = 0; i < answered; i++) {
+            assertEquals(i % 2 == 0 ? text : true, r.batch.get(i).value, "item " + i);
+        }
+        // The items not answered did not run.
+        assertEquals(1L + answered / 2, ok(call(list, "size")));
+    }
+
+    @Test
     void batchItemsResolvedLikeTheOneBeforeStillResolveThemselves() {
         long list = ref(create("java.util.ArrayList"));
         long set = ref(create("java.util.HashSet"));
