@@ -102,10 +102,11 @@ class NativeBatch:
     allows when they do not fit one; the base of :class:`gatun.BatchContext`.
 
     Each command is encoded into FlatBuffers when it is queued (its arguments
-    converted then, through the client's hooks); the batch keeps only the
-    proxies whose ids the commands carry, until they are sent. Replies are
-    decoded into one store in the batch, which :class:`BatchResult` handles
-    read.
+    converted then, through the client's hooks; a command of scalars shaped
+    like a recent one is a copy of it with the values written in); the batch
+    keeps only the proxies whose ids the commands carry, until they are sent.
+    Replies are decoded into one store in the batch, which
+    :class:`BatchResult` handles read.
     """
 
     def __new__(cls, native: NativeClient, stop_on_error: bool = False) -> NativeBatch: ...
@@ -126,7 +127,8 @@ class NativeBatch:
         ``gatun.PayloadTooLargeError`` for a command no message can hold."""
     def _run(self) -> None:
         """Send the commands (once; later calls do nothing), split by size
-        into as few requests as fit the lane slot. Raises what a round trip
+        into as few requests as fit the lane slot; the rest of a request whose
+        replies would outgrow the slot goes again. Raises what a round trip
         raised; replies that came back before stay readable. With
         ``stop_on_error`` the commands after the first failure are skipped."""
     def _results(self) -> list[BatchResult]:

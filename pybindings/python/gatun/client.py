@@ -296,7 +296,10 @@ class GatunClient:
     # -- several requests in one round trip ------------------------------------
 
     def batch(self, stop_on_error: bool = False) -> BatchContext:
-        """Collect calls and send them in one round trip when the block ends.
+        """Collect calls and send them in one round trip when the block ends
+        (in as few as the lane slot allows when they, or their replies, do not
+        fit one). With ``stop_on_error`` the commands after the first failure
+        are skipped. See :class:`BatchContext`.
 
         >>> with client.batch() as b:                       # doctest: +SKIP
         ...     r = b.call_static("java.lang.Math", "max", 1, 2)
