@@ -200,19 +200,14 @@ impl NativeBatch {
                 let message = format!("batch of {} commands got {count} replies", run.len());
                 return Err(to_py(py, BridgeError::Protocol(message)));
             }
-            // Every reply is decoded, even after a failure: with
-            // stop_on_error the rest are Java's "skipped" notices, and
-            // without it they ran and may hold objects.
-            let mut stopped = false;
             for reply in replies.into_iter().flatten() {
                 let (outcome, failed) = Outcome::of(py, reply, hooks);
-                if !stopped {
-                    outcomes.push(outcome);
+                outcomes.push(outcome);
+                if failed && stop_on_error {
+                    // Java skipped every later command: the replies left
+                    // are notices, holding no objects.
+                    return Ok(());
                 }
-                stopped |= failed && stop_on_error;
-            }
-            if stopped {
-                return Ok(());
             }
             start = run.start + count;
         }
