@@ -17,6 +17,7 @@ use arrow_schema::Schema;
 use flatbuffers::{FlatBufferBuilder, WIPOffset};
 use gatun_arena::{flatten, Arena, ArenaConfig, Region, RegionHandle};
 
+use crate::all_ones::{AllOnes, SHARED_VALIDITY_MIN_ROWS};
 use crate::error::{BridgeError, Result};
 use crate::protocol as fb;
 use crate::release_ring::{find_java_segment, publish_segment, ReleaseRing, PYTHON_ENTRIES};
@@ -148,6 +149,8 @@ pub struct ArrowPlane {
     java_schemas: Mutex<HashMap<u32, Arc<Schema>>>,
     jvm_pid: std::sync::atomic::AtomicU32,
     stats: Arc<TransferStats>,
+    /// The validity bitmap shared by large arrays that have none.
+    all_ones: AllOnes,
 }
 
 /// Counters of what the send path did, so tests and benchmarks can tell the
@@ -204,6 +207,7 @@ impl ArrowPlane {
             java_schemas: Mutex::default(),
             jvm_pid: std::sync::atomic::AtomicU32::new(0),
             stats: Arc::default(),
+            all_ones: AllOnes::default(),
         }
     }
 
@@ -457,6 +461,19 @@ impl ArrowPlane {
             .iter()
             .chain(flat.dictionaries.iter().flat_map(|d| d.buffers.iter()))
             .collect();
+        // Large arrays without a validity bitmap get the shared one:
+        // (index in `all`, bitmap bytes).
+        let mut base = 0;
+        let mut bitmaps = Vec::new();
+        for part in std::iter::once(&flat).chain(&flat.dictionaries) {
+            bitmaps.extend(
+                part.absent_validity
+                    .iter()
+                    .filter(|&&(_, rows)| rows >= SHARED_VALIDITY_MIN_ROWS)
+                    .map(|&(i, rows)| (base + i, rows.div_ceil(8))),
+            );
+            base += part.buffers.len();
+        }
         // Which buffers are already in the arena?
         let mut regions: Vec<Region> = Vec::new();
         let mut placed: Vec<Option<(usize, usize)>> = Vec::with_capacity(all.len());
@@ -497,6 +514,14 @@ impl ArrowPlane {
         } else {
             None
         };
+        let all_ones = bitmaps
+            .iter()
+            .map(|&(_, bytes)| bytes)
+            .max()
+            .and_then(|bytes| self.all_ones.lease(&self.arena, bytes));
+        if all_ones.is_some() {
+            self.publish_new_segments();
+        }
         let mut buffers = Vec::with_capacity(all.len());
         let mut copies = Vec::new();
         let mut at = 0usize;
@@ -523,6 +548,12 @@ impl ArrowPlane {
         }
         // SAFETY: every destination was placed inside the fresh copy region above.
         unsafe { copy_all(&copies, copied_len) };
+        if let Some(ones) = all_ones {
+            regions.push(ones);
+            for &(i, bytes) in &bitmaps {
+                buffers[i] = (regions.len() - 1, 0, bytes);
+            }
+        }
         for region in &regions {
             self.arena.add_peer_hold(region.handle);
         }
@@ -538,6 +569,10 @@ impl ArrowPlane {
         if let Some((_, region)) = copy_region {
             // The copy is all the JVM needs; our own reference ends here.
             self.arena.release_local(region.handle);
+        }
+        if let Some(ones) = all_ones {
+            // The batch's hold keeps it now (and the cache its own).
+            self.arena.release_local(ones.handle);
         }
         let mut rest = buffers.split_off(flat.buffers.len());
         let dictionaries = flat
@@ -566,6 +601,12 @@ impl ArrowPlane {
             schema_id,
             new_schema,
         })
+    }
+
+    /// The shared validity bitmap when no batch in the JVM uses it: a cache,
+    /// not data in use, so counts of regions in use leave it out.
+    pub fn idle_cache(&self) -> Option<Region> {
+        self.all_ones.idle(&self.arena)
     }
 
     /// A send failed before the JVM took the batch: drop its holds.

@@ -181,13 +181,17 @@ impl NativeClient {
 
     /// Bytes of the payload arena in live regions.
     pub(crate) fn arena_bytes(&self) -> usize {
-        self.client().arrow().drain_releases();
-        self.client().arrow().arena().in_use()
+        let plane = self.client().arrow();
+        plane.drain_releases();
+        let cached = plane.idle_cache().map_or(0, |r| r.len);
+        plane.arena().in_use() - cached
     }
 
     /// Live regions of the payload arena.
     pub(crate) fn arena_regions(&self) -> usize {
-        self.client().arrow().drain_releases();
-        self.client().arrow().arena().live_regions()
+        let plane = self.client().arrow();
+        plane.drain_releases();
+        let cached = usize::from(plane.idle_cache().is_some());
+        plane.arena().live_regions() - cached
     }
 }

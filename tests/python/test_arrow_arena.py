@@ -77,6 +77,43 @@ def test_data_built_in_the_arena_crosses_without_a_copy(client: gatun.GatunClien
     gc.collect()
 
 
+def test_large_columns_without_nulls_share_one_validity_bitmap(
+    client: gatun.GatunClient,
+) -> None:
+    """Java is given a bitmap of set bits for large arrays that have none (so
+    it allocates and fills nothing); the arrays read as all valid, arrays with
+    nulls keep their own, and data handed back to Python is equal."""
+    n = 200_000
+    x = client.arena.numpy(n, "int64")
+    x[:] = np.arange(n)
+    with_nulls = pa.array([None if i % 7 == 0 else i for i in range(n)], pa.int64())
+    table = pa.table({"x": x, "s": pa.array([str(i % 100) for i in range(n)]), "m": with_nulls})
+    root = client.send_arrow(table)
+    try:
+        vx, vs, vm = (
+            client.invoke_method(root, "getVector", i, return_object_ref=True) for i in range(3)
+        )
+        assert vx.getNullCount() == 0 and vs.getNullCount() == 0
+        assert not vx.isNull(n - 1) and not vs.isNull(12_345)
+        shared = vx.getValidityBuffer().memoryAddress()
+        assert vs.getValidityBuffer().memoryAddress() == shared
+        assert vm.getValidityBuffer().memoryAddress() != shared
+        assert vm.getNullCount() == with_nulls.null_count
+        back = client.invoke_method(root, "slice", 0, n)
+        assert back.equals(table)
+        # Small arrays keep Java's own bitmap (cheaper than a shared region).
+        small = client.send_arrow(pa.table({"x": pa.array(range(10), pa.int64())}))
+        try:
+            v = client.invoke_method(small, "getVector", 0, return_object_ref=True)
+            assert v.getValidityBuffer().memoryAddress() != shared
+        finally:
+            small.close()
+    finally:
+        root.close()
+    del x, table, back, root
+    gc.collect()
+
+
 def test_many_threads_send_and_release_at_once(client: gatun.GatunClient) -> None:
     errors: list[BaseException] = []
 
