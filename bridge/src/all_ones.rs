@@ -33,7 +33,9 @@ impl AllOnes {
         let region = match *current {
             Some(r) if r.len >= bytes => r,
             _ => {
-                let fresh = arena.allocate(bytes.next_power_of_two().max(64 << 10)).ok()?;
+                let fresh = arena
+                    .allocate(bytes.next_power_of_two().max(64 << 10))
+                    .ok()?;
                 // SAFETY: a fresh region is ours alone and `len` bytes long.
                 unsafe { std::ptr::write_bytes(fresh.ptr, 0xFF, fresh.len) };
                 if let Some(old) = current.replace(fresh) {
