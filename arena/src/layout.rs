@@ -225,7 +225,7 @@ fn walk(data: &ArrayData, flat: &mut FlatBatch) -> Result<(), String> {
             // given, and allocates and fills one when it is not.
             Some(n) => n.buffer().clone(),
             None => {
-                if data.len() > 0 {
+                if !data.is_empty() {
                     flat.absent_validity.push((flat.buffers.len(), data.len()));
                 }
                 Buffer::from_vec(Vec::<u8>::new())
