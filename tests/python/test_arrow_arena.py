@@ -93,8 +93,10 @@ def test_large_columns_without_nulls_share_one_validity_bitmap(
         vx, vs, vm = (
             client.invoke_method(root, "getVector", i, return_object_ref=True) for i in range(3)
         )
-        assert vx.getNullCount() == 0 and vs.getNullCount() == 0
-        assert not vx.isNull(n - 1) and not vs.isNull(12_345)
+        assert vx.getNullCount() == 0
+        assert vs.getNullCount() == 0
+        assert not vx.isNull(n - 1)
+        assert not vs.isNull(12_345)
         shared = vx.getValidityBuffer().memoryAddress()
         assert vs.getValidityBuffer().memoryAddress() == shared
         assert vm.getValidityBuffer().memoryAddress() != shared
