@@ -98,11 +98,6 @@ fn check_field(field: &Field, path: &str) -> Result<(), LayoutError> {
             "Arrow type {} cannot be loaded by Arrow Java 18; cast to Decimal128({p}, {s})",
             field.data_type()
         )),
-        DataType::Utf8View | DataType::BinaryView => refuse(format!(
-            "Arrow type {} cannot be loaded by Arrow Java 18 (its loader has no view vectors); cast to {}",
-            field.data_type(),
-            if matches!(field.data_type(), DataType::Utf8View) { "Utf8 (pa.string())" } else { "Binary (pa.binary())" }
-        )),
         DataType::Dictionary(_, value) if contains_dictionary(value) => refuse(format!(
             "a dictionary whose values are themselves dictionary-encoded ({value}) cannot cross; \
              decode the inner dictionary first"

@@ -537,7 +537,7 @@ class GatunClient:
         """Buffers in the shared-memory payload arena (the zero-copy path)."""
         return _arrow.ArenaAllocator(self)
 
-    def send_arrow(self, data: Any) -> Any:
+    def send_arrow(self, data: Any, *, cast_views: bool = False) -> Any:
         """Send Arrow data to the JVM through the shared-memory payload arena.
 
         ``data`` is any Arrow producer: a pyarrow ``Table``, ``RecordBatch``,
@@ -548,10 +548,12 @@ class GatunClient:
         list of references for a stream of several batches). Close the root in
         Java (``root.close()``) to release the data; the session's end does too.
         A type Arrow Java cannot load (Decimal32, Decimal64) is refused before
-        any data moves.
+        any data moves. View columns (Utf8View, BinaryView) arrive as Java view
+        vectors; ``cast_views=True`` casts them to Utf8 / Binary first, for JVM
+        code that does not know view types (Spark).
         """
         self._check()
-        return _arrow.send(self, data)
+        return _arrow.send(self, data, cast_views)
 
     def send_arrow_table(self, table: Any) -> str:
         """Upstream-compatible: send ``table``; returns ``"Received N rows"``.

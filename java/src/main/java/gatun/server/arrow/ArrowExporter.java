@@ -175,6 +175,7 @@ final class ArrowExporter {
         if (!encoded.isEmpty()) {
             throw noDictionaries(encoded.get(0));
         }
+        ViewPadding.clean(root.getFieldVectors());
         BufferAllocator bridge = ArrowBridge.allocator();
         boolean transfer = false;
         for (FieldVector v : root.getFieldVectors()) {
@@ -341,6 +342,7 @@ final class ArrowExporter {
         }
         Exported x = new Exported();
         List<ArrowRecordBatch> parts = new ArrayList<>();
+        ViewPadding.clean(root.getFieldVectors());
         try {
             parts.add(new VectorUnloader(root, true, NoCompressionCodec.INSTANCE, true).getRecordBatch());
             List<Long> ids = new ArrayList<>();
@@ -352,6 +354,7 @@ final class ArrowExporter {
                             + ", which its provider does not have");
                 }
                 FieldVector values = d.getVector();
+                ViewPadding.clean(List.of(values));
                 VectorSchemaRoot view = new VectorSchemaRoot(List.of(values.getField()), List.of(values),
                         values.getValueCount());
                 parts.add(new VectorUnloader(view, true, NoCompressionCodec.INSTANCE, true).getRecordBatch());
