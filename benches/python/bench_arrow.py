@@ -196,8 +196,7 @@ class GatunWorker(Worker):
         t0 = time.perf_counter_ns()
         root = self.client.send_arrow(t)
         t1 = time.perf_counter_ns()
-        for r in root if isinstance(root, list) else [root]:
-            r.close()
+        root.close()
         after = self.client._native.arrow_stats()
         self.last_stats = {k: after[k] - before.get(k, 0) for k in after}
         return (t1 - t0) / 1e9

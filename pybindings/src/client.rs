@@ -464,14 +464,14 @@ impl NativeClient {
         Ok(results)
     }
 
-    /// Sends every batch of an Arrow producer: one Java `VectorSchemaRoot`
-    /// reference per batch, or one `BridgeArrowReader` for them all when the
-    /// data has dictionary-encoded columns.
+    /// Sends every batch of an Arrow producer: a Java `VectorSchemaRoot`
+    /// reference for one batch, one `BridgeArrowReader` for several batches
+    /// or dictionary-encoded columns.
     fn send_arrow<'py>(
         &self,
         py: Python<'py>,
         data: pyo3_arrow::input::AnyRecordBatch,
-    ) -> PyResult<Vec<Bound<'py, PyAny>>> {
+    ) -> PyResult<Bound<'py, PyAny>> {
         self.send_arrow_batches(py, data)
     }
 

@@ -189,16 +189,61 @@ def test_arrow_returned_from_java_is_released_back(client: gatun.GatunClient) ->
         root.close()
 
 
+def _rows_in_java_reader(client: gatun.GatunClient, reader: gatun.JavaObject) -> list[int]:
+    """Rows of each batch a Java ``ArrowReader`` loads (consuming it)."""
+    rows = []
+    while reader.loadNextBatch():
+        root = _root_of(client, reader)
+        rows.append(int(root.getRowCount()))
+    return rows
+
+
+def _root_of(client: gatun.GatunClient, reader: gatun.JavaObject) -> gatun.JavaObject:
+    # A reference: returned by value, the root would cross to Python as a table.
+    return client.invoke_method(reader, "getVectorSchemaRoot", return_object_ref=True)
+
+
 def test_a_batch_larger_than_a_segment_is_split_by_rows(client: gatun.GatunClient) -> None:
-    """640 MB in one batch crosses as several roots (a region lives in one
-    segment of at most 1 GiB; pieces are kept to 512 MiB)."""
+    """640 MB in one batch crosses as several batches of one reader (a region
+    lives in one segment of at most 1 GiB; pieces are kept to 512 MiB)."""
     table = pa.table({"v": np.zeros(80_000_000)})
-    roots = client.send_arrow(table)
+    reader = client.send_arrow(table)
     try:
-        assert isinstance(roots, list)
-        assert len(roots) >= 2
-        assert sum(r.getRowCount() for r in roots) == 80_000_000
+        assert reader.class_name == "gatun.server.arrow.BridgeArrowReader"
+        rows = _rows_in_java_reader(client, reader)
+        assert len(rows) >= 2
+        assert sum(rows) == 80_000_000
     finally:
-        for r in roots:
-            r.close()
-    del table, roots
+        reader.close()
+    del table, reader
+
+
+def test_a_table_of_several_chunks_crosses_as_one_reader(client: gatun.GatunClient) -> None:
+    """Each chunk crosses like a batch (no concatenation): chunks built in the
+    arena are not copied; Java reads them in order from one reader."""
+    chunks = []
+    for start in (0, 100_000, 200_000):
+        x = client.arena.numpy(100_000, "int64")
+        x[:] = np.arange(start, start + 100_000)
+        chunks.append(pa.record_batch({"x": x}))
+    table = pa.Table.from_batches(chunks)
+    before = client._native.arrow_stats()
+    reader = client.send_arrow(table)
+    after = client._native.arrow_stats()
+    try:
+        assert reader.class_name == "gatun.server.arrow.BridgeArrowReader"
+        assert after["bytes_copied"] == before["bytes_copied"], "nothing was copied"
+        assert after["batches"] - before["batches"] == 3
+        firsts = []
+        while reader.loadNextBatch():
+            root = _root_of(client, reader)
+            firsts.append(int(client.invoke_method(root, "slice", 0, 1).column("x")[0].as_py()))
+        assert firsts == [0, 100_000, 200_000]
+    finally:
+        reader.close()
+    # Upstream's calls combine the chunks into one root, as upstream does.
+    assert client.send_arrow_table(table) == "Received 300000 rows"
+    assert client.get_arrow_data().equals(table.combine_chunks())
+    client.reset_payload_arena()
+    del chunks, table, reader, x
+    gc.collect()

@@ -203,14 +203,14 @@ class NativeClient:
     ) -> list[tuple[bool, Any]]:
         """Many requests in one round trip; each item is ``(ok, value or exception)``."""
 
-    def send_arrow(self, data: Any) -> list[ObjectRef]:
+    def send_arrow(self, data: Any) -> ObjectRef:
         """Send every record batch of an Arrow producer (anything with
         ``__arrow_c_stream__`` or ``__arrow_c_array__``) through the payload
-        arena, one copy each (none for data built in the arena); returns one
-        reference to a Java ``VectorSchemaRoot`` per batch, or, with
-        dictionary-encoded columns, one reference to a
-        ``BridgeArrowReader`` holding them all. A type Arrow Java cannot load is
-        refused before any data moves."""
+        arena, one copy each (none for data built in the arena); returns a
+        reference to a Java ``VectorSchemaRoot`` for one batch, or to one
+        ``BridgeArrowReader`` holding them all for several batches or
+        dictionary-encoded columns. A type Arrow Java cannot load is refused
+        before any data moves."""
 
     def stream_batch(self, batch: Any, reader: int, end: bool) -> Any:
         """Send one record batch into a Java ``BridgeArrowReader``: ``reader``

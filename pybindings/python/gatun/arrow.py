@@ -34,17 +34,18 @@ __all__ = [
 ]
 
 
-def send(client: GatunClient, data: Any, cast_views: bool = False) -> JavaObject | list[JavaObject]:
-    """Send ``data``: a stream, or data with dictionary-encoded columns, becomes
-    one Java ``BridgeArrowReader``; a table or batch one ``VectorSchemaRoot``
-    reference (a list of them for a table of several chunks). With
-    ``cast_views`` view columns are cast first (see :func:`without_views`)."""
+def send(client: GatunClient, data: Any, cast_views: bool = False) -> JavaObject:
+    """Send ``data``: one batch becomes a ``VectorSchemaRoot`` reference; a
+    stream, a table of several chunks, or data with dictionary-encoded columns
+    one Java ``BridgeArrowReader`` (a table's chunks are pushed whole, each
+    crossing like a batch: no concatenation, so no copy for data built in the
+    arena). With ``cast_views`` view columns are cast first (see
+    :func:`without_views`)."""
     if cast_views:
         data = without_views(data)
     if is_stream(data):
         return send_stream(client, data)
-    roots = client._native.send_arrow(_as_arrow_producer(data))
-    return roots[0] if len(roots) == 1 else roots
+    return client._native.send_arrow(_as_arrow_producer(data))
 
 
 #: ``stream_batch`` target: the Java reader whose pull source is running (a
@@ -214,13 +215,6 @@ def _as_arrow_producer(data: Any) -> Any:
     )
 
 
-def row_count(roots: JavaObject | list[JavaObject]) -> int:
-    """Total rows of one or several Java ``VectorSchemaRoot``s."""
-    if isinstance(roots, list):
-        return sum(int(r.getRowCount()) for r in roots)
-    return int(roots.getRowCount())
-
-
 def estimate_arrow_size(table: Any) -> int:
     """Upper bound of the arena bytes ``table`` needs: every buffer of every
     chunk, each rounded up to Arrow's 64-byte alignment (slices count whole)."""
@@ -321,11 +315,11 @@ class ArrowContext:
         self._client = client
         self._roots: list[JavaObject] = []
 
-    def send(self, data: Any) -> JavaObject | list[JavaObject]:
+    def send(self, data: Any) -> JavaObject:
         """Send ``data`` (as :meth:`GatunClient.send_arrow`); closed on exit."""
-        roots = send(self._client, data)
-        self._roots.extend(roots if isinstance(roots, list) else [roots])
-        return roots
+        root = send(self._client, data)
+        self._roots.append(root)
+        return root
 
     def close(self) -> None:
         """Close every root sent through this context (frees the arena)."""
