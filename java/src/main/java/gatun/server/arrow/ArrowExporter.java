@@ -105,8 +105,10 @@ final class ArrowExporter {
                 }
                 forgetSchema(x);
             } else {
+                gatun.server.ResponseJournal journal = gatun.server.ResponseJournal.current();
                 for (JavaArena.Region r : x.regions) {
                     arena.addPeerHold(r);
+                    journal.held(arena, r);
                 }
             }
         }
