@@ -167,6 +167,9 @@ pub struct TransferStats {
     pub jvm_regions_held: std::sync::atomic::AtomicU64,
     /// Release notices sent to the JVM for its regions.
     pub jvm_releases_sent: std::sync::atomic::AtomicU64,
+    /// Bytes of JVM data copied on arrival (its arena was above the
+    /// high-water mark), so its regions could be released at once.
+    pub bytes_copied_out: std::sync::atomic::AtomicU64,
 }
 
 // SAFETY: `control_base` points at the control mapping the client keeps alive;
@@ -300,13 +303,17 @@ impl ArrowPlane {
 
     /// Wraps a batch the JVM placed in its own segments, without copying:
     /// every buffer points into the mapping and keeps its region alive; the
-    /// last one to go sends the region's release. Validated in full.
+    /// last one to go sends the region's release. Validated in full. When the
+    /// JVM's arena is above its high-water mark (`copy_out`), the buffers are
+    /// copied into this process's memory instead and the regions released at
+    /// once, so data Python keeps cannot fill the JVM's arena.
     pub fn import(
         &self,
         desc: fb::BatchDescriptor<'_>,
         schema: Option<fb::SchemaDefinition<'_>>,
     ) -> Result<RecordBatch> {
         let schema = self.peer_schema(desc.schema_id(), schema)?;
+        let copy_out = desc.copy_out();
         let mut regions = Vec::new();
         for r in desc.regions().into_iter().flatten() {
             let id = u16::try_from(r.segment()).map_err(|_| {
@@ -359,6 +366,15 @@ impl ArrowPlane {
             // for as long as the buffer lives; the JVM does not write a region
             // it has described until we release it.
             let ptr = unsafe { NonNull::new_unchecked(base.add(offset)) };
+            if copy_out {
+                // SAFETY: as above; the copy is made before `owner` can go.
+                let bytes = unsafe { std::slice::from_raw_parts(ptr.as_ptr(), len) };
+                buffers.push(arrow_buffer::Buffer::from_slice_ref(bytes));
+                self.stats
+                    .bytes_copied_out
+                    .fetch_add(len as u64, std::sync::atomic::Ordering::Relaxed);
+                continue;
+            }
             // SAFETY: as above.
             buffers.push(unsafe {
                 arrow_buffer::Buffer::from_custom_allocation(ptr, len, owner.clone())

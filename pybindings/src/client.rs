@@ -498,7 +498,9 @@ impl NativeClient {
         crate::arena_buffer::ArenaBuffer::allocate(&self.client, nbytes).map_err(|e| to_py(py, e))
     }
 
-    /// `{"batches", "bytes_copied", "bytes_in_place"}` of the send path so far.
+    /// Counters of the Arrow plane so far: the send path's `batches`,
+    /// `bytes_copied` and `bytes_in_place`; the receive path's
+    /// `jvm_regions_held`, `jvm_releases_sent` and `bytes_copied_out`.
     fn arrow_stats(&self) -> std::collections::HashMap<&'static str, u64> {
         use std::sync::atomic::Ordering::Relaxed;
         let s = self.client.arrow().stats();
@@ -508,6 +510,7 @@ impl NativeClient {
             ("bytes_in_place", s.bytes_in_place.load(Relaxed)),
             ("jvm_regions_held", s.jvm_regions_held.load(Relaxed)),
             ("jvm_releases_sent", s.jvm_releases_sent.load(Relaxed)),
+            ("bytes_copied_out", s.bytes_copied_out.load(Relaxed)),
         ]
         .into()
     }

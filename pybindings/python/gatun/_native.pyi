@@ -223,7 +223,11 @@ class NativeClient:
         crosses to the JVM without a copy."""
 
     def arrow_stats(self) -> dict[str, int]:
-        """``batches``, ``bytes_copied`` and ``bytes_in_place`` of the send path."""
+        """Counters of the Arrow plane: ``batches``, ``bytes_copied`` and
+        ``bytes_in_place`` of the send path; ``jvm_regions_held``,
+        ``jvm_releases_sent`` and ``bytes_copied_out`` (JVM data copied on
+        arrival because the JVM's arena was above its high-water mark) of the
+        receive path."""
 
     @property
     def arena_bytes_in_use(self) -> int:

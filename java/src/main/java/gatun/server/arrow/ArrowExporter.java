@@ -487,7 +487,7 @@ final class ArrowExporter {
             dictionaries = BatchDescriptor.createDictionariesVector(b, ds);
         }
         return BatchDescriptor.createBatchDescriptor(b, x.schemaId, x.length, nodes, regions, buffers, vc,
-                dictionaries, false);
+                dictionaries, SharedArena.get().aboveHighWater());
     }
 
     private static int encodeDictionary(FlatBufferBuilder b, Exported x, ExportedDictionary d) {
