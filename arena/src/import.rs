@@ -246,7 +246,7 @@ fn read_array(field: &Field, parts: &mut IpcParts) -> Result<ArrayData, String> 
 /// are UTF-8 with every offset on a character boundary. `validate` has checked
 /// the buffer sizes and that the first and last offsets lie in the values (or
 /// the child).
-fn check_offsets<O: arrow_buffer::ArrowNativeType + Into<i64>>(
+fn check_offsets<O: arrow_buffer::ArrowNativeType + Into<i64> + PartialOrd>(
     data: &ArrayData,
     utf8: bool,
 ) -> Result<(), String> {
@@ -255,10 +255,14 @@ fn check_offsets<O: arrow_buffer::ArrowNativeType + Into<i64>>(
     }
     // `buffer` starts at the array's offset.
     let offsets = &data.buffer::<O>(0)[..data.len() + 1];
-    // One branch-free pass (vectorised); the position only on failure.
-    let ordered = offsets
-        .windows(2)
-        .fold(true, |ok, w| ok & (w[0].into() <= w[1].into()));
+    let (first, last): (i64, i64) = (offsets[0].into(), offsets[data.len()].into());
+    // Strings only: `validate` has checked that [first, last) is inside.
+    let values = || &data.buffers()[1].as_slice()[first as usize..last as usize];
+    let (ordered, ascii) = if utf8 {
+        ordered_and_ascii(offsets, values())
+    } else {
+        (ordered(offsets), false)
+    };
     if !ordered {
         let at = offsets
             .windows(2)
@@ -270,14 +274,10 @@ fn check_offsets<O: arrow_buffer::ArrowNativeType + Into<i64>>(
             offsets[at + 1].into()
         ));
     }
-    if !utf8 {
-        return Ok(());
+    if !utf8 || ascii {
+        return Ok(()); // ASCII: every byte starts a character
     }
-    let (first, last): (i64, i64) = (offsets[0].into(), offsets[data.len()].into());
-    let values = &data.buffers()[1].as_slice()[first as usize..last as usize];
-    if values.is_ascii() {
-        return Ok(()); // every byte starts a character
-    }
+    let values = values();
     std::str::from_utf8(values).map_err(|e| format!("invalid UTF-8: {e}"))?;
     for &o in offsets {
         let o: i64 = o.into();
@@ -288,6 +288,47 @@ fn check_offsets<O: arrow_buffer::ArrowNativeType + Into<i64>>(
         }
     }
     Ok(())
+}
+
+/// Whether `offsets` never decrease: one branch-free pass over the offsets
+/// and the offsets shifted by one, compared in their own width (vectorised).
+fn ordered<O: PartialOrd>(offsets: &[O]) -> bool {
+    offsets[1..]
+        .iter()
+        .zip(offsets)
+        .fold(true, |ok, (next, o)| ok & (o <= next))
+}
+
+/// Below this many bytes of offsets and values one thread checks both: a
+/// second thread costs tens of microseconds to start.
+const PARALLEL_CHECK_MIN: usize = 2 << 20;
+
+/// `(ordered(offsets), values.is_ascii())`. Both passes are bound by memory
+/// bandwidth, which one core does not saturate, so large inputs are split
+/// into two halves of about equal bytes on two threads (the JVM is idle
+/// while Python imports its answer).
+fn ordered_and_ascii<O: PartialOrd + Sync>(offsets: &[O], values: &[u8]) -> (bool, bool) {
+    let offset_bytes = std::mem::size_of_val(offsets);
+    let total = offset_bytes + values.len();
+    if total < PARALLEL_CHECK_MIN || !two_cores() {
+        return (ordered(offsets), values.is_ascii());
+    }
+    // The other thread scans the values' tail; this one the offsets and the rest.
+    let split = values.len().saturating_sub(total / 2);
+    let (head, tail) = values.split_at(split);
+    std::thread::scope(|scope| {
+        let tail_ascii = scope.spawn(|| tail.is_ascii());
+        let here = (ordered(offsets), head.is_ascii());
+        // A panic in `is_ascii` cannot happen; treat one as "not ASCII".
+        (here.0, here.1 && tail_ascii.join().unwrap_or(false))
+    })
+}
+
+/// Whether this process may run on at least two cores (asked once: on Linux
+/// the answer reads cgroup files).
+fn two_cores() -> bool {
+    static TWO: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *TWO.get_or_init(|| std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2))
 }
 
 #[cfg(test)]
@@ -448,6 +489,47 @@ mod tests {
         );
         let err = build_batch(batch.schema(), 2, bad).unwrap_err();
         assert!(err.contains("'t'") && err.contains("UTF-8"), "{err}");
+    }
+
+    /// Large string columns are checked on two threads (offsets and the
+    /// values' head here, the values' tail on the other): a fault in either
+    /// part is found, and multi-byte text in either part is accepted.
+    #[test]
+    fn large_strings_are_checked_in_both_halves() {
+        let rows = 400_000; // 1.6 MB of offsets + 3.2 MB of values: two threads
+        let words = |odd: &str| -> ArrayRef {
+            Arc::new(StringArray::from_iter_values((0..rows).map(|i| {
+                if i == 7 || i == rows - 7 {
+                    odd
+                } else {
+                    "abcdefgh"
+                }
+            })))
+        };
+        for odd in ["aé☃xyz", "ABCDEFGH"] {
+            let batch = RecordBatch::try_from_iter(vec![("t", words(odd))]).unwrap();
+            assert_eq!(round_trip(&batch).unwrap(), batch);
+        }
+        let batch = RecordBatch::try_from_iter(vec![("t", words("aé☃xyz"))]).unwrap();
+        let flat = flatten(&batch).unwrap();
+        let values = flat.buffers[2].as_slice();
+        let offsets = flat.buffers[1].typed_data::<i32>();
+        // A lone continuation byte at the start (this thread's part) or near
+        // the end (the other thread's part); a decreasing offset at the end.
+        for (at, what) in [(3usize, "UTF-8"), (values.len() - 20, "UTF-8")] {
+            let mut bytes = values.to_vec();
+            bytes[at] = 0x80;
+            let mut bad = flat.clone();
+            bad.buffers[2] = Buffer::from_vec(bytes);
+            let err = build_batch(batch.schema(), rows as i64, parts(bad)).unwrap_err();
+            assert!(err.contains(what), "byte {at}: {err}");
+        }
+        let mut shuffled = offsets.to_vec();
+        shuffled.swap(rows - 3, rows - 2);
+        let mut bad = flat.clone();
+        bad.buffers[1] = Buffer::from_vec(shuffled);
+        let err = build_batch(batch.schema(), rows as i64, parts(bad)).unwrap_err();
+        assert!(err.contains("decrease"), "{err}");
     }
 
     /// Offsets of strings and binaries: each must be at least the one before,

@@ -42,6 +42,10 @@ pub struct FlatBatch {
     pub buffers: Vec<Buffer>,
     /// Data buffers of each view-typed array, in order.
     pub variadic_buffer_counts: Vec<i64>,
+    /// `(buffer index, rows)` of each validity bitmap left out because its
+    /// array has no nulls (Arrow Java allocates and fills one for such an
+    /// array unless it is given a bitmap).
+    pub absent_validity: Vec<(usize, usize)>,
     /// The value arrays of dictionary-encoded columns, in a depth-first walk
     /// of the schema (the order Arrow IPC numbers dictionaries in: id = index).
     pub dictionaries: Vec<FlatBatch>,
@@ -67,6 +71,7 @@ impl FlatBatch {
             nodes: Vec::new(),
             buffers: Vec::new(),
             variadic_buffer_counts: Vec::new(),
+            absent_validity: Vec::new(),
             dictionaries: Vec::new(),
         }
     }
@@ -92,11 +97,6 @@ fn check_field(field: &Field, path: &str) -> Result<(), LayoutError> {
         DataType::Decimal32(p, s) | DataType::Decimal64(p, s) => refuse(format!(
             "Arrow type {} cannot be loaded by Arrow Java 18; cast to Decimal128({p}, {s})",
             field.data_type()
-        )),
-        DataType::Utf8View | DataType::BinaryView => refuse(format!(
-            "Arrow type {} cannot be loaded by Arrow Java 18 (its loader has no view vectors); cast to {}",
-            field.data_type(),
-            if matches!(field.data_type(), DataType::Utf8View) { "Utf8 (pa.string())" } else { "Binary (pa.binary())" }
         )),
         DataType::Dictionary(_, value) if contains_dictionary(value) => refuse(format!(
             "a dictionary whose values are themselves dictionary-encoded ({value}) cannot cross; \
@@ -216,8 +216,15 @@ fn walk(data: &ArrayData, flat: &mut FlatBatch) -> Result<(), String> {
     );
     if has_validity {
         let validity = match data.nulls() {
-            Some(n) if data.null_count() > 0 => n.buffer().clone(),
-            _ => Buffer::from_vec(Vec::<u8>::new()),
+            // Its own bitmap even without nulls: Java keeps a bitmap it is
+            // given, and allocates and fills one when it is not.
+            Some(n) => n.buffer().clone(),
+            None => {
+                if !data.is_empty() {
+                    flat.absent_validity.push((flat.buffers.len(), data.len()));
+                }
+                Buffer::from_vec(Vec::<u8>::new())
+            }
         };
         flat.buffers.push(validity);
     }
@@ -288,6 +295,7 @@ mod tests {
             "validity+values, validity+offsets+data"
         );
         assert_eq!(flat.buffers[2].len(), 0, "no nulls: validity absent");
+        assert_eq!(flat.absent_validity, vec![(2, 3)]);
         assert_eq!(flat.buffers[4].as_slice(), b"abcdef");
     }
 

@@ -286,6 +286,11 @@ impl Arena {
         }
     }
 
+    /// Descriptors of `handle` the peer still holds (`None`: not a live region).
+    pub fn peer_holds(&self, handle: RegionHandle) -> Option<u32> {
+        self.lock().regions.get(&handle).map(|r| r.peer_holds)
+    }
+
     /// Drops a local reference; frees the region if nobody holds it.
     pub fn release_local(&self, handle: RegionHandle) {
         let mut st = self.lock();

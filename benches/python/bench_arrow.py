@@ -112,27 +112,9 @@ def compile_helper(java: str) -> str:
 # ---------------------------------------------------------------------------
 
 
-# gatun's Python arena caps one region at its 64 MiB segment size (and a batch
-# over 64 MiB cannot be sent: PayloadTooLargeError), so tables above CHUNK rows
-# are made of batches of CHUNK rows, on every path alike (see the report).
-CHUNK = 4_000_000
-
-
-def fill(kind: str, n: int, alloc_numpy, alloc_buffer):
-    """A one-column pyarrow Table whose buffers come from the given allocators
-    (in batches of at most CHUNK rows)."""
-    import pyarrow as pa
-
-    if n <= CHUNK:
-        return fill_one(kind, n, alloc_numpy, alloc_buffer, 0)
-    batches = []
-    for start in range(0, n, CHUNK):
-        t = fill_one(kind, min(CHUNK, n - start), alloc_numpy, alloc_buffer, start)
-        batches += t.to_batches()
-    return pa.Table.from_batches(batches)
-
-
-def fill_one(kind: str, n: int, alloc_numpy, alloc_buffer, start: int):
+def fill(kind: str, n: int, alloc_numpy, alloc_buffer, start: int = 0):
+    """A one-column, one-batch pyarrow Table whose buffers come from the given
+    allocators."""
     import numpy as np
     import pyarrow as pa
 
@@ -204,10 +186,6 @@ class GatunWorker(Worker):
         }
         self.kind = kind
         build_ns = int(self.M.prepare(kind, n))
-        # At 10M rows gatun's J->P does 1 timed call per round, no warm-up
-        # (kept from a run before commit f99beab, when the JVM's arena did
-        # not get its segments back; it does now).
-        self.nchunks = 0
         return {"java_bytes": int(self.M.bytes(kind)), "java_prepare_ns": build_ns}
 
     def p2j(self, path):
@@ -218,8 +196,7 @@ class GatunWorker(Worker):
         t0 = time.perf_counter_ns()
         root = self.client.send_arrow(t)
         t1 = time.perf_counter_ns()
-        for r in root if isinstance(root, list) else [root]:
-            r.close()
+        root.close()
         after = self.client._native.arrow_stats()
         self.last_stats = {k: after[k] - before.get(k, 0) for k in after}
         return (t1 - t0) / 1e9
@@ -227,14 +204,8 @@ class GatunWorker(Worker):
     def j2p(self, path):
         import time
 
-        import pyarrow as pa
-
         t0 = time.perf_counter_ns()
-        if self.nchunks:
-            vc = self.M.viewChunk
-            tbl = pa.concat_tables([vc(i) for i in range(self.nchunks)])
-        else:
-            tbl = self.view(self.kind)
+        tbl = self.view(self.kind)
         t1 = time.perf_counter_ns()
         assert tbl.num_rows > 0
         del tbl
@@ -618,14 +589,8 @@ def run(args) -> dict:
                                     warmup_s=ws,
                                 )
                                 stats[path] = pr(op="stats")
-                            big = n > CHUNK
                             times[("j2p", "gatun")] += pr(
-                                op="run",
-                                dir="j2p",
-                                path="gatun",
-                                reps=1 if big else reps,
-                                warmup=0 if big else w,
-                                warmup_s=0 if big else ws,
+                                op="run", dir="j2p", path="gatun", reps=reps, warmup=w, warmup_s=ws
                             )
                         else:
                             times[("p2j", peer)] += pr(
@@ -906,9 +871,7 @@ def write_md(data, path: Path) -> str:
         "destination. gatun J→P returns a view (`VectorUnloader`/`VectorLoader`) of a root Java built "
         "beforehand on `ArrowBridge.allocator()`: its buffers already lie in shared memory, so the bridge "
         "transfers them and Python references them in place (no copy on either side). "
-        "10M-row tables are sent as batches of 4M rows on every P→J path (the same for every peer; "
-        "the peers' Java readers load every batch but keep only the last one loaded). gatun's J→P of 10M "
-        "rows is one call per round without warm-up.",
+        "Every table is one batch, on every path.",
     ]
     text = "\n".join(lines) + "\n"
     path.write_text(text)

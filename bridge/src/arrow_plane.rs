@@ -17,6 +17,7 @@ use arrow_schema::Schema;
 use flatbuffers::{FlatBufferBuilder, WIPOffset};
 use gatun_arena::{flatten, Arena, ArenaConfig, Region, RegionHandle};
 
+use crate::all_ones::{AllOnes, SHARED_VALIDITY_MIN_ROWS};
 use crate::error::{BridgeError, Result};
 use crate::protocol as fb;
 use crate::release_ring::{find_java_segment, publish_segment, ReleaseRing, PYTHON_ENTRIES};
@@ -148,6 +149,8 @@ pub struct ArrowPlane {
     java_schemas: Mutex<HashMap<u32, Arc<Schema>>>,
     jvm_pid: std::sync::atomic::AtomicU32,
     stats: Arc<TransferStats>,
+    /// The validity bitmap shared by large arrays that have none.
+    all_ones: AllOnes,
 }
 
 /// Counters of what the send path did, so tests and benchmarks can tell the
@@ -164,6 +167,9 @@ pub struct TransferStats {
     pub jvm_regions_held: std::sync::atomic::AtomicU64,
     /// Release notices sent to the JVM for its regions.
     pub jvm_releases_sent: std::sync::atomic::AtomicU64,
+    /// Bytes of JVM data copied on arrival (its arena was above the
+    /// high-water mark), so its regions could be released at once.
+    pub bytes_copied_out: std::sync::atomic::AtomicU64,
 }
 
 // SAFETY: `control_base` points at the control mapping the client keeps alive;
@@ -204,6 +210,7 @@ impl ArrowPlane {
             java_schemas: Mutex::default(),
             jvm_pid: std::sync::atomic::AtomicU32::new(0),
             stats: Arc::default(),
+            all_ones: AllOnes::default(),
         }
     }
 
@@ -296,13 +303,17 @@ impl ArrowPlane {
 
     /// Wraps a batch the JVM placed in its own segments, without copying:
     /// every buffer points into the mapping and keeps its region alive; the
-    /// last one to go sends the region's release. Validated in full.
+    /// last one to go sends the region's release. Validated in full. When the
+    /// JVM's arena is above its high-water mark (`copy_out`), the buffers are
+    /// copied into this process's memory instead and the regions released at
+    /// once, so data Python keeps cannot fill the JVM's arena.
     pub fn import(
         &self,
         desc: fb::BatchDescriptor<'_>,
         schema: Option<fb::SchemaDefinition<'_>>,
     ) -> Result<RecordBatch> {
         let schema = self.peer_schema(desc.schema_id(), schema)?;
+        let copy_out = desc.copy_out();
         let mut regions = Vec::new();
         for r in desc.regions().into_iter().flatten() {
             let id = u16::try_from(r.segment()).map_err(|_| {
@@ -355,6 +366,15 @@ impl ArrowPlane {
             // for as long as the buffer lives; the JVM does not write a region
             // it has described until we release it.
             let ptr = unsafe { NonNull::new_unchecked(base.add(offset)) };
+            if copy_out {
+                // SAFETY: as above; the copy is made before `owner` can go.
+                let bytes = unsafe { std::slice::from_raw_parts(ptr.as_ptr(), len) };
+                buffers.push(arrow_buffer::Buffer::from_slice_ref(bytes));
+                self.stats
+                    .bytes_copied_out
+                    .fetch_add(len as u64, std::sync::atomic::Ordering::Relaxed);
+                continue;
+            }
             // SAFETY: as above.
             buffers.push(unsafe {
                 arrow_buffer::Buffer::from_custom_allocation(ptr, len, owner.clone())
@@ -457,6 +477,19 @@ impl ArrowPlane {
             .iter()
             .chain(flat.dictionaries.iter().flat_map(|d| d.buffers.iter()))
             .collect();
+        // Large arrays without a validity bitmap get the shared one:
+        // (index in `all`, bitmap bytes).
+        let mut base = 0;
+        let mut bitmaps = Vec::new();
+        for part in std::iter::once(&flat).chain(&flat.dictionaries) {
+            bitmaps.extend(
+                part.absent_validity
+                    .iter()
+                    .filter(|&&(_, rows)| rows >= SHARED_VALIDITY_MIN_ROWS)
+                    .map(|&(i, rows)| (base + i, rows.div_ceil(8))),
+            );
+            base += part.buffers.len();
+        }
         // Which buffers are already in the arena?
         let mut regions: Vec<Region> = Vec::new();
         let mut placed: Vec<Option<(usize, usize)>> = Vec::with_capacity(all.len());
@@ -497,6 +530,14 @@ impl ArrowPlane {
         } else {
             None
         };
+        let all_ones = bitmaps
+            .iter()
+            .map(|&(_, bytes)| bytes)
+            .max()
+            .and_then(|bytes| self.all_ones.lease(&self.arena, bytes));
+        if all_ones.is_some() {
+            self.publish_new_segments();
+        }
         let mut buffers = Vec::with_capacity(all.len());
         let mut copies = Vec::new();
         let mut at = 0usize;
@@ -523,6 +564,12 @@ impl ArrowPlane {
         }
         // SAFETY: every destination was placed inside the fresh copy region above.
         unsafe { copy_all(&copies, copied_len) };
+        if let Some(ones) = all_ones {
+            regions.push(ones);
+            for &(i, bytes) in &bitmaps {
+                buffers[i] = (regions.len() - 1, 0, bytes);
+            }
+        }
         for region in &regions {
             self.arena.add_peer_hold(region.handle);
         }
@@ -538,6 +585,10 @@ impl ArrowPlane {
         if let Some((_, region)) = copy_region {
             // The copy is all the JVM needs; our own reference ends here.
             self.arena.release_local(region.handle);
+        }
+        if let Some(ones) = all_ones {
+            // The batch's hold keeps it now (and the cache its own).
+            self.arena.release_local(ones.handle);
         }
         let mut rest = buffers.split_off(flat.buffers.len());
         let dictionaries = flat
@@ -566,6 +617,12 @@ impl ArrowPlane {
             schema_id,
             new_schema,
         })
+    }
+
+    /// The shared validity bitmap when no batch in the JVM uses it: a cache,
+    /// not data in use, so counts of regions in use leave it out.
+    pub fn idle_cache(&self) -> Option<Region> {
+        self.all_ones.idle(&self.arena)
     }
 
     /// A send failed before the JVM took the batch: drop its holds.

@@ -3,6 +3,8 @@
 //! usable from plain Rust (ARCHITECTURE §5–§7).
 
 #[cfg(not(loom))]
+mod all_ones;
+#[cfg(not(loom))]
 pub mod arrow_plane;
 #[cfg(not(loom))]
 pub mod batch;

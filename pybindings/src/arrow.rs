@@ -55,21 +55,22 @@ fn reader_id(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<i64> {
 }
 
 impl NativeClient {
-    /// Sends every batch of `data`. As separate `VectorSchemaRoot`s (one
-    /// Java reference per batch), or, when the schema has dictionary-encoded
-    /// columns, into one `BridgeArrowReader` (a list holding its one
-    /// reference). Streams are pulled instead (`stream_one`).
+    /// Sends every batch of `data`: one batch as a `VectorSchemaRoot`; several
+    /// (a table's chunks, the pieces of an oversized batch), or any batch
+    /// with dictionary-encoded columns, into one `BridgeArrowReader`, pushed
+    /// whole. Returns the one Java reference. Streams are pulled instead
+    /// (`stream_one`).
     pub(crate) fn send_arrow_batches<'py>(
         &self,
         py: Python<'py>,
         data: AnyRecordBatch,
-    ) -> PyResult<Vec<Bound<'py, PyAny>>> {
+    ) -> PyResult<Bound<'py, PyAny>> {
         let hooks = self.hooks()?;
         let reader = data.into_reader()?;
         let schema = reader.schema();
         gatun_arena::check_schema(&schema)
             .map_err(|e| to_py(py, BridgeError::UnsupportedArrowType(e.to_string())))?;
-        let as_reader = gatun_arena::has_dictionaries(&schema);
+        let dictionaries = gatun_arena::has_dictionaries(&schema);
         // A stream with no batches still has a schema: send one empty batch
         // so the JVM gets a root with its columns.
         let empty = arrow_array::RecordBatch::new_empty(schema);
@@ -82,8 +83,13 @@ impl NativeClient {
             Box::new(batches)
         };
         let mut batches = first.flat_map(split_oversized).peekable();
-        let mut sent = Vec::new();
+        // One root for one batch; several (chunks, or pieces of an oversized
+        // batch) go into one reader, as do dictionaries (the reader holds them).
+        let first = batches.next();
+        let as_reader = dictionaries || batches.peek().is_some();
+        let mut sent = None;
         let mut reader_id = 0i64;
+        let mut batches = first.into_iter().chain(batches).peekable();
         while let Some(batch) = batches.next() {
             let batch = batch.map_err(|e| {
                 to_py(
@@ -100,14 +106,14 @@ impl NativeClient {
                 BatchTarget::Root
             };
             let value = self.send_one(py, &batch, target, hooks)?;
-            if as_reader && reader_id == 0 {
-                reader_id = self::reader_id(py, &value)?;
-                sent.push(value);
-            } else if !as_reader {
-                sent.push(value);
+            if sent.is_none() {
+                if as_reader {
+                    reader_id = self::reader_id(py, &value)?;
+                }
+                sent = Some(value);
             }
         }
-        Ok(sent)
+        Ok(sent.expect("at least one batch is sent (an empty one for no batches)"))
     }
 
     /// Sends one batch into a Java `BridgeArrowReader`: `reader` 0 opens a
@@ -181,13 +187,17 @@ impl NativeClient {
 
     /// Bytes of the payload arena in live regions.
     pub(crate) fn arena_bytes(&self) -> usize {
-        self.client().arrow().drain_releases();
-        self.client().arrow().arena().in_use()
+        let plane = self.client().arrow();
+        plane.drain_releases();
+        let cached = plane.idle_cache().map_or(0, |r| r.len);
+        plane.arena().in_use() - cached
     }
 
     /// Live regions of the payload arena.
     pub(crate) fn arena_regions(&self) -> usize {
-        self.client().arrow().drain_releases();
-        self.client().arrow().arena().live_regions()
+        let plane = self.client().arrow();
+        plane.drain_releases();
+        let cached = usize::from(plane.idle_cache().is_some());
+        plane.arena().live_regions() - cached
     }
 }

@@ -433,14 +433,14 @@ impl NativeClient {
         crate::loop_call::PendingCall::begin(slf, &head, args.as_ref())
     }
 
-    /// Sends every batch of an Arrow producer: one Java `VectorSchemaRoot`
-    /// reference per batch, or one `BridgeArrowReader` for them all when the
-    /// data has dictionary-encoded columns.
+    /// Sends every batch of an Arrow producer: a Java `VectorSchemaRoot`
+    /// reference for one batch, one `BridgeArrowReader` for several batches
+    /// or dictionary-encoded columns.
     fn send_arrow<'py>(
         &self,
         py: Python<'py>,
         data: pyo3_arrow::input::AnyRecordBatch,
-    ) -> PyResult<Vec<Bound<'py, PyAny>>> {
+    ) -> PyResult<Bound<'py, PyAny>> {
         self.send_arrow_batches(py, data)
     }
 
@@ -467,7 +467,9 @@ impl NativeClient {
         crate::arena_buffer::ArenaBuffer::allocate(&self.client, nbytes).map_err(|e| to_py(py, e))
     }
 
-    /// `{"batches", "bytes_copied", "bytes_in_place"}` of the send path so far.
+    /// Counters of the Arrow plane so far: the send path's `batches`,
+    /// `bytes_copied` and `bytes_in_place`; the receive path's
+    /// `jvm_regions_held`, `jvm_releases_sent` and `bytes_copied_out`.
     fn arrow_stats(&self) -> std::collections::HashMap<&'static str, u64> {
         use std::sync::atomic::Ordering::Relaxed;
         let s = self.client.arrow().stats();
@@ -477,6 +479,7 @@ impl NativeClient {
             ("bytes_in_place", s.bytes_in_place.load(Relaxed)),
             ("jvm_regions_held", s.jvm_regions_held.load(Relaxed)),
             ("jvm_releases_sent", s.jvm_releases_sent.load(Relaxed)),
+            ("bytes_copied_out", s.bytes_copied_out.load(Relaxed)),
         ]
         .into()
     }

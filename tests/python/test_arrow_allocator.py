@@ -152,3 +152,33 @@ def test_measure_return_time(client: gatun.GatunClient, capsys: pytest.CaptureFi
             f"plain RootAllocator {plain * 1e3:.3f} ms (median)"
         )
     assert arena < plain
+
+
+def test_above_the_jvm_high_water_mark_python_copies_and_releases(java_helpers: Path) -> None:
+    """When the JVM's arena is more than three-quarters full, what Python
+    receives is copied on arrival and its JVM regions are released at once, so
+    data Python keeps cannot fill the JVM's arena; below the mark it is
+    referenced in place again."""
+    options = [
+        "-Dgatun.arrow.allocator.segmentBytes=16777216",
+        "-Dgatun.arrow.allocator.maxBytes=67108864",
+    ]
+    with gatun.connect(classpath=[str(java_helpers)], jvm_options=options) as own:
+        ops = own.jvm.gatuntest.AllocatorOps
+        ops.ballast(52 << 20)  # 52 of 64 MiB: above the mark
+        before = own._native.arrow_stats()
+        full = _table(ops.arenaRoot(10_000))
+        own.ping()  # carries the releases
+        after = own._native.arrow_stats()
+        assert after["bytes_copied_out"] - before["bytes_copied_out"] >= 80_000
+        assert after["jvm_regions_held"] == 0, "nothing of the JVM's is held"
+        assert full.column(0)[8].as_py() == 24
+        assert full.column(0).null_count == 10
+
+        ops.ballast(0)
+        roomy = _table(ops.arenaRoot(10_000))
+        again = own._native.arrow_stats()
+        assert again["bytes_copied_out"] == after["bytes_copied_out"]
+        assert again["jvm_regions_held"] == 1, "referenced in place"
+        assert roomy.equals(full)
+        del full, roomy

@@ -77,6 +77,45 @@ def test_data_built_in_the_arena_crosses_without_a_copy(client: gatun.GatunClien
     gc.collect()
 
 
+def test_large_columns_without_nulls_share_one_validity_bitmap(
+    client: gatun.GatunClient,
+) -> None:
+    """Java is given a bitmap of set bits for large arrays that have none (so
+    it allocates and fills nothing); the arrays read as all valid, arrays with
+    nulls keep their own, and data handed back to Python is equal."""
+    n = 200_000
+    x = client.arena.numpy(n, "int64")
+    x[:] = np.arange(n)
+    with_nulls = pa.array([None if i % 7 == 0 else i for i in range(n)], pa.int64())
+    table = pa.table({"x": x, "s": pa.array([str(i % 100) for i in range(n)]), "m": with_nulls})
+    root = client.send_arrow(table)
+    try:
+        vx, vs, vm = (
+            client.invoke_method(root, "getVector", i, return_object_ref=True) for i in range(3)
+        )
+        assert vx.getNullCount() == 0
+        assert vs.getNullCount() == 0
+        assert not vx.isNull(n - 1)
+        assert not vs.isNull(12_345)
+        shared = vx.getValidityBuffer().memoryAddress()
+        assert vs.getValidityBuffer().memoryAddress() == shared
+        assert vm.getValidityBuffer().memoryAddress() != shared
+        assert vm.getNullCount() == with_nulls.null_count
+        back = client.invoke_method(root, "slice", 0, n)
+        assert back.equals(table)
+        # Small arrays keep Java's own bitmap (cheaper than a shared region).
+        small = client.send_arrow(pa.table({"x": pa.array(range(10), pa.int64())}))
+        try:
+            v = client.invoke_method(small, "getVector", 0, return_object_ref=True)
+            assert v.getValidityBuffer().memoryAddress() != shared
+        finally:
+            small.close()
+    finally:
+        root.close()
+    del x, table, back, root
+    gc.collect()
+
+
 def test_many_threads_send_and_release_at_once(client: gatun.GatunClient) -> None:
     errors: list[BaseException] = []
 
@@ -150,16 +189,61 @@ def test_arrow_returned_from_java_is_released_back(client: gatun.GatunClient) ->
         root.close()
 
 
+def _rows_in_java_reader(client: gatun.GatunClient, reader: gatun.JavaObject) -> list[int]:
+    """Rows of each batch a Java ``ArrowReader`` loads (consuming it)."""
+    rows = []
+    while reader.loadNextBatch():
+        root = _root_of(client, reader)
+        rows.append(int(root.getRowCount()))
+    return rows
+
+
+def _root_of(client: gatun.GatunClient, reader: gatun.JavaObject) -> gatun.JavaObject:
+    # A reference: returned by value, the root would cross to Python as a table.
+    return client.invoke_method(reader, "getVectorSchemaRoot", return_object_ref=True)
+
+
 def test_a_batch_larger_than_a_segment_is_split_by_rows(client: gatun.GatunClient) -> None:
-    """640 MB in one batch crosses as several roots (a region lives in one
-    segment of at most 1 GiB; pieces are kept to 512 MiB)."""
+    """640 MB in one batch crosses as several batches of one reader (a region
+    lives in one segment of at most 1 GiB; pieces are kept to 512 MiB)."""
     table = pa.table({"v": np.zeros(80_000_000)})
-    roots = client.send_arrow(table)
+    reader = client.send_arrow(table)
     try:
-        assert isinstance(roots, list)
-        assert len(roots) >= 2
-        assert sum(r.getRowCount() for r in roots) == 80_000_000
+        assert reader.class_name == "gatun.server.arrow.BridgeArrowReader"
+        rows = _rows_in_java_reader(client, reader)
+        assert len(rows) >= 2
+        assert sum(rows) == 80_000_000
     finally:
-        for r in roots:
-            r.close()
-    del table, roots
+        reader.close()
+    del table, reader
+
+
+def test_a_table_of_several_chunks_crosses_as_one_reader(client: gatun.GatunClient) -> None:
+    """Each chunk crosses like a batch (no concatenation): chunks built in the
+    arena are not copied; Java reads them in order from one reader."""
+    chunks = []
+    for start in (0, 100_000, 200_000):
+        x = client.arena.numpy(100_000, "int64")
+        x[:] = np.arange(start, start + 100_000)
+        chunks.append(pa.record_batch({"x": x}))
+    table = pa.Table.from_batches(chunks)
+    before = client._native.arrow_stats()
+    reader = client.send_arrow(table)
+    after = client._native.arrow_stats()
+    try:
+        assert reader.class_name == "gatun.server.arrow.BridgeArrowReader"
+        assert after["bytes_copied"] == before["bytes_copied"], "nothing was copied"
+        assert after["batches"] - before["batches"] == 3
+        firsts = []
+        while reader.loadNextBatch():
+            root = _root_of(client, reader)
+            firsts.append(int(client.invoke_method(root, "slice", 0, 1).column("x")[0].as_py()))
+        assert firsts == [0, 100_000, 200_000]
+    finally:
+        reader.close()
+    # Upstream's calls combine the chunks into one root, as upstream does.
+    assert client.send_arrow_table(table) == "Received 300000 rows"
+    assert client.get_arrow_data().equals(table.combine_chunks())
+    client.reset_payload_arena()
+    del chunks, table, reader, x
+    gc.collect()

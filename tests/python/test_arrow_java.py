@@ -38,9 +38,8 @@ def arrow_client(java_helpers: Path) -> Iterator[gatun.GatunClient]:
 def _send(client: gatun.GatunClient, data: Any) -> Any:
     """One root for one batch (the public wrapper if there is one)."""
     if hasattr(client, "send_arrow"):
-        out = client.send_arrow(data)
-        return out[0] if isinstance(out, list) else out
-    return client._native.send_arrow(data)[0]
+        return client.send_arrow(data)
+    return client._native.send_arrow(data)
 
 
 def _regions(client: gatun.GatunClient) -> int:

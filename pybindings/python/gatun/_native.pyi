@@ -263,14 +263,14 @@ class NativeClient:
         when there are several). Raises :class:`CallNeedsThread` when an
         argument needs a blocking Java call to convert."""
 
-    def send_arrow(self, data: Any) -> list[ObjectRef]:
+    def send_arrow(self, data: Any) -> ObjectRef:
         """Send every record batch of an Arrow producer (anything with
         ``__arrow_c_stream__`` or ``__arrow_c_array__``) through the payload
-        arena, one copy each (none for data built in the arena); returns one
-        reference to a Java ``VectorSchemaRoot`` per batch, or, with
-        dictionary-encoded columns, one reference to a
-        ``BridgeArrowReader`` holding them all. A type Arrow Java cannot load is
-        refused before any data moves."""
+        arena, one copy each (none for data built in the arena); returns a
+        reference to a Java ``VectorSchemaRoot`` for one batch, or to one
+        ``BridgeArrowReader`` holding them all for several batches or
+        dictionary-encoded columns. A type Arrow Java cannot load is refused
+        before any data moves."""
 
     def stream_batch(self, batch: Any, reader: int, end: bool) -> Any:
         """Send one record batch into a Java ``BridgeArrowReader``: ``reader``
@@ -283,7 +283,11 @@ class NativeClient:
         crosses to the JVM without a copy."""
 
     def arrow_stats(self) -> dict[str, int]:
-        """``batches``, ``bytes_copied`` and ``bytes_in_place`` of the send path."""
+        """Counters of the Arrow plane: ``batches``, ``bytes_copied`` and
+        ``bytes_in_place`` of the send path; ``jvm_regions_held``,
+        ``jvm_releases_sent`` and ``bytes_copied_out`` (JVM data copied on
+        arrival because the JVM's arena was above its high-water mark) of the
+        receive path."""
 
     @property
     def arena_bytes_in_use(self) -> int:

@@ -30,17 +30,22 @@ __all__ = [
     "ArrowContext",
     "PayloadArena",
     "estimate_arrow_size",
+    "without_views",
 ]
 
 
-def send(client: GatunClient, data: Any) -> JavaObject | list[JavaObject]:
-    """Send ``data``: a stream, or data with dictionary-encoded columns, becomes
-    one Java ``BridgeArrowReader``; a table or batch one ``VectorSchemaRoot``
-    reference (a list of them for a table of several chunks)."""
+def send(client: GatunClient, data: Any, cast_views: bool = False) -> JavaObject:
+    """Send ``data``: one batch becomes a ``VectorSchemaRoot`` reference; a
+    stream, a table of several chunks, or data with dictionary-encoded columns
+    one Java ``BridgeArrowReader`` (a table's chunks are pushed whole, each
+    crossing like a batch: no concatenation, so no copy for data built in the
+    arena). With ``cast_views`` view columns are cast first (see
+    :func:`without_views`)."""
+    if cast_views:
+        data = without_views(data)
     if is_stream(data):
         return send_stream(client, data)
-    roots = client._native.send_arrow(_as_arrow_producer(data))
-    return roots[0] if len(roots) == 1 else roots
+    return client._native.send_arrow(_as_arrow_producer(data))
 
 
 #: ``stream_batch`` target: the Java reader whose pull source is running (a
@@ -110,6 +115,62 @@ class _StreamSource:
         self._client._callbacks.pop(self.callback_id, None)
 
 
+def without_views(data: Any) -> Any:
+    """``data`` with every Utf8View / BinaryView column, at any depth, cast to
+    Utf8 / Binary (a copy of those columns; others are untouched).
+
+    Arrow Java loads view types, but not every JVM consumer knows them: Spark's
+    ``ArrowUtils``, for one, has no mapping for them. ``send_arrow(data,
+    cast_views=True)`` applies this on the way. A stream is cast batch by batch.
+    """
+    import pyarrow as pa
+
+    if isinstance(data, (pa.Array, pa.ChunkedArray)):
+        plain = _plain_type(data.type)
+        return data if plain == data.type else data.cast(plain)
+    if not isinstance(data, (pa.Table, pa.RecordBatch, pa.RecordBatchReader)):
+        data = (
+            pa.RecordBatchReader.from_stream(data)
+            if is_stream(data)
+            else pa.table(_as_arrow_producer(data))
+        )
+    schema = pa.schema(
+        [f.with_type(_plain_type(f.type)) for f in data.schema], metadata=data.schema.metadata
+    )
+    return data if schema == data.schema else data.cast(schema)
+
+
+def _plain_type(t: Any) -> Any:
+    """``t`` with view types replaced by their offset-based equivalents."""
+    import pyarrow as pa
+
+    if pa.types.is_string_view(t):
+        return pa.string()
+    if pa.types.is_binary_view(t):
+        return pa.binary()
+
+    def field(f: Any) -> Any:
+        return f.with_type(_plain_type(f.type))
+
+    if pa.types.is_list(t):
+        return pa.list_(field(t.value_field))
+    if pa.types.is_large_list(t):
+        return pa.large_list(field(t.value_field))
+    if pa.types.is_fixed_size_list(t):
+        return pa.list_(field(t.value_field), t.list_size)
+    if pa.types.is_list_view(t):
+        return pa.list_view(field(t.value_field))
+    if pa.types.is_large_list_view(t):
+        return pa.large_list_view(field(t.value_field))
+    if pa.types.is_map(t):
+        return pa.map_(field(t.key_field), field(t.item_field), t.keys_sorted)
+    if pa.types.is_struct(t):
+        return pa.struct([field(t.field(i)) for i in range(t.num_fields)])
+    if pa.types.is_dictionary(t):
+        return pa.dictionary(t.index_type, _plain_type(t.value_type), t.ordered)
+    return t
+
+
 def is_stream(data: Any) -> bool:
     """True for a stream of batches (``pyarrow.RecordBatchReader`` or another
     ``__arrow_c_stream__`` producer that is not a table or an array)."""
@@ -152,13 +213,6 @@ def _as_arrow_producer(data: Any) -> Any:
         f"cannot send a {type(data).__name__} as Arrow data: it has neither "
         "__arrow_c_stream__ nor __arrow_c_array__ (convert it with pyarrow first)"
     )
-
-
-def row_count(roots: JavaObject | list[JavaObject]) -> int:
-    """Total rows of one or several Java ``VectorSchemaRoot``s."""
-    if isinstance(roots, list):
-        return sum(int(r.getRowCount()) for r in roots)
-    return int(roots.getRowCount())
 
 
 def estimate_arrow_size(table: Any) -> int:
@@ -261,11 +315,11 @@ class ArrowContext:
         self._client = client
         self._roots: list[JavaObject] = []
 
-    def send(self, data: Any) -> JavaObject | list[JavaObject]:
+    def send(self, data: Any) -> JavaObject:
         """Send ``data`` (as :meth:`GatunClient.send_arrow`); closed on exit."""
-        roots = send(self._client, data)
-        self._roots.extend(roots if isinstance(roots, list) else [roots])
-        return roots
+        root = send(self._client, data)
+        self._roots.append(root)
+        return root
 
     def close(self) -> None:
         """Close every root sent through this context (frees the arena)."""

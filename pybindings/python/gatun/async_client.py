@@ -403,10 +403,10 @@ class AsyncGatunClient:
         """``cls.name``."""
         return await self._call(_GET_STATIC, 0, _class_of(cls), name)
 
-    async def send_arrow(self, data: Any) -> Any:
+    async def send_arrow(self, data: Any, *, cast_views: bool = False) -> Any:
         """Arrow data to the JVM (see :meth:`gatun.GatunClient.send_arrow`).
         Runs on a worker thread: it copies the data into the arena."""
-        return await self._run(self.sync.send_arrow, data)
+        return await self._run(lambda: self.sync.send_arrow(data, cast_views=cast_views))
 
     async def register_callback(self, fn: Any, interface_name: str | JVMNode) -> AsyncJavaObject:
         """Implement a Java interface with ``fn`` (see

@@ -510,21 +510,25 @@ class GatunClient:
         """Buffers in the shared-memory payload arena (the zero-copy path)."""
         return _arrow.ArenaAllocator(self)
 
-    def send_arrow(self, data: Any) -> Any:
+    def send_arrow(self, data: Any, *, cast_views: bool = False) -> Any:
         """Send Arrow data to the JVM through the shared-memory payload arena.
 
         ``data`` is any Arrow producer: a pyarrow ``Table``, ``RecordBatch``,
         ``RecordBatchReader`` or ``Array``, a polars ``DataFrame``, anything with
         ``__arrow_c_stream__`` / ``__arrow_c_array__``. A stream is sent batch by
-        batch as it is read. Each batch is copied once into the arena and wrapped
-        in place by the JVM as a ``VectorSchemaRoot``; returns its reference (a
-        list of references for a stream of several batches). Close the root in
-        Java (``root.close()``) to release the data; the session's end does too.
+        batch as it is read. Each batch is copied once into the arena (not at all
+        when built in ``client.arena``) and wrapped in place by the JVM. Returns
+        a reference to a ``VectorSchemaRoot`` for one batch, or to one
+        ``gatun.server.arrow.BridgeArrowReader`` for a stream, a table of several
+        chunks or data with dictionary-encoded columns. Close it in Java
+        (``root.close()``) to release the data; the session's end does too.
         A type Arrow Java cannot load (Decimal32, Decimal64) is refused before
-        any data moves.
+        any data moves. View columns (Utf8View, BinaryView) arrive as Java view
+        vectors; ``cast_views=True`` casts them to Utf8 / Binary first, for JVM
+        code that does not know view types (Spark).
         """
         self._check()
-        return _arrow.send(self, data)
+        return _arrow.send(self, data, cast_views)
 
     def send_arrow_table(self, table: Any) -> str:
         """Upstream-compatible: send ``table``; returns ``"Received N rows"``.
@@ -532,8 +536,10 @@ class GatunClient:
         The JVM keeps the data as the client's current root (see
         :meth:`get_arrow_data`) until the next send or :meth:`reset_payload_arena`.
         """
-        roots = self._replace_current_root(self.send_arrow(table))
-        return f"Received {_arrow.row_count(roots)} rows"
+        # As upstream: a table's chunks are combined into one batch.
+        batch = _single_batch(table)
+        self._replace_current_root(self.send_arrow(batch))
+        return f"Received {batch.num_rows} rows"
 
     def send_arrow_table_batched(self, table: Any, batch_size: int | None = None) -> list[str]:
         """Upstream-compatible: send ``table`` in batches of ``batch_size`` rows."""
@@ -549,8 +555,9 @@ class GatunClient:
     ) -> str:
         """Upstream-compatible zero-copy send; ``arena`` and ``schema_cache`` are
         accepted and unused (schemas are registered once per session anyway)."""
-        roots = self._replace_current_root(self.send_arrow(table))
-        return f"Received {_arrow.row_count(roots)} rows via zero-copy buffers"
+        batch = _single_batch(table)
+        self._replace_current_root(self.send_arrow(batch))
+        return f"Received {batch.num_rows} rows via zero-copy buffers"
 
     def reset_payload_arena(self) -> None:
         """Upstream-compatible: release the current root. Nothing else needs a
@@ -560,23 +567,25 @@ class GatunClient:
     def get_arrow_data(self) -> Any:
         """The data of the last :meth:`send_arrow_table` / :meth:`send_arrow_buffers`,
         read back from the JVM as a pyarrow ``Table``."""
-        roots = self._current_root
-        if roots is None:
+        root = self._current_root
+        if root is None:
             raise RuntimeError("no Arrow data has been sent yet (send_arrow_table first)")
-        if isinstance(roots, list):
-            raise NotImplementedError("reading back a multi-batch send is not supported yet")
-        return self.invoke_method(roots, "slice", 0, int(roots.getRowCount()))
+        if root.class_name != "org.apache.arrow.vector.VectorSchemaRoot":
+            raise NotImplementedError(
+                f"the last send crossed as a {root.class_name} (dictionary columns, or a "
+                "batch over 512 MiB), which cannot be read back without consuming it"
+            )
+        return self.invoke_method(root, "slice", 0, int(root.getRowCount()))
 
     def arrow_context(self) -> Any:
         """Upstream-compatible scope: tables sent through it are closed on exit."""
         return _arrow.arrow_context(self)
 
-    def _replace_current_root(self, roots: Any) -> Any:
-        old, self._current_root = self._current_root, roots
+    def _replace_current_root(self, root: Any) -> Any:
+        old, self._current_root = self._current_root, root
         if old is not None and not self.closed:
-            for root in old if isinstance(old, list) else [old]:
-                root.close()
-        return roots
+            old.close()
+        return root
 
     def close(self) -> None:
         """End the session and stop the JVM. Safe to call more than once."""

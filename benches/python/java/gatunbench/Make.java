@@ -99,27 +99,6 @@ public final class Make {
         return t;
     }
 
-    private static final List<VectorSchemaRoot> CHUNKS = new ArrayList<>();
-
-    /**
-     * For gatun's Java -&gt; Python above 64 MiB: the cached root's data again
-     * as roots of {@code chunk} rows each (built, untimed), sent one call each.
-     */
-    public static int prepareChunks(String kind, int n, int chunk) {
-        for (int start = 0; start < n; start += chunk) {
-            int len = Math.min(chunk, n - start);
-            VectorSchemaRoot part = build(kind, start + len);
-            CHUNKS.add(part.slice(start, len));
-            part.close();
-        }
-        return CHUNKS.size();
-    }
-
-    /** A zero-copy view of chunk {@code i} (see {@link #prepareChunks}). */
-    public static VectorSchemaRoot viewChunk(int i) {
-        return viewOf(CHUNKS.get(i));
-    }
-
     /** Build a root and close it: the Java-side build time alone, in ns. */
     public static long buildNanos(String kind, int n) {
         long t0 = System.nanoTime();
@@ -132,8 +111,6 @@ public final class Make {
     public static void drop() {
         for (VectorSchemaRoot r : CACHE.values()) r.close();
         CACHE.clear();
-        for (VectorSchemaRoot r : CHUNKS) r.close();
-        CHUNKS.clear();
         release();
     }
 

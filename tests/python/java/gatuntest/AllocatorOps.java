@@ -91,6 +91,19 @@ public final class AllocatorOps {
         return PLAIN.getAllocatedMemory();
     }
 
+    private static org.apache.arrow.memory.ArrowBuf ballast;
+
+    /** Holds (or, with 0, frees) {@code bytes} of the bridge's allocator, to fill its arena. */
+    public static void ballast(long bytes) {
+        if (ballast != null) {
+            ballast.close();
+            ballast = null;
+        }
+        if (bytes > 0) {
+            ballast = ArrowBridge.allocator().buffer(bytes);
+        }
+    }
+
     /** @return bytes the bridge's allocator holds */
     public static long bridgeAllocated() {
         return ArrowBridge.allocator().getAllocatedMemory();

@@ -261,8 +261,9 @@ final class Lane {
             } catch (Throwable t) {
                 System.err.println("gatun: lane " + index + ": request " + reqSeq + " failed outside dispatch: " + t);
                 if (respSeq != reqSeq) {
+                    ResponseJournal.current().undo(0); // nothing built for this request reached Python
                     f.b.clear();
-                    publish(f.b, dispatcher.errorResponse(f.b, t), 0);
+                    publish(f.b, dispatcher.errorResponse(f.b, t), 0, 0);
                 }
             }
             lastWork = System.nanoTime();
@@ -335,6 +336,7 @@ final class Lane {
         } catch (RuntimeException e) {
             System.err.println("gatun: lane " + index + ": draining release notices failed: " + e);
         }
+        long mark = ResponseJournal.current().mark();
         int root;
         if (len < 0 || len > slot) {
             root = dispatcher.errorResponse(b, new ProtocolException("request of " + Integer.toUnsignedString(len)
@@ -343,7 +345,7 @@ final class Lane {
             seg.copyRequest(index, f.request, len);
             root = dispatch(b, ByteBuffer.wrap(f.request, 0, len).slice());
         }
-        publish(b, root, 0);
+        publish(b, root, 0, mark);
     }
 
     /** Runs user code for the request {@link #reqSeq}, cancellable by Python. */
@@ -367,12 +369,16 @@ final class Lane {
     /**
      * Writes the response built in {@code b} and publishes it: a call lane
      * echoes the request's number, a callback lane numbers its own messages.
+     * A response too large for the slot is replaced by an error, and what
+     * building it handed out (since {@code mark}) is taken back.
      */
-    private void publish(FlatBufferBuilder b, int root, int flags) {
+    private void publish(FlatBufferBuilder b, int root, int flags, long mark) {
         int slot = seg.slotSize();
         b.finish(root);
         ByteBuffer out = b.dataBuffer();
+        ResponseJournal journal = ResponseJournal.current();
         if (out.remaining() > slot) {
+            journal.undo(mark);
             int size = out.remaining();
             b.clear();
             root = dispatcher.errorResponse(b, new ProtocolException("response of " + size
@@ -380,6 +386,7 @@ final class Lane {
             b.finish(root);
             out = b.dataBuffer();
         }
+        journal.delivered(mark);
         seg.writeResponse(index, out);
         seg.setResponseLen(index, out.remaining());
         seg.setResponseFlags(index, flags);
@@ -421,14 +428,23 @@ final class Lane {
         Frame f = frame(depth);
         try {
             f.b.clear();
-            int root = dispatcher.callbackCall(f.b, id, m, args);
-            f.b.finish(root);
-            int size = f.b.dataBuffer().remaining();
-            if (size > seg.slotSize()) {
-                throw new IllegalArgumentException("the arguments of Python callback " + id + " (" + describe(m)
-                        + ") take " + size + " bytes, more than the lane slot of " + seg.slotSize() + " bytes");
+            ResponseJournal journal = ResponseJournal.current();
+            long mark = journal.mark();
+            int root;
+            try {
+                root = dispatcher.callbackCall(f.b, id, m, args);
+                f.b.finish(root);
+                int size = f.b.dataBuffer().remaining();
+                if (size > seg.slotSize()) {
+                    throw new IllegalArgumentException("the arguments of Python callback " + id + " ("
+                            + describe(m) + ") take " + size + " bytes, more than the lane slot of "
+                            + seg.slotSize() + " bytes");
+                }
+            } catch (RuntimeException e) {
+                journal.undo(mark); // the call never reached Python
+                throw e;
             }
-            publish(f.b, root, ControlSegment.RESP_FLAG_CALLBACK);
+            publish(f.b, root, ControlSegment.RESP_FLAG_CALLBACK, mark);
             while (true) {
                 if (!awaitRequest(true)) {
                     throw new IllegalStateException("the Python session ended while callback " + id + " ("

@@ -52,6 +52,7 @@ public final class ObjectRegistry {
         }
         long id = nextId.getAndIncrement();
         objects.put(id, obj);
+        ResponseJournal.current().registered(this, id);
         return id;
     }
 

@@ -7,7 +7,8 @@ import java.nio.ByteBuffer;
 /**
  * Micro-benchmark (not a JUnit test): time per item of a 10,000-item Batch of
  * {@code arr.add(i)} and of 10,000 single {@code arr.add(i)} / {@code Math.abs(i)}
- * requests, run through {@link Dispatcher#handle} directly.
+ * requests, run through {@link Dispatcher#handle} directly, and the bytes the
+ * dispatcher allocates per request (the no-allocation audit of issue 4).
  *
  * <p>Run: {@code java -cp target/gatun-server.jar:target/test-classes gatun.server.DispatchBench}
  */
@@ -58,5 +59,19 @@ public final class DispatchBench {
                         (t1 - t0) / 1e3 / n, (t2 - t1) / 1e3 / n, (t3 - t2) / 1e3 / n);
             }
         }
+        System.out.printf("allocated per request: batched add %.0f B/item, single add %.0f B, Math.abs %.0f B%n",
+                allocated(d, b, batchBytes, 10) / n, allocated(d, b, single, n), allocated(d, b, stat, n));
+    }
+
+    /** Bytes this thread allocates per {@code handle} of {@code request} (averaged over {@code times}). */
+    private static double allocated(Dispatcher d, FlatBufferBuilder b, byte[] request, int times) {
+        com.sun.management.ThreadMXBean mx =
+                (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        long before = mx.getCurrentThreadAllocatedBytes();
+        for (int i = 0; i < times; i++) {
+            b.clear();
+            b.finish(d.handle(b, ByteBuffer.wrap(request)));
+        }
+        return (mx.getCurrentThreadAllocatedBytes() - before) / (double) times;
     }
 }

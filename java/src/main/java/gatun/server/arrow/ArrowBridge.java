@@ -27,7 +27,11 @@ import org.apache.arrow.memory.RootAllocator;
  * }</pre>
  * The root's buffers are Python's arena memory, referenced in place (no copy):
  * <ul>
- *   <li>they are <b>read-only by contract</b> — do not write into them;</li>
+ *   <li>they are <b>read-only by contract</b> — do not write into them. This
+ *       matters beyond the root itself: a large array that Python sends
+ *       without a validity bitmap (no nulls) arrives with a slice of one
+ *       bitmap of set bits that the session shares between such arrays, so
+ *       {@code setNull} on one of them would change the others;</li>
  *   <li>they stay valid for as long as the root (or any vector or buffer taken
  *       from it, or transferred out of it) is open;</li>
  *   <li>closing the root — from Java, or from Python through the proxy

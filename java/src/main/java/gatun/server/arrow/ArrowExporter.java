@@ -105,8 +105,10 @@ final class ArrowExporter {
                 }
                 forgetSchema(x);
             } else {
+                gatun.server.ResponseJournal journal = gatun.server.ResponseJournal.current();
                 for (JavaArena.Region r : x.regions) {
                     arena.addPeerHold(r);
+                    journal.held(arena, r);
                 }
             }
         }
@@ -175,6 +177,7 @@ final class ArrowExporter {
         if (!encoded.isEmpty()) {
             throw noDictionaries(encoded.get(0));
         }
+        ViewPadding.clean(root.getFieldVectors());
         BufferAllocator bridge = ArrowBridge.allocator();
         boolean transfer = false;
         for (FieldVector v : root.getFieldVectors()) {
@@ -341,6 +344,7 @@ final class ArrowExporter {
         }
         Exported x = new Exported();
         List<ArrowRecordBatch> parts = new ArrayList<>();
+        ViewPadding.clean(root.getFieldVectors());
         try {
             parts.add(new VectorUnloader(root, true, NoCompressionCodec.INSTANCE, true).getRecordBatch());
             List<Long> ids = new ArrayList<>();
@@ -352,6 +356,7 @@ final class ArrowExporter {
                             + ", which its provider does not have");
                 }
                 FieldVector values = d.getVector();
+                ViewPadding.clean(List.of(values));
                 VectorSchemaRoot view = new VectorSchemaRoot(List.of(values.getField()), List.of(values),
                         values.getValueCount());
                 parts.add(new VectorUnloader(view, true, NoCompressionCodec.INSTANCE, true).getRecordBatch());
@@ -482,7 +487,7 @@ final class ArrowExporter {
             dictionaries = BatchDescriptor.createDictionariesVector(b, ds);
         }
         return BatchDescriptor.createBatchDescriptor(b, x.schemaId, x.length, nodes, regions, buffers, vc,
-                dictionaries, false);
+                dictionaries, SharedArena.get().aboveHighWater());
     }
 
     private static int encodeDictionary(FlatBufferBuilder b, Exported x, ExportedDictionary d) {

@@ -719,13 +719,13 @@ public final class ArrowSession implements AutoCloseable {
     /**
      * Checks loaded vectors' buffers: {@code validate()} minus its type
      * visitor, which rejects every MapVector (it checks a MapVector as if it
-     * were a List) in Arrow Java 18.
+     * were a List) in Arrow Java 18, plus the view types (see
+     * {@link BufferCheck}).
      *
      * @param vectors the vectors just loaded
      */
     static void validate(List<FieldVector> vectors) {
-        org.apache.arrow.vector.validate.ValidateVectorBufferVisitor bufferCheck =
-                new org.apache.arrow.vector.validate.ValidateVectorBufferVisitor();
+        BufferCheck bufferCheck = new BufferCheck();
         for (FieldVector v : vectors) {
             try {
                 v.accept(bufferCheck, null);

@@ -218,6 +218,15 @@ final class SharedArena {
         return bytesInUse;
     }
 
+    /**
+     * @return whether more than three quarters of the budget is in use: Python
+     *         is then asked to copy what it receives and release it at once, so
+     *         data it keeps cannot push the JVM's allocations out of the arena
+     */
+    synchronized boolean aboveHighWater() {
+        return bytesInUse > maxBytes / 4 * 3;
+    }
+
     /** @return live blocks */
     synchronized long blocksInUse() {
         return blocksInUse;
