@@ -68,6 +68,13 @@ const MIN_SPIN: Duration = Duration::from_micros(1);
 const SIGNAL_CHECK_INTERVAL: Duration = Duration::from_millis(100);
 /// Longest spin before blocking, about one thread wake-up.
 const SPIN_BUDGET: Duration = Duration::from_micros(100);
+/// After this long a spinning waiter yields its core between checks. When
+/// the scheduler has put both peers on one core (it does, now and then, on
+/// a machine with few cores), a pure spin keeps the peer from running until
+/// the spin ends and the waiter blocks: a stall of one budget plus one
+/// wake-up. A yield lets the peer run at once; with a core to itself it
+/// returns immediately.
+const YIELD_AFTER: Duration = Duration::from_micros(5);
 
 /// What the waiter should do when it wakes to check signals.
 pub trait Interrupt {
@@ -386,12 +393,22 @@ impl Lane {
             let budget = self.spin_budget;
             self.u32_at(lane::PY_SPINNING).store(1, Ordering::Relaxed);
             let mut hit = false;
-            while start.elapsed() < budget {
+            loop {
                 if doorbell::arrived(resp_seq, seq) {
                     hit = true;
                     break;
                 }
-                std::hint::spin_loop();
+                let spun = start.elapsed();
+                if spun >= budget {
+                    break;
+                }
+                if spun < YIELD_AFTER {
+                    std::hint::spin_loop();
+                } else {
+                    // Past a normal reply time: the JVM worker may be waiting
+                    // for this very core (see YIELD_AFTER).
+                    std::thread::yield_now();
+                }
             }
             self.u32_at(lane::PY_SPINNING).store(0, Ordering::Relaxed);
             if self.strategy != WaitStrategy::Spin {

@@ -55,6 +55,13 @@ final class Lane {
     private static final byte RING = 0x01;
     private static final byte CANCEL = 0x02;
     private static final long SPIN_NANOS = 100_000;
+    /**
+     * After this long the spinning worker yields its core between checks:
+     * when the scheduler has put it on the same core as the Python caller (it
+     * does, now and then, with few cores), a pure spin keeps Python from
+     * sending the request it waits for until the spin ends.
+     */
+    private static final long YIELD_AFTER_NANOS = 5_000;
     private static final long HOT_NANOS = 2_000_000;
     /** Deepest nesting of callbacks on one lane (a Python function calling Java calling Python ...). */
     static final int MAX_CALLBACK_DEPTH = 64;
@@ -279,16 +286,22 @@ final class Lane {
         long last = reqSeq;
         if (hot) {
             seg.setJvmSpinning(index, 1);
-            long deadline = System.nanoTime() + SPIN_NANOS;
+            long start = System.nanoTime();
             try {
+                long spun;
                 do {
                     long s = seg.requestSeq(index);
                     if (s != last) {
                         reqSeq = s;
                         return true;
                     }
-                    Thread.onSpinWait();
-                } while (System.nanoTime() < deadline);
+                    spun = System.nanoTime() - start;
+                    if (spun < YIELD_AFTER_NANOS) {
+                        Thread.onSpinWait();
+                    } else {
+                        Thread.yield(); // see YIELD_AFTER_NANOS
+                    }
+                } while (spun < SPIN_NANOS);
             } finally {
                 seg.setJvmSpinning(index, 0);
             }
