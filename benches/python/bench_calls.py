@@ -77,6 +77,8 @@ P99_FACTOR = 5.0  # p99 of every individually timed call <= 5 x its p50
 
 QUICK = {"rounds": 2, "n": 400, "warmup": 300, "loop_reps": 1, "connect_reps": 1}
 FULL = {"rounds": 5, "n": 4000, "warmup": 2000, "loop_reps": 2, "connect_reps": 4}
+# Warm-up time floor per operation and peer, first round only (see time_each).
+WARMUP_S = 2.0
 
 WORKER_TIMEOUT = 300.0  # seconds a single worker command may take
 
@@ -303,11 +305,15 @@ def _add_loop(ArrayList):  # noqa: N803
     return run
 
 
-def time_each(f, n: int, warmup: int) -> list[int]:
-    """Warm up, then time n calls one by one (ns). The result of each call is
+def time_each(f, n: int, warmup: int, warmup_s: float = 0.0) -> list[int]:
+    """Warm up (``warmup`` calls, and more until ``warmup_s`` seconds have
+    passed), then time n calls one by one (ns). The result of each call is
     dropped after the clock stops, so releasing a remote object is not timed."""
-    for i in range(warmup):
+    deadline = time.perf_counter() + warmup_s
+    i = 0
+    while i < warmup or time.perf_counter() < deadline:
         f(i)
+        i += 1
     gc.collect()
     pc = time.perf_counter_ns
     out = [0] * n
@@ -360,7 +366,9 @@ def worker_main(peer_name: str, java: str, libjvm: str) -> None:
                 if OP_KIND[key] == "each":
                     if key not in prepared:
                         prepared[key] = ops[key]()
-                    samples = time_each(prepared[key], msg["n"], msg["warmup"])
+                    samples = time_each(
+                        prepared[key], msg["n"], msg["warmup"], msg.get("warmup_s", 0.0)
+                    )
                 else:
                     if key not in prepared:
                         prepared[key] = ops[key]()
@@ -656,6 +664,9 @@ def run(args) -> dict:
                         "op": key,
                         "n": cfg["n"],
                         "warmup": cfg["warmup"] if rnd == 0 else cfg["warmup"] // 4,
+                        # The JIT compiles the JVM side of each path for a second or
+                        # two on 2 cores; the same floor for every peer.
+                        "warmup_s": WARMUP_S if rnd == 0 else 0.0,
                     }
                 else:
                     msg = {"cmd": "op", "op": key, "reps": cfg["loop_reps"]}
@@ -813,10 +824,10 @@ def render_md(report: dict) -> str:
         f"Date: {m['date_utc']}; gatun-rs commit {m['git_commit']}{dirty}; "
         f"py4j {m['packages'].get('py4j')}, JPype1 {m['packages'].get('JPype1')}; "
         f"all three on `{m['java_binary']}`.",
-        f"Load average (1/5/15 min) at start / end: {load0} / {load1} "
-        "(2 cores; other work was running on the machine).",
+        f"Load average (1/5/15 min) at start / end: {load0} / {load1} (2 cores).",
         f"Mode: {cfg['mode']}: {cfg['rounds']} interleaved rounds × {cfg['n']} individually "
-        f"timed calls per operation and peer (after {cfg['warmup']} warm-up calls), "
+        f"timed calls per operation and peer (after {cfg['warmup']} warm-up calls and, in "
+        f"the first round, at least {WARMUP_S:g} s of them), "
         f"{loops} timed 10,000-call loops, {cfg['connect_reps']} fresh-process connects. "
         f"Wall time {report['wall_seconds']['total']} s.",
         "",
