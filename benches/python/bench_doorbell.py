@@ -76,6 +76,10 @@ FULL = {
     "warmup": {"hot": 500, "sleeping": 20, "slow": 20},
 }
 SETTLE_S = 1.0
+# ... and the settle calls last at least this long: on 2 cores the JIT
+# compiles the call path for a second or two, and a compiler thread competing
+# with the two spinners is not the steady state being measured.
+SETTLE_WARM_S = 2.0
 
 
 # ---------------------------------------------------------------------------
@@ -105,12 +109,18 @@ def jvm_cpu_reader(pid: int):
     return read, f"/proc/<pid>/stat utime+stime (1/{tick} s ticks)"
 
 
-def run_scenario(calls: dict, jvm_cpu, scenario: str, n: int, warmup: int) -> dict:
-    """Times n calls one by one and the CPU both processes spent on the block."""
+def run_scenario(
+    calls: dict, jvm_cpu, scenario: str, n: int, warmup: int, warmup_s: float = 0.0
+) -> dict:
+    """Times n calls one by one and the CPU both processes spent on the block,
+    after ``warmup`` untimed calls (and more until ``warmup_s`` seconds passed)."""
     f, arg = calls[scenario]
     gap = GAP_S if scenario == "sleeping" else 0.0
-    for i in range(warmup):
+    deadline = time.perf_counter() + warmup_s
+    i = 0
+    while i < warmup or time.perf_counter() < deadline:
         f(arg(i))
+        i += 1
     gc.collect()
     pc = time.perf_counter_ns
     sleep = time.sleep
@@ -177,7 +187,14 @@ def worker_main(strategy: str, java: str) -> None:
                     }
                 )
             elif msg["cmd"] == "run":
-                r = run_scenario(calls, jvm_cpu, msg["scenario"], msg["n"], msg["warmup"])
+                r = run_scenario(
+                    calls,
+                    jvm_cpu,
+                    msg["scenario"],
+                    msg["n"],
+                    msg["warmup"],
+                    msg.get("warmup_s", 0.0),
+                )
                 send({"ok": True, **r})
             elif msg["cmd"] == "quit":
                 try:
@@ -248,9 +265,10 @@ def run(args) -> dict:
     # Warm every JVM before any timing, so no JVM compiles in the background
     # while another strategy is measured.
     for s, w in workers.items():
-        for key, calls in (("hot", cfg["settle"]), ("slow", 50)):
+        for key, calls, secs in (("hot", cfg["settle"], SETTLE_WARM_S), ("slow", 50, 0.0)):
             if s not in failed:
-                r = w.ask({"cmd": "run", "scenario": key, "n": 0, "warmup": calls})
+                msg = {"cmd": "run", "scenario": key, "n": 0, "warmup": calls, "warmup_s": secs}
+                r = w.ask(msg)
                 if not r.get("ok"):
                     failed[s] = r.get("error", "?")
                     print(f"  {s} warm-up: FAILED: {failed[s]}", flush=True)
@@ -351,7 +369,8 @@ def render_md(report: dict) -> str:
         f"Mode: {cfg['mode']}: {cfg['rounds']} interleaved rounds (strategy order rotated), "
         f"each strategy in its own process and JVM; per round {n['hot']:,} hot, "
         f"{n['sleeping']:,} sleeping-peer and {n['slow']:,} slow-callee calls, each timed "
-        f"on its own, after {cfg['settle']:,} untimed calls per JVM before round 1 and "
+        f"on its own, after {cfg['settle']:,} untimed calls (at least {SETTLE_WARM_S:g} s) per "
+        "JVM before round 1 and "
         f"{cfg['warmup']['hot']} before each hot block. Wall time {report['wall_seconds']} s.",
         "",
         "Latency in µs per call, pooled over all rounds. CPU is measured over each timed "
