@@ -70,6 +70,10 @@ WARMUP = {10_000: 30, 100_000: 10, 1_000_000: 3, 10_000_000: 1}
 # interpreted until the JIT compiles it, which on 2 cores takes thousands of
 # small sends (seconds). The first send of a fresh JVM is reported on its own.
 WARMUP_S = 1.5
+# Every timed run (a path, a round) lasts at least this long: a transfer of
+# tens of microseconds timed only twice per round would measure the wake-up
+# of a JVM left idle while the other peers ran, not the transfer.
+RUN_S = 0.02
 
 P2J_PATHS = ("gatun_copy", "gatun_arena", "jpype", "py4j", "memcpy")
 J2P_PATHS = ("gatun", "jpype", "py4j", "memcpy")
@@ -442,7 +446,12 @@ def worker_main(peer: str, java: str, libjvm: str, classes: str) -> None:
                     fn(cmd["path"])
                 while time.perf_counter() < until:
                     fn(cmd["path"])
-                res = [fn(cmd["path"]) for _ in range(cmd["reps"])]
+                # At least `reps` transfers, and more until `min_s` has passed,
+                # so fast paths are not timed only right after a slow peer ran.
+                res = []
+                until = time.perf_counter() + cmd.get("min_s", 0)
+                while len(res) < cmd["reps"] or time.perf_counter() < until:
+                    res.append(fn(cmd["path"]))
             elif op == "extra":
                 res = w.extra(cmd["kind"], cmd["n"], cmd["reps"])
             elif op == "stats":
@@ -587,17 +596,36 @@ def run(args) -> dict:
                                     reps=reps,
                                     warmup=w,
                                     warmup_s=ws,
+                                    min_s=RUN_S,
                                 )
                                 stats[path] = pr(op="stats")
                             times[("j2p", "gatun")] += pr(
-                                op="run", dir="j2p", path="gatun", reps=reps, warmup=w, warmup_s=ws
+                                op="run",
+                                dir="j2p",
+                                path="gatun",
+                                reps=reps,
+                                warmup=w,
+                                warmup_s=ws,
+                                min_s=RUN_S,
                             )
                         else:
                             times[("p2j", peer)] += pr(
-                                op="run", dir="p2j", path=peer, reps=reps, warmup=w, warmup_s=ws
+                                op="run",
+                                dir="p2j",
+                                path=peer,
+                                reps=reps,
+                                warmup=w,
+                                warmup_s=ws,
+                                min_s=RUN_S,
                             )
                             times[("j2p", peer)] += pr(
-                                op="run", dir="j2p", path=peer, reps=reps, warmup=w, warmup_s=ws
+                                op="run",
+                                dir="j2p",
+                                path=peer,
+                                reps=reps,
+                                warmup=w,
+                                warmup_s=ws,
+                                min_s=RUN_S,
                             )
                 build = procs["gatun"](op="extra", kind=kind, n=n, reps=3)["java_build_ms"]
                 down = {p: pr(op="teardown") for p, pr in procs.items()}
@@ -650,6 +678,7 @@ def run(args) -> dict:
             "reps_per_round": REPS,
             "warmup": WARMUP,
             "warmup_s": WARMUP_S,
+            "run_s": RUN_S,
         },
         "wall_s": round(time.time() - started, 1),
         "machine": facts,
@@ -775,6 +804,7 @@ def write_md(data, path: Path) -> str:
             for n, r in data["config"]["reps_per_round"].items()
             if n in data["config"]["sizes"]
         )
+        + f", and more until {data['config'].get('run_s', 0) * 1e3:g} ms have passed"
         + f"; warm-up in the first round: the counts {', '.join(f'{n:,}: {w}' for n, w in data['config']['warmup'].items() if n in data['config']['sizes'])} "
         f"and at least {data['config'].get('warmup_s', 0)} s per path"
         + f"). Wall time {data['wall_s']} s. Load average start / end: "
