@@ -156,7 +156,7 @@ impl Value {
                 }
             }
         }
-        fb::Value::create(fbb, &args)
+        fb::create_value(fbb, &args)
     }
 
     /// Decodes a (verified) wire value.
@@ -242,6 +242,19 @@ mod tests {
         fbb.finish(off, None);
         let decoded = flatbuffers::root::<fb::Value>(fbb.finished_data()).unwrap();
         assert_eq!(Value::decode(decoded).unwrap(), v);
+    }
+
+    /// -0.0 == 0.0, the field's default, which FlatBuffers would leave out.
+    #[test]
+    fn negative_zero_keeps_its_sign() {
+        let mut fbb = FlatBufferBuilder::new();
+        let off = Value::Double(-0.0).encode(&mut fbb);
+        fbb.finish(off, None);
+        let decoded = flatbuffers::root::<fb::Value>(fbb.finished_data()).unwrap();
+        match Value::decode(decoded).unwrap() {
+            Value::Double(d) => assert!(d == 0.0 && d.is_sign_negative(), "{d}"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -183,7 +183,7 @@ fn encode_hinted<'b, 'py>(
     if let Some(hint) = hint {
         args.type_hint = Some(fbb.create_string(hint));
     }
-    Ok(fb::Value::create(fbb, &args))
+    Ok(fb::create_value(fbb, &args))
 }
 
 fn is_range(obj: &Bound<'_, PyAny>) -> bool {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import array
 import datetime as dt
+import math
 
 import numpy as np
 import pyarrow as pa
@@ -60,6 +61,18 @@ def test_nan_round_trip(client: gatun.GatunClient) -> None:
     back = echo(client, float("nan"))
     assert isinstance(back, float)
     assert back != back
+
+
+def test_negative_zero_keeps_its_sign_both_ways(client: gatun.GatunClient) -> None:
+    """-0.0 equals the wire field's default, which FlatBuffers would omit."""
+    jmath = client.jvm.java.lang.Math
+    assert jmath.copySign(1.0, -0.0) == -1.0  # Python -> Java
+    back = jmath.min(-0.0, 0.0)  # Java -> Python
+    assert back == 0.0
+    assert math.copysign(1.0, back) == -1.0
+    with client.batch() as b:
+        r = b.call_static("java.lang.Math", "min", -0.0, 0.0)
+    assert math.copysign(1.0, r.get()) == -1.0
 
 
 @pytest.mark.parametrize("value", [2**63, -(2**63) - 1, 10**30])

@@ -26,6 +26,23 @@ use flatbuffers::{
 
 use crate::error::{BridgeError, Result};
 
+/// `Value::create`, except that a double of -0.0 is written out. FlatBuffers
+/// leaves out a field equal to its default, and -0.0 == 0.0, so the reader
+/// would get +0.0: the sign would be lost.
+pub fn create_value<'b, A: flatbuffers::Allocator + 'b>(
+    fbb: &mut flatbuffers::FlatBufferBuilder<'b, A>,
+    args: &ValueArgs<'_>,
+) -> flatbuffers::WIPOffset<Value<'b>> {
+    if args.d == 0.0 && args.d.is_sign_negative() {
+        fbb.force_defaults(true);
+        let value = Value::create(fbb, args);
+        fbb.force_defaults(false);
+        value
+    } else {
+        Value::create(fbb, args)
+    }
+}
+
 /// Verifier limits for messages from the JVM: generous for real responses,
 /// tight enough that a corrupt buffer fails fast.
 fn verifier_options() -> flatbuffers::VerifierOptions {

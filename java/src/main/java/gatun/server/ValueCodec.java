@@ -398,7 +398,13 @@ public final class ValueCodec {
         if (v instanceof Double || v instanceof Float) {
             Value.startValue(b);
             Value.addKind(b, ValueKind.Double);
-            Value.addD(b, ((Number) v).doubleValue());
+            double d = ((Number) v).doubleValue();
+            // FlatBuffers leaves out a field equal to its default, and
+            // -0.0 == 0.0: write -0.0 out or its sign is lost.
+            boolean negativeZero = d == 0.0 && Double.doubleToRawLongBits(d) != 0L;
+            b.forceDefaults(negativeZero);
+            Value.addD(b, d);
+            b.forceDefaults(false);
             return Value.endValue(b);
         }
         if (v instanceof Character) {
