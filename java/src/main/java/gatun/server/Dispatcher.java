@@ -171,10 +171,8 @@ public final class Dispatcher {
         private int skipped = -1;
         /** The request bytes, for reading names without decoding them. */
         private final ByteBuffer view;
-        private ByteBuffer nameBytes;
-        private String name;
-        private ByteBuffer classNameBytes;
-        private String className;
+        private final LastText name = new LastText();
+        private final LastText className = new LastText();
         final MethodResolver.LastMethod lastMethod = new MethodResolver.LastMethod();
 
         BatchScope(ByteBuffer request) {
@@ -194,34 +192,39 @@ public final class Dispatcher {
 
         /** {@link #requireName}, the previous item's String when the bytes are the same. */
         String name(Request r) {
-            ByteBuffer bytes;
-            try {
-                bytes = r.nameInByteBuffer(view);
-            } catch (RuntimeException e) {
-                throw malformed(e);
-            }
-            if (name != null && bytes != null && bytes.equals(nameBytes)) {
-                return name;
-            }
-            name = requireName(r);
-            nameBytes = copy(bytes);
-            return name;
+            ByteBuffer now = field(r, true);
+            return name.sameAs(now) ? name.text : name.set(now, requireName(r));
         }
 
         /** {@link #requireClassName}, the previous item's String when the bytes are the same. */
         String className(Request r) {
-            ByteBuffer bytes;
+            ByteBuffer now = field(r, false);
+            return className.sameAs(now) ? className.text : className.set(now, requireClassName(r));
+        }
+
+        /** The bytes of the request's name (or class name) field, in {@link #view}. */
+        private ByteBuffer field(Request r, boolean methodName) {
             try {
-                bytes = r.classNameInByteBuffer(view);
+                return methodName ? r.nameInByteBuffer(view) : r.classNameInByteBuffer(view);
             } catch (RuntimeException e) {
                 throw malformed(e);
             }
-            if (className != null && bytes != null && bytes.equals(classNameBytes)) {
-                return className;
+        }
+
+        /** A text field's last decoded value and its bytes. */
+        private static final class LastText {
+            private ByteBuffer bytes;
+            private String text;
+
+            boolean sameAs(ByteBuffer now) {
+                return text != null && now != null && now.equals(bytes);
             }
-            className = requireClassName(r);
-            classNameBytes = copy(bytes);
-            return className;
+
+            String set(ByteBuffer now, String decoded) {
+                bytes = copy(now);
+                text = decoded;
+                return decoded;
+            }
         }
 
         private static ByteBuffer copy(ByteBuffer bytes) {
