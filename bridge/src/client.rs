@@ -118,6 +118,15 @@ impl ReleaseQueue {
         taken
     }
 
+    /// Puts ids back if `err` says the request carrying them never left
+    /// (it did not fit the slot); after any other failure the JVM may have
+    /// applied them.
+    pub fn restore_if_unsent(&self, err: &BridgeError, taken: Vec<i64>) {
+        if matches!(err, BridgeError::TooLarge { .. }) {
+            self.restore(taken);
+        }
+    }
+
     /// Puts ids back after a failed send.
     pub fn restore(&self, taken: Vec<i64>) {
         if taken.is_empty() {
@@ -1033,9 +1042,7 @@ impl Client {
             .acquire_lane()
             .and_then(|mut lane| scratch.exchange(&mut lane, &mut NoInterrupt, &mut NoCallbacks));
         if let Err(e) = sent {
-            if matches!(e, BridgeError::TooLarge { .. }) {
-                self.shared.releases.restore(releases);
-            }
+            self.shared.releases.restore_if_unsent(&e, releases);
             return Err(e);
         }
         let response = scratch.response()?;
@@ -1071,9 +1078,7 @@ impl Client {
                 scratch.exchange_assembled(&mut lane, &mut NoInterrupt, &mut NoCallbacks)
             });
             if let Err(e) = sent {
-                if matches!(e, BridgeError::TooLarge { .. }) {
-                    self.shared.releases.restore(taken);
-                }
+                self.shared.releases.restore_if_unsent(&e, taken);
                 return Err(e);
             }
             let response = scratch.response()?;

@@ -100,9 +100,7 @@ impl PendingCall {
         keep: convert::KeepAlive<'py>,
     ) -> PyResult<PendingCall> {
         if let Err(e) = call.send(request) {
-            if matches!(e, gatun_bridge::BridgeError::TooLarge { .. }) {
-                native.get().release_queue().restore(releases);
-            }
+            native.get().release_queue().restore_if_unsent(&e, releases);
             return Err(to_py(native.py(), e));
         }
         Ok(PendingCall {
