@@ -20,7 +20,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyFloat, PyInt, PyList, PyString, PyTuple};
 use pyo3::{PyTraverseError, PyVisit};
 
-use crate::client::{action, NativeClient};
+use crate::client::{request_head, NativeClient};
 use crate::convert::{self, Hooks};
 use crate::errors::{gatun_error, to_py};
 use crate::object_ref::ObjectRef;
@@ -327,13 +327,14 @@ impl NativeBatch {
         args: Option<&Bound<'py, PyAny>>,
         return_object_ref: bool,
     ) -> PyResult<Bound<'py, BatchResult>> {
-        let head = RequestHead {
-            action: action(action_number)?,
-            object_id: target.map(target_id).transpose()?.unwrap_or(0),
+        let object_id = target.map(target_id).transpose()?.unwrap_or(0);
+        let head = request_head(
+            action_number,
+            object_id,
             class_name,
             name,
             return_object_ref,
-        };
+        )?;
         let index = slf.try_borrow_mut()?.queue(slf.py(), &head, target, args)?;
         BatchResult::new(slf, index)
     }

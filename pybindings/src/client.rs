@@ -267,14 +267,28 @@ impl NativeClient {
 pub(crate) type ArgsOffset<'b> =
     flatbuffers::WIPOffset<flatbuffers::Vector<'b, flatbuffers::ForwardsUOffset<fb::Value<'b>>>>;
 
-pub(crate) fn action(number: u8) -> PyResult<Action> {
-    let a = Action(number);
-    if a.variant_name().is_none() {
+/// The head of a request from the wire-level arguments of the Python API,
+/// refusing an unknown action number.
+pub(crate) fn request_head<'a>(
+    action_number: u8,
+    object_id: i64,
+    class_name: Option<&'a str>,
+    name: Option<&'a str>,
+    return_object_ref: bool,
+) -> PyResult<RequestHead<'a>> {
+    let action = Action(action_number);
+    if action.variant_name().is_none() {
         return Err(PyValueError::new_err(format!(
-            "unknown action number {number}"
+            "unknown action number {action_number}"
         )));
     }
-    Ok(a)
+    Ok(RequestHead {
+        action,
+        object_id,
+        class_name,
+        name,
+        return_object_ref,
+    })
 }
 
 #[pymethods]
@@ -395,13 +409,13 @@ impl NativeClient {
         return_object_ref: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
         let hooks = self.hooks()?;
-        let head = RequestHead {
-            action: action(action_number)?,
+        let head = request_head(
+            action_number,
             object_id,
             class_name,
             name,
             return_object_ref,
-        };
+        )?;
         let mut scratch = self.client.scratch();
         let mut keep = Vec::new();
         let releases = self.encode_call(&mut scratch, &head, args.as_ref(), &mut keep)?;
@@ -423,13 +437,13 @@ impl NativeClient {
         args: Option<Bound<'py, PyAny>>,
         return_object_ref: bool,
     ) -> PyResult<Option<crate::loop_call::PendingCall>> {
-        let head = RequestHead {
-            action: action(action_number)?,
+        let head = request_head(
+            action_number,
             object_id,
             class_name,
             name,
             return_object_ref,
-        };
+        )?;
         crate::loop_call::PendingCall::begin(slf, &head, args.as_ref())
     }
 

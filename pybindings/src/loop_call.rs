@@ -251,13 +251,13 @@ impl PendingCall {
         args: Option<Bound<'py, PyAny>>,
         return_object_ref: bool,
     ) -> PyResult<PendingCall> {
-        let head = RequestHead {
-            action: crate::client::action(action_number)?,
+        let head = crate::client::request_head(
+            action_number,
             object_id,
             class_name,
             name,
             return_object_ref,
-        };
+        )?;
         let nested = self.call.nested().map_err(|e| to_py(py, e))?;
         let native = self.native.bind(py).clone();
         // Encode while this (outer) handle holds the lane, so conversions'
