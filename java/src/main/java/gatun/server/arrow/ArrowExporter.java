@@ -177,7 +177,6 @@ final class ArrowExporter {
         if (!encoded.isEmpty()) {
             throw noDictionaries(encoded.get(0));
         }
-        ViewPadding.clean(root.getFieldVectors());
         BufferAllocator bridge = ArrowBridge.allocator();
         boolean transfer = false;
         for (FieldVector v : root.getFieldVectors()) {
@@ -191,8 +190,9 @@ final class ArrowExporter {
             transfer |= hasArenaBuffers(v);
         }
         if (!transfer) {
-            return copy(root);
+            return copy(root); // cleans the view padding itself
         }
+        ViewPadding.clean(root.getFieldVectors());
         List<FieldVector> moved = new ArrayList<>();
         VectorSchemaRoot own;
         try {
