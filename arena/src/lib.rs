@@ -9,8 +9,10 @@ pub mod import;
 pub mod layout;
 pub mod ledger;
 pub mod segment;
+pub mod text_as_bytes;
 
 pub use import::{build_batch, IpcParts};
 pub use layout::{check_schema, flatten, has_dictionaries, FlatBatch, LayoutError};
 pub use ledger::{AllocError, Arena, ArenaConfig, Region, RegionHandle, ALIGNMENT};
 pub use segment::{Segment, SegmentError, SegmentLocator, MAX_SEGMENT_SIZE};
+pub use text_as_bytes::strings_as_binary;

@@ -21,7 +21,9 @@ use crate::all_ones::{AllOnes, SHARED_VALIDITY_MIN_ROWS};
 use crate::error::{BridgeError, Result};
 use crate::protocol as fb;
 use crate::release_ring::{find_java_segment, publish_segment, ReleaseRing, PYTHON_ENTRIES};
-use gatun_arena::{build_batch, IpcParts, Segment, SegmentLocator, MAX_SEGMENT_SIZE};
+use gatun_arena::{
+    build_batch, strings_as_binary, IpcParts, Segment, SegmentLocator, MAX_SEGMENT_SIZE,
+};
 use std::ptr::NonNull;
 
 /// Sizing of the Python-side payload arena.
@@ -146,11 +148,38 @@ pub struct ArrowPlane {
     to_java: ReleaseRing,
     outbox: Arc<Outbox>,
     java_segments: Mutex<HashMap<u16, Arc<Segment>>>,
-    java_schemas: Mutex<HashMap<u32, Arc<Schema>>>,
+    java_schemas: Mutex<HashMap<u32, PeerSchema>>,
+    /// Whether string columns from the JVM are checked for UTF-8 on arrival
+    /// (see [`Imported`]).
+    verify_utf8: std::sync::atomic::AtomicBool,
     jvm_pid: std::sync::atomic::AtomicU32,
     stats: Arc<TransferStats>,
     /// The validity bitmap shared by large arrays that have none.
     all_ones: AllOnes,
+}
+
+/// A schema the JVM defined, and the same schema with its string types
+/// replaced by binary ones (`None` when it has none).
+#[derive(Clone)]
+struct PeerSchema {
+    declared: Arc<Schema>,
+    binary: Option<Arc<Schema>>,
+}
+
+/// A batch received from the JVM.
+///
+/// Checking that a string column is UTF-8 reads every byte of it, which is
+/// most of the cost of receiving one; offsets and bounds (what memory safety
+/// needs) are cheap and always checked. Unless UTF-8 was verified, string
+/// columns are therefore built under the binary type of the same layout (an
+/// arrow-rs string array promises valid UTF-8) and `batch`'s schema differs
+/// from `schema`: export the columns under `schema`'s types to a consumer
+/// that checks text where it decodes it, as pyarrow does.
+pub struct Imported {
+    /// The data; its string columns are binary unless UTF-8 was verified.
+    pub batch: RecordBatch,
+    /// The schema the JVM declared.
+    pub schema: Arc<Schema>,
 }
 
 /// Counters of what the send path did, so tests and benchmarks can tell the
@@ -208,10 +237,18 @@ impl ArrowPlane {
             outbox: Arc::default(),
             java_segments: Mutex::default(),
             java_schemas: Mutex::default(),
+            verify_utf8: std::sync::atomic::AtomicBool::new(false),
             jvm_pid: std::sync::atomic::AtomicU32::new(0),
             stats: Arc::default(),
             all_ones: AllOnes::default(),
         }
+    }
+
+    /// Whether string columns received from the JVM are checked for UTF-8
+    /// (off by default; offsets and bounds are always checked).
+    pub fn set_verify_utf8(&self, verify: bool) {
+        self.verify_utf8
+            .store(verify, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// What the send path has done so far.
@@ -289,12 +326,22 @@ impl ArrowPlane {
         id: u32,
         definition: Option<fb::SchemaDefinition<'_>>,
     ) -> Result<Arc<Schema>> {
+        self.peer_schemas(id, definition).map(|s| s.declared)
+    }
+
+    fn peer_schemas(
+        &self,
+        id: u32,
+        definition: Option<fb::SchemaDefinition<'_>>,
+    ) -> Result<PeerSchema> {
         let mut schemas = self.java_schemas.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(def) = definition {
             let bytes = def.ipc_schema().map(|b| b.bytes()).unwrap_or_default();
             let schema = arrow_ipc::convert::try_schema_from_flatbuffer_bytes(bytes)
                 .map_err(|e| BridgeError::Protocol(format!("schema {id} from the JVM: {e}")))?;
-            schemas.insert(def.schema_id(), Arc::new(schema));
+            let binary = strings_as_binary(&schema).map(Arc::new);
+            let declared = Arc::new(schema);
+            schemas.insert(def.schema_id(), PeerSchema { declared, binary });
         }
         schemas.get(&id).cloned().ok_or_else(|| {
             BridgeError::Protocol(format!("the JVM used schema id {id} without defining it"))
@@ -303,16 +350,23 @@ impl ArrowPlane {
 
     /// Wraps a batch the JVM placed in its own segments, without copying:
     /// every buffer points into the mapping and keeps its region alive; the
-    /// last one to go sends the region's release. Validated in full. When the
-    /// JVM's arena is above its high-water mark (`copy_out`), the buffers are
-    /// copied into this process's memory instead and the regions released at
-    /// once, so data Python keeps cannot fill the JVM's arena.
+    /// last one to go sends the region's release. Validated in full, except
+    /// UTF-8 unless [`set_verify_utf8`](Self::set_verify_utf8) asked for it
+    /// (see [`Imported`]). When the JVM's arena is above its high-water mark
+    /// (`copy_out`), the buffers are copied into this process's memory
+    /// instead and the regions released at once, so data Python keeps cannot
+    /// fill the JVM's arena.
     pub fn import(
         &self,
         desc: fb::BatchDescriptor<'_>,
         schema: Option<fb::SchemaDefinition<'_>>,
-    ) -> Result<RecordBatch> {
-        let schema = self.peer_schema(desc.schema_id(), schema)?;
+    ) -> Result<Imported> {
+        let PeerSchema { declared, binary } = self.peer_schemas(desc.schema_id(), schema)?;
+        let verify_utf8 = self.verify_utf8.load(std::sync::atomic::Ordering::Relaxed);
+        let built_as = match binary {
+            Some(binary) if !verify_utf8 => binary,
+            _ => declared.clone(),
+        };
         let copy_out = desc.copy_out();
         let mut regions = Vec::new();
         for r in desc.regions().into_iter().flatten() {
@@ -412,8 +466,12 @@ impl ArrowPlane {
             variadic(desc.variadic_buffer_counts()),
         )
         .with_dictionaries(dictionaries);
-        build_batch(schema, desc.length(), parts)
-            .map_err(|e| BridgeError::Protocol(format!("Arrow data from the JVM: {e}")))
+        let batch = build_batch(built_as, desc.length(), parts)
+            .map_err(|e| BridgeError::Protocol(format!("Arrow data from the JVM: {e}")))?;
+        Ok(Imported {
+            batch,
+            schema: declared,
+        })
     }
 
     /// The arena (for statistics and in-arena builders).

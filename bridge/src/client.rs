@@ -61,6 +61,9 @@ pub struct ClientOptions {
     pub arena: ArenaSizing,
     /// How waits spin before blocking.
     pub doorbell: WaitStrategy,
+    /// Check string columns from the JVM for UTF-8 on arrival (see
+    /// [`Imported`](crate::arrow_plane::Imported)); off by default.
+    pub verify_utf8: bool,
 }
 
 impl ClientOptions {
@@ -77,6 +80,7 @@ impl ClientOptions {
             startup_timeout: Duration::from_secs(30),
             arena: ArenaSizing::default(),
             doorbell: WaitStrategy::default(),
+            verify_utf8: false,
         }
     }
 }
@@ -676,6 +680,7 @@ impl Client {
             }),
         };
         client.shared.arrow.set_jvm_pid(jvm_pid);
+        client.shared.arrow.set_verify_utf8(opts.verify_utf8);
         Ok(client)
     }
 

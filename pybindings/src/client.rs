@@ -294,7 +294,7 @@ pub(crate) fn request_head<'a>(
 #[pymethods]
 impl NativeClient {
     #[staticmethod]
-    #[pyo3(signature = (jar, *, java=None, classpath=Vec::new(), jvm_options=Vec::new(), lanes=4, slot_size=1<<20, startup_timeout=30.0, arena_memory=None, doorbell="adaptive", callback_lanes=2))]
+    #[pyo3(signature = (jar, *, java=None, classpath=Vec::new(), jvm_options=Vec::new(), lanes=4, slot_size=1<<20, startup_timeout=30.0, arena_memory=None, doorbell="adaptive", callback_lanes=2, verify_utf8=false))]
     #[allow(clippy::too_many_arguments)]
     fn launch(
         py: Python<'_>,
@@ -308,6 +308,7 @@ impl NativeClient {
         arena_memory: Option<usize>,
         doorbell: &str,
         callback_lanes: usize,
+        verify_utf8: bool,
     ) -> PyResult<NativeClient> {
         let doorbell = doorbell.parse().map_err(PyValueError::new_err)?;
         if !(startup_timeout.is_finite() && startup_timeout > 0.0) {
@@ -334,6 +335,7 @@ impl NativeClient {
                 None => ArenaSizing::default(),
             },
             doorbell,
+            verify_utf8,
         };
         let client = py
             .detach(|| Client::launch(&opts))

@@ -420,21 +420,48 @@ fn decode_arrow<'py>(
         let schema = pyo3_arrow::PySchema::new(schema).into_pyarrow(py)?;
         return make_reader.bind(py).call1((reader, schema));
     }
-    let batch = hooks
+    let imported = hooks
         .client
         .arrow()
         .import(desc, v.schema())
         .map_err(|e| crate::errors::to_py(py, e))?;
-    if v.arrow_shape() == Some("vector") && batch.num_columns() == 1 {
-        let field = std::sync::Arc::new(batch.schema().field(0).clone());
-        let array = pyo3_arrow::PyArray::try_new(batch.column(0).clone(), field)
-            .map_err(|e| PyValueError::new_err(e.to_string()))?;
-        // `to_pyarrow` ties its result to the borrow of `array`; detach it.
-        let exported = array.to_pyarrow(py)?.unbind();
-        return Ok(exported.into_bound(py));
+    let vector = v.arrow_shape() == Some("vector") && imported.batch.num_columns() == 1;
+    export_declared(py, imported, vector)
+}
+
+/// Hands a received batch to pyarrow under the schema the JVM declared: its
+/// string columns may have been built as binary ones (`Imported`), which
+/// pyarrow takes as they are, since both have the same layout. A `vector` is
+/// the batch's one column, as a pyarrow `Array`.
+fn export_declared<'py>(
+    py: Python<'py>,
+    imported: gatun_bridge::arrow_plane::Imported,
+    vector: bool,
+) -> PyResult<Bound<'py, PyAny>> {
+    use pyo3_arrow::ffi::ArrayIterator;
+    use std::sync::Arc;
+    let gatun_bridge::arrow_plane::Imported { batch, schema } = imported;
+    let pyarrow = py.import(pyo3::intern!(py, "pyarrow"))?;
+    let (array, field): (arrow_array::ArrayRef, _) = if vector {
+        (batch.column(0).clone(), schema.fields()[0].clone())
+    } else {
+        let columns = arrow_array::StructArray::from(batch);
+        let field = arrow_schema::Field::new_struct("", schema.fields().clone(), false)
+            .with_metadata(schema.metadata().clone());
+        (Arc::new(columns), Arc::new(field))
+    };
+    // One chunk under the declared field; the stream exports it unchanged.
+    let stream = ArrayIterator::new(std::iter::once(Ok(array)), field);
+    let reader = pyo3_arrow::PyArrayReader::new(Box::new(stream)).into_pyobject(py)?;
+    if vector {
+        let chunked = pyarrow
+            .getattr(pyo3::intern!(py, "chunked_array"))?
+            .call1((reader,))?;
+        return chunked.call_method1(pyo3::intern!(py, "chunk"), (0,));
     }
-    let schema = batch.schema();
-    pyo3_arrow::PyTable::try_new(vec![batch], schema)?.into_pyarrow(py)
+    pyarrow
+        .getattr(pyo3::intern!(py, "table"))?
+        .call1((reader,))
 }
 
 fn decode_items<'py>(

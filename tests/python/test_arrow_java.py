@@ -217,6 +217,67 @@ def test_java_returns_a_root(arrow_client: gatun.GatunClient) -> None:
     client.ping()
 
 
+def _java_text_vector(client: gatun.GatunClient, values: list[bytes]) -> Any:
+    """A ``VarCharVector`` that Java code filled with exactly these bytes."""
+    bridge = client.jvm.gatun.server.arrow.ArrowBridge
+    vector = client.jvm.org.apache.arrow.vector.VarCharVector("s", bridge.allocator())
+    vector.allocateNew()
+    for i, value in enumerate(values):
+        vector.setSafe(i, value)
+    vector.setValueCount(len(values))
+    return vector
+
+
+def test_text_that_is_not_utf8_is_found_where_it_is_decoded(
+    arrow_client: gatun.GatunClient,
+) -> None:
+    """By default strings from the JVM are checked for offsets and bounds, not
+    UTF-8 (as pyarrow's IPC reader): bad text arrives and pyarrow reports it
+    where it decodes it; good text around it is intact."""
+    client = arrow_client
+    vector = _java_text_vector(client, [b"ok", b"\xff\xfe", "é".encode()])
+    try:
+        got = client.jvm.java.util.Objects.requireNonNull(vector)
+        assert got.type == pa.string()
+        assert got[0].as_py() == "ok" and got[2].as_py() == "é"
+        with pytest.raises(UnicodeDecodeError):
+            got.to_pylist()
+        with pytest.raises(pa.ArrowInvalid, match="UTF8"):
+            got.validate(full=True)
+        del got
+    finally:
+        vector.close()
+
+
+def test_verify_utf8_refuses_text_that_is_not_utf8(java_helpers: Path) -> None:
+    """``verify_utf8=True`` checks the text on arrival: an error naming the
+    column; valid text (flat and nested) still arrives equal."""
+    client = gatun.connect(verify_utf8=True, classpath=[str(java_helpers)])
+    try:
+        vector = _java_text_vector(client, [b"ok", b"\xff\xfe"])
+        try:
+            with pytest.raises(gatun.GatunError, match=r"field 's'.*UTF-8"):
+                client.jvm.java.util.Objects.requireNonNull(vector)
+        finally:
+            vector.close()
+        table = pa.table(
+            {
+                "s": pa.array(["a", None, "é☃"]),
+                "l": pa.array([["x"], [], None], pa.list_(pa.large_string())),
+            }
+        )
+        root = _send(client, table)
+        try:
+            back = root.slice(0, 3)
+            assert pa.table(back).equals(table)
+            del back
+        finally:
+            root.close()
+        client.ping()
+    finally:
+        client.close()
+
+
 def test_a_dropped_root_proxy_frees_its_arena_region(arrow_client: gatun.GatunClient) -> None:
     client = arrow_client
     """Data stays valid exactly as long as it is referenced: no close() needed."""

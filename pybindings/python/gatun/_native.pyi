@@ -180,6 +180,7 @@ class NativeClient:
         arena_memory: int | None = None,
         doorbell: str = "adaptive",
         callback_lanes: int = 2,
+        verify_utf8: bool = False,
     ) -> NativeClient:
         """Find Java 17+ (``java``, then ``JAVA_HOME``, then ``PATH``), start the
         server jar, connect every lane and complete the handshake.
@@ -188,6 +189,7 @@ class NativeClient:
         message says what was found and what is needed) and
         ``gatun.BridgeStartupError`` if the JVM fails or does not become ready
         within ``startup_timeout`` seconds (the message includes its stderr).
+        ``verify_utf8`` checks string columns from the JVM for UTF-8 on arrival.
         """
 
     def set_factories(

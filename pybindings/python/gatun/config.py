@@ -92,6 +92,8 @@ class GatunConfig:
     debug: bool = False
     java: str | None = None
     lanes: int = 4
+    #: Check string columns received from the JVM for UTF-8 (see :func:`gatun.connect`).
+    verify_utf8: bool = False
 
     @property
     def memory_bytes(self) -> int:
@@ -160,6 +162,7 @@ def load_config(path: str | os.PathLike[str] | None = None) -> GatunConfig:
         config.java = str(section["java"])
     if "lanes" in section:
         config.lanes = int(section["lanes"])
+    config.verify_utf8 = bool(section.get("verify_utf8", False))
 
     env = os.environ
     if env.get("GATUN_MEMORY"):
@@ -178,6 +181,8 @@ def load_config(path: str | os.PathLike[str] | None = None) -> GatunConfig:
         config.log_level = env["GATUN_LOG_LEVEL"]
     if env.get("GATUN_DEBUG"):
         config.debug = _truthy(env["GATUN_DEBUG"])
+    if env.get("GATUN_VERIFY_UTF8"):
+        config.verify_utf8 = _truthy(env["GATUN_VERIFY_UTF8"])
     parse_memory(config.memory)  # fail early on a bad setting
     return config
 

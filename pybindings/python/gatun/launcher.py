@@ -61,6 +61,7 @@ def connect(
     java: str | None = None,
     doorbell: str | None = None,
     callback_lanes: int = 2,
+    verify_utf8: bool | None = None,
 ) -> GatunClient:
     """Start a JVM and return a client connected to it.
 
@@ -82,6 +83,14 @@ def connect(
       parallel streams); each is served by a Python daemon thread started by
       the first :meth:`~gatun.GatunClient.register_callback`. ``0`` makes such
       callbacks fail with a Java ``IllegalStateException``.
+    - ``verify_utf8``: check that string columns received from the JVM are
+      UTF-8 before Python gets them (default ``False``; also
+      ``GATUN_VERIFY_UTF8`` and ``verify_utf8`` in ``[tool.gatun]``). Offsets
+      and bounds are always checked, so bad data is never read outside its
+      buffers; without this check, text that is not UTF-8 is found where it is
+      decoded (``to_pylist``, string kernels, ``validate(full=True)``), as
+      with pyarrow's own IPC reader. The check reads every byte of the text:
+      for short strings it is most of the cost of receiving them.
 
     >>> client = connect()                                   # doctest: +SKIP
     >>> client.jvm.java.lang.Math.max(10, 20)                # doctest: +SKIP
@@ -116,5 +125,6 @@ def connect(
         arena_memory=memory_bytes,
         doorbell=doorbell or os.environ.get("GATUN_DOORBELL") or "adaptive",
         callback_lanes=callback_lanes,
+        verify_utf8=config.verify_utf8 if verify_utf8 is None else verify_utf8,
     )
     return GatunClient(native, memory=memory_bytes)
