@@ -29,10 +29,13 @@
 //! FlatBuffers would leave out.
 
 use std::ops::Range;
+use std::sync::Arc;
 
 use flatbuffers::{FlatBufferBuilder, ForwardsUOffset, Vector, WIPOffset};
 
-use crate::client::{build_request, ReleaseQueue, RequestHead, MAX_RELEASES_PER_MESSAGE};
+use crate::client::{
+    build_request, ReleaseQueue, RequestHead, TakenReleases, MAX_RELEASES_PER_MESSAGE,
+};
 use crate::protocol::{self as fb, Action, ValueKind};
 
 /// A command's encoded arguments.
@@ -398,11 +401,11 @@ impl BatchEncoder {
         &self,
         start: usize,
         limit: usize,
-        releases: &ReleaseQueue,
+        releases: &Arc<ReleaseQueue>,
         stop_on_error: bool,
         header: &mut FlatBufferBuilder<'_>,
         out: &mut Vec<u8>,
-    ) -> (Range<usize>, Vec<i64>) {
+    ) -> (Range<usize>, TakenReleases) {
         let run = self.fit(start, limit);
         let room = limit.saturating_sub(self.request_len(run.clone())) / 8;
         let taken = releases.take(room.min(MAX_RELEASES_PER_MESSAGE));
@@ -532,7 +535,7 @@ mod tests {
     #[test]
     fn releases_take_only_the_room_left() {
         let batch = mixed(10);
-        let queue = ReleaseQueue::default();
+        let queue = Arc::new(ReleaseQueue::default());
         for id in 0..1000 {
             queue.push(id);
         }

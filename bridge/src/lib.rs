@@ -37,7 +37,7 @@ pub use batch::BatchEncoder;
 #[cfg(not(loom))]
 pub use client::{
     CallbackHandler, CallbackOutcome, Client, ClientOptions, LaneGuard, NoCallbacks, PooledScratch,
-    ReleaseQueue, RequestHead, WeakClient,
+    ReleaseQueue, RequestHead, TakenReleases, WeakClient,
 };
 #[cfg(not(loom))]
 pub use error::{BridgeError, JavaError, Result};

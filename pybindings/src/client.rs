@@ -15,7 +15,7 @@ use gatun_bridge::lane::Interrupt;
 use gatun_bridge::protocol::{self as fb, Action};
 use gatun_bridge::{
     BridgeError, Client, ClientOptions, LaneGuard, PooledScratch, ReleaseQueue, RequestHead,
-    WeakClient,
+    TakenReleases, WeakClient,
 };
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -166,7 +166,7 @@ impl NativeClient {
         &self,
         py: Python<'py>,
         scratch: &mut PooledScratch<'_>,
-        releases: Vec<i64>,
+        releases: TakenReleases,
         hooks: &Hooks,
     ) -> PyResult<Bound<'py, PyAny>> {
         if let Err(e) = self.exchange(py, scratch) {
@@ -193,7 +193,7 @@ impl NativeClient {
     }
 
     /// Puts piggybacked releases back when the request never left.
-    pub(crate) fn restore_unsent(&self, err: &PyErr, py: Python<'_>, releases: Vec<i64>) {
+    pub(crate) fn restore_unsent(&self, err: &PyErr, py: Python<'_>, releases: TakenReleases) {
         let too_large = py
             .import("gatun.exceptions")
             .and_then(|m| m.getattr("PayloadTooLargeError"))
@@ -213,7 +213,7 @@ impl NativeClient {
         head: &RequestHead<'_>,
         args: Option<&Bound<'py, PyAny>>,
         keep: &mut convert::KeepAlive<'py>,
-    ) -> PyResult<Vec<i64>> {
+    ) -> PyResult<TakenReleases> {
         let hooks = self.hooks()?;
         let args = match args {
             Some(a) => Some(Self::encode_args(&mut scratch.builder, a, hooks, keep)?),
@@ -231,6 +231,18 @@ impl NativeClient {
         hooks: &Hooks,
         keep: &mut convert::KeepAlive<'py>,
     ) -> PyResult<ArgsOffset<'b>> {
+        // A call has a few arguments: their offsets stay on the stack, so
+        // encoding it allocates nothing.
+        const ON_STACK: usize = 8;
+        if let Ok(tuple) = args.cast::<PyTuple>() {
+            if tuple.len() <= ON_STACK {
+                let mut offsets = [flatbuffers::WIPOffset::new(0); ON_STACK];
+                for (slot, arg) in offsets.iter_mut().zip(tuple.iter_borrowed()) {
+                    *slot = convert::encode(fbb, &arg, hooks, 0, keep)?;
+                }
+                return Ok(fbb.create_vector(&offsets[..tuple.len()]));
+            }
+        }
         Self::encode_args_with(fbb, args, hooks, keep, &mut Vec::new())
     }
 

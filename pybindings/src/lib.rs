@@ -4,6 +4,7 @@
 //! launches the JVM, runs calls over the shared-memory lanes, and converts
 //! values. Its contract is `gatun/_native.pyi`.
 
+mod alloc_count;
 mod arena_buffer;
 mod arrow;
 mod batch;
@@ -19,6 +20,9 @@ use pyo3::types::PyDict;
 
 use gatun_bridge::protocol::{Action, PROTOCOL_VERSION};
 
+#[global_allocator]
+static ALLOCATOR: alloc_count::Counting = alloc_count::Counting;
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
@@ -33,6 +37,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
         py.get_type::<loop_call::CallNeedsThread>(),
     )?;
     m.add_function(wrap_pyfunction!(client::_after_fork_in_child, m)?)?;
+    m.add_function(wrap_pyfunction!(alloc_count::rust_allocations, m)?)?;
     m.add("PROTOCOL_VERSION", PROTOCOL_VERSION)?;
     let actions = PyDict::new(py);
     for action in Action::ENUM_VALUES {

@@ -96,7 +96,7 @@ impl PendingCall {
         native: &Bound<'py, NativeClient>,
         mut call: LoopCall,
         request: &[u8],
-        releases: Vec<i64>,
+        releases: gatun_bridge::TakenReleases,
         keep: convert::KeepAlive<'py>,
     ) -> PyResult<PendingCall> {
         if let Err(e) = call.send(request) {

@@ -239,7 +239,8 @@ def test_text_that_is_not_utf8_is_found_where_it_is_decoded(
     try:
         got = client.jvm.java.util.Objects.requireNonNull(vector)
         assert got.type == pa.string()
-        assert got[0].as_py() == "ok" and got[2].as_py() == "é"
+        assert got[0].as_py() == "ok"
+        assert got[2].as_py() == "é"
         with pytest.raises(UnicodeDecodeError):
             got.to_pylist()
         with pytest.raises(pa.ArrowInvalid, match="UTF8"):

@@ -15,6 +15,10 @@ ACTIONS: Final[dict[str, int]]
 #: Java array element type name ("Int", "Long", ...) -> wire number.
 ELEMENT_TYPES: Final[dict[str, int]]
 
+def rust_allocations() -> int:
+    """Rust heap allocations made so far by the calling thread (Python objects
+    are not counted): the tests check that a call adds none."""
+
 class ObjectRef:
     """Base of :class:`gatun.JavaObject`: one reference into the JVM session.
 
