@@ -79,6 +79,9 @@ public final class Coercion {
         }
         Class<?> prim = p.isPrimitive() ? p : unbox(p);
         if (prim != null) {
+            if (v.getClass() == box(prim)) {
+                return v; // already the value a conversion would box again: no second box per call
+            }
             if (v instanceof Number && !(v instanceof Character)) {
                 Number n = (Number) v;
                 boolean integral = v instanceof Integer || v instanceof Long || v instanceof Short
