@@ -82,6 +82,11 @@ public final class MethodResolver {
             this.takesReader = reader;
         }
 
+        /** @return the length of the array {@link MethodResolver#invoke} passes: receiver (if any) and parameters */
+        public int callLength() {
+            return (hasReceiver ? 1 : 0) + params.length;
+        }
+
         /** Converts into {@code out} from {@code off} on (see {@link #convert}). */
         void convertInto(Arg[] args, Object[] out, int off) {
             int fixed = varargs ? params.length - 1 : params.length;
@@ -159,11 +164,15 @@ public final class MethodResolver {
 
     /**
      * The last method a caller resolved, so that resolving the same call again
-     * (the items of a batch calling one method) costs a comparison instead of a
-     * cache lookup: no key is built. Not thread-safe: one per batch.
+     * (the items of a batch, or a thread's requests calling one method) costs a
+     * comparison instead of a cache lookup; another call is looked up with this
+     * object's key refilled in place, so no key is built on a cache hit either.
+     * Not thread-safe: one per thread (a dispatcher's {@link DispatchScratch}).
      */
     public static final class LastMethod {
-        private Key key;
+        /** The last call looked up; a probe rewritten by every lookup, never stored in the cache. */
+        private final Key key = new Key();
+        /** What {@link #key} resolved to, or null if it did not resolve to a cached method. */
         private Resolved resolved;
     }
 
@@ -183,14 +192,19 @@ public final class MethodResolver {
     public Resolved resolveMethod(Class<?> c, String name, Arg[] args, boolean staticOnly, LastMethod last)
             throws NoSuchMethodException {
         byte kind = staticOnly ? KIND_STATIC : KIND_INSTANCE;
-        if (last != null && last.key != null && last.key.matches(kind, c, name, args)) {
-            return last.resolved;
+        Key key;
+        if (last != null) {
+            if (last.resolved != null && last.key.matches(kind, c, name, args)) {
+                return last.resolved;
+            }
+            last.resolved = null;
+            key = last.key.set(kind, c, name, args);
+        } else {
+            key = new Key().set(kind, c, name, args);
         }
-        Key key = new Key(kind, c, name, args);
         Resolved r = cache.get(key);
         if (r != null) {
             if (last != null) {
-                last.key = key;
                 last.resolved = r;
             }
             return r;
@@ -216,7 +230,7 @@ public final class MethodResolver {
         Object[] found = methodHandle(c, m);
         r = new Resolved((Method) found[0], ch.varargs, (MethodHandle) found[1]);
         if (!ch.valueDependent) {
-            cache.put(key, r);
+            cache.put(key.copy(), r);
         }
         return r;
     }
@@ -234,7 +248,7 @@ public final class MethodResolver {
         if (c.isInterface() || Modifier.isAbstract(c.getModifiers()) || c.isPrimitive() || c.isArray()) {
             throw new InstantiationException(c.getName() + " is abstract or an interface and cannot be instantiated");
         }
-        Key key = new Key(KIND_CONSTRUCTOR, c, null, args);
+        Key key = new Key().set(KIND_CONSTRUCTOR, c, null, args);
         Resolved r = cache.get(key);
         if (r != null) {
             return r;
@@ -260,7 +274,7 @@ public final class MethodResolver {
     }
 
     /**
-     * Resolves, checks the policy and invokes.
+     * Checks the policy and invokes.
      *
      * @param r the resolution
      * @param receiver the instance or null
@@ -269,8 +283,24 @@ public final class MethodResolver {
      * @throws Throwable whatever the target throws
      */
     public Object invoke(Resolved r, Object receiver, Arg[] args) throws Throwable {
+        return invoke(r, receiver, args, new Object[r.callLength()]);
+    }
+
+    /**
+     * Checks the policy and invokes, passing the values through {@code call}:
+     * a caller that reuses its arrays (one per length) invokes without
+     * allocating. The method handle spreads the array into the call, so the
+     * target never sees it; the caller clears it when it wants the values gone.
+     *
+     * @param r the resolution
+     * @param receiver the instance or null
+     * @param args decoded arguments
+     * @param call an array of {@link Resolved#callLength()} elements, overwritten
+     * @return the result
+     * @throws Throwable whatever the target throws
+     */
+    public Object invoke(Resolved r, Object receiver, Arg[] args, Object[] call) throws Throwable {
         int off = r.hasReceiver ? 1 : 0;
-        Object[] call = new Object[off + r.params.length];
         r.convertInto(args, call, off);
         checkPolicy(r, receiver, call, off);
         if (off != 0) {
@@ -551,22 +581,35 @@ public final class MethodResolver {
     private static final byte KIND_INSTANCE = 1;
     private static final byte KIND_CONSTRUCTOR = 2;
 
-    /** Cache key: kind, class (identity), name, and each argument's type (identity) and hint flag. */
+    /**
+     * Cache key: kind, class (identity), name, and each argument's type
+     * (identity) and hint flag. The keys in the cache are {@link #copy copies}
+     * and never change; a probe (see {@link LastMethod}) is {@link #set} again
+     * for every lookup, its arrays reused while the arity fits.
+     */
     private static final class Key {
-        final byte kind;
-        final Class<?> c;
-        final String name;
-        final Class<?>[] types;
-        final boolean[] hinted;
-        final int hash;
+        private static final Class<?>[] NO_TYPES = new Class<?>[0];
+        private static final boolean[] NO_FLAGS = new boolean[0];
 
-        Key(byte kind, Class<?> c, String name, Arg[] args) {
+        private byte kind;
+        private Class<?> c;
+        private String name;
+        /** Arguments: the first {@link #n} entries of {@link #types} and {@link #hinted}. */
+        private int n;
+        private Class<?>[] types = NO_TYPES;
+        private boolean[] hinted = NO_FLAGS;
+        private int hash;
+
+        /** Makes this the key of a call with these arguments; returns this. */
+        Key set(byte kind, Class<?> c, String name, Arg[] args) {
             this.kind = kind;
             this.c = c;
             this.name = name;
-            int n = args.length;
-            this.types = new Class<?>[n];
-            this.hinted = new boolean[n];
+            n = args.length;
+            if (types.length < n) {
+                types = new Class<?>[n];
+                hinted = new boolean[n];
+            }
             int h = 31 * (31 * kind + System.identityHashCode(c)) + (name == null ? 0 : name.hashCode());
             for (int i = 0; i < n; i++) {
                 Arg a = args[i];
@@ -574,15 +617,31 @@ public final class MethodResolver {
                 hinted[i] = a.hinted;
                 h = 31 * h + (a.type == null ? 0 : System.identityHashCode(a.type)) + (a.hinted ? 1 : 0);
             }
+            // Clear what a longer call left, so the probe keeps no class alive for nothing.
+            java.util.Arrays.fill(types, n, types.length, null);
             this.hash = h;
+            return this;
         }
 
-        /** Whether a key built from these would equal this one (without building it). */
+        /** An unshared key equal to this one, sized to its arity: what the cache stores. */
+        Key copy() {
+            Key k = new Key();
+            k.kind = kind;
+            k.c = c;
+            k.name = name;
+            k.n = n;
+            k.types = Arrays.copyOf(types, n);
+            k.hinted = Arrays.copyOf(hinted, n);
+            k.hash = hash;
+            return k;
+        }
+
+        /** Whether a key set from these would equal this one (without setting it). */
         boolean matches(byte kind, Class<?> c, String name, Arg[] args) {
-            if (kind != this.kind || c != this.c || !Objects.equals(name, this.name) || args.length != types.length) {
+            if (kind != this.kind || c != this.c || !Objects.equals(name, this.name) || args.length != n) {
                 return false;
             }
-            for (int i = 0; i < args.length; i++) {
+            for (int i = 0; i < n; i++) {
                 if (args[i].type != types[i] || args[i].hinted != hinted[i]) {
                     return false;
                 }
@@ -604,11 +663,10 @@ public final class MethodResolver {
                 return false;
             }
             Key k = (Key) o;
-            if (k.hash != hash || k.kind != kind || k.c != c || !Objects.equals(k.name, name)
-                    || k.types.length != types.length) {
+            if (k.hash != hash || k.kind != kind || k.c != c || !Objects.equals(k.name, name) || k.n != n) {
                 return false;
             }
-            for (int i = 0; i < types.length; i++) {
+            for (int i = 0; i < n; i++) {
                 if (k.types[i] != types[i] || k.hinted[i] != hinted[i]) {
                     return false;
                 }
