@@ -33,10 +33,14 @@ import org.apache.arrow.vector.VectorSchemaRoot;
  * inside a guard that turns bounds or UTF-8 failures into a
  * {@link ProtocolException}; the buffer's limit is the request length, so no
  * read escapes it.
+ *
+ * <p>A session's lanes share one dispatcher, each serving on its own thread;
+ * what a request needs from one call to the next (table objects, names,
+ * arguments) lives in the {@link DispatchScratch} the lane passes in, so a
+ * repeated call allocates nothing here (issue 4).
  */
 public final class Dispatcher {
-    private static final int MAX_BATCH_DEPTH = 8;
-    private static final Arg[] NO_ARGS = new Arg[0];
+    static final int MAX_BATCH_DEPTH = 8;
     /** Most class names remembered by {@link #loadClass}. */
     private static final int MAX_CACHED_CLASSES = 4096;
 
@@ -136,47 +140,76 @@ public final class Dispatcher {
      * @return the Response table offset
      */
     public int handle(FlatBufferBuilder b, ByteBuffer request, int slot) {
-        Request r;
-        try {
-            if (request.remaining() < 8) {
-                throw new ProtocolException("request of " + request.remaining() + " bytes is too short");
-            }
-            r = Request.getRootAsRequest(request);
-        } catch (RuntimeException e) {
-            metrics.requests.increment();
-            return errorResponse(b, e instanceof ProtocolException ? e : malformed(e));
+        return handle(b, request, slot, newScratch());
+    }
+
+    /**
+     * A scratch for {@link #handle(FlatBufferBuilder, ByteBuffer, int, DispatchScratch)}:
+     * one per thread and nesting level that serves this dispatcher's requests.
+     *
+     * @return a new scratch
+     */
+    DispatchScratch newScratch() {
+        return new DispatchScratch(this, registry, policy);
+    }
+
+    /**
+     * {@link #handle(FlatBufferBuilder, ByteBuffer, int)} reusing {@code scratch}'s
+     * objects: a request like an earlier one through the same scratch
+     * allocates nothing of the dispatcher's own (what remains is the call's:
+     * boxes of values outside the JDK's caches, varargs arrays, the target's
+     * own allocations).
+     *
+     * @param b a cleared builder; the Response offset is returned, not finished
+     * @param request the request bytes (position 0, limit = length)
+     * @param slot the most bytes the finished response may take
+     * @param scratch from {@link #newScratch()} of this dispatcher, serving no other request
+     * @return the Response table offset
+     */
+    int handle(FlatBufferBuilder b, ByteBuffer request, int slot, DispatchScratch scratch) {
+        if (scratch.owner != this) {
+            throw new IllegalArgumentException("a DispatchScratch serves only the dispatcher that made it");
         }
-        DecodeContext ctx = new DecodeContext(registry, loader(), policy, request.remaining() / 4 + 16);
-        return run(b, r, ctx, 0, new boolean[1], null, slot / 2);
+        scratch.begin(loader(), request.remaining() / 4 + 16);
+        try {
+            Request r;
+            try {
+                if (request.remaining() < 8) {
+                    throw new ProtocolException("request of " + request.remaining() + " bytes is too short");
+                }
+                r = Request.getRootAsRequest(request, scratch.root);
+            } catch (RuntimeException e) {
+                metrics.requests.increment();
+                return errorResponse(b, e instanceof ProtocolException ? e : malformed(e));
+            }
+            return run(b, r, scratch, 0, null, slot / 2);
+        } finally {
+            scratch.end();
+        }
     }
 
     /**
      * What the items of one batch share, so that an item like the one before
-     * costs no allocation beyond its call's own.
-     *
-     * <p>Replies: an outcome that is always encoded the same (null, true,
-     * false, skipped) is encoded once and referenced by every item with that
-     * outcome, as FlatBuffers allows. A batch of setters or {@code add} calls
-     * then answers with 4 bytes per item, and a batch stopped early by an error
-     * fits its slot however many items it skipped.
-     *
-     * <p>Names: a method or class name whose bytes equal the previous item's
-     * is not decoded again, and the method resolved for the previous item is
-     * reused when the receiver class and argument types match too.
+     * costs no allocation beyond its call's own: an outcome that is always
+     * encoded the same (null, true, false, skipped) is encoded once and
+     * referenced by every item with that outcome, as FlatBuffers allows. A
+     * batch of setters or {@code add} calls then answers with 4 bytes per
+     * item, and a batch stopped early by an error fits its slot however many
+     * items it skipped. (Names and the resolved method are remembered across
+     * items and requests by the {@link DispatchScratch}.)
      */
-    private static final class BatchScope {
-        private int none = -1;
-        private int yes = -1;
-        private int no = -1;
-        private int skipped = -1;
-        /** The request bytes, for reading names without decoding them. */
-        private final ByteBuffer view;
-        private final LastText name = new LastText();
-        private final LastText className = new LastText();
-        final MethodResolver.LastMethod lastMethod = new MethodResolver.LastMethod();
+    static final class BatchScope {
+        private int none;
+        private int yes;
+        private int no;
+        private int skipped;
 
-        BatchScope(ByteBuffer request) {
-            this.view = request.duplicate();
+        /** Starts a batch: nothing encoded yet. */
+        void reset() {
+            none = -1;
+            yes = -1;
+            no = -1;
+            skipped = -1;
         }
 
         /** The Response for a null or Boolean result. */
@@ -189,49 +222,6 @@ public final class Dispatcher {
             }
             return no >= 0 ? no : (no = valueResponse(b, ValueCodec.encode(b, false, null, 0)));
         }
-
-        /** {@link #requireName}, the previous item's String when the bytes are the same. */
-        String name(Request r) {
-            ByteBuffer now = field(r, true);
-            return name.sameAs(now) ? name.text : name.set(now, requireName(r));
-        }
-
-        /** {@link #requireClassName}, the previous item's String when the bytes are the same. */
-        String className(Request r) {
-            ByteBuffer now = field(r, false);
-            return className.sameAs(now) ? className.text : className.set(now, requireClassName(r));
-        }
-
-        /** The bytes of the request's name (or class name) field, in {@link #view}. */
-        private ByteBuffer field(Request r, boolean methodName) {
-            try {
-                return methodName ? r.nameInByteBuffer(view) : r.classNameInByteBuffer(view);
-            } catch (RuntimeException e) {
-                throw malformed(e);
-            }
-        }
-
-        /** A text field's last decoded value and its bytes. */
-        private static final class LastText {
-            private ByteBuffer bytes;
-            private String text;
-
-            boolean sameAs(ByteBuffer now) {
-                return text != null && now != null && now.equals(bytes);
-            }
-
-            String set(ByteBuffer now, String decoded) {
-                bytes = copy(now);
-                text = decoded;
-                return decoded;
-            }
-        }
-
-        private static ByteBuffer copy(ByteBuffer bytes) {
-            ByteBuffer c = ByteBuffer.allocate(bytes.remaining());
-            c.put(bytes.duplicate()).flip();
-            return c;
-        }
     }
 
     private static int valueResponse(FlatBufferBuilder b, int value) {
@@ -241,18 +231,18 @@ public final class Dispatcher {
     }
 
     /**
-     * Runs one request; sets {@code failed[0]} if it answered with an error.
+     * Runs one request; sets {@code s.failed[depth]} if it answered with an error.
      * {@code scope} is the enclosing batch's (null outside a batch).
      */
-    private int run(FlatBufferBuilder b, Request r, DecodeContext ctx, int depth, boolean[] failed,
-                    BatchScope scope, int replyBudget) {
+    private int run(FlatBufferBuilder b, Request r, DispatchScratch s, int depth, BatchScope scope,
+                    int replyBudget) {
         metrics.requests.increment();
         try {
             int action = action(r);
             if (action == Action.Batch) {
-                return batch(b, r, ctx, depth, replyBudget);
+                return batch(b, r, s, depth, replyBudget);
             }
-            Object result = execute(r, action, ctx, scope);
+            Object result = execute(r, action, s);
             // A created object is always a reference: Python holds a proxy to it; so is a received batch.
             boolean asRef = action == Action.CreateObject || action == Action.SendArrowBatch
                     || action == Action.RegisterCallback || returnObjectRef(r);
@@ -275,7 +265,7 @@ public final class Dispatcher {
                 }
             } else if (action == Action.RegisterCallback) {
                 // Already registered: its id is the callback id.
-                value = encodeProxy(b, (Long) result, requireClassName(r));
+                value = encodeProxy(b, (Long) result, s.names.className(r));
             } else if (action == Action.SendArrowBatch) {
                 try {
                     value = ValueCodec.encodeResult(b, result, registry, true);
@@ -291,25 +281,27 @@ public final class Dispatcher {
             }
             return valueResponse(b, value);
         } catch (Throwable t) {
-            failed[0] = true;
+            s.failed[depth] = true;
             return errorResponse(b, t);
         }
     }
 
     /** Runs a batch's items; stops before an item once the replies take {@code replyBudget} bytes. */
-    private int batch(FlatBufferBuilder b, Request r, DecodeContext ctx, int depth, int replyBudget) {
+    private int batch(FlatBufferBuilder b, Request r, DispatchScratch s, int depth, int replyBudget) {
         if (depth >= MAX_BATCH_DEPTH) {
             throw new ProtocolException("batches nested deeper than " + MAX_BATCH_DEPTH);
         }
         releaseIds(r);
         int n = batchLength(r);
         boolean stopOnError = stopOnError(r);
-        int[] items = new int[n];
-        boolean[] failed = new boolean[1];
-        BatchScope scope = new BatchScope(r.getByteBuffer());
-        Request item = new Request();
+        int itemDepth = depth + 1;
+        int[] items = s.replies(itemDepth, n);
+        s.failed[itemDepth] = false;
+        BatchScope scope = s.scope(itemDepth);
+        Request item = s.item(itemDepth);
+        int answered = 0;
         for (int i = 0; i < n; i++) {
-            if (failed[0] && stopOnError) {
+            if (s.failed[itemDepth] && stopOnError) {
                 releaseSkippedBatch(r, item, i);
                 metrics.requests.increment();
                 if (scope.skipped < 0) {
@@ -318,32 +310,39 @@ public final class Dispatcher {
                 } else {
                     metrics.errors.increment();
                 }
-                items[i] = scope.skipped;
+                items[answered++] = scope.skipped;
                 continue;
             }
             if (i > 0 && b.offset() + 4 * i > replyBudget) {
-                // Not run: the reply lists the items before it, and Python sends the rest again.
-                items = java.util.Arrays.copyOf(items, i);
-                break;
+                break; // not run: the reply lists the items before it, and Python sends the rest again
             }
             Request sub;
             try {
                 sub = batchItem(r, item, i);
             } catch (ProtocolException e) {
                 metrics.requests.increment();
-                items[i] = errorResponse(b, e);
-                failed[0] = true;
+                items[answered++] = errorResponse(b, e);
+                s.failed[itemDepth] = true;
                 continue;
             }
-            items[i] = run(b, sub, ctx, depth + 1, failed, scope, replyBudget);
+            items[answered++] = run(b, sub, s, itemDepth, scope, replyBudget);
         }
-        int vec = Response.createBatchVector(b, items);
+        int vec = replyVector(b, items, answered);
         Response.startResponse(b);
         Response.addBatch(b, vec);
         return Response.endResponse(b);
     }
 
-    private Object execute(Request r, int action, DecodeContext ctx, BatchScope scope) throws Throwable {
+    /** {@link Response#createBatchVector} of the first {@code n} offsets, so the array can be reused. */
+    private static int replyVector(FlatBufferBuilder b, int[] items, int n) {
+        b.startVector(4, n, 4);
+        for (int i = n - 1; i >= 0; i--) {
+            b.addOffset(items[i]);
+        }
+        return b.endVector();
+    }
+
+    private Object execute(Request r, int action, DispatchScratch s) throws Throwable {
         try {
             releaseIds(r);
         } catch (RuntimeException e) {
@@ -357,25 +356,23 @@ public final class Dispatcher {
             case Action.ReleaseObjects:
                 return null;
             case Action.CreateObject: {
-                Class<?> c = loadClass(requireClassName(r));
-                Arg[] args = args(r, ctx);
-                return resolver.invoke(resolver.resolveConstructor(c, args), null, args);
+                Class<?> c = loadClass(s.names.className(r));
+                Arg[] args = args(r, s);
+                return invoke(resolver.resolveConstructor(c, args), null, args, s);
             }
             case Action.InvokeMethod: {
                 Object target = registry.get(objectId(r));
-                String name = scope != null ? scope.name(r) : requireName(r);
-                Arg[] args = args(r, ctx);
+                String name = s.names.name(r);
+                Arg[] args = args(r, s);
                 checkReceiverClass(target.getClass());
-                MethodResolver.LastMethod last = scope != null ? scope.lastMethod : null;
-                return resolver.invoke(resolver.resolveMethod(target.getClass(), name, args, false, last), target,
-                        args);
+                return invoke(resolver.resolveMethod(target.getClass(), name, args, false, s.lastMethod), target,
+                        args, s);
             }
             case Action.InvokeStaticMethod: {
-                Class<?> c = loadClass(scope != null ? scope.className(r) : requireClassName(r));
-                String name = scope != null ? scope.name(r) : requireName(r);
-                Arg[] args = args(r, ctx);
-                MethodResolver.LastMethod last = scope != null ? scope.lastMethod : null;
-                return resolver.invoke(resolver.resolveMethod(c, name, args, true, last), null, args);
+                Class<?> c = loadClass(s.names.className(r));
+                String name = s.names.name(r);
+                Arg[] args = args(r, s);
+                return invoke(resolver.resolveMethod(c, name, args, true, s.lastMethod), null, args, s);
             }
             case Action.GetField: {
                 Object target = registry.get(guard(r::objectId));
@@ -385,7 +382,7 @@ public final class Dispatcher {
             case Action.SetField: {
                 Object target = registry.get(guard(r::objectId));
                 Field f = findField(target.getClass(), requireText(r::name, "name"), false);
-                setField(f, target, r, ctx);
+                setField(f, target, r, s);
                 return null;
             }
             case Action.GetStaticField: {
@@ -395,7 +392,7 @@ public final class Dispatcher {
             case Action.SetStaticField: {
                 Class<?> c = loadClass(requireText(r::className, "class_name"));
                 Field f = findField(c, requireText(r::name, "name"), true);
-                setField(f, null, r, ctx);
+                setField(f, null, r, s);
                 return null;
             }
             case Action.Reflect:
@@ -425,7 +422,7 @@ public final class Dispatcher {
             case Action.ArrowStream:
                 return arrowStream(requireArrow(action), r);
             case Action.RegisterCallback:
-                return requireCallbacks(action).register(loadClass(requireClassName(r)));
+                return requireCallbacks(action).register(loadClass(s.names.className(r)));
             case Action.UnregisterCallback:
                 requireCallbacks(action).unregister(objectId(r));
                 return null;
@@ -610,21 +607,18 @@ public final class Dispatcher {
     private void releaseIds(Request r) {
         int n = releaseIdsLength(r);
         for (int i = 0; i < n; i++) {
-            int j = i;
-            registry.release(guard(() -> r.releaseIds(j)));
+            registry.release(releaseId(r, i));
         }
     }
 
-    private Arg[] args(Request r, DecodeContext ctx) throws ClassNotFoundException {
+    /** Decodes the request's arguments into the scratch's Args of that arity. */
+    private static Arg[] args(Request r, DispatchScratch s) throws ClassNotFoundException {
         int n = argsLength(r);
-        if (n == 0) {
-            return NO_ARGS;
-        }
-        Arg[] out = new Arg[n];
-        Value v = ctx.argument;
+        Arg[] out = s.args(n);
+        Value v = s.ctx.argument;
         for (int i = 0; i < n; i++) {
             try {
-                out[i] = ValueCodec.decodeArg(r.args(v, i), ctx);
+                ValueCodec.decodeArg(r.args(v, i), s.ctx, out[i]);
             } catch (UnknownObjectException | ClassCastException | SecurityException | ProtocolException e) {
                 throw e;
             } catch (RuntimeException | StackOverflowError e) {
@@ -634,8 +628,14 @@ public final class Dispatcher {
         return out;
     }
 
-    private void setField(Field f, Object target, Request r, DecodeContext ctx) throws Exception {
-        Arg[] args = args(r, ctx);
+    /** {@link MethodResolver#invoke}, passing the values through the scratch's array of that length. */
+    private Object invoke(MethodResolver.Resolved m, Object receiver, Arg[] args, DispatchScratch s)
+            throws Throwable {
+        return resolver.invoke(m, receiver, args, s.call(m.callLength()));
+    }
+
+    private void setField(Field f, Object target, Request r, DispatchScratch s) throws Exception {
+        Arg[] args = args(r, s);
         if (args.length != 1) {
             throw new IllegalArgumentException("setting field " + f.getName() + " needs exactly one value in args, got "
                     + args.length);
@@ -794,6 +794,14 @@ public final class Dispatcher {
         }
     }
 
+    private static long releaseId(Request r, int i) {
+        try {
+            return r.releaseIds(i);
+        } catch (RuntimeException | StackOverflowError e) {
+            throw malformed(e);
+        }
+    }
+
     private static Request batchItem(Request r, Request item, int i) {
         try {
             return r.batch(item, i);
@@ -832,32 +840,6 @@ public final class Dispatcher {
         return ValueCodec.checkedLength(n, 8, r);
     }
 
-    private static String requireName(Request r) {
-        String v;
-        try {
-            v = r.name();
-        } catch (RuntimeException | StackOverflowError e) {
-            throw malformed(e);
-        }
-        if (v == null || v.isEmpty()) {
-            throw new ProtocolException("request has no name");
-        }
-        return v;
-    }
-
-    private static String requireClassName(Request r) {
-        String v;
-        try {
-            v = r.className();
-        } catch (RuntimeException | StackOverflowError e) {
-            throw malformed(e);
-        }
-        if (v == null || v.isEmpty()) {
-            throw new ProtocolException("request has no class_name");
-        }
-        return v;
-    }
-
     private static String requireText(java.util.function.Supplier<String> s, String what) {
         String v = guard(s::get);
         if (v == null || v.isEmpty()) {
@@ -877,7 +859,7 @@ public final class Dispatcher {
         }
     }
 
-    private static ProtocolException malformed(Throwable t) {
+    static ProtocolException malformed(Throwable t) {
         return new ProtocolException("malformed request: " + t, t);
     }
 

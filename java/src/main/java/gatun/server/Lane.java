@@ -101,13 +101,18 @@ final class Lane {
     /** Callback lanes: the owner was interrupted while waiting for Python. */
     private boolean interruptedWhileWaiting;
 
-    /** Per nesting level: where responses are built and requests copied to. */
+    /**
+     * Per nesting level: where responses are built and requests copied to, and
+     * what the dispatcher reuses between the requests served at that level.
+     */
     private static final class Frame {
         final FlatBufferBuilder b = new FlatBufferBuilder(4096);
         final byte[] request;
+        final DispatchScratch scratch;
 
-        Frame(int slotSize) {
+        Frame(int slotSize, DispatchScratch scratch) {
             request = new byte[slotSize];
+            this.scratch = scratch;
         }
     }
 
@@ -333,7 +338,7 @@ final class Lane {
 
     private Frame frame(int level) {
         while (frames.size() <= level) {
-            frames.add(new Frame(seg.slotSize()));
+            frames.add(new Frame(seg.slotSize(), dispatcher.newScratch()));
         }
         return frames.get(level);
     }
@@ -356,18 +361,18 @@ final class Lane {
                     + " bytes exceeds the lane slot of " + slot + " bytes"));
         } else {
             seg.copyRequest(index, f.request, len);
-            root = dispatch(b, ByteBuffer.wrap(f.request, 0, len).slice());
+            root = dispatch(b, ByteBuffer.wrap(f.request, 0, len).slice(), f.scratch);
         }
         publish(b, root, 0, mark);
     }
 
     /** Runs user code for the request {@link #reqSeq}, cancellable by Python. */
-    private int dispatch(FlatBufferBuilder b, ByteBuffer req) {
+    private int dispatch(FlatBufferBuilder b, ByteBuffer req, DispatchScratch scratch) {
         synchronized (userCode) {
             runningSeq = reqSeq;
         }
         try {
-            return dispatcher.handle(b, req, seg.slotSize());
+            return dispatcher.handle(b, req, seg.slotSize(), scratch);
         } finally {
             synchronized (userCode) {
                 runningSeq = 0;

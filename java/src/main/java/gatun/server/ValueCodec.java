@@ -31,14 +31,19 @@ public final class ValueCodec {
     private ValueCodec() {
     }
 
-    /** A decoded argument: the Java value and the type overload resolution sees. */
+    /**
+     * A decoded argument: the Java value and the type overload resolution sees.
+     * The dispatcher reuses its Args from one request to the next (see
+     * {@link DispatchScratch}), so nothing may keep one past the call it was
+     * decoded for.
+     */
     public static final class Arg {
         /** The converted value. */
-        public final Object value;
+        public Object value;
         /** Primitive type for wire scalars, the hint, or the runtime class; null for null. */
-        public final Class<?> type;
+        public Class<?> type;
         /** True if Python gave a type hint. */
-        public final boolean hinted;
+        public boolean hinted;
 
         /**
          * @param value the converted value
@@ -46,9 +51,15 @@ public final class ValueCodec {
          * @param hinted true if it came from a type hint
          */
         public Arg(Object value, Class<?> type, boolean hinted) {
+            set(value, type, hinted);
+        }
+
+        /** Rewrites this argument in place; returns this. */
+        Arg set(Object value, Class<?> type, boolean hinted) {
             this.value = value;
             this.type = type;
             this.hinted = hinted;
+            return this;
         }
 
         /**
@@ -67,10 +78,14 @@ public final class ValueCodec {
         }
     }
 
-    /** Per-request decoding state: the registry, the class loader and a node budget. */
+    /**
+     * Per-request decoding state: the registry, the class loader and a node
+     * budget. A dispatcher keeps one per {@link DispatchScratch} and
+     * {@link #reset}s it for each request.
+     */
     public static final class DecodeContext {
         final ObjectRegistry registry;
-        final ClassLoader loader;
+        ClassLoader loader;
         final ClassPolicy policy;
         int budget;
         /** Reused to read each top-level argument of the request (and of its batch's items). */
@@ -84,8 +99,13 @@ public final class ValueCodec {
          */
         public DecodeContext(ObjectRegistry registry, ClassLoader loader, ClassPolicy policy, int budget) {
             this.registry = registry;
-            this.loader = loader;
             this.policy = policy;
+            reset(loader, budget);
+        }
+
+        /** Starts a new request: its loader and its budget. */
+        void reset(ClassLoader loader, int budget) {
+            this.loader = loader;
             this.budget = budget;
         }
     }
@@ -93,21 +113,22 @@ public final class ValueCodec {
     // ------------------------------------------------------------ wire -> Java
 
     /**
-     * Decodes an argument, applying its type hint.
+     * Decodes an argument into {@code into}, applying its type hint.
      *
      * @param v the wire value
      * @param ctx decoding state
-     * @return the argument
+     * @param into the argument to overwrite
+     * @return {@code into}
      * @throws ClassNotFoundException if the hint names no class
      */
-    public static Arg decodeArg(Value v, DecodeContext ctx) throws ClassNotFoundException {
+    static Arg decodeArg(Value v, DecodeContext ctx, Arg into) throws ClassNotFoundException {
         Object value = decode(v, ctx, 0);
         String hint = v.typeHint();
         if (hint == null || hint.isEmpty()) {
-            return Arg.of(value);
+            return into.set(value, Coercion.naturalType(value), false);
         }
         Class<?> h = resolveHint(hint, ctx.loader, ctx.policy);
-        return new Arg(convertToHint(value, h, hint), h, true);
+        return into.set(convertToHint(value, h, hint), h, true);
     }
 
     /**
