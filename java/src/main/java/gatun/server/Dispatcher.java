@@ -291,7 +291,7 @@ public final class Dispatcher {
         if (depth >= MAX_BATCH_DEPTH) {
             throw new ProtocolException("batches nested deeper than " + MAX_BATCH_DEPTH);
         }
-        releaseIds(r);
+        releaseIds(r, s);
         int n = batchLength(r);
         boolean stopOnError = stopOnError(r);
         int itemDepth = depth + 1;
@@ -344,7 +344,7 @@ public final class Dispatcher {
 
     private Object execute(Request r, int action, DispatchScratch s) throws Throwable {
         try {
-            releaseIds(r);
+            releaseIds(r, s);
         } catch (RuntimeException e) {
             if ((action == Action.SendArrowBatch || action == Action.ArrowStream) && arrow != null) {
                 arrow.releaseUnused(guard(r::arrow));
@@ -361,7 +361,7 @@ public final class Dispatcher {
                 return invoke(resolver.resolveConstructor(c, args), null, args, s);
             }
             case Action.InvokeMethod: {
-                Object target = registry.get(objectId(r));
+                Object target = registry.get(objectId(r), s.ctx.id);
                 String name = s.names.name(r);
                 Arg[] args = args(r, s);
                 checkReceiverClass(target.getClass());
@@ -604,10 +604,10 @@ public final class Dispatcher {
 
     // --------------------------------------------------------------- helpers
 
-    private void releaseIds(Request r) {
+    private void releaseIds(Request r, DispatchScratch s) {
         int n = releaseIdsLength(r);
         for (int i = 0; i < n; i++) {
-            registry.release(releaseId(r, i));
+            registry.release(releaseId(r, i), s.ctx.id);
         }
     }
 

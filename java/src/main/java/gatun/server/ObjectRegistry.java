@@ -15,15 +15,16 @@ public final class ObjectRegistry {
     /** System property naming the per-session object limit. */
     public static final String MAX_OBJECTS_PROPERTY = "gatun.limits.max_objects";
 
-    private final ConcurrentHashMap<Long, Object> objects = new ConcurrentHashMap<>();
+    /** Keyed by {@link Id}, not Long: a lookup with a caller's probe boxes nothing (ids soon pass 127). */
+    private final ConcurrentHashMap<Id, Object> objects = new ConcurrentHashMap<>();
     private final AtomicLong nextId = new AtomicLong(1);
     private final long maxObjects;
 
-    /** Creates a registry with the limit from the system property. */
     /** Objects the bridge must close when their last id goes (identity set). */
     private final java.util.Set<Object> owned =
             java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
 
+    /** Creates a registry with the limit from the system property. */
     public ObjectRegistry() {
         this(Long.getLong(MAX_OBJECTS_PROPERTY, 1_000_000L));
     }
@@ -51,7 +52,7 @@ public final class ObjectRegistry {
                     + " live objects (-D" + MAX_OBJECTS_PROPERTY + "); release proxies or raise the limit");
         }
         long id = nextId.getAndIncrement();
-        objects.put(id, obj);
+        objects.put(new Id(id), obj);
         ResponseJournal.current().registered(this, id);
         return id;
     }
@@ -62,7 +63,22 @@ public final class ObjectRegistry {
      * @throws UnknownObjectException if the id is not live in this session
      */
     public Object get(long id) {
-        Object o = objects.get(id);
+        return get(id, new Id(0));
+    }
+
+    /**
+     * {@link #get(long)} looking up with {@code probe}, which it overwrites:
+     * a caller that keeps one probe per thread looks objects up without
+     * allocating.
+     *
+     * @param id an id issued by this registry
+     * @param probe the caller's, used by one thread at a time
+     * @return the object
+     * @throws UnknownObjectException if the id is not live in this session
+     */
+    Object get(long id, Id probe) {
+        probe.value = id;
+        Object o = objects.get(probe);
         if (o == null) {
             throw new UnknownObjectException(id);
         }
@@ -90,7 +106,18 @@ public final class ObjectRegistry {
      * @param id the id to drop
      */
     public void release(long id) {
-        Object o = objects.remove(id);
+        release(id, new Id(0));
+    }
+
+    /**
+     * {@link #release(long)} looking up with {@code probe}, which it overwrites.
+     *
+     * @param id the id to drop
+     * @param probe the caller's, used by one thread at a time
+     */
+    void release(long id, Id probe) {
+        probe.value = id;
+        Object o = objects.remove(probe);
         if (o == null) {
             return;
         }
@@ -140,7 +167,7 @@ public final class ObjectRegistry {
      */
     public java.util.List<Object> drain() {
         java.util.List<Object> out = new java.util.ArrayList<>(objects.size());
-        for (Long id : new java.util.ArrayList<>(objects.keySet())) {
+        for (Id id : new java.util.ArrayList<>(objects.keySet())) {
             Object o = objects.remove(id);
             if (o != null) {
                 out.add(o);
@@ -150,5 +177,31 @@ public final class ObjectRegistry {
             owned.clear();
         }
         return out;
+    }
+
+    /**
+     * An id as a map key. The keys in the map never change; a probe (a
+     * caller's, thread-confined) is rewritten for each lookup and never
+     * stored, as the map keeps only the keys {@link #register} puts.
+     */
+    static final class Id {
+        long value;
+
+        /**
+         * @param value the id
+         */
+        Id(long value) {
+            this.value = value;
+        }
+
+        @Override
+        public int hashCode() {
+            return Long.hashCode(value);
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Id && ((Id) o).value == value;
+        }
     }
 }

@@ -90,6 +90,8 @@ public final class ValueCodec {
         int budget;
         /** Reused to read each top-level argument of the request (and of its batch's items). */
         final Value argument = new Value();
+        /** Reused to look objects up in {@link #registry}. */
+        final ObjectRegistry.Id id = new ObjectRegistry.Id(0);
 
         /**
          * @param registry the session's objects
@@ -178,7 +180,7 @@ public final class ValueCodec {
             case ValueKind.Bytes:
                 return bytes(v);
             case ValueKind.Object:
-                return ctx.registry.get(v.objectId());
+                return ctx.registry.get(v.objectId(), ctx.id);
             case ValueKind.List: {
                 int n = checkedLength(v.itemsLength(), 4, v);
                 ArrayList<Object> list = new ArrayList<>(Math.min(n, 1024));
