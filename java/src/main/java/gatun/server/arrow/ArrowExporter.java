@@ -208,7 +208,7 @@ final class ArrowExporter {
             }
             throw e;
         }
-        try (VectorSchemaRoot closing = own) {
+        try (own) {
             return describeInPlace(own);
         }
     }
