@@ -75,6 +75,13 @@ const SPIN_BUDGET: Duration = Duration::from_micros(100);
 /// wake-up. A yield lets the peer run at once; with a core to itself it
 /// returns immediately.
 const YIELD_AFTER: Duration = Duration::from_micros(5);
+/// A yield that takes this long ran another thread on this core. While the
+/// peers share a core (until the scheduler moves one, often milliseconds),
+/// every spin before a yield is time the other cannot run: a call cost
+/// 15-20 µs instead of ~4. So a waiter whose last wait gave its core away
+/// yields at once; a yield that returns at once (a core of its own again)
+/// brings back the spin.
+const YIELD_GAVE_CORE: Duration = Duration::from_micros(2);
 
 /// What the waiter should do when it wakes to check signals.
 pub trait Interrupt {
@@ -152,6 +159,9 @@ pub struct Lane {
     strategy: WaitStrategy,
     /// Current spin budget (backs off after misses).
     spin_budget: Duration,
+    /// The last spinning wait gave its core to another thread: the JVM
+    /// worker probably shares this core (see [`YIELD_GAVE_CORE`]).
+    sharing_core: bool,
     /// When the last request went out.
     sent_at: Instant,
     /// When the last response arrived.
@@ -193,6 +203,7 @@ impl Lane {
             peer_spinning: false,
             strategy: WaitStrategy::Adaptive,
             spin_budget: SPIN_BUDGET,
+            sharing_core: false,
             sent_at: Instant::now(),
             done_at: Instant::now(),
             always_ring: false,
@@ -393,6 +404,7 @@ impl Lane {
             let budget = self.spin_budget;
             self.u32_at(lane::PY_SPINNING).store(1, Ordering::Relaxed);
             let mut hit = false;
+            let mut gave_core = false;
             loop {
                 if doorbell::arrived(resp_seq, seq) {
                     hit = true;
@@ -402,14 +414,17 @@ impl Lane {
                 if spun >= budget {
                     break;
                 }
-                if spun < YIELD_AFTER {
+                if spun < YIELD_AFTER && !self.sharing_core {
                     std::hint::spin_loop();
                 } else {
-                    // Past a normal reply time: the JVM worker may be waiting
-                    // for this very core (see YIELD_AFTER).
+                    // Past a normal reply time, or sharing a core: the JVM
+                    // worker may be waiting for this very core (YIELD_AFTER).
+                    let before = Instant::now();
                     std::thread::yield_now();
+                    gave_core |= before.elapsed() >= YIELD_GAVE_CORE;
                 }
             }
+            self.sharing_core = gave_core;
             self.u32_at(lane::PY_SPINNING).store(0, Ordering::Relaxed);
             if self.strategy != WaitStrategy::Spin {
                 self.spin_budget = if hit {

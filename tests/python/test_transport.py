@@ -8,6 +8,8 @@ hang a call; pytest-timeout turns that into a failure.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import random
 import threading
 import time
@@ -54,3 +56,41 @@ def test_more_threads_than_lanes_share_them(client):
     for t in threads:
         t.join()
     assert results == {i: max(i, 3) for i in range(lanes * 4)}
+
+
+def _pin_process(pid: int, cpus: set[int]) -> dict[int, set[int]]:
+    """Pins every thread of ``pid`` to ``cpus``; returns what each had."""
+    before = {}
+    for tid in (int(t) for t in os.listdir(f"/proc/{pid}/task")):
+        try:
+            before[tid] = os.sched_getaffinity(tid)
+            os.sched_setaffinity(tid, cpus)
+        except OSError:  # the thread ended meanwhile
+            pass
+    return before
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs sched_setaffinity (Linux)")
+def test_calls_answer_while_python_and_the_jvm_share_one_core(fresh_client):
+    """Both spinners on one core: each must give the core to the other (the
+    yield, and the immediate yield once a yield has given the core away), or
+    a call waits out whole spin budgets. Here it is checked that every call
+    still answers correctly, hot and after pauses; how fast is the benchmark's
+    business."""
+    client = fresh_client
+    cpu = {min(os.sched_getaffinity(0))}
+    ours = os.sched_getaffinity(0)
+    jvm_before = _pin_process(client.jvm_pid, cpu)
+    os.sched_setaffinity(0, cpu)
+    try:
+        f = client.jvm.java.lang.Math.abs
+        for i in range(20_000):
+            assert f(-i) == i
+            if i % 5000 == 4999:
+                time.sleep(0.01)  # both sides stop spinning; the next call wakes them
+        assert client.jvm.java.lang.Math.max(3, 9) == 9
+    finally:
+        os.sched_setaffinity(0, ours)
+        for tid, cpus in jvm_before.items():
+            with contextlib.suppress(OSError):  # the thread ended meanwhile
+                os.sched_setaffinity(tid, cpus)

@@ -62,6 +62,14 @@ final class Lane {
      * sending the request it waits for until the spin ends.
      */
     private static final long YIELD_AFTER_NANOS = 5_000;
+    /**
+     * A yield that takes this long ran another thread on this core. While the
+     * worker shares its core with the Python caller (until the scheduler moves
+     * one of them, often milliseconds), every spin before a yield is time
+     * Python cannot run; so after a wait that gave the core away the worker
+     * yields at once, and a yield that returns at once brings the spin back.
+     */
+    private static final long YIELD_GAVE_CORE_NANOS = 2_000;
     private static final long HOT_NANOS = 2_000_000;
     /** Deepest nesting of callbacks on one lane (a Python function calling Java calling Python ...). */
     static final int MAX_CALLBACK_DEPTH = 64;
@@ -94,6 +102,8 @@ final class Lane {
     private long reqSeq;
     /** The last resp_seq published. */
     private long respSeq;
+    /** The last spinning wait gave the core away (see YIELD_GAVE_CORE_NANOS). */
+    private boolean sharingCore;
     /** Callback frames in use (0 = serving a plain request). */
     private int depth;
     /** A builder and a request buffer per nesting level, made on first use. */
@@ -292,6 +302,7 @@ final class Lane {
         if (hot) {
             seg.setJvmSpinning(index, 1);
             long start = System.nanoTime();
+            boolean gaveCore = false;
             try {
                 long spun;
                 do {
@@ -301,13 +312,16 @@ final class Lane {
                         return true;
                     }
                     spun = System.nanoTime() - start;
-                    if (spun < YIELD_AFTER_NANOS) {
+                    if (spun < YIELD_AFTER_NANOS && !sharingCore) {
                         Thread.onSpinWait();
                     } else {
+                        long before = System.nanoTime();
                         Thread.yield(); // see YIELD_AFTER_NANOS
+                        gaveCore |= System.nanoTime() - before >= YIELD_GAVE_CORE_NANOS;
                     }
                 } while (spun < SPIN_NANOS);
             } finally {
+                sharingCore = gaveCore;
                 seg.setJvmSpinning(index, 0);
             }
         }
