@@ -286,7 +286,9 @@ class GatunClient:
 
     def ping(self) -> bool:
         """One empty round trip; ``True`` when the JVM answers."""
-        self._request(_PING)
+        if self._unusable is not None:
+            raise BridgeClosedError(self._unusable)
+        self._native.request(_PING, 0, None, None, (), False)
         return True
 
     def get_metrics(self) -> str:

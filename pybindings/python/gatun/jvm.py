@@ -7,12 +7,17 @@ answer is cached per client, so a name costs at most one round trip.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
+
+from gatun import _native
+from gatun.exceptions import BridgeClosedError
 
 if TYPE_CHECKING:
     from gatun.client import GatunClient
 
 __all__ = ["JVMNode", "JVMView", "JavaClass", "JavaPackage", "JavaStaticMethod", "java_import"]
+
+_INVOKE_STATIC: Final = _native.ACTIONS["InvokeStaticMethod"]
 
 
 class JavaStaticMethod:
@@ -30,7 +35,13 @@ class JavaStaticMethod:
         self.name = name
 
     def __call__(self, *args: Any) -> Any:
-        return self._client.invoke_static_method(self.class_name, self.name, *args)
+        # The hot path of a bound call: straight to the native request (what
+        # `client.invoke_static_method` does, without its two extra frames,
+        # about a microsecond of Python on a slow core).
+        client = self._client
+        if client._unusable is not None:
+            raise BridgeClosedError(client._unusable)
+        return client._native.request(_INVOKE_STATIC, 0, self.class_name, self.name, args, False)
 
     def __repr__(self) -> str:
         return f"<JavaStaticMethod {self.class_name}.{self.name}>"

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Final
 
 from gatun import _native
-from gatun.exceptions import JavaNoSuchMethodException
+from gatun.exceptions import BridgeClosedError, JavaNoSuchMethodException
 
 if TYPE_CHECKING:
     from gatun.client import GatunClient
@@ -25,6 +25,7 @@ ELEMENT_TYPES: Final[frozenset[str]] = frozenset(
 )
 
 _ARRAY_CLASS: Final = "java.lang.reflect.Array"
+_INVOKE: Final = _native.ACTIONS["InvokeMethod"]
 
 
 class _BoundJavaMethod:
@@ -37,7 +38,12 @@ class _BoundJavaMethod:
         self._name = name
 
     def __call__(self, *args: Any) -> Any:
-        return self._obj._client.invoke_method(self._obj, self._name, *args)
+        # Straight to the native request, as `client.invoke_method` would.
+        obj = self._obj
+        client = obj._client
+        if client._unusable is not None:
+            raise BridgeClosedError(client._unusable)
+        return client._native.request(_INVOKE, obj.object_id, None, self._name, args, False)
 
     def __repr__(self) -> str:
         return f"<Java method {self._name} of {self._obj!r}>"
