@@ -261,7 +261,7 @@ fn check_offsets<O: arrow_buffer::ArrowNativeType + Into<i64> + PartialOrd>(
     let (ordered, ascii) = if utf8 {
         ordered_and_ascii(offsets, values())
     } else {
-        (ordered_in_halves(offsets), false)
+        (ordered(offsets), false)
     };
     if !ordered {
         let at = offsets
@@ -313,21 +313,6 @@ fn ordered<O: PartialOrd>(offsets: &[O]) -> bool {
 /// Below this many bytes of offsets and values one thread checks both: a
 /// second thread costs tens of microseconds to start.
 const PARALLEL_CHECK_MIN: usize = 2 << 20;
-
-/// `ordered(offsets)`, on two threads for large inputs (as below): the two
-/// halves share the offset where they meet.
-fn ordered_in_halves<O: PartialOrd + Sync>(offsets: &[O]) -> bool {
-    if std::mem::size_of_val(offsets) < PARALLEL_CHECK_MIN || !two_cores() {
-        return ordered(offsets);
-    }
-    let mid = offsets.len() / 2;
-    let (head, tail) = (&offsets[..=mid], &offsets[mid..]);
-    std::thread::scope(|scope| {
-        let tail_ordered = scope.spawn(|| ordered(tail));
-        // A panic in `ordered` cannot happen; treat one as "not ordered".
-        ordered(head) & tail_ordered.join().unwrap_or(false)
-    })
-}
 
 /// `(ordered(offsets), values.is_ascii())`. Both passes are bound by memory
 /// bandwidth, which one core does not saturate, so large inputs are split
@@ -530,20 +515,6 @@ mod tests {
                 bad[at] = bad[at + 1] + 1;
                 assert!(!ordered(&bad), "len {len}, decrease after {at}");
             }
-        }
-    }
-
-    /// Large offsets are checked in two halves on two threads: a decrease
-    /// in either half, or where the halves meet, is found.
-    #[test]
-    fn large_offsets_are_checked_in_both_halves() {
-        let len = PARALLEL_CHECK_MIN / 4 + 1001;
-        let offsets: Vec<i32> = (0..len as i32).collect();
-        assert!(ordered_in_halves(&offsets));
-        for at in [3, len / 2 - 1, len / 2, len - 2] {
-            let mut bad = offsets.clone();
-            bad[at] = bad[at + 1] + 1;
-            assert!(!ordered_in_halves(&bad), "decrease after {at}");
         }
     }
 
