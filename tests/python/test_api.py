@@ -187,6 +187,7 @@ _CONFIG_VARS = (
     "GATUN_LOG_LEVEL",
     "GATUN_SOCKET_PATH",
     "GATUN_DEBUG",
+    "GATUN_VERIFY_UTF8",
 )
 
 
@@ -204,7 +205,7 @@ def test_config_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
         monkeypatch.delenv(var, raising=False)
     (tmp_path / "pyproject.toml").write_text(
         '[tool.gatun]\nmemory = "64MB"\nstartup_timeout = 12\n'
-        'jvm_flags = ["-Xmx256m"]\nlog_level = "INFO"\n'
+        'jvm_flags = ["-Xmx256m"]\nlog_level = "INFO"\nverify_utf8 = true\n'
     )
     nested = tmp_path / "a" / "b"
     nested.mkdir(parents=True)
@@ -214,18 +215,21 @@ def test_config_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     assert config.startup_timeout == 12.0
     assert config.jvm_flags == ["-Xmx256m"]
     assert config.log_level == "INFO"
+    assert config.verify_utf8 is True
 
     monkeypatch.setenv("GATUN_MEMORY", "1GB")
     monkeypatch.setenv("GATUN_STARTUP_TIMEOUT", "7.5")
     monkeypatch.setenv("GATUN_JVM_OPTIONS", "-Xss1m -Dx='a b'")
     monkeypatch.setenv("GATUN_TRACE", "true")
     monkeypatch.setenv("GATUN_LOG_LEVEL", "FINE")
+    monkeypatch.setenv("GATUN_VERIFY_UTF8", "0")
     config = load_config()
     assert config.memory_bytes == 1 << 30
     assert config.startup_timeout == 7.5
     assert config.jvm_flags == ["-Xss1m", "-Dx=a b"]
     assert config.trace is True
     assert config.log_level == "FINE"
+    assert config.verify_utf8 is False
 
 
 def test_get_config_is_cached(monkeypatch: pytest.MonkeyPatch) -> None:
