@@ -587,50 +587,23 @@ def run(args) -> dict:
                 stats = {}
                 for rnd in range(cfg["rounds"]):
                     rot = order[rnd % len(order) :] + order[: rnd % len(order)]
+                    # Warm-up in the first round only; longer for the first configuration.
+                    first_round = rnd == 0
+                    warmup_s = (WARMUP_S if results else FIRST_WARMUP_S) if first_round else 0
+                    timing = {
+                        "reps": reps,
+                        "warmup": warm if first_round else 0,
+                        "warmup_s": warmup_s,
+                        "min_s": RUN_S,
+                    }
                     for peer in rot:
                         pr = procs[peer]
-                        w = warm if rnd == 0 else 0
-                        ws = (FIRST_WARMUP_S if not results else WARMUP_S) if rnd == 0 else 0
-                        if peer == "gatun":
-                            for path in ("gatun_copy", "gatun_arena"):
-                                times[("p2j", path)] += pr(
-                                    op="run",
-                                    dir="p2j",
-                                    path=path,
-                                    reps=reps,
-                                    warmup=w,
-                                    warmup_s=ws,
-                                    min_s=RUN_S,
-                                )
+                        p2j_paths = ("gatun_copy", "gatun_arena") if peer == "gatun" else (peer,)
+                        for path in p2j_paths:
+                            times[("p2j", path)] += pr(op="run", dir="p2j", path=path, **timing)
+                            if peer == "gatun":
                                 stats[path] = pr(op="stats")
-                            times[("j2p", "gatun")] += pr(
-                                op="run",
-                                dir="j2p",
-                                path="gatun",
-                                reps=reps,
-                                warmup=w,
-                                warmup_s=ws,
-                                min_s=RUN_S,
-                            )
-                        else:
-                            times[("p2j", peer)] += pr(
-                                op="run",
-                                dir="p2j",
-                                path=peer,
-                                reps=reps,
-                                warmup=w,
-                                warmup_s=ws,
-                                min_s=RUN_S,
-                            )
-                            times[("j2p", peer)] += pr(
-                                op="run",
-                                dir="j2p",
-                                path=peer,
-                                reps=reps,
-                                warmup=w,
-                                warmup_s=ws,
-                                min_s=RUN_S,
-                            )
+                        times[("j2p", peer)] += pr(op="run", dir="j2p", path=peer, **timing)
                 build = procs["gatun"](op="extra", kind=kind, n=n, reps=3)["java_build_ms"]
                 down = {p: pr(op="teardown") for p, pr in procs.items()}
                 p2j_bytes = (
