@@ -4,6 +4,8 @@
 
 #[cfg(not(loom))]
 mod all_ones;
+// Moving a spinning caller off a core it shares with the JVM worker.
+mod affinity;
 #[cfg(not(loom))]
 pub mod arrow_plane;
 #[cfg(not(loom))]
