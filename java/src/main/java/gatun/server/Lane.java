@@ -76,6 +76,9 @@ final class Lane {
 
     /** The lane whose requests the current thread is serving, if any. */
     private static final ThreadLocal<Lane> CURRENT = new ThreadLocal<>();
+    /** One RING byte per ringing thread, rewound before each write. */
+    private static final ThreadLocal<ByteBuffer> RING_BYTE =
+            ThreadLocal.withInitial(() -> ByteBuffer.allocateDirect(1).put(0, RING));
 
     private final Session session;
     private final int index;
@@ -118,11 +121,19 @@ final class Lane {
     private static final class Frame {
         final FlatBufferBuilder b = new FlatBufferBuilder(4096);
         final byte[] request;
+        /** A view of {@link #request}, reset for each request instead of wrapping anew. */
+        private final ByteBuffer requestView;
         final DispatchScratch scratch;
 
         Frame(int slotSize, DispatchScratch scratch) {
             request = new byte[slotSize];
+            requestView = ByteBuffer.wrap(request);
             this.scratch = scratch;
+        }
+
+        /** @return the first {@code len} bytes of {@link #request}, from position 0 */
+        ByteBuffer request(int len) {
+            return requestView.clear().limit(len);
         }
     }
 
@@ -251,8 +262,8 @@ final class Lane {
     }
 
     private void writeRing() {
-        ByteBuffer ring = ByteBuffer.allocate(1);
-        ring.put(0, RING);
+        // The worker and the ringer both ring, so each thread keeps its own buffer.
+        ByteBuffer ring = RING_BYTE.get().clear();
         try {
             while (ring.hasRemaining()) {
                 channel.write(ring);
@@ -375,7 +386,7 @@ final class Lane {
                     + " bytes exceeds the lane slot of " + slot + " bytes"));
         } else {
             seg.copyRequest(index, f.request, len);
-            root = dispatch(b, ByteBuffer.wrap(f.request, 0, len).slice(), f.scratch);
+            root = dispatch(b, f.request(len), f.scratch);
         }
         publish(b, root, 0, mark);
     }
@@ -488,8 +499,7 @@ final class Lane {
                             + " bytes long, more than the lane slot of " + seg.slotSize() + " bytes");
                 }
                 seg.copyRequest(index, f.request, len);
-                ByteBuffer req = ByteBuffer.wrap(f.request, 0, len).slice();
-                Object reply = dispatcher.callbackReply(req);
+                Object reply = dispatcher.callbackReply(f.request(len));
                 if (reply != Dispatcher.NOT_A_REPLY) {
                     return reply;
                 }
