@@ -5,6 +5,7 @@ import gatun.protocol.ElementType;
 import gatun.protocol.Value;
 import gatun.protocol.ValueKind;
 import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -92,6 +93,9 @@ public final class ValueCodec {
         final Value argument = new Value();
         /** Reused to look objects up in {@link #registry}. */
         final ObjectRegistry.Id id = new ObjectRegistry.Id(0);
+        /** A second view of {@link #viewSource}'s bytes, for reading strings and byte arrays in bulk. */
+        private ByteBuffer view;
+        private ByteBuffer viewSource;
 
         /**
          * @param registry the session's objects
@@ -103,6 +107,19 @@ public final class ValueCodec {
             this.registry = registry;
             this.policy = policy;
             reset(loader, budget);
+        }
+
+        /**
+         * @param bb a request buffer
+         * @return a view of the same bytes whose position and limit may be moved freely (made
+         *         once per buffer: a lane passes the same buffer with every request)
+         */
+        ByteBuffer viewOf(ByteBuffer bb) {
+            if (viewSource != bb) {
+                view = bb.duplicate();
+                viewSource = bb;
+            }
+            return view;
         }
 
         /** Starts a new request: its loader and its budget. */
@@ -173,12 +190,10 @@ public final class ValueCodec {
                 }
                 return (char) i;
             }
-            case ValueKind.String: {
-                String s = v.s();
-                return s == null ? "" : s;
-            }
+            case ValueKind.String:
+                return text(v, ctx);
             case ValueKind.Bytes:
-                return bytes(v);
+                return bytes(v, ctx);
             case ValueKind.Object:
                 return ctx.registry.get(v.objectId(), ctx.id);
             case ValueKind.List: {
@@ -225,11 +240,54 @@ public final class ValueCodec {
         return n;
     }
 
-    private static byte[] bytes(Value v) {
+    /**
+     * A string value. ASCII text (most names, keys and queries) is copied
+     * straight into a compact {@code String}; FlatBuffers' own decoder builds
+     * a {@code char[]} first, twice the text's size, and reads it a code unit
+     * at a time. Other text keeps that decoder, which refuses invalid UTF-8
+     * where the JDK's would substitute U+FFFD.
+     */
+    private static String text(Value v, DecodeContext ctx) {
+        ByteBuffer bb = v.getByteBuffer();
+        if (bb.hasArray()) {
+            ByteBuffer t;
+            try {
+                t = v.sInByteBuffer(ctx.viewOf(bb));
+            } catch (IllegalArgumentException e) { // limit or position past the buffer
+                throw new ProtocolException("a string value runs past the end of the request");
+            }
+            if (t == null) {
+                return "";
+            }
+            byte[] a = t.array();
+            int from = t.arrayOffset() + t.position();
+            int n = t.remaining();
+            if (isAscii(a, from, n)) {
+                return new String(a, from, n, StandardCharsets.ISO_8859_1);
+            }
+        }
+        String s = v.s();
+        return s == null ? "" : s;
+    }
+
+    private static boolean isAscii(byte[] a, int from, int n) {
+        int bits = 0;
+        for (int i = from, end = from + n; i < end; i++) {
+            bits |= a[i];
+        }
+        return bits >= 0; // the sign bit is set by any byte >= 0x80
+    }
+
+    private static byte[] bytes(Value v, DecodeContext ctx) {
         int n = checkedLength(v.dataLength(), 1, v);
         byte[] out = new byte[n];
-        for (int i = 0; i < n; i++) {
-            out[i] = (byte) v.data(i);
+        ByteBuffer bb = v.getByteBuffer();
+        if (bb.hasArray() && n > 0) {
+            v.dataInByteBuffer(ctx.viewOf(bb)).get(out);
+        } else {
+            for (int i = 0; i < n; i++) {
+                out[i] = (byte) v.data(i);
+            }
         }
         return out;
     }
@@ -249,7 +307,7 @@ public final class ValueCodec {
             }
             return out;
         }
-        ByteBuffer data = ByteBuffer.wrap(bytes(v)).order(ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer data = ByteBuffer.wrap(bytes(v, ctx)).order(ByteOrder.LITTLE_ENDIAN);
         int size = elementSize(et);
         if (data.remaining() % size != 0) {
             throw new ProtocolException("Array of " + ElementType.name(et) + " has " + data.remaining()
