@@ -15,6 +15,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use crate::class_archive::ClassArchive;
 use crate::error::{BridgeError, Result};
 
 /// Oldest Java the server runs on.
@@ -131,7 +132,12 @@ pub struct JvmProcess {
     child: Child,
     stdin: Option<ChildStdin>,
     stderr_tail: Arc<Mutex<VecDeque<u8>>>,
+    archive: ClassArchive,
 }
+
+/// How much longer `stop` waits for a JVM that records the class archive as
+/// it exits (about a second on the 2-core VM measured).
+const RECORDING_GRACE: Duration = Duration::from_secs(10);
 
 const STDERR_TAIL: usize = 64 * 1024;
 
@@ -163,17 +169,27 @@ impl JvmProcess {
 
     /// Closes stdin (the server halts on EOF) and waits up to `timeout`,
     /// then kills the JVM.
+    /// A JVM recording the class archive gets [`RECORDING_GRACE`] more.
     pub fn stop(&mut self, timeout: Duration) {
         self.stdin.take();
-        let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline {
-            if self.try_wait().is_some() {
-                return;
+        let grace = if self.archive.is_recording() {
+            RECORDING_GRACE
+        } else {
+            Duration::ZERO
+        };
+        let deadline = Instant::now() + timeout + grace;
+        let status = loop {
+            if let Some(status) = self.try_wait() {
+                break Some(status);
+            }
+            if Instant::now() >= deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                break None;
             }
             std::thread::sleep(Duration::from_millis(5));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        };
+        self.archive.finish(status.is_some_and(|s| s.success()));
     }
 }
 
@@ -233,10 +249,15 @@ pub fn spawn_server(cmd: &ServerCommand, token_hex: &str) -> Result<JvmProcess> 
         classpath.push(':');
         classpath.push_str(entry);
     }
+    let jars: Vec<PathBuf> = std::iter::once(cmd.jar.clone())
+        .chain(cmd.classpath.iter().map(PathBuf::from))
+        .collect();
+    let archive = ClassArchive::plan(&cmd.java.executable, &jars, &cmd.jvm_options);
     let mut command = Command::new(&cmd.java.executable);
     command
         .args(REQUIRED_JVM_FLAGS)
         .args(&cmd.jvm_options)
+        .args(archive.flags())
         .arg("-cp")
         .arg(classpath)
         .arg(SERVER_MAIN_CLASS)
@@ -291,6 +312,7 @@ pub fn spawn_server(cmd: &ServerCommand, token_hex: &str) -> Result<JvmProcess> 
         child,
         stdin,
         stderr_tail,
+        archive,
     })
 }
 

@@ -3,13 +3,15 @@
 //! usable from plain Rust (ARCHITECTURE §5–§7).
 
 #[cfg(not(loom))]
-mod all_ones;
-// Moving a spinning caller off a core it shares with the JVM worker.
 mod affinity;
+#[cfg(not(loom))]
+mod all_ones;
 #[cfg(not(loom))]
 pub mod arrow_plane;
 #[cfg(not(loom))]
 pub mod batch;
+#[cfg(not(loom))]
+pub mod class_archive;
 #[cfg(not(loom))]
 pub mod client;
 #[cfg(not(loom))]

@@ -135,6 +135,27 @@ public final class GatunServer implements AutoCloseable {
     }
 
     /** Blocks reading stdin; on EOF removes the socket file and halts the JVM. */
+    /** Longest wait for the Arrow warm-up before a recording JVM exits. */
+    private static final long RECORDING_WAIT_MILLIS = 5_000;
+
+    /**
+     * A JVM started with {@code -Dgatun.cds.recording=true} records, as it
+     * exits, the class archive later sessions map (the Python launcher's
+     * AppCDS). Before exiting it runs the Arrow warm-up, or lets a running one
+     * finish, so the archive holds those classes even after a session that
+     * ended before the warm-up started.
+     */
+    private static void awaitWarmupIfRecording() {
+        if (!Boolean.getBoolean("gatun.cds.recording")) {
+            return;
+        }
+        try {
+            ArrowWarmup.runOrAwait(RECORDING_WAIT_MILLIS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt(); // exit anyway
+        }
+    }
+
     private static void watchStdin(InputStream in, Path socket) {
         byte[] buf = new byte[256];
         try {
@@ -149,6 +170,7 @@ public final class GatunServer implements AutoCloseable {
         } catch (IOException | RuntimeException e) {
             // best effort
         }
+        awaitWarmupIfRecording();
         Runtime.getRuntime().halt(0);
     }
 
@@ -231,7 +253,10 @@ public final class GatunServer implements AutoCloseable {
     void sessionEnded(Session s, String reason) {
         sessions.remove(s.id(), s);
         if (exitOnClose && !closing && sessions.isEmpty()) {
-            Thread t = new Thread(() -> System.exit(0), "gatun-exit");
+            Thread t = new Thread(() -> {
+                awaitWarmupIfRecording();
+                System.exit(0);
+            }, "gatun-exit");
             t.start();
         }
     }

@@ -87,6 +87,22 @@ public final class ArrowWarmup {
         return !STARTED.get() || FINISHED.await(millis, java.util.concurrent.TimeUnit.MILLISECONDS);
     }
 
+    /**
+     * Makes sure the warm-up has run, for a JVM about to record the classes it
+     * loaded (AppCDS): runs it on this thread if it has not started (the
+     * session may end before it does), else waits for it.
+     *
+     * @param millis how long to wait at most for a warm-up already running
+     * @throws InterruptedException if interrupted while waiting
+     */
+    public static void runOrAwait(long millis) throws InterruptedException {
+        if (STARTED.compareAndSet(false, true)) {
+            runQuietly();
+        } else {
+            FINISHED.await(millis, java.util.concurrent.TimeUnit.MILLISECONDS);
+        }
+    }
+
     private static void runQuietly() {
         try {
             run();
