@@ -167,9 +167,9 @@ impl JvmProcess {
         self.stdin.as_ref().map(|s| s.as_raw_fd())
     }
 
-    /// Closes stdin (the server halts on EOF) and waits up to `timeout`,
-    /// then kills the JVM.
-    /// A JVM recording the class archive gets [`RECORDING_GRACE`] more.
+    /// Closes stdin (the server halts on EOF) and waits up to `timeout`
+    /// (plus [`RECORDING_GRACE`] for a JVM recording the class archive), then
+    /// kills the JVM.
     pub fn stop(&mut self, timeout: Duration) {
         self.stdin.take();
         let grace = if self.archive.is_recording() {

@@ -134,7 +134,6 @@ public final class GatunServer implements AutoCloseable {
         return HexFormat.of().parseHex(line);
     }
 
-    /** Blocks reading stdin; on EOF removes the socket file and halts the JVM. */
     /** Longest wait for the Arrow warm-up before a recording JVM exits. */
     private static final long RECORDING_WAIT_MILLIS = 5_000;
 
@@ -156,6 +155,7 @@ public final class GatunServer implements AutoCloseable {
         }
     }
 
+    /** Blocks reading stdin; on EOF closes the server (and its socket file) and halts the JVM. */
     private static void watchStdin(InputStream in, GatunServer server) {
         byte[] buf = new byte[256];
         try {
