@@ -11,18 +11,19 @@
 //! not move it back.
 
 /// Migrates the calling thread to another of the cores it may run on, and
-/// restores its affinity mask. Returns false (doing nothing) where that is
-/// not possible: one allowed core, more cores than `cpu_set_t` holds, or a
-/// platform without thread affinity.
+/// restores its affinity mask. Returns the cores it moved from and to (the
+/// latter seen while the former was excluded), or `None`, doing nothing,
+/// where that is not possible: one allowed core, more cores than `cpu_set_t`
+/// holds, or a platform without thread affinity.
 #[cfg(target_os = "linux")]
-pub fn move_off_current_core() -> bool {
+pub fn move_off_current_core() -> Option<(usize, usize)> {
     use std::mem::{size_of, zeroed};
     // SAFETY: plain syscalls on the calling thread (pid 0) with a
     // stack-allocated, correctly sized cpu_set_t.
     unsafe {
         let cpu = libc::sched_getcpu();
         if cpu < 0 {
-            return false;
+            return None;
         }
         let cpu = cpu as usize;
         let mut allowed: libc::cpu_set_t = zeroed();
@@ -30,23 +31,24 @@ pub fn move_off_current_core() -> bool {
             || libc::CPU_COUNT(&allowed) < 2
             || !libc::CPU_ISSET(cpu, &allowed)
         {
-            return false;
+            return None;
         }
         let mut others = allowed;
         libc::CPU_CLR(cpu, &mut others);
         if libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &others) != 0 {
-            return false;
+            return None;
         }
+        let now_on = libc::sched_getcpu();
         // Now on another core; widening the mask again does not migrate.
         libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &allowed);
-        true
+        Some((cpu, usize::try_from(now_on).ok()?))
     }
 }
 
 /// See the Linux version: other platforms do not expose thread affinity.
 #[cfg(not(target_os = "linux"))]
-pub fn move_off_current_core() -> bool {
-    false
+pub fn move_off_current_core() -> Option<(usize, usize)> {
+    None
 }
 
 #[cfg(all(test, target_os = "linux"))]
@@ -66,15 +68,18 @@ mod tests {
         };
         let before = read_mask();
         let cores = unsafe { libc::CPU_COUNT(&before) };
-        let from = unsafe { libc::sched_getcpu() };
         let moved = move_off_current_core();
         assert_eq!(
-            moved,
+            moved.is_some(),
             cores >= 2,
             "moves exactly when another core is allowed"
         );
-        if moved {
-            assert_ne!(unsafe { libc::sched_getcpu() }, from, "left its core");
+        if let Some((from, to)) = moved {
+            assert_ne!(to, from, "left its core");
+            assert!(
+                unsafe { libc::CPU_ISSET(to, &before) },
+                "to an allowed core"
+            );
         }
         let after = read_mask();
         assert!(unsafe { libc::CPU_EQUAL(&before, &after) }, "mask restored");
