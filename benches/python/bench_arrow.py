@@ -52,7 +52,7 @@ import traceback
 from importlib import metadata
 from pathlib import Path
 
-from bench_calls import lscpu_fields
+from bench_calls import cpu_ticks, lscpu_fields, steal_line, steal_share
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
@@ -552,6 +552,7 @@ def machine(java: str) -> dict:
     except OSError:
         pass
     info["loadavg_start"] = os.getloadavg()
+    info["cpu_ticks_start"] = cpu_ticks()
     return info
 
 
@@ -646,6 +647,7 @@ def run(args) -> dict:
             pr.close()
         shutil.rmtree(classes, ignore_errors=True)
     facts["loadavg_end"] = os.getloadavg()
+    facts["steal_share"] = steal_share(facts.pop("cpu_ticks_start", None), cpu_ticks())
     return {
         "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "mode": "quick" if args.quick else "full",
@@ -788,7 +790,8 @@ def write_md(data, path: Path) -> str:
         f" ({data['config'].get('first_warmup_s', data['config'].get('warmup_s', 0))} s"
         " for the first configuration measured)"
         + f"). Wall time {data['wall_s']} s. Load average start / end: "
-        f"{', '.join(f'{x:.2f}' for x in la0)} / {', '.join(f'{x:.2f}' for x in la1)}."
+        f"{', '.join(f'{x:.2f}' for x in la0)} / {', '.join(f'{x:.2f}' for x in la1)}. "
+        + steal_line(m.get("steal_share"))
     )
     lines.append("")
     lines.append(

@@ -594,6 +594,33 @@ def machine_info(java: str) -> dict:
     return info
 
 
+def cpu_ticks() -> dict | None:
+    """The machine's CPU time so far, in clock ticks (``/proc/stat``), or None."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    except (OSError, ValueError):
+        return None
+    # user nice system idle iowait irq softirq steal
+    return {"total": sum(fields), "steal": fields[7] if len(fields) > 7 else 0}
+
+
+def steal_share(start: dict | None, end: dict | None) -> float | None:
+    """Share of the CPU time between two ``cpu_ticks()`` that the hypervisor
+    gave to other guests: this VM's cores were not running at all."""
+    if not start or not end or end["total"] <= start["total"]:
+        return None
+    return (end["steal"] - start["steal"]) / (end["total"] - start["total"])
+
+
+def steal_line(share: float | None) -> str:
+    if share is None:
+        return ""
+    return (
+        f"CPU time stolen by the hypervisor during the run: {share:.1%} "
+        "(other guests on the host; the tails of every peer grow with it)."
+    )
+
+
 def machine_title(m: dict) -> str:
     first = (m.get("java_version") or ["?"])[0]
     parts = first.split('"')
@@ -615,6 +642,7 @@ def run(args) -> dict:
     started = time.monotonic()
     machine = machine_info(java)
     machine["loadavg_start"] = os.getloadavg()
+    ticks_start = cpu_ticks()
     print(f"machine: {machine_title(machine)}", flush=True)
     print(f"java: {java}; logs: {logdir}", flush=True)
 
@@ -700,6 +728,7 @@ def run(args) -> dict:
                 print(f"  {p} connect: {connect_res[p]['error']}", flush=True)
 
     machine["loadavg_end"] = os.getloadavg()
+    machine["steal_share"] = steal_share(ticks_start, cpu_ticks())
     report: dict = {
         "config": {
             **cfg,
@@ -824,7 +853,8 @@ def render_md(report: dict) -> str:
         f"Date: {m['date_utc']}; gatun-rs commit {m['git_commit']}{dirty}; "
         f"py4j {m['packages'].get('py4j')}, JPype1 {m['packages'].get('JPype1')}; "
         f"all three on `{m['java_binary']}`.",
-        f"Load average (1/5/15 min) at start / end: {load0} / {load1} (2 cores).",
+        f"Load average (1/5/15 min) at start / end: {load0} / {load1} (2 cores). "
+        + steal_line(m.get("steal_share")),
         f"Mode: {cfg['mode']}: {cfg['rounds']} interleaved rounds × {cfg['n']} individually "
         f"timed calls per operation and peer (after {cfg['warmup']} warm-up calls and, in "
         f"the first round, at least {WARMUP_S:g} s of them), "

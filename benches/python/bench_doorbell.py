@@ -40,7 +40,17 @@ from pathlib import Path
 
 # Machine facts, percentiles and formatting are shared with the calls suite so
 # that every table names the machine the same way.
-from bench_calls import Worker, find_java, fmt_us, machine_info, machine_title, percentiles
+from bench_calls import (
+    Worker,
+    cpu_ticks,
+    find_java,
+    fmt_us,
+    machine_info,
+    machine_title,
+    percentiles,
+    steal_line,
+    steal_share,
+)
 
 STRATEGIES = ("adaptive", "spin", "backoff", "block")
 STRATEGY_LABEL = {"adaptive": "`adaptive` (default)"}
@@ -245,6 +255,7 @@ def run(args) -> dict:
     started = time.monotonic()
     machine = machine_info(java)
     machine["loadavg_start"] = os.getloadavg()
+    ticks_start = cpu_ticks()
     print(f"machine: {machine_title(machine)}", flush=True)
     print(f"java: {java}; logs: {logdir}", flush=True)
 
@@ -299,6 +310,7 @@ def run(args) -> dict:
     for w in workers.values():
         w.quit()
     machine["loadavg_end"] = os.getloadavg()
+    machine["steal_share"] = steal_share(ticks_start, cpu_ticks())
 
     report: dict = {
         "config": {
@@ -365,7 +377,8 @@ def render_md(report: dict) -> str:
         "",
         f"Machine: {machine_title(m)}{hyp}.",
         f"Date: {m['date_utc']}; gatun-rs commit {m['git_commit']}{dirty}; `{m['java_binary']}`.",
-        f"Load average (1/5/15 min) at start / end: {load0} / {load1}.",
+        f"Load average (1/5/15 min) at start / end: {load0} / {load1}. "
+        + steal_line(m.get("steal_share")),
         f"Mode: {cfg['mode']}: {cfg['rounds']} interleaved rounds (strategy order rotated), "
         f"each strategy in its own process and JVM; per round {n['hot']:,} hot, "
         f"{n['sleeping']:,} sleeping-peer and {n['slow']:,} slow-callee calls, each timed "
