@@ -83,10 +83,6 @@ const YIELD_AFTER: Duration = Duration::from_micros(5);
 /// brings back the spin.
 const YIELD_GAVE_CORE: Duration = Duration::from_micros(2);
 
-/// Shortest time between two moves off a shared core (see
-/// [`Lane::escape_shared_core`]).
-const ESCAPE_INTERVAL: Duration = Duration::from_millis(1);
-
 /// What the waiter should do when it wakes to check signals.
 pub trait Interrupt {
     /// True if the call should be abandoned (e.g. Ctrl-C).
@@ -166,8 +162,6 @@ pub struct Lane {
     /// The last spinning wait gave its core to another thread: the JVM
     /// worker probably shares this core (see [`YIELD_GAVE_CORE`]).
     sharing_core: bool,
-    /// When this thread last left a core it shared (see [`ESCAPE_INTERVAL`]).
-    escaped_at: Option<Instant>,
     /// When the last request went out.
     sent_at: Instant,
     /// When the last response arrived.
@@ -210,7 +204,6 @@ impl Lane {
             strategy: WaitStrategy::Adaptive,
             spin_budget: SPIN_BUDGET,
             sharing_core: false,
-            escaped_at: None,
             sent_at: Instant::now(),
             done_at: Instant::now(),
             always_ring: false,
@@ -431,9 +424,6 @@ impl Lane {
                     gave_core |= before.elapsed() >= YIELD_GAVE_CORE;
                 }
             }
-            if gave_core && self.sharing_core {
-                self.escape_shared_core();
-            }
             self.sharing_core = gave_core;
             self.u32_at(lane::PY_SPINNING).store(0, Ordering::Relaxed);
             if self.strategy != WaitStrategy::Spin {
@@ -473,22 +463,6 @@ impl Lane {
             self.spin_budget = SPIN_BUDGET;
         }
         Ok(true)
-    }
-
-    /// Two waits in a row gave the core away: the JVM worker and this thread
-    /// share a core, and the scheduler may keep them there for tens of
-    /// milliseconds while the other core idles (src/affinity.rs). Leave it,
-    /// at most once per [`ESCAPE_INTERVAL`] so that a core shared with some
-    /// third busy thread does not turn into a migration per call.
-    fn escape_shared_core(&mut self) {
-        if self
-            .escaped_at
-            .is_some_and(|at| at.elapsed() < ESCAPE_INTERVAL)
-        {
-            return;
-        }
-        self.escaped_at = Some(Instant::now());
-        crate::affinity::move_off_current_core();
     }
 
     /// The non-blocking half of the doorbell wait, for an event loop that

@@ -3,8 +3,6 @@
 //! usable from plain Rust (ARCHITECTURE §5–§7).
 
 #[cfg(not(loom))]
-mod affinity;
-#[cfg(not(loom))]
 mod all_ones;
 #[cfg(not(loom))]
 pub mod arrow_plane;
