@@ -546,7 +546,20 @@ def machine(java: str) -> dict:
             ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "-C", str(ROOT), "status", "--porcelain"], capture_output=True, text=True
+            # Results written by an earlier suite of the same session are not code.
+            [
+                "git",
+                "-C",
+                str(ROOT),
+                "status",
+                "--porcelain",
+                "--untracked-files=no",
+                "--",
+                ".",
+                ":!benches/results",
+            ],
+            capture_output=True,
+            text=True,
         ).stdout
         info["dirty"] = bool(dirty.strip())
     except OSError:

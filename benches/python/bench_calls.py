@@ -588,7 +588,20 @@ def machine_info(java: str) -> dict:
     repo = Path(__file__).resolve().parents[2]
     info["git_commit"] = sh(["git", "-C", str(repo), "rev-parse", "--short", "HEAD"])
     info["git_dirty"] = bool(
-        sh(["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"])
+        # Results written by an earlier suite of the same session are not code.
+        sh(
+            [
+                "git",
+                "-C",
+                str(repo),
+                "status",
+                "--porcelain",
+                "--untracked-files=no",
+                "--",
+                ".",
+                ":!benches/results",
+            ]
+        )
     )
     info["date_utc"] = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return info
