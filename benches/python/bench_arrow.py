@@ -52,7 +52,7 @@ import traceback
 from importlib import metadata
 from pathlib import Path
 
-from bench_calls import cpu_ticks, lscpu_fields, steal_line, steal_share
+from bench_calls import cpu_ticks, lscpu_fields, steal_line, steal_share, tree_is_dirty
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
@@ -545,23 +545,7 @@ def machine(java: str) -> dict:
         info["commit"] = subprocess.run(
             ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
         ).stdout.strip()
-        dirty = subprocess.run(
-            # Results written by an earlier suite of the same session are not code.
-            [
-                "git",
-                "-C",
-                str(ROOT),
-                "status",
-                "--porcelain",
-                "--untracked-files=no",
-                "--",
-                ".",
-                ":!benches/results",
-            ],
-            capture_output=True,
-            text=True,
-        ).stdout
-        info["dirty"] = bool(dirty.strip())
+        info["dirty"] = tree_is_dirty(ROOT)
     except OSError:
         pass
     info["loadavg_start"] = os.getloadavg()

@@ -544,6 +544,13 @@ def sh(cmd: list[str]) -> str:
         return f"unavailable: {e}"
 
 
+def tree_is_dirty(repo: Path) -> bool:
+    """Uncommitted changes to tracked files, apart from the results an earlier
+    suite of the same session wrote (they are not code)."""
+    git = ["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"]
+    return bool(sh([*git, "--", ".", ":!benches/results"]))
+
+
 def lscpu_fields(keys: tuple[str, ...]) -> dict:
     """The named ``lscpu`` fields (empty if lscpu is unavailable); also used by
     bench_arrow.py."""
@@ -587,22 +594,7 @@ def machine_info(java: str) -> dict:
     info["packages"] = pkgs
     repo = Path(__file__).resolve().parents[2]
     info["git_commit"] = sh(["git", "-C", str(repo), "rev-parse", "--short", "HEAD"])
-    info["git_dirty"] = bool(
-        # Results written by an earlier suite of the same session are not code.
-        sh(
-            [
-                "git",
-                "-C",
-                str(repo),
-                "status",
-                "--porcelain",
-                "--untracked-files=no",
-                "--",
-                ".",
-                ":!benches/results",
-            ]
-        )
-    )
+    info["git_dirty"] = tree_is_dirty(repo)
     info["date_utc"] = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return info
 
