@@ -85,6 +85,9 @@ public final class ValueCodec {
      * {@link #reset}s it for each request.
      */
     public static final class DecodeContext {
+        /** Distinct hints remembered at most; more start the cache afresh. */
+        private static final int MAX_CACHED_HINTS = 256;
+
         final ObjectRegistry registry;
         ClassLoader loader;
         final ClassPolicy policy;
@@ -93,6 +96,9 @@ public final class ValueCodec {
         final Value argument = new Value();
         /** Reused to look objects up in {@link #registry}. */
         final ObjectRegistry.Id id = new ObjectRegistry.Id(0);
+        /** Type hints resolved with {@link #hintsLoader}: a hint costs a class lookup once, not per call. */
+        private final HashMap<String, Class<?>> hints = new HashMap<>();
+        private ClassLoader hintsLoader;
         /** A second view of {@link #viewSource}'s bytes, for reading strings and byte arrays in bulk. */
         private ByteBuffer view;
         private ByteBuffer viewSource;
@@ -122,6 +128,25 @@ public final class ValueCodec {
             return view;
         }
 
+        /**
+         * Resolves a type hint ({@link #resolveHint}), remembering the answer
+         * for this loader. A simple name such as {@code "ArrayList"} cost two
+         * failed lookups, each building an exception, before it was found in
+         * {@code java.util}.
+         */
+        Class<?> hint(String hint) throws ClassNotFoundException {
+            if (hintsLoader != loader || hints.size() >= MAX_CACHED_HINTS) {
+                hints.clear();
+                hintsLoader = loader;
+            }
+            Class<?> c = hints.get(hint);
+            if (c == null) {
+                c = resolveHint(hint, loader, policy);
+                hints.put(hint, c);
+            }
+            return c;
+        }
+
         /** Starts a new request: its loader and its budget. */
         void reset(ClassLoader loader, int budget) {
             this.loader = loader;
@@ -146,7 +171,7 @@ public final class ValueCodec {
         if (hint == null || hint.isEmpty()) {
             return into.set(value, Coercion.naturalType(value), false);
         }
-        Class<?> h = resolveHint(hint, ctx.loader, ctx.policy);
+        Class<?> h = ctx.hint(hint);
         return into.set(convertToHint(value, h, hint), h, true);
     }
 

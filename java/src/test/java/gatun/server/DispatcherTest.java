@@ -154,6 +154,58 @@ class DispatcherTest {
         assertEquals("x", ok(callStatic("java.lang.String", "valueOf", new Hint("x", "char"))));
     }
 
+    /** A class loader that counts the lookups made through it. */
+    private static final class CountingLoader extends ClassLoader {
+        int lookups;
+
+        CountingLoader(ClassLoader parent) {
+            super(parent);
+        }
+
+        @Override
+        protected Class<?> loadClass(String name, boolean resolve) throws ClassNotFoundException {
+            lookups++;
+            return super.loadClass(name, resolve);
+        }
+    }
+
+    @Test
+    void aTypeHintIsResolvedOncePerLoader() {
+        Thread t = Thread.currentThread();
+        ClassLoader before = t.getContextClassLoader();
+        CountingLoader counting = new CountingLoader(before);
+        t.setContextClassLoader(counting);
+        // As a lane serves its requests: one scratch for all of them.
+        DispatchScratch scratch = d.newScratch();
+        java.util.function.Function<Wire.Req, Object> serve = req -> {
+            b.clear();
+            b.finish(d.handle(b, ByteBuffer.wrap(req.bytes()), Integer.MAX_VALUE, scratch));
+            Result r = Wire.read(b.dataBuffer());
+            assertTrue(r.ok(), () -> "expected success, got " + r);
+            return r.value;
+        };
+        try {
+            long list = ref(create("java.util.ArrayList"));
+            // "Object" is tried as given (a failed lookup, which the JVM does not remember),
+            // then found as java.lang.Object.
+            serve.apply(call(list, "add", new Hint(1, "Object")));
+            int afterFirst = counting.lookups;
+            assertTrue(afterFirst > 0, "the first call looked the hint up through the context loader");
+            for (int i = 0; i < 20; i++) {
+                serve.apply(call(list, "add", new Hint(i, "Object")));
+            }
+            assertEquals(afterFirst, counting.lookups, "later calls reuse the resolved hint");
+            assertEquals(21L, serve.apply(call(list, "size")));
+
+            CountingLoader other = new CountingLoader(before);
+            t.setContextClassLoader(other);
+            serve.apply(call(list, "add", new Hint(1, "Object")));
+            assertTrue(other.lookups > 0, "another loader resolves the hint again");
+        } finally {
+            t.setContextClassLoader(before);
+        }
+    }
+
     @Test
     void errorsAreReported() {
         err(create("no.such.Clazz"), "java.lang.ClassNotFoundException");
