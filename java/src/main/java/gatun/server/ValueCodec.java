@@ -303,17 +303,27 @@ public final class ValueCodec {
         return bits >= 0; // the sign bit is set by any byte >= 0x80
     }
 
-    private static byte[] bytes(Value v, DecodeContext ctx) {
+    /** The data vector of {@code v}, little-endian, from position 0: a view of the request where it can be. */
+    private static ByteBuffer data(Value v, DecodeContext ctx) {
         int n = checkedLength(v.dataLength(), 1, v);
-        byte[] out = new byte[n];
         ByteBuffer bb = v.getByteBuffer();
+        ByteBuffer data;
         if (bb.hasArray() && n > 0) {
-            v.dataInByteBuffer(ctx.viewOf(bb)).get(out);
+            data = v.dataInByteBuffer(ctx.viewOf(bb)).slice();
         } else {
+            byte[] out = new byte[n];
             for (int i = 0; i < n; i++) {
                 out[i] = (byte) v.data(i);
             }
+            data = ByteBuffer.wrap(out);
         }
+        return data.order(ByteOrder.LITTLE_ENDIAN);
+    }
+
+    private static byte[] bytes(Value v, DecodeContext ctx) {
+        ByteBuffer data = data(v, ctx);
+        byte[] out = new byte[data.remaining()];
+        data.get(out);
         return out;
     }
 
@@ -332,7 +342,8 @@ public final class ValueCodec {
             }
             return out;
         }
-        ByteBuffer data = ByteBuffer.wrap(bytes(v, ctx)).order(ByteOrder.LITTLE_ENDIAN);
+        // Read straight from the request: a primitive array is copied once, into its Java array.
+        ByteBuffer data = data(v, ctx);
         int size = elementSize(et);
         if (data.remaining() % size != 0) {
             throw new ProtocolException("Array of " + ElementType.name(et) + " has " + data.remaining()
@@ -345,8 +356,11 @@ public final class ValueCodec {
                 for (int i = 0; i < n; i++) a[i] = data.get(i) != 0;
                 return a;
             }
-            case ElementType.Byte:
-                return data.array();
+            case ElementType.Byte: {
+                byte[] a = new byte[n];
+                data.get(a);
+                return a;
+            }
             case ElementType.Char: {
                 char[] a = new char[n];
                 data.asCharBuffer().get(a);
