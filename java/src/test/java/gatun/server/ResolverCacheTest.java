@@ -92,4 +92,14 @@ class ResolverCacheTest {
         assertThrows(SecurityException.class, () -> resolver.invoke(r, null, args(LinkedList.class)));
         assertThrows(SecurityException.class, () -> resolver.invoke(r, null, args(Runtime.class)));
     }
+
+    @Test
+    void policyStillSeesMemberArguments() throws Throwable {
+        MethodResolver.Resolved r = resolver.resolveMethod(Objects.class, "toString", args(7), true);
+        assertEquals("7", resolver.invoke(r, null, args(7)));
+        assertEquals("7", resolver.invoke(r, null, args(7)));
+        java.lang.reflect.Method denied = LinkedList.class.getMethod("size");
+        assertThrows(SecurityException.class, () -> resolver.invoke(r, null, args(denied)));
+        assertEquals("7", resolver.invoke(r, null, args(7)));
+    }
 }
