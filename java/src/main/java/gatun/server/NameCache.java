@@ -22,6 +22,8 @@ final class NameCache {
 
     private final byte[][] bytes = new byte[SIZE][];
     private final String[] texts = new String[SIZE];
+    /** The entry of the last hit, tried before hashing: a batch repeats one name. */
+    private int lastSlot;
 
     /**
      * The request's method name.
@@ -65,8 +67,12 @@ final class NameCache {
         if (n == 0 || n > MAX_CACHED_BYTES) {
             return decode(r, methodName); // an empty (or absent) name fails there with its own message
         }
+        if (same(bytes[lastSlot], bb, start, end)) {
+            return texts[lastSlot];
+        }
         int slot = hash(bb, start, end) & (SIZE - 1);
         if (same(bytes[slot], bb, start, end)) {
+            lastSlot = slot;
             return texts[slot];
         }
         String text = decode(r, methodName);
@@ -76,6 +82,7 @@ final class NameCache {
         }
         bytes[slot] = copy;
         texts[slot] = text;
+        lastSlot = slot;
         return text;
     }
 
