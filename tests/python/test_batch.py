@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from gatun import (
+    BatchContext,
     BatchResult,
     GatunError,
     JavaIndexOutOfBoundsException,
@@ -115,6 +116,50 @@ def test_handles_are_not_tracked_by_the_cyclic_gc(client: GatunClient) -> None:
     del b, queued
     gc.collect()
     assert survivor.get() is True  # the handle keeps its batch's replies
+
+
+def test_a_dropped_handle_is_reused_and_kept_ones_are_not(client: GatunClient) -> None:
+    with client.batch() as b:
+        first = b.call_static("java.lang.Math", "max", 1, 2)
+        b.call_static("java.lang.Math", "max", 3, 4)  # dropped at once
+        dropped = id(b.call_static("java.lang.Math", "max", 5, 6))
+        again = b.call_static("java.lang.Math", "max", 7, 8)
+        last = b.call_static("java.lang.Math", "max", 9, 10)
+    assert id(again) == dropped  # the handle nobody held became the next one
+    assert [first.get(), again.get(), last.get()] == [2, 8, 10]
+    assert [r.get() for r in b.execute()] == [2, 4, 6, 8, 10]
+    assert not any(gc.is_tracked(r) for r in (first, again, last))
+
+
+class _MarkedBatch(BatchContext):
+    __slots__ = ()
+
+
+def _marked_batches() -> int:
+    return sum(type(o) is _MarkedBatch for o in gc.get_objects())
+
+
+def test_a_batch_that_is_not_sent_is_freed(client: GatunClient) -> None:
+    # The batch and its spare handle refer to each other until it is sent.
+    gc.collect()
+
+    def fail_in_a_batch() -> None:
+        with _MarkedBatch(client) as b:
+            b.call_static("java.lang.Math", "max", 1, 2)
+            raise LookupError("the with-block failed")
+
+    gc.disable()
+    try:
+        with pytest.raises(LookupError, match="with-block failed"):
+            fail_in_a_batch()
+        assert _marked_batches() == 0  # the failed block broke the cycle: no collector needed
+    finally:
+        gc.enable()
+    b = _MarkedBatch(client)
+    b.call_static("java.lang.Math", "max", 1, 2)
+    del b
+    gc.collect()
+    assert _marked_batches() == 0  # never sent nor left: the collector frees both
 
 
 def test_a_bad_target_or_name_is_refused_when_queued(client: GatunClient) -> None:

@@ -137,6 +137,9 @@ class NativeBatch:
         ``stop_on_error`` the commands after the first failure are skipped."""
     def _results(self) -> list[BatchResult]:
         """A handle on every command's result, in the order queued."""
+    def _drop_spare(self) -> None:
+        """Let go of the handle kept for reuse, for a batch that will not be
+        sent (it and the batch refer to each other until then)."""
     def _values(self) -> list[Any]:
         """Every command's value in order once run; raises the first error."""
     @property

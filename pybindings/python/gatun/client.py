@@ -707,6 +707,8 @@ class BatchContext(_native.NativeBatch):
     ) -> None:
         if exc_type is None:
             self._send()
+        else:
+            self._drop_spare()
 
 
 # ------------------------------------------------------------ callbacks
