@@ -36,7 +36,9 @@ use flatbuffers::{FlatBufferBuilder, ForwardsUOffset, Vector, WIPOffset};
 use crate::client::{
     build_request, ReleaseQueue, RequestHead, TakenReleases, MAX_RELEASES_PER_MESSAGE,
 };
-use crate::protocol::{self as fb, Action, ValueKind};
+use crate::protocol::{self as fb, Action};
+use crate::scalar_template::ScalarTemplates;
+pub use crate::scalar_template::{Scalar, MAX_SCALAR_ARGS};
 
 /// A command's encoded arguments.
 pub type ArgsOffset = WIPOffset<Vector<'static, ForwardsUOffset<fb::Value<'static>>>>;
@@ -46,13 +48,7 @@ pub type ArgsOffset = WIPOffset<Vector<'static, ForwardsUOffset<fb::Value<'stati
 pub const HEADER_BYTES: usize = 96;
 
 /// Alignment every command keeps (the largest scalar in the protocol).
-const ALIGN: usize = 8;
-
-/// Most arguments of a command [`BatchEncoder::push_scalars`] takes.
-pub const MAX_SCALAR_ARGS: usize = 4;
-
-/// Shapes of scalar commands remembered (see [`BatchEncoder::push_scalars`]).
-const TEMPLATES: usize = 4;
+const ALIGN: usize = crate::scalar_template::ALIGN;
 
 /// Where a command's bytes end in [`BatchEncoder`]'s buffer, and how far
 /// before that end its `Request` table starts.
@@ -60,123 +56,6 @@ const TEMPLATES: usize = 4;
 struct Command {
     end: usize,
     table: usize,
-}
-
-/// An argument [`BatchEncoder::push_scalars`] can write into a copy.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Scalar {
-    /// `null` (`ValueKind::Null`).
-    Null,
-    /// A Java boolean.
-    Bool(bool),
-    /// A Java long (or any integer type; the JVM narrows).
-    Int(i64),
-    /// A Java double.
-    Double(f64),
-}
-
-impl Scalar {
-    fn kind(self) -> ValueKind {
-        match self {
-            Scalar::Null => ValueKind::Null,
-            Scalar::Bool(_) => ValueKind::Bool,
-            Scalar::Int(_) => ValueKind::Int,
-            Scalar::Double(_) => ValueKind::Double,
-        }
-    }
-}
-
-/// A scalar command's bytes and where to write its id and values: distances
-/// back from the end of `bytes`, which stay fixed as a builder prepends.
-struct Template {
-    action: Action,
-    class_name: Option<String>,
-    name: Option<String>,
-    return_object_ref: bool,
-    kinds: [ValueKind; MAX_SCALAR_ARGS],
-    count: usize,
-    /// The command as [`Command`]s are stored: front padding, then the data.
-    bytes: Vec<u8>,
-    table: usize,
-    /// The object id's field (0 ids are left out, so they have no field).
-    object_id_at: Option<usize>,
-    value_at: [usize; MAX_SCALAR_ARGS],
-}
-
-impl Template {
-    fn fits(&self, head: &RequestHead<'_>, args: &[Scalar]) -> bool {
-        self.count == args.len()
-            && self.action == head.action
-            && self.object_id_at.is_some() == (head.object_id != 0)
-            && self.return_object_ref == head.return_object_ref
-            && self.name.as_deref() == head.name
-            && self.class_name.as_deref() == head.class_name
-            && args.iter().zip(&self.kinds).all(|(a, k)| a.kind() == *k)
-    }
-
-    /// Encodes the command in `fbb` (reset first), its patched fields always written.
-    fn encode(
-        fbb: &mut FlatBufferBuilder<'static>,
-        head: &RequestHead<'_>,
-        args: &[Scalar],
-    ) -> Self {
-        fbb.reset();
-        let mut kinds = [ValueKind::Null; MAX_SCALAR_ARGS];
-        let mut value_at = [0; MAX_SCALAR_ARGS];
-        let mut values: [WIPOffset<fb::Value>; MAX_SCALAR_ARGS] =
-            [WIPOffset::new(0); MAX_SCALAR_ARGS];
-        for (i, &arg) in args.iter().enumerate() {
-            let start = fbb.start_table();
-            match arg {
-                Scalar::Null => {}
-                Scalar::Bool(b) => fbb.push_slot_always(fb::Value::VT_B, b),
-                Scalar::Int(v) => fbb.push_slot_always(fb::Value::VT_I, v),
-                Scalar::Double(d) => fbb.push_slot_always(fb::Value::VT_D, d),
-            }
-            // The value just pushed starts at the head.
-            value_at[i] = fbb.unfinished_data().len();
-            fbb.push_slot(fb::Value::VT_KIND, arg.kind(), ValueKind::Null);
-            values[i] = WIPOffset::new(fbb.end_table(start).value());
-            kinds[i] = arg.kind();
-        }
-        let args_vector = fbb.create_vector(&values[..args.len()]);
-        let name = head.name.map(|s| fbb.create_string(s));
-        let class_name = head.class_name.map(|s| fbb.create_string(s));
-        let start = fbb.start_table();
-        let object_id_at = (head.object_id != 0).then(|| {
-            fbb.push_slot_always(fb::Request::VT_OBJECT_ID, head.object_id);
-            fbb.unfinished_data().len()
-        });
-        fbb.push_slot_always(fb::Request::VT_ARGS, args_vector);
-        if let Some(name) = name {
-            fbb.push_slot_always(fb::Request::VT_NAME, name);
-        }
-        if let Some(class_name) = class_name {
-            fbb.push_slot_always(fb::Request::VT_CLASS_NAME, class_name);
-        }
-        fbb.push_slot(
-            fb::Request::VT_RETURN_OBJECT_REF,
-            head.return_object_ref,
-            false,
-        );
-        fbb.push_slot(fb::Request::VT_ACTION, head.action, Action::Ping);
-        let table = fbb.end_table(start).value() as usize;
-        let data = fbb.unfinished_data();
-        let mut bytes = vec![0; (ALIGN - data.len() % ALIGN) % ALIGN];
-        bytes.extend_from_slice(data);
-        Template {
-            action: head.action,
-            class_name: head.class_name.map(str::to_owned),
-            name: head.name.map(str::to_owned),
-            return_object_ref: head.return_object_ref,
-            kinds,
-            count: args.len(),
-            bytes,
-            table,
-            object_id_at,
-            value_at,
-        }
-    }
 }
 
 /// Commands encoded as they are queued; see the module documentation.
@@ -203,8 +82,8 @@ pub struct BatchEncoder {
     /// The commands' bytes, back to back, each ending 8-aligned.
     bytes: Vec<u8>,
     commands: Vec<Command>,
-    /// Shapes of recent scalar commands, the last one used first.
-    templates: Vec<Template>,
+    /// Shapes of recent scalar commands.
+    templates: ScalarTemplates,
 }
 
 impl Default for BatchEncoder {
@@ -220,7 +99,7 @@ impl BatchEncoder {
             builder: FlatBufferBuilder::with_capacity(256),
             bytes: Vec::new(),
             commands: Vec::new(),
-            templates: Vec::new(),
+            templates: ScalarTemplates::default(),
         }
     }
 
@@ -264,45 +143,13 @@ impl BatchEncoder {
     /// action, names, flags and argument kinds) is a copy of that one's bytes
     /// with the object id and values written in. Returns the command's size.
     pub fn push_scalars(&mut self, head: &RequestHead<'_>, args: &[Scalar]) -> Option<usize> {
-        if args.len() > MAX_SCALAR_ARGS {
-            return None;
-        }
-        let found = self.templates.iter().position(|t| t.fits(head, args));
-        let template = match found {
-            Some(0) => &self.templates[0],
-            Some(i) => {
-                self.templates[..=i].rotate_right(1);
-                &self.templates[0]
-            }
-            None => {
-                self.templates.truncate(TEMPLATES - 1);
-                let made = Template::encode(&mut self.builder, head, args);
-                self.templates.insert(0, made);
-                &self.templates[0]
-            }
-        };
+        let template = self.templates.get(&mut self.builder, head, args)?;
         let start = self.bytes.len();
-        self.bytes.extend_from_slice(&template.bytes);
+        template.append(head, args, &mut self.bytes);
         let end = self.bytes.len();
-        let command = &mut self.bytes[start..];
-        let mut write = |at: usize, value: &[u8]| {
-            let at = command.len() - at;
-            command[at..at + value.len()].copy_from_slice(value);
-        };
-        if let Some(at) = template.object_id_at {
-            write(at, &head.object_id.to_le_bytes());
-        }
-        for (arg, &at) in args.iter().zip(&template.value_at) {
-            match *arg {
-                Scalar::Null => {}
-                Scalar::Bool(b) => write(at, &[u8::from(b)]),
-                Scalar::Int(v) => write(at, &v.to_le_bytes()),
-                Scalar::Double(d) => write(at, &d.to_le_bytes()),
-            }
-        }
         self.commands.push(Command {
             end,
-            table: template.table,
+            table: template.table(),
         });
         Some(end - start)
     }

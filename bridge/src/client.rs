@@ -32,6 +32,7 @@ use crate::handshake::{self, HelloFields};
 use crate::lane::{Interrupt, Lane, LaneRole, NoInterrupt, WaitStrategy};
 use crate::launcher::{self, JvmProcess, ServerCommand};
 use crate::protocol::{self as fb, Action};
+use crate::scalar_template::{Scalar, ScalarTemplates};
 use crate::value::Value;
 
 /// Most released ids piggybacked on one request.
@@ -518,7 +519,34 @@ pub struct Scratch {
     pub assembled: Vec<u8>,
     /// A copy of the last response.
     pub response: Vec<u8>,
+    /// Recent single calls of scalars, for [`Scratch::scalar_request`].
+    templates: ScalarTemplates,
 }
+
+impl Scratch {
+    /// Puts in `assembled` the request for `head` with `args`, a copy of an
+    /// earlier call of the same shape with the id and values written in (see
+    /// [`crate::scalar_template`]); `false` (nothing written) for more than
+    /// [`crate::scalar_template::MAX_SCALAR_ARGS`] arguments. It carries no releases: callers take
+    /// this path only when none wait.
+    pub fn scalar_request(&mut self, head: &RequestHead<'_>, args: &[Scalar]) -> bool {
+        let Some(template) = self.templates.get(&mut self.builder, head, args) else {
+            return false;
+        };
+        // The root offset, then padding: the command ends 8-aligned, as it was built.
+        let out = &mut self.assembled;
+        out.clear();
+        out.extend_from_slice(&[0; ROOT_AND_PADDING]);
+        template.append(head, args, out);
+        let root = (out.len() - template.table()) as u32;
+        out[..4].copy_from_slice(&root.to_le_bytes());
+        true
+    }
+}
+
+/// A scalar request's bytes before its command: the root offset and padding
+/// to [`crate::scalar_template::ALIGN`].
+const ROOT_AND_PADDING: usize = 8;
 
 /// Buffers larger than this are not kept for reuse.
 const SCRATCH_KEEP_LIMIT: usize = 4 << 20;
@@ -851,6 +879,11 @@ impl Client {
         self.shared.releases.clone()
     }
 
+    /// Whether object releases wait to ride on the next request.
+    pub fn releases_waiting(&self) -> bool {
+        !self.shared.releases.is_empty()
+    }
+
     /// True once closed (by [`close`](Self::close) or because the JVM died).
     pub fn is_closed(&self) -> bool {
         self.shared.closed.load(Ordering::Acquire)
@@ -1076,6 +1109,7 @@ impl Client {
                 builder: FlatBufferBuilder::with_capacity(4096),
                 assembled: Vec::new(),
                 response: Vec::with_capacity(4096),
+                templates: ScalarTemplates::default(),
             })),
         }
     }
@@ -1489,6 +1523,83 @@ pub fn process_start_time() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::ValueKind;
+
+    fn scratch() -> Scratch {
+        Scratch {
+            builder: FlatBufferBuilder::new(),
+            assembled: Vec::new(),
+            response: Vec::new(),
+            templates: ScalarTemplates::default(),
+        }
+    }
+
+    #[test]
+    fn a_scalar_request_reads_back_as_built_for_every_shape_and_value() {
+        let mut s = scratch();
+        let calls: [(i64, Option<&str>, &[Scalar]); 6] = [
+            (0, Some("java.lang.Math"), &[Scalar::Int(-5)]),
+            (
+                0,
+                Some("java.lang.Math"),
+                &[Scalar::Int(i64::MAX), Scalar::Double(-0.0)],
+            ),
+            (
+                42,
+                None,
+                &[Scalar::Bool(true), Scalar::Null, Scalar::Bool(false)],
+            ),
+            (0, Some("java.lang.Math"), &[Scalar::Int(7)]), // the first shape again
+            (
+                43,
+                None,
+                &[Scalar::Bool(false), Scalar::Null, Scalar::Bool(true)],
+            ),
+            (44, None, &[]),
+        ];
+        for (object_id, class_name, args) in calls {
+            let head = RequestHead {
+                action: if object_id == 0 {
+                    Action::InvokeStaticMethod
+                } else {
+                    Action::InvokeMethod
+                },
+                object_id,
+                class_name,
+                name: Some("m"),
+                ..Default::default()
+            };
+            assert!(s.scalar_request(&head, args));
+            // The verifier checks alignment too.
+            let r = flatbuffers::root::<fb::Request>(&s.assembled).expect("a valid request");
+            assert_eq!(
+                (r.action(), r.object_id(), r.class_name(), r.name()),
+                (head.action, object_id, class_name, Some("m"))
+            );
+            assert!(r.release_ids().is_none());
+            let sent: Vec<Scalar> = r
+                .args()
+                .unwrap()
+                .iter()
+                .map(|v| match v.kind() {
+                    ValueKind::Null => Scalar::Null,
+                    ValueKind::Bool => Scalar::Bool(v.b()),
+                    ValueKind::Int => Scalar::Int(v.i()),
+                    ValueKind::Double => Scalar::Double(v.d()),
+                    other => panic!("kind {other:?}"),
+                })
+                .collect();
+            assert_eq!(sent.len(), args.len());
+            for (a, b) in sent.iter().zip(args) {
+                match (a, b) {
+                    (Scalar::Double(x), Scalar::Double(y)) => assert_eq!(x.to_bits(), y.to_bits()),
+                    _ => assert_eq!(a, b),
+                }
+            }
+        }
+        let five = [Scalar::Null; 5];
+        assert!(!s.scalar_request(&RequestHead::default(), &five));
+    }
 
     #[test]
     fn release_queue_takes_the_newest_and_restores() {

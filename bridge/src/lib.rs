@@ -30,6 +30,8 @@ pub mod protocol;
 #[cfg(not(loom))]
 pub mod release_ring;
 #[cfg(not(loom))]
+pub mod scalar_template;
+#[cfg(not(loom))]
 mod shm;
 #[cfg(not(loom))]
 pub mod value;

@@ -279,7 +279,7 @@ impl NativeBatch {
 /// [`MAX_SCALAR_ARGS`] `None`, `bool`, `int` (within a long) and `float`
 /// (exact types: subclasses take the general path, as do ints that overflow,
 /// which it reports); their count is returned.
-fn scalar_args(
+pub(crate) fn scalar_args(
     args: Option<&Bound<'_, PyAny>>,
     out: &mut [Scalar; MAX_SCALAR_ARGS],
 ) -> Option<usize> {

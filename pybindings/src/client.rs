@@ -13,6 +13,7 @@ use gatun_bridge::arrow_plane::ArenaSizing;
 use gatun_bridge::client::{build_request, java_error};
 use gatun_bridge::lane::Interrupt;
 use gatun_bridge::protocol::{self as fb, Action};
+use gatun_bridge::scalar_template::{Scalar, MAX_SCALAR_ARGS};
 use gatun_bridge::{
     BridgeError, Client, ClientOptions, LaneGuard, PooledScratch, ReleaseQueue, RequestHead,
     TakenReleases, WeakClient,
@@ -21,6 +22,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
+use crate::batch::scalar_args;
 use crate::callbacks::PyCallbacks;
 use crate::convert::{self, Hooks};
 use crate::errors::to_py;
@@ -173,6 +175,15 @@ impl NativeClient {
             self.restore_unsent(&e, py, releases);
             return Err(e);
         }
+        Self::decode_response(py, scratch, hooks)
+    }
+
+    /// The value of the response in `scratch`, or its error raised.
+    fn decode_response<'py>(
+        py: Python<'py>,
+        scratch: &PooledScratch<'_>,
+        hooks: &Hooks,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let response = scratch.response().map_err(|e| to_py(py, e))?;
         if let Some(error) = response.error() {
             return Err(to_py(py, java_error(error)));
@@ -431,6 +442,14 @@ impl NativeClient {
             return_object_ref,
         )?;
         let mut scratch = self.client.scratch();
+        let mut scalars = [Scalar::Null; MAX_SCALAR_ARGS];
+        if let Some(n) = scalar_args(args.as_ref(), &mut scalars) {
+            // Releases waiting go with a request built in full, which carries them.
+            if !self.client.releases_waiting() && scratch.scalar_request(&head, &scalars[..n]) {
+                self.exchange_assembled(py, &mut scratch)?;
+                return Self::decode_response(py, &scratch, hooks);
+            }
+        }
         let mut keep = Vec::new();
         let releases = self.encode_call(&mut scratch, &head, args.as_ref(), &mut keep)?;
         self.send_and_decode(py, &mut scratch, releases, hooks)
