@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import gc
+import glob
 import json
 import os
 import platform
@@ -626,6 +627,59 @@ def steal_line(share: float | None) -> str:
     )
 
 
+def _tree_pids(pid: int) -> list[int]:
+    """``pid`` and its descendants (the Py4J worker's JVM, gatun's server)."""
+    pids, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        pids.append(p)
+        for task in glob.glob(f"/proc/{p}/task/*/children"):
+            try:
+                with open(task) as f:
+                    todo.extend(int(c) for c in f.read().split())
+            except OSError:
+                pass
+    return pids
+
+
+def _cpu_ns(pids: list[int]) -> int:
+    """Nanoseconds on a CPU of every thread of ``pids`` (``schedstat``)."""
+    total = 0
+    for pid in pids:
+        for stat in glob.glob(f"/proc/{pid}/task/*/schedstat"):
+            try:
+                with open(stat) as f:
+                    total += int(f.read().split()[0])
+            except (OSError, ValueError, IndexError):
+                pass
+    return total
+
+
+#: Quiet means the other peers' processes used under this share of one core
+#: over a window of QUIET_WINDOW_S (their JIT and GC finish work after a round).
+QUIET_SHARE = 0.02
+QUIET_WINDOW_S = 0.05
+QUIET_TIMEOUT_S = 3.0
+
+
+def wait_until_quiet(others: list[int]) -> bool:
+    """Waits until the processes of ``others`` (worker pids) and their
+    children are idle, so that one peer's leftover JIT compilation or GC does
+    not run on the cores another peer is being timed on; ``False`` if they
+    were still busy after QUIET_TIMEOUT_S (the round runs anyway)."""
+    if not os.path.isdir("/proc/self/task"):
+        return True
+    deadline = time.monotonic() + QUIET_TIMEOUT_S
+    while True:
+        pids = [p for pid in others for p in _tree_pids(pid)]
+        before = _cpu_ns(pids)
+        time.sleep(QUIET_WINDOW_S)
+        if _cpu_ns(pids) - before < QUIET_SHARE * QUIET_WINDOW_S * 1e9:
+            return True
+        if time.monotonic() > deadline:
+            return False
+
+
 def machine_title(m: dict) -> str:
     first = (m.get("java_version") or ["?"])[0]
     parts = first.split('"')
@@ -677,6 +731,7 @@ def run(args) -> dict:
             print(f"  {p}: FAILED: {peer_failed[p]}", flush=True)
             w.kill()
 
+    not_quiet = 0  # timed blocks that started while another peer was still busy
     for rnd in range(cfg["rounds"]):
         order = PEERS[rnd % len(PEERS) :] + PEERS[: rnd % len(PEERS)]
         print(f"round {rnd + 1}/{cfg['rounds']} (order {', '.join(order)}) ...", flush=True)
@@ -703,6 +758,9 @@ def run(args) -> dict:
                     }
                 else:
                     msg = {"cmd": "op", "op": key, "reps": cfg["loop_reps"]}
+                others = [w.proc.pid for q, w in workers.items() if q != p and not w.dead]
+                if not wait_until_quiet(others):
+                    not_quiet += 1
                 r = workers[p].ask(msg)
                 if r.get("ok"):
                     res["samples"].extend(r["samples"])
@@ -740,6 +798,7 @@ def run(args) -> dict:
             "mode": "quick" if args.quick else "full",
             "loop_calls": LOOP_CALLS,
             "string_length": len(STRING),
+            "blocks_started_busy": not_quiet,
         },
         "machine": machine,
         "peers": {p: {"facts": peer_facts.get(p), "failed": peer_failed.get(p)} for p in PEERS},
@@ -864,6 +923,9 @@ def render_md(report: dict) -> str:
         f"timed calls per operation and peer (after {cfg['warmup']} warm-up calls and, in "
         f"the first round, at least {WARMUP_S:g} s of them), "
         f"{loops} timed 10,000-call loops, {cfg['connect_reps']} fresh-process connects. "
+        f"Each timed block starts once the other peers' processes are idle "
+        f"(under {QUIET_SHARE:.0%} of a core for {QUIET_WINDOW_S * 1000:.0f} ms; "
+        f"{cfg.get('blocks_started_busy', 0)} started busy after {QUIET_TIMEOUT_S:g} s). "
         f"Wall time {report['wall_seconds']['total']} s.",
         "",
         "Cells are **p50 / p99** in µs per call (connect: seconds). Ratio = peer p50 ÷ gatun p50 "
