@@ -3,7 +3,9 @@
 //! `generated/` is produced by `scripts/gen-protocol` (pinned flatc) and
 //! committed; this module re-exports it and adds the few typed helpers the
 //! rest of the crate needs. Every buffer that comes from the other process is
-//! read through the verifying [`flatbuffers::root`].
+//! verified before it is read: through the verifying [`flatbuffers::root`],
+//! or, for the commonest small response, through `small_response`, which
+//! makes the same checks on the few fields such a response holds.
 
 #[allow(
     clippy::all,
