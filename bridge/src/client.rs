@@ -727,6 +727,7 @@ impl Client {
                 // SAFETY: as above.
                 let mut lane = unsafe { Lane::new(i, base, &layout, s) }?;
                 lane.set_strategy(opts.doorbell);
+                lane.set_peer_pid(jvm_pid);
                 if i >= opts.lanes {
                     lane.set_role(LaneRole::Callback);
                 }
@@ -766,6 +767,16 @@ impl Client {
     /// The JVM's pid.
     pub fn jvm_pid(&self) -> u32 {
         self.shared.jvm_pid
+    }
+
+    /// Each call lane's JVM worker thread id, as published by the worker and
+    /// checked to name a thread of the JVM (`None`: not known); the thread
+    /// a waiter moves off a core it shares (SHM_LAYOUT.md, "Spinning").
+    pub fn lane_worker_tids(&self) -> Vec<Option<i32>> {
+        self.shared.lanes[..self.shared.call_lanes]
+            .iter()
+            .map(|lane| lane.lock().unwrap_or_else(|e| e.into_inner()).worker_tid())
+            .collect()
     }
 
     /// Bytes of a lane's request (and response) slot: the most one message can take.

@@ -114,6 +114,9 @@ pub mod lane {
     pub const JVM_SPINNING: usize = 84;
     /// u64 acknowledged sequence (forwarded regions).
     pub const ACKED_SEQ: usize = 88;
+    /// u32 the JVM worker thread's Linux thread id, as its process sees it
+    /// (0: not known). Written once when the worker starts.
+    pub const WORKER_TID: usize = 128;
 }
 
 /// `resp_flags` bit: the response slot holds a callback call (a `Response`

@@ -83,6 +83,19 @@ const YIELD_AFTER: Duration = Duration::from_micros(5);
 /// brings back the spin.
 const YIELD_GAVE_CORE: Duration = Duration::from_micros(2);
 
+/// Consecutive answers caught while giving the core away before the JVM
+/// worker is moved: a run of short calls sharing a core, not one long wait
+/// whose yields ran other threads of the JVM.
+const SHARED_HITS_BEFORE_MOVING: u32 = 2;
+/// A request sent within this time of the last answer continues a run of
+/// calls. Only such runs move the JVM worker: between calls that have Python
+/// work between them (reading a large Arrow reply, say) the peers sharing a
+/// core costs little, and a worker spinning on the other core can slow that
+/// work where the two cores are siblings on the host.
+const BACK_TO_BACK: Duration = Duration::from_micros(20);
+/// Shortest time between two moves of the JVM worker.
+const MOVE_AT_MOST_EVERY: Duration = Duration::from_millis(1);
+
 /// What the waiter should do when it wakes to check signals.
 pub trait Interrupt {
     /// True if the call should be abandoned (e.g. Ctrl-C).
@@ -162,6 +175,14 @@ pub struct Lane {
     /// The last spinning wait gave its core to another thread: the JVM
     /// worker probably shares this core (see [`YIELD_GAVE_CORE`]).
     sharing_core: bool,
+    /// Answers in a row that came while the waiter gave its core away.
+    shared_hits: u32,
+    /// The JVM's process id (0: unknown; then the worker is never moved).
+    peer_pid: u32,
+    /// The JVM worker's thread id, once read and found among the JVM's threads.
+    worker_tid: Option<i32>,
+    /// When the JVM worker was last moved off this core.
+    moved_at: Instant,
     /// When the last request went out.
     sent_at: Instant,
     /// When the last response arrived.
@@ -204,6 +225,10 @@ impl Lane {
             strategy: WaitStrategy::Adaptive,
             spin_budget: SPIN_BUDGET,
             sharing_core: false,
+            shared_hits: 0,
+            peer_pid: 0,
+            worker_tid: None,
+            moved_at: Instant::now(),
             sent_at: Instant::now(),
             done_at: Instant::now(),
             always_ring: false,
@@ -220,6 +245,26 @@ impl Lane {
     fn u32_at<'a>(&self, offset: usize) -> &'a std::sync::atomic::AtomicU32 {
         // SAFETY: lane header offsets are 4-aligned and inside LANE_HEADER.
         unsafe { atomic_u32(self.base, offset) }
+    }
+
+    /// The JVM's process id, which the worker's thread id is checked against
+    /// before the worker is moved off a shared core.
+    pub fn set_peer_pid(&mut self, pid: u32) {
+        self.peer_pid = pid;
+    }
+
+    /// The JVM worker's thread id, if it published one that names a thread
+    /// of the JVM process (a JVM in another pid namespace publishes ids that
+    /// mean nothing here).
+    pub fn worker_tid(&mut self) -> Option<i32> {
+        if self.worker_tid.is_none() && self.peer_pid != 0 {
+            let tid = self.u32_at(lane::WORKER_TID).load(Ordering::Relaxed);
+            let task = format!("/proc/{}/task/{tid}", self.peer_pid);
+            if tid != 0 && std::path::Path::new(&task).exists() {
+                self.worker_tid = Some(tid as i32);
+            }
+        }
+        self.worker_tid
     }
 
     /// Chooses how waits spin before blocking.
@@ -389,6 +434,8 @@ impl Lane {
     /// The doorbell wait; false if `give_up` returned true at a signal check.
     fn wait_for(&mut self, seq: u64, give_up: &mut dyn FnMut() -> bool) -> Result<bool> {
         let resp_seq = self.u64_at(lane::RESP_SEQ);
+        // Sent right after the last answer: a run of calls, not work between them.
+        let back_to_back = self.sent_at.saturating_duration_since(self.done_at) < BACK_TO_BACK;
         let spin = match self.strategy {
             // A fast last reply counts only if it was recent: after a pause
             // longer than its own spin window the JVM worker is parked, and
@@ -423,6 +470,25 @@ impl Lane {
                     std::thread::yield_now();
                     gave_core |= before.elapsed() >= YIELD_GAVE_CORE;
                 }
+            }
+            // Back-to-back calls answered while sharing a core: the scheduler
+            // keeps the peers together for tens of milliseconds (both stay
+            // runnable and cache-hot, so the idle core pulls neither) at
+            // 5-9 µs a call, so move the JVM worker off this core
+            // (SHM_LAYOUT.md, "Spinning").
+            self.shared_hits = if gave_core && hit && back_to_back {
+                self.shared_hits + 1
+            } else {
+                0
+            };
+            if self.shared_hits >= SHARED_HITS_BEFORE_MOVING
+                && self.moved_at.elapsed() >= MOVE_AT_MOST_EVERY
+            {
+                if let Some(tid) = self.worker_tid() {
+                    move_off_this_core(tid);
+                }
+                self.moved_at = Instant::now();
+                self.shared_hits = 0;
             }
             self.sharing_core = gave_core;
             self.u32_at(lane::PY_SPINNING).store(0, Ordering::Relaxed);
@@ -587,5 +653,136 @@ impl Lane {
         // checked against its size, and the JVM does not write it again until
         // we send the next request on this lane.
         Ok(unsafe { std::slice::from_raw_parts(self.base.add(LANE_HEADER + self.slot_size), len) })
+    }
+}
+
+/// Moves thread `tid` to another core it may run on, leaving its affinity as
+/// it was: narrowing its mask to exclude this core moves it at once, and
+/// restoring the mask does not move it back.
+#[cfg(target_os = "linux")]
+fn move_off_this_core(tid: i32) {
+    // SAFETY: plain syscalls with a cpu_set_t we own.
+    unsafe {
+        let cpu = libc::sched_getcpu();
+        let mut allowed: libc::cpu_set_t = std::mem::zeroed();
+        let size = std::mem::size_of::<libc::cpu_set_t>();
+        if cpu < 0
+            || libc::sched_getaffinity(tid, size, &mut allowed) != 0
+            || libc::CPU_COUNT(&allowed) < 2
+            || !libc::CPU_ISSET(cpu as usize, &allowed)
+        {
+            return;
+        }
+        let mut elsewhere = allowed;
+        libc::CPU_CLR(cpu as usize, &mut elsewhere);
+        if libc::sched_setaffinity(tid, size, &elsewhere) == 0 {
+            libc::sched_setaffinity(tid, size, &allowed);
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn move_off_this_core(_tid: i32) {}
+
+#[cfg(all(test, target_os = "linux", not(loom)))]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, AtomicI32};
+    use std::sync::Arc;
+
+    /// The core thread `tid` of this process last ran on.
+    fn cpu_of(tid: i32) -> usize {
+        let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).unwrap();
+        let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+        fields[36].parse().unwrap() // field 39, "processor"
+    }
+
+    fn affinity(tid: i32) -> libc::cpu_set_t {
+        // SAFETY: a cpu_set_t we own.
+        unsafe {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            assert_eq!(
+                libc::sched_getaffinity(tid, std::mem::size_of_val(&set), &mut set),
+                0
+            );
+            set
+        }
+    }
+
+    fn set_affinity(tid: i32, set: &libc::cpu_set_t) {
+        // SAFETY: as above.
+        assert_eq!(
+            unsafe { libc::sched_setaffinity(tid, std::mem::size_of_val(set), set) },
+            0
+        );
+    }
+
+    fn only(cpu: usize) -> libc::cpu_set_t {
+        // SAFETY: as above.
+        unsafe {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            libc::CPU_SET(cpu, &mut set);
+            set
+        }
+    }
+
+    #[test]
+    fn a_peer_moved_off_this_core_runs_on_another_with_its_affinity_unchanged() {
+        let allowed = affinity(0);
+        // SAFETY: reading a set we own; the current CPU.
+        let (count, here) = unsafe { (libc::CPU_COUNT(&allowed), libc::sched_getcpu() as usize) };
+        if count < 2 {
+            return; // nowhere to move to
+        }
+        let mine = affinity(0);
+        set_affinity(0, &only(here));
+        let (tid, stop) = (
+            Arc::new(AtomicI32::new(0)),
+            Arc::new(AtomicBool::new(false)),
+        );
+        let spinner = {
+            let (tid, stop) = (tid.clone(), stop.clone());
+            std::thread::spawn(move || {
+                // SAFETY: gettid has no preconditions.
+                tid.store(unsafe { libc::gettid() }, Ordering::SeqCst);
+                while !stop.load(Ordering::Relaxed) {
+                    std::hint::spin_loop();
+                }
+            })
+        };
+        while tid.load(Ordering::SeqCst) == 0 {
+            std::thread::yield_now();
+        }
+        let peer = tid.load(Ordering::SeqCst);
+        // The peer runs on this core, with its affinity as wide as it was;
+        // this thread sleeps, so nothing makes the scheduler move the peer.
+        // (Other tests running meanwhile may make the scheduler move it:
+        // then it is put back and left again.)
+        let mut settled = false;
+        for _ in 0..20 {
+            set_affinity(peer, &only(here));
+            set_affinity(peer, &allowed);
+            std::thread::sleep(Duration::from_millis(20));
+            if cpu_of(peer) == here {
+                settled = true;
+                break;
+            }
+        }
+        assert!(settled, "the peer never stayed on core {here}");
+
+        // The move is done when the call returns (the kernel migrates a
+        // thread off a core its new mask leaves out before answering).
+        move_off_this_core(peer);
+        let moved_to = cpu_of(peer);
+        let kept_mask = affinity(peer);
+        stop.store(true, Ordering::Relaxed);
+        spinner.join().unwrap();
+        set_affinity(0, &mine);
+        assert_ne!(moved_to, here, "the peer still runs on core {here}");
+        // SAFETY: comparing sets we own.
+        assert!(
+            unsafe { libc::CPU_EQUAL(&kept_mask, &allowed) },
+            "the peer's affinity changed"
+        );
     }
 }

@@ -557,6 +557,11 @@ impl NativeClient {
         self.client.jvm_pid()
     }
 
+    /// Each call lane's JVM worker thread id (`None`: not known yet).
+    fn _lane_worker_tids(&self) -> Vec<Option<i32>> {
+        self.client.lane_worker_tids()
+    }
+
     #[getter]
     fn closed(&self) -> bool {
         self.client.is_closed()

@@ -71,6 +71,23 @@ def _pin_process(pid: int, cpus: set[int]) -> dict[int, set[int]]:
 
 
 @pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs sched_setaffinity (Linux)")
+def test_each_lane_worker_publishes_its_thread_of_the_jvm(fresh_client):
+    """The waiter moves the JVM worker off a core the two share (SHM_LAYOUT.md,
+    "Spinning"); it finds the worker by the thread id the worker writes in its
+    lane header, and uses it only if the JVM has such a thread."""
+    client = fresh_client
+    assert client.ping()
+    deadline = time.monotonic() + 5  # each worker writes it when its thread starts
+    while None in (tids := client._native._lane_worker_tids()) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(tids) >= 1
+    assert all(isinstance(t, int) for t in tids), tids
+    assert len(set(tids)) == len(tids)
+    for tid in tids:
+        assert tid != client.jvm_pid  # a thread of its own, not the JVM's main thread
+        assert os.path.exists(f"/proc/{client.jvm_pid}/task/{tid}")
+
+
 def test_calls_answer_while_python_and_the_jvm_share_one_core(fresh_client):
     """Both spinners on one core: each must give the core to the other (the
     yield, and the immediate yield once a yield has given the core away), or

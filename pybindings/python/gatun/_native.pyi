@@ -313,6 +313,10 @@ class NativeClient:
     def pending_releases(self) -> int: ...
     @property
     def jvm_pid(self) -> int: ...
+    def _lane_worker_tids(self) -> list[int | None]:
+        """Each call lane's JVM worker thread id, checked to be a thread of
+        the JVM (``None``: not known); the thread a waiter moves off a core
+        the two share."""
     @property
     def closed(self) -> bool: ...
     @property

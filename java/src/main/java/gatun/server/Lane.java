@@ -160,6 +160,20 @@ final class Lane {
         }
     }
 
+    /**
+     * This thread's Linux thread id, from {@code /proc/thread-self}
+     * ({@code "<pid>/task/<tid>"}); 0 where there is none. Python moves the
+     * worker off a core the two share (SHM_LAYOUT.md, "Spinning").
+     */
+    static int linuxThreadId() {
+        try {
+            java.nio.file.Path self = java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of("/proc/thread-self"));
+            return Integer.parseInt(self.getFileName().toString());
+        } catch (java.io.IOException | RuntimeException e) {
+            return 0;
+        }
+    }
+
     void start() {
         if (worker != null) {
             worker.start();
@@ -280,6 +294,7 @@ final class Lane {
 
     private void runWorker() {
         CURRENT.set(this);
+        seg.setWorkerTid(index, linuxThreadId());
         // The last request answered: one may already wait in the slot.
         reqSeq = seg.responseSeq(index);
         respSeq = reqSeq;

@@ -98,6 +98,8 @@ public final class ControlSegment {
     /** Lane field offsets (Java's cache line). */
     public static final int L_RESP_SEQ = 64, L_RESP_LEN = 72, L_RESP_FLAGS = 76, L_JVM_WAITING = 80,
             L_JVM_SPINNING = 84, L_ACKED_SEQ = 88;
+    /** Lane field offset: the worker thread's Linux thread id (its own cache line, written once). */
+    public static final int L_WORKER_TID = 128;
     /** {@code resp_flags} bit: the response slot holds a callback call, not an answer. */
     public static final int RESP_FLAG_CALLBACK = 1;
 
@@ -531,6 +533,11 @@ public final class ControlSegment {
      * @param v new jvm_spinning
      */
     public void setJvmSpinning(int lane, int v) { INT.setVolatile(buf, laneBase(lane) + L_JVM_SPINNING, v); }
+    /**
+     * @param lane lane index
+     * @param tid the lane worker's Linux thread id (0: unknown)
+     */
+    public void setWorkerTid(int lane, int tid) { INT.setVolatile(buf, laneBase(lane) + L_WORKER_TID, tid); }
 
     /**
      * @param lane lane index
