@@ -484,7 +484,10 @@ impl Lane {
             if self.shared_hits >= SHARED_HITS_BEFORE_MOVING
                 && self.moved_at.elapsed() >= MOVE_AT_MOST_EVERY
             {
-                if let Some(tid) = self.worker_tid() {
+                // Only onto an idle core: moved next to another busy thread
+                // (a GC or JIT thread, another process), the worker would wait
+                // for it instead of trading the core with this waiter.
+                if let Some(tid) = self.worker_tid().filter(|_| no_other_thread_runs()) {
                     move_off_this_core(tid);
                 }
                 self.moved_at = Instant::now();
@@ -684,6 +687,23 @@ fn move_off_this_core(tid: i32) {
 #[cfg(not(target_os = "linux"))]
 fn move_off_this_core(_tid: i32) {}
 
+/// Whether no thread is runnable on the machine but this one and the peer
+/// sharing its core (`/proc/loadavg`'s running count, taken now), so that a
+/// core is idle to move the peer to.
+fn no_other_thread_runs() -> bool {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|text| running_threads(&text))
+        .is_some_and(|n| n <= 2)
+}
+
+/// The running count of a `/proc/loadavg` line: "0.52 0.58 0.59 2/467 12345"
+/// has 2 threads runnable now, of 467.
+fn running_threads(loadavg: &str) -> Option<u32> {
+    let field = loadavg.split_whitespace().nth(3)?;
+    field.split_once('/')?.0.parse().ok()
+}
+
 #[cfg(all(test, target_os = "linux", not(loom)))]
 mod tests {
     use super::*;
@@ -724,6 +744,17 @@ mod tests {
             libc::CPU_SET(cpu, &mut set);
             set
         }
+    }
+
+    #[test]
+    fn the_running_count_is_read_from_loadavg() {
+        assert_eq!(running_threads("0.52 0.58 0.59 2/467 12345\n"), Some(2));
+        assert_eq!(running_threads("0.00 0.01 0.05 13/1024 1"), Some(13));
+        assert_eq!(running_threads("0.52 0.58 0.59"), None);
+        assert_eq!(running_threads("0.52 0.58 0.59 x/467 1"), None);
+        // This test's own thread is running.
+        let now = std::fs::read_to_string("/proc/loadavg").unwrap();
+        assert!(running_threads(&now).unwrap() >= 1);
     }
 
     #[test]
