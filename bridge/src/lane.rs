@@ -181,6 +181,8 @@ pub struct Lane {
     peer_pid: u32,
     /// The JVM worker's thread id, once read and found among the JVM's threads.
     worker_tid: Option<i32>,
+    /// The `worker_tid` header value last checked.
+    checked_tid: u32,
     /// When the JVM worker was last moved off this core.
     moved_at: Instant,
     /// When the last request went out.
@@ -228,6 +230,7 @@ impl Lane {
             shared_hits: 0,
             peer_pid: 0,
             worker_tid: None,
+            checked_tid: 0,
             moved_at: Instant::now(),
             sent_at: Instant::now(),
             done_at: Instant::now(),
@@ -257,12 +260,13 @@ impl Lane {
     /// of the JVM process (a JVM in another pid namespace publishes ids that
     /// mean nothing here).
     pub fn worker_tid(&mut self) -> Option<i32> {
-        if self.worker_tid.is_none() && self.peer_pid != 0 {
-            let tid = self.u32_at(lane::WORKER_TID).load(Ordering::Relaxed);
+        let tid = self.u32_at(lane::WORKER_TID).load(Ordering::Relaxed);
+        // Checked once per value published (the check allocates a path).
+        if tid != self.checked_tid && self.peer_pid != 0 {
+            self.checked_tid = tid;
             let task = format!("/proc/{}/task/{tid}", self.peer_pid);
-            if tid != 0 && std::path::Path::new(&task).exists() {
-                self.worker_tid = Some(tid as i32);
-            }
+            self.worker_tid =
+                (tid != 0 && std::path::Path::new(&task).exists()).then_some(tid as i32);
         }
         self.worker_tid
     }
@@ -691,9 +695,14 @@ fn move_off_this_core(_tid: i32) {}
 /// sharing its core (`/proc/loadavg`'s running count, taken now), so that a
 /// core is idle to move the peer to.
 fn no_other_thread_runs() -> bool {
-    std::fs::read_to_string("/proc/loadavg")
+    // Read into the stack: a call must not allocate (test_allocations.py).
+    let mut buf = [0u8; 128];
+    let Ok(n) = std::fs::File::open("/proc/loadavg").and_then(|mut f| f.read(&mut buf)) else {
+        return false;
+    };
+    std::str::from_utf8(&buf[..n])
         .ok()
-        .and_then(|text| running_threads(&text))
+        .and_then(running_threads)
         .is_some_and(|n| n <= 2)
 }
 
