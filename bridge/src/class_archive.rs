@@ -256,24 +256,25 @@ mod tests {
         ClassArchive::plan_in(&s.dir, &s.java, std::slice::from_ref(&s.jar), &options)
     }
 
-    /// The JVM's side of a recording: it writes the file named in the flag.
-    fn record(a: &ClassArchive) {
+    /// The JVM's side of a recording (it writes the file named in the flag),
+    /// then the launcher's once that JVM has exited.
+    fn record(mut a: ClassArchive, jvm_exited_cleanly: bool) {
         let flag = &a.flags()[0];
         let path = flag.strip_prefix("-XX:ArchiveClassesAtExit=").unwrap();
         fs::write(path, b"archive").unwrap();
+        a.finish(jvm_exited_cleanly);
     }
 
     #[test]
     fn the_first_session_records_and_later_ones_map() {
         let s = setup("cycle");
-        let mut first = plan(&s, &[]);
+        let first = plan(&s, &[]);
         assert!(first.is_recording());
         assert!(
             plan(&s, &[]).flags().is_empty(),
             "one recorder at a time: the second launch goes without"
         );
-        record(&first);
-        first.finish(true);
+        record(first, true);
         let later = plan(&s, &[]);
         assert!(!later.is_recording());
         assert_eq!(later.flags().len(), 1);
@@ -292,9 +293,8 @@ mod tests {
     #[test]
     fn a_recording_whose_jvm_failed_is_discarded() {
         let s = setup("failed");
-        let mut first = plan(&s, &[]);
-        record(&first);
-        first.finish(false);
+        let first = plan(&s, &[]);
+        record(first, false);
         assert!(
             plan(&s, &[]).is_recording(),
             "nothing kept, the next one records"
@@ -332,9 +332,8 @@ mod tests {
     #[test]
     fn a_changed_jar_or_option_gets_its_own_archive() {
         let s = setup("key");
-        let mut first = plan(&s, &[]);
-        record(&first);
-        first.finish(true);
+        let first = plan(&s, &[]);
+        record(first, true);
         assert!(plan(&s, &["-Xmx1g"]).is_recording(), "other options");
         fs::write(&s.jar, b"a rebuilt jar, longer than before").unwrap();
         assert!(plan(&s, &[]).is_recording(), "a rebuilt jar");
