@@ -48,6 +48,7 @@ from bench_calls import (
     machine_info,
     machine_title,
     percentiles,
+    process_cpu_reader,
     steal_line,
     steal_share,
 )
@@ -95,28 +96,6 @@ SETTLE_WARM_S = 2.0
 # ---------------------------------------------------------------------------
 # Worker (one per strategy, in its own process).
 # ---------------------------------------------------------------------------
-
-
-def jvm_cpu_reader(pid: int):
-    """(read() -> CPU ns of the whole JVM process, source)."""
-    # Linux's process CPU clock of another pid, MAKE_PROCESS_CPUCLOCK(pid,
-    # CPUCLOCK_SCHED): nanoseconds, where /proc/<pid>/stat has 10 ms ticks,
-    # too coarse for a 25 ms hot loop.
-    clock = ((~pid) << 3) | 2
-    try:
-        time.clock_gettime_ns(clock)
-        return (lambda: time.clock_gettime_ns(clock)), "process CPU clock (ns)"
-    except (OSError, OverflowError):
-        pass
-    tick = os.sysconf("SC_CLK_TCK")
-    stat = f"/proc/{pid}/stat"
-
-    def read() -> int:
-        # Fields after the command name: state is field 3, utime 14, stime 15.
-        fields = Path(stat).read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) * 1_000_000_000 // tick
-
-    return read, f"/proc/<pid>/stat utime+stime (1/{tick} s ticks)"
 
 
 def run_scenario(
@@ -183,7 +162,7 @@ def worker_main(strategy: str, java: str) -> None:
                     "sleeping": (abs_, lambda i: i),
                     "slow": (park, lambda i: SLOW_NANOS),
                 }
-                jvm_cpu, source = jvm_cpu_reader(client.jvm_pid)
+                jvm_cpu, source = process_cpu_reader(client.jvm_pid)
                 System = jvm.java.lang.System  # noqa: N806
                 send(
                     {
