@@ -286,6 +286,16 @@ impl Arena {
         }
     }
 
+    /// Adds a local reference to the live region `handle` names (generation
+    /// included) and returns it; `None` if no such region is live, e.g. a
+    /// stale handle. Used when the peer hands one of our own regions back.
+    pub fn retain_live(&self, handle: RegionHandle) -> Option<Region> {
+        let mut st = self.lock();
+        let r = st.regions.get_mut(&handle)?;
+        r.local_refs += 1;
+        Some(r.region)
+    }
+
     /// Descriptors of `handle` the peer still holds (`None`: not a live region).
     pub fn peer_holds(&self, handle: RegionHandle) -> Option<u32> {
         self.lock().regions.get(&handle).map(|r| r.peer_holds)
@@ -486,6 +496,21 @@ mod tests {
         assert_eq!(a.live_regions(), 1);
         a.release_local(both.handle);
         assert_eq!(a.live_regions(), 0);
+    }
+
+    #[test]
+    fn a_region_handed_back_is_held_until_its_local_reference_goes() {
+        let a = arena(1 << 20);
+        let r = a.allocate(100).unwrap();
+        a.add_peer_hold(r.handle);
+        a.release_local(r.handle);
+        let back = a.retain_live(r.handle).expect("live while the peer holds it");
+        assert_eq!(back.offset, r.offset);
+        a.peer_released(r.handle, 1);
+        assert_eq!(a.live_regions(), 1, "the local reference keeps it");
+        a.release_local(r.handle);
+        assert_eq!(a.live_regions(), 0);
+        assert!(a.retain_live(r.handle).is_none(), "a freed region is not revived");
     }
 
     #[test]

@@ -136,9 +136,22 @@ impl Drop for PeerRegion {
     }
 }
 
+/// One of our own regions that the JVM handed back (it returned data Python
+/// had sent): a local reference, dropped with the last buffer over it.
+struct OwnRegion {
+    handle: RegionHandle,
+    arena: Arc<Arena>,
+}
+
+impl Drop for OwnRegion {
+    fn drop(&mut self) {
+        self.arena.release_local(self.handle);
+    }
+}
+
 /// The session's Arrow state (Python side).
 pub struct ArrowPlane {
-    arena: Arena,
+    arena: Arc<Arena>,
     schemas: Mutex<SchemaRegistry>,
     control_base: *mut u8,
     from_java: ReleaseRing,
@@ -199,7 +212,20 @@ pub struct TransferStats {
     /// Bytes of JVM data copied on arrival (its arena was above the
     /// high-water mark), so its regions could be released at once.
     pub bytes_copied_out: std::sync::atomic::AtomicU64,
+    /// Bytes of regions of our own that the JVM returned (data Python had
+    /// sent, handed back in place rather than copied).
+    pub bytes_handed_back: std::sync::atomic::AtomicU64,
 }
+
+/// What keeps a received buffer's memory: a JVM region (released to the JVM
+/// when the last buffer goes) or one of our own (a local reference).
+enum RegionOwner {
+    Peer(Arc<PeerRegion>),
+    Own(Arc<OwnRegion>),
+}
+
+/// The first segment id of the JVM's (Python's are below it).
+const JAVA_FIRST_SEGMENT_ID: u16 = 0x8000;
 
 // SAFETY: `control_base` points at the control mapping the client keeps alive;
 // directory writes are serialised by the arena (only one allocator publishes).
@@ -218,12 +244,12 @@ impl ArrowPlane {
         fallback_dir: std::path::PathBuf,
     ) -> Self {
         ArrowPlane {
-            arena: Arena::new(ArenaConfig {
+            arena: Arc::new(Arena::new(ArenaConfig {
                 segment_size: sizing.segment_size,
                 max_memory: sizing.max_memory,
                 fallback_dir,
                 first_segment_id: 1,
-            }),
+            })),
             schemas: Mutex::new(SchemaRegistry::default()),
             control_base,
             // SAFETY: the Java->Python ring lies inside the control mapping.
@@ -368,11 +394,15 @@ impl ArrowPlane {
             _ => declared.clone(),
         };
         let copy_out = desc.copy_out();
-        let mut regions = Vec::new();
+        let mut regions: Vec<(*mut u8, usize, RegionOwner)> = Vec::new();
         for r in desc.regions().into_iter().flatten() {
             let id = u16::try_from(r.segment()).map_err(|_| {
                 BridgeError::Protocol(format!("segment id {} out of range", r.segment()))
             })?;
+            if id < JAVA_FIRST_SEGMENT_ID {
+                regions.push(self.own_region(r, id)?);
+                continue;
+            }
             let segment = self.java_segment(id)?;
             let (offset, len) = (r.offset() as usize, r.length() as usize);
             if offset
@@ -392,12 +422,12 @@ impl ArrowPlane {
             regions.push((
                 base,
                 len,
-                Arc::new(PeerRegion {
+                RegionOwner::Peer(Arc::new(PeerRegion {
                     handle: r.handle(),
                     outbox: self.outbox.clone(),
                     held: self.stats.clone(),
                     _segment: segment,
-                }),
+                })),
             ));
         }
         let wrap = |refs: Option<flatbuffers::Vector<'_, fb::BufferRef>>| -> Result<Vec<arrow_buffer::Buffer>> {
@@ -420,7 +450,7 @@ impl ArrowPlane {
             // for as long as the buffer lives; the JVM does not write a region
             // it has described until we release it.
             let ptr = unsafe { NonNull::new_unchecked(base.add(offset)) };
-            if copy_out {
+            if copy_out && matches!(owner, RegionOwner::Peer(_)) {
                 // SAFETY: as above; the copy is made before `owner` can go.
                 let bytes = unsafe { std::slice::from_raw_parts(ptr.as_ptr(), len) };
                 buffers.push(arrow_buffer::Buffer::from_slice_ref(bytes));
@@ -429,9 +459,13 @@ impl ArrowPlane {
                     .fetch_add(len as u64, std::sync::atomic::Ordering::Relaxed);
                 continue;
             }
-            // SAFETY: as above.
+            // SAFETY: as above (for our own region: the local reference taken
+            // in `own_region` keeps it allocated while the buffer lives).
             buffers.push(unsafe {
-                arrow_buffer::Buffer::from_custom_allocation(ptr, len, owner.clone())
+                match owner {
+                    RegionOwner::Peer(o) => arrow_buffer::Buffer::from_custom_allocation(ptr, len, o.clone()),
+                    RegionOwner::Own(o) => arrow_buffer::Buffer::from_custom_allocation(ptr, len, o.clone()),
+                }
             });
             }
             Ok(buffers)
@@ -472,6 +506,44 @@ impl ArrowPlane {
             batch,
             schema: declared,
         })
+    }
+
+    /// One of our own regions the JVM handed back: it must be live under
+    /// exactly the handle, segment and bounds given (a stale or forged
+    /// reference is an error, never a read of memory reused since); a local
+    /// reference keeps it until the last buffer over it goes. The JVM holds
+    /// its own reference until we have read the reply.
+    fn own_region(
+        &self,
+        r: &fb::RegionRef,
+        id: u16,
+    ) -> Result<(*mut u8, usize, RegionOwner)> {
+        let handle = RegionHandle(r.handle());
+        if handle.segment() != id {
+            return Err(BridgeError::Protocol(format!(
+                "the JVM handed back region {handle:?} as one of segment {id}"
+            )));
+        }
+        let region = self.arena.retain_live(handle).ok_or_else(|| {
+            BridgeError::Protocol(format!(
+                "the JVM handed back region {handle:?}, which is not live in Python's arena"
+            ))
+        })?;
+        let owner = OwnRegion {
+            handle,
+            arena: self.arena.clone(),
+        };
+        let (offset, len) = (r.offset() as usize, r.length() as usize);
+        if offset != region.offset || len > region.len {
+            return Err(BridgeError::Protocol(format!(
+                "the JVM handed back region {handle:?} as [{offset}, +{len}), it is [{}, +{})",
+                region.offset, region.len
+            )));
+        }
+        self.stats
+            .bytes_handed_back
+            .fetch_add(len as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok((region.ptr, len, RegionOwner::Own(Arc::new(owner))))
     }
 
     /// The arena (for statistics and in-arena builders).

@@ -516,7 +516,8 @@ impl NativeClient {
 
     /// Counters of the Arrow plane so far: the send path's `batches`,
     /// `bytes_copied` and `bytes_in_place`; the receive path's
-    /// `jvm_regions_held`, `jvm_releases_sent` and `bytes_copied_out`.
+    /// `jvm_regions_held`, `jvm_releases_sent`, `bytes_copied_out` and
+    /// `bytes_handed_back`.
     fn arrow_stats(&self) -> std::collections::HashMap<&'static str, u64> {
         use std::sync::atomic::Ordering::Relaxed;
         let s = self.client.arrow().stats();
@@ -527,6 +528,7 @@ impl NativeClient {
             ("jvm_regions_held", s.jvm_regions_held.load(Relaxed)),
             ("jvm_releases_sent", s.jvm_releases_sent.load(Relaxed)),
             ("bytes_copied_out", s.bytes_copied_out.load(Relaxed)),
+            ("bytes_handed_back", s.bytes_handed_back.load(Relaxed)),
         ]
         .into()
     }

@@ -294,9 +294,11 @@ class NativeClient:
     def arrow_stats(self) -> dict[str, int]:
         """Counters of the Arrow plane: ``batches``, ``bytes_copied`` and
         ``bytes_in_place`` of the send path; ``jvm_regions_held``,
-        ``jvm_releases_sent`` and ``bytes_copied_out`` (JVM data copied on
-        arrival because the JVM's arena was above its high-water mark) of the
-        receive path."""
+        ``jvm_releases_sent``, ``bytes_copied_out`` (JVM data copied on
+        arrival because the JVM's arena was above its high-water mark) and
+        ``bytes_handed_back`` (data Python had sent that the JVM returned,
+        referenced in Python's own arena without a copy) of the receive
+        path."""
 
     @property
     def arena_bytes_in_use(self) -> int:

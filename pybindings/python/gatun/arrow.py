@@ -45,7 +45,23 @@ def send(client: GatunClient, data: Any, cast_views: bool = False) -> JavaObject
         data = without_views(data)
     if is_stream(data):
         return send_stream(client, data)
-    return client._native.send_arrow(_as_arrow_producer(data))
+    producer = _as_arrow_producer(data)
+    return reclaiming(client, lambda: client._native.send_arrow(producer))
+
+
+def reclaiming(client: GatunClient, send: Any) -> Any:
+    """``send()``, and once more after a collection in the JVM if the arena
+    was full: roots Java no longer references hold arena memory until the
+    JVM's garbage collector finds them (see :meth:`GatunClient.gc`)."""
+    from gatun.exceptions import PayloadTooLargeError
+
+    try:
+        return send()
+    except PayloadTooLargeError as e:
+        if "arena full" not in str(e):
+            raise
+    client.gc()
+    return send()
 
 
 #: ``stream_batch`` target: the Java reader whose pull source is running (a
@@ -73,7 +89,7 @@ def send_stream(client: GatunClient, data: Any) -> JavaObject:
         first = pa.RecordBatch.from_pylist([], schema=reader.schema)
     pending = [next(batches, None)]
     native = client._native
-    java_reader = native.stream_batch(first, 0, pending[0] is None)
+    java_reader = reclaiming(client, lambda: native.stream_batch(first, 0, pending[0] is None))
     if pending[0] is None:
         return java_reader
 
@@ -103,7 +119,8 @@ class _StreamSource:
         end = self._pending is None
         if end:
             self._forget()  # Java asks no more after the last batch
-        self._client._native.stream_batch(batch, _PULLING_READER, end)
+        native = self._client._native
+        reclaiming(self._client, lambda: native.stream_batch(batch, _PULLING_READER, end))
         return True
 
     def close(self) -> None:

@@ -291,6 +291,27 @@ class GatunClient:
         self._native.request(_PING, 0, None, None, (), False)
         return True
 
+    def gc(self, timeout: float = 5.0) -> int:
+        """Give back the Arrow memory of Java objects nobody references any more.
+
+        Arrow data Java received (a root from :meth:`send_arrow`, a table
+        passed as an argument) stays valid for as long as Java references it,
+        and the bridge never closes it behind Java's back. Its memory comes
+        back when Java closes it, or when the JVM's garbage collector finds it
+        unreachable; that happens by itself when an arena fills up. This runs
+        a collection in the JVM now, waits (at most ``timeout`` seconds) for
+        the memory of what it found, and applies the releases here.
+
+        Returns the number of allocations the collection gave back.
+        """
+        if self._unusable is not None:
+            raise BridgeClosedError(self._unusable)
+        freed = self.invoke_static_method(
+            "gatun.server.arrow.ArrowBridge", "reclaim", max(0, int(timeout * 1000))
+        )
+        self.ping()  # applies the release notices that came back with the reply
+        return int(freed)
+
     def get_metrics(self) -> str:
         """The server's metrics report (text)."""
         return str(self._request(_GET_METRICS))

@@ -251,14 +251,12 @@ public final class Dispatcher {
             if (!asRef && arrow != null && invoked && ArrowSession.isArrowValue(result)) {
                 value = exportArrow(b, result);
             } else if (!asRef && arrow != null && invoked && result instanceof ArrowReader) {
-                // Python reads it batch by batch; it owns the reader from now on.
+                // Python reads it batch by batch through its reference.
                 long id = registry.register(result);
-                registry.markOwned((ArrowReader) result);
                 value = arrow.exportReader(b, (ArrowReader) result, id);
             } else if (action == Action.ArrowStream && result != null) {
                 try {
                     value = ValueCodec.encodeResult(b, result, registry, true);
-                    registry.markOwned((BridgeArrowReader) result);
                 } catch (RuntimeException | Error e) {
                     ((BridgeArrowReader) result).close(); // not registered: nobody else could close it
                     throw e;
@@ -269,7 +267,6 @@ public final class Dispatcher {
             } else if (action == Action.SendArrowBatch) {
                 try {
                     value = ValueCodec.encodeResult(b, result, registry, true);
-                    registry.markOwned((VectorSchemaRoot) result);
                 } catch (RuntimeException | Error e) {
                     ((VectorSchemaRoot) result).close(); // not registered: nobody else could close it
                     throw e;
@@ -590,16 +587,12 @@ public final class Dispatcher {
     }
 
     /**
-     * Returns a VectorSchemaRoot or FieldVector by value through the Java arena.
-     * A returned root is handed over to the bridge and closed after the copy,
-     * unless Python holds a reference to it (see {@link gatun.server.arrow.ArrowBridge}).
+     * Returns a VectorSchemaRoot or FieldVector by value: shared where it lies
+     * in shared memory, copied once otherwise. The value is neither emptied
+     * nor closed: it stays the JVM's (see {@link gatun.server.arrow.ArrowBridge}).
      */
     private int exportArrow(FlatBufferBuilder b, Object result) {
-        int value = arrow.exportValue(b, result);
-        if (result instanceof VectorSchemaRoot && !registry.holds(result)) {
-            ((VectorSchemaRoot) result).close();
-        }
-        return value;
+        return arrow.exportValue(b, result);
     }
 
     // --------------------------------------------------------------- helpers

@@ -299,10 +299,12 @@ final class Lane {
         reqSeq = seg.responseSeq(index);
         respSeq = reqSeq;
         long lastWork = 0;
+        ResponseJournal journal = ResponseJournal.current();
         while (!stopped) {
             if (!awaitRequest(System.nanoTime() - lastWork < HOT_NANOS)) {
                 break; // stopped
             }
+            journal.acknowledged(); // Python read our last response before sending this
             Frame f = frame(0);
             try {
                 serve(f);
@@ -316,6 +318,7 @@ final class Lane {
             }
             lastWork = System.nanoTime();
         }
+        journal.abandon();
     }
 
     /**
@@ -508,6 +511,7 @@ final class Lane {
                     throw new IllegalStateException("the Python session ended while callback " + id + " ("
                             + describe(m) + ") was running");
                 }
+                ResponseJournal.current().acknowledged(); // Python read the callback request
                 int len = seg.requestLen(index);
                 if (len < 0 || len > seg.slotSize()) {
                     throw new ProtocolException("the reply to callback " + id + " is " + Integer.toUnsignedString(len)

@@ -20,10 +20,6 @@ public final class ObjectRegistry {
     private final AtomicLong nextId = new AtomicLong(1);
     private final long maxObjects;
 
-    /** Objects the bridge must close when their last id goes (identity set). */
-    private final java.util.Set<Object> owned =
-            java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
-
     /** Creates a registry with the limit from the system property. */
     public ObjectRegistry() {
         this(Long.getLong(MAX_OBJECTS_PROPERTY, 1_000_000L));
@@ -86,22 +82,8 @@ public final class ObjectRegistry {
     }
 
     /**
-     * Marks a registered object as created by the bridge for Python (a root
-     * loaded from a SendArrowBatch): nobody in the JVM owns it, so the bridge
-     * closes it when Python releases its last id. Arrow data stays valid for
-     * exactly as long as somebody references it.
-     *
-     * @param obj an object already registered
-     */
-    public void markOwned(AutoCloseable obj) {
-        synchronized (owned) {
-            owned.add(obj);
-        }
-    }
-
-    /**
-     * Releases an id; unknown ids are ignored. An object the bridge owns is
-     * closed once no id refers to it any more.
+     * Releases an id; unknown ids are ignored. The object itself is left as
+     * it is: Java code may still use it (what Python sent, Java owns).
      *
      * @param id the id to drop
      */
@@ -117,21 +99,7 @@ public final class ObjectRegistry {
      */
     void release(long id, Id probe) {
         probe.value = id;
-        Object o = objects.remove(probe);
-        if (o == null) {
-            return;
-        }
-        synchronized (owned) {
-            if (!owned.contains(o) || holds(o)) {
-                return;
-            }
-            owned.remove(o);
-        }
-        try {
-            ((AutoCloseable) o).close();
-        } catch (Exception e) {
-            System.err.println("gatun: closing a released " + o.getClass().getName() + " failed: " + e);
-        }
+        objects.remove(probe);
     }
 
     /** @return live objects */
@@ -139,25 +107,9 @@ public final class ObjectRegistry {
         return objects.size();
     }
 
-    /**
-     * @param obj an object
-     * @return true if this very object (identity) is registered under some id
-     */
-    public boolean holds(Object obj) {
-        for (Object o : objects.values()) {
-            if (o == obj) {
-                return true;
-            }
-        }
-        return false;
-    }
-
     /** Drops every object (the session ended). */
     public void clear() {
         objects.clear();
-        synchronized (owned) {
-            owned.clear();
-        }
     }
 
     /**
@@ -172,9 +124,6 @@ public final class ObjectRegistry {
             if (o != null) {
                 out.add(o);
             }
-        }
-        synchronized (owned) {
-            owned.clear();
         }
         return out;
     }

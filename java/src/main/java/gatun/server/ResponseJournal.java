@@ -15,6 +15,15 @@ import java.util.Arrays;
  * <p>One journal per thread (a lane's thread builds one message at a time,
  * nested callbacks inside it): {@link #mark()} before building, then
  * {@link #delivered(long)} or {@link #undo(long)} with that mark.
+ *
+ * <p>Some things must wait until Python has <em>read</em> a delivered
+ * message, not merely received it ({@link #onAcknowledged}): a schema
+ * definition counts as known to Python only once it has been decoded (a reply
+ * on another lane may be read first and must carry it again), and a region of
+ * Python's own memory forwarded back to it stays held by Java until Python has
+ * taken its own reference. A lane is synchronous, so the next message Python
+ * sends on the same lane proves it has read every earlier one:
+ * {@link #acknowledged()} runs then.
  */
 public final class ResponseJournal {
     private static final ThreadLocal<ResponseJournal> OF_THREAD = ThreadLocal.withInitial(ResponseJournal::new);
@@ -24,6 +33,13 @@ public final class ResponseJournal {
     private int idCount;
     private final ArrayList<JavaArena.Region> regions = new ArrayList<>();
     private final ArrayList<JavaArena> arenas = new ArrayList<>();
+    /**
+     * Beside each entry of {@code regions} (which is then null): an action of
+     * the message being built, run once Python has read it.
+     */
+    private final ArrayList<Acknowledgement> acks = new ArrayList<>();
+    /** Actions of delivered messages Python has not yet acknowledged. */
+    private final ArrayList<Runnable> awaitingAck = new ArrayList<>();
 
     private ResponseJournal() {
     }
@@ -62,15 +78,73 @@ public final class ResponseJournal {
     public void held(JavaArena arena, JavaArena.Region region) {
         arenas.add(arena);
         regions.add(region);
+        acks.add(null);
+    }
+
+    /** An action waiting for Python to read a message. */
+    private record Acknowledgement(Runnable action, boolean alsoIfDropped) {
+    }
+
+    /**
+     * Runs {@code action} once Python has read the message being built (the
+     * next message on the same lane). If the message is dropped instead, the
+     * action runs at once when {@code alsoIfDropped} (a hold to give back),
+     * and never otherwise (a fact that only delivery makes true).
+     *
+     * @param action what to run
+     * @param alsoIfDropped whether to run it when the message is dropped
+     */
+    public void onAcknowledged(Runnable action, boolean alsoIfDropped) {
+        arenas.add(null);
+        regions.add(null);
+        acks.add(new Acknowledgement(action, alsoIfDropped));
     }
 
     /**
      * The message built since {@code mark} reached Python: forget its entries.
+     * Its acknowledgement actions wait for {@link #acknowledged()}.
      *
      * @param mark from {@link #mark()}
      */
     public void delivered(long mark) {
+        for (int i = (int) mark; i < acks.size(); i++) {
+            Acknowledgement a = acks.get(i);
+            if (a != null) {
+                awaitingAck.add(a.action());
+            }
+        }
         truncate(mark);
+    }
+
+    /**
+     * Python sent a message on this thread's lane, so it has read every
+     * message delivered before it: runs their acknowledgement actions.
+     */
+    public void acknowledged() {
+        if (awaitingAck.isEmpty()) {
+            return;
+        }
+        Runnable[] due = awaitingAck.toArray(new Runnable[0]);
+        awaitingAck.clear();
+        for (Runnable r : due) {
+            runQuietly(r);
+        }
+    }
+
+    /**
+     * The lane stopped: Python will acknowledge nothing more, so the holds
+     * waiting for it are given back.
+     */
+    public void abandon() {
+        acknowledged();
+    }
+
+    private static void runQuietly(Runnable r) {
+        try {
+            r.run();
+        } catch (RuntimeException e) {
+            System.err.println("gatun: an acknowledgement action failed: " + e);
+        }
     }
 
     /**
@@ -83,7 +157,12 @@ public final class ResponseJournal {
         int idMark = (int) (mark >>> 32);
         int regionMark = (int) mark;
         for (int i = regions.size() - 1; i >= regionMark; i--) {
-            arenas.get(i).peerReleased(regions.get(i).handle(), 1);
+            Acknowledgement a = acks.get(i);
+            if (a == null) {
+                arenas.get(i).peerReleased(regions.get(i).handle(), 1);
+            } else if (a.alsoIfDropped()) {
+                runQuietly(a.action());
+            }
         }
         for (int i = idCount - 1; i >= idMark; i--) {
             registries[i].release(ids[i]);
@@ -98,5 +177,6 @@ public final class ResponseJournal {
         int regionMark = (int) mark;
         regions.subList(regionMark, regions.size()).clear();
         arenas.subList(regionMark, arenas.size()).clear();
+        acks.subList(regionMark, acks.size()).clear();
     }
 }

@@ -132,25 +132,12 @@ final class Session {
                 l.stop();
             }
         }
-        closeArrowObjects(registry.drain());
+        // Arrow objects Python referenced are not closed: Java code may still use
+        // them (a static field, another thread); they give their memory back
+        // when closed or unreachable (gatun.server.arrow.Reclaimer).
+        registry.drain();
         arrow.close();
         server.sessionEnded(this, reason);
-    }
-
-    /**
-     * Closes the Arrow objects Python still referenced (roots, vectors, readers),
-     * so their regions' Release notices are queued (and flushed if Python is still there).
-     */
-    static void closeArrowObjects(java.util.List<Object> objects) {
-        for (Object o : objects) {
-            if (o instanceof AutoCloseable && o.getClass().getName().startsWith("org.apache.arrow.")) {
-                try {
-                    ((AutoCloseable) o).close();
-                } catch (Exception | Error e) {
-                    System.err.println("gatun: closing " + o.getClass().getName() + " at session end failed: " + e);
-                }
-            }
-        }
     }
 
     boolean ended() {

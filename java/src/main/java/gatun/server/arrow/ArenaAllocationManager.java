@@ -47,6 +47,8 @@ final class ArenaAllocationManager extends AllocationManager {
     private final SharedArena.Block block; // null: native memory
     private final long address;
     private final long size;
+    /** Frees the memory once: on release, or when the collector finds this unreachable. */
+    private final java.lang.ref.Cleaner.Cleanable free;
 
     ArenaAllocationManager(BufferAllocator accountingAllocator, long size, SharedArena arena) {
         super(accountingAllocator);
@@ -62,6 +64,22 @@ final class ArenaAllocationManager extends AllocationManager {
             }
             this.address = MemoryUtil.allocateMemory(size);
             this.size = size;
+        }
+        if (b == null && size > 0 || arena.aboveHighWater()) {
+            Reclaimer.nudge(); // memory of unreachable, unclosed vectors may be waiting for a collection
+        }
+        this.free = Reclaimer.register(this, new Free(arena, b, address));
+    }
+
+    /** Gives the memory back; refers to nothing that keeps the manager reachable. */
+    private record Free(SharedArena arena, SharedArena.Block block, long address) implements Runnable {
+        @Override
+        public void run() {
+            if (block != null) {
+                arena.free(block);
+            } else {
+                MemoryUtil.freeMemory(address);
+            }
         }
     }
 
@@ -97,10 +115,6 @@ final class ArenaAllocationManager extends AllocationManager {
 
     @Override
     protected void release0() {
-        if (block != null) {
-            arena.free(block);
-        } else {
-            MemoryUtil.freeMemory(address);
-        }
+        free.clean();
     }
 }

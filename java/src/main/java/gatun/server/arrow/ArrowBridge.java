@@ -1,6 +1,10 @@
 package gatun.server.arrow;
 
 import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import org.apache.arrow.vector.FieldVector;
+import org.apache.arrow.vector.util.TransferPair;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.vector.VectorSchemaRoot;
 import org.apache.arrow.vector.dictionary.DictionaryProvider;
@@ -14,7 +18,8 @@ import org.apache.arrow.memory.RootAllocator;
  * {@code client.send_arrow(table)} in Python moves each batch into the shared
  * payload arena and hands Java a {@link org.apache.arrow.vector.VectorSchemaRoot}
  * registered as an ordinary object: Python gets a proxy for it and passes that
- * proxy to any method, e.g.
+ * proxy to any method; a pyarrow table passed as an argument arrives the same
+ * way, e.g.
  * <pre>{@code
  * public static long sum(VectorSchemaRoot in, String column) {
  *     BigIntVector v = (BigIntVector) in.getVector(column);
@@ -25,57 +30,62 @@ import org.apache.arrow.memory.RootAllocator;
  *     return s;
  * }
  * }</pre>
- * The root's buffers are Python's arena memory, referenced in place (no copy):
+ * The root's buffers are Python's arena memory, referenced in place (no copy).
+ * <b>What Java receives, it owns</b>:
  * <ul>
- *   <li>they are <b>read-only by contract</b> — do not write into them. This
- *       matters beyond the root itself: a large array that Python sends
+ *   <li>the root stays valid for as long as any Java reference to it exists —
+ *       in a collection, a field, another thread — across calls and after
+ *       Python dropped its proxy; the bridge never closes it behind Java's
+ *       back;</li>
+ *   <li>its memory goes back to Python when Java closes it (from Java, or
+ *       from Python through the proxy: {@code root.close()}), or when the
+ *       garbage collector finds it unreachable (a {@code Cleaner}, as for a
+ *       direct {@code ByteBuffer}; a collection is requested when an arena
+ *       fills up, and {@code client.gc()} in Python asks for one and waits).
+ *       Close roots you are done with to give the memory back at once;</li>
+ *   <li>its buffers are <b>read-only by contract</b> — do not write into them.
+ *       This matters beyond the root itself: a large array that Python sends
  *       without a validity bitmap (no nulls) arrives with a slice of one
  *       bitmap of set bits that the session shares between such arrays, so
- *       {@code setNull} on one of them would change the others;</li>
- *   <li>they stay valid for as long as the root (or any vector or buffer taken
- *       from it, or transferred out of it) is open;</li>
- *   <li>closing the root — from Java, or from Python through the proxy
- *       ({@code root.close()}) — gives the memory back to Python; so does the
- *       end of the session, which closes every Arrow object still registered.</li>
+ *       {@code setNull} on one of them would change the others.</li>
  * </ul>
  * The buffers belong to {@link #allocator()}; a {@code TransferPair} to another
- * allocator keeps the memory alive as usual.
+ * allocator keeps the memory alive as usual. With Arrow's debug allocator
+ * ({@code -ea} or {@code -Darrow.memory.debug.allocator=true}) every
+ * allocation stays reachable, so only {@code close()} gives memory back.
  *
  * <h2>Returning Arrow data to Python</h2>
  * A method called from Python (without {@code return_object_ref=True}) that
  * returns a {@code VectorSchemaRoot} or a {@code FieldVector} answers with the
- * data itself, and Python receives a pyarrow object over Java-owned shared
- * memory:
+ * data itself, and Python receives a pyarrow object. <b>Returning never
+ * changes the JVM's data</b>: the root or vector is neither emptied nor
+ * closed, Java keeps using it, and returning it again gives equal data.
  * <ul>
- *   <li>buffers allocated by {@link #allocator()} already lie in shared memory
- *       (its JVM-wide arena): the vectors are <b>transferred</b>
- *       ({@code TransferPair}) out of the returned root or vector — which is
- *       left <b>empty</b> — and Python references their memory in place, with
- *       no copy. Nothing Java does later with the returned vectors can change
- *       data Python holds; the memory goes back to the arena when Python drops
- *       its last reference;</li>
- *   <li>every other buffer (another allocator's, Python's, or one that fell
- *       back to ordinary memory because the arena was full) is copied once
- *       into a Java-owned segment, and the returned vectors are left as they
- *       were.</li>
+ *   <li>buffers that lie in shared memory are <b>shared</b> by reference count
+ *       and referenced in place by Python, with no copy: buffers allocated by
+ *       {@link #allocator()} (its JVM-wide arena) and buffers of data Python
+ *       sent (forwarded back to Python's own memory). Java may close its
+ *       vectors at any time; the memory stays until Python drops its last
+ *       reference;</li>
+ *   <li>every other buffer (another allocator's, or one that fell back to
+ *       ordinary memory because the arena was full) is copied once.</li>
  * </ul>
- * Ownership:
- * <ul>
- *   <li>a returned {@code VectorSchemaRoot} is <b>handed over</b> to the bridge,
- *       which closes it after the copy — unless Python holds a reference to that
- *       very root (it was registered in the session, e.g. one Python sent), in
- *       which case it is left open;</li>
- *   <li>a returned {@code FieldVector} is never closed (it usually belongs to a
- *       root).</li>
- * </ul>
- * Build results with {@link #allocator()} (zero copy; any allocator works, with one copy), e.g.
+ * The contract is the Arrow C Data interface's: <b>what Python received is
+ * immutable</b>. Java code that writes into a vector after handing it out is
+ * at fault (Python may see the change). A producer that wants to reuse its
+ * vectors after returning them hands them off explicitly with
+ * {@link #handOff(VectorSchemaRoot)}: the bridge takes their buffers at once
+ * (the producer's vectors are left empty, ready to be refilled), and closes
+ * its own root once Python has the data.
  * <pre>{@code
  * public static VectorSchemaRoot filterGreater(VectorSchemaRoot in, String column, long threshold) {
  *     VectorSchemaRoot out = VectorSchemaRoot.create(in.getSchema(), ArrowBridge.allocator());
  *     ... copy the matching rows ...
- *     return out; // the bridge copies it to Python and closes it
+ *     return out; // shared with Python, no copy; out stays valid for Java until closed or unreachable
  * }
  * }</pre>
+ * Build results with {@link #allocator()} (zero copy; any allocator works,
+ * with one copy).
  *
  * <h2>Streams and dictionaries</h2>
  * A Python stream ({@code pyarrow.RecordBatchReader}) or data with
@@ -83,8 +93,8 @@ import org.apache.arrow.memory.RootAllocator;
  * {@link ArrowReader} that is also the dictionaries' {@code DictionaryProvider}.
  * A method returning an {@link ArrowReader} (any kind) gives Python a
  * {@code pyarrow.RecordBatchReader} that calls {@link #nextBatch} for each
- * batch; its dictionaries travel with each batch. Python owns a returned
- * reader: it is closed when Python drops it. A {@code VectorSchemaRoot} with
+ * batch; its dictionaries travel with each batch (copied). A reader is a
+ * stream: Python reading it advances it. A {@code VectorSchemaRoot} with
  * dictionary-encoded columns cannot be returned on its own (it does not carry
  * its dictionaries): return the reader.
  *
@@ -115,6 +125,78 @@ public final class ArrowBridge {
      * @param dictionaries the reader, as the provider of its dictionaries
      */
     public record ReaderBatch(VectorSchemaRoot root, DictionaryProvider dictionaries) {
+    }
+
+    /**
+     * An Arrow value whose buffers the bridge took over ({@link #handOff}):
+     * returned to Python, it crosses like any root, and the bridge closes it
+     * once Python has the data.
+     *
+     * @param root the bridge's root holding the buffers
+     * @param shape {@code "root"} or {@code "vector"}: what Python receives
+     */
+    public record HandedOff(VectorSchemaRoot root, String shape) {
+    }
+
+    /**
+     * Hands a root's data off to Python with transfer semantics: its buffers
+     * move at once ({@code TransferPair}) into a root of the bridge's, which
+     * the returned value carries; {@code root} is left with empty vectors,
+     * ready to be refilled. Return the result from a method called from Python;
+     * the bridge closes its root once Python has the data.
+     *
+     * @param root a root whose vectors the producer will reuse
+     * @return what to return to Python
+     */
+    public static HandedOff handOff(VectorSchemaRoot root) {
+        List<FieldVector> moved = new ArrayList<>(root.getFieldVectors().size());
+        try {
+            for (FieldVector v : root.getFieldVectors()) {
+                TransferPair tp = v.getTransferPair(v.getAllocator() != null ? v.getAllocator() : allocator());
+                tp.transfer();
+                moved.add((FieldVector) tp.getTo());
+            }
+        } catch (RuntimeException e) {
+            for (FieldVector v : moved) {
+                v.close();
+            }
+            throw e;
+        }
+        VectorSchemaRoot own = new VectorSchemaRoot(root.getSchema(), moved, root.getRowCount());
+        root.setRowCount(0);
+        return new HandedOff(own, "root");
+    }
+
+    /**
+     * {@link #handOff(VectorSchemaRoot)} for one vector: Python receives a
+     * {@code pyarrow.Array}; {@code vector} is left empty.
+     *
+     * @param vector a vector the producer will reuse
+     * @return what to return to Python
+     */
+    public static HandedOff handOff(FieldVector vector) {
+        TransferPair tp = vector.getTransferPair(vector.getAllocator() != null ? vector.getAllocator() : allocator());
+        tp.transfer();
+        return new HandedOff(VectorSchemaRoot.of((FieldVector) tp.getTo()), "vector");
+    }
+
+    /**
+     * Runs a garbage collection and waits (at most {@code timeoutMillis})
+     * until the Arrow memory of roots and vectors that became unreachable
+     * without being closed has been given back (to Python's arena, or to the
+     * bridge allocator's). Python's {@code client.gc()} calls this.
+     *
+     * @param timeoutMillis the longest wait
+     * @return allocations given back during the call
+     * @throws InterruptedException if interrupted while waiting
+     */
+    public static long reclaim(long timeoutMillis) throws InterruptedException {
+        return Reclaimer.collect(timeoutMillis);
+    }
+
+    /** @return allocations whose memory the garbage collector gave back (JVM-wide) */
+    public static long reclaimedByGc() {
+        return Reclaimer.reclaimed();
     }
 
     /**

@@ -21,6 +21,7 @@ import org.apache.arrow.memory.AllocationManager;
 import org.apache.arrow.memory.ArrowBuf;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.BufferLedger;
+import org.apache.arrow.memory.ReferenceManager;
 import org.apache.arrow.vector.ValueVector;
 import org.apache.arrow.vector.util.TransferPair;
 import org.apache.arrow.vector.FieldVector;
@@ -45,19 +46,33 @@ import org.apache.arrow.vector.types.pojo.Schema;
  */
 final class ArrowExporter {
     private final JavaArena arena;
-    private final Map<Schema, Long> schemaIds = new HashMap<>();
+    private final Map<Schema, KnownSchema> schemaIds = new HashMap<>();
+    private final Map<Long, KnownSchema> byId = new HashMap<>();
     private long nextSchemaId = 1;
 
-    ArrowExporter(JavaArena arena) {
+    /** Finds the region of Python's memory an allocation wraps (this session's only), or null. */
+    private final java.util.function.Function<AllocationManager, ArrowSession.PythonRegion> pythonRegions;
+
+    ArrowExporter(JavaArena arena, java.util.function.Function<AllocationManager, ArrowSession.PythonRegion> pythonRegions) {
         this.arena = arena;
+        this.pythonRegions = pythonRegions;
     }
 
     /** The result of exporting a batch: for tests and the encoder. */
     static final class Exported {
         /** The region buffers were copied into, or null. */
         JavaArena.Region region;
-        /** Every region the descriptor names, in order (the copy region among them). */
+        /**
+         * Every region the descriptor names, in order (the copy region among
+         * them); null where the region is one of Python's ({@link #python}).
+         */
         final List<JavaArena.Region> regions = new ArrayList<>();
+        /** Beside {@link #regions}: Python's region forwarded back to it, or null. */
+        final List<ArrowSession.PythonRegion> python = new ArrayList<>();
+        /** Beside {@link #regions}: the address of the region's first byte. */
+        final List<Long> base = new ArrayList<>();
+        /** Java's holds on Python's forwarded regions, given back once Python has read the reply. */
+        final List<ReferenceManager> forwarded = new ArrayList<>();
         long[][] buffers; // {offset in its region, length}
         int[] bufferRegion; // index into regions, per buffer
         List<ArrowFieldNode> nodes;
@@ -67,6 +82,30 @@ final class ArrowExporter {
         byte[] newSchema;
         /** Dictionary batches: their buffers are {@code buffers[from..to)}. */
         final List<ExportedDictionary> dictionaries = new ArrayList<>();
+
+        /** Appends a Java-owned region; returns its index. */
+        int add(JavaArena.Region r) {
+            regions.add(r);
+            python.add(null);
+            base.add(r.address());
+            return regions.size() - 1;
+        }
+
+        /** Appends a region of Python's own memory; returns its index. */
+        int add(ArrowSession.PythonRegion r) {
+            regions.add(null);
+            python.add(r);
+            base.add(r.address());
+            return regions.size() - 1;
+        }
+
+        /** Gives back Java's holds on forwarded regions (once). */
+        void releaseForwarded() {
+            for (ReferenceManager m : forwarded) {
+                m.release();
+            }
+            forwarded.clear();
+        }
     }
 
     /** A dictionary's values among an export's buffers. */
@@ -78,7 +117,12 @@ final class ArrowExporter {
         VectorSchemaRoot root;
         String shape;
         DictionaryProvider dictionaries = null;
-        if (result instanceof ArrowBridge.ReaderBatch) {
+        VectorSchemaRoot handedOff = null;
+        if (result instanceof ArrowBridge.HandedOff) {
+            handedOff = ((ArrowBridge.HandedOff) result).root();
+            root = handedOff;
+            shape = ((ArrowBridge.HandedOff) result).shape();
+        } else if (result instanceof ArrowBridge.ReaderBatch) {
             root = ((ArrowBridge.ReaderBatch) result).root();
             dictionaries = ((ArrowBridge.ReaderBatch) result).dictionaries();
             shape = "root";
@@ -91,137 +135,84 @@ final class ArrowExporter {
         } else {
             throw new IllegalArgumentException("not an Arrow value: " + result.getClass().getName());
         }
-        Exported x = dictionaries != null && !Dictionaries.indexFields(root.getSchema()).isEmpty()
-                ? copy(root, dictionaries) : export(root);
-        boolean ok = false;
         try {
-            int value = encodeValue(b, x, shape);
-            ok = true;
-            return value;
-        } finally {
-            if (!ok) {
-                for (JavaArena.Region r : x.regions) {
-                    arena.free(r); // a shared region's free drops the bridge's reference
-                }
-                forgetSchema(x);
-            } else {
+            Exported x = dictionaries != null && !Dictionaries.indexFields(root.getSchema()).isEmpty()
+                    ? copy(root, dictionaries) : export(root);
+            boolean ok = false;
+            try {
+                int value = encodeValue(b, x, shape);
+                ok = true;
+                return value;
+            } finally {
                 gatun.server.ResponseJournal journal = gatun.server.ResponseJournal.current();
-                for (JavaArena.Region r : x.regions) {
-                    arena.addPeerHold(r);
-                    journal.held(arena, r);
+                if (!ok) {
+                    for (JavaArena.Region r : x.regions) {
+                        if (r != null) {
+                            arena.free(r); // a shared region's free drops the bridge's reference
+                        }
+                    }
+                    x.releaseForwarded();
+                } else {
+                    for (JavaArena.Region r : x.regions) {
+                        if (r != null) {
+                            arena.addPeerHold(r);
+                            journal.held(arena, r);
+                        }
+                    }
+                    if (!x.forwarded.isEmpty()) {
+                        // Python takes its own reference to its regions as it reads the reply.
+                        journal.onAcknowledged(x::releaseForwarded, true);
+                    }
+                    if (x.newSchema != null) {
+                        long id = x.schemaId;
+                        journal.onAcknowledged(() -> confirmSchema(id), false);
+                    }
                 }
+            }
+        } finally {
+            if (handedOff != null) {
+                handedOff.close(); // the regions hold the memory Python references
             }
         }
     }
 
     /** Bytes copied into session regions on export (JVM-wide). */
     static final AtomicLong BYTES_COPIED = new AtomicLong();
-    /** Bytes of the bridge allocator's arena handed to Python in place (JVM-wide). */
+    /** Bytes of the bridge allocator's arena, or of Python's own regions, handed to Python in place (JVM-wide). */
     static final AtomicLong BYTES_IN_PLACE = new AtomicLong();
 
-    /** @return the arena block behind {@code buf}, or null if it is not in the bridge's arena */
-    private static ArenaAllocationManager arenaManager(ArrowBuf buf) {
+    /** @return the allocation manager behind {@code buf}, or null for an empty or foreign-ledger buffer */
+    private static AllocationManager manager(ArrowBuf buf) {
         if (buf.getReferenceManager() instanceof BufferLedger) {
-            AllocationManager am = ((BufferLedger) buf.getReferenceManager()).getAllocationManager();
-            if (am instanceof ArenaAllocationManager && ((ArenaAllocationManager) am).block() != null) {
-                return (ArenaAllocationManager) am;
-            }
+            return ((BufferLedger) buf.getReferenceManager()).getAllocationManager();
         }
         return null;
     }
 
-    /** Arrow Java 18's union TransferPairs lose the offsets: such roots are copied. */
-    private static boolean hasUnion(Field f) {
-        if (f.getType() instanceof org.apache.arrow.vector.types.pojo.ArrowType.Union) {
-            return true;
-        }
-        for (Field c : f.getChildren()) {
-            if (hasUnion(c)) {
-                return true;
-            }
-        }
-        return false;
-    }
-
-    private static boolean hasArenaBuffers(ValueVector v) {
-        for (ArrowBuf buf : v.getBuffers(false)) {
-            if (buf.capacity() > 0 && arenaManager(buf) != null) {
-                return true;
-            }
-        }
-        if (v instanceof FieldVector) {
-            for (FieldVector c : ((FieldVector) v).getChildrenFromFields()) {
-                if (hasArenaBuffers(c)) {
-                    return true;
-                }
-            }
-        }
-        return false;
-    }
-
     /**
-     * Exports a batch: when some of its buffers lie in the bridge allocator's
-     * arena, every vector is first <b>transferred</b> ({@code TransferPair}) out
-     * of the user's root into one the bridge owns — the user's vectors are left
-     * empty, so nothing Java does with them later can change what Python holds —
-     * and each arena allocation becomes one region described in place. The
-     * region takes its own reference to the arena block, and the bridge's root
-     * is closed at once (so Arrow's accounting drops the memory immediately);
-     * the block goes back to the arena when Python's {@code Release} frees the
-     * region (and no Java buffer still uses it). Every other buffer is
-     * copied once into one fresh session region. Without arena buffers this is
-     * {@link #copy} and the user's root is left as it was.
+     * Exports a batch without changing it: buffers that lie in shared memory
+     * are <b>shared</b> by reference count and described in place — a block of
+     * the bridge allocator's arena becomes a region of this session that holds
+     * the block until Python releases it, and a region of Python's own memory
+     * (a batch Python sent) is named by its handle, held by Java until Python
+     * has taken its own reference. Every other buffer is copied once into one
+     * fresh session region. The root stays the caller's, as it was; returning
+     * it twice gives equal data.
      */
     Exported export(VectorSchemaRoot root) {
         List<Field> encoded = Dictionaries.indexFields(root.getSchema());
         if (!encoded.isEmpty()) {
             throw noDictionaries(encoded.get(0));
         }
-        BufferAllocator bridge = ArrowBridge.allocator();
-        boolean transfer = false;
-        for (FieldVector v : root.getFieldVectors()) {
-            if (v.getAllocator() == null) {
-                continue; // a NullVector: no buffers
-            }
-            if (v.getAllocator().getRoot() != bridge.getRoot() || hasUnion(v.getField())) {
-                transfer = false;
-                break;
-            }
-            transfer |= hasArenaBuffers(v);
-        }
-        if (!transfer) {
-            return copy(root); // cleans the view padding itself
-        }
         ViewPadding.clean(root.getFieldVectors());
-        List<FieldVector> moved = new ArrayList<>();
-        VectorSchemaRoot own;
-        try {
-            for (FieldVector v : root.getFieldVectors()) {
-                TransferPair tp = v.getTransferPair(bridge);
-                tp.transfer();
-                moved.add((FieldVector) tp.getTo());
-            }
-            own = new VectorSchemaRoot(root.getSchema(), moved, root.getRowCount());
-        } catch (RuntimeException e) {
-            for (FieldVector v : moved) {
-                v.close();
-            }
-            throw e;
-        }
-        try (own) {
-            return describeInPlace(own);
-        }
-    }
-
-    private Exported describeInPlace(VectorSchemaRoot own) {
         Exported x = new Exported();
         boolean ok = false;
-        try (ArrowRecordBatch batch = new VectorUnloader(own, true, NoCompressionCodec.INSTANCE, true)
+        try (ArrowRecordBatch batch = new VectorUnloader(root, true, NoCompressionCodec.INSTANCE, true)
                 .getRecordBatch()) {
             List<ArrowBuf> bufs = batch.getBuffers();
             int n = bufs.size();
-            // Pass 1: one region per arena allocation (session entries permitting).
-            Map<ArenaAllocationManager, Integer> regionOf = new IdentityHashMap<>();
+            // Pass 1: one region per shared allocation.
+            Map<AllocationManager, Integer> regionOf = new IdentityHashMap<>();
             int[] where = new int[n]; // region index, -1: copy, -2: empty
             for (int i = 0; i < n; i++) {
                 ArrowBuf buf = bufs.get(i);
@@ -229,40 +220,15 @@ final class ArrowExporter {
                     where[i] = -2;
                     continue;
                 }
-                ArenaAllocationManager am = arenaManager(buf);
-                if (am == null) {
-                    where[i] = -1;
-                    continue;
-                }
-                Integer r = regionOf.get(am);
+                AllocationManager am = manager(buf);
+                Integer r = am == null ? Integer.valueOf(-1) : regionOf.get(am);
                 if (r == null) {
-                    SharedArena.Block block = am.block();
-                    SharedArena shared = am.arena();
-                    // The region's own reference: the block outlives the Arrow allocation
-                    // (closed with the bridge's root below) until Python releases it.
-                    shared.retain(block);
-                    JavaArena.Region region;
-                    try {
-                        region = arena.holdShared(block, block.offset, block.length, () -> shared.free(block));
-                    } catch (IOException | RuntimeException e) {
-                        shared.free(block);
-                        if (e instanceof RuntimeException) {
-                            throw (RuntimeException) e;
-                        }
-                        region = null; // cannot publish: copy instead
-                    }
-                    if (region == null) {
-                        shared.free(block);
-                        r = -1;
-                    } else {
-                        r = x.regions.size();
-                        x.regions.add(region);
-                    }
+                    r = shareRegion(x, am, buf);
                     regionOf.put(am, r);
                 }
                 where[i] = r;
             }
-            // Pass 2: copy what is not in place into one session region.
+            // Pass 2: copy what is not shared into one session region.
             long total = 0;
             for (int i = 0; i < n; i++) {
                 if (where[i] == -1) {
@@ -277,8 +243,7 @@ final class ArrowExporter {
                     throw new UncheckedIOException("cannot allocate " + total + " bytes in the Java payload arena: "
                             + e.getMessage(), e);
                 }
-                copyIndex = x.regions.size();
-                x.regions.add(x.region);
+                copyIndex = x.add(x.region);
             }
             x.buffers = new long[n][];
             x.bufferRegion = new int[n];
@@ -297,8 +262,7 @@ final class ArrowExporter {
                     x.buffers[i] = new long[] {0, 0};
                     x.bufferRegion[i] = 0;
                 } else {
-                    JavaArena.Region r = x.regions.get(where[i]);
-                    x.buffers[i] = new long[] {addr - r.address(), len};
+                    x.buffers[i] = new long[] {addr - x.base.get(where[i]), len};
                     x.bufferRegion[i] = where[i];
                     inPlace += len;
                 }
@@ -308,16 +272,58 @@ final class ArrowExporter {
             x.nodes = batch.getNodes();
             x.variadic = batch.getVariadicBufferCounts();
             x.length = batch.getLength();
-            assignSchema(x, own.getSchema());
+            assignSchema(x, root.getSchema());
             ok = true;
             return x;
         } finally {
             if (!ok) {
                 for (JavaArena.Region r : x.regions) {
-                    arena.free(r);
+                    if (r != null) {
+                        arena.free(r);
+                    }
                 }
+                x.releaseForwarded();
             }
         }
+    }
+
+    /**
+     * Describes the allocation behind {@code buf} in place if it lies in
+     * shared memory Python can map.
+     *
+     * @return the index of its region in {@code x}, or -1 to copy it
+     */
+    private int shareRegion(Exported x, AllocationManager am, ArrowBuf buf) {
+        if (am instanceof ArenaAllocationManager && ((ArenaAllocationManager) am).block() != null) {
+            ArenaAllocationManager arenaAm = (ArenaAllocationManager) am;
+            SharedArena.Block block = arenaAm.block();
+            SharedArena shared = arenaAm.arena();
+            // The region's own reference: the block outlives the Arrow allocation
+            // (whoever closes it) until Python releases the region.
+            shared.retain(block);
+            JavaArena.Region region;
+            try {
+                region = arena.holdShared(block, block.offset, block.length, () -> shared.free(block));
+            } catch (IOException e) {
+                region = null; // cannot publish: copy instead
+            } catch (RuntimeException e) {
+                shared.free(block);
+                throw e;
+            }
+            if (region == null) {
+                shared.free(block);
+                return -1;
+            }
+            return x.add(region);
+        }
+        ArrowSession.PythonRegion python = pythonRegions.apply(am);
+        if (python == null) {
+            return -1;
+        }
+        // Java keeps the memory until Python has its own reference (acknowledgement).
+        buf.getReferenceManager().retain();
+        x.forwarded.add(buf.getReferenceManager());
+        return x.add(python);
     }
 
     private static IllegalArgumentException noDictionaries(Field encoded) {
@@ -394,7 +400,7 @@ final class ArrowExporter {
                 x.buffers[i] = new long[] {at, len};
                 at += align(len);
             }
-            x.regions.add(x.region);
+            x.add(x.region);
             x.bufferRegion = new int[bufs.size()];
             BYTES_COPIED.addAndGet(at);
             x.nodes = batch.getNodes();
@@ -409,25 +415,48 @@ final class ArrowExporter {
         return x;
     }
 
+    /**
+     * Gives the batch its schema's id, and the definition while Python may not
+     * have read it yet: replies on different lanes can be read in any order,
+     * so every reply carries the definition until one that did has been read
+     * ({@link #confirmSchema}).
+     */
     private void assignSchema(Exported x, Schema schema) {
         synchronized (schemaIds) {
-            Long id = schemaIds.get(schema);
-            if (id == null) {
-                id = nextSchemaId++;
-                schemaIds.put(schema, id);
-                ByteBuffer msg = MessageSerializer.serializeMetadata(schema, org.apache.arrow.vector.ipc.message.IpcOption.DEFAULT);
-                x.newSchema = new byte[msg.remaining()];
-                msg.get(x.newSchema);
+            KnownSchema known = schemaIds.get(schema);
+            if (known == null) {
+                ByteBuffer msg = MessageSerializer.serializeMetadata(schema,
+                        org.apache.arrow.vector.ipc.message.IpcOption.DEFAULT);
+                byte[] ipc = new byte[msg.remaining()];
+                msg.get(ipc);
+                known = new KnownSchema(nextSchemaId++, ipc);
+                schemaIds.put(schema, known);
+                byId.put(known.id, known);
             }
-            x.schemaId = id;
+            x.schemaId = known.id;
+            x.newSchema = known.confirmed ? null : known.ipc;
         }
     }
 
-    private void forgetSchema(Exported x) {
-        if (x.newSchema != null) {
-            synchronized (schemaIds) {
-                schemaIds.values().remove(x.schemaId);
+    /** A reply that defined schema {@code id} has been read by Python: later replies need not define it. */
+    private void confirmSchema(long id) {
+        synchronized (schemaIds) {
+            KnownSchema known = byId.get(id);
+            if (known != null) {
+                known.confirmed = true;
             }
+        }
+    }
+
+    /** A schema of this session and whether Python is known to have its definition. */
+    private static final class KnownSchema {
+        final long id;
+        final byte[] ipc;
+        boolean confirmed;
+
+        KnownSchema(long id, byte[] ipc) {
+            this.id = id;
+            this.ipc = ipc;
         }
     }
 
@@ -463,7 +492,12 @@ final class ArrowExporter {
         BatchDescriptor.startRegionsVector(b, x.regions.size());
         for (int i = x.regions.size() - 1; i >= 0; i--) {
             JavaArena.Region r = x.regions.get(i);
-            RegionRef.createRegionRef(b, r.handle(), r.segmentId(), 0, r.offset(), r.length());
+            if (r != null) {
+                RegionRef.createRegionRef(b, r.handle(), r.segmentId(), 0, r.offset(), r.length());
+            } else {
+                ArrowSession.PythonRegion p = x.python.get(i);
+                RegionRef.createRegionRef(b, p.handle(), p.segment(), 0, p.offset(), p.length());
+            }
         }
         int regions = b.endVector();
         // The batch's own buffers come first; the dictionaries' follow.
@@ -524,6 +558,10 @@ final class ArrowExporter {
                 : Dictionaries.messageFormat(root.getSchema(), reader);
         Exported x = new Exported();
         assignSchema(x, schema);
+        if (x.newSchema != null) {
+            long id = x.schemaId;
+            gatun.server.ResponseJournal.current().onAcknowledged(() -> confirmSchema(id), false);
+        }
         BatchDescriptor.startBatchDescriptor(b);
         BatchDescriptor.addSchemaId(b, x.schemaId);
         int descriptor = BatchDescriptor.endBatchDescriptor(b);

@@ -18,7 +18,9 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import org.apache.arrow.flatbuf.Message;
 import org.apache.arrow.flatbuf.MessageHeader;
+import org.apache.arrow.memory.AllocationManager;
 import org.apache.arrow.memory.ArrowBuf;
+import org.apache.arrow.memory.BufferLedger;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.vector.FieldVector;
 import org.apache.arrow.vector.TypeLayout;
@@ -80,6 +82,28 @@ public final class ArrowSession implements AutoCloseable {
         }
     }
 
+    /**
+     * A region of Python's memory that one of this session's allocations
+     * wraps: what Java needs to name it when it returns the data to Python
+     * (forwarding it to its owner instead of copying it).
+     *
+     * @param handle Python's RegionHandle
+     * @param segment Python's segment id
+     * @param offset the region's offset in the segment
+     * @param length the region's bytes
+     * @param address the region's first byte in this process
+     */
+    record PythonRegion(long handle, int segment, long offset, long length, long address) {
+    }
+
+    /**
+     * The Python regions this session's allocations wrap, by allocation
+     * manager (weak keys, identity: Arrow's managers do not override equals):
+     * an entry goes with its allocation.
+     */
+    private final Map<AllocationManager, PythonRegion> wrapped =
+            java.util.Collections.synchronizedMap(new java.util.WeakHashMap<>());
+
     /** A mapped Python segment and the directory fields it was mapped under. */
     private record PeerSegment(int memfd, String name, long size, int generation, SegmentMapping mapping) {
     }
@@ -93,7 +117,7 @@ public final class ArrowSession implements AutoCloseable {
         this.allocator = allocator;
         this.releases = new ReleaseQueue(seg);
         this.arena = new JavaArena(seg);
-        this.exporter = new ArrowExporter(arena);
+        this.exporter = new ArrowExporter(arena, wrapped::get);
     }
 
     /** @return the allocator Python's buffers belong to */
@@ -339,6 +363,7 @@ public final class ArrowSession implements AutoCloseable {
                 dictionaries.add(dictionary);
             }
             if (d.copyOut()) {
+                Reclaimer.nudge(); // Python's arena is filling: regions of unreachable roots may be waiting
                 // Python's arena is above its high-water mark: keep private copies
                 // and let the regions go now (released just below).
                 made.add(batch = copyOut(batch)); // closes the original (closing twice is harmless)
@@ -701,6 +726,10 @@ public final class ArrowSession implements AutoCloseable {
             }
             r.allocation = new RegionAllocation(r.mapping, r.offset, r.length, r.handle, releases);
             r.buf = allocator.wrapForeignAllocation(r.allocation);
+            if (r.buf.getReferenceManager() instanceof BufferLedger) {
+                wrapped.put(((BufferLedger) r.buf.getReferenceManager()).getAllocationManager(),
+                        new PythonRegion(r.handle, r.segment, r.offset, r.length, r.mapping.address() + r.offset));
+            }
         }
     }
 
@@ -769,7 +798,8 @@ public final class ArrowSession implements AutoCloseable {
      * @return whether it crosses to Python as Arrow data by value
      */
     public static boolean isArrowValue(Object v) {
-        return v instanceof VectorSchemaRoot || v instanceof FieldVector || v instanceof ArrowBridge.ReaderBatch;
+        return v instanceof VectorSchemaRoot || v instanceof FieldVector || v instanceof ArrowBridge.ReaderBatch
+                || v instanceof ArrowBridge.HandedOff;
     }
 
     // ------------------------------------------------------------- rings

@@ -1,26 +1,25 @@
 package gatun.server.arrow;
 
 import gatun.server.shm.SegmentMapping;
-import java.util.concurrent.atomic.AtomicBoolean;
+import java.lang.ref.Cleaner;
 import org.apache.arrow.memory.ForeignAllocation;
 
 /**
  * One region of a peer's segment wrapped as an Arrow allocation. It holds the
  * segment's mapping strongly (the mapping must outlive every {@code ArrowBuf}
- * over it) and, when Arrow releases it, queues exactly one
- * {@code Release(handle, 1)} for the owner.
+ * over it) and queues exactly one {@code Release(handle, 1)} for the owner:
+ * when Arrow releases it (every buffer over it closed), or when the garbage
+ * collector finds it unreachable without that having happened
+ * ({@link Reclaimer}).
  */
 final class RegionAllocation extends ForeignAllocation {
     private final SegmentMapping mapping;
-    private final long handle;
-    private final ReleaseQueue queue;
-    private final AtomicBoolean released = new AtomicBoolean();
+    private final Cleaner.Cleanable release;
 
     RegionAllocation(SegmentMapping mapping, long offset, long length, long handle, ReleaseQueue queue) {
         super(length, mapping.address() + offset);
         this.mapping = mapping;
-        this.handle = handle;
-        this.queue = queue;
+        this.release = Reclaimer.register(this, new Release(queue, handle));
     }
 
     /** @return the mapping this region lies in */
@@ -30,14 +29,20 @@ final class RegionAllocation extends ForeignAllocation {
 
     /** Queues the Release notice once, however often it is called. */
     void releaseOnce() {
-        if (released.compareAndSet(false, true)) {
-            queue.add(handle, 1);
-        }
+        release.clean();
     }
 
     @Override
     protected void release0() {
         // Any thread; never blocks: the lane worker moves the notice onto the ring.
         releaseOnce();
+    }
+
+    /** The notice, queued once; refers to nothing that keeps the allocation reachable. */
+    private record Release(ReleaseQueue queue, long handle) implements Runnable {
+        @Override
+        public void run() {
+            queue.add(handle, 1);
+        }
     }
 }

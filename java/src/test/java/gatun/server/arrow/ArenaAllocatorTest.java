@@ -104,16 +104,15 @@ class ArenaAllocatorTest {
     }
 
     @Test
-    void exportTransfersArenaBuffersAndPythonsReleaseFreesThem() {
+    void exportSharesArenaBuffersAndPythonsReleaseFreesThem() {
         // The exporter works on the bridge's own allocator (the JVM-wide arena).
         BufferAllocator bridge = ArrowBridge.allocator();
         JavaArena session = new JavaArena(null, 1 << 20);
-        ArrowExporter exporter = new ArrowExporter(session);
+        ArrowExporter exporter = new ArrowExporter(session, am -> null);
         long blocksBefore = SharedArena.get().blocksInUse();
         long copiedBefore = ArrowExporter.BYTES_COPIED.get();
         long inPlaceBefore = ArrowExporter.BYTES_IN_PLACE.get();
         BigIntVector v = new BigIntVector("x", bridge);
-        VarCharVector s = new VarCharVector("s", new RootAllocator(Long.MAX_VALUE)); // not in the arena
         try {
             v.allocateNew(100);
             for (int i = 0; i < 100; i++) {
@@ -122,38 +121,84 @@ class ArenaAllocatorTest {
             v.setNull(5);
             v.setValueCount(100);
             VectorSchemaRoot root = VectorSchemaRoot.of(v);
-            FlatBufferBuilder b = new FlatBufferBuilder();
             long dataAddress = v.getDataBuffer().memoryAddress();
-            exporter.encode(b, root);
-            // Transferred: the user's vector is empty, the data is where it was.
-            assertEquals(0, v.getValueCount());
-            assertEquals(0, v.getDataBuffer().capacity());
+            exporter.encode(new FlatBufferBuilder(), root);
+            // Shared, not transferred: the user's vector is as it was.
+            assertEquals(100, v.getValueCount());
+            assertEquals(dataAddress, v.getDataBuffer().memoryAddress());
+            assertEquals(99, v.get(99));
             assertEquals(1, session.liveRegions());
             assertEquals(0, ArrowExporter.BYTES_COPIED.get() - copiedBefore);
             assertEquals(800 + 13, ArrowExporter.BYTES_IN_PLACE.get() - inPlaceBefore);
-            assertTrue(SharedArena.get().blocksInUse() > blocksBefore); // still held for Python
-            // Reusing the vector cannot touch the exported memory.
-            v.allocateNew(100);
-            assertTrue(v.getDataBuffer().memoryAddress() != dataAddress);
+            // Returned again: another region over the same memory, still no copy.
+            exporter.encode(new FlatBufferBuilder(), root);
+            assertEquals(100, v.getValueCount());
+            assertEquals(2, session.liveRegions());
+            assertEquals(0, ArrowExporter.BYTES_COPIED.get() - copiedBefore);
+            // Java closes its vector: Python's holds keep the memory.
             v.close();
-            root.close();
-            // Python's one Release frees the region and the arena block.
-            long handle = onlyHandle(session);
-            assertTrue(session.peerReleased(handle, 1));
+            assertTrue(SharedArena.get().blocksInUse() > blocksBefore);
+            // Python's Releases free the regions and then the arena block.
+            for (long handle : session.liveHandles()) {
+                assertTrue(session.peerReleased(handle, 1));
+                assertTrue(!session.peerReleased(handle, 1)); // a second one is stale
+            }
             assertEquals(0, session.liveRegions());
             assertEquals(blocksBefore, SharedArena.get().blocksInUse());
-            assertTrue(!session.peerReleased(handle, 1)); // a second one is stale
         } finally {
             v.close();
-            s.close();
             session.close();
         }
     }
 
     @Test
+    void handOffTakesTheBuffersAndLeavesTheProducersVectorEmpty() {
+        JavaArena session = new JavaArena(null, 1 << 20);
+        ArrowExporter exporter = new ArrowExporter(session, am -> null);
+        long blocksBefore = SharedArena.get().blocksInUse();
+        BigIntVector v = new BigIntVector("x", ArrowBridge.allocator());
+        try {
+            v.allocateNew(10);
+            for (int i = 0; i < 10; i++) {
+                v.set(i, i);
+            }
+            v.setValueCount(10);
+            VectorSchemaRoot root = VectorSchemaRoot.of(v);
+            ArrowBridge.HandedOff off = ArrowBridge.handOff(root);
+            assertEquals(0, v.getValueCount(), "the producer's vector is empty, ready for reuse");
+            exporter.encode(new FlatBufferBuilder(), off);
+            assertEquals(0, off.root().getFieldVectors().get(0).getValueCount(), "the bridge closed its root");
+            assertEquals(1, session.liveRegions());
+            assertTrue(SharedArena.get().blocksInUse() > blocksBefore, "held for Python");
+            assertTrue(session.peerReleased(onlyHandle(session), 1));
+            assertEquals(blocksBefore, SharedArena.get().blocksInUse());
+        } finally {
+            v.close();
+            session.close();
+        }
+    }
+
+    @Test
+    void anUnreachableUnclosedVectorGivesItsArenaBlockBack() throws Exception {
+        long blocksBefore = SharedArena.get().blocksInUse();
+        allocateAndDrop();
+        assertTrue(SharedArena.get().blocksInUse() > blocksBefore);
+        long reclaimed = ArrowBridge.reclaim(5_000);
+        assertTrue(reclaimed >= 1, "the collector gave the block back");
+        assertTrue(SharedArena.get().blocksInUse() <= blocksBefore);
+    }
+
+    /** Leaves a vector on the bridge allocator unreachable without closing it. */
+    private static void allocateAndDrop() {
+        BigIntVector v = new BigIntVector("x", ArrowBridge.allocator());
+        v.allocateNew(1000);
+        v.setValueCount(1000);
+    }
+
+    @Test
     void otherAllocatorsAreCopiedAndLeftAlone() {
         JavaArena session = new JavaArena(null, 1 << 20);
-        ArrowExporter exporter = new ArrowExporter(session);
+        ArrowExporter exporter = new ArrowExporter(session, am -> null);
         long copiedBefore = ArrowExporter.BYTES_COPIED.get();
         try (RootAllocator plain = new RootAllocator(Long.MAX_VALUE);
              BigIntVector v = new BigIntVector("x", plain)) {
@@ -174,7 +219,7 @@ class ArenaAllocatorTest {
     @Test
     void closingTheSessionDropsTheBridgesReferences() {
         JavaArena session = new JavaArena(null, 1 << 20);
-        ArrowExporter exporter = new ArrowExporter(session);
+        ArrowExporter exporter = new ArrowExporter(session, am -> null);
         long blocksBefore = SharedArena.get().blocksInUse();
         BigIntVector v = new BigIntVector("x", ArrowBridge.allocator());
         v.allocateNew(10);
