@@ -504,13 +504,18 @@ mod tests {
         let r = a.allocate(100).unwrap();
         a.add_peer_hold(r.handle);
         a.release_local(r.handle);
-        let back = a.retain_live(r.handle).expect("live while the peer holds it");
+        let back = a
+            .retain_live(r.handle)
+            .expect("live while the peer holds it");
         assert_eq!(back.offset, r.offset);
         a.peer_released(r.handle, 1);
         assert_eq!(a.live_regions(), 1, "the local reference keeps it");
         a.release_local(r.handle);
         assert_eq!(a.live_regions(), 0);
-        assert!(a.retain_live(r.handle).is_none(), "a freed region is not revived");
+        assert!(
+            a.retain_live(r.handle).is_none(),
+            "a freed region is not revived"
+        );
     }
 
     #[test]

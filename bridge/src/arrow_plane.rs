@@ -513,11 +513,7 @@ impl ArrowPlane {
     /// reference is an error, never a read of memory reused since); a local
     /// reference keeps it until the last buffer over it goes. The JVM holds
     /// its own reference until we have read the reply.
-    fn own_region(
-        &self,
-        r: &fb::RegionRef,
-        id: u16,
-    ) -> Result<(*mut u8, usize, RegionOwner)> {
+    fn own_region(&self, r: &fb::RegionRef, id: u16) -> Result<(*mut u8, usize, RegionOwner)> {
         let handle = RegionHandle(r.handle());
         if handle.segment() != id {
             return Err(BridgeError::Protocol(format!(

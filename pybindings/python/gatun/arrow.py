@@ -115,7 +115,11 @@ class _StreamSource:
         batch = self._pending
         if batch is None or self._batches is None:
             return False
-        self._pending = next(self._batches, None)
+        try:
+            self._pending = next(self._batches, None)
+        except BaseException:
+            self._forget()  # the stream is over: Java gets the error, nothing is kept
+            raise
         end = self._pending is None
         if end:
             self._forget()  # Java asks no more after the last batch

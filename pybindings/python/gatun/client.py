@@ -598,7 +598,9 @@ class GatunClient:
                 f"the last send crossed as a {root.class_name} (dictionary columns, or a "
                 "batch over 512 MiB), which cannot be read back without consuming it"
             )
-        return self.invoke_method(root, "slice", 0, int(root.getRowCount()))
+        # Returned by value, the root itself crosses (its buffers are Python's own
+        # regions, referenced in place); the JVM's root is left as it was.
+        return self.invoke_static_method("java.util.Objects", "requireNonNull", root)
 
     def arrow_context(self) -> Any:
         """Upstream-compatible scope: tables sent through it are closed on exit."""

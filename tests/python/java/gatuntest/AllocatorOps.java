@@ -40,6 +40,11 @@ public final class AllocatorOps {
         return VectorSchemaRoot.of(bigints(PLAIN, n));
     }
 
+    /** A plain-allocator root handed off: the bridge closes it once Python has the data. */
+    public static ArrowBridge.HandedOff plainHandedOff(int n) {
+        return ArrowBridge.handOff(plainRoot(n));
+    }
+
     /** Builds a root now, returned later by {@link #take()} (to time the return alone). */
     public static void prepare(int n, boolean arena) {
         prepared = arena ? arenaRoot(n) : plainRoot(n);

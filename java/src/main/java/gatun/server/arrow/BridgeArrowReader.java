@@ -106,6 +106,9 @@ public final class BridgeArrowReader extends ArrowReader {
     /** Marks the end of the stream: no batch follows those queued. */
     public synchronized void end() {
         ended = true;
+        if (abandoned != null) {
+            abandoned.settled().set(true); // the source has nothing left to be told
+        }
         notifyAll();
     }
 
@@ -118,6 +121,39 @@ public final class BridgeArrowReader extends ArrowReader {
      */
     public synchronized void setSource(BatchSource source) {
         this.source = source;
+        if (source != null && abandoned == null) {
+            // A reader Java drops unread must still tell Python's stream it is over,
+            // or Python keeps the stream's next batch for the rest of the session.
+            abandoned = new Abandon(source, new java.util.concurrent.atomic.AtomicBoolean());
+            Reclaimer.register(this, abandoned);
+        }
+    }
+
+    /** Tells the source it is over if the reader is collected without being closed or ended. */
+    private Abandon abandoned;
+
+    /**
+     * Closes the source of a reader nobody closed; refers to the source only,
+     * never to the reader. The call reaches Python through a callback lane,
+     * so it runs on a thread of its own, not the collector's cleaner.
+     */
+    private record Abandon(BatchSource source, java.util.concurrent.atomic.AtomicBoolean settled)
+            implements Runnable {
+        @Override
+        public void run() {
+            if (settled.getAndSet(true)) {
+                return;
+            }
+            Thread t = new Thread(() -> {
+                try {
+                    source.close();
+                } catch (RuntimeException e) {
+                    // the producer is gone (session ending): nothing left to tell it
+                }
+            }, "gatun-abandoned-stream");
+            t.setDaemon(true);
+            t.start();
+        }
     }
 
     @Override
@@ -201,6 +237,9 @@ public final class BridgeArrowReader extends ArrowReader {
             queue.clear();
             unfinished = ended ? null : source;
             source = null;
+            if (abandoned != null) {
+                abandoned.settled().set(true); // closed: nothing left for the collector to do
+            }
         }
         for (StagedBatch b : left) {
             b.close();
