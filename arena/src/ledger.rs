@@ -87,6 +87,8 @@ pub enum AllocError {
         in_use: usize,
         /// The limit.
         max_memory: usize,
+        /// The largest free range of the existing segments.
+        largest_free: usize,
     },
     /// A single request above the segment size.
     TooLarge {
@@ -106,15 +108,18 @@ impl fmt::Display for AllocError {
                 requested,
                 in_use,
                 max_memory,
+                largest_free,
             } => write!(
                 f,
-                "payload arena full: {requested} bytes requested, {in_use} of {max_memory} in use; \
-                 raise `memory` or release Arrow data held in Java"
+                "payload arena full: {requested} bytes requested, {in_use} of {max_memory} in use \
+                 (largest free range {largest_free} bytes); raise `memory`, send smaller batches, \
+                 or close Arrow data held in Java"
             ),
             AllocError::TooLarge { requested, limit } => {
                 write!(
                     f,
-                    "region of {requested} bytes exceeds the largest region ({limit} bytes)"
+                    "region of {requested} bytes exceeds the largest region the arena can hold \
+                     ({limit} bytes); raise `memory` or send the data as smaller batches"
                 )
             }
             AllocError::Segment(e) => write!(f, "payload arena: {e}"),
@@ -196,22 +201,40 @@ impl Arena {
     /// A region larger than the standard segment gets a segment of its own
     /// (at most [`MAX_SEGMENT_SIZE`](crate::MAX_SEGMENT_SIZE)).
     pub fn allocate(&self, len: usize) -> Result<Region, AllocError> {
+        self.allocate_at(len, false)
+    }
+
+    /// [`allocate`](Self::allocate) for a region that lives long (a cache):
+    /// taken from the top of the highest free range that fits, so it does
+    /// not split the space in the middle of a segment that short-lived large
+    /// regions need.
+    pub fn allocate_high(&self, len: usize) -> Result<Region, AllocError> {
+        self.allocate_at(len, true)
+    }
+
+    fn allocate_at(&self, len: usize, high: bool) -> Result<Region, AllocError> {
         let len = len.max(1).div_ceil(ALIGNMENT) * ALIGNMENT;
-        if len > crate::MAX_SEGMENT_SIZE {
+        let limit = crate::MAX_SEGMENT_SIZE.min(self.config.max_memory);
+        if len > limit {
+            // Never fits, however much is freed: not "full".
             return Err(AllocError::TooLarge {
                 requested: len,
-                limit: crate::MAX_SEGMENT_SIZE,
+                limit,
             });
         }
         let mut st = self.lock();
-        let found = st.segments.iter_mut().enumerate().find_map(|(i, seg)| {
-            let (&off, &free_len) = seg.free.iter().find(|(_, &l)| l >= len)?;
-            seg.free.remove(&off);
-            if free_len > len {
-                seg.free.insert(off + len, free_len - len);
-            }
-            Some((i, off))
-        });
+        let found = if high {
+            Self::take_high(&mut st, len)
+        } else {
+            st.segments.iter_mut().enumerate().find_map(|(i, seg)| {
+                let (&off, &free_len) = seg.free.iter().find(|(_, &l)| l >= len)?;
+                seg.free.remove(&off);
+                if free_len > len {
+                    seg.free.insert(off + len, free_len - len);
+                }
+                Some((i, off))
+            })
+        };
         let (index, offset) = match found {
             Some(hit) => hit,
             None => {
@@ -228,10 +251,17 @@ impl Arena {
                     total
                 };
                 if total + size > self.config.max_memory {
+                    let largest_free = st
+                        .segments
+                        .iter()
+                        .flat_map(|s| s.free.values().copied())
+                        .max()
+                        .unwrap_or(0);
                     return Err(AllocError::OutOfSpace {
                         requested: len,
                         in_use: st.in_use,
                         max_memory: self.config.max_memory,
+                        largest_free,
                     });
                 }
                 let id = st.next_segment_id;
@@ -269,6 +299,22 @@ impl Arena {
             },
         );
         Ok(region)
+    }
+
+    /// The top `len` bytes of the last free range (in the last segment that
+    /// has one) able to hold them: (segment index, offset).
+    fn take_high(st: &mut State, len: usize) -> Option<(usize, usize)> {
+        let (i, off, free_len) = st.segments.iter().enumerate().rev().find_map(|(i, seg)| {
+            let (&off, &free_len) = seg.free.iter().rev().find(|(_, &l)| l >= len)?;
+            Some((i, off, free_len))
+        })?;
+        let seg = &mut st.segments[i];
+        if free_len > len {
+            seg.free.insert(off, free_len - len);
+        } else {
+            seg.free.remove(&off);
+        }
+        Some((i, off + free_len - len))
     }
 
     /// Counts one more descriptor of `handle` sent to the peer. Call before
@@ -496,6 +542,20 @@ mod tests {
         assert_eq!(a.live_regions(), 1);
         a.release_local(both.handle);
         assert_eq!(a.live_regions(), 0);
+    }
+
+    #[test]
+    fn a_long_lived_region_at_the_top_leaves_the_rest_in_one_piece() {
+        let a = arena(1 << 20);
+        let big = a.allocate(512 << 10).unwrap();
+        let cache = a.allocate_high(64 << 10).unwrap();
+        assert_eq!(cache.offset, (1 << 20) - (64 << 10), "taken from the top");
+        a.release_local(big.handle);
+        // Without the cache at the top, the free space would be split in two.
+        let again = a
+            .allocate((1 << 20) - (64 << 10))
+            .expect("one free range below the cache");
+        assert_eq!(again.offset, 0);
     }
 
     #[test]

@@ -34,7 +34,9 @@ impl AllOnes {
             Some(r) if r.len >= bytes => r,
             _ => {
                 let fresh = arena
-                    .allocate(bytes.next_power_of_two().max(64 << 10))
+                    // At the top of a free range: a cache that lives for the
+                    // session must not split the space large batches need.
+                    .allocate_high(bytes.next_power_of_two().max(64 << 10))
                     .ok()?;
                 // SAFETY: a fresh region is ours alone and `len` bytes long.
                 unsafe { std::ptr::write_bytes(fresh.ptr, 0xFF, fresh.len) };

@@ -302,10 +302,27 @@ impl ArrowPlane {
             .iter()
             .take_while(|&&h| self.to_java.push(h, 1))
             .count();
+        // Acknowledgements (segment 0) ride the same ring but release nothing.
+        let releases = pending[..sent].iter().filter(|&&h| h >> 48 != 0).count();
         pending.drain(..sent);
         self.stats
             .jvm_releases_sent
-            .fetch_add(sent as u64, std::sync::atomic::Ordering::Relaxed);
+            .fetch_add(releases as u64, std::sync::atomic::Ordering::Relaxed);
+        self.outbox
+            .len
+            .store(pending.len(), std::sync::atomic::Ordering::Release);
+    }
+
+    /// Queues the acknowledgement of answer `seq` of lane `lane`, which we
+    /// have decoded (see [`crate::control::RESP_FLAG_NEEDS_ACK`]); it rides
+    /// the release ring with the next message.
+    pub fn queue_ack(&self, lane: usize, seq: u64) {
+        let mut pending = self
+            .outbox
+            .pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        pending.push(crate::control::ack_notice(lane, seq));
         self.outbox
             .len
             .store(pending.len(), std::sync::atomic::Ordering::Release);
@@ -464,7 +481,12 @@ impl ArrowPlane {
             buffers.push(unsafe {
                 match owner {
                     RegionOwner::Peer(o) => arrow_buffer::Buffer::from_custom_allocation(ptr, len, o.clone()),
-                    RegionOwner::Own(o) => arrow_buffer::Buffer::from_custom_allocation(ptr, len, o.clone()),
+                    RegionOwner::Own(o) => {
+                        self.stats
+                            .bytes_handed_back
+                            .fetch_add(len as u64, std::sync::atomic::Ordering::Relaxed);
+                        arrow_buffer::Buffer::from_custom_allocation(ptr, len, o.clone())
+                    }
                 }
             });
             }
@@ -536,9 +558,6 @@ impl ArrowPlane {
                 region.offset, region.len
             )));
         }
-        self.stats
-            .bytes_handed_back
-            .fetch_add(len as u64, std::sync::atomic::Ordering::Relaxed);
         Ok((region.ptr, len, RegionOwner::Own(Arc::new(owner))))
     }
 

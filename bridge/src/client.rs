@@ -339,6 +339,15 @@ impl std::ops::DerefMut for LaneGuard<'_> {
 
 impl Drop for LaneGuard<'_> {
     fn drop(&mut self) {
+        let unacked = if self.lane.is_some() {
+            std::ops::DerefMut::deref_mut(self).take_unacked()
+        } else {
+            None
+        };
+        if let Some(seq) = unacked {
+            // Whoever held the lane decoded the answer in place, before giving it back.
+            self.client.shared.arrow.queue_ack(self.index, seq);
+        }
         match self.lane.take() {
             Some(Held::Pooled(guard)) => {
                 drop(guard);
@@ -500,6 +509,11 @@ impl LaneGuard<'_> {
                 return Err(BridgeError::Interrupted);
             }
         }
+        if lane.response_needs_ack() {
+            // Acknowledged once decoded: when the lane is given back, or by
+            // the scratch the answer is copied into.
+            lane.set_unacked(expect);
+        }
         // ... and the JVM's releases of ours come back with every reply.
         arrow.drain_releases();
         Ok(())
@@ -555,6 +569,11 @@ const SCRATCH_KEEP_LIMIT: usize = 4 << 20;
 pub struct PooledScratch<'c> {
     pool: &'c Mutex<Vec<Scratch>>,
     scratch: Option<Scratch>,
+    arrow: &'c ArrowPlane,
+    /// (lane, seq) of the answer copied into `response` that the JVM waits to
+    /// see acknowledged: sent once it has been decoded (the response is
+    /// replaced or the scratch dropped).
+    unacked: Option<(usize, u64)>,
 }
 
 impl std::ops::Deref for PooledScratch<'_> {
@@ -572,6 +591,7 @@ impl std::ops::DerefMut for PooledScratch<'_> {
 
 impl Drop for PooledScratch<'_> {
     fn drop(&mut self) {
+        self.acknowledge();
         if let Some(mut s) = self.scratch.take() {
             if s.response.capacity() <= SCRATCH_KEEP_LIMIT
                 && s.assembled.capacity() <= SCRATCH_KEEP_LIMIT
@@ -587,6 +607,14 @@ impl Drop for PooledScratch<'_> {
 }
 
 impl PooledScratch<'_> {
+    /// The answer in `response` has been decoded (or never will be): tells
+    /// the JVM, if it waits to know.
+    fn acknowledge(&mut self) {
+        if let Some((lane, seq)) = self.unacked.take() {
+            self.arrow.queue_ack(lane, seq);
+        }
+    }
+
     /// Sends the finished request over `lane`, waits (running callbacks),
     /// and copies the response into `self.response`.
     pub fn exchange(
@@ -595,9 +623,12 @@ impl PooledScratch<'_> {
         interrupt: &mut dyn Interrupt,
         callbacks: &mut dyn CallbackHandler,
     ) -> Result<()> {
+        self.acknowledge();
         let scratch = self.scratch.as_mut().expect("scratch held");
         let request = scratch.builder.finished_data();
-        send_and_copy(lane, request, &mut scratch.response, interrupt, callbacks)
+        send_and_copy(lane, request, &mut scratch.response, interrupt, callbacks)?;
+        self.unacked = lane.take_unacked().map(|seq| (lane.index, seq));
+        Ok(())
     }
 
     /// As [`exchange`](Self::exchange), for the request in `self.assembled`
@@ -608,6 +639,7 @@ impl PooledScratch<'_> {
         interrupt: &mut dyn Interrupt,
         callbacks: &mut dyn CallbackHandler,
     ) -> Result<()> {
+        self.acknowledge();
         let scratch = self.scratch.as_mut().expect("scratch held");
         send_and_copy(
             lane,
@@ -615,13 +647,27 @@ impl PooledScratch<'_> {
             &mut scratch.response,
             interrupt,
             callbacks,
-        )
+        )?;
+        self.unacked = lane.take_unacked().map(|seq| (lane.index, seq));
+        Ok(())
     }
 
     /// The verified response copied by [`exchange`](Self::exchange).
     pub fn response(&self) -> Result<fb::Response<'_>> {
         fb::read_response(&self.response)
     }
+}
+
+/// The JVM options to launch with: the user's, plus the cap of the JVM's
+/// own shared arena (`ArrowBridge.allocator()`), which `memory` sizes like
+/// Python's unless the user set it.
+fn jvm_options(opts: &ClientOptions) -> Vec<String> {
+    const CAP: &str = "-Dgatun.arrow.allocator.maxBytes=";
+    let mut out = opts.jvm_options.clone();
+    if !out.iter().any(|o| o.starts_with(CAP)) {
+        out.push(format!("{CAP}{}", opts.arena.max_memory));
+    }
+    out
 }
 
 /// Sends `request` on `lane`, waits (running callbacks) and copies the
@@ -674,7 +720,7 @@ impl Client {
                 java,
                 jar: opts.jar.clone(),
                 classpath: opts.classpath.clone(),
-                jvm_options: opts.jvm_options.clone(),
+                jvm_options: jvm_options(opts),
                 socket: socket_path.clone(),
             },
             &token_hex,
@@ -1115,6 +1161,8 @@ impl Client {
             .unwrap_or_else(|e| e.into_inner())
             .pop();
         PooledScratch {
+            arrow: &self.shared.arrow,
+            unacked: None,
             pool: &self.shared.scratch,
             scratch: Some(reused.unwrap_or_else(|| Scratch {
                 builder: FlatBufferBuilder::with_capacity(4096),

@@ -123,6 +123,18 @@ pub mod lane {
 /// with `callback` set), not the answer to the request.
 pub const RESP_FLAG_CALLBACK: u32 = 1;
 
+/// `resp_flags` bit: the answer holds something the JVM keeps until we have
+/// read it (a region of ours forwarded back, a schema definition): once it is
+/// decoded, send [`ack_notice`] on the Python -> Java release ring.
+pub const RESP_FLAG_NEEDS_ACK: u32 = 2;
+
+/// The release-ring entry that acknowledges answer `seq` of lane `lane`:
+/// segment 0 in the top 16 bits (never a region's), the lane in bits 40..47,
+/// the sequence's low 40 bits below (`ControlSegment.ackNotice` in Java).
+pub fn ack_notice(lane: usize, seq: u64) -> u64 {
+    ((lane as u64 & 0xFF) << 40) | (seq & ((1 << 40) - 1))
+}
+
 /// Lane socket byte: "your counter moved".
 pub const RING: u8 = 0x01;
 /// Lane socket byte: "cancel the request in `cancel_seq`".

@@ -164,6 +164,8 @@ pub struct Lane {
     last_seq: u64,
     /// A request whose response nobody waits for any more (interrupted).
     abandoned: Option<u64>,
+    /// An answer read from the slot that the JVM waits to see acknowledged.
+    unacked: Option<u64>,
     /// The JVM answered the last call within a few spin budgets.
     hot: bool,
     /// The JVM worker was spinning for work when the last request went out,
@@ -222,6 +224,7 @@ impl Lane {
             socket,
             last_seq: 0,
             abandoned: None,
+            unacked: None,
             hot: false,
             peer_spinning: false,
             strategy: WaitStrategy::Adaptive,
@@ -299,6 +302,25 @@ impl Lane {
     /// Callback lane: the `resp_seq` of Java's next call.
     pub fn next_call_seq(&self) -> u64 {
         self.last_seq + 1
+    }
+
+    /// True when the answer now in the response slot must be acknowledged
+    /// once decoded ([`RESP_FLAG_NEEDS_ACK`](crate::control::RESP_FLAG_NEEDS_ACK)).
+    pub fn response_needs_ack(&self) -> bool {
+        self.u32_at(lane::RESP_FLAGS).load(Ordering::Acquire) & crate::control::RESP_FLAG_NEEDS_ACK
+            != 0
+    }
+
+    /// Records that answer `seq`, now in the response slot, waits for its
+    /// acknowledgement.
+    pub fn set_unacked(&mut self, seq: u64) {
+        self.unacked = Some(seq);
+    }
+
+    /// The answer waiting for its acknowledgement, if any (taking it: the
+    /// caller now sends the acknowledgement once the answer is decoded).
+    pub fn take_unacked(&mut self) -> Option<u64> {
+        self.unacked.take()
     }
 
     /// True when the message now in the response slot is a callback call.

@@ -60,6 +60,8 @@ pub struct LoopCall {
     /// What arrived is a callback call (read when it arrived: calls nested
     /// in the callback overwrite the response slot).
     callback: bool,
+    /// The answer that arrived waits for its acknowledgement once decoded.
+    unacked: bool,
 }
 
 impl LoopCall {
@@ -74,6 +76,7 @@ impl LoopCall {
             expect: 0,
             state: LoopCallState::Ready,
             callback: false,
+            unacked: false,
         }
     }
 
@@ -140,10 +143,19 @@ impl LoopCall {
         let arrived = lane.poll_for(expect).map_err(|e| self.client.failed(e))?;
         if arrived {
             self.callback = lane.holds_callback_call();
+            self.unacked = !self.callback && lane.response_needs_ack();
             drop(lane);
             self.state = LoopCallState::Arrived;
         }
         Ok(arrived)
+    }
+
+    /// Acknowledges the answer that arrived, if the JVM waits for that: call
+    /// once it has been decoded (or will never be).
+    pub fn acknowledge(&mut self) {
+        if std::mem::take(&mut self.unacked) {
+            self.client.arrow().queue_ack(self.index, self.expect);
+        }
     }
 
     /// True when the message that arrived is a callback call (run it, then
@@ -191,6 +203,7 @@ impl LoopCall {
             expect: 0,
             state: LoopCallState::Ready,
             callback: false,
+            unacked: false,
         })
     }
 

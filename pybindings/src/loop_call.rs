@@ -67,7 +67,22 @@ pub struct PendingCall {
     keep: Vec<Py<PyAny>>,
 }
 
+impl Drop for PendingCall {
+    fn drop(&mut self) {
+        self.call.acknowledge(); // never decoded: the JVM's holds go back all the same
+    }
+}
+
 impl PendingCall {
+    fn decode<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let hooks = self.native.get().hooks()?;
+        let response = fb::read_response(&self.response).map_err(|e| to_py(py, e))?;
+        if let Some(error) = response.error() {
+            return Err(to_py(py, java_error(error)));
+        }
+        NativeClient::decode_value(py, response.value(), hooks)
+    }
+
     /// Encodes the request (with blocking calls refused: a conversion that
     /// needs one raises [`CallNeedsThread`]) and sends it on `call`.
     fn start<'py>(
@@ -172,13 +187,10 @@ impl PendingCall {
     }
 
     /// The answer's value; a Java exception is raised as in the sync client.
-    fn result<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let hooks = self.native.get().hooks()?;
-        let response = fb::read_response(&self.response).map_err(|e| to_py(py, e))?;
-        if let Some(error) = response.error() {
-            return Err(to_py(py, java_error(error)));
-        }
-        NativeClient::decode_value(py, response.value(), hooks)
+    fn result<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let decoded = self.decode(py);
+        self.call.acknowledge(); // decoded: what the JVM held for us may go
+        decoded
     }
 
     /// `(callback_id, method, interface, args)` of the callback call that

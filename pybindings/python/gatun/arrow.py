@@ -49,19 +49,38 @@ def send(client: GatunClient, data: Any, cast_views: bool = False) -> JavaObject
     return reclaiming(client, lambda: client._native.send_arrow(producer))
 
 
+#: How long a send waits for arena space (other threads' batches in flight,
+#: roots the JVM's collector has yet to find) before it gives up.
+ARENA_FULL_WAIT = 10.0
+
+
 def reclaiming(client: GatunClient, send: Any) -> Any:
-    """``send()``, and once more after a collection in the JVM if the arena
-    was full: roots Java no longer references hold arena memory until the
-    JVM's garbage collector finds them (see :meth:`GatunClient.gc`)."""
+    """``send()``, waiting for space while the arena is full: first a
+    collection in the JVM (roots Java no longer references hold arena memory
+    until its garbage collector finds them, see :meth:`GatunClient.gc`), then
+    for other threads' batches to be released, up to :data:`ARENA_FULL_WAIT`
+    seconds; then the error stands."""
+    import time
+
     from gatun.exceptions import PayloadTooLargeError
 
-    try:
-        return send()
-    except PayloadTooLargeError as e:
-        if "arena full" not in str(e):
-            raise
-    client.gc()
-    return send()
+    deadline = None
+    pause = 0.001
+    while True:
+        try:
+            return send()
+        except PayloadTooLargeError as e:
+            if "arena full" not in str(e):
+                raise
+            if deadline is None:
+                deadline = time.monotonic() + ARENA_FULL_WAIT
+                client.gc()
+                continue
+            if time.monotonic() >= deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)
+        client.ping()  # brings back the releases of what the JVM let go meanwhile
 
 
 #: ``stream_batch`` target: the Java reader whose pull source is running (a

@@ -257,6 +257,7 @@ public final class Dispatcher {
             } else if (action == Action.ArrowStream && result != null) {
                 try {
                     value = ValueCodec.encodeResult(b, result, registry, true);
+                    registry.markUnseen((BridgeArrowReader) result);
                 } catch (RuntimeException | Error e) {
                     ((BridgeArrowReader) result).close(); // not registered: nobody else could close it
                     throw e;
@@ -267,6 +268,7 @@ public final class Dispatcher {
             } else if (action == Action.SendArrowBatch) {
                 try {
                     value = ValueCodec.encodeResult(b, result, registry, true);
+                    registry.markUnseen((VectorSchemaRoot) result);
                 } catch (RuntimeException | Error e) {
                     ((VectorSchemaRoot) result).close(); // not registered: nobody else could close it
                     throw e;
@@ -362,8 +364,12 @@ public final class Dispatcher {
                 String name = s.names.name(r);
                 Arg[] args = args(r, s);
                 checkReceiverClass(target.getClass());
-                return invoke(resolver.resolveMethod(target.getClass(), name, args, false, s.lastMethod), target,
-                        args, s);
+                Object result = invoke(resolver.resolveMethod(target.getClass(), name, args, false, s.lastMethod),
+                        target, args, s);
+                if (registry.unseenByJava(target) && mayShareWithJava(result, r)) {
+                    registry.seenByJava(target); // e.g. a vector of the root, kept by reference
+                }
+                return result;
             }
             case Action.InvokeStaticMethod: {
                 Class<?> c = loadClass(s.names.className(r));
@@ -374,7 +380,11 @@ public final class Dispatcher {
             case Action.GetField: {
                 Object target = registry.get(guard(r::objectId));
                 Field f = findField(target.getClass(), requireText(r::name, "name"), false);
-                return f.get(target);
+                Object result = f.get(target);
+                if (registry.unseenByJava(target) && mayShareWithJava(result, r)) {
+                    registry.seenByJava(target);
+                }
+                return result;
             }
             case Action.SetField: {
                 Object target = registry.get(guard(r::objectId));
@@ -584,6 +594,19 @@ public final class Dispatcher {
             throw new UnsupportedOperationException(Action.name(action) + " needs a session with a payload arena");
         }
         return arrow;
+    }
+
+    /**
+     * Whether a result taken from an Arrow object may let Java code share its
+     * memory: anything registered by reference (a vector, a list of them), as
+     * opposed to plain values and Arrow data returned by value.
+     */
+    private static boolean mayShareWithJava(Object result, Request r) {
+        if (result == null || result instanceof Number || result instanceof Boolean || result instanceof String
+                || result instanceof Character) {
+            return false;
+        }
+        return returnObjectRef(r) || !ArrowSession.isArrowValue(result);
     }
 
     /**

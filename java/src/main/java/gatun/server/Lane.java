@@ -7,6 +7,7 @@ import java.lang.reflect.Method;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
 import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.LockSupport;
 
@@ -304,7 +305,6 @@ final class Lane {
             if (!awaitRequest(System.nanoTime() - lastWork < HOT_NANOS)) {
                 break; // stopped
             }
-            journal.acknowledged(); // Python read our last response before sending this
             Frame f = frame(0);
             try {
                 serve(f);
@@ -448,6 +448,15 @@ final class Lane {
             out = b.dataBuffer();
         }
         journal.delivered(mark);
+        long seq = callbackLane ? respSeq + 1 : reqSeq;
+        if ((flags & ControlSegment.RESP_FLAG_CALLBACK) == 0) {
+            List<Runnable> acks = journal.takeAwaiting();
+            if (!acks.isEmpty()) {
+                // Python decodes an answer after giving the lane back: it says when it has.
+                flags |= ControlSegment.RESP_FLAG_NEEDS_ACK;
+                session.arrow().awaitAck(index, seq, acks);
+            }
+        }
         seg.writeResponse(index, out);
         seg.setResponseLen(index, out.remaining());
         seg.setResponseFlags(index, flags);
@@ -456,7 +465,6 @@ final class Lane {
         } catch (RuntimeException e) {
             System.err.println("gatun: lane " + index + ": flushing release notices failed: " + e);
         }
-        long seq = callbackLane ? respSeq + 1 : reqSeq;
         respSeq = seq;
         seg.setResponseSeq(index, seq);
         ringPython();

@@ -20,6 +20,20 @@ public final class ObjectRegistry {
     private final AtomicLong nextId = new AtomicLong(1);
     private final long maxObjects;
 
+    /**
+     * Arrow objects the bridge made for Python (a root from {@code send_arrow},
+     * a stream's reader) that no Java code has been given yet: nothing in the
+     * JVM can hold them but this registry, so the bridge closes one when
+     * Python releases its last id (its memory back at once). Once passed to
+     * Java code (an argument, a callback's result) or asked for an object it
+     * may share (a method result kept by reference), an object is Java's and
+     * is never closed by the bridge.
+     */
+    private final java.util.Set<Object> unseen =
+            java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+    /** {@code unseen.size()}, read without the lock on the hot path. */
+    private volatile int unseenCount;
+
     /** Creates a registry with the limit from the system property. */
     public ObjectRegistry() {
         this(Long.getLong(MAX_OBJECTS_PROPERTY, 1_000_000L));
@@ -82,8 +96,66 @@ public final class ObjectRegistry {
     }
 
     /**
+     * Marks a registered Arrow object the bridge made for Python that no Java
+     * code has seen yet (see {@link #seenByJava}).
+     *
+     * @param obj an object already registered
+     */
+    public void markUnseen(AutoCloseable obj) {
+        synchronized (unseen) {
+            unseen.add(obj);
+            unseenCount = unseen.size();
+        }
+    }
+
+    /**
+     * {@code obj} is handed to Java code (or may share its memory with what
+     * is): the bridge will never close it.
+     *
+     * @param obj any object
+     */
+    public void seenByJava(Object obj) {
+        if (unseenCount == 0 || obj == null) {
+            return;
+        }
+        synchronized (unseen) {
+            unseen.remove(obj);
+            unseenCount = unseen.size();
+        }
+    }
+
+    /**
+     * @param obj any object
+     * @return whether it is an Arrow object no Java code has seen yet
+     */
+    public boolean unseenByJava(Object obj) {
+        if (unseenCount == 0 || obj == null) {
+            return false;
+        }
+        synchronized (unseen) {
+            return unseen.contains(obj);
+        }
+    }
+
+    /**
+     * {@link #get(long, Id)} for an argument of a call: the object is handed
+     * to Java code.
+     *
+     * @param id an id issued by this registry
+     * @param probe the caller's, used by one thread at a time
+     * @return the object
+     */
+    Object getArgument(long id, Id probe) {
+        Object o = get(id, probe);
+        seenByJava(o);
+        return o;
+    }
+
+    /**
      * Releases an id; unknown ids are ignored. The object itself is left as
-     * it is: Java code may still use it (what Python sent, Java owns).
+     * it is (Java code may still use it: what Python sent, Java owns), unless
+     * it is an Arrow object no Java code has seen, which is closed once no id
+     * refers to it.
      *
      * @param id the id to drop
      */
@@ -99,7 +171,26 @@ public final class ObjectRegistry {
      */
     void release(long id, Id probe) {
         probe.value = id;
-        objects.remove(probe);
+        Object o = objects.remove(probe);
+        if (o == null || unseenCount == 0) {
+            return;
+        }
+        synchronized (unseen) {
+            if (!unseen.contains(o) || objects.containsValue(o)) {
+                return;
+            }
+            unseen.remove(o);
+            unseenCount = unseen.size();
+        }
+        closeQuietly(o);
+    }
+
+    private static void closeQuietly(Object o) {
+        try {
+            ((AutoCloseable) o).close();
+        } catch (Exception e) {
+            System.err.println("gatun: closing a released " + o.getClass().getName() + " failed: " + e);
+        }
     }
 
     /** @return live objects */
@@ -110,6 +201,10 @@ public final class ObjectRegistry {
     /** Drops every object (the session ended). */
     public void clear() {
         objects.clear();
+        synchronized (unseen) {
+            unseen.clear();
+            unseenCount = 0;
+        }
     }
 
     /**
@@ -124,6 +219,15 @@ public final class ObjectRegistry {
             if (o != null) {
                 out.add(o);
             }
+        }
+        java.util.List<Object> neverSeen;
+        synchronized (unseen) {
+            neverSeen = new java.util.ArrayList<>(unseen);
+            unseen.clear();
+            unseenCount = 0;
+        }
+        for (Object o : neverSeen) {
+            closeQuietly(o); // only the session could reach it
         }
         return out;
     }

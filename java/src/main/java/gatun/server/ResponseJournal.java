@@ -3,6 +3,7 @@ package gatun.server;
 import gatun.server.arrow.JavaArena;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 
 /**
  * What building the current message handed out, so it can be taken back if
@@ -21,9 +22,10 @@ import java.util.Arrays;
  * definition counts as known to Python only once it has been decoded (a reply
  * on another lane may be read first and must carry it again), and a region of
  * Python's own memory forwarded back to it stays held by Java until Python has
- * taken its own reference. A lane is synchronous, so the next message Python
- * sends on the same lane proves it has read every earlier one:
- * {@link #acknowledged()} runs then.
+ * taken its own reference. An answer's actions wait for Python's
+ * acknowledgement notice ({@link #takeAwaiting()}, the lane hands them to the
+ * session); a callback call's run when Python replies to it
+ * ({@link #acknowledged()}).
  */
 public final class ResponseJournal {
     private static final ThreadLocal<ResponseJournal> OF_THREAD = ThreadLocal.withInitial(ResponseJournal::new);
@@ -117,8 +119,26 @@ public final class ResponseJournal {
     }
 
     /**
-     * Python sent a message on this thread's lane, so it has read every
-     * message delivered before it: runs their acknowledgement actions.
+     * Takes the acknowledgement actions of the messages delivered so far, for
+     * an answer whose acknowledgement Python sends on the release ring (it
+     * decodes answers after giving the lane back, so the next message on the
+     * lane proves nothing about them).
+     *
+     * @return the actions, possibly none
+     */
+    public List<Runnable> takeAwaiting() {
+        if (awaitingAck.isEmpty()) {
+            return List.of();
+        }
+        List<Runnable> out = new ArrayList<>(awaitingAck);
+        awaitingAck.clear();
+        return out;
+    }
+
+    /**
+     * Python replied to a callback call on this thread's lane, so it has read
+     * the call (it runs the callback, then replies): runs the acknowledgement
+     * actions of the messages delivered before it.
      */
     public void acknowledged() {
         if (awaitingAck.isEmpty()) {

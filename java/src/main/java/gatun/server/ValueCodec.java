@@ -220,7 +220,7 @@ public final class ValueCodec {
             case ValueKind.Bytes:
                 return bytes(v, ctx);
             case ValueKind.Object:
-                return ctx.registry.get(v.objectId(), ctx.id);
+                return ctx.registry.getArgument(v.objectId(), ctx.id);
             case ValueKind.List: {
                 int n = checkedLength(v.itemsLength(), 4, v);
                 ArrayList<Object> list = new ArrayList<>(Math.min(n, 1024));

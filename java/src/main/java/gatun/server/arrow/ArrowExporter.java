@@ -136,6 +136,7 @@ final class ArrowExporter {
             throw new IllegalArgumentException("not an Arrow value: " + result.getClass().getName());
         }
         try {
+            checkRowCounts(root);
             Exported x = dictionaries != null && !Dictionaries.indexFields(root.getSchema()).isEmpty()
                     ? copy(root, dictionaries) : export(root);
             boolean ok = false;
@@ -172,6 +173,23 @@ final class ArrowExporter {
         } finally {
             if (handedOff != null) {
                 handedOff.close(); // the regions hold the memory Python references
+            }
+        }
+    }
+
+    /**
+     * Every column of a root holds its row count of values, as Arrow's IPC
+     * format requires; a closed root (its vectors emptied) or one whose
+     * {@code setRowCount} was forgotten does not.
+     */
+    private static void checkRowCounts(VectorSchemaRoot root) {
+        int rows = root.getRowCount();
+        for (FieldVector v : root.getFieldVectors()) {
+            if (v.getValueCount() != rows) {
+                throw new IllegalArgumentException("the VectorSchemaRoot has " + rows + " rows but its column "
+                        + v.getName() + " holds " + v.getValueCount() + " values: "
+                        + (v.getValueCount() == 0 ? "was the root closed? " : "")
+                        + "call setRowCount after filling the vectors");
             }
         }
     }

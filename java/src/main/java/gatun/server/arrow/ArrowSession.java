@@ -63,7 +63,7 @@ public final class ArrowSession implements AutoCloseable {
     private final JavaArena arena;
     private final ArrowExporter exporter;
     /** Imports in flight, so a concurrent close cannot be missed: guarded by this. */
-    private boolean closed;
+    private volatile boolean closed;
 
     /**
      * A schema Python defined, with what every batch of it is checked
@@ -826,7 +826,52 @@ public final class ArrowSession implements AutoCloseable {
      * @return notices read
      */
     public int drainPeerReleases() {
-        return arena.drainRing();
+        return arena.drainRing(this::acknowledged);
+    }
+
+    /** Actions waiting for Python to read an answer, by acknowledgement notice; guarded by itself. */
+    private final Map<Long, List<Runnable>> awaitingAck = new HashMap<>();
+
+    /**
+     * Keeps {@code actions} until Python acknowledges the answer {@code seq}
+     * of lane {@code lane} (see {@link ControlSegment#RESP_FLAG_NEEDS_ACK}).
+     *
+     * @param lane the lane index
+     * @param seq the answer's sequence number
+     * @param actions what to run then
+     */
+    public void awaitAck(int lane, long seq, List<Runnable> actions) {
+        boolean runNow;
+        synchronized (awaitingAck) {
+            runNow = closed;
+            if (!runNow) {
+                awaitingAck.computeIfAbsent(ControlSegment.ackNotice(lane, seq), k -> new ArrayList<>())
+                        .addAll(actions);
+            }
+        }
+        if (runNow) {
+            runAll(actions);
+        }
+    }
+
+    private void acknowledged(long notice) {
+        List<Runnable> due;
+        synchronized (awaitingAck) {
+            due = awaitingAck.remove(notice);
+        }
+        if (due != null) {
+            runAll(due);
+        }
+    }
+
+    private static void runAll(List<Runnable> actions) {
+        for (Runnable r : actions) {
+            try {
+                r.run();
+            } catch (RuntimeException e) {
+                System.err.println("gatun: an acknowledgement action failed: " + e);
+            }
+        }
     }
 
     /**
@@ -838,6 +883,14 @@ public final class ArrowSession implements AutoCloseable {
         synchronized (this) {
             closed = true;
         }
+        List<Runnable> left = new ArrayList<>();
+        synchronized (awaitingAck) {
+            for (List<Runnable> l : awaitingAck.values()) {
+                left.addAll(l);
+            }
+            awaitingAck.clear();
+        }
+        runAll(left); // Python reads nothing more: the holds go back
         flushReleases();
         arena.close();
     }

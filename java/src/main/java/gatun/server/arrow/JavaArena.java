@@ -406,6 +406,18 @@ public final class JavaArena {
      * @return notices read
      */
     public int drainRing() {
+        return drainRing(h -> { });
+    }
+
+    /**
+     * Reads Python's notices from the Python -&gt; Java ring: Release notices
+     * are applied here, acknowledgements of answers
+     * ({@link ControlSegment#isAckNotice}) go to {@code acks}.
+     *
+     * @param acks receives each acknowledgement's handle
+     * @return notices read
+     */
+    public int drainRing(java.util.function.LongConsumer acks) {
         if (seg == null) {
             return 0;
         }
@@ -425,7 +437,11 @@ public final class JavaArena {
             for (; tail != head && Long.compareUnsigned(tail, head) < 0; tail++) {
                 long h = seg.ringEntryHandle(ring, tail);
                 long c = Integer.toUnsignedLong(seg.ringEntryCount(ring, tail));
-                peerReleased(h, c);
+                if (ControlSegment.isAckNotice(h)) {
+                    acks.accept(h);
+                } else {
+                    peerReleased(h, c);
+                }
                 n++;
             }
             seg.setRingTail(ring, tail);

@@ -102,6 +102,35 @@ public final class ControlSegment {
     public static final int L_WORKER_TID = 128;
     /** {@code resp_flags} bit: the response slot holds a callback call, not an answer. */
     public static final int RESP_FLAG_CALLBACK = 1;
+    /**
+     * {@code resp_flags} bit: the answer holds something Java keeps until
+     * Python has read it (a region of Python's own memory forwarded back, a
+     * schema definition); Python sends an acknowledgement notice on the
+     * Python -&gt; Java release ring once it has decoded the answer.
+     */
+    public static final int RESP_FLAG_NEEDS_ACK = 2;
+
+    /**
+     * The release-ring entry Python sends to acknowledge that it has read
+     * the answer {@code seq} of lane {@code lane}: segment 0 in the top 16
+     * bits (never a region's), the lane in bits 40..47, the sequence's low
+     * 40 bits below.
+     *
+     * @param lane the lane index
+     * @param seq the answer's sequence number
+     * @return the notice's handle
+     */
+    public static long ackNotice(int lane, long seq) {
+        return ((long) (lane & 0xFF) << 40) | (seq & ((1L << 40) - 1));
+    }
+
+    /**
+     * @param handle a release-ring entry's handle
+     * @return whether it acknowledges an answer rather than releasing a region
+     */
+    public static boolean isAckNotice(long handle) {
+        return (handle >>> 48) == 0;
+    }
 
     private static final VarHandle LONG =
             MethodHandles.byteBufferViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);

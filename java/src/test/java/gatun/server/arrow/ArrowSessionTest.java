@@ -289,6 +289,27 @@ class ArrowSessionTest {
         accountingLeakExpected = true;
     }
 
+    @Test
+    void aRootGivenToJavaCodeIsNotClosedWhenPythonReleasesIt() {
+        gatun.server.ObjectRegistry registry = new gatun.server.ObjectRegistry(100);
+        try (VectorSchemaRoot src = sample()) {
+            VectorSchemaRoot unseen = importRequest(describe(src).request(gatun.protocol.Action.SendArrowBatch));
+            long a = registry.register(unseen);
+            registry.markUnseen(unseen);
+            VectorSchemaRoot given = importRequest(describe(src).request(gatun.protocol.Action.SendArrowBatch));
+            long b = registry.register(given);
+            registry.markUnseen(given);
+            registry.seenByJava(given); // passed to a method: Java may keep it
+            registry.release(a);
+            assertEquals(1, drainToPython().size(), "the root no Java code saw is closed");
+            registry.release(b);
+            assertEquals(0, drainToPython().size(), "the root Java code was given stays valid");
+            assertEquals(10, given.getRowCount());
+            given.close();
+            assertEquals(1, drainToPython().size());
+        }
+    }
+
     /** Drains the Java -&gt; Python ring like Python does. */
     private List<long[]> drainToPython() {
         session.flushReleases();
@@ -599,13 +620,11 @@ class ArrowSessionTest {
             assertNotNull(batch.batch(1).error());
             assertEquals(1, drainToPython().size(), "the skipped batch's region is released");
 
-            // The session ends with the root still registered: the bridge does not close it
-            // (Java may still use it); once unreachable, the collector gives the region back.
+            // The session ends with the root still registered. No Java code was given it,
+            // so only the session could reach it: the bridge closes it.
             java.util.List<Object> left = registry.drain();
             assertEquals(1, left.size());
-            assertEquals(0, drainToPython().size(), "a root is never closed behind Java's back");
-            ((VectorSchemaRoot) left.get(0)).close(); // Java's to close (or to leave to the collector)
-            assertEquals(1, drainToPython().size(), "the closed root's region is released");
+            assertEquals(1, drainToPython().size(), "the root nobody else saw is closed and released");
         }
     }
 
