@@ -9,76 +9,79 @@
 //!  139264  ...     lane 0 .. lane N-1, each LANE_HEADER + 2 x slot_size
 //! ```
 //!
-//! The same constants live in Java's `gatun.server.shm` package; both sides
+//! Every number comes from [`crate::layout`], generated from
+//! `schemas/layout.toml` like Java's `gatun.server.shm.Layout`; both sides
 //! test them against `schemas/vectors/*.hex`. See `schemas/SHM_LAYOUT.md`.
 
+use crate::layout;
+
 /// "GTUNCTL1" read as a little-endian u64.
-pub const MAGIC: u64 = 0x314C_5443_4E55_5447;
+pub const MAGIC: u64 = layout::MAGIC;
 /// Version of this byte layout.
-pub const LAYOUT_VERSION: u32 = 1;
+pub const LAYOUT_VERSION: u32 = layout::LAYOUT_VERSION;
 
 /// Header field offsets.
 pub mod header {
     /// u64 magic.
-    pub const MAGIC: usize = 0;
+    pub const MAGIC: usize = super::layout::header::MAGIC;
     /// u32 layout version.
-    pub const VERSION: usize = 8;
+    pub const VERSION: usize = super::layout::header::VERSION;
     /// u32 lane count.
-    pub const LANES: usize = 12;
+    pub const LANES: usize = super::layout::header::LANES;
     /// u32 slot size.
-    pub const SLOT_SIZE: usize = 16;
+    pub const SLOT_SIZE: usize = super::layout::header::SLOT_SIZE;
     /// u32 Python pid.
-    pub const PY_PID: usize = 20;
+    pub const PY_PID: usize = super::layout::header::PY_PID;
     /// u32 JVM pid.
-    pub const JVM_PID: usize = 24;
+    pub const JVM_PID: usize = super::layout::header::JVM_PID;
     /// u64 Python start time.
-    pub const PY_START: usize = 32;
+    pub const PY_START: usize = super::layout::header::PY_START;
     /// u64 JVM start time.
-    pub const JVM_START: usize = 40;
+    pub const JVM_START: usize = super::layout::header::JVM_START;
     /// u32 state.
-    pub const STATE: usize = 48;
+    pub const STATE: usize = super::layout::header::STATE;
     /// Header size.
-    pub const SIZE: usize = 64;
+    pub const SIZE: usize = super::layout::header::BYTES;
 }
 
 /// Segment directory: where it starts, how many entries, entry size.
-pub const DIRECTORY_OFFSET: usize = 64;
+pub const DIRECTORY_OFFSET: usize = layout::DIRECTORY_OFFSET;
 /// Entries in the segment directory.
-pub const DIRECTORY_ENTRIES: usize = 63;
+pub const DIRECTORY_ENTRIES: usize = layout::directory::COUNT;
 /// Bytes per directory entry.
-pub const DIRECTORY_ENTRY_SIZE: usize = 128;
+pub const DIRECTORY_ENTRY_SIZE: usize = layout::directory::BYTES;
 /// Directory entry field offsets (SHM_LAYOUT.md, "Segment directory").
 pub mod directory {
     /// u32 0 free, 1 live, 2 retired; stored last with release ordering.
-    pub const PUBLISHED: usize = 0;
+    pub const PUBLISHED: usize = super::layout::directory::PUBLISHED;
     /// u32 segment id.
-    pub const SEGMENT_ID: usize = 4;
+    pub const SEGMENT_ID: usize = super::layout::directory::SEGMENT_ID;
     /// u8 owner: 0 Python, 1 Java.
-    pub const OWNER: usize = 8;
+    pub const OWNER: usize = super::layout::directory::OWNER;
     /// u8 kind: 0 control, 1 payload.
-    pub const KIND: usize = 9;
+    pub const KIND: usize = super::layout::directory::KIND;
     /// u32 generation.
-    pub const GENERATION: usize = 12;
+    pub const GENERATION: usize = super::layout::directory::GENERATION;
     /// u64 size in bytes.
-    pub const SIZE: usize = 16;
+    pub const SIZE: usize = super::layout::directory::SIZE;
     /// i32 memfd number in the owner, -1 for a named file.
-    pub const MEMFD: usize = 24;
+    pub const MEMFD: usize = super::layout::directory::MEMFD;
     /// File name, UTF-8, NUL-padded.
-    pub const NAME: usize = 32;
+    pub const NAME: usize = super::layout::directory::NAME;
     /// Bytes reserved for the name.
     pub const NAME_LEN: usize = 96;
 }
 
 /// Release ring Python -> Java.
-pub const RING_TO_JAVA_OFFSET: usize = 8192;
+pub const RING_TO_JAVA_OFFSET: usize = layout::RING_TO_JAVA_OFFSET;
 /// Release ring Java -> Python.
-pub const RING_TO_PYTHON_OFFSET: usize = 73728;
+pub const RING_TO_PYTHON_OFFSET: usize = layout::RING_TO_PYTHON_OFFSET;
 /// Bytes per release ring.
-pub const RING_SIZE: usize = 65536;
+pub const RING_SIZE: usize = layout::RING_TO_JAVA_SIZE;
 /// First lane.
-pub const LANES_OFFSET: usize = 139_264;
+pub const LANES_OFFSET: usize = layout::LANES_OFFSET;
 /// Bytes of a lane's header before its slots.
-pub const LANE_HEADER: usize = 256;
+pub const LANE_HEADER: usize = layout::lane::BYTES;
 
 // The regions must not overlap, and lanes start page-aligned.
 const _: () = {
@@ -91,61 +94,61 @@ const _: () = {
 /// Lane header field offsets (SHM_LAYOUT.md, "Lane").
 pub mod lane {
     /// u64 sequence of the last request written (Python).
-    pub const REQ_SEQ: usize = 0;
+    pub const REQ_SEQ: usize = super::layout::lane::REQ_SEQ;
     /// u32 request length.
-    pub const REQ_LEN: usize = 8;
+    pub const REQ_LEN: usize = super::layout::lane::REQ_LEN;
     /// u32 request flags.
-    pub const REQ_FLAGS: usize = 12;
+    pub const REQ_FLAGS: usize = super::layout::lane::REQ_FLAGS;
     /// u32 Python is (about to be) blocked.
-    pub const PY_WAITING: usize = 16;
+    pub const PY_WAITING: usize = super::layout::lane::PY_WAITING;
     /// u32 Python is spinning.
-    pub const PY_SPINNING: usize = 20;
+    pub const PY_SPINNING: usize = super::layout::lane::PY_SPINNING;
     /// u64 request to cancel.
-    pub const CANCEL_SEQ: usize = 24;
+    pub const CANCEL_SEQ: usize = super::layout::lane::CANCEL_SEQ;
     /// u64 sequence of the last response written (Java).
-    pub const RESP_SEQ: usize = 64;
+    pub const RESP_SEQ: usize = super::layout::lane::RESP_SEQ;
     /// u32 response length.
-    pub const RESP_LEN: usize = 72;
+    pub const RESP_LEN: usize = super::layout::lane::RESP_LEN;
     /// u32 response flags.
-    pub const RESP_FLAGS: usize = 76;
+    pub const RESP_FLAGS: usize = super::layout::lane::RESP_FLAGS;
     /// u32 the JVM worker is (about to be) blocked.
-    pub const JVM_WAITING: usize = 80;
+    pub const JVM_WAITING: usize = super::layout::lane::JVM_WAITING;
     /// u32 the JVM worker is spinning.
-    pub const JVM_SPINNING: usize = 84;
+    pub const JVM_SPINNING: usize = super::layout::lane::JVM_SPINNING;
     /// u64 acknowledged sequence (forwarded regions).
-    pub const ACKED_SEQ: usize = 88;
+    pub const ACKED_SEQ: usize = super::layout::lane::ACKED_SEQ;
     /// u32 the JVM worker thread's Linux thread id, as its process sees it
     /// (0: not known). Written once when the worker starts.
-    pub const WORKER_TID: usize = 128;
+    pub const WORKER_TID: usize = super::layout::lane::WORKER_TID;
 }
 
 /// `resp_flags` bit: the response slot holds a callback call (a `Response`
 /// with `callback` set), not the answer to the request.
-pub const RESP_FLAG_CALLBACK: u32 = 1;
+pub const RESP_FLAG_CALLBACK: u32 = layout::RESP_FLAG_CALLBACK;
 
 /// `resp_flags` bit: the answer holds something the JVM keeps until we have
 /// read it (a region of ours forwarded back, a schema definition): once it is
 /// decoded, send [`ack_notice`] on the Python -> Java release ring.
-pub const RESP_FLAG_NEEDS_ACK: u32 = 2;
+pub const RESP_FLAG_NEEDS_ACK: u32 = layout::RESP_FLAG_NEEDS_ACK;
 
 /// The release-ring entry that acknowledges answer `seq` of lane `lane`:
 /// segment 0 in the top 16 bits (never a region's), the lane in bits 40..47,
 /// the sequence's low 40 bits below (`ControlSegment.ackNotice` in Java).
 pub fn ack_notice(lane: usize, seq: u64) -> u64 {
-    ((lane as u64 & 0xFF) << 40) | (seq & ((1 << 40) - 1))
+    ((lane as u64 & 0xFF) << layout::ACK_LANE_SHIFT) | (seq & ((1 << layout::ACK_LANE_SHIFT) - 1))
 }
 
 /// Lane socket byte: "your counter moved".
-pub const RING: u8 = 0x01;
+pub const RING: u8 = layout::DOORBELL_RING;
 /// Lane socket byte: "cancel the request in `cancel_seq`".
-pub const CANCEL: u8 = 0x02;
+pub const CANCEL: u8 = layout::DOORBELL_CANCEL;
 
 /// Smallest and largest slot sizes accepted.
-pub const MIN_SLOT_SIZE: usize = 4096;
+pub const MIN_SLOT_SIZE: usize = layout::MIN_SLOT_SIZE as usize;
 /// See [`MIN_SLOT_SIZE`].
-pub const MAX_SLOT_SIZE: usize = 64 << 20;
+pub const MAX_SLOT_SIZE: usize = layout::MAX_SLOT_SIZE as usize;
 /// Most lanes a session may have.
-pub const MAX_LANES: usize = 64;
+pub const MAX_LANES: usize = layout::MAX_LANES as usize;
 
 /// Geometry of one control segment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -23,6 +23,7 @@ pub mod handshake;
 pub mod lane;
 #[cfg(not(loom))]
 pub mod launcher;
+pub mod layout;
 #[cfg(not(loom))]
 pub mod loop_call;
 #[cfg(not(loom))]

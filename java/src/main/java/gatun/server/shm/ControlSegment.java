@@ -53,62 +53,73 @@ import java.nio.file.StandardOpenOption;
  */
 public final class ControlSegment {
     /** "GTUNCTL1" read as little-endian bytes. */
-    public static final long MAGIC = 0x314C5443_4E555447L;
+    public static final long MAGIC = Layout.MAGIC;
     /** Layout version written by Python at offset 8. */
-    public static final int LAYOUT_VERSION = 1;
+    public static final int LAYOUT_VERSION = Layout.LAYOUT_VERSION;
     /** Largest segment either side maps. */
-    public static final long MAX_SEGMENT_SIZE = 1L << 30;
+    public static final long MAX_SEGMENT_SIZE = Layout.MAX_SEGMENT_SIZE;
     /** Most lanes a control segment may carry. */
-    public static final int MAX_LANES = 64;
+    public static final int MAX_LANES = Layout.MAX_LANES;
     /** Smallest slot. */
-    public static final int MIN_SLOT_SIZE = 4096;
+    public static final int MIN_SLOT_SIZE = Layout.MIN_SLOT_SIZE;
     /** Largest slot. */
-    public static final int MAX_SLOT_SIZE = 64 << 20;
+    public static final int MAX_SLOT_SIZE = Layout.MAX_SLOT_SIZE;
 
     /** Header size in bytes. */
-    public static final int HEADER_SIZE = 64;
+    public static final int HEADER_SIZE = Layout.Header.BYTES;
     /** Header field offsets. */
-    public static final int H_MAGIC = 0, H_VERSION = 8, H_LANES = 12, H_SLOT_SIZE = 16,
-            H_PY_PID = 20, H_JVM_PID = 24, H_PY_START = 32, H_JVM_START = 40, H_STATE = 48;
+    public static final int H_MAGIC = Layout.Header.MAGIC, H_VERSION = Layout.Header.VERSION,
+            H_LANES = Layout.Header.LANES, H_SLOT_SIZE = Layout.Header.SLOT_SIZE, H_PY_PID = Layout.Header.PY_PID,
+            H_JVM_PID = Layout.Header.JVM_PID, H_PY_START = Layout.Header.PY_START,
+            H_JVM_START = Layout.Header.JVM_START, H_STATE = Layout.Header.STATE;
     /** Header {@code state} values. */
-    public static final int STATE_CREATED = 0, STATE_READY = 1, STATE_CLOSING = 2, STATE_CLOSED = 3;
+    public static final int STATE_CREATED = Layout.STATE_CREATED, STATE_READY = Layout.STATE_READY,
+            STATE_CLOSING = Layout.STATE_CLOSING, STATE_CLOSED = Layout.STATE_CLOSED;
 
     /** Segment directory placement. */
-    public static final int DIRECTORY_OFFSET = 64, DIRECTORY_ENTRIES = 63, DIRECTORY_ENTRY_SIZE = 128;
+    public static final int DIRECTORY_OFFSET = Layout.DIRECTORY_OFFSET, DIRECTORY_ENTRIES = Layout.Directory.COUNT,
+            DIRECTORY_ENTRY_SIZE = Layout.Directory.BYTES;
     /** Directory entry field offsets. */
-    public static final int D_PUBLISHED = 0, D_SEGMENT_ID = 4, D_OWNER = 8, D_KIND = 9,
-            D_GENERATION = 12, D_SIZE = 16, D_MEMFD = 24, D_NAME = 32, D_NAME_SIZE = 96;
+    public static final int D_PUBLISHED = Layout.Directory.PUBLISHED, D_SEGMENT_ID = Layout.Directory.SEGMENT_ID,
+            D_OWNER = Layout.Directory.OWNER, D_KIND = Layout.Directory.KIND,
+            D_GENERATION = Layout.Directory.GENERATION, D_SIZE = Layout.Directory.SIZE,
+            D_MEMFD = Layout.Directory.MEMFD, D_NAME = Layout.Directory.NAME,
+            D_NAME_SIZE = Layout.Directory.BYTES - Layout.Directory.NAME;
 
     /** Release rings (issue 3). */
-    public static final int RING_PY_TO_JAVA_OFFSET = 8192, RING_JAVA_TO_PY_OFFSET = 73728, RING_SIZE = 65536;
+    public static final int RING_PY_TO_JAVA_OFFSET = Layout.RING_TO_JAVA_OFFSET,
+            RING_JAVA_TO_PY_OFFSET = Layout.RING_TO_PYTHON_OFFSET, RING_SIZE = Layout.Ring.BYTES;
     /** Release ring fields: head (producer) at +0, tail (consumer) at +64, entries from +128. */
-    public static final int R_HEAD = 0, R_TAIL = 64, R_ENTRIES = 128, R_ENTRY_SIZE = 16;
+    public static final int R_HEAD = Layout.Ring.HEAD, R_TAIL = Layout.Ring.TAIL, R_ENTRIES = Layout.Ring.ENTRIES,
+            R_ENTRY_SIZE = Layout.RingEntry.BYTES;
     /** Entries per release ring (4088). */
     public static final int RING_CAPACITY = (RING_SIZE - R_ENTRIES) / R_ENTRY_SIZE;
     /** Directory entries 0..31 are Python's, 32..62 Java's. */
-    public static final int PYTHON_DIRECTORY_ENTRIES = 32;
+    public static final int PYTHON_DIRECTORY_ENTRIES = Layout.PYTHON_DIRECTORY_ENTRIES;
 
     /** First lane's offset. */
-    public static final int LANES_OFFSET = 139264;
+    public static final int LANES_OFFSET = Layout.LANES_OFFSET;
     /** Lane header size; the request slot starts here. */
-    public static final int LANE_HEADER_SIZE = 256;
+    public static final int LANE_HEADER_SIZE = Layout.Lane.BYTES;
     /** Lane field offsets (Python's cache line). */
-    public static final int L_REQ_SEQ = 0, L_REQ_LEN = 8, L_REQ_FLAGS = 12, L_PY_WAITING = 16,
-            L_PY_SPINNING = 20, L_CANCEL_SEQ = 24;
+    public static final int L_REQ_SEQ = Layout.Lane.REQ_SEQ, L_REQ_LEN = Layout.Lane.REQ_LEN,
+            L_REQ_FLAGS = Layout.Lane.REQ_FLAGS, L_PY_WAITING = Layout.Lane.PY_WAITING,
+            L_PY_SPINNING = Layout.Lane.PY_SPINNING, L_CANCEL_SEQ = Layout.Lane.CANCEL_SEQ;
     /** Lane field offsets (Java's cache line). */
-    public static final int L_RESP_SEQ = 64, L_RESP_LEN = 72, L_RESP_FLAGS = 76, L_JVM_WAITING = 80,
-            L_JVM_SPINNING = 84, L_ACKED_SEQ = 88;
+    public static final int L_RESP_SEQ = Layout.Lane.RESP_SEQ, L_RESP_LEN = Layout.Lane.RESP_LEN,
+            L_RESP_FLAGS = Layout.Lane.RESP_FLAGS, L_JVM_WAITING = Layout.Lane.JVM_WAITING,
+            L_JVM_SPINNING = Layout.Lane.JVM_SPINNING, L_ACKED_SEQ = Layout.Lane.ACKED_SEQ;
     /** Lane field offset: the worker thread's Linux thread id (its own cache line, written once). */
-    public static final int L_WORKER_TID = 128;
+    public static final int L_WORKER_TID = Layout.Lane.WORKER_TID;
     /** {@code resp_flags} bit: the response slot holds a callback call, not an answer. */
-    public static final int RESP_FLAG_CALLBACK = 1;
+    public static final int RESP_FLAG_CALLBACK = Layout.RESP_FLAG_CALLBACK;
     /**
      * {@code resp_flags} bit: the answer holds something Java keeps until
      * Python has read it (a region of Python's own memory forwarded back, a
      * schema definition); Python sends an acknowledgement notice on the
      * Python -&gt; Java release ring once it has decoded the answer.
      */
-    public static final int RESP_FLAG_NEEDS_ACK = 2;
+    public static final int RESP_FLAG_NEEDS_ACK = Layout.RESP_FLAG_NEEDS_ACK;
 
     /**
      * The release-ring entry Python sends to acknowledge that it has read
@@ -121,7 +132,7 @@ public final class ControlSegment {
      * @return the notice's handle
      */
     public static long ackNotice(int lane, long seq) {
-        return ((long) (lane & 0xFF) << 40) | (seq & ((1L << 40) - 1));
+        return ((long) (lane & 0xFF) << Layout.ACK_LANE_SHIFT) | (seq & ((1L << Layout.ACK_LANE_SHIFT) - 1));
     }
 
     /**
