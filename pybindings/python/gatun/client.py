@@ -741,24 +741,23 @@ def _wait_for(awaitable: Awaitable[Any], loop: asyncio.AbstractEventLoop | None)
 
 
 def _is_arrow_table_like(value: Any) -> bool:
-    """Tables, record batches and streams (not arrays: those stay typed Java arrays)."""
-    name = type(value).__name__
-    if name in ("Table", "RecordBatch", "RecordBatchReader"):
-        return hasattr(value, "__arrow_c_stream__") or hasattr(value, "__arrow_c_array__")
-    return (
-        hasattr(value, "__arrow_c_stream__")
-        and not hasattr(value, "__arrow_c_array__")
-        and (name not in ("ChunkedArray", "Array"))
-    )
+    """Any Arrow producer but a pyarrow ``Array`` or ``ChunkedArray`` (those
+    stay typed Java arrays): tables, batches, streams, and the one-column
+    producers of other libraries (a polars ``Series``, a nanoarrow array)."""
+    if not (hasattr(value, "__arrow_c_stream__") or hasattr(value, "__arrow_c_array__")):
+        return False
+    pa = sys.modules.get("pyarrow")
+    return pa is None or not isinstance(value, (pa.Array, pa.ChunkedArray))
 
 
 def _single_batch(value: Any) -> Any:
-    """One batch for one table argument (a multi-chunk table is combined)."""
+    """One batch for one table argument (a multi-chunk table is combined; a
+    one-column producer is a table of that column, see ``arrow.as_batches``)."""
     import pyarrow as pa
 
     if isinstance(value, pa.RecordBatch):
         return value
-    table = value if isinstance(value, pa.Table) else pa.table(value)
+    table = value if isinstance(value, pa.Table) else pa.table(_arrow.as_batches(value))
     return table.combine_chunks()
 
 
