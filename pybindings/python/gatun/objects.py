@@ -98,9 +98,7 @@ class JavaObject(_native.ObjectRef):
 
         return arrow.java_stream(self._client, self).__arrow_c_stream__(requested_schema)
 
-    def __arrow_c_array__(
-        self, requested_schema: object | None = None
-    ) -> tuple[object, object]:
+    def __arrow_c_array__(self, requested_schema: object | None = None) -> tuple[object, object]:
         """A proxy of a ``FieldVector`` is an Arrow array, one of a
         ``VectorSchemaRoot`` a struct array of its columns (``pa.array(vector)``,
         ``pa.record_batch(root)``); a reader is a stream only (``TypeError``)."""
