@@ -516,13 +516,20 @@ class GatunClient:
         """Send Arrow data to the JVM through the shared-memory payload arena.
 
         ``data`` is any Arrow producer: a pyarrow ``Table``, ``RecordBatch``,
-        ``RecordBatchReader`` or ``Array``, a polars ``DataFrame``, anything with
-        ``__arrow_c_stream__`` / ``__arrow_c_array__``. A stream is sent batch by
-        batch as it is read. Each batch is copied once into the arena (not at all
-        when built in ``client.arena``) and wrapped in place by the JVM. Returns
-        a reference to a ``VectorSchemaRoot`` for one batch, or to one
-        ``gatun.server.arrow.BridgeArrowReader`` for a stream, a table of several
-        chunks or data with dictionary-encoded columns. Close it in Java
+        ``RecordBatchReader``, ``Array`` or ``ChunkedArray``, a polars
+        ``DataFrame`` or ``Series``, a nanoarrow array or stream, a proxy of a
+        Java root, anything with ``__arrow_c_stream__`` / ``__arrow_c_array__``.
+        A struct type's fields are the columns (a struct array with null rows is
+        refused); any other type is **one column**, named after the producer's
+        field (a ``Series``' name) or else ``"values"``. A stream is sent batch
+        by batch as it is read. Each batch is copied once into the arena (not at
+        all when built in ``client.arena``) and wrapped in place by the JVM.
+        Returns a reference to a ``VectorSchemaRoot`` for one batch (a table of
+        one chunk, a record batch, an array), or to one
+        ``gatun.server.arrow.BridgeArrowReader`` for a stream, a table or
+        chunked array of several chunks or data with dictionary-encoded columns.
+        Extension types (``pa.uuid()``, ``pa.json_()``, user ones) cross as
+        their ``ARROW:extension:*`` field metadata and come back as the type. Close it in Java
         (``root.close()``) to release the data; the session's end does too.
         A type Arrow Java cannot load (Decimal32, Decimal64) is refused before
         any data moves. View columns (Utf8View, BinaryView) arrive as Java view
