@@ -1,16 +1,10 @@
 package gatun.server.arrow;
 
-import java.util.ArrayList;
 import java.util.List;
 import org.apache.arrow.memory.BufferAllocator;
-import org.apache.arrow.vector.FieldVector;
-import org.apache.arrow.vector.VectorSchemaRoot;
 import org.apache.arrow.vector.complex.UnionVector;
-import org.apache.arrow.vector.types.UnionMode;
-import org.apache.arrow.vector.types.pojo.ArrowType;
 import org.apache.arrow.vector.types.pojo.Field;
 import org.apache.arrow.vector.types.pojo.FieldType;
-import org.apache.arrow.vector.types.pojo.Schema;
 import org.apache.arrow.vector.util.CallBack;
 import org.apache.arrow.vector.util.TransferPair;
 
@@ -24,9 +18,7 @@ import org.apache.arrow.vector.util.TransferPair;
  * with no field at all: a slice of a union Python sent with type ids 0 and 1
  * says {@code BIGINT} and {@code VARCHAR} ordinals while its data keeps 0 and
  * 1, so Java reads nulls from it and Python refuses it. This class keeps the
- * declared field through both. Received top-level sparse union columns are of
- * this class ({@link #createRoot}); nested ones are made by their parent
- * vectors and keep Arrow Java's behaviour.
+ * declared field through both (see {@link TypedVectors}).
  */
 final class TypedUnionVector extends UnionVector {
     private final FieldType declared;
@@ -37,24 +29,14 @@ final class TypedUnionVector extends UnionVector {
     }
 
     /**
-     * {@code VectorSchemaRoot.create(schema, allocator)}, with each top-level
-     * sparse union column a {@code TypedUnionVector}.
+     * A vector for a sparse union field.
      *
-     * @param schema the schema
-     * @param allocator the allocator of the vectors
-     * @return an empty root with the schema
+     * @param field the field
+     * @param allocator the allocator
+     * @return the vector, its children made
      */
-    static VectorSchemaRoot createRoot(Schema schema, BufferAllocator allocator) {
-        List<FieldVector> vectors = new ArrayList<>(schema.getFields().size());
-        for (Field f : schema.getFields()) {
-            vectors.add(isSparseUnion(f) ? create(f.getName(), f.getFieldType(), f.getChildren(), allocator, null)
-                    : f.createVector(allocator));
-        }
-        return new VectorSchemaRoot(schema, vectors, 0);
-    }
-
-    private static boolean isSparseUnion(Field f) {
-        return f.getType() instanceof ArrowType.Union && ((ArrowType.Union) f.getType()).getMode() == UnionMode.Sparse;
+    static TypedUnionVector create(Field field, BufferAllocator allocator) {
+        return create(field.getName(), field.getFieldType(), field.getChildren(), allocator, null);
     }
 
     private static TypedUnionVector create(String name, FieldType declared, List<Field> children,
