@@ -75,6 +75,15 @@ def test_a_polars_series_keeps_its_name(client: gatun.GatunClient) -> None:
     assert back.column(0).to_pylist() == [1.5, None, 2.5]
 
 
+def test_cast_views_applies_to_one_column_producers(client: gatun.GatunClient) -> None:
+    series = pl.Series("s", ["a", None])  # polars strings are Utf8View
+    plain = client.send_arrow(series, cast_views=True)
+    try:
+        assert str(plain.getSchema().toString()) == "Schema<s: Utf8>"
+    finally:
+        plain.close()
+
+
 def test_nanoarrow_arrays_and_streams(client: gatun.GatunClient) -> None:
     sent = client.send_arrow(na.c_array([1, 2, 3], na.int32()))
     assert _back(client, sent) == pa.table({"values": pa.array([1, 2, 3], pa.int32())})
