@@ -82,18 +82,12 @@ def java_array(client: GatunClient, obj: JavaObject) -> Any:
     ``VectorSchemaRoot``'s ``RecordBatch`` (a struct array of its columns)."""
     import pyarrow as pa
 
-    value = client.invoke_static_method("gatun.server.arrow.ArrowValue", "of", obj)
-    if isinstance(value, pa.Array):
-        return value
+    # A reader is refused in Java, unread (fetched, it would be closed).
+    value = client.invoke_static_method("gatun.server.arrow.ArrowValue", "array", obj)
     if isinstance(value, pa.Table):
         batches = value.combine_chunks().to_batches()
-        if len(batches) == 1:
-            return batches[0]
-        return pa.RecordBatch.from_pylist([], schema=value.schema)  # no rows
-    raise TypeError(
-        f"a {obj.class_name} is a stream of batches, not one array: read it with "
-        "__arrow_c_stream__ (pa.RecordBatchReader.from_stream, pa.table)"
-    )
+        return batches[0] if batches else pa.RecordBatch.from_pylist([], schema=value.schema)
+    return value
 
 
 #: ``stream_batch`` target: the Java reader whose pull source is running (a

@@ -101,7 +101,8 @@ class JavaObject(_native.ObjectRef):
     def __arrow_c_array__(self, requested_schema: object | None = None) -> tuple[object, object]:
         """A proxy of a ``FieldVector`` is an Arrow array, one of a
         ``VectorSchemaRoot`` a struct array of its columns (``pa.array(vector)``,
-        ``pa.record_batch(root)``); a reader is a stream only (``TypeError``)."""
+        ``pa.record_batch(root)``); a reader is a stream only
+        (``JavaIllegalArgumentException``, the reader left unread)."""
         from gatun import arrow
 
         return arrow.java_array(self._client, self).__arrow_c_array__(requested_schema)

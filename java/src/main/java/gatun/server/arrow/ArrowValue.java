@@ -26,8 +26,28 @@ public final class ArrowValue {
      *     {@code VectorSchemaRoot}, {@code FieldVector} or {@code ArrowReader})
      */
     public static Object of(Object value) {
-        if (value instanceof VectorSchemaRoot || value instanceof FieldVector || value instanceof ArrowReader) {
+        if (value instanceof ArrowReader) {
             return value;
+        }
+        return array(value);
+    }
+
+    /**
+     * Returns {@code value} itself if it is one batch of data, so that it
+     * crosses to Python by value ({@code __arrow_c_array__}).
+     *
+     * @param value the object a Python proxy refers to
+     * @return {@code value}
+     * @throws IllegalArgumentException if {@code value} is a reader (a stream, left
+     *     unread) or not Arrow data
+     */
+    public static Object array(Object value) {
+        if (value instanceof VectorSchemaRoot || value instanceof FieldVector) {
+            return value;
+        }
+        if (value instanceof ArrowReader) {
+            throw new IllegalArgumentException("a " + value.getClass().getName() + " is a stream of batches, "
+                    + "not one array: read it with __arrow_c_stream__ (pa.table, pa.RecordBatchReader.from_stream)");
         }
         throw new IllegalArgumentException("a " + (value == null ? "null" : value.getClass().getName())
                 + " is not Arrow data: only a proxy of a VectorSchemaRoot, a FieldVector or an ArrowReader "
