@@ -10,6 +10,7 @@ mod arrow;
 mod batch;
 mod callbacks;
 mod client;
+mod columns;
 mod convert;
 mod errors;
 mod loop_call;
@@ -38,6 +39,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     )?;
     m.add_function(wrap_pyfunction!(client::_after_fork_in_child, m)?)?;
     m.add_function(wrap_pyfunction!(alloc_count::rust_allocations, m)?)?;
+    m.add_function(wrap_pyfunction!(columns::record_batches, m)?)?;
+    m.add("DEFAULT_COLUMN", columns::DEFAULT_COLUMN)?;
     m.add("PROTOCOL_VERSION", PROTOCOL_VERSION)?;
     let actions = PyDict::new(py);
     for action in Action::ENUM_VALUES {

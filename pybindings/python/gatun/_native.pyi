@@ -14,10 +14,19 @@ PROTOCOL_VERSION: Final[int]
 ACTIONS: Final[dict[str, int]]
 #: Java array element type name ("Int", "Long", ...) -> wire number.
 ELEMENT_TYPES: Final[dict[str, int]]
+#: Name of the one column made from a nameless producer (a pyarrow ``Array``).
+DEFAULT_COLUMN: Final[str]
 
 def rust_allocations() -> int:
     """Rust heap allocations made so far by the calling thread (Python objects
     are not counted): the tests check that a call adds none."""
+
+def record_batches(data: Any) -> Any:
+    """Any Arrow producer (``__arrow_c_array__`` / ``__arrow_c_stream__``) as a
+    stream of record batches (an object with ``__arrow_c_stream__``), read as
+    the consumer asks: a struct type's fields are the columns; any other type
+    is one column named after the producer's field, or :data:`DEFAULT_COLUMN`.
+    A struct array with null rows is refused when read (it has no columns)."""
 
 class ObjectRef:
     """Base of :class:`gatun.JavaObject`: one reference into the JVM session.

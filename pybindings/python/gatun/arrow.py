@@ -45,8 +45,8 @@ def send(client: GatunClient, data: Any, cast_views: bool = False) -> JavaObject
         data = without_views(data)
     if is_stream(data):
         return send_stream(client, data)
-    producer = _as_arrow_producer(data)
-    return reclaiming(client, lambda: client._native.send_arrow(producer))
+    batches = as_batches(data)
+    return reclaiming(client, lambda: client._native.send_arrow(batches))
 
 
 #: How long a send waits for arena space (other threads' batches in flight,
@@ -83,6 +83,48 @@ def reclaiming(client: GatunClient, send: Any) -> Any:
         client.ping()  # brings back the releases of what the JVM let go meanwhile
 
 
+def as_batches(data: Any) -> Any:
+    """``data`` as record batches: pyarrow ``Table``, ``RecordBatch`` and
+    ``RecordBatchReader`` as they are; any other producer through
+    ``_native.record_batches``: a struct type's fields are the columns, any
+    other type (a pyarrow ``Array`` or ``ChunkedArray``, a polars ``Series``, a
+    nanoarrow array) one column named after the producer's field, else
+    ``"values"`` (``_native.DEFAULT_COLUMN``). A stream is wrapped, not read."""
+    if type(data).__name__ in _BATCH_TYPES and type(data).__module__.startswith("pyarrow"):
+        return data
+    from gatun import _native
+
+    return _native.record_batches(_as_arrow_producer(data))
+
+
+_BATCH_TYPES = ("Table", "RecordBatch", "RecordBatchReader")
+
+
+def java_stream(client: GatunClient, obj: JavaObject) -> Any:
+    """The Arrow data a proxy refers to, by value: a pyarrow ``Table`` for a
+    ``VectorSchemaRoot``, ``ChunkedArray`` for a ``FieldVector``,
+    ``RecordBatchReader`` for an ``ArrowReader``."""
+    import pyarrow as pa
+
+    value = client.invoke_static_method("gatun.server.arrow.ArrowValue", "of", obj)
+    if isinstance(value, pa.Array):
+        return pa.chunked_array([value], type=value.type)
+    return value
+
+
+def java_array(client: GatunClient, obj: JavaObject) -> Any:
+    """The proxy's data as one array: a ``FieldVector``'s ``Array``, or a
+    ``VectorSchemaRoot``'s ``RecordBatch`` (a struct array of its columns)."""
+    import pyarrow as pa
+
+    # A reader is refused in Java, unread (fetched, it would be closed).
+    value = client.invoke_static_method("gatun.server.arrow.ArrowValue", "array", obj)
+    if isinstance(value, pa.Table):
+        batches = value.combine_chunks().to_batches()
+        return batches[0] if batches else pa.RecordBatch.from_pylist([], schema=value.schema)
+    return value
+
+
 #: ``stream_batch`` target: the Java reader whose pull source is running (a
 #: nested request from the callback is served by the thread that pulls).
 _PULLING_READER = -1
@@ -100,7 +142,9 @@ def send_stream(client: GatunClient, data: Any) -> JavaObject:
     import pyarrow as pa
 
     reader = (
-        data if isinstance(data, pa.RecordBatchReader) else pa.RecordBatchReader.from_stream(data)
+        data
+        if isinstance(data, pa.RecordBatchReader)
+        else pa.RecordBatchReader.from_stream(as_batches(data))
     )
     batches = iter(reader)  # the native core cuts oversized batches
     first = next(batches, None)
@@ -170,9 +214,9 @@ def without_views(data: Any) -> Any:
         return data if plain == data.type else data.cast(plain)
     if not isinstance(data, (pa.Table, pa.RecordBatch, pa.RecordBatchReader)):
         data = (
-            pa.RecordBatchReader.from_stream(data)
+            pa.RecordBatchReader.from_stream(as_batches(data))
             if is_stream(data)
-            else pa.table(_as_arrow_producer(data))
+            else pa.table(as_batches(data))
         )
     schema = pa.schema(
         [f.with_type(_plain_type(f.type)) for f in data.schema], metadata=data.schema.metadata
@@ -245,8 +289,7 @@ def reader_from_java(client: GatunClient, java_reader: JavaObject, schema: Any) 
 
 
 def _as_arrow_producer(data: Any) -> Any:
-    """pyarrow ``Table``s and ``ChunkedArray``s export streams; a bare array is
-    sent as a one-column batch named after nothing (``""``)."""
+    """``data`` if it is an Arrow producer, else a ``TypeError`` saying so."""
     if hasattr(data, "__arrow_c_stream__") or hasattr(data, "__arrow_c_array__"):
         return data
     raise TypeError(

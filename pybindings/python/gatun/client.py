@@ -537,13 +537,20 @@ class GatunClient:
         """Send Arrow data to the JVM through the shared-memory payload arena.
 
         ``data`` is any Arrow producer: a pyarrow ``Table``, ``RecordBatch``,
-        ``RecordBatchReader`` or ``Array``, a polars ``DataFrame``, anything with
-        ``__arrow_c_stream__`` / ``__arrow_c_array__``. A stream is sent batch by
-        batch as it is read. Each batch is copied once into the arena (not at all
-        when built in ``client.arena``) and wrapped in place by the JVM. Returns
-        a reference to a ``VectorSchemaRoot`` for one batch, or to one
-        ``gatun.server.arrow.BridgeArrowReader`` for a stream, a table of several
-        chunks or data with dictionary-encoded columns. Close it in Java
+        ``RecordBatchReader``, ``Array`` or ``ChunkedArray``, a polars
+        ``DataFrame`` or ``Series``, a nanoarrow array or stream, a proxy of a
+        Java root, anything with ``__arrow_c_stream__`` / ``__arrow_c_array__``.
+        A struct type's fields are the columns (a struct array with null rows is
+        refused); any other type is **one column**, named after the producer's
+        field (a ``Series``' name) or else ``"values"``. A stream is sent batch
+        by batch as it is read. Each batch is copied once into the arena (not at
+        all when built in ``client.arena``) and wrapped in place by the JVM.
+        Returns a reference to a ``VectorSchemaRoot`` for one batch (a table of
+        one chunk, a record batch, an array), or to one
+        ``gatun.server.arrow.BridgeArrowReader`` for a stream, a table or
+        chunked array of several chunks or data with dictionary-encoded columns.
+        Extension types (``pa.uuid()``, ``pa.json_()``, user ones) cross as
+        their ``ARROW:extension:*`` field metadata and come back as the type. Close it in Java
         (``root.close()``) to release the data; the session's end does too.
         A type Arrow Java cannot load (Decimal32, Decimal64) is refused before
         any data moves. View columns (Utf8View, BinaryView) arrive as Java view
@@ -764,24 +771,23 @@ def _wait_for(awaitable: Awaitable[Any], loop: asyncio.AbstractEventLoop | None)
 
 
 def _is_arrow_table_like(value: Any) -> bool:
-    """Tables, record batches and streams (not arrays: those stay typed Java arrays)."""
-    name = type(value).__name__
-    if name in ("Table", "RecordBatch", "RecordBatchReader"):
-        return hasattr(value, "__arrow_c_stream__") or hasattr(value, "__arrow_c_array__")
-    return (
-        hasattr(value, "__arrow_c_stream__")
-        and not hasattr(value, "__arrow_c_array__")
-        and (name not in ("ChunkedArray", "Array"))
-    )
+    """Any Arrow producer but a pyarrow ``Array`` or ``ChunkedArray`` (those
+    stay typed Java arrays): tables, batches, streams, and the one-column
+    producers of other libraries (a polars ``Series``, a nanoarrow array)."""
+    if not (hasattr(value, "__arrow_c_stream__") or hasattr(value, "__arrow_c_array__")):
+        return False
+    pa = sys.modules.get("pyarrow")
+    return pa is None or not isinstance(value, (pa.Array, pa.ChunkedArray))
 
 
 def _single_batch(value: Any) -> Any:
-    """One batch for one table argument (a multi-chunk table is combined)."""
+    """One batch for one table argument (a multi-chunk table is combined; a
+    one-column producer is a table of that column, see ``arrow.as_batches``)."""
     import pyarrow as pa
 
     if isinstance(value, pa.RecordBatch):
         return value
-    table = value if isinstance(value, pa.Table) else pa.table(value)
+    table = value if isinstance(value, pa.Table) else pa.table(_arrow.as_batches(value))
     return table.combine_chunks()
 
 

@@ -86,6 +86,27 @@ class JavaObject(_native.ObjectRef):
         """Whether this is a Java array (``Object[]``, ``String[]``, ...)."""
         return self.class_name.startswith("[")
 
+    # -- Arrow producer ---------------------------------------------------
+
+    def __arrow_c_stream__(self, requested_schema: object | None = None) -> object:
+        """A proxy of a ``VectorSchemaRoot``, ``FieldVector`` or ``ArrowReader``
+        is an Arrow stream (``pa.table(root)``, ``polars.from_arrow(root)``,
+        DuckDB): the data crosses by value, as if a Java method returned it
+        (a reader is read as pyarrow asks, and closed when dropped). Any other
+        object raises ``JavaIllegalArgumentException``."""
+        from gatun import arrow
+
+        return arrow.java_stream(self._client, self).__arrow_c_stream__(requested_schema)
+
+    def __arrow_c_array__(self, requested_schema: object | None = None) -> tuple[object, object]:
+        """A proxy of a ``FieldVector`` is an Arrow array, one of a
+        ``VectorSchemaRoot`` a struct array of its columns (``pa.array(vector)``,
+        ``pa.record_batch(root)``); a reader is a stream only
+        (``JavaIllegalArgumentException``, the reader left unread)."""
+        from gatun import arrow
+
+        return arrow.java_array(self._client, self).__arrow_c_array__(requested_schema)
+
     # -- Python protocols -------------------------------------------------
 
     def __str__(self) -> str:

@@ -255,7 +255,7 @@ public final class ArrowSession implements AutoCloseable {
                 throw new IllegalArgumentException("a batch with dictionary-encoded columns crosses as an "
                         + "ArrowReader (ArrowStream), not as a VectorSchemaRoot");
             }
-            VectorSchemaRoot root = VectorSchemaRoot.create(staged.schema(), allocator);
+            VectorSchemaRoot root = TypedVectors.createRoot(staged.schema(), allocator);
             boolean ok = false;
             try {
                 new VectorLoader(root).load(staged.batch());
