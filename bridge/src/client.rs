@@ -272,12 +272,25 @@ struct Shared {
     close_reason: Mutex<String>,
     jvm: Mutex<Option<JvmProcess>>,
     jvm_pid: u32,
-    socket_fds: Vec<i32>,
+    /// Each lane's socket descriptor, -1 once the lane is closed (so
+    /// `shutdown` never reaches a number the process has reused).
+    socket_fds: Mutex<Vec<i32>>,
+    /// Lanes whose socket is still open; at 0 (after `close`) the control
+    /// segment is given back.
+    open_lanes: AtomicUsize,
     /// Call lanes lent to event loops ([`crate::LoopCall`]), per thread.
     loop_lanes: Mutex<Vec<(std::thread::ThreadId, usize)>>,
     arrow: ArrowPlane,
     // Last, so lanes and the Arrow plane (which point into it) drop first.
-    _control: Segment,
+    control: Mutex<ControlMemory>,
+}
+
+/// The control segment, or the private zero pages that replace it once the
+/// session is closed: lanes and the Arrow plane keep raw pointers into it,
+/// so the address range must stay valid while `Shared` lives.
+enum ControlMemory {
+    Mapped(Segment),
+    Vacated { _pages: gatun_arena::VacatedSegment },
 }
 
 /// A connected session with a JVM.
@@ -342,6 +355,8 @@ impl Drop for LaneGuard<'_> {
         match self.lane.take() {
             Some(Held::Pooled(guard)) => {
                 drop(guard);
+                // The last holder of a lane after `close` closes it.
+                self.client.close_idle_lanes();
                 let shared = &self.client.shared;
                 if self.index < shared.call_lanes {
                     shared
@@ -718,7 +733,7 @@ impl Client {
             .map_err(BridgeError::io("unlinking the control file"))?;
 
         let base = control.as_ptr();
-        let socket_fds = sockets.iter().map(|s| s.as_raw_fd()).collect();
+        let socket_fds = Mutex::new(sockets.iter().map(|s| s.as_raw_fd()).collect());
         let lanes = sockets
             .into_iter()
             .enumerate()
@@ -734,6 +749,7 @@ impl Client {
                 Ok(Mutex::new(lane))
             })
             .collect::<Result<Vec<_>>>()?;
+        let layout_lanes = layout.lanes;
         let client = Client {
             shared: Arc::new(Shared {
                 layout,
@@ -748,10 +764,11 @@ impl Client {
                 jvm: Mutex::new(Some(jvm)),
                 jvm_pid,
                 socket_fds,
+                open_lanes: AtomicUsize::new(layout_lanes),
                 loop_lanes: Mutex::new(Vec::new()),
                 // SAFETY: `control` moves into the same `Shared` and outlives the plane.
                 arrow: unsafe { ArrowPlane::new(base, opts.arena, std::env::temp_dir()) },
-                _control: control,
+                control: Mutex::new(ControlMemory::Mapped(control)),
             }),
         };
         client.shared.arrow.set_jvm_pid(jvm_pid);
@@ -808,6 +825,18 @@ impl Client {
     /// so calls made from the callback go back on it) and sends the reply.
     /// Call it from one dedicated thread per callback lane.
     pub fn serve_callback_lane(
+        &self,
+        index: usize,
+        callbacks: &mut dyn CallbackHandler,
+        stop: &mut dyn FnMut() -> bool,
+    ) -> Result<()> {
+        let result = self.serve_callback_lane_held(index, callbacks, stop);
+        // The lane is let go: after `close` it is closed now.
+        self.close_idle_lanes();
+        result
+    }
+
+    fn serve_callback_lane_held(
         &self,
         index: usize,
         callbacks: &mut dyn CallbackHandler,
@@ -937,11 +966,72 @@ impl Client {
     }
 
     fn shutdown_sockets(&self) {
-        for &fd in &self.shared.socket_fds {
-            // SAFETY: the descriptors stay open until `Shared` drops; shutdown
+        let fds = self
+            .shared
+            .socket_fds
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        for &fd in fds.iter().filter(|&&fd| fd >= 0) {
+            // SAFETY: a lane's descriptor is set to -1 (under this lock)
+            // before it closes, so `fd` is still that lane's socket; shutdown
             // only wakes blocked waiters with EOF.
             unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
         }
+    }
+
+    /// After `close`: closes the socket of every lane nobody holds, and once
+    /// all are closed gives the control segment back. Called by `close` and
+    /// by whoever lets go of a lane afterwards, so the last holder finishes
+    /// the job (a callback may call `close` while its own lane is held).
+    fn close_idle_lanes(&self) {
+        let shared = &self.shared;
+        if !self.is_closed() || shared.open_lanes.load(Ordering::Acquire) == 0 {
+            return;
+        }
+        for (index, lane) in shared.lanes.iter().enumerate() {
+            let mut lane = match lane.try_lock() {
+                Ok(lane) => lane,
+                Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock) => continue,
+            };
+            if lane.socket_fd() < 0 {
+                continue;
+            }
+            shared.socket_fds.lock().unwrap_or_else(|e| e.into_inner())[index] = -1;
+            lane.close_socket();
+            if shared.open_lanes.fetch_sub(1, Ordering::AcqRel) == 1 {
+                self.vacate_control();
+            }
+        }
+    }
+
+    /// Unmaps the control segment and closes its memfd, leaving private zero
+    /// pages at its address for any pointer still in flight.
+    fn vacate_control(&self) {
+        let mut control = self
+            .shared
+            .control
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        // Swapped out and back in: `vacate` consumes the segment (and hands
+        // it back untouched if the kernel refuses, out of memory: then it
+        // stays mapped until the client drops).
+        let mapped = match std::mem::replace(
+            &mut *control,
+            ControlMemory::Vacated {
+                _pages: gatun_arena::VacatedSegment::none(),
+            },
+        ) {
+            ControlMemory::Mapped(segment) => segment,
+            vacated => {
+                *control = vacated;
+                return;
+            }
+        };
+        *control = match mapped.vacate() {
+            Ok(pages) => ControlMemory::Vacated { _pages: pages },
+            Err(segment) => ControlMemory::Mapped(segment),
+        };
     }
 
     /// Takes a free lane without blocking.
@@ -1039,6 +1129,7 @@ impl Client {
         if let Ok(mut lane) = self.shared.lanes[index].lock() {
             lane.set_always_ring(false);
         }
+        self.close_idle_lanes();
         self.count_loop_lane(owner, -1);
         self.shared
             .free
@@ -1098,7 +1189,10 @@ impl Client {
 
     /// The socket descriptor of lane `index`.
     pub(crate) fn socket_fd(&self, index: usize) -> i32 {
-        self.shared.socket_fds[index]
+        self.shared
+            .socket_fds
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())[index]
     }
 
     /// Marks the session dead when `err` says it is.
@@ -1358,6 +1452,13 @@ impl Client {
 
     /// Ends the session: the lane sockets close, the JVM's stdin closes (it
     /// exits), and after `timeout` it is killed. Idempotent.
+    ///
+    /// Every resource of the session goes now, not when the last reference
+    /// to the client drops: the lane sockets and the control segment (a lane
+    /// still held by a running callback is closed when it lets go), the
+    /// payload arena's segments (except those under Python buffers still
+    /// referenced, each unmapped once its last region goes) and the JVM's
+    /// segments (except those under Arrow data still referenced here).
     pub fn close(&self, timeout: Duration) {
         self.mark_closed("the client is closed");
         self.shutdown_sockets();
@@ -1370,6 +1471,14 @@ impl Client {
         if let Some(mut jvm) = jvm {
             jvm.stop(timeout);
         }
+        self.shared.arrow.close();
+        self.close_idle_lanes();
+    }
+
+    /// Lanes whose socket is still open (0 once a closed session has given
+    /// everything back).
+    pub fn open_lanes(&self) -> usize {
+        self.shared.open_lanes.load(Ordering::Acquire)
     }
 
     /// In a child made by `fork()`: give up every descriptor of the parent's
@@ -1378,7 +1487,15 @@ impl Client {
         self.mark_closed(
             "this process was forked from the one that owns the bridge; connect again in the child",
         );
-        let mut fds = self.shared.socket_fds.clone();
+        let mut fds: Vec<i32> = self
+            .shared
+            .socket_fds
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .copied()
+            .filter(|&fd| fd >= 0)
+            .collect();
         if let Ok(mut jvm) = self.shared.jvm.try_lock() {
             if let Some(jvm) = jvm.take() {
                 fds.extend(jvm.stdin_fd());
