@@ -132,8 +132,15 @@ pub struct JvmProcess {
     child: Child,
     stdin: Option<ChildStdin>,
     stderr_tail: Arc<Mutex<VecDeque<u8>>>,
+    /// Disconnects when the stderr reader has closed its pipe.
+    stderr_done: Option<mpsc::Receiver<()>>,
     archive: ClassArchive,
 }
+
+/// How long `stop` waits for the stderr reader to see EOF once the JVM has
+/// exited (a child the JVM started may still hold the pipe; then the reader
+/// ends with it).
+const STDERR_DRAIN: Duration = Duration::from_secs(1);
 
 /// How much longer `stop` waits for a JVM that records the class archive as
 /// it exits (about a second on the 2-core VM measured).
@@ -189,6 +196,11 @@ impl JvmProcess {
             }
             std::thread::sleep(Duration::from_millis(5));
         };
+        // So the pipe is closed when `stop` returns (close() gives every
+        // descriptor back at once).
+        if let Some(done) = self.stderr_done.take() {
+            let _ = done.recv_timeout(STDERR_DRAIN);
+        }
         self.archive.finish(status.is_some_and(|s| s.success()));
     }
 }
@@ -284,8 +296,11 @@ pub fn spawn_server(cmd: &ServerCommand, token_hex: &str) -> Result<JvmProcess> 
         )))?;
 
     let stderr_tail = Arc::new(Mutex::new(VecDeque::with_capacity(STDERR_TAIL)));
+    let mut stderr_done = None;
     if let Some(mut stderr) = child.stderr.take() {
         let tail = stderr_tail.clone();
+        let (done, done_rx) = mpsc::channel::<()>();
+        stderr_done = Some(done_rx);
         std::thread::Builder::new()
             .name("gatun-jvm-stderr".into())
             .spawn(move || {
@@ -299,6 +314,9 @@ pub fn spawn_server(cmd: &ServerCommand, token_hex: &str) -> Result<JvmProcess> 
                     let excess = t.len().saturating_sub(STDERR_TAIL);
                     t.drain(..excess);
                 }
+                // The pipe is closed by the time `stop` hears of it.
+                drop(stderr);
+                drop(done);
             })
             .map_err(BridgeError::io("starting the stderr reader"))?;
     }
@@ -312,6 +330,7 @@ pub fn spawn_server(cmd: &ServerCommand, token_hex: &str) -> Result<JvmProcess> 
         child,
         stdin,
         stderr_tail,
+        stderr_done,
         archive,
     })
 }
