@@ -278,6 +278,9 @@ struct Shared {
     /// Lanes whose socket is still open; at 0 (after `close`) the control
     /// segment is given back.
     open_lanes: AtomicUsize,
+    /// `close` was called: lanes are closed as they are let go. (A JVM that
+    /// died marks the session closed but leaves the lanes to `close`.)
+    releasing: AtomicBool,
     /// Call lanes lent to event loops ([`crate::LoopCall`]), per thread.
     loop_lanes: Mutex<Vec<(std::thread::ThreadId, usize)>>,
     arrow: ArrowPlane,
@@ -765,6 +768,7 @@ impl Client {
                 jvm_pid,
                 socket_fds,
                 open_lanes: AtomicUsize::new(layout_lanes),
+                releasing: AtomicBool::new(false),
                 loop_lanes: Mutex::new(Vec::new()),
                 // SAFETY: `control` moves into the same `Shared` and outlives the plane.
                 arrow: unsafe { ArrowPlane::new(base, opts.arena, std::env::temp_dir()) },
@@ -979,13 +983,16 @@ impl Client {
         }
     }
 
-    /// After `close`: closes the socket of every lane nobody holds, and once
+    /// After `close`: closes the socket of every lane nobody holds (nor an
+    /// event loop borrows), and once
     /// all are closed gives the control segment back. Called by `close` and
     /// by whoever lets go of a lane afterwards, so the last holder finishes
     /// the job (a callback may call `close` while its own lane is held).
     fn close_idle_lanes(&self) {
         let shared = &self.shared;
-        if !self.is_closed() || shared.open_lanes.load(Ordering::Acquire) == 0 {
+        if !shared.releasing.load(Ordering::Acquire)
+            || shared.open_lanes.load(Ordering::Acquire) == 0
+        {
             return;
         }
         for (index, lane) in shared.lanes.iter().enumerate() {
@@ -994,7 +1001,11 @@ impl Client {
                 Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
                 Err(std::sync::TryLockError::WouldBlock) => continue,
             };
-            if lane.socket_fd() < 0 {
+            // A lane lent to an event loop may have its socket registered
+            // with the loop (closing it would silently drop it from the
+            // loop's epoll set, and the awaiting call would never hear of
+            // the EOF): it is closed when the loop gives it back.
+            if lane.socket_fd() < 0 || lane.always_rings() {
                 continue;
             }
             shared.socket_fds.lock().unwrap_or_else(|e| e.into_inner())[index] = -1;
@@ -1472,6 +1483,7 @@ impl Client {
             jvm.stop(timeout);
         }
         self.shared.arrow.close();
+        self.shared.releasing.store(true, Ordering::Release);
         self.close_idle_lanes();
     }
 

@@ -287,6 +287,11 @@ impl Lane {
         self.always_ring = on;
     }
 
+    /// Whether the lane is lent to an event loop (see [`Lane::set_always_ring`]).
+    pub fn always_rings(&self) -> bool {
+        self.always_ring
+    }
+
     /// Makes this a callback lane (before first use).
     pub fn set_role(&mut self, role: LaneRole) {
         self.role = role;

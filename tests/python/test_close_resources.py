@@ -10,6 +10,7 @@ import contextlib
 import gc
 import os
 import threading
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -163,6 +164,28 @@ def test_an_asyncio_client_gives_everything_back() -> None:
 
     asyncio.run(main())
     assert kept[0].sync.closed
+    assert resources() == baseline
+
+
+def test_closing_while_an_asyncio_call_waits_fails_it_and_gives_everything_back(
+    java_helpers: Path,
+) -> None:
+    gc.collect()
+    baseline = resources()
+
+    async def main() -> None:
+        client = await gatun.aconnect(classpath=[str(java_helpers)], lanes=2)
+        waiting = asyncio.ensure_future(client.jvm.gatuntest.Slow.echoAfter("late", 60_000))
+        while client.calls_on_loop < 1:  # until the call waits on its borrowed lane
+            await asyncio.sleep(0.01)
+        await client.close()
+        # The lane the call borrowed stays open (and watched by the loop)
+        # until the call has heard of the end: it fails, it does not hang.
+        with pytest.raises(BridgeClosedError):
+            await asyncio.wait_for(waiting, 20)
+
+    asyncio.run(main())
+    gc.collect()
     assert resources() == baseline
 
 
