@@ -280,6 +280,9 @@ struct Shared {
     open_lanes: AtomicUsize,
     /// `close` was called: lanes are closed as they are let go. (A JVM that
     /// died marks the session closed but leaves the lanes to `close`.)
+    /// Written and read only under the `free` lock, which a lane's holder
+    /// takes after letting go of the lane anyway: either `close` finds the
+    /// lane free, or its holder sees this flag (see `close_idle_lanes`).
     releasing: AtomicBool,
     /// Call lanes lent to event loops ([`crate::LoopCall`]), per thread.
     loop_lanes: Mutex<Vec<(std::thread::ThreadId, usize)>>,
@@ -358,16 +361,17 @@ impl Drop for LaneGuard<'_> {
         match self.lane.take() {
             Some(Held::Pooled(guard)) => {
                 drop(guard);
-                // The last holder of a lane after `close` closes it.
-                self.client.close_idle_lanes();
                 let shared = &self.client.shared;
+                let mut free = shared.free.lock().unwrap_or_else(|e| e.into_inner());
                 if self.index < shared.call_lanes {
-                    shared
-                        .free
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .push(self.index);
-                    shared.lane_freed.notify_one();
+                    free.push(self.index);
+                }
+                let releasing = shared.releasing.load(Ordering::Relaxed);
+                drop(free);
+                shared.lane_freed.notify_one();
+                // The last holder of a lane after `close` closes it.
+                if releasing {
+                    self.client.close_idle_lanes();
                 }
             }
             Some(Held::Nested(_, depth)) => {
@@ -836,7 +840,9 @@ impl Client {
     ) -> Result<()> {
         let result = self.serve_callback_lane_held(index, callbacks, stop);
         // The lane is let go: after `close` it is closed now.
-        self.close_idle_lanes();
+        if self.releasing() {
+            self.close_idle_lanes();
+        }
         result
     }
 
@@ -983,16 +989,22 @@ impl Client {
         }
     }
 
-    /// After `close`: closes the socket of every lane nobody holds (nor an
-    /// event loop borrows), and once
+    /// Whether `close` was called (read under the `free` lock; see
+    /// the `releasing` field of `Shared`).
+    fn releasing(&self) -> bool {
+        let _free = self.shared.free.lock().unwrap_or_else(|e| e.into_inner());
+        self.shared.releasing.load(Ordering::Relaxed)
+    }
+
+    /// After `close` (callers check [`releasing`](Self::releasing), under the
+    /// lock they take after letting go of a lane): closes the socket of
+    /// every lane nobody holds (nor an event loop borrows), and once
     /// all are closed gives the control segment back. Called by `close` and
     /// by whoever lets go of a lane afterwards, so the last holder finishes
     /// the job (a callback may call `close` while its own lane is held).
     fn close_idle_lanes(&self) {
         let shared = &self.shared;
-        if !shared.releasing.load(Ordering::Acquire)
-            || shared.open_lanes.load(Ordering::Acquire) == 0
-        {
+        if shared.open_lanes.load(Ordering::Acquire) == 0 {
             return;
         }
         for (index, lane) in shared.lanes.iter().enumerate() {
@@ -1140,14 +1152,15 @@ impl Client {
         if let Ok(mut lane) = self.shared.lanes[index].lock() {
             lane.set_always_ring(false);
         }
-        self.close_idle_lanes();
         self.count_loop_lane(owner, -1);
-        self.shared
-            .free
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(index);
+        let mut free = self.shared.free.lock().unwrap_or_else(|e| e.into_inner());
+        free.push(index);
+        let releasing = self.shared.releasing.load(Ordering::Relaxed);
+        drop(free);
         self.shared.lane_freed.notify_one();
+        if releasing {
+            self.close_idle_lanes();
+        }
     }
 
     fn count_loop_lane(&self, owner: std::thread::ThreadId, delta: isize) {
@@ -1483,7 +1496,10 @@ impl Client {
             jvm.stop(timeout);
         }
         self.shared.arrow.close();
-        self.shared.releasing.store(true, Ordering::Release);
+        {
+            let _free = self.shared.free.lock().unwrap_or_else(|e| e.into_inner());
+            self.shared.releasing.store(true, Ordering::Relaxed);
+        }
         self.close_idle_lanes();
     }
 
