@@ -1515,15 +1515,19 @@ impl Client {
         self.mark_closed(
             "this process was forked from the one that owns the bridge; connect again in the child",
         );
-        let mut fds: Vec<i32> = self
-            .shared
-            .socket_fds
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .copied()
-            .filter(|&fd| fd >= 0)
-            .collect();
+        // try_lock: a thread of the parent may have held the lock at fork
+        // time (closing), and it is never released in the child; then the
+        // child keeps those sockets open rather than guess at numbers.
+        let mut fds: Vec<i32> = match self.shared.socket_fds.try_lock() {
+            Ok(fds) => fds.iter().copied().filter(|&fd| fd >= 0).collect(),
+            Err(std::sync::TryLockError::Poisoned(e)) => e
+                .into_inner()
+                .iter()
+                .copied()
+                .filter(|&fd| fd >= 0)
+                .collect(),
+            Err(std::sync::TryLockError::WouldBlock) => Vec::new(),
+        };
         if let Ok(mut jvm) = self.shared.jvm.try_lock() {
             if let Some(jvm) = jvm.take() {
                 fds.extend(jvm.stdin_fd());
