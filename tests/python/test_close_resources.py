@@ -76,6 +76,16 @@ def exercise(client: gatun.GatunClient) -> None:
     items = client.jvm.java.util.ArrayList(client.jvm.java.util.Arrays.asList(3, 1, 2))
     client.jvm.java.util.Collections.sort(items, cmp)
     assert list(items) == [1, 2, 3]
+    # A callback from another Java thread comes on a callback lane, served
+    # by a Python thread of its own.
+    served_by: list[str] = []
+    runnable = client.register_callback(
+        lambda: served_by.append(threading.current_thread().name), "java.lang.Runnable"
+    )
+    thread = client.jvm.java.lang.Thread(runnable)
+    thread.start()
+    thread.join()
+    assert served_by[0].startswith("gatun-callbacks")
     assert client.invoke_static_method("java.lang.Math", "abs", -5) == 5
 
 
