@@ -99,6 +99,8 @@ pub enum AllocError {
     },
     /// A new segment could not be created.
     Segment(SegmentError),
+    /// The arena was closed with its session.
+    Closed,
 }
 
 impl fmt::Display for AllocError {
@@ -123,6 +125,10 @@ impl fmt::Display for AllocError {
                 )
             }
             AllocError::Segment(e) => write!(f, "payload arena: {e}"),
+            AllocError::Closed => write!(
+                f,
+                "payload arena closed: its session ended; connect again to send Arrow data"
+            ),
         }
     }
 }
@@ -167,6 +173,9 @@ struct State {
     retired: Vec<u16>,
     /// Ids are never reused, so a peer's cached mapping can never be stale.
     next_segment_id: u16,
+    /// Set by [`Arena::close`]: no new regions, and a segment goes as soon
+    /// as its last region does.
+    closed: bool,
 }
 
 /// The owner's arena: allocation and the ledger.
@@ -189,6 +198,7 @@ impl Arena {
                 unpublished: Vec::new(),
                 retired: Vec::new(),
                 next_segment_id: first_segment_id,
+                closed: false,
             }),
         }
     }
@@ -223,6 +233,9 @@ impl Arena {
             });
         }
         let mut st = self.lock();
+        if st.closed {
+            return Err(AllocError::Closed);
+        }
         let found = if high {
             Self::take_high(&mut st, len)
         } else {
@@ -378,6 +391,37 @@ impl Arena {
         }
     }
 
+    /// Ends the arena with its session: the peer's holds are void, every
+    /// segment without a live region is unmapped (its memfd closed) now, and
+    /// each other one as soon as its last region is released. Regions still
+    /// referenced here (Python buffers built in the arena) stay valid.
+    /// Allocation fails from now on.
+    pub fn close(&self) {
+        let mut st = self.lock();
+        st.closed = true;
+        for r in st.regions.values_mut() {
+            r.peer_holds = 0;
+        }
+        let unheld: Vec<_> = st
+            .regions
+            .iter()
+            .filter(|(_, r)| r.local_refs == 0)
+            .map(|(&h, _)| h)
+            .collect();
+        for h in unheld {
+            Self::free_if_unheld(&mut st, h);
+        }
+        Self::shed_empty(&mut st);
+        // Nobody announces or retires segments in a closed session.
+        st.unpublished.clear();
+        st.retired.clear();
+    }
+
+    /// Segments still mapped (each holds one descriptor).
+    pub fn segments(&self) -> usize {
+        self.lock().segments.len()
+    }
+
     /// Drops every wholly free segment (large one-off segments would
     /// otherwise pin memory under `max_memory`); returns the new total.
     fn shed_empty(st: &mut State) -> usize {
@@ -425,6 +469,9 @@ impl Arena {
             len += next_len;
         }
         seg.free.insert(start, len);
+        if st.closed && len == seg.segment.len() {
+            st.segments.retain(|s| s.id != region.segment);
+        }
     }
 
     /// Segments created since the last call, to announce in the directory.
@@ -492,6 +539,23 @@ mod tests {
         assert_eq!(a.live_regions(), 1, "the peer still holds it");
         a.peer_released(r.handle, 1);
         assert_eq!((a.live_regions(), a.in_use()), (0, 0));
+    }
+
+    #[test]
+    fn close_unmaps_free_segments_now_and_held_ones_when_released() {
+        let a = arena(4 << 20);
+        let sent = a.allocate(1 << 20).unwrap(); // only the peer holds it
+        a.add_peer_hold(sent.handle);
+        a.release_local(sent.handle);
+        let kept = a.allocate(1 << 20).unwrap(); // a local buffer
+        assert_eq!(a.segments(), 2);
+        a.close();
+        assert_eq!(a.segments(), 1, "the peer's segment goes at once");
+        // SAFETY: the region is still referenced, so its segment is mapped.
+        unsafe { kept.ptr.write(7) };
+        assert!(matches!(a.allocate(64), Err(AllocError::Closed)));
+        a.release_local(kept.handle);
+        assert_eq!((a.segments(), a.live_regions()), (0, 0));
     }
 
     #[test]

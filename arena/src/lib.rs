@@ -14,5 +14,5 @@ pub mod text_as_bytes;
 pub use import::{build_batch, IpcParts};
 pub use layout::{check_schema, flatten, has_dictionaries, FlatBatch, LayoutError};
 pub use ledger::{AllocError, Arena, ArenaConfig, Region, RegionHandle, ALIGNMENT};
-pub use segment::{Segment, SegmentError, SegmentLocator, MAX_SEGMENT_SIZE};
+pub use segment::{Segment, SegmentError, SegmentLocator, VacatedSegment, MAX_SEGMENT_SIZE};
 pub use text_as_bytes::strings_as_binary;

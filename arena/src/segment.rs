@@ -242,6 +242,88 @@ impl Segment {
     }
 }
 
+/// Private zero-filled memory left at a segment's address by
+/// [`Segment::vacate`]; unmapped on drop.
+#[derive(Debug)]
+pub struct VacatedSegment {
+    ptr: *mut u8,
+    len: usize,
+}
+
+// SAFETY: the range is owned by this value alone and only unmapped on drop.
+unsafe impl Send for VacatedSegment {}
+// SAFETY: as above; `&VacatedSegment` gives no access to the memory.
+unsafe impl Sync for VacatedSegment {}
+
+impl VacatedSegment {
+    /// A placeholder owning no memory.
+    pub fn none() -> VacatedSegment {
+        VacatedSegment {
+            ptr: std::ptr::null_mut(),
+            len: 0,
+        }
+    }
+}
+
+impl Drop for VacatedSegment {
+    fn drop(&mut self) {
+        if self.len == 0 {
+            return;
+        }
+        // SAFETY: `ptr..ptr + len` is the private mapping `vacate` made, which
+        // nothing else unmaps.
+        unsafe { libc::munmap(self.ptr.cast(), self.len) };
+    }
+}
+
+impl Segment {
+    /// Gives the shared memory back (unmaps it and closes its descriptor)
+    /// while the address range stays valid: private zero pages take the
+    /// mapping's place in one `mmap(MAP_FIXED)`, so a pointer some thread
+    /// still holds reads zeros and writes to nowhere instead of faulting.
+    /// For a segment other code may still touch through raw pointers after
+    /// the session ends (the control segment).
+    /// Fails only if the kernel cannot map the replacement (out of memory);
+    /// the segment then comes back untouched.
+    pub fn vacate(mut self) -> Result<VacatedSegment, Segment> {
+        let (ptr, len) = (self.as_ptr(), self.len());
+        // SAFETY: MAP_FIXED over exactly the range this segment maps, which
+        // it owns: no other mapping is affected, and the replacement is
+        // atomic (the range is never unmapped in between).
+        let got = unsafe {
+            libc::mmap(
+                ptr.cast(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED,
+                -1,
+                0,
+            )
+        };
+        if got == libc::MAP_FAILED {
+            return Err(self);
+        }
+        if let Some(path) = self.unlink_on_drop.take() {
+            let _ = std::fs::remove_file(path);
+        }
+        // The range now belongs to the private mapping: the segment's own
+        // unmap must not run, its descriptor must close.
+        let this = std::mem::ManuallyDrop::new(self);
+        // SAFETY: `this` is never used or dropped again, so each field is
+        // moved out exactly once.
+        let (map, file, locator) = unsafe {
+            (
+                std::ptr::read(&this.map),
+                std::ptr::read(&this.file),
+                std::ptr::read(&this.locator),
+            )
+        };
+        std::mem::forget(map);
+        drop((file, locator));
+        Ok(VacatedSegment { ptr, len })
+    }
+}
+
 impl Drop for Segment {
     fn drop(&mut self) {
         if let Some(path) = self.unlink_on_drop.take() {
@@ -296,6 +378,24 @@ fn reserve(file: &File, size: usize) -> Result<(), SegmentError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_vacated_segment_frees_its_descriptor_and_leaves_zeros() {
+        let seg = Segment::create("vacate", 1 << 16, &std::env::temp_dir()).unwrap();
+        let fd = seg.file().as_raw_fd();
+        let ptr = seg.as_ptr();
+        // SAFETY: offset 10 is inside the mapping.
+        unsafe { ptr.add(10).write(9) };
+        let vacated = seg.vacate().unwrap();
+        // SAFETY: the address range is still mapped (privately) by `vacated`.
+        assert_eq!(unsafe { ptr.add(10).read() }, 0);
+        let target = std::fs::read_link(format!("/proc/self/fd/{fd}"));
+        assert!(
+            !target.is_ok_and(|t| t.to_string_lossy().contains("gatun-vacate")),
+            "the memfd is closed"
+        );
+        drop(vacated);
+    }
 
     #[test]
     fn memfd_segment_is_visible_to_a_second_mapping() {

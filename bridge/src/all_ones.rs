@@ -52,6 +52,15 @@ impl AllOnes {
         Some(region)
     }
 
+    /// Lets go of the cached region (the session is closing); batches that
+    /// still use it keep their own references.
+    pub fn clear(&self, arena: &Arena) {
+        let taken = self.region.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(region) = taken {
+            arena.release_local(region.handle);
+        }
+    }
+
     /// The shared region when only this cache holds it (no batch in Java
     /// uses it), so "regions in use" can leave it out.
     pub fn idle(&self, arena: &Arena) -> Option<Region> {

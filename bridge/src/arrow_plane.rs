@@ -580,6 +580,17 @@ impl ArrowPlane {
         self.arena.peer_gone();
     }
 
+    /// The session is closed (the JVM stopped): unmap every segment nothing
+    /// here references. Arrow data received from the JVM keeps its segment
+    /// through its own `Arc`; buffers built in the arena keep theirs.
+    pub fn close(&self) {
+        self.all_ones.clear(&self.arena);
+        self.arena.close();
+        let segments =
+            std::mem::take(&mut *self.java_segments.lock().unwrap_or_else(|e| e.into_inner()));
+        drop(segments);
+    }
+
     fn schema_id(&self, schema: &Arc<Schema>) -> Result<(u32, Option<Vec<u8>>)> {
         let mut reg = self.schemas.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((last, id)) = &reg.last {

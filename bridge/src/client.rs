@@ -272,12 +272,31 @@ struct Shared {
     close_reason: Mutex<String>,
     jvm: Mutex<Option<JvmProcess>>,
     jvm_pid: u32,
-    socket_fds: Vec<i32>,
+    /// Each lane's socket descriptor, -1 once the lane is closed (so
+    /// `shutdown` never reaches a number the process has reused).
+    socket_fds: Mutex<Vec<i32>>,
+    /// Lanes whose socket is still open; at 0 (after `close`) the control
+    /// segment is given back.
+    open_lanes: AtomicUsize,
+    /// `close` was called: lanes are closed as they are let go. (A JVM that
+    /// died marks the session closed but leaves the lanes to `close`.)
+    /// Written and read only under the `free` lock, which a lane's holder
+    /// takes after letting go of the lane anyway: either `close` finds the
+    /// lane free, or its holder sees this flag (see `close_idle_lanes`).
+    releasing: AtomicBool,
     /// Call lanes lent to event loops ([`crate::LoopCall`]), per thread.
     loop_lanes: Mutex<Vec<(std::thread::ThreadId, usize)>>,
     arrow: ArrowPlane,
     // Last, so lanes and the Arrow plane (which point into it) drop first.
-    _control: Segment,
+    control: Mutex<ControlMemory>,
+}
+
+/// The control segment, or the private zero pages that replace it once the
+/// session is closed: lanes and the Arrow plane keep raw pointers into it,
+/// so the address range must stay valid while `Shared` lives.
+enum ControlMemory {
+    Mapped(Segment),
+    Vacated { _pages: gatun_arena::VacatedSegment },
 }
 
 /// A connected session with a JVM.
@@ -352,13 +371,16 @@ impl Drop for LaneGuard<'_> {
             Some(Held::Pooled(guard)) => {
                 drop(guard);
                 let shared = &self.client.shared;
+                let mut free = shared.free.lock().unwrap_or_else(|e| e.into_inner());
                 if self.index < shared.call_lanes {
-                    shared
-                        .free
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .push(self.index);
-                    shared.lane_freed.notify_one();
+                    free.push(self.index);
+                }
+                let releasing = shared.releasing.load(Ordering::Relaxed);
+                drop(free);
+                shared.lane_freed.notify_one();
+                // The last holder of a lane after `close` closes it.
+                if releasing {
+                    self.client.close_idle_lanes();
                 }
             }
             Some(Held::Nested(_, depth)) => {
@@ -764,7 +786,7 @@ impl Client {
             .map_err(BridgeError::io("unlinking the control file"))?;
 
         let base = control.as_ptr();
-        let socket_fds = sockets.iter().map(|s| s.as_raw_fd()).collect();
+        let socket_fds = Mutex::new(sockets.iter().map(|s| s.as_raw_fd()).collect());
         let lanes = sockets
             .into_iter()
             .enumerate()
@@ -780,6 +802,7 @@ impl Client {
                 Ok(Mutex::new(lane))
             })
             .collect::<Result<Vec<_>>>()?;
+        let layout_lanes = layout.lanes;
         let client = Client {
             shared: Arc::new(Shared {
                 layout,
@@ -794,10 +817,12 @@ impl Client {
                 jvm: Mutex::new(Some(jvm)),
                 jvm_pid,
                 socket_fds,
+                open_lanes: AtomicUsize::new(layout_lanes),
+                releasing: AtomicBool::new(false),
                 loop_lanes: Mutex::new(Vec::new()),
                 // SAFETY: `control` moves into the same `Shared` and outlives the plane.
                 arrow: unsafe { ArrowPlane::new(base, opts.arena, std::env::temp_dir()) },
-                _control: control,
+                control: Mutex::new(ControlMemory::Mapped(control)),
             }),
         };
         client.shared.arrow.set_jvm_pid(jvm_pid);
@@ -854,6 +879,20 @@ impl Client {
     /// so calls made from the callback go back on it) and sends the reply.
     /// Call it from one dedicated thread per callback lane.
     pub fn serve_callback_lane(
+        &self,
+        index: usize,
+        callbacks: &mut dyn CallbackHandler,
+        stop: &mut dyn FnMut() -> bool,
+    ) -> Result<()> {
+        let result = self.serve_callback_lane_held(index, callbacks, stop);
+        // The lane is let go: after `close` it is closed now.
+        if self.releasing() {
+            self.close_idle_lanes();
+        }
+        result
+    }
+
+    fn serve_callback_lane_held(
         &self,
         index: usize,
         callbacks: &mut dyn CallbackHandler,
@@ -983,11 +1022,85 @@ impl Client {
     }
 
     fn shutdown_sockets(&self) {
-        for &fd in &self.shared.socket_fds {
-            // SAFETY: the descriptors stay open until `Shared` drops; shutdown
+        let fds = self
+            .shared
+            .socket_fds
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        for &fd in fds.iter().filter(|&&fd| fd >= 0) {
+            // SAFETY: a lane's descriptor is set to -1 (under this lock)
+            // before it closes, so `fd` is still that lane's socket; shutdown
             // only wakes blocked waiters with EOF.
             unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
         }
+    }
+
+    /// Whether `close` was called (read under the `free` lock; see
+    /// the `releasing` field of `Shared`).
+    fn releasing(&self) -> bool {
+        let _free = self.shared.free.lock().unwrap_or_else(|e| e.into_inner());
+        self.shared.releasing.load(Ordering::Relaxed)
+    }
+
+    /// After `close` (callers check [`releasing`](Self::releasing), under the
+    /// lock they take after letting go of a lane): closes the socket of
+    /// every lane nobody holds (nor an event loop borrows), and once
+    /// all are closed gives the control segment back. Called by `close` and
+    /// by whoever lets go of a lane afterwards, so the last holder finishes
+    /// the job (a callback may call `close` while its own lane is held).
+    fn close_idle_lanes(&self) {
+        let shared = &self.shared;
+        if shared.open_lanes.load(Ordering::Acquire) == 0 {
+            return;
+        }
+        for (index, lane) in shared.lanes.iter().enumerate() {
+            let mut lane = match lane.try_lock() {
+                Ok(lane) => lane,
+                Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock) => continue,
+            };
+            // A lane lent to an event loop may have its socket registered
+            // with the loop (closing it would silently drop it from the
+            // loop's epoll set, and the awaiting call would never hear of
+            // the EOF): it is closed when the loop gives it back.
+            if lane.socket_fd() < 0 || lane.always_rings() {
+                continue;
+            }
+            shared.socket_fds.lock().unwrap_or_else(|e| e.into_inner())[index] = -1;
+            lane.close_socket();
+            if shared.open_lanes.fetch_sub(1, Ordering::AcqRel) == 1 {
+                self.vacate_control();
+            }
+        }
+    }
+
+    /// Unmaps the control segment and closes its memfd, leaving private zero
+    /// pages at its address for any pointer still in flight.
+    fn vacate_control(&self) {
+        let mut control = self
+            .shared
+            .control
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        // Swapped out and back in: `vacate` consumes the segment (and hands
+        // it back untouched if the kernel refuses, out of memory: then it
+        // stays mapped until the client drops).
+        let mapped = match std::mem::replace(
+            &mut *control,
+            ControlMemory::Vacated {
+                _pages: gatun_arena::VacatedSegment::none(),
+            },
+        ) {
+            ControlMemory::Mapped(segment) => segment,
+            vacated => {
+                *control = vacated;
+                return;
+            }
+        };
+        *control = match mapped.vacate() {
+            Ok(pages) => ControlMemory::Vacated { _pages: pages },
+            Err(segment) => ControlMemory::Mapped(segment),
+        };
     }
 
     /// Takes a free lane without blocking.
@@ -1086,12 +1199,14 @@ impl Client {
             lane.set_always_ring(false);
         }
         self.count_loop_lane(owner, -1);
-        self.shared
-            .free
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(index);
+        let mut free = self.shared.free.lock().unwrap_or_else(|e| e.into_inner());
+        free.push(index);
+        let releasing = self.shared.releasing.load(Ordering::Relaxed);
+        drop(free);
         self.shared.lane_freed.notify_one();
+        if releasing {
+            self.close_idle_lanes();
+        }
     }
 
     fn count_loop_lane(&self, owner: std::thread::ThreadId, delta: isize) {
@@ -1144,7 +1259,10 @@ impl Client {
 
     /// The socket descriptor of lane `index`.
     pub(crate) fn socket_fd(&self, index: usize) -> i32 {
-        self.shared.socket_fds[index]
+        self.shared
+            .socket_fds
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())[index]
     }
 
     /// Marks the session dead when `err` says it is.
@@ -1406,6 +1524,13 @@ impl Client {
 
     /// Ends the session: the lane sockets close, the JVM's stdin closes (it
     /// exits), and after `timeout` it is killed. Idempotent.
+    ///
+    /// Every resource of the session goes now, not when the last reference
+    /// to the client drops: the lane sockets and the control segment (a lane
+    /// still held by a running callback is closed when it lets go), the
+    /// payload arena's segments (except those under Python buffers still
+    /// referenced, each unmapped once its last region goes) and the JVM's
+    /// segments (except those under Arrow data still referenced here).
     pub fn close(&self, timeout: Duration) {
         self.mark_closed("the client is closed");
         self.shutdown_sockets();
@@ -1418,6 +1543,18 @@ impl Client {
         if let Some(mut jvm) = jvm {
             jvm.stop(timeout);
         }
+        self.shared.arrow.close();
+        {
+            let _free = self.shared.free.lock().unwrap_or_else(|e| e.into_inner());
+            self.shared.releasing.store(true, Ordering::Relaxed);
+        }
+        self.close_idle_lanes();
+    }
+
+    /// Lanes whose socket is still open (0 once a closed session has given
+    /// everything back).
+    pub fn open_lanes(&self) -> usize {
+        self.shared.open_lanes.load(Ordering::Acquire)
     }
 
     /// In a child made by `fork()`: give up every descriptor of the parent's
@@ -1426,7 +1563,19 @@ impl Client {
         self.mark_closed(
             "this process was forked from the one that owns the bridge; connect again in the child",
         );
-        let mut fds = self.shared.socket_fds.clone();
+        // try_lock: a thread of the parent may have held the lock at fork
+        // time (closing), and it is never released in the child; then the
+        // child keeps those sockets open rather than guess at numbers.
+        let mut fds: Vec<i32> = match self.shared.socket_fds.try_lock() {
+            Ok(fds) => fds.iter().copied().filter(|&fd| fd >= 0).collect(),
+            Err(std::sync::TryLockError::Poisoned(e)) => e
+                .into_inner()
+                .iter()
+                .copied()
+                .filter(|&fd| fd >= 0)
+                .collect(),
+            Err(std::sync::TryLockError::WouldBlock) => Vec::new(),
+        };
         if let Ok(mut jvm) = self.shared.jvm.try_lock() {
             if let Some(jvm) = jvm.take() {
                 fds.extend(jvm.stdin_fd());

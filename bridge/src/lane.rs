@@ -158,7 +158,8 @@ pub struct Lane {
     role: LaneRole,
     base: *mut u8,
     slot_size: usize,
-    socket: UnixStream,
+    /// `None` once the session closed the lane ([`Lane::close_socket`]).
+    socket: Option<UnixStream>,
     /// Call lane: the last `req_seq` sent. Callback lane: the last `resp_seq`
     /// received (Python's next message echoes it).
     last_seq: u64,
@@ -221,7 +222,7 @@ impl Lane {
             // SAFETY: lane_offset(index) is inside the segment for index < lanes.
             base: unsafe { control_base.add(layout.lane_offset(index)) },
             slot_size: layout.slot_size,
-            socket,
+            socket: Some(socket),
             last_seq: 0,
             abandoned: None,
             unacked: None,
@@ -289,6 +290,11 @@ impl Lane {
         self.always_ring = on;
     }
 
+    /// Whether the lane is lent to an event loop (see [`Lane::set_always_ring`]).
+    pub fn always_rings(&self) -> bool {
+        self.always_ring
+    }
+
     /// Makes this a callback lane (before first use).
     pub fn set_role(&mut self, role: LaneRole) {
         self.role = role;
@@ -333,9 +339,22 @@ impl Lane {
         self.index
     }
 
-    /// Raw descriptor of the lane socket.
+    /// Raw descriptor of the lane socket (-1 once closed).
     pub fn socket_fd(&self) -> i32 {
-        self.socket.as_raw_fd()
+        self.socket.as_ref().map_or(-1, |s| s.as_raw_fd())
+    }
+
+    /// The lane socket, or the error that the session closed it.
+    fn socket(&self) -> Result<&UnixStream> {
+        self.socket.as_ref().ok_or_else(|| {
+            BridgeError::Closed(format!("lane {} was closed with its session", self.index))
+        })
+    }
+
+    /// Closes the socket for good (the session ended); later uses of the
+    /// lane fail with [`BridgeError::Closed`].
+    pub(crate) fn close_socket(&mut self) {
+        self.socket = None;
     }
 
     /// False while an abandoned request is still running in the JVM.
@@ -422,7 +441,7 @@ impl Lane {
     }
 
     fn ring(&mut self, byte: u8) -> Result<()> {
-        match (&self.socket).write(&[byte]) {
+        match self.socket()?.write(&[byte]) {
             Ok(_) => Ok(()),
             // A full socket buffer already holds unread wake-ups.
             Err(e) if e.kind() == ErrorKind::WouldBlock => Ok(()),
@@ -601,7 +620,7 @@ impl Lane {
     fn drain_socket(&mut self) -> Result<bool> {
         let mut buf = [0u8; 64];
         loop {
-            match (&self.socket).read(&mut buf) {
+            match self.socket()?.read(&mut buf) {
                 Ok(0) => return Ok(true),
                 Ok(_) => continue,
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(false),
@@ -620,7 +639,7 @@ impl Lane {
     /// Returns true if bytes were consumed.
     fn block_on_socket(&mut self) -> Result<bool> {
         let mut fds = libc::pollfd {
-            fd: self.socket.as_raw_fd(),
+            fd: self.socket()?.as_raw_fd(),
             events: libc::POLLIN,
             revents: 0,
         };
@@ -630,7 +649,7 @@ impl Lane {
             return Ok(false);
         }
         let mut buf = [0u8; 64];
-        match (&self.socket).read(&mut buf) {
+        match self.socket()?.read(&mut buf) {
             Ok(0) => Err(BridgeError::Closed(format!(
                 "the JVM closed lane {} (it exited or was killed)",
                 self.index

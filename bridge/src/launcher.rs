@@ -30,6 +30,64 @@ pub const REQUIRED_JVM_FLAGS: [&str; 3] = [
     "--add-opens=java.base/java.util=ALL-UNNAMED",
 ];
 
+/// The server's initial heap when nobody chose a heap size. The JVM's own
+/// default is 1/64 of the machine's memory (384 MiB on a 24 GiB machine),
+/// which G1 fills with young objects before collecting: the server's RSS
+/// grew to that size within the first calls although its live heap stays
+/// under 10 MiB. From 64 MiB the heap still grows as the JVM code needs,
+/// up to the JVM's default maximum (raised to 64 MiB if that is smaller).
+pub const DEFAULT_INITIAL_HEAP: &str = "-Xms64m";
+
+/// Options that size the heap: if the user (or `JAVA_TOOL_OPTIONS` and the
+/// like) gives one, [`DEFAULT_INITIAL_HEAP`] is left out so it can never
+/// conflict with it (a smaller `-Xmx`, say).
+const HEAP_SIZE_OPTIONS: [&str; 13] = [
+    "-Xms",
+    "-Xmx",
+    "-XX:InitialHeapSize",
+    "-XX:MaxHeapSize",
+    "-XX:MinHeapSize",
+    "-XX:InitialRAMPercentage",
+    "-XX:MaxRAMPercentage",
+    "-XX:MinRAMPercentage",
+    "-XX:InitialRAMFraction",
+    "-XX:MaxRAMFraction",
+    "-XX:MinRAMFraction",
+    "-XX:MaxRAM",
+    "-XX:ErgoHeapSizeLimit",
+];
+
+/// Environment variables the JVM reads options from.
+const JVM_OPTION_VARIABLES: [&str; 3] = ["JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS", "_JAVA_OPTIONS"];
+
+/// The heap flags the server gets before the user's options: none when the
+/// user's options or `environment` (the JVM's option variables) size the heap.
+pub fn default_heap_flags(
+    jvm_options: &[String],
+    environment: impl Fn(&str) -> Option<String>,
+) -> Vec<String> {
+    let from_env: Vec<String> = JVM_OPTION_VARIABLES
+        .iter()
+        .filter_map(|name| environment(name))
+        .flat_map(|value| {
+            value
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let sizes_heap = jvm_options.iter().chain(&from_env).any(|option| {
+        HEAP_SIZE_OPTIONS
+            .iter()
+            .any(|flag| option.starts_with(flag))
+    });
+    if sizes_heap {
+        Vec::new()
+    } else {
+        vec![DEFAULT_INITIAL_HEAP.to_owned()]
+    }
+}
+
 /// Main class of the bundled server jar.
 pub const SERVER_MAIN_CLASS: &str = "gatun.server.GatunServer";
 
@@ -132,8 +190,15 @@ pub struct JvmProcess {
     child: Child,
     stdin: Option<ChildStdin>,
     stderr_tail: Arc<Mutex<VecDeque<u8>>>,
+    /// Disconnects when the stderr reader has closed its pipe.
+    stderr_done: Option<mpsc::Receiver<()>>,
     archive: ClassArchive,
 }
+
+/// How long `stop` waits for the stderr reader to see EOF once the JVM has
+/// exited (a child the JVM started may still hold the pipe; then the reader
+/// ends with it).
+const STDERR_DRAIN: Duration = Duration::from_secs(1);
 
 /// How much longer `stop` waits for a JVM that records the class archive as
 /// it exits (about a second on the 2-core VM measured).
@@ -189,6 +254,11 @@ impl JvmProcess {
             }
             std::thread::sleep(Duration::from_millis(5));
         };
+        // So the pipe is closed when `stop` returns (close() gives every
+        // descriptor back at once).
+        if let Some(done) = self.stderr_done.take() {
+            let _ = done.recv_timeout(STDERR_DRAIN);
+        }
         self.archive.finish(status.is_some_and(|s| s.success()));
     }
 }
@@ -256,6 +326,9 @@ pub fn spawn_server(cmd: &ServerCommand, token_hex: &str) -> Result<JvmProcess> 
     let mut command = Command::new(&cmd.java.executable);
     command
         .args(REQUIRED_JVM_FLAGS)
+        .args(default_heap_flags(&cmd.jvm_options, |name| {
+            std::env::var(name).ok()
+        }))
         .args(&cmd.jvm_options)
         .args(archive.flags())
         .arg("-cp")
@@ -284,8 +357,11 @@ pub fn spawn_server(cmd: &ServerCommand, token_hex: &str) -> Result<JvmProcess> 
         )))?;
 
     let stderr_tail = Arc::new(Mutex::new(VecDeque::with_capacity(STDERR_TAIL)));
+    let mut stderr_done = None;
     if let Some(mut stderr) = child.stderr.take() {
         let tail = stderr_tail.clone();
+        let (done, done_rx) = mpsc::channel::<()>();
+        stderr_done = Some(done_rx);
         std::thread::Builder::new()
             .name("gatun-jvm-stderr".into())
             .spawn(move || {
@@ -299,6 +375,9 @@ pub fn spawn_server(cmd: &ServerCommand, token_hex: &str) -> Result<JvmProcess> 
                     let excess = t.len().saturating_sub(STDERR_TAIL);
                     t.drain(..excess);
                 }
+                // The pipe is closed by the time `stop` hears of it.
+                drop(stderr);
+                drop(done);
             })
             .map_err(BridgeError::io("starting the stderr reader"))?;
     }
@@ -312,6 +391,7 @@ pub fn spawn_server(cmd: &ServerCommand, token_hex: &str) -> Result<JvmProcess> 
         child,
         stdin,
         stderr_tail,
+        stderr_done,
         archive,
     })
 }
@@ -352,6 +432,29 @@ mod tests {
         assert_eq!(parse_major("21"), Some(21));
         assert_eq!(parse_major("25-ea"), Some(25));
         assert_eq!(parse_major("x"), None);
+    }
+
+    #[test]
+    fn the_default_initial_heap_gives_way_to_any_heap_size_the_user_chose() {
+        let none = |_: &str| None;
+        let opts = |o: &[&str]| o.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            default_heap_flags(&opts(&["-Dx=1"]), none),
+            vec![DEFAULT_INITIAL_HEAP]
+        );
+        for chosen in [
+            "-Xmx32m",
+            "-Xms1g",
+            "-XX:MaxRAMPercentage=10",
+            "-XX:MaxHeapSize=1g",
+        ] {
+            assert!(
+                default_heap_flags(&opts(&[chosen]), none).is_empty(),
+                "{chosen}"
+            );
+        }
+        let tool = |name: &str| (name == "JAVA_TOOL_OPTIONS").then(|| "-Dy=2 -Xmx48m".to_owned());
+        assert!(default_heap_flags(&[], tool).is_empty());
     }
 
     #[test]

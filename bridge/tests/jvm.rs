@@ -212,6 +212,7 @@ fn random_bytes_in_the_request_slot_get_an_error_reply() {
 #[test]
 fn a_killed_jvm_fails_the_next_call_promptly() {
     let client = launch();
+    let lanes = client.open_lanes(); // call and callback lanes
     let pid = client.jvm_pid() as i32;
     // SAFETY: sending SIGKILL to the JVM this test launched.
     assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
@@ -227,6 +228,25 @@ fn a_killed_jvm_fails_the_next_call_promptly() {
     };
     assert!(matches!(err, BridgeError::Closed(_)), "{err}");
     assert!(matches!(client.ping(), Err(BridgeError::Closed(_))));
+    // A dead JVM leaves the lanes to close() (an event loop may still watch one).
+    assert_eq!(client.open_lanes(), lanes);
+    client.close(Duration::from_secs(5));
+    assert_eq!(client.open_lanes(), 0);
+}
+
+#[test]
+fn close_closes_every_lane_while_clones_of_the_client_live() {
+    let client = launch();
+    client.ping().unwrap();
+    let clone = client.clone();
+    assert_eq!(
+        clone.open_lanes(),
+        2 + ClientOptions::with_jar(jar()).callback_lanes
+    );
+    client.close(Duration::from_secs(5));
+    assert_eq!(clone.open_lanes(), 0);
+    assert!(matches!(clone.ping(), Err(BridgeError::Closed(_))));
+    clone.close(Duration::from_secs(5)); // idempotent
 }
 
 #[test]

@@ -25,6 +25,12 @@ pub struct ArenaBuffer {
 impl ArenaBuffer {
     /// Allocates `len` bytes (zero-filled only if the region is new).
     pub fn allocate(client: &Client, len: usize) -> gatun_bridge::Result<ArenaBuffer> {
+        if client.is_closed() {
+            // The arena itself refuses too, but as "arena full".
+            return Err(gatun_bridge::BridgeError::Closed(
+                "the client is closed; its payload arena takes no new buffers".into(),
+            ));
+        }
         let region = client.arrow().allocate_local(len)?;
         Ok(ArenaBuffer {
             region,

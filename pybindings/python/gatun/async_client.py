@@ -434,7 +434,7 @@ class AsyncGatunClient:
         return True
 
     async def close(self) -> None:
-        """Stop the JVM and the worker threads."""
+        """Stop the JVM and give back what the session holds (see :meth:`GatunClient.close`)."""
         await asyncio.get_running_loop().run_in_executor(None, self.sync.close)
         self._pool.shutdown(wait=False)
 

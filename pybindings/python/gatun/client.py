@@ -620,7 +620,15 @@ class GatunClient:
         return root
 
     def close(self) -> None:
-        """End the session and stop the JVM. Safe to call more than once."""
+        """End the session and stop the JVM. Safe to call more than once.
+
+        Everything the session holds goes now, not when this object is
+        collected: lane sockets, shared-memory segments (memfds and their
+        mappings) and callback threads. Arrow data still referenced here
+        stays valid (a received table keeps the JVM segment it points into
+        mapped, an arena buffer its segment) until it is dropped. Later calls
+        raise :class:`~gatun.BridgeClosedError`.
+        """
         with self._close_lock:
             if self._unusable is not None:
                 return
