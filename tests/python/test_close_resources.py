@@ -111,9 +111,11 @@ def test_a_held_table_from_the_jvm_stays_readable_after_close_and_its_mapping_go
     gc.collect()
     baseline = resources()
     client = gatun.connect()
-    sent = pa.table({"n": pa.array(range(300_000), pa.int64())})
-    root = client.send_arrow(sent)
-    held = client.invoke_method(root, "slice", 0, 300_000)
+    bridge = client.jvm.gatun.server.arrow.ArrowBridge.allocator()
+    vector = client.jvm.org.apache.arrow.vector.BigIntVector("n", bridge)
+    vector.allocateNew(300_000)
+    vector.setValueCount(300_000)
+    held = client.jvm.java.util.Objects.requireNonNull(vector)  # by value, in a JVM segment
     client.close()
 
     after_close = resources()
@@ -121,8 +123,23 @@ def test_a_held_table_from_the_jvm_stays_readable_after_close_and_its_mapping_go
     assert after_close["sockets"] == baseline["sockets"]
     assert after_close["bridge_threads"] == baseline["bridge_threads"]
     assert after_close["shared_memory_mapped"] > baseline["shared_memory_mapped"], (
-        "the JVM segment under the held table stays mapped"
+        "the JVM segment under the held array stays mapped"
     )
+    assert len(held) == 300_000 and held.null_count == 300_000  # allocated, never set
+    del held, vector, bridge
+    gc.collect()
+    assert resources() == baseline
+
+
+def test_data_python_sent_and_got_back_keeps_its_own_segment_until_dropped() -> None:
+    gc.collect()
+    baseline = resources()
+    client = gatun.connect()
+    sent = pa.table({"n": pa.array(range(300_000), pa.int64())})
+    root = client.send_arrow(sent)
+    held = client.invoke_method(root, "slice", 0, 300_000)  # Python's own memory, handed back
+    client.close()
+    assert resources()["memfds"] == baseline["memfds"] + 1, "only the held data's segment"
     assert held.equals(sent)
     del held, root
     gc.collect()
