@@ -125,7 +125,8 @@ def test_a_held_table_from_the_jvm_stays_readable_after_close_and_its_mapping_go
     assert after_close["shared_memory_mapped"] > baseline["shared_memory_mapped"], (
         "the JVM segment under the held array stays mapped"
     )
-    assert len(held) == 300_000 and held.null_count == 300_000  # allocated, never set
+    assert len(held) == 300_000
+    assert held.null_count == 300_000  # allocated, never set
     del held, vector, bridge
     gc.collect()
     assert resources() == baseline
