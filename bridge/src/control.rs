@@ -123,6 +123,15 @@ pub mod lane {
 /// with `callback` set), not the answer to the request.
 pub const RESP_FLAG_CALLBACK: u32 = 1;
 
+/// `resp_flags` bit: the response slot holds a `Spill` naming a region of
+/// the JVM's arena where the response (or callback call) lies
+/// (SHM_LAYOUT.md, "Spill").
+pub const RESP_FLAG_SPILL: u32 = 2;
+
+/// `req_flags` bit: the request slot holds a `Spill` naming a region of
+/// Python's arena where the request lies (SHM_LAYOUT.md, "Spill").
+pub const REQ_FLAG_SPILL: u32 = 1;
+
 /// Lane socket byte: "your counter moved".
 pub const RING: u8 = 0x01;
 /// Lane socket byte: "cancel the request in `cancel_seq`".

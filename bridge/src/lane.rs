@@ -335,6 +335,7 @@ impl Lane {
             }
             self.note_arrival(seq);
             if self.holds_callback_call() {
+                self.u32_at(lane::REQ_FLAGS).store(0, Ordering::Relaxed);
                 let next = self.publish(abandoned_reply())?;
                 self.abandoned = Some(next);
             } else {
@@ -348,6 +349,12 @@ impl Lane {
     /// returns the `resp_seq` to wait for (its answer, or Java's next
     /// callback call).
     pub fn send(&mut self, request: &[u8]) -> Result<u64> {
+        self.send_flagged(request, 0)
+    }
+
+    /// As [`send`](Self::send), with `req_flags` set to `flags` (e.g.
+    /// [`crate::control::REQ_FLAG_SPILL`]: the slot holds a `Spill`).
+    pub fn send_flagged(&mut self, request: &[u8], flags: u32) -> Result<u64> {
         if request.len() > self.slot_size {
             return Err(BridgeError::TooLarge {
                 what: "request",
@@ -358,7 +365,18 @@ impl Lane {
         // Wait out an interrupted call so its late reply cannot be mistaken
         // for ours.
         self.settle_abandoned(true)?;
+        self.u32_at(lane::REQ_FLAGS).store(flags, Ordering::Relaxed);
         self.publish(request)
+    }
+
+    /// Bytes a message in either slot may take.
+    pub fn slot_size(&self) -> usize {
+        self.slot_size
+    }
+
+    /// `resp_flags` of the message now in the response slot.
+    pub fn response_flags(&self) -> u32 {
+        self.u32_at(lane::RESP_FLAGS).load(Ordering::Acquire)
     }
 
     fn publish(&mut self, request: &[u8]) -> Result<u64> {
@@ -629,6 +647,7 @@ impl Lane {
     /// abandons the exchange: its later messages are settled as an
     /// interrupted call's are.
     pub fn refuse_callback_call(&mut self) -> Result<()> {
+        self.u32_at(lane::REQ_FLAGS).store(0, Ordering::Relaxed);
         let next = self.publish(abandoned_reply())?;
         self.abandoned = Some(next);
         Ok(())

@@ -274,25 +274,49 @@ public final class ValueCodec {
      */
     private static String text(Value v, DecodeContext ctx) {
         ByteBuffer bb = v.getByteBuffer();
+        ByteBuffer t;
+        try {
+            t = v.sInByteBuffer(ctx.viewOf(bb));
+        } catch (IllegalArgumentException e) { // limit or position past the buffer
+            throw new ProtocolException("a string value runs past the end of the request");
+        }
+        if (t == null) {
+            return "";
+        }
         if (bb.hasArray()) {
-            ByteBuffer t;
-            try {
-                t = v.sInByteBuffer(ctx.viewOf(bb));
-            } catch (IllegalArgumentException e) { // limit or position past the buffer
-                throw new ProtocolException("a string value runs past the end of the request");
-            }
-            if (t == null) {
-                return "";
-            }
             byte[] a = t.array();
             int from = t.arrayOffset() + t.position();
             int n = t.remaining();
             if (isAscii(a, from, n)) {
                 return new String(a, from, n, StandardCharsets.ISO_8859_1);
             }
+        } else if (t.remaining() >= DIRECT_BULK_MIN) {
+            // A spilled request lies in a mapped region: one bulk copy, then
+            // the same ASCII path (FlatBuffers' decoder reads it a byte at a time).
+            byte[] a = new byte[t.remaining()];
+            t.get(a);
+            if (isAscii(a, 0, a.length)) {
+                return new String(a, StandardCharsets.ISO_8859_1);
+            }
+            return strictUtf8(a);
         }
         String s = v.s();
         return s == null ? "" : s;
+    }
+
+    /** Text at least this long in a direct buffer is copied out in bulk before decoding. */
+    private static final int DIRECT_BULK_MIN = 4096;
+
+    /** UTF-8 that must be valid (as FlatBuffers' own decoder insists), decoded from {@code a}. */
+    private static String strictUtf8(byte[] a) {
+        try {
+            return StandardCharsets.UTF_8.newDecoder()
+                    .onMalformedInput(java.nio.charset.CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(java.nio.charset.CodingErrorAction.REPORT)
+                    .decode(ByteBuffer.wrap(a)).toString();
+        } catch (java.nio.charset.CharacterCodingException e) {
+            throw new ProtocolException("a string value is not valid UTF-8: " + e);
+        }
     }
 
     private static boolean isAscii(byte[] a, int from, int n) {
@@ -308,7 +332,9 @@ public final class ValueCodec {
         int n = checkedLength(v.dataLength(), 1, v);
         ByteBuffer bb = v.getByteBuffer();
         ByteBuffer data;
-        if (bb.hasArray() && n > 0) {
+        if (n > 0) {
+            // A view of the request: the heap copy of a slot, or the mapped
+            // region of a spilled request (read before the region is released).
             data = v.dataInByteBuffer(ctx.viewOf(bb)).slice();
         } else {
             byte[] out = new byte[n];

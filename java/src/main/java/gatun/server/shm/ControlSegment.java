@@ -102,6 +102,10 @@ public final class ControlSegment {
     public static final int L_WORKER_TID = 128;
     /** {@code resp_flags} bit: the response slot holds a callback call, not an answer. */
     public static final int RESP_FLAG_CALLBACK = 1;
+    /** {@code resp_flags} bit: the response slot holds a {@code Spill} naming a region of Java's arena. */
+    public static final int RESP_FLAG_SPILL = 2;
+    /** {@code req_flags} bit: the request slot holds a {@code Spill} naming a region of Python's arena. */
+    public static final int REQ_FLAG_SPILL = 1;
 
     private static final VarHandle LONG =
             MethodHandles.byteBufferViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
@@ -457,6 +461,18 @@ public final class ControlSegment {
      * @return req_len (SeqCst)
      */
     public int requestLen(int lane) { return (int) INT.getVolatile(buf, laneBase(lane) + L_REQ_LEN); }
+    /**
+     * @param lane lane index
+     * @return req_flags (SeqCst; {@link #REQ_FLAG_SPILL} or 0)
+     */
+    public int requestFlags(int lane) { return (int) INT.getVolatile(buf, laneBase(lane) + L_REQ_FLAGS); }
+    /**
+     * Sets req_flags (Python's side, for tests).
+     *
+     * @param lane lane index
+     * @param flags the flags
+     */
+    public void setRequestFlags(int lane, int flags) { INT.setVolatile(buf, laneBase(lane) + L_REQ_FLAGS, flags); }
     /**
      * @param lane lane index
      * @return py_waiting
