@@ -33,7 +33,7 @@ use crate::lane::{Interrupt, Lane, LaneRole, NoInterrupt, WaitStrategy};
 use crate::launcher::{self, JvmProcess, ServerCommand};
 use crate::protocol::{self as fb, Action};
 use crate::scalar_template::{Scalar, ScalarTemplates};
-use crate::spill::{self, Message, SpilledMessage};
+use crate::spill::{self, Message, RegionAllocator, SpilledMessage};
 use crate::value::Value;
 
 /// Most released ids piggybacked on one request.
@@ -222,8 +222,8 @@ pub struct RequestHead<'a> {
 
 /// Builds a `Request` table from its head, encoded arguments, releases and
 /// batch items.
-pub fn build_request<'b>(
-    fbb: &mut FlatBufferBuilder<'b>,
+pub fn build_request<'b, A: flatbuffers::Allocator + 'b>(
+    fbb: &mut FlatBufferBuilder<'b, A>,
     head: &RequestHead<'_>,
     args: Option<WIPOffset<Vector<'b, ForwardsUOffset<fb::Value<'b>>>>>,
     release_ids: &[i64],
@@ -519,6 +519,10 @@ pub struct Scratch {
     pub assembled: Vec<u8>,
     /// A copy of the last response, unless it was spilled.
     pub response: Vec<u8>,
+    /// A request too large for a slot, built in the payload arena instead of
+    /// `builder` (see [`crate::spill::RegionAllocator`]); when set, it is the
+    /// request [`PooledScratch::exchange`] sends.
+    pub spill_builder: Option<FlatBufferBuilder<'static, RegionAllocator>>,
     /// The last response, when the JVM spilled it into its arena: read in
     /// place, and released when the next exchange starts or the scratch
     /// goes back to the pool.
@@ -528,6 +532,14 @@ pub struct Scratch {
 }
 
 impl Scratch {
+    /// The finished request: the spill builder's if one was used, else the builder's.
+    pub fn request(&self) -> &[u8] {
+        match &self.spill_builder {
+            Some(b) => b.finished_data(),
+            None => self.builder.finished_data(),
+        }
+    }
+
     /// Puts in `assembled` the request for `head` with `args`, a copy of an
     /// earlier call of the same shape with the id and values written in (see
     /// [`crate::scalar_template`]); `false` (nothing written) for more than
@@ -585,6 +597,7 @@ impl Drop for PooledScratch<'_> {
                 s.assembled.clear();
                 s.response.clear();
                 s.spilled = None;
+                s.spill_builder = None;
                 self.pool.lock().unwrap_or_else(|e| e.into_inner()).push(s);
             }
         }
@@ -601,7 +614,10 @@ impl PooledScratch<'_> {
         callbacks: &mut dyn CallbackHandler,
     ) -> Result<()> {
         let scratch = self.scratch.as_mut().expect("scratch held");
-        let request = scratch.builder.finished_data();
+        let request = match &scratch.spill_builder {
+            Some(b) => b.finished_data(),
+            None => scratch.builder.finished_data(),
+        };
         send_and_copy(
             lane,
             request,
@@ -1141,6 +1157,7 @@ impl Client {
                 assembled: Vec::new(),
                 response: Vec::with_capacity(4096),
                 spilled: None,
+                spill_builder: None,
                 templates: ScalarTemplates::default(),
             })),
         }
@@ -1563,6 +1580,7 @@ mod tests {
             assembled: Vec::new(),
             response: Vec::new(),
             spilled: None,
+            spill_builder: None,
             templates: ScalarTemplates::default(),
         }
     }

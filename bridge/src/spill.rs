@@ -11,9 +11,10 @@
 use std::sync::Arc;
 
 use flatbuffers::FlatBufferBuilder;
-use gatun_arena::MAX_SEGMENT_SIZE;
+use gatun_arena::{Region, MAX_SEGMENT_SIZE};
 
 use crate::arrow_plane::{copy_all, ArrowPlane, Copy};
+use crate::client::Client;
 use crate::control::{REQ_FLAG_SPILL, RESP_FLAG_SPILL};
 use crate::error::{BridgeError, Result};
 use crate::lane::Lane;
@@ -32,6 +33,13 @@ pub fn send(lane: &mut Lane, arrow: &ArrowPlane, request: &[u8]) -> Result<u64> 
     }
     if request.len() > MAX_MESSAGE {
         return Err(too_large("request", request.len()));
+    }
+    let arena = arrow.arena();
+    if let Some(built_in) = arena.find(request.as_ptr(), request.len()) {
+        // Built in the arena ([`RegionAllocator`]): sent where it lies.
+        arena.add_peer_hold(built_in.handle);
+        let start = request.as_ptr() as usize - built_in.ptr as usize;
+        return send_region(lane, arrow, &built_in, start, request.len());
     }
     let region = arrow.allocate_local(request.len()).map_err(|e| match e {
         BridgeError::ArenaFull(why) => BridgeError::ArenaFull(format!(
@@ -55,22 +63,33 @@ pub fn send(lane: &mut Lane, arrow: &ArrowPlane, request: &[u8]) -> Result<u64> 
     };
     // The JVM's hold keeps the region from here on: it releases it after
     // decoding the request.
-    let arena = arrow.arena();
     arena.add_peer_hold(region.handle);
     arena.release_local(region.handle);
+    send_region(lane, arrow, &region, 0, request.len())
+}
+
+/// Sends the `Spill` naming the request of `len` bytes at `start` in
+/// `region` (the JVM's hold on it already counted).
+fn send_region(
+    lane: &mut Lane,
+    arrow: &ArrowPlane,
+    region: &Region,
+    start: usize,
+    len: usize,
+) -> Result<u64> {
     let envelope = encode_spill(&fb::RegionRef::new(
         region.handle.0,
         u32::from(region.segment),
         0,
-        region.offset as u64,
-        request.len() as u64,
+        (region.offset + start) as u64,
+        len as u64,
     ));
     lane.send_flagged(&envelope, REQ_FLAG_SPILL)
         .inspect_err(|_| {
             // Not published (or the JVM is gone): nobody else will release it.
             // Should the JVM have read it after all, its later release names a
             // freed handle, which the ledger ignores.
-            arena.peer_released(region.handle, 1);
+            arrow.arena().peer_released(region.handle, 1);
         })
 }
 
@@ -165,6 +184,125 @@ impl SpilledMessage {
         // SAFETY: see the Send impl: [ptr, ptr + len) was checked against the
         // mapping, which the guard keeps alive as long as `self`.
         unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+    }
+}
+
+/// Memory for a FlatBuffers builder that encodes a request too large for a
+/// slot: a region of the payload arena, so the finished request already lies
+/// where the JVM reads it and [`send`] copies nothing (a `bytes` argument
+/// costs one copy, from the Python object into shared memory). The arena
+/// keeps its segments mapped between calls, so after the first large request
+/// the pages are warm, unlike a fresh heap buffer's.
+///
+/// Where the arena has no room the builder goes on in heap memory (its
+/// `grow_downwards` must not fail: the builder panics on an error), and
+/// [`send`] then reports the arena as full.
+pub struct RegionAllocator {
+    client: Client,
+    memory: Memory,
+}
+
+enum Memory {
+    Region(Region),
+    Heap(Vec<u8>),
+}
+
+impl Memory {
+    fn len(&self) -> usize {
+        match self {
+            Memory::Region(r) => r.len,
+            Memory::Heap(v) => v.len(),
+        }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        match self {
+            // SAFETY: the region is live (its allocator holds a local
+            // reference) and `len` bytes long; only its builder writes it
+            // until it is sent, and after that it is only read.
+            Memory::Region(r) => unsafe { std::slice::from_raw_parts(r.ptr, r.len) },
+            Memory::Heap(v) => v,
+        }
+    }
+
+    fn bytes_mut(&mut self) -> &mut [u8] {
+        match self {
+            // SAFETY: as in `bytes`; `&mut self` makes this the only view.
+            Memory::Region(r) => unsafe { std::slice::from_raw_parts_mut(r.ptr, r.len) },
+            Memory::Heap(v) => v,
+        }
+    }
+}
+
+impl RegionAllocator {
+    /// At least `capacity` bytes of `client`'s arena (heap memory if it is full).
+    pub fn new(client: &Client, capacity: usize) -> RegionAllocator {
+        RegionAllocator {
+            memory: Self::take(client, capacity.max(64), 0),
+            client: client.clone(),
+        }
+    }
+
+    /// Zeroed memory of at least `len` bytes, except its last `keep` bytes
+    /// (about to be overwritten). The builder needs zeros: it leaves the
+    /// vtable entries of absent fields unwritten.
+    fn take(client: &Client, len: usize, keep: usize) -> Memory {
+        match client.arrow().allocate_local(len) {
+            Ok(region) => {
+                let mut memory = Memory::Region(region);
+                let bytes = memory.bytes_mut();
+                let end = bytes.len() - keep.min(bytes.len());
+                bytes[..end].fill(0);
+                memory
+            }
+            Err(_) => Memory::Heap(vec![0; len]),
+        }
+    }
+
+    fn give_back(&self, memory: &Memory) {
+        if let Memory::Region(r) = memory {
+            self.client.arrow().arena().release_local(r.handle);
+        }
+    }
+}
+
+impl std::ops::Deref for RegionAllocator {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        self.memory.bytes()
+    }
+}
+
+impl std::ops::DerefMut for RegionAllocator {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        self.memory.bytes_mut()
+    }
+}
+
+// SAFETY: `grow_downwards` at least doubles the memory and moves the old
+// contents to its end, as the trait requires; `len` is the memory's length.
+unsafe impl flatbuffers::Allocator for RegionAllocator {
+    type Error = std::convert::Infallible;
+
+    fn grow_downwards(&mut self) -> Result<(), Self::Error> {
+        let old_len = self.memory.len();
+        let mut grown = Self::take(&self.client, (old_len * 2).max(64), old_len);
+        let grown_len = grown.len();
+        grown.bytes_mut()[grown_len - old_len..].copy_from_slice(self.memory.bytes());
+        let old = std::mem::replace(&mut self.memory, grown);
+        self.give_back(&old);
+        Ok(())
+    }
+
+    fn len(&self) -> usize {
+        self.memory.len()
+    }
+}
+
+impl Drop for RegionAllocator {
+    fn drop(&mut self) {
+        let memory = std::mem::replace(&mut self.memory, Memory::Heap(Vec::new()));
+        self.give_back(&memory);
     }
 }
 

@@ -18,11 +18,11 @@ pytestmark = pytest.mark.timeout(300)
 MB = 1 << 20
 
 
-def _java_regions(client: GatunClient) -> int:
-    """Regions of the JVM's arena still live (Arrow data or spilled replies)."""
+def _java_regions(client: GatunClient) -> int | None:
+    """Regions of the JVM's arena still live (Arrow data or spilled replies);
+    None from a server that does not report them."""
     match = re.search(r"\barena_regions\s*:\s*(\d+)", client.get_metrics())
-    assert match, client.get_metrics()
-    return int(match.group(1))
+    return int(match.group(1)) if match else None
 
 
 @pytest.fixture
@@ -32,7 +32,9 @@ def c(client: GatunClient) -> Iterator[GatunClient]:
     before = _java_regions(client)
     yield client
     client.ping()  # carries Python's release notices
-    assert _java_regions(client) <= before
+    after = _java_regions(client)
+    if before is not None and after is not None:
+        assert after <= before, f"JVM arena regions before {before}, after {after}"
 
 
 def test_a_100mb_str_goes_in_and_a_100mb_string_comes_out(c: GatunClient) -> None:
