@@ -515,6 +515,20 @@ impl ArrowPlane {
         Ok((base, len, guard))
     }
 
+    /// Queues the release of a JVM region this process never mapped (a
+    /// spilled message dropped unread).
+    pub(crate) fn release_java_region(&self, handle: u64) {
+        let mut pending = self
+            .outbox
+            .pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        pending.push(handle);
+        self.outbox
+            .len
+            .store(pending.len(), std::sync::atomic::Ordering::Release);
+    }
+
     /// The arena (for statistics and in-arena builders).
     pub fn arena(&self) -> &Arena {
         &self.arena

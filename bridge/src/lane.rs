@@ -191,6 +191,9 @@ pub struct Lane {
     done_at: Instant,
     /// Lent to an event loop: waits never spin (see [`Lane::set_always_ring`]).
     always_ring: bool,
+    /// Handles of JVM regions holding spilled messages of abandoned
+    /// requests, dropped unread: to be released ([`Lane::take_orphaned_spills`]).
+    orphaned_spills: Vec<u64>,
 }
 
 // SAFETY: `base` points into the control segment, which the client keeps
@@ -235,6 +238,7 @@ impl Lane {
             sent_at: Instant::now(),
             done_at: Instant::now(),
             always_ring: false,
+            orphaned_spills: Vec::new(),
         })
     }
 
@@ -334,6 +338,12 @@ impl Lane {
                 self.wait_for(seq, &mut || false)?;
             }
             self.note_arrival(seq);
+            if self.response_flags() & crate::control::RESP_FLAG_SPILL != 0 {
+                // Dropped unread: its region goes back to the JVM all the same.
+                if let Ok(region) = crate::spill::read_spill(self.response_bytes()?) {
+                    self.orphaned_spills.push(region.handle());
+                }
+            }
             if self.holds_callback_call() {
                 self.u32_at(lane::REQ_FLAGS).store(0, Ordering::Relaxed);
                 let next = self.publish(abandoned_reply())?;
@@ -367,6 +377,12 @@ impl Lane {
         self.settle_abandoned(true)?;
         self.u32_at(lane::REQ_FLAGS).store(flags, Ordering::Relaxed);
         self.publish(request)
+    }
+
+    /// Handles of JVM regions (spilled messages of abandoned requests) that
+    /// were dropped unread; the caller queues their release.
+    pub fn take_orphaned_spills(&mut self) -> Vec<u64> {
+        std::mem::take(&mut self.orphaned_spills)
     }
 
     /// Bytes a message in either slot may take.

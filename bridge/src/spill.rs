@@ -28,6 +28,9 @@ pub const MAX_MESSAGE: usize = MAX_SEGMENT_SIZE;
 /// region of `arrow`'s arena. Returns the `resp_seq` to wait for, as
 /// [`Lane::send`] does.
 pub fn send(lane: &mut Lane, arrow: &ArrowPlane, request: &[u8]) -> Result<u64> {
+    for handle in lane.take_orphaned_spills() {
+        arrow.release_java_region(handle);
+    }
     if request.len() <= lane.slot_size() {
         return lane.send(request);
     }

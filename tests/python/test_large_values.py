@@ -44,7 +44,8 @@ def test_a_100mb_str_goes_in_and_a_100mb_string_comes_out(c: GatunClient) -> Non
     out = c.jvm.java.lang.String("ab").repeat(50 * MB)
     assert isinstance(out, str)
     assert len(out) == 100 * MB
-    assert out[:4] == "abab" and out[-2:] == "ab"
+    assert out[:4] == "abab"
+    assert out[-2:] == "ab"
 
 
 def test_non_ascii_text_larger_than_a_slot_keeps_every_character(c: GatunClient) -> None:
@@ -71,7 +72,9 @@ def test_a_10m_element_list_argument_and_a_10m_element_collection_result(
     assert lst.get(n - 1) == n - 1
     back = lst.subList(0, n)  # a List answers by value: 10M values
     assert len(back) == n
-    assert back[0] == 0 and back[n // 2] == n // 2 and back[n - 1] == n - 1
+    assert back[0] == 0
+    assert back[n // 2] == n // 2
+    assert back[n - 1] == n - 1
     del back
     lst.clear()
 
@@ -88,7 +91,7 @@ def test_a_numpy_int64_array_argument_and_a_java_long_array_result(c: GatunClien
 
 @pytest.mark.parametrize("dtype", ["int8", "int16", "int32", "float32", "float64", "bool"])
 def test_numpy_arrays_of_other_types_larger_than_a_slot(c: GatunClient, dtype: str) -> None:
-    n = 1_000_000
+    n = 2_000_000  # at least 2 MB: more than the 1 MiB slot
     values = (np.arange(n) % 100).astype(dtype)
     back = c.jvm.java.util.Arrays.copyOf(values, n)
     assert np.array_equal(np.asarray(list(back), dtype=dtype), values)
@@ -116,7 +119,9 @@ def test_large_values_inside_a_batch(c: GatunClient) -> None:
 def test_a_value_larger_than_the_arena_is_refused_with_the_sizes() -> None:
     own = gatun.connect(memory=32 * MB)
     try:
-        with pytest.raises(PayloadTooLargeError, match=r"request of 100000\d{3} bytes.*payload arena"):
+        with pytest.raises(
+            PayloadTooLargeError, match=r"request of 100000\d{3} bytes.*payload arena"
+        ):
             own.jvm.java.lang.reflect.Array.getLength(b"z" * 100_000_000)
         assert own.jvm.java.lang.Math.max(1, 2) == 2  # the session goes on
         assert own._native.arena_regions_in_use == 0
