@@ -567,6 +567,7 @@ public final class ValueCodec {
             return Value.endValue(b);
         }
         if (v instanceof byte[]) {
+            reserve(b, ((byte[]) v).length);
             int d = b.createByteVector((byte[]) v);
             Value.startValue(b);
             Value.addKind(b, ValueKind.Bytes);
@@ -658,6 +659,7 @@ public final class ValueCodec {
                     + "return it in parts or as Arrow data");
         }
         // Written straight into the builder's vector: one copy of the array.
+        reserve(b, (long) n * width);
         ByteBuffer data = b.createUnintializedVector(1, n * width, 8).order(ByteOrder.LITTLE_ENDIAN);
         if (comp == boolean.class) {
             et = ElementType.Boolean;
@@ -689,6 +691,22 @@ public final class ValueCodec {
         return Value.endValue(b);
     }
 
+    /** A value at least this large, written first into an empty builder, gets its room at once. */
+    private static final int RESERVE_MIN = 1 << 20;
+
+    /**
+     * Gives an empty builder (a reply whose value is about to be written) a
+     * buffer with room for {@code bytes} more: growing by doubling from 4 KiB
+     * would allocate, zero and copy twice the final size (a 100 MB reply
+     * spills anyway, see {@code MessageSpill}). A builder holding anything
+     * is left alone.
+     */
+    private static void reserve(FlatBufferBuilder b, long bytes) {
+        if (bytes >= RESERVE_MIN && bytes <= Integer.MAX_VALUE - (1 << 16) && b.offset() == 0) {
+            b.init(ByteBuffer.allocate((int) bytes + (1 << 12)), FlatBufferBuilder.HeapByteBufferFactory.INSTANCE);
+        }
+    }
+
     /** Strings at least this long are encoded by the JDK rather than FlatBuffers' per-character encoder. */
     private static final int BULK_STRING_MIN = 1 << 16;
 
@@ -703,6 +721,7 @@ public final class ValueCodec {
             return b.createString(s);
         }
         byte[] utf8 = s.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        reserve(b, utf8.length);
         return b.createString(ByteBuffer.wrap(utf8));
     }
 
