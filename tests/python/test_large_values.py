@@ -127,3 +127,24 @@ def test_a_value_larger_than_the_arena_is_refused_with_the_sizes() -> None:
         assert own._native.arena_regions_in_use == 0
     finally:
         own.close()
+
+
+def test_a_callback_takes_and_returns_values_larger_than_a_slot(c: GatunClient) -> None:
+    """Java's call of the callback spills into the JVM's arena and the
+    callback's reply into Python's."""
+    text = "c" * (5 * MB)
+    seen: list[int] = []
+
+    def shout(s: str) -> str:
+        seen.append(len(s))
+        return s + "!" * MB
+
+    fn = c.register_callback(shout, "java.util.function.Function")
+    try:
+        out = c.jvm.java.util.Optional.of(text).map(fn).get()
+    finally:
+        c.unregister_callback(fn)
+    assert seen == [5 * MB]
+    assert len(out) == 6 * MB
+    assert out.startswith("ccc")
+    assert out.endswith("!!!")
