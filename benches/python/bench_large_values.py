@@ -10,8 +10,9 @@ bytes when it is installed.
 Each figure is the median of ``--reps`` runs after one warm-up. The Java side
 does O(1) work: ``Objects.isNull(x)`` takes the argument, and
 ``AtomicReference.get()`` returns a value held in Java. "memcpy (fresh)" copies
-into newly allocated memory, as receiving into a new Python object must;
-"memcpy (warm)" into memory already touched.
+into a newly allocated array, as receiving into a new Python object must
+(glibc may hand back memory a previous copy freed); "memcpy (warm)" into an
+array already touched.
 """
 
 from __future__ import annotations
