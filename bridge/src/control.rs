@@ -125,8 +125,9 @@ pub const RESP_FLAG_CALLBACK: u32 = 1;
 
 /// `resp_flags` bit: the response slot holds a `Spill` naming a region of
 /// the JVM's arena where the response (or callback call) lies
-/// (SHM_LAYOUT.md, "Spill").
-pub const RESP_FLAG_SPILL: u32 = 2;
+/// (SHM_LAYOUT.md, "Spill"). Bit 1 is kept for acknowledgements
+/// (`RESP_FLAG_NEEDS_ACK`).
+pub const RESP_FLAG_SPILL: u32 = 4;
 
 /// `req_flags` bit: the request slot holds a `Spill` naming a region of
 /// Python's arena where the request lies (SHM_LAYOUT.md, "Spill").

@@ -105,7 +105,7 @@ class ServerEndToEndTest {
             // A response larger than the slot spills (SpillEndToEndTest reads it).
             byte[] copies = Wire.callStatic("java.util.Collections", "nCopies", SLOT, "abc").bytes();
             c.awaitRaw(c.send(copies, copies.length));
-            assertEquals(ControlSegment.RESP_FLAG_SPILL, view.responseFlags(0));
+            assertTrue((view.responseFlags(0) & ControlSegment.RESP_FLAG_SPILL) != 0);
 
             // Many round trips, so the worker goes through both spinning and parking.
             for (int i = 0; i < 200; i++) {

@@ -152,7 +152,7 @@ class SpillEndToEndTest {
             PyLane c = connect(ch);
             byte[] copies = Wire.callStatic("java.util.Collections", "nCopies", SLOT, "abc").bytes();
             ByteBuffer envelope = c.awaitRaw(c.send(copies, copies.length));
-            assertEquals(ControlSegment.RESP_FLAG_SPILL, seg.responseFlags(0));
+            assertTrue((seg.responseFlags(0) & ControlSegment.RESP_FLAG_SPILL) != 0);
             RegionRef region = Spill.getRootAsSpill(envelope).region();
             assertNotNull(region);
             assertTrue(region.length() > SLOT, () -> region.length() + " bytes");

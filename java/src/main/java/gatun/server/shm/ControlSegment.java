@@ -102,8 +102,11 @@ public final class ControlSegment {
     public static final int L_WORKER_TID = 128;
     /** {@code resp_flags} bit: the response slot holds a callback call, not an answer. */
     public static final int RESP_FLAG_CALLBACK = 1;
-    /** {@code resp_flags} bit: the response slot holds a {@code Spill} naming a region of Java's arena. */
-    public static final int RESP_FLAG_SPILL = 2;
+    /**
+     * {@code resp_flags} bit: the response slot holds a {@code Spill} naming a
+     * region of Java's arena (bit 1 is kept for acknowledgements).
+     */
+    public static final int RESP_FLAG_SPILL = 4;
     /** {@code req_flags} bit: the request slot holds a {@code Spill} naming a region of Python's arena. */
     public static final int REQ_FLAG_SPILL = 1;
 
