@@ -28,9 +28,16 @@ pub const MAX_MESSAGE: usize = MAX_SEGMENT_SIZE;
 /// region of `arrow`'s arena. Returns the `resp_seq` to wait for, as
 /// [`Lane::send`] does.
 pub fn send(lane: &mut Lane, arrow: &ArrowPlane, request: &[u8]) -> Result<u64> {
+    let sent = send_message(lane, arrow, request);
+    // Sending settled the late answers of abandoned calls on this lane; the
+    // spilled ones among them go back to the JVM with the next request.
     for handle in lane.take_orphaned_spills() {
         arrow.release_java_region(handle);
     }
+    sent
+}
+
+fn send_message(lane: &mut Lane, arrow: &ArrowPlane, request: &[u8]) -> Result<u64> {
     if request.len() <= lane.slot_size() {
         return lane.send(request);
     }
