@@ -330,6 +330,28 @@ mod tests {
         assert_eq!(back.length(), 100 << 20);
     }
 
+    proptest::proptest! {
+        /// Bytes from the JVM: any edit of a valid message reads back as a
+        /// region or fails with a protocol error, never a panic.
+        #[test]
+        fn edited_spill_messages_never_panic(
+            edits in proptest::collection::vec((0usize..96, proptest::num::u8::ANY), 0..8),
+            cut in 0usize..96,
+        ) {
+            let mut bytes = encode_spill(&fb::RegionRef::new(7, 3, 0, 4096, 1 << 20));
+            for (at, value) in edits {
+                if let Some(b) = bytes.get_mut(at) {
+                    *b = value;
+                }
+            }
+            bytes.truncate(cut.max(1));
+            match read_spill(&bytes) {
+                Ok(_) | Err(BridgeError::Protocol(_)) => {}
+                Err(other) => proptest::prop_assert!(false, "unexpected error {other}"),
+            }
+        }
+    }
+
     #[test]
     fn a_malformed_spill_message_is_a_protocol_error() {
         for bytes in [&[][..], &[1, 2, 3][..], &[0xFF; 64][..]] {
