@@ -236,6 +236,8 @@ impl NativeClient {
             scratch.spill_builder = Some(fbb);
             return Ok(releases);
         }
+        // The builder's request is the one sent (see `Scratch::request`).
+        scratch.spill_builder = None;
         self.encode_request(&mut scratch.builder, head, args, keep)
     }
 
