@@ -561,6 +561,61 @@ impl ArrowPlane {
         Ok((region.ptr, len, RegionOwner::Own(Arc::new(owner))))
     }
 
+    /// Maps region `r` of a JVM segment that holds one spilled message
+    /// (`crate::spill`), checked against its segment: its bytes, and a guard
+    /// that queues the region's release when dropped.
+    pub(crate) fn java_region(
+        &self,
+        r: &fb::RegionRef,
+    ) -> Result<(*const u8, usize, Arc<dyn Send + Sync>)> {
+        let id = u16::try_from(r.segment())
+            .ok()
+            .filter(|&id| id >= 0x8000)
+            .ok_or_else(|| {
+                BridgeError::Protocol(format!(
+                    "spilled message in segment {}, which is not one of the JVM's",
+                    r.segment()
+                ))
+            })?;
+        let segment = self.java_segment(id)?;
+        let (offset, len) = (r.offset() as usize, r.length() as usize);
+        if offset
+            .checked_add(len)
+            .is_none_or(|end| end > segment.len())
+        {
+            return Err(BridgeError::Protocol(format!(
+                "spilled message [{offset}, +{len}) lies outside JVM segment {id} ({} bytes)",
+                segment.len()
+            )));
+        }
+        // SAFETY: [offset, offset + len) was just checked against the mapping.
+        let base = unsafe { segment.as_ptr().add(offset) };
+        self.stats
+            .jvm_regions_held
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let guard = Arc::new(PeerRegion {
+            handle: r.handle(),
+            outbox: self.outbox.clone(),
+            held: self.stats.clone(),
+            _segment: segment,
+        });
+        Ok((base, len, guard))
+    }
+
+    /// Queues the release of a JVM region this process never mapped (a
+    /// spilled message dropped unread).
+    pub(crate) fn release_java_region(&self, handle: u64) {
+        let mut pending = self
+            .outbox
+            .pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        pending.push(handle);
+        self.outbox
+            .len
+            .store(pending.len(), std::sync::atomic::Ordering::Release);
+    }
+
     /// The arena (for statistics and in-arena builders).
     pub fn arena(&self) -> &Arena {
         &self.arena
@@ -824,9 +879,9 @@ impl ArrowPlane {
 }
 
 /// One buffer to copy into the arena.
-struct Copy<'a> {
-    from: &'a [u8],
-    to: *mut u8,
+pub(crate) struct Copy<'a> {
+    pub(crate) from: &'a [u8],
+    pub(crate) to: *mut u8,
 }
 
 /// Copies at least this many bytes on more than one thread.
@@ -839,7 +894,7 @@ const PARALLEL_COPY_MIN: usize = 8 << 20;
 /// # Safety
 /// Each `to` must be valid for `from.len()` bytes of writes, and no
 /// destination range may overlap another or any source.
-unsafe fn copy_all(copies: &[Copy<'_>], total: usize) {
+pub(crate) unsafe fn copy_all(copies: &[Copy<'_>], total: usize) {
     // Asked once: on Linux the answer reads cgroup files.
     static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     let threads =

@@ -33,6 +33,7 @@ use crate::lane::{Interrupt, Lane, LaneRole, NoInterrupt, WaitStrategy};
 use crate::launcher::{self, JvmProcess, ServerCommand};
 use crate::protocol::{self as fb, Action};
 use crate::scalar_template::{Scalar, ScalarTemplates};
+use crate::spill::{self, Message, RegionAllocator, SpilledMessage};
 use crate::value::Value;
 
 /// Most released ids piggybacked on one request.
@@ -221,8 +222,8 @@ pub struct RequestHead<'a> {
 
 /// Builds a `Request` table from its head, encoded arguments, releases and
 /// batch items.
-pub fn build_request<'b>(
-    fbb: &mut FlatBufferBuilder<'b>,
+pub fn build_request<'b, A: flatbuffers::Allocator + 'b>(
+    fbb: &mut FlatBufferBuilder<'b, A>,
     head: &RequestHead<'_>,
     args: Option<WIPOffset<Vector<'b, ForwardsUOffset<fb::Value<'b>>>>>,
     release_ids: &[i64],
@@ -515,7 +516,7 @@ impl LaneGuard<'_> {
         // Releases of JVM regions ride on every outgoing request ...
         arrow.flush_outbox();
         let lane: &mut Lane = self;
-        let mut expect = lane.send(request).map_err(|e| client.note_failure(e))?;
+        let mut expect = spill::send(lane, arrow, request).map_err(|e| client.note_failure(e))?;
         loop {
             lane.wait(expect, interrupt)
                 .map_err(|e| client.note_failure(e))?;
@@ -523,9 +524,8 @@ impl LaneGuard<'_> {
                 break;
             }
             let outcome = client.run_callback(lane, callbacks)?;
-            expect = lane
-                .send(&outcome.reply)
-                .map_err(|e| client.note_failure(e))?;
+            expect =
+                spill::send(lane, arrow, &outcome.reply).map_err(|e| client.note_failure(e))?;
             if outcome.interrupt {
                 lane.cancel(expect).map_err(|e| client.note_failure(e))?;
                 return Err(BridgeError::Interrupted);
@@ -553,13 +553,29 @@ pub struct Scratch {
     /// A request put together outside the builder (a batch's header and its
     /// encoded commands, see [`crate::BatchEncoder`]).
     pub assembled: Vec<u8>,
-    /// A copy of the last response.
+    /// A copy of the last response, unless it was spilled.
     pub response: Vec<u8>,
+    /// A request too large for a slot, built in the payload arena instead of
+    /// `builder` (see [`crate::spill::RegionAllocator`]); when set, it is the
+    /// request [`PooledScratch::exchange`] sends.
+    pub spill_builder: Option<FlatBufferBuilder<'static, RegionAllocator>>,
+    /// The last response, when the JVM spilled it into its arena: read in
+    /// place, and released when the next exchange starts or the scratch
+    /// goes back to the pool.
+    pub spilled: Option<SpilledMessage>,
     /// Recent single calls of scalars, for [`Scratch::scalar_request`].
     templates: ScalarTemplates,
 }
 
 impl Scratch {
+    /// The finished request: the spill builder's if one was used, else the builder's.
+    pub fn request(&self) -> &[u8] {
+        match &self.spill_builder {
+            Some(b) => b.finished_data(),
+            None => self.builder.finished_data(),
+        }
+    }
+
     /// Puts in `assembled` the request for `head` with `args`, a copy of an
     /// earlier call of the same shape with the id and values written in (see
     /// [`crate::scalar_template`]); `false` (nothing written) for more than
@@ -622,6 +638,8 @@ impl Drop for PooledScratch<'_> {
                 s.builder.reset();
                 s.assembled.clear();
                 s.response.clear();
+                s.spilled = None;
+                s.spill_builder = None;
                 self.pool.lock().unwrap_or_else(|e| e.into_inner()).push(s);
             }
         }
@@ -647,8 +665,17 @@ impl PooledScratch<'_> {
     ) -> Result<()> {
         self.acknowledge();
         let scratch = self.scratch.as_mut().expect("scratch held");
-        let request = scratch.builder.finished_data();
-        send_and_copy(lane, request, &mut scratch.response, interrupt, callbacks)?;
+        let request = match &scratch.spill_builder {
+            Some(b) => b.finished_data(),
+            None => scratch.builder.finished_data(),
+        };
+        send_and_copy(
+            lane,
+            request,
+            (&mut scratch.response, &mut scratch.spilled),
+            interrupt,
+            callbacks,
+        )?;
         self.unacked = lane.take_unacked().map(|seq| (lane.index, seq));
         Ok(())
     }
@@ -666,7 +693,7 @@ impl PooledScratch<'_> {
         send_and_copy(
             lane,
             &scratch.assembled,
-            &mut scratch.response,
+            (&mut scratch.response, &mut scratch.spilled),
             interrupt,
             callbacks,
         )?;
@@ -676,7 +703,10 @@ impl PooledScratch<'_> {
 
     /// The verified response copied by [`exchange`](Self::exchange).
     pub fn response(&self) -> Result<fb::Response<'_>> {
-        fb::read_response(&self.response)
+        match &self.spilled {
+            Some(spilled) => fb::read_response(spilled.bytes()),
+            None => fb::read_response(&self.response),
+        }
     }
 }
 
@@ -693,17 +723,22 @@ fn jvm_options(opts: &ClientOptions) -> Vec<String> {
 }
 
 /// Sends `request` on `lane`, waits (running callbacks) and copies the
-/// response into `response`.
+/// response into `response`, or keeps it in place if the JVM spilled it.
 fn send_and_copy(
     lane: &mut LaneGuard<'_>,
     request: &[u8],
-    response: &mut Vec<u8>,
+    (response, spilled): (&mut Vec<u8>, &mut Option<SpilledMessage>),
     interrupt: &mut dyn Interrupt,
     callbacks: &mut dyn CallbackHandler,
 ) -> Result<()> {
+    // The previous spilled response is released with this request.
+    *spilled = None;
     lane.exchange_with(request, interrupt, callbacks)?;
     response.clear();
-    response.extend_from_slice(lane.response_bytes()?);
+    match Message::read(lane, &lane.client.shared.arrow)? {
+        Message::Slot(bytes) => response.extend_from_slice(bytes),
+        Message::Spilled(message) => *spilled = Some(message),
+    }
     Ok(())
 }
 
@@ -935,7 +970,8 @@ impl Client {
             };
             // The reply echoes the call; Java's next message is a new call.
             next.interrupt = false;
-            let expect = lane.send(&next.reply).map_err(|e| self.note_failure(e))?;
+            let expect = spill::send(&mut lane, &self.shared.arrow, &next.reply)
+                .map_err(|e| self.note_failure(e))?;
             debug_assert_eq!(expect, lane.next_call_seq());
         }
     }
@@ -947,7 +983,7 @@ impl Client {
         lane: &mut Lane,
         callbacks: &mut dyn CallbackHandler,
     ) -> Result<CallbackOutcome> {
-        let call = lane.response_bytes()?.to_vec();
+        let call = Message::read(lane, &self.shared.arrow)?.bytes().to_vec();
         Ok(with_lane_held(self, lane, || callbacks.handle(&call)))
     }
 
@@ -1286,6 +1322,8 @@ impl Client {
                 builder: FlatBufferBuilder::with_capacity(4096),
                 assembled: Vec::new(),
                 response: Vec::with_capacity(4096),
+                spilled: None,
+                spill_builder: None,
                 templates: ScalarTemplates::default(),
             })),
         }
@@ -1738,6 +1776,8 @@ mod tests {
             builder: FlatBufferBuilder::new(),
             assembled: Vec::new(),
             response: Vec::new(),
+            spilled: None,
+            spill_builder: None,
             templates: ScalarTemplates::default(),
         }
     }

@@ -138,6 +138,16 @@ pub fn ack_notice(lane: usize, seq: u64) -> u64 {
     ((lane as u64 & 0xFF) << layout::ACK_LANE_SHIFT) | (seq & ((1 << layout::ACK_LANE_SHIFT) - 1))
 }
 
+/// `resp_flags` bit: the response slot holds a `Spill` naming a region of
+/// the JVM's arena where the response (or callback call) lies
+/// (SHM_LAYOUT.md, "Spill"). Bit 1 is kept for acknowledgements
+/// (`RESP_FLAG_NEEDS_ACK`).
+pub const RESP_FLAG_SPILL: u32 = layout::RESP_FLAG_SPILL;
+
+/// `req_flags` bit: the request slot holds a `Spill` naming a region of
+/// Python's arena where the request lies (SHM_LAYOUT.md, "Spill").
+pub const REQ_FLAG_SPILL: u32 = layout::REQ_FLAG_SPILL;
+
 /// Lane socket byte: "your counter moved".
 pub const RING: u8 = layout::DOORBELL_RING;
 /// Lane socket byte: "cancel the request in `cancel_seq`".

@@ -194,6 +194,9 @@ pub struct Lane {
     done_at: Instant,
     /// Lent to an event loop: waits never spin (see [`Lane::set_always_ring`]).
     always_ring: bool,
+    /// Handles of JVM regions holding spilled messages of abandoned
+    /// requests, dropped unread: to be released ([`Lane::take_orphaned_spills`]).
+    orphaned_spills: Vec<u64>,
 }
 
 // SAFETY: `base` points into the control segment, which the client keeps
@@ -239,6 +242,7 @@ impl Lane {
             sent_at: Instant::now(),
             done_at: Instant::now(),
             always_ring: false,
+            orphaned_spills: Vec::new(),
         })
     }
 
@@ -375,7 +379,14 @@ impl Lane {
                 self.wait_for(seq, &mut || false)?;
             }
             self.note_arrival(seq);
+            if self.response_flags() & crate::control::RESP_FLAG_SPILL != 0 {
+                // Dropped unread: its region goes back to the JVM all the same.
+                if let Ok(region) = crate::spill::read_spill(self.response_bytes()?) {
+                    self.orphaned_spills.push(region.handle());
+                }
+            }
             if self.holds_callback_call() {
+                self.u32_at(lane::REQ_FLAGS).store(0, Ordering::Relaxed);
                 let next = self.publish(abandoned_reply())?;
                 self.abandoned = Some(next);
             } else {
@@ -389,6 +400,12 @@ impl Lane {
     /// returns the `resp_seq` to wait for (its answer, or Java's next
     /// callback call).
     pub fn send(&mut self, request: &[u8]) -> Result<u64> {
+        self.send_flagged(request, 0)
+    }
+
+    /// As [`send`](Self::send), with `req_flags` set to `flags` (e.g.
+    /// [`crate::control::REQ_FLAG_SPILL`]: the slot holds a `Spill`).
+    pub fn send_flagged(&mut self, request: &[u8], flags: u32) -> Result<u64> {
         if request.len() > self.slot_size {
             return Err(BridgeError::TooLarge {
                 what: "request",
@@ -399,7 +416,24 @@ impl Lane {
         // Wait out an interrupted call so its late reply cannot be mistaken
         // for ours.
         self.settle_abandoned(true)?;
+        self.u32_at(lane::REQ_FLAGS).store(flags, Ordering::Relaxed);
         self.publish(request)
+    }
+
+    /// Handles of JVM regions (spilled messages of abandoned requests) that
+    /// were dropped unread; the caller queues their release.
+    pub fn take_orphaned_spills(&mut self) -> Vec<u64> {
+        std::mem::take(&mut self.orphaned_spills)
+    }
+
+    /// Bytes a message in either slot may take.
+    pub fn slot_size(&self) -> usize {
+        self.slot_size
+    }
+
+    /// `resp_flags` of the message now in the response slot.
+    pub fn response_flags(&self) -> u32 {
+        self.u32_at(lane::RESP_FLAGS).load(Ordering::Acquire)
     }
 
     fn publish(&mut self, request: &[u8]) -> Result<u64> {
@@ -670,6 +704,7 @@ impl Lane {
     /// abandons the exchange: its later messages are settled as an
     /// interrupted call's are.
     pub fn refuse_callback_call(&mut self) -> Result<()> {
+        self.u32_at(lane::REQ_FLAGS).store(0, Ordering::Relaxed);
         let next = self.publish(abandoned_reply())?;
         self.abandoned = Some(next);
         Ok(())

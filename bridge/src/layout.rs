@@ -26,6 +26,12 @@ pub const RESP_FLAG_CALLBACK: u32 = 1;
 /// resp_flags bit: the answer holds something Java keeps until Python has decoded it;
 /// Python then sends an acknowledgement notice on the Python -> Java release ring.
 pub const RESP_FLAG_NEEDS_ACK: u32 = 2;
+/// resp_flags bit: the response slot holds a Spill naming a region of Java's arena
+/// where the message lies.
+pub const RESP_FLAG_SPILL: u32 = 4;
+/// req_flags bit: the request slot holds a Spill naming a region of Python's arena
+/// where the request lies.
+pub const REQ_FLAG_SPILL: u32 = 1;
 /// Lane socket byte: your counter moved.
 pub const DOORBELL_RING: u8 = 0x01;
 /// Lane socket byte: cancel the request in cancel_seq.
@@ -176,7 +182,8 @@ pub mod lane {
     pub const REQ_SEQ: usize = 0;
     /// u32, written by Python: request bytes in the request slot.
     pub const REQ_LEN: usize = 8;
-    /// u32, written by Python: reserved.
+    /// u32, written by Python: REQ_FLAG_SPILL; a callback reply is recognised by its
+    /// action.
     pub const REQ_FLAGS: usize = 12;
     /// u32, written by both: Python sleeps on the socket: Java CASes 1 -> 0 and rings.
     pub const PY_WAITING: usize = 16;
@@ -188,7 +195,7 @@ pub mod lane {
     pub const RESP_SEQ: usize = 64;
     /// u32, written by Java: response bytes in the response slot.
     pub const RESP_LEN: usize = 72;
-    /// u32, written by Java: RESP_FLAG_CALLBACK, RESP_FLAG_NEEDS_ACK.
+    /// u32, written by Java: RESP_FLAG_CALLBACK, RESP_FLAG_NEEDS_ACK, RESP_FLAG_SPILL.
     pub const RESP_FLAGS: usize = 76;
     /// u32, written by both: the worker parks: Python CASes 1 -> 0 and rings.
     pub const JVM_WAITING: usize = 80;

@@ -35,6 +35,8 @@ pub mod scalar_template;
 #[cfg(not(loom))]
 mod shm;
 #[cfg(not(loom))]
+pub mod spill;
+#[cfg(not(loom))]
 pub mod value;
 
 #[cfg(not(loom))]

@@ -122,7 +122,8 @@ impl LoopCall {
         // Releases of JVM regions ride on every outgoing request.
         self.client.arrow().flush_outbox();
         let mut lane = self.lane()?;
-        let expect = lane.send(request).map_err(|e| self.client.failed(e))?;
+        let expect = crate::spill::send(&mut lane, self.client.arrow(), request)
+            .map_err(|e| self.client.failed(e))?;
         drop(lane);
         self.expect = expect;
         self.state = LoopCallState::Waiting;
@@ -170,7 +171,8 @@ impl LoopCall {
     pub fn with_response<R>(&self, f: impl FnOnce(&[u8]) -> R) -> Result<R> {
         self.expect_state(&[LoopCallState::Arrived], "read the response")?;
         let lane = self.lane()?;
-        Ok(f(lane.response_bytes()?))
+        let message = crate::spill::Message::read(&lane, self.client.arrow())?;
+        Ok(f(message.bytes()))
     }
 
     /// Runs `f` (a synchronous callback) with the lane registered as held by

@@ -148,11 +148,16 @@ impl NativeBatch {
                 })?
             }
         };
-        let limit = native.client().slot_size();
+        // A command larger than the slot is sent in a request of its own,
+        // which spills into the arena; only one no message can hold fails.
+        let limit = gatun_bridge::spill::MAX_MESSAGE;
         if size + HEADER_BYTES + 4 > limit {
             self.encoder.pop();
-            let what = "a batch command";
-            return Err(to_py(py, BridgeError::TooLarge { what, size, limit }));
+            let message = format!(
+                "a batch command of {size} bytes exceeds the largest message ({limit} bytes, one \
+                 arena segment); send bulk data as Arrow batches or split it into several calls"
+            );
+            return Err(to_py(py, BridgeError::ArenaFull(message)));
         }
         if let Some(target) = target.filter(|t| t.is_instance_of::<ObjectRef>()) {
             // Many commands in a row call the same object: hold it once.

@@ -14,13 +14,14 @@ use gatun_bridge::client::{build_request, java_error};
 use gatun_bridge::lane::Interrupt;
 use gatun_bridge::protocol::{self as fb, Action};
 use gatun_bridge::scalar_template::{Scalar, MAX_SCALAR_ARGS};
+use gatun_bridge::spill::RegionAllocator;
 use gatun_bridge::{
     BridgeError, Client, ClientOptions, LaneGuard, PooledScratch, ReleaseQueue, RequestHead,
     TakenReleases, WeakClient,
 };
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::PyTuple;
+use pyo3::types::{PyByteArray, PyBytes, PyList, PyString, PyTuple};
 
 use crate::batch::scalar_args;
 use crate::callbacks::PyCallbacks;
@@ -225,19 +226,41 @@ impl NativeClient {
         args: Option<&Bound<'py, PyAny>>,
         keep: &mut convert::KeepAlive<'py>,
     ) -> PyResult<TakenReleases> {
+        let hint = args.map_or(0, large_args_size);
+        if hint > self.client.slot_size() / 2 {
+            // Probably too large for a slot: built in the payload arena,
+            // where the JVM reads it without another copy.
+            let memory = RegionAllocator::new(&self.client, hint + hint / 8 + 4096);
+            let mut fbb = flatbuffers::FlatBufferBuilder::new_in(memory);
+            let releases = self.encode_request(&mut fbb, head, args, keep)?;
+            scratch.spill_builder = Some(fbb);
+            return Ok(releases);
+        }
+        // The builder's request is the one sent (see `Scratch::request`).
+        scratch.spill_builder = None;
+        self.encode_request(&mut scratch.builder, head, args, keep)
+    }
+
+    fn encode_request<'b, 'py, A: flatbuffers::Allocator + 'b>(
+        &self,
+        fbb: &mut flatbuffers::FlatBufferBuilder<'b, A>,
+        head: &RequestHead<'_>,
+        args: Option<&Bound<'py, PyAny>>,
+        keep: &mut convert::KeepAlive<'py>,
+    ) -> PyResult<TakenReleases> {
         let hooks = self.hooks()?;
         let args = match args {
-            Some(a) => Some(Self::encode_args(&mut scratch.builder, a, hooks, keep)?),
+            Some(a) => Some(Self::encode_args(fbb, a, hooks, keep)?),
             None => None,
         };
         let releases = self.client.take_releases();
-        let req = build_request(&mut scratch.builder, head, args, &releases, None, false);
-        scratch.builder.finish(req, None);
+        let req = build_request(fbb, head, args, &releases, None, false);
+        fbb.finish(req, None);
         Ok(releases)
     }
 
-    fn encode_args<'b, 'py>(
-        fbb: &mut flatbuffers::FlatBufferBuilder<'b>,
+    fn encode_args<'b, 'py, A: flatbuffers::Allocator + 'b>(
+        fbb: &mut flatbuffers::FlatBufferBuilder<'b, A>,
         args: &Bound<'py, PyAny>,
         hooks: &Hooks,
         keep: &mut convert::KeepAlive<'py>,
@@ -259,8 +282,8 @@ impl NativeClient {
 
     /// [`encode_args`](Self::encode_args) with `offsets` as scratch space
     /// (left empty), so a caller encoding many commands allocates it once.
-    pub(crate) fn encode_args_with<'b, 'py>(
-        fbb: &mut flatbuffers::FlatBufferBuilder<'b>,
+    pub(crate) fn encode_args_with<'b, 'py, A: flatbuffers::Allocator + 'b>(
+        fbb: &mut flatbuffers::FlatBufferBuilder<'b, A>,
         args: &Bound<'py, PyAny>,
         hooks: &Hooks,
         keep: &mut convert::KeepAlive<'py>,
@@ -283,6 +306,40 @@ impl NativeClient {
         let vector = encoded.map(|()| fbb.create_vector(offsets));
         offsets.clear();
         vector
+    }
+}
+
+/// About how many bytes the large arguments among `args` take encoded (a
+/// lower bound; small ones count 0): `bytes`, `str` (one byte per character
+/// at least), numpy arrays, and lists and tuples (~28 bytes per item, an
+/// integer's `Value`), at the top level. It decides whether a request is
+/// built in the payload arena (see `encode_call`).
+fn large_args_size(args: &Bound<'_, PyAny>) -> usize {
+    let size = |a: Bound<'_, PyAny>| -> usize {
+        if let Ok(b) = a.cast::<PyBytes>() {
+            b.as_bytes().len()
+        } else if let Ok(s) = a.cast::<PyString>() {
+            s.len().unwrap_or(0)
+        } else if let Ok(b) = a.cast::<PyByteArray>() {
+            b.len()
+        } else if let Ok(l) = a.cast::<PyList>() {
+            l.len() * 28
+        } else if let Ok(t) = a.cast::<PyTuple>() {
+            t.len() * 28
+        } else if a.get_type().name().is_ok_and(|n| n == "ndarray") {
+            a.getattr("nbytes")
+                .and_then(|n| n.extract::<usize>())
+                .unwrap_or(0)
+        } else {
+            0
+        }
+    };
+    if let Ok(tuple) = args.cast::<PyTuple>() {
+        tuple.iter().map(size).sum()
+    } else if let Ok(list) = args.cast::<PyList>() {
+        list.iter().map(size).sum()
+    } else {
+        0
     }
 }
 

@@ -5,7 +5,7 @@
 //! Python layer's hooks (`JavaArray` detection, `convert_argument` for
 //! pyarrow arrays, datetimes and the like).
 
-use flatbuffers::{FlatBufferBuilder, WIPOffset};
+use flatbuffers::{Allocator, FlatBufferBuilder, WIPOffset};
 use gatun_bridge::protocol::{self as fb, ElementType, ValueKind};
 use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -82,8 +82,8 @@ fn element_type_name(t: ElementType) -> &'static str {
 pub type KeepAlive<'py> = Vec<Bound<'py, PyAny>>;
 
 /// Encodes one argument.
-pub fn encode<'b, 'py>(
-    fbb: &mut FlatBufferBuilder<'b>,
+pub fn encode<'b, 'py, A: Allocator + 'b>(
+    fbb: &mut FlatBufferBuilder<'b, A>,
     obj: &Bound<'py, PyAny>,
     hooks: &Hooks,
     depth: usize,
@@ -92,8 +92,8 @@ pub fn encode<'b, 'py>(
     encode_hinted(fbb, obj, hooks, depth, None, keep)
 }
 
-fn encode_hinted<'b, 'py>(
-    fbb: &mut FlatBufferBuilder<'b>,
+fn encode_hinted<'b, 'py, A: Allocator + 'b>(
+    fbb: &mut FlatBufferBuilder<'b, A>,
     obj: &Bound<'py, PyAny>,
     hooks: &Hooks,
     depth: usize,
@@ -150,6 +150,18 @@ fn encode_hinted<'b, 'py>(
         args.items = Some(fbb.create_vector(&vals));
     } else if let Some((java_type, value)) = type_hint(obj)? {
         return encode_hinted(fbb, &value, hooks, depth + 1, Some(&java_type), keep);
+    } else if let Some((element_type, buffer)) = numpy_array(obj)? {
+        args.kind = ValueKind::Array;
+        args.element_type = element_type;
+        // SAFETY: the buffer is held (and C-contiguous) until it drops below;
+        // [buf_ptr, +len_bytes) is its memory. The GIL is held, so Python
+        // code cannot resize the array meanwhile.
+        let bytes = unsafe {
+            std::slice::from_raw_parts(buffer.buf_ptr() as *const u8, buffer.len_bytes())
+        };
+        // One copy, in the wire's little-endian layout (the host's).
+        args.data = Some(fbb.create_vector(bytes));
+        drop(buffer);
     } else {
         let array = hooks.is_java_array.bind(py).call1((obj,))?;
         if !array.is_none() {
@@ -186,6 +198,43 @@ fn encode_hinted<'b, 'py>(
     Ok(fb::create_value(fbb, &args))
 }
 
+/// A one-dimensional C-contiguous numpy array of a type Java has an array
+/// of (the element type `_from_numpy` in `client.py` picks), and its buffer:
+/// its memory crosses in one copy instead of element by element. Other
+/// arrays (unsigned wider than a byte, big-endian, strided) are `None` and
+/// take the generic path.
+fn numpy_array(
+    obj: &Bound<'_, PyAny>,
+) -> PyResult<Option<(ElementType, pyo3::buffer::PyUntypedBuffer)>> {
+    let ty = obj.get_type();
+    if ty.name()? != "ndarray" || ty.module()? != "numpy" {
+        return Ok(None);
+    }
+    let Ok(buffer) = pyo3::buffer::PyUntypedBuffer::get(obj) else {
+        return Ok(None);
+    };
+    if buffer.dimensions() != 1 || !buffer.is_c_contiguous() {
+        return Ok(None);
+    }
+    let format = buffer.format().to_bytes();
+    // Native or little-endian byte order only (this host is little-endian).
+    let code = match format {
+        [c] | [b'@' | b'=' | b'<', c] => *c,
+        _ => return Ok(None),
+    };
+    let element_type = match (code, buffer.item_size()) {
+        (b'?', 1) => ElementType::Boolean,
+        (b'b' | b'B', 1) => ElementType::Byte, // unsigned bytes wrap, as in Java's byte[]
+        (b'h', 2) => ElementType::Short,
+        (b'i' | b'l' | b'q', 4) => ElementType::Int,
+        (b'i' | b'l' | b'q', 8) => ElementType::Long,
+        (b'f', 4) => ElementType::Float,
+        (b'd', 8) => ElementType::Double,
+        _ => return Ok(None),
+    };
+    Ok(Some((element_type, buffer)))
+}
+
 fn is_range(obj: &Bound<'_, PyAny>) -> bool {
     obj.get_type().name().map(|n| n == "range").unwrap_or(false)
 }
@@ -201,8 +250,8 @@ fn type_hint<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Option<(String, Bound<'py
     )))
 }
 
-fn encode_items<'b, 'py>(
-    fbb: &mut FlatBufferBuilder<'b>,
+fn encode_items<'b, 'py, A: Allocator + 'b>(
+    fbb: &mut FlatBufferBuilder<'b, A>,
     seq: &Bound<'py, PyAny>,
     hooks: &Hooks,
     depth: usize,
@@ -234,8 +283,8 @@ fn pack<T, const N: usize>(
     Ok(out)
 }
 
-fn encode_array<'b, 'py>(
-    fbb: &mut FlatBufferBuilder<'b>,
+fn encode_array<'b, 'py, A: Allocator + 'b>(
+    fbb: &mut FlatBufferBuilder<'b, A>,
     args: &mut fb::ValueArgs<'b>,
     element_type: ElementType,
     items: &Bound<'py, PyAny>,

@@ -96,13 +96,7 @@ impl PendingCall {
         let mut keep = Vec::new();
         let releases =
             without_blocking_calls(|| this.encode_call(&mut scratch, head, args, &mut keep))?;
-        Self::send_encoded(
-            native,
-            call,
-            scratch.builder.finished_data(),
-            releases,
-            keep,
-        )
+        Self::send_encoded(native, call, scratch.request(), releases, keep)
     }
 
     /// Sends an encoded request on `call`; one too large to send gives its
@@ -281,13 +275,7 @@ impl PendingCall {
             .call
             .run_holding(|| this.encode_call(&mut scratch, &head, args.as_ref(), &mut keep))
             .map_err(|e| to_py(py, e))??;
-        Self::send_encoded(
-            &native,
-            nested,
-            scratch.builder.finished_data(),
-            releases,
-            keep,
-        )
+        Self::send_encoded(&native, nested, scratch.request(), releases, keep)
     }
 
     /// Stops waiting: a request in flight is cancelled and its late answer

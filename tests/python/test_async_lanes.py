@@ -369,3 +369,23 @@ def test_no_cpu_while_idle_after_loop_calls(classpath: list[str]) -> None:
     jvm_used, py_used = run(classpath, body)
     assert jvm_used / idle < 0.02, f"JVM used {jvm_used:.3f} s in {idle} s idle"
     assert py_used / idle < 0.02, f"Python used {py_used:.3f} s in {idle} s idle"
+
+
+def test_a_cancelled_call_gives_back_its_late_spilled_answer(classpath: list[str]) -> None:
+    """The late answer (3 MiB, larger than the slot) lies in a region of the
+    JVM's arena; dropped unread, it is released all the same."""
+
+    async def body(client: AsyncGatunClient) -> None:
+        live = client.jvm.gatun.server.arrow.JavaArena.liveRegionsInJvm
+        echo = slow(client)
+        before = await live()
+        call = asyncio.ensure_future(echo("s" * (3 << 20), 300))
+        await asyncio.sleep(0.05)
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        assert await echo("fresh", 0) == "fresh"  # settles the stale answer
+        assert await client.ping()  # carries its release
+        assert await live() == before
+
+    run(classpath, body, lanes=1)

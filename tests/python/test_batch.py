@@ -19,7 +19,6 @@ from gatun import (
     JavaList,
     JavaNumberFormatException,
     JavaObject,
-    PayloadTooLargeError,
     _native,
 )
 from gatun.client import GatunClient
@@ -253,16 +252,22 @@ def test_replies_larger_than_a_slot_come_back_over_several_requests(
     assert lst.size() == 51
 
 
-def test_a_command_no_request_can_hold_is_refused_when_queued(small_slots: GatunClient) -> None:
+def test_a_command_larger_than_a_slot_goes_in_a_request_of_its_own(
+    small_slots: GatunClient,
+) -> None:
+    """It is sent alone and spills into the arena (a command no message can
+    hold, over 1 GiB, is refused when queued with PayloadTooLargeError)."""
     lst = small_slots.jvm.java.util.ArrayList()
     b = small_slots.batch()
     kept = b.call(lst, "add", "fits")
-    with pytest.raises(PayloadTooLargeError, match="lane slot"):
-        b.call(lst, "add", "z" * SMALL_SLOT)
-    assert len(b) == 1
+    large = b.call(lst, "add", "z" * SMALL_SLOT * 4)
+    last = b.call(lst, "size")
+    assert len(b) == 3
     b.execute()
     assert kept.get() is True
-    assert lst.size() == 1
+    assert large.get() is True
+    assert last.get() == 2
+    assert len(lst.get(1)) == SMALL_SLOT * 4
 
 
 def test_the_vectorised_helpers_split_too(small_slots: GatunClient) -> None:

@@ -52,7 +52,11 @@ pub fn create_value<'b, A: flatbuffers::Allocator + 'b>(
 fn verifier_options() -> flatbuffers::VerifierOptions {
     flatbuffers::VerifierOptions {
         max_depth: 128,
-        max_tables: 10_000_000,
+        // A spilled response may hold a list of ten million values and
+        // more (SHM_LAYOUT.md, "Spill"); a table takes at least 4 bytes, so
+        // this bounds nothing a 1 GiB message could hold, while the apparent
+        // size still bounds the work on a corrupt one.
+        max_tables: 1 << 28,
         max_apparent_size: 1 << 31,
         ignore_missing_null_terminator: false,
     }

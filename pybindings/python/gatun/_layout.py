@@ -31,6 +31,12 @@ RESP_FLAG_CALLBACK: Final = 1
 #: resp_flags bit: the answer holds something Java keeps until Python has decoded it;
 #: Python then sends an acknowledgement notice on the Python -> Java release ring.
 RESP_FLAG_NEEDS_ACK: Final = 2
+#: resp_flags bit: the response slot holds a Spill naming a region of Java's arena where
+#: the message lies.
+RESP_FLAG_SPILL: Final = 4
+#: req_flags bit: the request slot holds a Spill naming a region of Python's arena where
+#: the request lies.
+REQ_FLAG_SPILL: Final = 1
 #: Lane socket byte: your counter moved.
 DOORBELL_RING: Final = 0x01
 #: Lane socket byte: cancel the request in cancel_seq.

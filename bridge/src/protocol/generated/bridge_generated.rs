@@ -2655,6 +2655,108 @@ impl ::core::fmt::Debug for DictionaryBatch<'_> {
       ds.finish()
   }
 }
+pub enum SpillOffset {}
+#[derive(Copy, Clone, PartialEq)]
+
+/// What a lane slot holds instead of a Request or Response too large for it
+/// (req_flags / resp_flags bit SPILL, SHM_LAYOUT.md "Spill"): the message's
+/// bytes lie in `region` of the sender's payload arena, from its offset,
+/// `region.length` bytes long. The sender counted one peer hold on the
+/// region; the receiver sends Release(handle, 1) once it has decoded the
+/// message.
+pub struct Spill<'a> {
+  pub _tab: ::flatbuffers::Table<'a>,
+}
+
+impl<'a> ::flatbuffers::Follow<'a> for Spill<'a> {
+  type Inner = Spill<'a>;
+  #[inline]
+  unsafe fn follow(buf: &'a [u8], loc: usize) -> Self::Inner {
+    Self { _tab: unsafe { ::flatbuffers::Table::new(buf, loc) } }
+  }
+}
+
+impl<'a> Spill<'a> {
+  pub const VT_REGION: ::flatbuffers::VOffsetT = 4;
+
+  #[inline]
+  pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
+    Spill { _tab: table }
+  }
+  #[allow(unused_mut)]
+  pub fn create<'bldr: 'args, 'args: 'mut_bldr, 'mut_bldr, A: ::flatbuffers::Allocator + 'bldr>(
+    _fbb: &'mut_bldr mut ::flatbuffers::FlatBufferBuilder<'bldr, A>,
+    args: &'args SpillArgs<'args>
+  ) -> ::flatbuffers::WIPOffset<Spill<'bldr>> {
+    let mut builder = SpillBuilder::new(_fbb);
+    if let Some(x) = args.region { builder.add_region(x); }
+    builder.finish()
+  }
+
+
+  #[inline]
+  pub fn region(&self) -> Option<&'a RegionRef> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<RegionRef>(Spill::VT_REGION, None)}
+  }
+}
+
+impl ::flatbuffers::Verifiable for Spill<'_> {
+  #[inline]
+  fn run_verifier(
+    v: &mut ::flatbuffers::Verifier, pos: usize
+  ) -> Result<(), ::flatbuffers::InvalidFlatbuffer> {
+    v.visit_table(pos)?
+     .visit_field::<RegionRef>("region", Self::VT_REGION, false)?
+     .finish();
+    Ok(())
+  }
+}
+pub struct SpillArgs<'a> {
+    pub region: Option<&'a RegionRef>,
+}
+impl<'a> Default for SpillArgs<'a> {
+  #[inline]
+  fn default() -> Self {
+    SpillArgs {
+      region: None,
+    }
+  }
+}
+
+pub struct SpillBuilder<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> {
+  fbb_: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>,
+  start_: ::flatbuffers::WIPOffset<::flatbuffers::TableUnfinishedWIPOffset>,
+}
+impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> SpillBuilder<'a, 'b, A> {
+  #[inline]
+  pub fn add_region(&mut self, region: &RegionRef) {
+    self.fbb_.push_slot_always::<&RegionRef>(Spill::VT_REGION, region);
+  }
+  #[inline]
+  pub fn new(_fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>) -> SpillBuilder<'a, 'b, A> {
+    let start = _fbb.start_table();
+    SpillBuilder {
+      fbb_: _fbb,
+      start_: start,
+    }
+  }
+  #[inline]
+  pub fn finish(self) -> ::flatbuffers::WIPOffset<Spill<'a>> {
+    let o = self.fbb_.end_table(self.start_);
+    ::flatbuffers::WIPOffset::new(o.value())
+  }
+}
+
+impl ::core::fmt::Debug for Spill<'_> {
+  fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+    let mut ds = f.debug_struct("Spill");
+      ds.field("region", &self.region());
+      ds.finish()
+  }
+}
 pub enum HelloOffset {}
 #[derive(Copy, Clone, PartialEq)]
 

@@ -418,7 +418,8 @@ public final class Dispatcher {
                         + "  sessions_started: " + metrics.sessionsStarted.get() + "\n"
                         + "Session:\n"
                         + "  current_objects: " + registry.size() + "\n"
-                        + "  resolutions_cached: " + resolver.cacheSize() + "\n";
+                        + "  resolutions_cached: " + resolver.cacheSize() + "\n"
+                        + "  arena_regions: " + (arrow == null ? 0 : arrow.arena().liveRegions()) + "\n";
             case Action.DefineSchema:
                 requireArrow(action).defineSchema(guard(r::schema));
                 return null;

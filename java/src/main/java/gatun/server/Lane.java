@@ -1,6 +1,8 @@
 package gatun.server;
 
 import com.google.flatbuffers.FlatBufferBuilder;
+import gatun.server.arrow.JavaArena;
+import gatun.server.arrow.MessageSpill;
 import gatun.server.shm.ControlSegment;
 import java.io.IOException;
 import java.lang.reflect.Method;
@@ -119,8 +121,12 @@ final class Lane {
      * Per nesting level: where responses are built and requests copied to, and
      * what the dispatcher reuses between the requests served at that level.
      */
+    /** A frame's response builder above this capacity is not kept for the next request. */
+    private static final int KEEP_BUILDER_BYTES = 8 << 20;
+
     private static final class Frame {
-        final FlatBufferBuilder b = new FlatBufferBuilder(4096);
+        /** Replaced by a small one after a response that grew it past {@link #KEEP_BUILDER_BYTES}. */
+        FlatBufferBuilder b = new FlatBufferBuilder(4096);
         final byte[] request;
         /** A view of {@link #request}, reset for each request instead of wrapping anew. */
         private final ByteBuffer requestView;
@@ -130,6 +136,13 @@ final class Lane {
             request = new byte[slotSize];
             requestView = ByteBuffer.wrap(request);
             this.scratch = scratch;
+        }
+
+        /** Lets go of a builder grown by a spilled response (hundreds of MB, once). */
+        void trimBuilder() {
+            if (b.dataBuffer().capacity() > KEEP_BUILDER_BYTES) {
+                b = new FlatBufferBuilder(4096);
+            }
         }
 
         /** @return the first {@code len} bytes of {@link #request}, from position 0 */
@@ -404,9 +417,32 @@ final class Lane {
                     + " bytes exceeds the lane slot of " + slot + " bytes"));
         } else {
             seg.copyRequest(index, f.request, len);
-            root = dispatch(b, f.request(len), f.scratch);
+            ByteBuffer req = f.request(len);
+            root = (seg.requestFlags(index) & ControlSegment.REQ_FLAG_SPILL) != 0
+                    ? dispatchSpilled(b, req, f.scratch) : dispatch(b, req, f.scratch);
         }
         publish(b, root, 0, mark);
+        f.trimBuilder();
+    }
+
+    /**
+     * Runs a request that Python spilled into its arena ({@code envelope} is
+     * the slot's {@code Spill}): decoded in place, the region handed back
+     * once the request has run (its values were copied out as they were
+     * decoded; the notice rides on the response).
+     */
+    private int dispatchSpilled(FlatBufferBuilder b, ByteBuffer envelope, DispatchScratch scratch) {
+        MessageSpill.Incoming in;
+        try {
+            in = MessageSpill.open(session.arrow(), envelope);
+        } catch (RuntimeException e) {
+            return dispatcher.errorResponse(b, e);
+        }
+        try {
+            return dispatch(b, in.bytes(), scratch);
+        } finally {
+            in.release();
+        }
     }
 
     /** Runs user code for the request {@link #reqSeq}, cancellable by Python. */
@@ -439,12 +475,31 @@ final class Lane {
         ByteBuffer out = b.dataBuffer();
         ResponseJournal journal = ResponseJournal.current();
         if (out.remaining() > slot) {
-            journal.undo(mark);
+            // Too large for the slot: it travels in a region of Java's arena
+            // (SHM_LAYOUT.md, "Spill"), which Python releases once decoded.
             int size = out.remaining();
+            JavaArena arena = session.arrow().arena();
+            JavaArena.Region spilled = null;
+            String why = null;
+            try {
+                spilled = MessageSpill.spill(arena, out);
+            } catch (IOException | RuntimeException e) {
+                why = e.getMessage();
+            }
             b.clear();
-            root = dispatcher.errorResponse(b, new ProtocolException("response of " + size
-                    + " bytes exceeds the lane slot of " + slot + " bytes"));
-            b.finish(root);
+            if (spilled != null) {
+                MessageSpill.envelope(b, spilled, size);
+                flags |= ControlSegment.RESP_FLAG_SPILL;
+            } else {
+                journal.undo(mark);
+                String message = "response of " + size + " bytes exceeds the lane slot of " + slot
+                        + " bytes and could not spill into the Java payload arena: " + why;
+                if ((flags & ControlSegment.RESP_FLAG_CALLBACK) != 0) {
+                    throw new IllegalArgumentException("a Python callback call of " + size
+                            + " bytes could not be sent: " + message);
+                }
+                b.finish(dispatcher.errorResponse(b, new ProtocolException(message)));
+            }
             out = b.dataBuffer();
         }
         journal.delivered(mark);
@@ -502,13 +557,6 @@ final class Lane {
             int root;
             try {
                 root = dispatcher.callbackCall(f.b, id, m, args);
-                f.b.finish(root);
-                int size = f.b.dataBuffer().remaining();
-                if (size > seg.slotSize()) {
-                    throw new IllegalArgumentException("the arguments of Python callback " + id + " ("
-                            + describe(m) + ") take " + size + " bytes, more than the lane slot of "
-                            + seg.slotSize() + " bytes");
-                }
             } catch (RuntimeException e) {
                 journal.undo(mark); // the call never reached Python
                 throw e;
@@ -526,8 +574,23 @@ final class Lane {
                             + " bytes long, more than the lane slot of " + seg.slotSize() + " bytes");
                 }
                 seg.copyRequest(index, f.request, len);
-                Object reply = dispatcher.callbackReply(f.request(len));
+                // A large reply (or nested call) arrives spilled; a nested
+                // call is opened again, and released, by serve.
+                MessageSpill.Incoming in = (seg.requestFlags(index) & ControlSegment.REQ_FLAG_SPILL) != 0
+                        ? MessageSpill.open(session.arrow(), f.request(len)) : null;
+                Object reply;
+                try {
+                    reply = dispatcher.callbackReply(in != null ? in.bytes() : f.request(len));
+                } catch (RuntimeException e) {
+                    if (in != null) {
+                        in.release();
+                    }
+                    throw e;
+                }
                 if (reply != Dispatcher.NOT_A_REPLY) {
+                    if (in != null) {
+                        in.release();
+                    }
                     return reply;
                 }
                 serve(f); // a call the Python function makes: served here, one frame deeper

@@ -38,6 +38,16 @@ final class PyLane {
         return await(s);
     }
 
+    /** Sends {@code envelope} (a Spill) with req_flags SPILL and waits for the reply. */
+    Wire.Result callSpilled(byte[] envelope) throws IOException {
+        seg.setRequestFlags(lane, ControlSegment.REQ_FLAG_SPILL);
+        try {
+            return call(envelope);
+        } finally {
+            seg.setRequestFlags(lane, 0);
+        }
+    }
+
     long send(byte[] request, int announcedLen) throws IOException {
         seg.writeRequest(lane, ByteBuffer.wrap(request));
         seg.setRequestLen(lane, announcedLen);
@@ -50,6 +60,11 @@ final class PyLane {
     }
 
     Wire.Result await(long s) throws IOException {
+        return Wire.read(awaitRaw(s));
+    }
+
+    /** @return the bytes in the response slot once reply {@code s} is there (see resp_flags) */
+    ByteBuffer awaitRaw(long s) throws IOException {
         ByteBuffer sink = ByteBuffer.allocate(64);
         while (true) {
             if (seg.responseSeq(lane) == s) {
@@ -68,7 +83,7 @@ final class PyLane {
             }
         }
         int len = seg.responseLen(lane);
-        return Wire.read(ByteBuffer.wrap(seg.readResponse(lane, len)));
+        return ByteBuffer.wrap(seg.readResponse(lane, len));
     }
 
     void cancel(long s) throws IOException {

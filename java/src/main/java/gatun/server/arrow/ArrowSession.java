@@ -648,7 +648,7 @@ public final class ArrowSession implements AutoCloseable {
     }
 
     /** Finds Python's segment {@code id} in the directory and maps it (once). */
-    private SegmentMapping peerSegment(int id) {
+    SegmentMapping peerSegment(int id) {
         for (int entry = 0; entry < ControlSegment.PYTHON_DIRECTORY_ENTRIES; entry++) {
             if (seg.directoryPublished(entry) != 1 || seg.directorySegmentId(entry) != id) {
                 continue;
@@ -812,6 +812,11 @@ public final class ArrowSession implements AutoCloseable {
      */
     public int flushReleases() {
         return releases.flush();
+    }
+
+    /** @return the queue of Release notices for Python's regions */
+    ReleaseQueue releaseQueue() {
+        return releases;
     }
 
     /** @return notices still waiting for ring space */

@@ -142,6 +142,13 @@ public final class ControlSegment {
     public static boolean isAckNotice(long handle) {
         return (handle >>> 48) == 0;
     }
+    /**
+     * {@code resp_flags} bit: the response slot holds a {@code Spill} naming a
+     * region of Java's arena.
+     */
+    public static final int RESP_FLAG_SPILL = Layout.RESP_FLAG_SPILL;
+    /** {@code req_flags} bit: the request slot holds a {@code Spill} naming a region of Python's arena. */
+    public static final int REQ_FLAG_SPILL = Layout.REQ_FLAG_SPILL;
 
     private static final VarHandle LONG =
             MethodHandles.byteBufferViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
@@ -497,6 +504,18 @@ public final class ControlSegment {
      * @return req_len (SeqCst)
      */
     public int requestLen(int lane) { return (int) INT.getVolatile(buf, laneBase(lane) + L_REQ_LEN); }
+    /**
+     * @param lane lane index
+     * @return req_flags (SeqCst; {@link #REQ_FLAG_SPILL} or 0)
+     */
+    public int requestFlags(int lane) { return (int) INT.getVolatile(buf, laneBase(lane) + L_REQ_FLAGS); }
+    /**
+     * Sets req_flags (Python's side, for tests).
+     *
+     * @param lane lane index
+     * @param flags the flags
+     */
+    public void setRequestFlags(int lane, int flags) { INT.setVolatile(buf, laneBase(lane) + L_REQ_FLAGS, flags); }
     /**
      * @param lane lane index
      * @return py_waiting

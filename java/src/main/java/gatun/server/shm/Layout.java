@@ -52,6 +52,18 @@ public final class Layout {
      */
     public static final int RESP_FLAG_NEEDS_ACK = 2;
 
+    /**
+     * resp_flags bit: the response slot holds a Spill naming a region of Java's arena
+     * where the message lies.
+     */
+    public static final int RESP_FLAG_SPILL = 4;
+
+    /**
+     * req_flags bit: the request slot holds a Spill naming a region of Python's arena
+     * where the request lies.
+     */
+    public static final int REQ_FLAG_SPILL = 1;
+
     /** Lane socket byte: your counter moved. */
     public static final int DOORBELL_RING = 0x01;
 
@@ -262,7 +274,7 @@ public final class Layout {
         /** u32, written by Python: request bytes in the request slot. */
         public static final int REQ_LEN = 8;
 
-        /** u32, written by Python: reserved. */
+        /** u32, written by Python: REQ_FLAG_SPILL; a callback reply is recognised by its action. */
         public static final int REQ_FLAGS = 12;
 
         /** u32, written by both: Python sleeps on the socket: Java CASes 1 -&gt; 0 and rings. */
@@ -280,7 +292,7 @@ public final class Layout {
         /** u32, written by Java: response bytes in the response slot. */
         public static final int RESP_LEN = 72;
 
-        /** u32, written by Java: RESP_FLAG_CALLBACK, RESP_FLAG_NEEDS_ACK. */
+        /** u32, written by Java: RESP_FLAG_CALLBACK, RESP_FLAG_NEEDS_ACK, RESP_FLAG_SPILL. */
         public static final int RESP_FLAGS = 76;
 
         /** u32, written by both: the worker parks: Python CASes 1 -&gt; 0 and rings. */

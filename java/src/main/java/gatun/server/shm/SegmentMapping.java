@@ -174,6 +174,38 @@ public final class SegmentMapping {
         buffer.put((int) offset, src);
     }
 
+    /**
+     * Copies part of an array into the mapping.
+     *
+     * @param offset destination offset
+     * @param src source bytes
+     * @param srcOffset first byte of {@code src} copied
+     * @param length bytes
+     */
+    public void put(long offset, byte[] src, int srcOffset, int length) {
+        if (offset < 0 || length < 0 || offset > size - length) {
+            throw new IndexOutOfBoundsException("write of " + length + " bytes at " + offset
+                    + " exceeds the segment of " + size + " bytes");
+        }
+        buffer.put((int) offset, src, srcOffset, length);
+    }
+
+    /**
+     * A view of {@code length} bytes at {@code offset}, little-endian, from
+     * position 0. It keeps the mapping alive while it is reachable.
+     *
+     * @param offset first byte
+     * @param length bytes
+     * @return the view
+     */
+    public java.nio.ByteBuffer slice(long offset, int length) {
+        if (offset < 0 || length < 0 || offset > size - length) {
+            throw new IndexOutOfBoundsException("view of " + length + " bytes at " + offset
+                    + " exceeds the segment of " + size + " bytes");
+        }
+        return buffer.slice((int) offset, length).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+    }
+
     @Override
     public String toString() {
         return "segment " + path + " (" + size + " bytes)";
