@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import gatun
-from gatun import client as gatun_client
+from gatun import _session
 
 _JVM_FIXTURES = {"client", "fresh_client", "fields_client"}
 
@@ -34,19 +34,19 @@ def client() -> Iterator[gatun.GatunClient]:
 
 
 def _arena_regions(collect: bool = False) -> dict[int, int]:
-    """Live payload-arena regions per open client, after the JVM's pending
+    """Live payload-arena regions per open session, after the JVM's pending
     release notices are in (a ping carries them back); with ``collect``,
     after a garbage collection in the JVM too (what Java no longer
     references comes back only then, unless Java closed it)."""
     counts = {}
-    for client in list(gatun_client._LIVE):
-        if client.closed:
+    for session in _session.live_sessions():
+        if session.closed:
             continue
         if collect:
-            client.gc()
+            session.gc(5.0)
         else:
-            client.ping()
-        counts[id(client)] = client._native.arena_regions_in_use
+            session.ping()
+        counts[id(session)] = session.native.arena_regions_in_use
     return counts
 
 

@@ -380,4 +380,4 @@ def test_close_with_callbacks_running_on_java_threads_does_not_hang() -> None:
     finished, error, _ = call_in_thread(client.close, timeout=30)
     assert finished
     assert error is None
-    assert all(not t.is_alive() for t in client._callback_threads)
+    assert all(not t.is_alive() for t in client._session.callbacks.threads)
