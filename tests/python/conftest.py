@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import gatun
-from gatun import client as gatun_client
+from gatun import _session
 
 _JVM_FIXTURES = {"client", "fresh_client", "fields_client"}
 
@@ -34,19 +34,19 @@ def client() -> Iterator[gatun.GatunClient]:
 
 
 def _arena_regions(collect: bool = False) -> dict[int, int]:
-    """Live payload-arena regions per open client, after the JVM's pending
+    """Live payload-arena regions per open session, after the JVM's pending
     release notices are in (a ping carries them back); with ``collect``,
     after a garbage collection in the JVM too (what Java no longer
     references comes back only then, unless Java closed it)."""
     counts = {}
-    for client in list(gatun_client._LIVE):
-        if client.closed:
+    for session in _session.live_sessions():
+        if session.closed:
             continue
         if collect:
-            client.gc()
+            session.gc(5.0)
         else:
-            client.ping()
-        counts[id(client)] = client._native.arena_regions_in_use
+            session.ping()
+        counts[id(session)] = session.native.arena_regions_in_use
     return counts
 
 
@@ -100,12 +100,22 @@ public class Fields {
 """
 
 
+def _javac() -> str:
+    """javac, or a failure: without it the field-access, Arrow-Java, async and
+    callback tests cannot run, and skipping them would hide what they guard."""
+    javac = shutil.which("javac")
+    if javac is None:
+        pytest.fail(
+            "javac is not on PATH: the tests compile Java helper classes; install a JDK "
+            "(17 or later), not only a JRE"
+        )
+    return javac
+
+
 @pytest.fixture(scope="session")
 def test_classes(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A directory holding ``gatuntest.Fields`` compiled with javac."""
-    javac = shutil.which("javac")
-    if javac is None:
-        pytest.skip("javac is needed to compile the field-access test class")
+    javac = _javac()
     root = tmp_path_factory.mktemp("java-classes")
     source = root / "gatuntest" / "Fields.java"
     source.parent.mkdir()
@@ -125,9 +135,7 @@ def server_jar() -> Path:
 @pytest.fixture(scope="session")
 def java_helpers(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """tests/python/java/gatuntest/*.java compiled with javac against the server jar."""
-    javac = shutil.which("javac")
-    if javac is None:
-        pytest.skip("javac is needed to compile the gatuntest helper classes")
+    javac = _javac()
     out = tmp_path_factory.mktemp("gatuntest-classes")
     sources = sorted((Path(__file__).resolve().parent / "java" / "gatuntest").glob("*.java"))
     cmd = [javac, "-d", str(out), "-cp", str(server_jar()), *map(str, sources)]

@@ -11,17 +11,15 @@ the server jar.
 from __future__ import annotations
 
 import gc
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 import gatun
-
-pa = pytest.importorskip("pyarrow")
-pc = pytest.importorskip("pyarrow.compute")
 
 pytestmark = pytest.mark.jvm
 
@@ -129,35 +127,6 @@ def test_reusing_a_returned_vector_cannot_change_pythons_data(client: gatun.Gatu
     after = _stats(client)
     assert after["regions"] == before["regions"]
     assert after["blocks"] == before["blocks"]
-
-
-def _time_return(client: gatun.GatunClient, arena: bool, rounds: int = 30) -> float:
-    ops = _ops(client)
-    times = []
-    for _ in range(rounds):
-        ops.prepare(N, arena)
-        t0 = time.perf_counter()
-        out = ops.take()
-        times.append(time.perf_counter() - t0)
-        assert out.num_rows == N
-        del out
-        _settle(client)
-    times.sort()
-    return times[len(times) // 2]
-
-
-def test_measure_return_time(client: gatun.GatunClient, capsys: pytest.CaptureFixture[str]) -> None:
-    """Median time from the call until Python holds the table (1M int64)."""
-    _time_return(client, True, 3)  # warm up both paths
-    _time_return(client, False, 3)
-    arena = _time_return(client, True)
-    plain = _time_return(client, False)
-    with capsys.disabled():
-        print(
-            f"\n1M int64 Java -> Python: arena allocator {arena * 1e3:.3f} ms, "
-            f"plain RootAllocator {plain * 1e3:.3f} ms (median)"
-        )
-    assert arena < plain
 
 
 def test_above_the_jvm_high_water_mark_python_copies_and_releases(java_helpers: Path) -> None:

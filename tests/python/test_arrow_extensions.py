@@ -13,11 +13,10 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import pyarrow as pa
 import pytest
 
 import gatun
-
-pa = pytest.importorskip("pyarrow")
 
 pytestmark = [pytest.mark.jvm, pytest.mark.timeout(120)]
 

@@ -16,11 +16,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pytest
 
 import gatun
-
-pa = pytest.importorskip("pyarrow")
 
 pytestmark = pytest.mark.jvm
 
@@ -224,7 +223,8 @@ def test_a_closed_root_returned_names_the_mismatch(client: gatun.GatunClient) ->
 def test_concurrent_sends_wait_for_arena_space_instead_of_failing() -> None:
     """8 threads sending 10 MB tables through a 64 MB arena: a send that finds
     the arena full of other threads' batches waits for them to be released."""
-    np = pytest.importorskip("numpy")
+    import numpy as np
+
     table = pa.table({"x": np.arange(10 * 2**20 // 8, dtype=np.int64)})
     with gatun.connect(memory="64MB", lanes=2) as own:
         errors: list[BaseException] = []
@@ -250,7 +250,8 @@ def test_concurrent_sends_wait_for_arena_space_instead_of_failing() -> None:
 def test_half_the_arena_and_more_fits_after_a_large_batch() -> None:
     """The shared validity bitmap lives at the top of its segment, so it does
     not split the space that batches of most of the arena need."""
-    np = pytest.importorskip("numpy")
+    import numpy as np
+
     with gatun.connect(memory="64MB") as own:
         for mb in (32, 40, 48):
             root = own.send_arrow(pa.table({"x": np.zeros(mb * 2**20 // 8, dtype=np.int64)}))

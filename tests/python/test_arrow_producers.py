@@ -15,14 +15,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import duckdb
+import nanoarrow as na
+import polars as pl
+import pyarrow as pa
 import pytest
 
 import gatun
-
-pa = pytest.importorskip("pyarrow")
-pl = pytest.importorskip("polars")
-na = pytest.importorskip("nanoarrow")
-duckdb = pytest.importorskip("duckdb")
 
 pytestmark = [pytest.mark.jvm, pytest.mark.timeout(120)]
 

@@ -14,11 +14,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pytest
 
 import gatun
-
-pa = pytest.importorskip("pyarrow")
 
 pytestmark = pytest.mark.jvm
 

@@ -288,13 +288,15 @@ def test_ctrl_c_inside_a_callback_stops_the_call_and_the_client_goes_on(
     if threading.current_thread() is not threading.main_thread():
         pytest.skip("signals reach the main thread only")
     calls = 0
+    slept_through = False
 
     def interrupting(a: int, b: int) -> int:
-        nonlocal calls
+        nonlocal calls, slept_through
         calls += 1
         if calls == 3:
             os.kill(os.getpid(), signal.SIGINT)
-            time.sleep(5)  # the KeyboardInterrupt arrives here
+            time.sleep(30)  # the KeyboardInterrupt arrives here, cutting the sleep short
+            slept_through = True
         return compare(a, b)
 
     cmp = small.register_callback(interrupting, "java.util.Comparator")
@@ -302,13 +304,12 @@ def test_ctrl_c_inside_a_callback_stops_the_call_and_the_client_goes_on(
     # A shell without job control starts background jobs with SIGINT ignored
     # (then Python has no Ctrl-C handler): make Ctrl-C a KeyboardInterrupt.
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    start = time.monotonic()
     try:
         with pytest.raises(KeyboardInterrupt):
             small.jvm.java.util.Collections.sort(arr, cmp)
     finally:
         signal.signal(signal.SIGINT, previous)
-    assert time.monotonic() - start < 4
+    assert not slept_through, "the interrupt did not reach the callback"
     # The one lane is usable again, and callbacks still work on it.
     assert small.ping()
     small.unregister_callback(cmp)
@@ -328,12 +329,11 @@ def test_jvm_killed_during_a_callback_fails_promptly(fresh_client: gatun.GatunCl
 
     cmp = client.register_callback(kill_jvm, "java.util.Comparator")
     arr = client.jvm.java.util.ArrayList([2, 1])
-    finished, error, elapsed = call_in_thread(
-        lambda: client.jvm.java.util.Collections.sort(arr, cmp), timeout=30
+    finished, error, _ = call_in_thread(
+        lambda: client.jvm.java.util.Collections.sort(arr, cmp), timeout=20
     )
     assert finished, "a call whose JVM died during a callback hung"
     assert isinstance(error, BridgeClosedError), repr(error)
-    assert elapsed < 20
 
 
 def test_python_killed_during_a_callback_stops_the_jvm() -> None:
@@ -380,4 +380,4 @@ def test_close_with_callbacks_running_on_java_threads_does_not_hang() -> None:
     finished, error, _ = call_in_thread(client.close, timeout=30)
     assert finished
     assert error is None
-    assert all(not t.is_alive() for t in client._callback_threads)
+    assert all(not t.is_alive() for t in client._session.callbacks.threads)

@@ -207,10 +207,14 @@ def test_fields_of_a_user_class(fields_client: gatun.GatunClient) -> None:
     cls = c.jvm.gatuntest.Fields
     assert cls.counter == 7
     assert cls.CONSTANT == 42
-    c.set_static_field(cls, "counter", 8)
-    assert c.get_static_field("gatuntest.Fields", "counter") == 8
-    c.set_field(cls, "label", "changed")
-    assert c.get_field(cls, "label") == "changed"
+    try:
+        c.set_static_field(cls, "counter", 8)
+        assert c.get_static_field("gatuntest.Fields", "counter") == 8
+        c.set_field(cls, "label", "changed")
+        assert c.get_field(cls, "label") == "changed"
+    finally:  # the class is shared by every test of the session's fields_client
+        c.set_static_field(cls, "counter", 7)
+        c.set_static_field(cls, "label", "start")
     with pytest.raises(JavaException):
         c.set_static_field(cls, "CONSTANT", 1)
     with pytest.raises(JavaNoSuchFieldException):

@@ -10,8 +10,9 @@ The Rust core lives in :mod:`gatun._native`; everything public is re-exported he
 
 from __future__ import annotations
 
+from gatun._compat import ArrowContext, estimate_arrow_size
 from gatun._native import PROTOCOL_VERSION
-from gatun.arrow import ArrowContext, PayloadArena, estimate_arrow_size
+from gatun.arena import Arena, PayloadArena
 from gatun.async_client import AsyncGatunClient, AsyncJavaObject, AsyncJVMView, aconnect
 from gatun.client import BatchContext, BatchResult, GatunClient
 from gatun.config import GatunConfig, get_config, load_config, reset_config
@@ -56,6 +57,7 @@ __version__: str = _version()
 
 __all__ = [
     "PROTOCOL_VERSION",
+    "Arena",
     "BatchContext",
     "BatchResult",
     "BridgeClosedError",

@@ -74,11 +74,12 @@ class PendingCall:
     def nested(self) -> bool:
         """True for a call made by a coroutine callback on its call's lane."""
     def poll(self) -> int:
-        """0: not yet (wait until :meth:`fileno` is readable; poll once right
-        after :meth:`NativeClient.begin` too). 1: the answer arrived and the
-        lane was given back; :meth:`result` decodes it. 2: a callback call
-        arrived; :meth:`callback_call`, then :meth:`reply` or
-        :meth:`reply_error`, then poll again. Raises
+        """``gatun._layout.POLL_NOT_YET`` (0): not yet (wait until
+        :meth:`fileno` is readable; poll once right after
+        :meth:`NativeClient.begin` too). ``POLL_ANSWER`` (1): the answer
+        arrived and the lane was given back; :meth:`result` decodes it.
+        ``POLL_CALLBACK`` (2): a callback call arrived; :meth:`callback_call`,
+        then :meth:`reply` or :meth:`reply_error`, then poll again. Raises
         ``gatun.BridgeClosedError`` once the JVM is gone."""
     def result(self) -> Any:
         """The answer's value; a Java exception is raised as by :meth:`NativeClient.request`."""
@@ -292,9 +293,10 @@ class NativeClient:
 
     def stream_batch(self, batch: Any, reader: int, end: bool) -> Any:
         """Send one record batch into a Java ``BridgeArrowReader``: ``reader``
-        0 opens a new one (its reference is returned), -1 is the reader whose
-        pull callback is running on this call's Java thread, else the
-        reader's object id; ``end`` marks the stream's last batch."""
+        0 opens a new one (its reference is returned),
+        ``gatun._layout.PULLING_READER`` (-1) is the reader whose pull
+        callback is running on this call's Java thread, else the reader's
+        object id; ``end`` marks the stream's last batch."""
 
     def arena_allocate(self, nbytes: int) -> ArenaBuffer:
         """A writable buffer in the payload arena: Arrow data built on it

@@ -1,4 +1,5 @@
-"""Arrow data across the bridge: the payload arena and the upstream-compatible calls.
+"""Arrow data across the bridge: sending producers to the JVM (batches, pulled
+streams), reading Java's Arrow objects back, and casting view types away.
 
 ``GatunClient.send_arrow(data)`` is the primary API: any Arrow producer
 (pyarrow ``Table``/``RecordBatch``/``RecordBatchReader``/``Array``, polars,
@@ -9,29 +10,24 @@ own memory; no pool can be supplied from outside) and the JVM wraps it in
 place as a ``VectorSchemaRoot``, without deserialising. The data stays valid
 for exactly as long as Java references it: closing the root releases it.
 
-The upstream calls (``send_arrow_table``, ``send_arrow_buffers``,
-``get_payload_arena``, ``reset_payload_arena``, ``arrow_context``,
-``estimate_arrow_size``) are thin wrappers over the same path; none of them
-needs an epoch or a reset to stay correct.
+The builders of data in the arena are in :mod:`gatun.arena`; the upstream
+calls (``send_arrow_table``, ``arrow_context``, ...) in :mod:`gatun._compat`,
+thin wrappers over the same path.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
+
+from gatun import _native
+from gatun._layout import PULLING_READER
 
 if TYPE_CHECKING:
     from gatun.client import GatunClient
     from gatun.objects import JavaObject
 
-__all__ = [
-    "ArenaAllocator",
-    "ArrowContext",
-    "PayloadArena",
-    "estimate_arrow_size",
-    "without_views",
-]
+__all__ = ["as_batches", "is_stream", "send", "without_views"]
 
 
 def send(client: GatunClient, data: Any, cast_views: bool = False) -> JavaObject:
@@ -46,12 +42,16 @@ def send(client: GatunClient, data: Any, cast_views: bool = False) -> JavaObject
     if is_stream(data):
         return send_stream(client, data)
     batches = as_batches(data)
-    return reclaiming(client, lambda: client._native.send_arrow(batches))
+    native = client._session.native
+    return reclaiming(client, lambda: native.send_arrow(batches))
 
 
 #: How long a send waits for arena space (other threads' batches in flight,
 #: roots the JVM's collector has yet to find) before it gives up.
 ARENA_FULL_WAIT = 10.0
+#: How long the collection a full arena triggers waits for what it found
+#: (the default of :meth:`GatunClient.gc`).
+_RECLAIM_TIMEOUT = 5.0
 
 
 def reclaiming(client: GatunClient, send: Any) -> Any:
@@ -64,6 +64,7 @@ def reclaiming(client: GatunClient, send: Any) -> Any:
 
     from gatun.exceptions import PayloadTooLargeError
 
+    session = client._session
     deadline = None
     pause = 0.001
     while True:
@@ -74,13 +75,13 @@ def reclaiming(client: GatunClient, send: Any) -> Any:
                 raise
             if deadline is None:
                 deadline = time.monotonic() + ARENA_FULL_WAIT
-                client.gc()
+                session.gc(_RECLAIM_TIMEOUT)
                 continue
             if time.monotonic() >= deadline:
                 raise
         time.sleep(pause)
         pause = min(pause * 2, 0.05)
-        client.ping()  # brings back the releases of what the JVM let go meanwhile
+        session.ping()  # brings back the releases of what the JVM let go meanwhile
 
 
 def as_batches(data: Any) -> Any:
@@ -92,8 +93,6 @@ def as_batches(data: Any) -> Any:
     ``"values"`` (``_native.DEFAULT_COLUMN``). A stream is wrapped, not read."""
     if type(data).__name__ in _BATCH_TYPES and type(data).__module__.startswith("pyarrow"):
         return data
-    from gatun import _native
-
     return _native.record_batches(_as_arrow_producer(data))
 
 
@@ -125,11 +124,6 @@ def java_array(client: GatunClient, obj: JavaObject) -> Any:
     return value
 
 
-#: ``stream_batch`` target: the Java reader whose pull source is running (a
-#: nested request from the callback is served by the thread that pulls).
-_PULLING_READER = -1
-
-
 def send_stream(client: GatunClient, data: Any) -> JavaObject:
     """Send a stream as a Java ``BridgeArrowReader`` that **pulls** its batches.
 
@@ -151,7 +145,7 @@ def send_stream(client: GatunClient, data: Any) -> JavaObject:
     if first is None:
         first = pa.RecordBatch.from_pylist([], schema=reader.schema)
     pending = [next(batches, None)]
-    native = client._native
+    native = client._session.native
     java_reader = reclaiming(client, lambda: native.stream_batch(first, 0, pending[0] is None))
     if pending[0] is None:
         return java_reader
@@ -186,8 +180,10 @@ class _StreamSource:
         end = self._pending is None
         if end:
             self._forget()  # Java asks no more after the last batch
-        native = self._client._native
-        reclaiming(self._client, lambda: native.stream_batch(batch, _PULLING_READER, end))
+        # PULLING_READER: the Java reader whose pull source is running (this
+        # callback's request is served by the thread that pulls).
+        native = self._client._session.native
+        reclaiming(self._client, lambda: native.stream_batch(batch, PULLING_READER, end))
         return True
 
     def close(self) -> None:
@@ -196,7 +192,7 @@ class _StreamSource:
     def _forget(self) -> None:
         self._batches = None
         self._pending = None
-        self._client._callbacks.pop(self.callback_id, None)
+        self._client._session.callbacks.forget(self.callback_id)
 
 
 def without_views(data: Any) -> Any:
@@ -296,133 +292,3 @@ def _as_arrow_producer(data: Any) -> Any:
         f"cannot send a {type(data).__name__} as Arrow data: it has neither "
         "__arrow_c_stream__ nor __arrow_c_array__ (convert it with pyarrow first)"
     )
-
-
-def estimate_arrow_size(table: Any) -> int:
-    """Upper bound of the arena bytes ``table`` needs: every buffer of every
-    chunk, each rounded up to Arrow's 64-byte alignment (slices count whole)."""
-    total = 0
-    for column in table.columns:
-        for chunk in column.chunks:
-            for buf in chunk.buffers():
-                if buf is not None:
-                    total += (buf.size + 63) // 64 * 64
-    return total
-
-
-class ArenaAllocator:
-    """Buffers in the shared-memory payload arena, for data built in place.
-
-    Arrow data whose buffers come from here crosses to the JVM with **no copy
-    at all**: the send path finds them inside the arena and references them.
-    pyarrow wraps numeric numpy arrays without copying, so the simplest use is::
-
-        x = client.arena.numpy(1_000_000, "int64")   # shared memory
-        x[:] = np.arange(1_000_000)                   # fill it in place
-        root = client.send_arrow(pa.table({"x": x}))  # nothing is copied
-
-    A buffer stays valid while Python or the JVM references it.
-    """
-
-    def __init__(self, client: GatunClient) -> None:
-        self._client = client
-
-    def buffer(self, nbytes: int) -> Any:
-        """A writable ``pyarrow.Buffer`` of ``nbytes`` in the arena."""
-        import pyarrow as pa
-
-        return pa.py_buffer(self._client._native.arena_allocate(nbytes))
-
-    def numpy(self, shape: int | tuple[int, ...], dtype: Any) -> Any:
-        """An uninitialised writable numpy array in the arena."""
-        import numpy as np
-
-        dt = np.dtype(dtype)
-        count = int(np.prod(shape))
-        raw = self._client._native.arena_allocate(max(1, count * dt.itemsize))
-        return np.frombuffer(raw, dtype=dt, count=count).reshape(shape)
-
-    def array(self, values: Any, type: Any = None) -> Any:
-        """``values`` copied once into the arena as a pyarrow ``Array`` (fixed-width
-        types without nulls), ready to be sent without a further copy."""
-        import numpy as np
-        import pyarrow as pa
-
-        src = np.asarray(values if type is None else pa.array(values, type=type).to_numpy())
-        dst = self.numpy(src.shape, src.dtype)
-        dst[...] = src
-        return pa.array(dst, type=type)
-
-
-class PayloadArena:
-    """Upstream's view of the payload arena, kept for compatibility.
-
-    The arena grows by shared-memory segments as needed and frees a region as
-    soon as neither side references it, so there is nothing to reset and no
-    stale data to guard against: :meth:`reset` is a no-op.
-    """
-
-    def __init__(self, client: GatunClient) -> None:
-        self._client = client
-
-    def bytes_used(self) -> int:
-        """Bytes held by live regions."""
-        return int(self._client._native.arena_bytes_in_use)
-
-    def bytes_available(self) -> int:
-        """Bytes the arena may still grow by."""
-        return max(0, (self._client.memory or 0) - self.bytes_used())
-
-    def reset(self) -> None:
-        """No-op: regions are freed when released (upstream needed an epoch)."""
-
-    def close(self) -> None:
-        """No-op: the arena belongs to the client."""
-
-    def __enter__(self) -> PayloadArena:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-class ArrowContext:
-    """Sends tables and closes their Java roots when the context ends.
-
-    >>> with client.arrow_context() as ctx:          # doctest: +SKIP
-    ...     root = ctx.send(table)
-    ...     client.jvm.my.Job.process(root)
-    """
-
-    def __init__(self, client: GatunClient) -> None:
-        self._client = client
-        self._roots: list[JavaObject] = []
-
-    def send(self, data: Any) -> JavaObject:
-        """Send ``data`` (as :meth:`GatunClient.send_arrow`); closed on exit."""
-        root = send(self._client, data)
-        self._roots.append(root)
-        return root
-
-    def close(self) -> None:
-        """Close every root sent through this context (frees the arena)."""
-        roots, self._roots = self._roots, []
-        if not self._client.closed:
-            for root in roots:
-                root.close()
-
-    def __enter__(self) -> ArrowContext:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-@contextmanager
-def arrow_context(client: GatunClient) -> Iterator[ArrowContext]:
-    """Upstream's ``arrow_context()``: see :class:`ArrowContext`."""
-    ctx = ArrowContext(client)
-    try:
-        yield ctx
-    finally:
-        ctx.close()

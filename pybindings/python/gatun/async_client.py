@@ -51,28 +51,24 @@ from collections.abc import Awaitable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final
 
-from gatun import _native
-from gatun.client import GatunClient, _class_name_of
-from gatun.jvm import JavaStaticMethod, JVMNode
+from gatun import _actions, _native
+from gatun._callbacks import awaited, check_callback
+from gatun._layout import POLL_ANSWER, POLL_CALLBACK
+from gatun.client import GatunClient
+from gatun.jvm import JavaStaticMethod, JVMNode, class_name_of
 from gatun.launcher import connect
 from gatun.objects import JavaObject
 
 __all__ = ["AsyncGatunClient", "AsyncJVMView", "AsyncJavaObject", "aconnect"]
 
-_ACTIONS: Final[dict[str, int]] = dict(_native.ACTIONS)
-_PING: Final = _ACTIONS["Ping"]
-_CREATE: Final = _ACTIONS["CreateObject"]
-_INVOKE: Final = _ACTIONS["InvokeMethod"]
-_INVOKE_STATIC: Final = _ACTIONS["InvokeStaticMethod"]
-_GET_STATIC: Final = _ACTIONS["GetStaticField"]
-_REFLECT: Final = _ACTIONS["Reflect"]
-_REGISTER_CALLBACK: Final = _ACTIONS["RegisterCallback"]
-_UNREGISTER_CALLBACK: Final = _ACTIONS["UnregisterCallback"]
-
-# PendingCall.poll() results.
-_NOT_YET: Final = 0
-_ANSWER: Final = 1
-_CALLBACK: Final = 2
+_PING: Final = _actions.PING
+_CREATE: Final = _actions.CREATE_OBJECT
+_INVOKE: Final = _actions.INVOKE_METHOD
+_INVOKE_STATIC: Final = _actions.INVOKE_STATIC_METHOD
+_GET_STATIC: Final = _actions.GET_STATIC_FIELD
+_REFLECT: Final = _actions.REFLECT
+_REGISTER_CALLBACK: Final = _actions.REGISTER_CALLBACK
+_UNREGISTER_CALLBACK: Final = _actions.UNREGISTER_CALLBACK
 
 
 class _HeldLane:
@@ -119,10 +115,6 @@ async def _readable(loop: asyncio.AbstractEventLoop, fd: int) -> None:
         await future
     finally:
         loop.remove_reader(fd)
-
-
-async def _awaited(awaitable: Awaitable[Any]) -> Any:
-    return await awaitable
 
 
 async def _settle(task: asyncio.Future[Any]) -> None:
@@ -221,7 +213,7 @@ class AsyncJVMView:
 
 
 def _class_of(cls: str | JVMNode | AsyncJVMView) -> str:
-    return _class_name_of(cls._node if isinstance(cls, AsyncJVMView) else cls)
+    return class_name_of(cls._node if isinstance(cls, AsyncJVMView) else cls)
 
 
 class AsyncGatunClient:
@@ -230,9 +222,9 @@ class AsyncGatunClient:
     def __init__(self, sync: GatunClient, workers: int | None = None) -> None:
         #: The synchronous client underneath.
         self.sync = sync
-        self._native = sync._native
+        self._session = sync._session
         self._pool = ThreadPoolExecutor(
-            max_workers=workers or sync._native.lanes, thread_name_prefix="gatun-async"
+            max_workers=workers or self._session.native.lanes, thread_name_prefix="gatun-async"
         )
         #: How many calls waited through the event loop and how many on a
         #: worker thread (see the module docstring).
@@ -257,7 +249,7 @@ class AsyncGatunClient:
     ) -> Any:
         """One request: on a lane watched by the loop when one is free, else
         on a worker thread."""
-        self.sync._check()
+        self._session.check()
         args = _unwrap(args)
         held = _HELD.get()
         if held is not None and held.client is self and held.active:
@@ -265,14 +257,14 @@ class AsyncGatunClient:
                 held, action, object_id, class_name, name, args, return_object_ref
             )
         try:
-            pending = self._native.begin(
+            pending = self._session.native.begin(
                 action, object_id, class_name, name, args, return_object_ref
             )
         except _native.CallNeedsThread:
             pending = None
         if pending is None:
             return await self._run(
-                self.sync._request, action, object_id, class_name, name, args, return_object_ref
+                self._session.request, action, object_id, class_name, name, args, return_object_ref
             )
         self.calls_on_loop += 1
         return _wrap(self, await self._complete(pending))
@@ -318,9 +310,9 @@ class AsyncGatunClient:
         try:
             while True:
                 state = pending.poll()
-                if state == _ANSWER:
+                if state == POLL_ANSWER:
                     return pending.result()
-                if state == _CALLBACK:
+                if state == POLL_CALLBACK:
                     await self._serve_callback(pending)
                     yielded = False
                 elif not yielded:
@@ -338,7 +330,7 @@ class AsyncGatunClient:
         """Run the callback call that arrived on ``pending``'s lane and reply."""
         callback_id, method, interface, args = pending.callback_call()
         try:
-            target, _ = self.sync._callback_target(callback_id, method, interface)
+            target, _ = self._session.callbacks.target(callback_id, method, interface)
             result = pending.call_held(target, args)
             if inspect.isawaitable(result):
                 result = await self._await_holding(pending, result)
@@ -353,7 +345,7 @@ class AsyncGatunClient:
         held = _HeldLane(self, pending)
         context = contextvars.copy_context()
         context.run(_HELD.set, held)
-        task = context.run(asyncio.ensure_future, _awaited(awaitable))
+        task = context.run(asyncio.ensure_future, awaited(awaitable))
         try:
             return await task
         finally:
@@ -361,10 +353,10 @@ class AsyncGatunClient:
 
     async def _reflect(self, full_name: str) -> str:
         """What ``full_name`` is (cached per client, as the sync client's)."""
-        kind = self.sync._reflect_cache.get(full_name)
+        kind = self._session.cached_reflect(full_name)
         if kind is None:
             kind = str(await self._call(_REFLECT, 0, full_name))
-            self.sync._remember_reflect(full_name, kind)
+            self._session.remember_reflect(full_name, kind)
         return kind
 
     @property
@@ -412,12 +404,10 @@ class AsyncGatunClient:
         """Implement a Java interface with ``fn`` (see
         :meth:`gatun.GatunClient.register_callback`); a coroutine function is
         awaited on this event loop each time Java calls it."""
-        from gatun.client import _check_callback
-
-        _check_callback(fn)
+        check_callback(fn)
         loop = asyncio.get_running_loop()
         proxy = await self._call(_REGISTER_CALLBACK, 0, _class_of(interface_name))
-        self.sync._adopt_callback(proxy.java_object, fn, loop)
+        self._session.callbacks.adopt(proxy.java_object.object_id, fn, loop)
         return proxy  # type: ignore[no-any-return]
 
     async def unregister_callback(self, callback: AsyncJavaObject | JavaObject | int) -> None:
@@ -425,7 +415,7 @@ class AsyncGatunClient:
         if isinstance(callback, AsyncJavaObject):
             callback = callback.java_object
         callback_id = callback if isinstance(callback, int) else callback.object_id
-        self.sync._callbacks.pop(callback_id, None)
+        self._session.callbacks.forget(callback_id)
         await self._call(_UNREGISTER_CALLBACK, callback_id)
 
     async def ping(self) -> bool:

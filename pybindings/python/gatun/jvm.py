@@ -2,22 +2,31 @@
 
 Nodes are lazy dotted names. The server's ``Reflect`` action decides what a
 name is (class, static method, static field) the first time it matters; the
-answer is cached per client, so a name costs at most one round trip.
+answer is cached per session (:class:`~gatun._session._Session`), so a name
+costs at most one round trip.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Final
 
-from gatun import _native
+from gatun import _actions
 from gatun.exceptions import BridgeClosedError
 
 if TYPE_CHECKING:
     from gatun.client import GatunClient
 
-__all__ = ["JVMNode", "JVMView", "JavaClass", "JavaPackage", "JavaStaticMethod", "java_import"]
+__all__ = [
+    "JVMNode",
+    "JVMView",
+    "JavaClass",
+    "JavaPackage",
+    "JavaStaticMethod",
+    "class_name_of",
+    "java_import",
+]
 
-_INVOKE_STATIC: Final = _native.ACTIONS["InvokeStaticMethod"]
+_INVOKE_STATIC: Final = _actions.INVOKE_STATIC_METHOD
 
 
 class JavaStaticMethod:
@@ -27,10 +36,12 @@ class JavaStaticMethod:
     lookup on later calls.
     """
 
-    __slots__ = ("_client", "class_name", "name")
+    # The client is kept so that it lives as long as the method does.
+    __slots__ = ("_client", "_session", "class_name", "name")
 
     def __init__(self, client: GatunClient, class_name: str, name: str) -> None:
         self._client = client
+        self._session = client._session
         self.class_name = class_name
         self.name = name
 
@@ -38,10 +49,10 @@ class JavaStaticMethod:
         # The hot path of a bound call: straight to the native request (what
         # `client.invoke_static_method` does, without its two extra frames,
         # about a microsecond of Python on a slow core).
-        client = self._client
-        if client._unusable is not None:
-            raise BridgeClosedError(client._unusable)
-        return client._native.request(_INVOKE_STATIC, 0, self.class_name, self.name, args, False)
+        session = self._session
+        if session.unusable is not None:
+            raise BridgeClosedError(session.unusable)
+        return session.native.request(_INVOKE_STATIC, 0, self.class_name, self.name, args, False)
 
     def __repr__(self) -> str:
         return f"<JavaStaticMethod {self.class_name}.{self.name}>"
@@ -70,7 +81,7 @@ class JVMNode:
         return self._path
 
     def _kind(self) -> str:
-        return self._client._reflect_cached(self._path)
+        return self._client._session.reflect(self._path)
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
@@ -82,7 +93,7 @@ class JVMNode:
         # Members are only looked up on names that look like classes; package
         # segments extend the path without a round trip.
         if _looks_like_class(self._path) and self._kind() == "class":
-            kind = self._client._reflect_cached(child)
+            kind = self._client._session.reflect(child)
             if kind == "field":  # a value: read it every time
                 return self._client.get_static_field(self._path, name)
             nested = f"{self._path}${name}"
@@ -91,7 +102,7 @@ class JVMNode:
             elif kind == "class" or (
                 kind == "none"
                 and name[:1].isupper()
-                and self._client._reflect_cached(nested) == "class"
+                and self._client._session.reflect(nested) == "class"
             ):  # a nested class: use its binary name
                 member = JavaClass(self._client, nested)
         self.__dict__[name] = member
@@ -108,7 +119,7 @@ class JVMNode:
             raise TypeError(f"{self._path} is a static field, not callable")
         # Unknown to Reflect: perform the most plausible operation and let the
         # server report precisely what is missing (class, method, or access).
-        if parent and self._client._reflect_cached(parent) == "class":
+        if parent and self._client._session.reflect(parent) == "class":
             return self._client.invoke_static_method(parent, name, *args)
         return self._client.create_object(self._path, *args)
 
@@ -142,6 +153,15 @@ class JavaClass(JVMNode):
     """
 
     __slots__ = ()
+
+
+def class_name_of(cls: str | JVMNode) -> str:
+    """The class name of a name or a class node (``client.jvm.java.util.ArrayList``)."""
+    if isinstance(cls, str):
+        return cls
+    if isinstance(cls, JVMNode):
+        return cls.path
+    raise TypeError(f"expected a class name or a class node, not {type(cls).__name__}")
 
 
 def _looks_like_class(path: str) -> bool:
@@ -189,7 +209,7 @@ class JVMView:
         found = None
         for package in self._wildcards:
             candidate = f"{package}.{name}"
-            if self._client._reflect_cached(candidate) == "class":
+            if self._client._session.reflect(candidate) == "class":
                 found = candidate
                 break
         self._resolved[name] = found

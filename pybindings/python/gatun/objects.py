@@ -3,7 +3,8 @@ for Java arrays, lists and overload hints.
 
 A :class:`JavaObject` is a native :class:`gatun._native.ObjectRef` plus the
 client that owns it; its id is released by the native core when the last
-Python reference dies.
+Python reference dies. Proxies reach the session through the client's
+:class:`~gatun._session._Session`.
 """
 
 from __future__ import annotations
@@ -11,21 +12,30 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Final
 
-from gatun import _native
+from gatun import _actions, _native
+from gatun import arrow as _arrow
 from gatun.exceptions import BridgeClosedError, JavaNoSuchMethodException
 
 if TYPE_CHECKING:
     from gatun.client import GatunClient
 
-__all__ = ["ELEMENT_TYPES", "JavaArray", "JavaList", "JavaObject", "TypeHint"]
+__all__ = ["ELEMENT_TYPES", "JavaArray", "JavaList", "JavaObject", "TypeHint", "object_id_of"]
 
-#: Element types a :class:`JavaArray` can have.
-ELEMENT_TYPES: Final[frozenset[str]] = frozenset(
-    {"Int", "Long", "Double", "Float", "Bool", "Byte", "Short", "Char", "String", "Object"}
-)
+#: Element types a :class:`JavaArray` can have: the native core's table, whose
+#: ``"Boolean"`` is only an accepted spelling of ``"Bool"``.
+ELEMENT_TYPES: Final[frozenset[str]] = frozenset(_native.ELEMENT_TYPES) - {"Boolean"}
 
 _ARRAY_CLASS: Final = "java.lang.reflect.Array"
-_INVOKE: Final = _native.ACTIONS["InvokeMethod"]
+_INVOKE: Final = _actions.INVOKE_METHOD
+
+
+def object_id_of(obj: JavaObject | int) -> int:
+    """The object id of a proxy, or ``obj`` itself when it is already an id."""
+    if isinstance(obj, _native.ObjectRef):
+        return obj.object_id
+    if isinstance(obj, int) and not isinstance(obj, bool):
+        return obj
+    raise TypeError(f"expected a JavaObject or an object id, not {type(obj).__name__}")
 
 
 class _BoundJavaMethod:
@@ -40,10 +50,10 @@ class _BoundJavaMethod:
     def __call__(self, *args: Any) -> Any:
         # Straight to the native request, as `client.invoke_method` would.
         obj = self._obj
-        client = obj._client
-        if client._unusable is not None:
-            raise BridgeClosedError(client._unusable)
-        return client._native.request(_INVOKE, obj.object_id, None, self._name, args, False)
+        session = obj._client._session
+        if session.unusable is not None:
+            raise BridgeClosedError(session.unusable)
+        return session.native.request(_INVOKE, obj.object_id, None, self._name, args, False)
 
     def __repr__(self) -> str:
         return f"<Java method {self._name} of {self._obj!r}>"
@@ -66,7 +76,7 @@ class JavaObject(_native.ObjectRef):
     _client: GatunClient
 
     def __new__(cls, client: GatunClient, object_id: int, class_name: str) -> JavaObject:
-        self = super().__new__(cls, client._native, object_id, class_name)
+        self = super().__new__(cls, client._session.native, object_id, class_name)
         self._client = client
         return self  # type: ignore[return-value]
 
@@ -94,18 +104,14 @@ class JavaObject(_native.ObjectRef):
         DuckDB): the data crosses by value, as if a Java method returned it
         (a reader is read as pyarrow asks, and closed when dropped). Any other
         object raises ``JavaIllegalArgumentException``."""
-        from gatun import arrow
-
-        return arrow.java_stream(self._client, self).__arrow_c_stream__(requested_schema)
+        return _arrow.java_stream(self._client, self).__arrow_c_stream__(requested_schema)
 
     def __arrow_c_array__(self, requested_schema: object | None = None) -> tuple[object, object]:
         """A proxy of a ``FieldVector`` is an Arrow array, one of a
         ``VectorSchemaRoot`` a struct array of its columns (``pa.array(vector)``,
         ``pa.record_batch(root)``); a reader is a stream only
         (``JavaIllegalArgumentException``, the reader left unread)."""
-        from gatun import arrow
-
-        return arrow.java_array(self._client, self).__arrow_c_array__(requested_schema)
+        return _arrow.java_array(self._client, self).__arrow_c_array__(requested_schema)
 
     # -- Python protocols -------------------------------------------------
 
@@ -155,7 +161,7 @@ class JavaObject(_native.ObjectRef):
     def _array_items(self, indices: range) -> list[Any]:
         """Elements at ``indices`` in one round trip."""
         calls = [(_ARRAY_CLASS, "get", (self, i)) for i in indices]
-        return self._client._static_calls(calls)
+        return self._client._session.static_calls(calls)
 
     def __contains__(self, item: object) -> bool:
         if self.is_array:

@@ -1,0 +1,28 @@
+"""The request action codes, by name: the one table every Python module sends from.
+
+The numbers are the ``Action`` enum of schemas/bridge.fbs, exported by the
+native module as ``_native.ACTIONS``; nothing here repeats them by hand.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from gatun import _native
+
+#: Every action of the protocol, name -> code.
+ACTIONS: Final[dict[str, int]] = dict(_native.ACTIONS)
+
+PING: Final = ACTIONS["Ping"]
+CREATE_OBJECT: Final = ACTIONS["CreateObject"]
+INVOKE_METHOD: Final = ACTIONS["InvokeMethod"]
+INVOKE_STATIC_METHOD: Final = ACTIONS["InvokeStaticMethod"]
+GET_FIELD: Final = ACTIONS["GetField"]
+SET_FIELD: Final = ACTIONS["SetField"]
+GET_STATIC_FIELD: Final = ACTIONS["GetStaticField"]
+SET_STATIC_FIELD: Final = ACTIONS["SetStaticField"]
+REFLECT: Final = ACTIONS["Reflect"]
+IS_INSTANCE_OF: Final = ACTIONS["IsInstanceOf"]
+GET_METRICS: Final = ACTIONS["GetMetrics"]
+REGISTER_CALLBACK: Final = ACTIONS["RegisterCallback"]
+UNREGISTER_CALLBACK: Final = ACTIONS["UnregisterCallback"]

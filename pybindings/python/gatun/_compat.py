@@ -1,0 +1,203 @@
+"""Upstream Gatun's calls, kept so code written for it runs unchanged: the
+:class:`UpstreamCalls` mixin of :class:`~gatun.GatunClient` (``send_arrow_table``,
+``get_arrow_data``, ``invoke_methods``, ...), :class:`ArrowContext` and
+:func:`estimate_arrow_size`. Each is a thin wrapper over the native paths;
+none needs an epoch or a reset to stay correct.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from gatun import _actions
+from gatun import arrow as _arrow
+from gatun._convert import single_batch
+from gatun.arena import PayloadArena
+from gatun.jvm import JVMNode, class_name_of
+
+if TYPE_CHECKING:
+    from gatun._session import _Session
+    from gatun.client import GatunClient
+    from gatun.objects import JavaObject
+
+__all__ = ["ArrowContext", "UpstreamCalls", "arrow_context", "estimate_arrow_size"]
+
+_VECTOR_SCHEMA_ROOT = "org.apache.arrow.vector.VectorSchemaRoot"
+
+
+class UpstreamCalls:
+    """Upstream Gatun's calls on :class:`~gatun.GatunClient` (a mixin)."""
+
+    #: The root(s) of the last upstream-style send (``send_arrow_table``).
+    _current_root: Any = None
+
+    if TYPE_CHECKING:
+        _session: _Session
+
+        @property
+        def closed(self) -> bool: ...
+
+        def send_arrow(self, data: Any, *, cast_views: bool = False) -> Any: ...
+
+        def invoke_static_method(
+            self,
+            cls: str | JVMNode,
+            method_name: str,
+            *args: Any,
+            return_object_ref: bool = False,
+        ) -> Any: ...
+
+    # -- several requests in one round trip ------------------------------------
+
+    def invoke_methods(
+        self,
+        obj: JavaObject | int,
+        calls: Sequence[tuple[str, Sequence[Any]]],
+        return_object_refs: bool | Sequence[bool] = False,
+    ) -> list[Any]:
+        """Call several methods of ``obj`` in order, in one round trip.
+
+        ``calls`` is a list of ``(method_name, args_tuple)``. The first failure
+        is raised. ``return_object_refs`` is one flag for all calls or one per call.
+        """
+        if isinstance(return_object_refs, bool):
+            flags: Sequence[bool] = [return_object_refs] * len(calls)
+        else:
+            flags = list(return_object_refs)
+            if len(flags) != len(calls):
+                raise ValueError(
+                    f"return_object_refs has {len(flags)} flags for {len(calls)} calls"
+                )
+        return self._session.run_all(
+            (_actions.INVOKE_METHOD, obj, None, name, args, bool(flag))
+            for (name, args), flag in zip(calls, flags, strict=True)
+        )
+
+    def create_objects(self, specs: Sequence[tuple[str | JVMNode, Sequence[Any]]]) -> list[Any]:
+        """Construct several objects in one round trip; ``specs`` is a list of
+        ``(class_name, args_tuple)``. The first failure is raised."""
+        return self._session.run_all(
+            (_actions.CREATE_OBJECT, None, class_name_of(cls), None, args, False)
+            for cls, args in specs
+        )
+
+    def get_fields(self, obj: JavaObject | int, names: Sequence[str]) -> list[Any]:
+        """Read several instance fields of ``obj`` in one round trip."""
+        return self._session.run_all((_actions.GET_FIELD, obj, None, n, (), False) for n in names)
+
+    # -- Arrow ---------------------------------------------------------------------
+
+    def send_arrow_table(self, table: Any) -> str:
+        """Upstream-compatible: send ``table``; returns ``"Received N rows"``.
+
+        The JVM keeps the data as the client's current root (see
+        :meth:`get_arrow_data`) until the next send or :meth:`reset_payload_arena`.
+        """
+        # As upstream: a table's chunks are combined into one batch.
+        batch = single_batch(table)
+        self._replace_current_root(self.send_arrow(batch))
+        return f"Received {batch.num_rows} rows"
+
+    def send_arrow_table_batched(self, table: Any, batch_size: int | None = None) -> list[str]:
+        """Upstream-compatible: send ``table`` in batches of ``batch_size`` rows."""
+        batches = table.to_batches(max_chunksize=batch_size) if batch_size else table.to_batches()
+        return [self.send_arrow_table(batch) for batch in batches]
+
+    def get_payload_arena(self) -> PayloadArena:
+        """Upstream-compatible view of the payload arena."""
+        return PayloadArena(self)  # type: ignore[arg-type]
+
+    def send_arrow_buffers(
+        self, table: Any, arena: PayloadArena | None = None, schema_cache: Any = None
+    ) -> str:
+        """Upstream-compatible zero-copy send; ``arena`` and ``schema_cache`` are
+        accepted and unused (schemas are registered once per session anyway)."""
+        batch = single_batch(table)
+        self._replace_current_root(self.send_arrow(batch))
+        return f"Received {batch.num_rows} rows via zero-copy buffers"
+
+    def reset_payload_arena(self) -> None:
+        """Upstream-compatible: release the current root. Nothing else needs a
+        reset: regions are freed as soon as neither side references them."""
+        self._replace_current_root(None)
+
+    def get_arrow_data(self) -> Any:
+        """The data of the last :meth:`send_arrow_table` / :meth:`send_arrow_buffers`,
+        read back from the JVM as a pyarrow ``Table``."""
+        root = self._current_root
+        if root is None:
+            raise RuntimeError("no Arrow data has been sent yet (send_arrow_table first)")
+        if root.class_name != _VECTOR_SCHEMA_ROOT:
+            raise NotImplementedError(
+                f"the last send crossed as a {root.class_name} (dictionary columns, or a "
+                "batch over 512 MiB), which cannot be read back without consuming it"
+            )
+        # Returned by value, the root itself crosses (its buffers are Python's own
+        # regions, referenced in place); the JVM's root is left as it was.
+        return self.invoke_static_method("java.util.Objects", "requireNonNull", root)
+
+    def arrow_context(self) -> Any:
+        """Upstream-compatible scope: tables sent through it are closed on exit."""
+        return arrow_context(self)  # type: ignore[arg-type]
+
+    def _replace_current_root(self, root: Any) -> Any:
+        old, self._current_root = self._current_root, root
+        if old is not None and not self.closed:
+            old.close()
+        return root
+
+
+class ArrowContext:
+    """Sends tables and closes their Java roots when the context ends.
+
+    >>> with client.arrow_context() as ctx:          # doctest: +SKIP
+    ...     root = ctx.send(table)
+    ...     client.jvm.my.Job.process(root)
+    """
+
+    def __init__(self, client: GatunClient) -> None:
+        self._client = client
+        self._roots: list[JavaObject] = []
+
+    def send(self, data: Any) -> JavaObject:
+        """Send ``data`` (as :meth:`GatunClient.send_arrow`); closed on exit."""
+        root = _arrow.send(self._client, data)
+        self._roots.append(root)
+        return root
+
+    def close(self) -> None:
+        """Close every root sent through this context (frees the arena)."""
+        roots, self._roots = self._roots, []
+        if not self._client.closed:
+            for root in roots:
+                root.close()
+
+    def __enter__(self) -> ArrowContext:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@contextmanager
+def arrow_context(client: GatunClient) -> Iterator[ArrowContext]:
+    """Upstream's ``arrow_context()``: see :class:`ArrowContext`."""
+    ctx = ArrowContext(client)
+    try:
+        yield ctx
+    finally:
+        ctx.close()
+
+
+def estimate_arrow_size(table: Any) -> int:
+    """Upper bound of the arena bytes ``table`` needs: every buffer of every
+    chunk, each rounded up to Arrow's 64-byte alignment (slices count whole)."""
+    total = 0
+    for column in table.columns:
+        for chunk in column.chunks:
+            for buf in chunk.buffers():
+                if buf is not None:
+                    total += (buf.size + 63) // 64 * 64
+    return total
