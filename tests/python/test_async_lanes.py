@@ -379,13 +379,20 @@ def test_a_cancelled_call_gives_back_its_late_spilled_answer(classpath: list[str
         live = client.jvm.gatun.server.arrow.JavaArena.liveRegionsInJvm
         echo = slow(client)
         before = await live()
+        sent_before = client._session.native.arrow_stats()["jvm_releases_sent"]
         call = asyncio.ensure_future(echo("s" * (3 << 20), 300))
-        await asyncio.sleep(0.05)
+        # Loop turns, not time: the task sends its request in its first steps
+        # (one turn before it registers the lane's socket); cancelled after
+        # that, the JVM answers late whether or not it saw the cancel.
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert not call.done()
         call.cancel()
         with pytest.raises(asyncio.CancelledError):
             await call
         assert await echo("fresh", 0) == "fresh"  # settles the stale answer
         assert await client.ping()  # carries its release
         assert await live() == before
+        assert client._session.native.arrow_stats()["jvm_releases_sent"] > sent_before, "it was spilled"
 
     run(classpath, body, lanes=1)
