@@ -249,3 +249,18 @@ def test_missing_jar_is_a_startup_error(monkeypatch: pytest.MonkeyPatch, tmp_pat
     monkeypatch.setenv("GATUN_JAR", str(tmp_path / "nope.jar"))
     with pytest.raises(gatun.BridgeStartupError, match="GATUN_JAR"):
         gatun.connect()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"lanes": 0}, "lanes must be an integer of at least 1, not 0"),
+        ({"lanes": -1}, "lanes must be an integer of at least 1"),
+        ({"lanes": "4"}, "lanes must be an integer"),
+        ({"callback_lanes": -1}, "callback_lanes must be an integer of at least 0"),
+        ({"lanes": 63}, r"lanes \(63\) \+ callback_lanes \(2\) must be at most 64"),
+    ],
+)
+def test_bad_lane_counts_are_refused_by_name(kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        gatun.connect(**kwargs)  # type: ignore[arg-type]

@@ -46,6 +46,20 @@ def _classpath_entries(classpath: str | os.PathLike[str] | Sequence[str] | None)
     return [os.fspath(p) for p in classpath]
 
 
+def _check_lanes(lanes: object, callback_lanes: object) -> None:
+    """``lanes`` and ``callback_lanes`` as the control segment can hold them,
+    or a ``ValueError`` naming the one that is wrong."""
+    from gatun._layout import MAX_LANES
+
+    for name, value, least in (("lanes", lanes, 1), ("callback_lanes", callback_lanes, 0)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise ValueError(f"{name} must be an integer of at least {least}, not {value!r}")
+    if lanes + callback_lanes > MAX_LANES:  # type: ignore[operator]
+        raise ValueError(
+            f"lanes ({lanes}) + callback_lanes ({callback_lanes}) must be at most {MAX_LANES}"
+        )
+
+
 def connect(
     memory: str | int | None = None,
     socket_path: str | None = None,
@@ -115,12 +129,14 @@ def connect(
     entries = _classpath_entries(classpath) if classpath is not None else list(config.classpath)
     timeout = startup_timeout if startup_timeout is not None else config.startup_timeout
 
+    lanes = lanes if lanes is not None else config.lanes
+    _check_lanes(lanes, callback_lanes)
     native = _native.NativeClient.launch(
         jar,
         java=java or config.java,
         classpath=entries,
         jvm_options=options,
-        lanes=lanes if lanes is not None else config.lanes,
+        lanes=lanes,
         startup_timeout=float(timeout),
         arena_memory=memory_bytes,
         doorbell=doorbell or os.environ.get("GATUN_DOORBELL") or "adaptive",
