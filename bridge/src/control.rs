@@ -162,14 +162,14 @@ pub const MAX_LANES: usize = layout::MAX_LANES as usize;
 
 /// Geometry of one control segment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ControlLayout {
+pub struct ControlSegment {
     /// Number of lanes.
     pub lanes: usize,
     /// Bytes per request slot and per response slot.
     pub slot_size: usize,
 }
 
-impl ControlLayout {
+impl ControlSegment {
     /// Checks the limits of SHM_LAYOUT.md.
     pub fn new(lanes: usize, slot_size: usize) -> Result<Self, String> {
         if !(1..=MAX_LANES).contains(&lanes) {
@@ -337,9 +337,9 @@ pub(crate) mod tests {
         let mut v = vector("control_header.hex");
         v[0] ^= 0xff;
         assert!(read_header(&v).unwrap_err().contains("magic"));
-        assert!(ControlLayout::new(0, 4096).is_err());
-        assert!(ControlLayout::new(4, 5000).is_err());
-        let layout = ControlLayout::new(4, 65536).unwrap();
+        assert!(ControlSegment::new(0, 4096).is_err());
+        assert!(ControlSegment::new(4, 5000).is_err());
+        let layout = ControlSegment::new(4, 65536).unwrap();
         assert_eq!(
             layout.lane_offset(1) - layout.lane_offset(0),
             256 + 2 * 65536

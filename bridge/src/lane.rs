@@ -24,7 +24,7 @@ use std::os::unix::net::UnixStream;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use crate::control::{lane, ControlLayout, CANCEL, LANE_HEADER, RESP_FLAG_CALLBACK, RING};
+use crate::control::{lane, ControlSegment, CANCEL, LANE_HEADER, RESP_FLAG_CALLBACK, RING};
 use crate::doorbell::{self, BeforeBlocking};
 use crate::error::{BridgeError, Result};
 use crate::protocol;
@@ -213,7 +213,7 @@ impl Lane {
     pub(crate) unsafe fn new(
         index: usize,
         control_base: *mut u8,
-        layout: &ControlLayout,
+        layout: &ControlSegment,
         socket: UnixStream,
     ) -> Result<Lane> {
         socket

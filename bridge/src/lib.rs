@@ -27,6 +27,8 @@ pub mod layout;
 #[cfg(not(loom))]
 pub mod loop_call;
 #[cfg(not(loom))]
+pub mod object_releases;
+#[cfg(not(loom))]
 pub mod protocol;
 #[cfg(not(loom))]
 pub mod release_ring;
@@ -44,11 +46,15 @@ pub use batch::BatchEncoder;
 #[cfg(not(loom))]
 pub use client::{
     CallbackHandler, CallbackOutcome, Client, ClientOptions, LaneGuard, NoCallbacks, PooledScratch,
-    ReleaseQueue, RequestHead, TakenReleases, WeakClient,
+    WeakClient,
 };
 #[cfg(not(loom))]
 pub use error::{BridgeError, JavaError, Result};
 #[cfg(not(loom))]
 pub use loop_call::LoopCall;
+#[cfg(not(loom))]
+pub use object_releases::{ObjectReleases, TakenReleases};
+#[cfg(not(loom))]
+pub use protocol::RequestHead;
 #[cfg(not(loom))]
 pub use value::{ArrayValue, ObjectHandle, Value};

@@ -64,6 +64,18 @@ pub struct LoopCall {
     unacked: bool,
 }
 
+impl Client {
+    /// Takes a free call lane for an event loop without blocking (see
+    /// [`LoopCall`]); `None` if none is free, or if this thread's loop
+    /// already holds all but one (that one stays for the blocking calls
+    /// the loop's thread still makes, such as name resolution).
+    pub fn try_lend_lane(&self) -> Result<Option<LoopCall>> {
+        Ok(self
+            .lend_lane()?
+            .map(|index| LoopCall::new(self.clone(), index)))
+    }
+}
+
 impl LoopCall {
     pub(crate) fn new(client: Client, index: usize) -> LoopCall {
         let fd = client.socket_fd(index);

@@ -6,7 +6,7 @@
 
 use std::cell::Cell;
 
-use gatun_bridge::client::java_error;
+use gatun_bridge::protocol::java_error;
 use gatun_bridge::protocol::{self as fb};
 use gatun_bridge::{LoopCall, RequestHead};
 use pyo3::exceptions::PyException;
@@ -109,7 +109,10 @@ impl PendingCall {
         keep: convert::KeepAlive<'py>,
     ) -> PyResult<PendingCall> {
         if let Err(e) = call.send(request) {
-            native.get().release_queue().restore_if_unsent(&e, releases);
+            native
+                .get()
+                .object_releases()
+                .restore_if_unsent(&e, releases);
             return Err(to_py(native.py(), e));
         }
         Ok(PendingCall {

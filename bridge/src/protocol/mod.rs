@@ -22,7 +22,10 @@ mod generated;
 
 pub use generated::gatun::protocol::*;
 
+mod request;
 mod small_response;
+
+pub use request::{build_request, encode_callback_error, java_error, BatchTarget, RequestHead};
 
 use flatbuffers::{
     ForwardsUOffset, InvalidFlatbuffer, UOffsetT, Verifiable, Verifier, SIZE_UOFFSET,
