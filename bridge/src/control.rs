@@ -69,7 +69,7 @@ pub mod directory {
     /// File name, UTF-8, NUL-padded.
     pub const NAME: usize = super::layout::directory::NAME;
     /// Bytes reserved for the name.
-    pub const NAME_LEN: usize = 96;
+    pub const NAME_LEN: usize = super::layout::directory::BYTES - super::layout::directory::NAME;
 }
 
 /// Release ring Python -> Java.

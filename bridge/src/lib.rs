@@ -14,6 +14,10 @@ pub mod class_archive;
 pub mod client;
 #[cfg(not(loom))]
 pub mod control;
+#[cfg(not(loom))]
+pub mod descriptor;
+#[cfg(not(loom))]
+pub mod directory;
 pub mod doorbell;
 #[cfg(not(loom))]
 pub mod error;
@@ -29,11 +33,19 @@ pub mod loop_call;
 #[cfg(not(loom))]
 pub mod object_releases;
 #[cfg(not(loom))]
+mod parallel_copy;
+#[cfg(not(loom))]
+pub mod peer_segments;
+#[cfg(not(loom))]
 pub mod protocol;
+#[cfg(not(loom))]
+pub mod region_releases;
 #[cfg(not(loom))]
 pub mod release_ring;
 #[cfg(not(loom))]
 pub mod scalar_template;
+#[cfg(not(loom))]
+pub mod schema_registry;
 #[cfg(not(loom))]
 mod shm;
 #[cfg(not(loom))]

@@ -132,7 +132,7 @@ impl LoopCall {
     pub fn send(&mut self, request: &[u8]) -> Result<()> {
         self.expect_state(&[LoopCallState::Ready, LoopCallState::Arrived], "send")?;
         // Releases of JVM regions ride on every outgoing request.
-        self.client.arrow().flush_outbox();
+        self.client.arrow().flush_region_releases();
         let mut lane = self.lane()?;
         let expect = crate::spill::send(&mut lane, self.client.arrow(), request)
             .map_err(|e| self.client.failed(e))?;

@@ -109,7 +109,7 @@ impl LaneGuard<'_> {
         let client = self.client;
         let arrow = &client.shared.arrow;
         // Releases of JVM regions ride on every outgoing request ...
-        arrow.flush_outbox();
+        arrow.flush_region_releases();
         let lane: &mut Lane = self;
         let mut expect = spill::send(lane, arrow, request).map_err(|e| client.note_failure(e))?;
         loop {
