@@ -27,7 +27,9 @@ pub mod handshake;
 pub mod lane;
 #[cfg(not(loom))]
 pub mod launcher;
-pub mod layout;
+/// The shared-memory layout and codes (generated from `schemas/layout.toml`
+/// into the arena crate, which packs region handles with it).
+pub use gatun_arena::shm_layout as layout;
 #[cfg(not(loom))]
 pub mod loop_call;
 #[cfg(not(loom))]

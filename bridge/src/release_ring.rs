@@ -127,6 +127,79 @@ mod tests {
         ring.drain(|h, c| assert_eq!((h, c), (7, 3)));
     }
 
+    /// The ring's bytes as `schemas/vectors/release_ring.hex` draws them
+    /// (the Java side checks the same file): writing the two notices gives
+    /// those bytes, and draining those bytes gives the two notices.
+    #[test]
+    fn ring_matches_the_shared_vector() {
+        let vector = crate::control::tests::vector("release_ring.hex");
+        let release = 0x8001_0000_0200_0005;
+        let handle = gatun_arena::RegionHandle(release);
+        assert_eq!(
+            (handle.segment(), handle.offset(), handle.generation()),
+            (0x8001, 128, 5)
+        );
+        let ack = control::ack_notice(3, 42);
+
+        let mut mem = vec![0u64; ring::BYTES / 8];
+        // SAFETY: a zeroed, 8-aligned buffer of a ring's size stands in for the mapping.
+        let written = unsafe { ReleaseRing::new(mem.as_mut_ptr().cast(), 0) };
+        assert!(written.push(0, 0));
+        assert_eq!(written.drain(|_, _| {}), 1);
+        assert!(written.push(release, 1));
+        assert!(written.push(ack, 1));
+        // SAFETY: `mem` is `ring::BYTES` initialised bytes.
+        let bytes = unsafe { std::slice::from_raw_parts(mem.as_ptr().cast::<u8>(), ring::BYTES) };
+        assert_eq!(&bytes[..vector.len()], &vector[..]);
+        assert!(bytes[vector.len()..].iter().all(|&b| b == 0));
+
+        let mut mem = vec![0u64; ring::BYTES / 8];
+        // SAFETY: as above; the vector is shorter than the ring.
+        unsafe {
+            std::ptr::copy_nonoverlapping(vector.as_ptr(), mem.as_mut_ptr().cast(), vector.len())
+        };
+        // SAFETY: as above.
+        let read = unsafe { ReleaseRing::new(mem.as_mut_ptr().cast(), 0) };
+        let mut seen = Vec::new();
+        assert_eq!(read.drain(|h, c| seen.push((h, c))), 2);
+        assert_eq!(seen, [(release, 1), (ack, 1)]);
+        assert!(read.is_empty());
+    }
+
+    proptest::proptest! {
+        /// Whatever the other process wrote into head, tail and the entries,
+        /// draining never reads outside the ring, never hands out more than
+        /// a ring holds, and leaves a consistent ring or an untouched one.
+        #[test]
+        fn draining_arbitrary_ring_bytes_stays_in_bounds(
+            head in proptest::prop_oneof![0u64..4096, proptest::num::u64::ANY],
+            tail in proptest::prop_oneof![0u64..4096, proptest::num::u64::ANY],
+            entries in proptest::collection::vec((proptest::num::u64::ANY, proptest::num::u32::ANY), 0..64),
+        ) {
+            let mut mem = vec![0u64; ring::BYTES / 8];
+            mem[ring::HEAD / 8] = head;
+            mem[ring::TAIL / 8] = tail;
+            for (i, (h, c)) in entries.iter().enumerate() {
+                let at = (ring::ENTRIES + i * ring_entry::BYTES) / 8;
+                mem[at] = *h;
+                mem[at + 1] = u64::from(*c);
+            }
+            // SAFETY: as above.
+            let ring = unsafe { ReleaseRing::new(mem.as_mut_ptr().cast(), 0) };
+            let mut n = 0usize;
+            let drained = ring.drain(|_, _| n += 1);
+            proptest::prop_assert_eq!(drained, n);
+            proptest::prop_assert!(n <= RING_CAPACITY);
+            let valid = head >= tail && head - tail <= RING_CAPACITY as u64;
+            if valid {
+                proptest::prop_assert_eq!(n as u64, head - tail);
+                proptest::prop_assert!(ring.is_empty());
+            } else {
+                proptest::prop_assert_eq!(n, 0);
+            }
+        }
+    }
+
     #[test]
     fn a_corrupt_head_is_not_followed() {
         let mut mem = vec![0u64; ring::BYTES / 8];

@@ -50,10 +50,11 @@ fn without_blocking_calls<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
 
-/// What [`PendingCall::poll`] found.
-const NOT_YET: u8 = 0;
-const ANSWER: u8 = 1;
-const CALLBACK: u8 = 2;
+/// What [`PendingCall::poll`] found: the `POLL_*` codes of
+/// `schemas/layout.toml`, which `gatun._layout` gives the Python side.
+use gatun_bridge::layout::{
+    POLL_ANSWER as ANSWER, POLL_CALLBACK as CALLBACK, POLL_NOT_YET as NOT_YET,
+};
 
 /// A call in flight on a lane lent to an event loop.
 #[pyclass(module = "gatun._native")]
