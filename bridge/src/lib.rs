@@ -53,6 +53,8 @@ mod shm;
 #[cfg(not(loom))]
 pub mod spill;
 #[cfg(not(loom))]
+pub mod spin;
+#[cfg(not(loom))]
 pub mod value;
 
 #[cfg(not(loom))]
