@@ -30,7 +30,7 @@ struct Fixture {
 
 fn fixture() -> Fixture {
     let mut control = vec![0u64; layout::LANES_OFFSET / 8];
-    let mut java = Segment::create("fuzz-java", SEGMENT_SIZE, &std::env::temp_dir()).unwrap();
+    let java = Segment::create("fuzz-java", SEGMENT_SIZE, &std::env::temp_dir()).unwrap();
     // Data for the buffers to point at: offsets that grow, bytes of text.
     // SAFETY: the segment is SEGMENT_SIZE bytes, mapped and ours.
     let bytes = unsafe { std::slice::from_raw_parts_mut(java.as_ptr(), SEGMENT_SIZE) };
@@ -93,6 +93,9 @@ fn schemas() -> Vec<Schema> {
     ]
 }
 
+/// A dictionary's length, field nodes and buffers.
+type DictionaryParts = (i64, Vec<(i64, i64)>, Vec<(u32, u64, u64)>);
+
 /// Raw descriptor parts: what a buggy or hostile JVM could put in one.
 #[derive(Debug, Clone)]
 struct Parts {
@@ -102,7 +105,7 @@ struct Parts {
     regions: Vec<(u32, u64, u64)>,
     buffers: Vec<(u32, u64, u64)>,
     variadic: Vec<i64>,
-    dictionary: Option<(i64, Vec<(i64, i64)>, Vec<(u32, u64, u64)>)>,
+    dictionary: Option<DictionaryParts>,
     copy_out: bool,
     define_schema: bool,
 }

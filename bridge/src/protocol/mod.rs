@@ -22,6 +22,8 @@ mod generated;
 
 pub use generated::gatun::protocol::*;
 
+#[cfg(test)]
+mod fuzz_tests;
 mod request;
 mod small_response;
 
