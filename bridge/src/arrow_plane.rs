@@ -22,12 +22,13 @@ pub use crate::descriptor::{encode_descriptor, PreparedBatch, PreparedDictionary
 use crate::directory::{SegmentDirectory, PYTHON_ENTRIES};
 use crate::error::{BridgeError, Result};
 use crate::layout::JAVA_FIRST_SEGMENT_ID;
-pub(crate) use crate::parallel_copy::{copy_all, Copy};
+use crate::parallel_copy::{copy_all, Copy};
 use crate::peer_segments::PeerSegments;
 use crate::protocol as fb;
 use crate::region_releases::{PeerRegion, RegionReleases};
 use crate::release_ring::ReleaseRing;
 pub use crate::schema_registry::{encode_schema, SchemaRegistry};
+pub use crate::transfer_stats::TransferStats;
 
 /// Sizing of the Python-side payload arena.
 #[derive(Debug, Clone, Copy)]
@@ -97,28 +98,6 @@ pub struct Imported {
     pub batch: RecordBatch,
     /// The schema the JVM declared.
     pub schema: Arc<Schema>,
-}
-
-/// Counters of what the send path did, so tests and benchmarks can tell the
-/// copy path from the zero-copy path.
-#[derive(Debug, Default)]
-pub struct TransferStats {
-    /// Batches prepared.
-    pub batches: std::sync::atomic::AtomicU64,
-    /// Bytes copied into the arena.
-    pub bytes_copied: std::sync::atomic::AtomicU64,
-    /// Bytes referenced in place (already in the arena).
-    pub bytes_in_place: std::sync::atomic::AtomicU64,
-    /// JVM regions Python holds (Arrow data received and still referenced).
-    pub jvm_regions_held: std::sync::atomic::AtomicU64,
-    /// Release notices sent to the JVM for its regions.
-    pub jvm_releases_sent: std::sync::atomic::AtomicU64,
-    /// Bytes of JVM data copied on arrival (its arena was above the
-    /// high-water mark), so its regions could be released at once.
-    pub bytes_copied_out: std::sync::atomic::AtomicU64,
-    /// Bytes of regions of our own that the JVM returned (data Python had
-    /// sent, handed back in place rather than copied).
-    pub bytes_handed_back: std::sync::atomic::AtomicU64,
 }
 
 /// What keeps a received buffer's memory: a JVM region (released to the JVM

@@ -320,7 +320,7 @@ impl Lane {
             self.note_arrival(seq);
             if self.response_flags() & crate::control::RESP_FLAG_SPILL != 0 {
                 // Dropped unread: its region goes back to the JVM all the same.
-                if let Ok(region) = crate::spill::read_spill(self.response_bytes()?) {
+                if let Ok(region) = crate::protocol::read_spill(self.response_bytes()?) {
                     self.orphaned_spills.push(region.handle());
                 }
             }

@@ -55,6 +55,8 @@ pub mod spill;
 #[cfg(not(loom))]
 pub mod spin;
 #[cfg(not(loom))]
+pub mod transfer_stats;
+#[cfg(not(loom))]
 pub mod value;
 
 #[cfg(not(loom))]

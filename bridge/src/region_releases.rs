@@ -70,7 +70,7 @@ pub(crate) struct PeerRegion {
     pub(crate) handle: u64,
     pub(crate) releases: Arc<RegionReleases>,
     /// The count of JVM regions held (`TransferStats::jvm_regions_held`).
-    pub(crate) held: Arc<crate::arrow_plane::TransferStats>,
+    pub(crate) held: Arc<crate::transfer_stats::TransferStats>,
     // Keeps the mapping alive while buffers point into it.
     pub(crate) _segment: Arc<Segment>,
 }

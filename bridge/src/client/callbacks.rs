@@ -6,7 +6,6 @@
 use std::cell::RefCell;
 use std::sync::Arc;
 
-use super::lanes::{Held, LaneGuard};
 use super::Client;
 use crate::error::{BridgeError, Result};
 use crate::lane::Lane;
@@ -16,9 +15,9 @@ use crate::spill::{self, Message};
 /// A lane this thread holds while it runs a callback.
 pub(super) struct HeldInCallback {
     /// The session (`Arc::as_ptr` of its shared state).
-    client: usize,
-    lane: *mut Lane,
-    index: usize,
+    pub(super) client: usize,
+    pub(super) lane: *mut Lane,
+    pub(super) index: usize,
     /// A nested [`LaneGuard`] for it exists.
     pub(super) busy: bool,
 }
@@ -165,25 +164,6 @@ impl Client {
     ) -> Result<CallbackOutcome> {
         let call = Message::read(lane, &self.shared.arrow)?.bytes().to_vec();
         Ok(with_lane_held(self, lane, || callbacks.handle(&call)))
-    }
-
-    /// The lane this thread holds in a callback for this client, if any.
-    pub(super) fn held_lane(&self) -> Option<LaneGuard<'_>> {
-        let me = Arc::as_ptr(&self.shared) as usize;
-        HELD_IN_CALLBACK.with(|held| {
-            let mut held = held.borrow_mut();
-            let depth = held.iter().rposition(|h| h.client == me)?;
-            let entry = &mut held[depth];
-            if entry.busy {
-                return None;
-            }
-            entry.busy = true;
-            Some(LaneGuard {
-                client: self,
-                index: entry.index,
-                lane: Some(Held::Nested(entry.lane, depth)),
-            })
-        })
     }
 
     /// Runs `f` with `lane` registered as held by this thread, so blocking

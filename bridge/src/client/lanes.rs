@@ -3,7 +3,7 @@
 //! exchange of one request and its response on a held lane.
 
 use std::sync::atomic::Ordering;
-use std::sync::MutexGuard;
+use std::sync::{Arc, MutexGuard};
 use std::time::Duration;
 
 use super::callbacks::{CallbackHandler, NoCallbacks, HELD_IN_CALLBACK};
@@ -138,6 +138,25 @@ impl LaneGuard<'_> {
 }
 
 impl Client {
+    /// The lane this thread holds in a callback for this client, if any.
+    pub(super) fn held_lane(&self) -> Option<LaneGuard<'_>> {
+        let me = Arc::as_ptr(&self.shared) as usize;
+        HELD_IN_CALLBACK.with(|held| {
+            let mut held = held.borrow_mut();
+            let depth = held.iter().rposition(|h| h.client == me)?;
+            let entry = &mut held[depth];
+            if entry.busy {
+                return None;
+            }
+            entry.busy = true;
+            Some(LaneGuard {
+                client: self,
+                index: entry.index,
+                lane: Some(Held::Nested(entry.lane, depth)),
+            })
+        })
+    }
+
     /// Takes a free lane without blocking.
     pub fn try_acquire_lane(&self) -> Result<Option<LaneGuard<'_>>> {
         if self.is_closed() {

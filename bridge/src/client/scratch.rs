@@ -14,7 +14,7 @@ use crate::error::Result;
 use crate::lane::Interrupt;
 use crate::protocol::{self as fb, RequestHead};
 use crate::scalar_template::{Scalar, ScalarTemplates};
-use crate::spill::{Message, RegionAllocator, SpilledMessage};
+use crate::spill::{Message, RegionAllocator, RegionSource, SpilledMessage};
 
 /// An encoder and a response buffer, reused across calls so steady-state
 /// calls do not allocate. Requests are encoded into one *before* a lane is
@@ -226,6 +226,17 @@ impl Client {
                 templates: ScalarTemplates::default(),
             })),
         }
+    }
+}
+
+/// Requests too large for a slot are built in the session's payload arena.
+impl RegionSource for Client {
+    fn allocate_local(&self, len: usize) -> Result<gatun_arena::Region> {
+        self.arrow().allocate_local(len)
+    }
+
+    fn release_local(&self, handle: gatun_arena::RegionHandle) {
+        self.arrow().arena().release_local(handle);
     }
 }
 

@@ -27,7 +27,10 @@ mod fuzz_tests;
 mod request;
 mod small_response;
 
-pub use request::{build_request, encode_callback_error, java_error, BatchTarget, RequestHead};
+pub use request::{
+    build_request, encode_callback_error, encode_spill, java_error, read_spill, BatchTarget,
+    RequestHead,
+};
 
 use flatbuffers::{
     ForwardsUOffset, InvalidFlatbuffer, UOffsetT, Verifiable, Verifier, SIZE_UOFFSET,

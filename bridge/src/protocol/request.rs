@@ -1,12 +1,13 @@
 //! The request head and the builders of `Request` tables every sender
-//! shares (single calls, batches, scalar templates, callback replies), and
-//! the conversion of an error reply; imported by the client, the batch
-//! encoder and the scalar templates alike, so none of them imports another.
+//! shares (single calls, batches, scalar templates, callback replies), the
+//! conversion of an error reply, and the `Spill` envelope; imported by the
+//! client, the batch encoder, the scalar templates and the lanes alike, so
+//! none of them imports another.
 
 use flatbuffers::{FlatBufferBuilder, ForwardsUOffset, Vector, WIPOffset};
 
 use super::{self as fb, Action};
-use crate::error::{BridgeError, JavaError};
+use crate::error::{BridgeError, JavaError, Result};
 
 /// Where a batch sent to the JVM goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,4 +103,27 @@ pub fn encode_callback_error(class_name: &str, message: &str, stack_trace: &str)
     );
     fbb.finish(req, None);
     fbb.finished_data().to_vec()
+}
+
+/// A `Spill` message naming `region`.
+pub fn encode_spill(region: &super::RegionRef) -> Vec<u8> {
+    let mut fbb = FlatBufferBuilder::with_capacity(96);
+    let spill = super::Spill::create(
+        &mut fbb,
+        &super::SpillArgs {
+            region: Some(region),
+        },
+    );
+    fbb.finish(spill, None);
+    fbb.finished_data().to_vec()
+}
+
+/// The region a `Spill` message names, verified.
+pub fn read_spill(bytes: &[u8]) -> Result<super::RegionRef> {
+    let spill = flatbuffers::root::<super::Spill>(bytes)
+        .map_err(|e| BridgeError::Protocol(format!("malformed spill message: {e}")))?;
+    spill
+        .region()
+        .copied()
+        .ok_or_else(|| BridgeError::Protocol("spill message names no region".into()))
 }
