@@ -1,17 +1,12 @@
-//! The control segment: header, segment directory, release rings and lanes.
+//! The control segment ([`ControlSegment`]): header, segment directory
+//! ([`crate::directory`]), the two release rings ([`crate::release_ring`])
+//! and the lanes ([`crate::lane`]), in that order.
 //!
-//! ```text
-//!  offset  size
-//!  0       64      header
-//!  64      8064    segment directory (63 entries x 128 bytes)
-//!  8192    65536   release ring  Python -> Java
-//!  73728   65536   release ring  Java -> Python
-//!  139264  ...     lane 0 .. lane N-1, each LANE_HEADER + 2 x slot_size
-//! ```
-//!
-//! Every number comes from [`crate::layout`], generated from
-//! `schemas/layout.toml` like Java's `gatun.server.shm.Layout`; both sides
-//! test them against `schemas/vectors/*.hex`. See `schemas/SHM_LAYOUT.md`.
+//! Every offset and size comes from [`crate::layout`], generated from
+//! `schemas/layout.toml` like Java's `gatun.server.shm.Layout`; the map of
+//! the segment, field by field with each meaning, is generated from the same
+//! file into `schemas/SHM_LAYOUT.md`, so it is not drawn again here. Both
+//! sides test the offsets against `schemas/vectors/*.hex`.
 
 use crate::layout;
 
