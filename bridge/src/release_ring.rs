@@ -11,7 +11,6 @@
 
 use std::sync::atomic::Ordering;
 
-use crate::control;
 use crate::layout::{ring, ring_entry};
 use crate::shm::{atomic_u32, atomic_u64};
 
@@ -102,9 +101,6 @@ impl ReleaseRing {
     }
 }
 
-/// Offsets of the two rings, re-exported for callers.
-pub use control::{RING_TO_JAVA_OFFSET, RING_TO_PYTHON_OFFSET};
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,7 +135,7 @@ mod tests {
             (handle.segment(), handle.offset(), handle.generation()),
             (0x8001, 128, 5)
         );
-        let ack = control::ack_notice(3, 42);
+        let ack = crate::control::ack_notice(3, 42);
 
         let mut mem = vec![0u64; ring::BYTES / 8];
         // SAFETY: a zeroed, 8-aligned buffer of a ring's size stands in for the mapping.
