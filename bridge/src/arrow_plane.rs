@@ -128,7 +128,7 @@ impl ArrowPlane {
                 segment_size: sizing.segment_size,
                 max_memory: sizing.max_memory,
                 fallback_dir,
-                first_segment_id: 1,
+                first_segment_id: crate::layout::PYTHON_FIRST_SEGMENT_ID as u16,
             })),
             schemas: SchemaRegistry::default(),
             // SAFETY: the control mapping outlives the plane (the caller's contract).

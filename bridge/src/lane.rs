@@ -148,11 +148,11 @@ impl Lane {
     ///
     /// # Safety
     /// `control_base` must be a live mapping of a control segment with
-    /// `layout`, outliving the lane.
+    /// `segment`, outliving the lane.
     pub(crate) unsafe fn new(
         index: usize,
         control_base: *mut u8,
-        layout: &ControlSegment,
+        segment: &ControlSegment,
         socket: UnixStream,
     ) -> Result<Lane> {
         socket
@@ -162,8 +162,8 @@ impl Lane {
             index,
             role: LaneRole::Call,
             // SAFETY: lane_offset(index) is inside the segment for index < lanes.
-            base: unsafe { control_base.add(layout.lane_offset(index)) },
-            slot_size: layout.slot_size,
+            base: unsafe { control_base.add(segment.lane_offset(index)) },
+            slot_size: segment.slot_size,
             socket: Some(socket),
             last_seq: 0,
             abandoned: None,

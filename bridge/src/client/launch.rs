@@ -87,11 +87,11 @@ impl Client {
         if opts.lanes == 0 {
             return Err(BridgeError::Value("lanes must be at least 1".into()));
         }
-        let layout = ControlSegment::new(opts.lanes + opts.callback_lanes, opts.slot_size)
+        let segment = ControlSegment::new(opts.lanes + opts.callback_lanes, opts.slot_size)
             .map_err(BridgeError::Value)?;
         let java = launcher::find_java(opts.java.as_deref())?;
         let dir = SessionDir::create()?;
-        let mut control = Segment::create("control", layout.total_size(), dir.path())?;
+        let mut control = Segment::create("control", segment.total_size(), dir.path())?;
         let pid = std::process::id();
         // SAFETY: the segment is at least 64 bytes and nobody else maps it yet.
         let header =
@@ -99,13 +99,13 @@ impl Client {
         control::write_header(
             header,
             &HeaderFields {
-                lanes: layout.lanes as u32,
-                slot_size: layout.slot_size as u32,
+                lanes: segment.lanes as u32,
+                slot_size: segment.slot_size as u32,
                 py_pid: pid,
                 jvm_pid: 0,
                 py_start: process_start_time(),
                 jvm_start: 0,
-                state: 0,
+                state: crate::layout::STATE_CREATED,
             },
         );
         let token: [u8; 16] = rand::random();
@@ -131,16 +131,16 @@ impl Client {
             pid,
             start_time: process_start_time(),
             lane_index: 0,
-            lane_count: layout.lanes as u32,
+            lane_count: segment.lanes as u32,
             control_fd,
             control_path: control_path.as_deref(),
-            control_size: layout.total_size() as u64,
+            control_size: segment.total_size() as u64,
             session_id: 0,
             callback_lanes: opts.callback_lanes as u32,
         };
-        let mut sockets = Vec::with_capacity(layout.lanes);
+        let mut sockets = Vec::with_capacity(segment.lanes);
         let mut jvm_pid = 0;
-        for index in 0..layout.lanes {
+        for index in 0..segment.lanes {
             let mut socket = connect_when_ready(&socket_path, &mut jvm, deadline)?;
             hello.lane_index = index as u32;
             let remaining = deadline.saturating_duration_since(Instant::now());
@@ -167,7 +167,7 @@ impl Client {
             // SAFETY: `control` is moved into `Shared` below and outlives every lane.
             .map(|(i, s)| {
                 // SAFETY: as above.
-                let mut lane = unsafe { Lane::new(i, base, &layout, s) }?;
+                let mut lane = unsafe { Lane::new(i, base, &segment, s) }?;
                 lane.set_strategy(opts.doorbell);
                 lane.set_peer_pid(jvm_pid);
                 if i >= opts.lanes {
@@ -176,10 +176,10 @@ impl Client {
                 Ok(Mutex::new(lane))
             })
             .collect::<Result<Vec<_>>>()?;
-        let layout_lanes = layout.lanes;
+        let lane_total = segment.lanes;
         let client = Client {
             shared: Arc::new(Shared {
-                layout,
+                segment,
                 call_lanes: opts.lanes,
                 free: Mutex::new((0..opts.lanes).rev().collect()),
                 lanes,
@@ -191,7 +191,7 @@ impl Client {
                 jvm: Mutex::new(Some(jvm)),
                 jvm_pid,
                 socket_fds,
-                open_lanes: AtomicUsize::new(layout_lanes),
+                open_lanes: AtomicUsize::new(lane_total),
                 releasing: AtomicBool::new(false),
                 loop_lanes: Mutex::new(Vec::new()),
                 // SAFETY: `control` moves into the same `Shared` and outlives the plane.

@@ -44,7 +44,7 @@ use crate::protocol::{self as fb, build_request, java_error, Action, BatchTarget
 use crate::value::Value;
 
 struct Shared {
-    layout: ControlSegment,
+    segment: ControlSegment,
     /// Lanes `0..call_lanes` are call lanes; the rest are callback lanes.
     call_lanes: usize,
     lanes: Vec<Mutex<Lane>>,
@@ -123,7 +123,7 @@ impl Client {
 
     /// Bytes of a lane's request (and response) slot: the most one message can take.
     pub fn slot_size(&self) -> usize {
-        self.shared.layout.slot_size
+        self.shared.segment.slot_size
     }
 
     /// Queued releases for one request: [`MAX_RELEASES_PER_MESSAGE`] at
@@ -141,7 +141,7 @@ impl Client {
 
     /// Indices of the callback lanes (see [`serve_callback_lane`](Self::serve_callback_lane)).
     pub fn callback_lanes(&self) -> std::ops::Range<usize> {
-        self.shared.call_lanes..self.shared.layout.lanes
+        self.shared.call_lanes..self.shared.segment.lanes
     }
 
     /// The queue that dropped object references go to.
