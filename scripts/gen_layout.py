@@ -20,7 +20,7 @@ except ModuleNotFoundError:  # Python 3.10
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ROOT / "schemas" / "layout.toml"
-RUST = ROOT / "bridge" / "src" / "layout.rs"
+RUST = ROOT / "arena" / "src" / "shm_layout.rs"
 JAVA = ROOT / "java" / "src" / "main" / "java" / "gatun" / "server" / "shm" / "Layout.java"
 PYTHON = ROOT / "pybindings" / "python" / "gatun" / "_layout.py"
 MARKDOWN = ROOT / "schemas" / "SHM_LAYOUT.md"

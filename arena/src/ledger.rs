@@ -12,34 +12,47 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 use crate::segment::{Segment, SegmentError, SegmentLocator};
+use crate::shm_layout::{
+    HANDLE_GENERATION_MASK, HANDLE_OFFSET_SHIFT, HANDLE_OFFSET_UNIT, HANDLE_SEGMENT_SHIFT,
+};
 
-/// Arena buffers are aligned like Arrow's: 64 bytes.
-pub const ALIGNMENT: usize = 64;
+/// Arena buffers are aligned like Arrow's: 64 bytes, the unit region handles
+/// count offsets in.
+pub const ALIGNMENT: usize = HANDLE_OFFSET_UNIT as usize;
+
+/// Mask of a handle's offset field once shifted down.
+const HANDLE_OFFSET_MASK: u64 = (1 << (HANDLE_SEGMENT_SHIFT - HANDLE_OFFSET_SHIFT)) - 1;
 
 /// A region handle that crosses processes: segment id, offset in 64-byte
-/// units and a generation, packed in a u64 (never a pointer). The generation
-/// makes a stale or duplicate release notice harmless.
+/// units and a generation, packed in a u64 (never a pointer) as
+/// `schemas/layout.toml` says (`HANDLE_*`). The generation makes a stale or
+/// duplicate release notice harmless.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RegionHandle(pub u64);
 
 impl RegionHandle {
     fn new(segment: u16, offset: usize, generation: u32) -> Self {
-        debug_assert!(offset % ALIGNMENT == 0 && offset / ALIGNMENT < (1 << 24));
+        debug_assert!(offset % ALIGNMENT == 0 && (offset / ALIGNMENT) as u64 <= HANDLE_OFFSET_MASK);
         RegionHandle(
-            (u64::from(segment) << 48)
-                | (((offset / ALIGNMENT) as u64) << 24)
-                | u64::from(generation & 0xFF_FFFF),
+            (u64::from(segment) << HANDLE_SEGMENT_SHIFT)
+                | (((offset / ALIGNMENT) as u64) << HANDLE_OFFSET_SHIFT)
+                | (u64::from(generation) & HANDLE_GENERATION_MASK),
         )
     }
 
     /// The segment id.
     pub fn segment(self) -> u16 {
-        (self.0 >> 48) as u16
+        (self.0 >> HANDLE_SEGMENT_SHIFT) as u16
     }
 
     /// Byte offset of the region in its segment.
     pub fn offset(self) -> usize {
-        (((self.0 >> 24) & 0xFF_FFFF) as usize) * ALIGNMENT
+        (((self.0 >> HANDLE_OFFSET_SHIFT) & HANDLE_OFFSET_MASK) as usize) * ALIGNMENT
+    }
+
+    /// The generation (of the region's allocation in its slot).
+    pub fn generation(self) -> u32 {
+        (self.0 & HANDLE_GENERATION_MASK) as u32
     }
 }
 
@@ -50,7 +63,7 @@ impl fmt::Debug for RegionHandle {
             "Region(seg {} @ {} gen {})",
             self.segment(),
             self.offset(),
-            self.0 & 0xFF_FFFF
+            self.generation()
         )
     }
 }
@@ -292,7 +305,7 @@ impl Arena {
             }
         };
         let generation = st.next_generation;
-        st.next_generation = (generation + 1) & 0xFF_FFFF;
+        st.next_generation = (generation + 1) & HANDLE_GENERATION_MASK as u32;
         let seg = &st.segments[index];
         let region = Region {
             handle: RegionHandle::new(seg.id, offset, generation),
@@ -519,6 +532,23 @@ impl Arena {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The packing `schemas/layout.toml` describes (and the release-ring
+    /// vector uses): segment in the top 16 bits, the offset in 64-byte units
+    /// in the next 24, the generation in the low 24.
+    #[test]
+    fn region_handles_pack_as_the_layout_says() {
+        let h = RegionHandle::new(0x8001, 128, 5);
+        assert_eq!(h.0, 0x8001_0000_0200_0005);
+        assert_eq!((h.segment(), h.offset(), h.generation()), (0x8001, 128, 5));
+        let last = RegionHandle::new(
+            u16::MAX,
+            (HANDLE_OFFSET_MASK as usize) * ALIGNMENT,
+            u32::MAX,
+        );
+        assert_eq!(last.0, u64::MAX);
+        assert_eq!(last.generation() as u64, HANDLE_GENERATION_MASK);
+    }
 
     fn arena(max: usize) -> Arena {
         Arena::new(ArenaConfig {

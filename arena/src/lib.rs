@@ -3,12 +3,15 @@
 //! A [`Segment`] is a region of shared memory created by the side that writes
 //! into it and mapped by its peer (ARCHITECTURE §2). The [`Arena`] is the
 //! owner's allocator and ledger over its payload segments (ARCHITECTURE §3):
-//! a region lives while either side references it.
+//! a region lives while either side references it. [`shm_layout`] holds the
+//! constants both processes share (generated from `schemas/layout.toml`;
+//! the bridge re-exports it as `gatun_bridge::layout`).
 
 pub mod import;
 pub mod layout;
 pub mod ledger;
 pub mod segment;
+pub mod shm_layout;
 pub mod text_as_bytes;
 
 pub use import::{build_batch, IpcParts};

@@ -1,6 +1,8 @@
-//! The Arrow data plane of a session, Python (or Rust) side: the payload
-//! arena this process owns, the schema registry, and the descriptor that
-//! tells the JVM where a batch's buffers are.
+//! The Arrow data plane of a session, Python (or Rust) side: a facade over
+//! the payload [`Arena`] this process owns, the [`SchemaRegistry`], the
+//! [`PeerSegments`] (the JVM's mapped segments), the [`RegionReleases`]
+//! waiting for the release ring, and the descriptors (`crate::descriptor`)
+//! that tell each side where a batch's buffers are.
 //!
 //! Sending a batch: flatten it in IPC order, copy every buffer once into one
 //! arena region (64-byte aligned), count a peer hold on the region, publish
@@ -8,23 +10,25 @@
 //! `RecordBatch` structure. The JVM wraps the region in place and, when its
 //! last `ArrowBuf` is released, sends the region back on the release ring.
 
-use std::collections::HashMap;
+use std::ptr::NonNull;
 use std::sync::{Arc, Mutex};
 
 use arrow_array::RecordBatch;
-use arrow_ipc::writer::{DictionaryTracker, IpcDataGenerator, IpcWriteOptions};
 use arrow_schema::Schema;
-use flatbuffers::{FlatBufferBuilder, WIPOffset};
-use gatun_arena::{flatten, Arena, ArenaConfig, Region, RegionHandle};
+use gatun_arena::{build_batch, flatten, Arena, ArenaConfig, IpcParts, Region, RegionHandle};
 
 use crate::all_ones::{AllOnes, SHARED_VALIDITY_MIN_ROWS};
+pub use crate::descriptor::{encode_descriptor, PreparedBatch, PreparedDictionary};
+use crate::directory::{SegmentDirectory, PYTHON_ENTRIES};
 use crate::error::{BridgeError, Result};
+use crate::layout::JAVA_FIRST_SEGMENT_ID;
+use crate::parallel_copy::{copy_all, Copy};
+use crate::peer_segments::PeerSegments;
 use crate::protocol as fb;
-use crate::release_ring::{find_java_segment, publish_segment, ReleaseRing, PYTHON_ENTRIES};
-use gatun_arena::{
-    build_batch, strings_as_binary, IpcParts, Segment, SegmentLocator, MAX_SEGMENT_SIZE,
-};
-use std::ptr::NonNull;
+use crate::region_releases::{PeerRegion, RegionReleases};
+use crate::release_ring::ReleaseRing;
+pub use crate::schema_registry::{encode_schema, SchemaRegistry};
+pub use crate::transfer_stats::TransferStats;
 
 /// Sizing of the Python-side payload arena.
 #[derive(Debug, Clone, Copy)]
@@ -44,97 +48,9 @@ impl Default for ArenaSizing {
     }
 }
 
-/// Schemas this session has defined, by their IPC bytes.
-#[derive(Default)]
-struct SchemaRegistry {
-    by_bytes: HashMap<Vec<u8>, u32>,
-    /// Ids the JVM has acknowledged (a send that carried the definition
-    /// succeeded). Until then every send carries the definition again: two
-    /// threads' first batches travel on different lanes, and the one without
-    /// the definition may arrive first. The JVM accepts a repeated definition.
-    confirmed: std::collections::HashSet<u32>,
-    /// The last schema seen, so a stream of batches skips re-encoding it.
-    last: Option<(Arc<Schema>, u32)>,
-}
-
-/// A batch ready to describe: its regions and layout.
-pub struct PreparedBatch {
-    /// Regions the buffers live in: the copy region (if anything was copied)
-    /// and every arena region referenced in place. The JVM holds each once.
-    pub regions: Vec<Region>,
-    /// (region index, offset in region, length) per buffer, IPC order.
-    pub buffers: Vec<(usize, usize, usize)>,
-    /// Bytes copied into the arena (0: the zero-copy path).
-    pub copied_bytes: usize,
-    /// Field nodes.
-    pub nodes: Vec<(i64, i64)>,
-    /// Variadic buffer counts.
-    pub variadic: Vec<i64>,
-    /// Rows.
-    pub length: i64,
-    /// Schema id, and its IPC bytes when the JVM has not seen it yet.
-    pub schema_id: u32,
-    /// IPC Schema message, if new to the JVM.
-    pub new_schema: Option<Vec<u8>>,
-    /// The values of each dictionary-encoded column (id = index), placed in
-    /// the same regions as the batch.
-    pub dictionaries: Vec<PreparedDictionary>,
-    /// The arena was above its high-water mark: the JVM copies the batch out
-    /// and releases its regions at once.
-    pub copy_out: bool,
-}
-
 /// Arena use (in quarters of `max_memory`) above which the JVM is asked to
 /// copy batches out rather than keep them in the arena.
 const HIGH_WATER_QUARTERS: usize = 3;
-
-/// A dictionary's value array, placed in the arena with its batch.
-pub struct PreparedDictionary {
-    /// Values.
-    pub length: i64,
-    /// Field nodes.
-    pub nodes: Vec<(i64, i64)>,
-    /// (region index, offset in region, length) per buffer, IPC order.
-    pub buffers: Vec<(usize, usize, usize)>,
-    /// Variadic buffer counts.
-    pub variadic: Vec<i64>,
-}
-
-/// Release notices for the JVM's regions, waiting for the Python -> Java
-/// ring. Pushed from any thread (a Python buffer's last reference can die
-/// anywhere); moved onto the ring before every request.
-#[derive(Default)]
-struct Outbox {
-    pending: Mutex<Vec<u64>>,
-    len: std::sync::atomic::AtomicUsize,
-}
-
-/// One region of a JVM-owned segment, referenced by Arrow buffers here. When
-/// the last buffer goes, its handle is queued for release.
-struct PeerRegion {
-    handle: u64,
-    outbox: Arc<Outbox>,
-    held: Arc<TransferStats>,
-    // Keeps the mapping alive while buffers point into it.
-    _segment: Arc<Segment>,
-}
-
-impl Drop for PeerRegion {
-    fn drop(&mut self) {
-        self.held
-            .jvm_regions_held
-            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-        let mut pending = self
-            .outbox
-            .pending
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        pending.push(self.handle);
-        self.outbox
-            .len
-            .store(pending.len(), std::sync::atomic::Ordering::Release);
-    }
-}
 
 /// One of our own regions that the JVM handed back (it returned data Python
 /// had sent): a local reference, dropped with the last buffer over it.
@@ -152,31 +68,20 @@ impl Drop for OwnRegion {
 /// The session's Arrow state (Python side).
 pub struct ArrowPlane {
     arena: Arc<Arena>,
-    schemas: Mutex<SchemaRegistry>,
-    control_base: *mut u8,
+    schemas: SchemaRegistry,
+    directory: SegmentDirectory,
     from_java: ReleaseRing,
-    next_schema_id: std::sync::atomic::AtomicU32,
     /// Which segment each of Python's directory entries announces.
     slots: Mutex<[Option<u16>; PYTHON_ENTRIES]>,
     to_java: ReleaseRing,
-    outbox: Arc<Outbox>,
-    java_segments: Mutex<HashMap<u16, Arc<Segment>>>,
-    java_schemas: Mutex<HashMap<u32, PeerSchema>>,
+    region_releases: Arc<RegionReleases>,
+    peer_segments: PeerSegments,
     /// Whether string columns from the JVM are checked for UTF-8 on arrival
     /// (see [`Imported`]).
     verify_utf8: std::sync::atomic::AtomicBool,
-    jvm_pid: std::sync::atomic::AtomicU32,
     stats: Arc<TransferStats>,
     /// The validity bitmap shared by large arrays that have none.
     all_ones: AllOnes,
-}
-
-/// A schema the JVM defined, and the same schema with its string types
-/// replaced by binary ones (`None` when it has none).
-#[derive(Clone)]
-struct PeerSchema {
-    declared: Arc<Schema>,
-    binary: Option<Arc<Schema>>,
 }
 
 /// A batch received from the JVM.
@@ -195,28 +100,6 @@ pub struct Imported {
     pub schema: Arc<Schema>,
 }
 
-/// Counters of what the send path did, so tests and benchmarks can tell the
-/// copy path from the zero-copy path.
-#[derive(Debug, Default)]
-pub struct TransferStats {
-    /// Batches prepared.
-    pub batches: std::sync::atomic::AtomicU64,
-    /// Bytes copied into the arena.
-    pub bytes_copied: std::sync::atomic::AtomicU64,
-    /// Bytes referenced in place (already in the arena).
-    pub bytes_in_place: std::sync::atomic::AtomicU64,
-    /// JVM regions Python holds (Arrow data received and still referenced).
-    pub jvm_regions_held: std::sync::atomic::AtomicU64,
-    /// Release notices sent to the JVM for its regions.
-    pub jvm_releases_sent: std::sync::atomic::AtomicU64,
-    /// Bytes of JVM data copied on arrival (its arena was above the
-    /// high-water mark), so its regions could be released at once.
-    pub bytes_copied_out: std::sync::atomic::AtomicU64,
-    /// Bytes of regions of our own that the JVM returned (data Python had
-    /// sent, handed back in place rather than copied).
-    pub bytes_handed_back: std::sync::atomic::AtomicU64,
-}
-
 /// What keeps a received buffer's memory: a JVM region (released to the JVM
 /// when the last buffer goes) or one of our own (a local reference).
 enum RegionOwner {
@@ -224,11 +107,8 @@ enum RegionOwner {
     Own(Arc<OwnRegion>),
 }
 
-/// The first segment id of the JVM's (Python's are below it).
-const JAVA_FIRST_SEGMENT_ID: u16 = 0x8000;
-
-// SAFETY: `control_base` points at the control mapping the client keeps alive;
-// directory writes are serialised by the arena (only one allocator publishes).
+// SAFETY: the rings and the directory point into the control mapping the
+// client keeps alive; directory writes are serialised by `slots`.
 unsafe impl Send for ArrowPlane {}
 // SAFETY: as above.
 unsafe impl Sync for ArrowPlane {}
@@ -248,23 +128,22 @@ impl ArrowPlane {
                 segment_size: sizing.segment_size,
                 max_memory: sizing.max_memory,
                 fallback_dir,
-                first_segment_id: 1,
+                first_segment_id: crate::layout::PYTHON_FIRST_SEGMENT_ID as u16,
             })),
-            schemas: Mutex::new(SchemaRegistry::default()),
-            control_base,
+            schemas: SchemaRegistry::default(),
+            // SAFETY: the control mapping outlives the plane (the caller's contract).
+            directory: unsafe { SegmentDirectory::new(control_base) },
             // SAFETY: the Java->Python ring lies inside the control mapping.
             from_java: unsafe {
-                ReleaseRing::new(control_base, crate::control::RING_TO_PYTHON_OFFSET)
+                ReleaseRing::new(control_base, crate::layout::RING_TO_PYTHON_OFFSET)
             },
-            next_schema_id: std::sync::atomic::AtomicU32::new(1),
             slots: Mutex::new([None; PYTHON_ENTRIES]),
             // SAFETY: the Python->Java ring lies inside the control mapping.
-            to_java: unsafe { ReleaseRing::new(control_base, crate::control::RING_TO_JAVA_OFFSET) },
-            outbox: Arc::default(),
-            java_segments: Mutex::default(),
-            java_schemas: Mutex::default(),
+            to_java: unsafe { ReleaseRing::new(control_base, crate::layout::RING_TO_JAVA_OFFSET) },
+            region_releases: Arc::default(),
+            // SAFETY: as for `directory`.
+            peer_segments: PeerSegments::new(unsafe { SegmentDirectory::new(control_base) }),
             verify_utf8: std::sync::atomic::AtomicBool::new(false),
-            jvm_pid: std::sync::atomic::AtomicU32::new(0),
             stats: Arc::default(),
             all_ones: AllOnes::default(),
         }
@@ -284,82 +163,30 @@ impl ArrowPlane {
 
     /// Records the JVM's pid (to map its memfd segments).
     pub fn set_jvm_pid(&self, pid: u32) {
-        self.jvm_pid
-            .store(pid, std::sync::atomic::Ordering::Relaxed);
+        self.peer_segments.set_jvm_pid(pid);
     }
 
-    /// Moves queued release notices for JVM regions onto the ring.
-    pub fn flush_outbox(&self) {
-        if self.outbox.len.load(std::sync::atomic::Ordering::Acquire) == 0 {
-            return;
+    /// Moves queued release notices for JVM regions (and acknowledgements)
+    /// onto the ring.
+    pub fn flush_region_releases(&self) {
+        let releases = self.region_releases.flush(&self.to_java);
+        if releases > 0 {
+            self.stats
+                .jvm_releases_sent
+                .fetch_add(releases as u64, std::sync::atomic::Ordering::Relaxed);
         }
-        let mut pending = self
-            .outbox
-            .pending
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        let sent = pending
-            .iter()
-            .take_while(|&&h| self.to_java.push(h, 1))
-            .count();
-        // Acknowledgements (segment 0) ride the same ring but release nothing.
-        let releases = pending[..sent].iter().filter(|&&h| h >> 48 != 0).count();
-        pending.drain(..sent);
-        self.stats
-            .jvm_releases_sent
-            .fetch_add(releases as u64, std::sync::atomic::Ordering::Relaxed);
-        self.outbox
-            .len
-            .store(pending.len(), std::sync::atomic::Ordering::Release);
     }
 
     /// Queues the acknowledgement of answer `seq` of lane `lane`, which we
     /// have decoded (see [`crate::control::RESP_FLAG_NEEDS_ACK`]); it rides
     /// the release ring with the next message.
     pub fn queue_ack(&self, lane: usize, seq: u64) {
-        let mut pending = self
-            .outbox
-            .pending
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        pending.push(crate::control::ack_notice(lane, seq));
-        self.outbox
-            .len
-            .store(pending.len(), std::sync::atomic::Ordering::Release);
+        self.region_releases.push_ack(lane, seq);
     }
 
-    fn java_segment(&self, id: u16) -> Result<Arc<Segment>> {
-        let mut segments = self.java_segments.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(s) = segments.get(&id) {
-            return Ok(s.clone());
-        }
-        // SAFETY: the control mapping outlives the plane.
-        let entry = unsafe { find_java_segment(self.control_base, id) }.ok_or_else(|| {
-            BridgeError::Protocol(format!(
-                "the JVM referenced segment {id}, which it never published"
-            ))
-        })?;
-        if entry.size == 0 || entry.size > MAX_SEGMENT_SIZE {
-            return Err(BridgeError::Protocol(format!(
-                "JVM segment {id} has bad size {}",
-                entry.size
-            )));
-        }
-        let locator = if entry.memfd >= 0 {
-            SegmentLocator::Memfd {
-                pid: self.jvm_pid.load(std::sync::atomic::Ordering::Relaxed),
-                fd: entry.memfd,
-            }
-        } else {
-            SegmentLocator::File(entry.name.clone().into())
-        };
-        let segment = Arc::new(Segment::open(&locator, entry.size)?);
-        if let SegmentLocator::File(path) = &locator {
-            // Mapped: the name is no longer needed, so nothing is left behind.
-            let _ = std::fs::remove_file(path);
-        }
-        segments.insert(id, segment.clone());
-        Ok(segment)
+    /// The schema registry (ours and the JVM's).
+    pub fn schemas(&self) -> &SchemaRegistry {
+        &self.schemas
     }
 
     /// A schema the JVM defined (with `definition`, on its first use) or
@@ -369,26 +196,7 @@ impl ArrowPlane {
         id: u32,
         definition: Option<fb::SchemaDefinition<'_>>,
     ) -> Result<Arc<Schema>> {
-        self.peer_schemas(id, definition).map(|s| s.declared)
-    }
-
-    fn peer_schemas(
-        &self,
-        id: u32,
-        definition: Option<fb::SchemaDefinition<'_>>,
-    ) -> Result<PeerSchema> {
-        let mut schemas = self.java_schemas.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(def) = definition {
-            let bytes = def.ipc_schema().map(|b| b.bytes()).unwrap_or_default();
-            let schema = arrow_ipc::convert::try_schema_from_flatbuffer_bytes(bytes)
-                .map_err(|e| BridgeError::Protocol(format!("schema {id} from the JVM: {e}")))?;
-            let binary = strings_as_binary(&schema).map(Arc::new);
-            let declared = Arc::new(schema);
-            schemas.insert(def.schema_id(), PeerSchema { declared, binary });
-        }
-        schemas.get(&id).cloned().ok_or_else(|| {
-            BridgeError::Protocol(format!("the JVM used schema id {id} without defining it"))
-        })
+        self.schemas.peer(id, definition).map(|s| s.declared)
     }
 
     /// Wraps a batch the JVM placed in its own segments, without copying:
@@ -404,7 +212,8 @@ impl ArrowPlane {
         desc: fb::BatchDescriptor<'_>,
         schema: Option<fb::SchemaDefinition<'_>>,
     ) -> Result<Imported> {
-        let PeerSchema { declared, binary } = self.peer_schemas(desc.schema_id(), schema)?;
+        let crate::schema_registry::PeerSchema { declared, binary } =
+            self.schemas.peer(desc.schema_id(), schema)?;
         let verify_utf8 = self.verify_utf8.load(std::sync::atomic::Ordering::Relaxed);
         let built_as = match binary {
             Some(binary) if !verify_utf8 => binary,
@@ -416,11 +225,11 @@ impl ArrowPlane {
             let id = u16::try_from(r.segment()).map_err(|_| {
                 BridgeError::Protocol(format!("segment id {} out of range", r.segment()))
             })?;
-            if id < JAVA_FIRST_SEGMENT_ID {
+            if u32::from(id) < JAVA_FIRST_SEGMENT_ID {
                 regions.push(self.own_region(r, id)?);
                 continue;
             }
-            let segment = self.java_segment(id)?;
+            let segment = self.peer_segments.get(id)?;
             let (offset, len) = (r.offset() as usize, r.length() as usize);
             if offset
                 .checked_add(len)
@@ -441,7 +250,7 @@ impl ArrowPlane {
                 len,
                 RegionOwner::Peer(Arc::new(PeerRegion {
                     handle: r.handle(),
-                    outbox: self.outbox.clone(),
+                    releases: self.region_releases.clone(),
                     held: self.stats.clone(),
                     _segment: segment,
                 })),
@@ -570,14 +379,14 @@ impl ArrowPlane {
     ) -> Result<(*const u8, usize, Arc<dyn Send + Sync>)> {
         let id = u16::try_from(r.segment())
             .ok()
-            .filter(|&id| id >= 0x8000)
+            .filter(|&id| u32::from(id) >= JAVA_FIRST_SEGMENT_ID)
             .ok_or_else(|| {
                 BridgeError::Protocol(format!(
                     "spilled message in segment {}, which is not one of the JVM's",
                     r.segment()
                 ))
             })?;
-        let segment = self.java_segment(id)?;
+        let segment = self.peer_segments.get(id)?;
         let (offset, len) = (r.offset() as usize, r.length() as usize);
         if offset
             .checked_add(len)
@@ -595,7 +404,7 @@ impl ArrowPlane {
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let guard = Arc::new(PeerRegion {
             handle: r.handle(),
-            outbox: self.outbox.clone(),
+            releases: self.region_releases.clone(),
             held: self.stats.clone(),
             _segment: segment,
         });
@@ -605,15 +414,7 @@ impl ArrowPlane {
     /// Queues the release of a JVM region this process never mapped (a
     /// spilled message dropped unread).
     pub(crate) fn release_java_region(&self, handle: u64) {
-        let mut pending = self
-            .outbox
-            .pending
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        pending.push(handle);
-        self.outbox
-            .len
-            .store(pending.len(), std::sync::atomic::Ordering::Release);
+        self.region_releases.push(handle);
     }
 
     /// The arena (for statistics and in-arena builders).
@@ -641,33 +442,12 @@ impl ArrowPlane {
     pub fn close(&self) {
         self.all_ones.clear(&self.arena);
         self.arena.close();
-        let segments =
-            std::mem::take(&mut *self.java_segments.lock().unwrap_or_else(|e| e.into_inner()));
-        drop(segments);
-    }
-
-    fn schema_id(&self, schema: &Arc<Schema>) -> Result<(u32, Option<Vec<u8>>)> {
-        let mut reg = self.schemas.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((last, id)) = &reg.last {
-            if Arc::ptr_eq(last, schema) && reg.confirmed.contains(id) {
-                return Ok((*id, None));
-            }
-        }
-        let bytes = encode_schema(schema);
-        let next = &self.next_schema_id;
-        let id = *reg
-            .by_bytes
-            .entry(bytes.clone())
-            .or_insert_with(|| next.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
-        reg.last = Some((schema.clone(), id));
-        let definition = (!reg.confirmed.contains(&id)).then_some(bytes);
-        Ok((id, definition))
+        self.peer_segments.clear();
     }
 
     /// The JVM answered a send that carried schema `id`'s definition.
     pub fn confirm_schema(&self, id: u32) {
-        let mut reg = self.schemas.lock().unwrap_or_else(|e| e.into_inner());
-        reg.confirmed.insert(id);
+        self.schemas.confirm(id);
     }
 
     /// Places `batch` in the arena: buffers already inside a live arena
@@ -729,7 +509,7 @@ impl ArrowPlane {
                 }
             }
         }
-        let (schema_id, new_schema) = self.schema_id(batch.schema_ref())?;
+        let (schema_id, new_schema) = self.schemas.id_of(batch.schema_ref());
         let copy_region = if copy_bytes > 0 {
             let region = self
                 .arena
@@ -863,227 +643,15 @@ impl ArrowPlane {
         let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
         for id in self.arena.take_retired() {
             if let Some(slot) = slots.iter().position(|s| *s == Some(id)) {
-                // SAFETY: the control mapping outlives the plane; slot < 32.
-                unsafe { crate::release_ring::retire_segment(self.control_base, slot) };
+                self.directory.retire(slot);
                 slots[slot] = None;
             }
         }
         for (id, locator, size) in self.arena.take_unpublished() {
             if let Some(slot) = slots.iter().position(Option::is_none) {
-                // SAFETY: the control mapping outlives the plane; slot < 32.
-                unsafe { publish_segment(self.control_base, slot, id, &locator, size) };
+                self.directory.publish(slot, id, &locator, size);
                 slots[slot] = Some(id);
             }
         }
-    }
-}
-
-/// One buffer to copy into the arena.
-pub(crate) struct Copy<'a> {
-    pub(crate) from: &'a [u8],
-    pub(crate) to: *mut u8,
-}
-
-/// Copies at least this many bytes on more than one thread.
-const PARALLEL_COPY_MIN: usize = 8 << 20;
-
-/// Performs `copies` (`total` bytes): on the calling thread when small, else
-/// split into equal byte ranges across the machine's cores (at most 4), since
-/// one core cannot saturate memory bandwidth.
-///
-/// # Safety
-/// Each `to` must be valid for `from.len()` bytes of writes, and no
-/// destination range may overlap another or any source.
-pub(crate) unsafe fn copy_all(copies: &[Copy<'_>], total: usize) {
-    // Asked once: on Linux the answer reads cgroup files.
-    static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    let threads =
-        *THREADS.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get().min(4)));
-    if total < PARALLEL_COPY_MIN || threads < 2 {
-        for c in copies {
-            // SAFETY: the caller's contract.
-            unsafe { std::ptr::copy_nonoverlapping(c.from.as_ptr(), c.to, c.from.len()) };
-        }
-        return;
-    }
-    // Cut the sequence of copies into `threads` runs of about equal bytes,
-    // splitting a buffer across runs where needed.
-    let share = total.div_ceil(threads);
-    let mut runs: Vec<Vec<(usize, usize, usize)>> = vec![Vec::new()]; // (copy, start, len)
-    let mut room = share;
-    for (i, c) in copies.iter().enumerate() {
-        let mut start = 0;
-        while start < c.from.len() {
-            if room == 0 {
-                runs.push(Vec::new());
-                room = share;
-            }
-            let len = (c.from.len() - start).min(room);
-            runs.last_mut().expect("one run").push((i, start, len));
-            start += len;
-            room -= len;
-        }
-    }
-    /// Raw destinations crossing to the copy threads.
-    struct Dest(*mut u8);
-    // SAFETY: each thread writes a disjoint range (the caller's contract).
-    unsafe impl Send for Dest {}
-    // SAFETY: as above.
-    unsafe impl Sync for Dest {}
-    let dests: Vec<Dest> = copies.iter().map(|c| Dest(c.to)).collect();
-    let sources: Vec<&[u8]> = copies.iter().map(|c| c.from).collect();
-    std::thread::scope(|scope| {
-        for run in &runs {
-            let (dests, sources) = (&dests, &sources);
-            scope.spawn(move || {
-                for &(i, start, len) in run {
-                    let from = &sources[i][start..start + len];
-                    // SAFETY: [start, start + len) of copy i's destination is
-                    // written by this run alone.
-                    unsafe {
-                        std::ptr::copy_nonoverlapping(from.as_ptr(), dests[i].0.add(start), len)
-                    };
-                }
-            });
-        }
-    });
-}
-
-/// The IPC Schema message for `schema`.
-pub fn encode_schema(schema: &Schema) -> Vec<u8> {
-    let mut tracker = DictionaryTracker::new(false);
-    IpcDataGenerator::default()
-        .schema_to_bytes_with_dictionary_tracker(schema, &mut tracker, &IpcWriteOptions::default())
-        .ipc_message
-}
-
-fn buffer_refs(buffers: &[(usize, usize, usize)]) -> Vec<fb::BufferRef> {
-    buffers
-        .iter()
-        .map(|&(r, o, l)| fb::BufferRef::new(r as u32, 0, o as u64, l as u64))
-        .collect()
-}
-
-fn encode_dictionary<'b>(
-    fbb: &mut FlatBufferBuilder<'b>,
-    id: i64,
-    d: &PreparedDictionary,
-) -> WIPOffset<fb::DictionaryBatch<'b>> {
-    let nodes: Vec<_> = d
-        .nodes
-        .iter()
-        .map(|&(l, n)| fb::FieldNode::new(l, n))
-        .collect();
-    let nodes = fbb.create_vector(&nodes);
-    let buffers = fbb.create_vector(&buffer_refs(&d.buffers));
-    let variadic = fbb.create_vector(&d.variadic);
-    fb::DictionaryBatch::create(
-        fbb,
-        &fb::DictionaryBatchArgs {
-            id,
-            is_delta: false,
-            length: d.length,
-            nodes: Some(nodes),
-            buffers: Some(buffers),
-            variadic_buffer_counts: Some(variadic),
-        },
-    )
-}
-
-/// Encodes the descriptor (and schema definition, if new) of a prepared batch.
-pub fn encode_descriptor<'b>(
-    fbb: &mut FlatBufferBuilder<'b>,
-    p: &PreparedBatch,
-) -> (
-    WIPOffset<fb::BatchDescriptor<'b>>,
-    Option<WIPOffset<fb::SchemaDefinition<'b>>>,
-) {
-    let nodes: Vec<_> = p
-        .nodes
-        .iter()
-        .map(|&(l, n)| fb::FieldNode::new(l, n))
-        .collect();
-    let regions: Vec<_> = p
-        .regions
-        .iter()
-        .map(|r| {
-            fb::RegionRef::new(
-                r.handle.0,
-                u32::from(r.segment),
-                0,
-                r.offset as u64,
-                r.len as u64,
-            )
-        })
-        .collect();
-    let buffers = buffer_refs(&p.buffers);
-    let nodes = fbb.create_vector(&nodes);
-    let regions = fbb.create_vector(&regions);
-    let buffers = fbb.create_vector(&buffers);
-    let variadic = fbb.create_vector(&p.variadic);
-    let dictionaries = (!p.dictionaries.is_empty()).then(|| {
-        let encoded: Vec<_> = p
-            .dictionaries
-            .iter()
-            .enumerate()
-            .map(|(id, d)| encode_dictionary(fbb, id as i64, d))
-            .collect();
-        fbb.create_vector(&encoded)
-    });
-    let descriptor = fb::BatchDescriptor::create(
-        fbb,
-        &fb::BatchDescriptorArgs {
-            schema_id: p.schema_id,
-            length: p.length,
-            nodes: Some(nodes),
-            regions: Some(regions),
-            buffers: Some(buffers),
-            variadic_buffer_counts: Some(variadic),
-            dictionaries,
-            copy_out: p.copy_out,
-        },
-    );
-    let schema = p.new_schema.as_ref().map(|bytes| {
-        let ipc = fbb.create_vector(bytes);
-        fb::SchemaDefinition::create(
-            fbb,
-            &fb::SchemaDefinitionArgs {
-                schema_id: p.schema_id,
-                ipc_schema: Some(ipc),
-            },
-        )
-    });
-    (descriptor, schema)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parallel_copies_split_buffers_without_gaps_or_overlaps() {
-        // Odd sizes around the split points: one big buffer, small ones, an empty one.
-        let sizes = [5 << 20, 3, 0, 64, (4 << 20) + 13, 1];
-        let sources: Vec<Vec<u8>> = sizes
-            .iter()
-            .enumerate()
-            .map(|(k, &n)| (0..n).map(|i| (i * 7 + k) as u8).collect())
-            .collect();
-        let total: usize = sizes.iter().sum();
-        assert!(total >= PARALLEL_COPY_MIN);
-        let mut dest = vec![0u8; total];
-        let mut at = 0;
-        let mut copies = Vec::new();
-        for src in &sources {
-            copies.push(Copy {
-                from: src,
-                // SAFETY: [at, at + len) lies inside `dest`.
-                to: unsafe { dest.as_mut_ptr().add(at) },
-            });
-            at += src.len();
-        }
-        // SAFETY: the destinations tile `dest` exactly.
-        unsafe { copy_all(&copies, total) };
-        assert_eq!(dest, sources.concat());
     }
 }

@@ -33,10 +33,8 @@ use std::sync::Arc;
 
 use flatbuffers::{FlatBufferBuilder, ForwardsUOffset, Vector, WIPOffset};
 
-use crate::client::{
-    build_request, ReleaseQueue, RequestHead, TakenReleases, MAX_RELEASES_PER_MESSAGE,
-};
-use crate::protocol::{self as fb, Action};
+use crate::object_releases::{ObjectReleases, TakenReleases, MAX_RELEASES_PER_MESSAGE};
+use crate::protocol::{self as fb, build_request, Action, RequestHead};
 use crate::scalar_template::ScalarTemplates;
 pub use crate::scalar_template::{Scalar, MAX_SCALAR_ARGS};
 
@@ -243,12 +241,12 @@ impl BatchEncoder {
     /// [`fit`](Self::fit) from `start` within `limit`, then
     /// [`write_request`](Self::write_request) with as many queued releases as
     /// the room left allows. Returns the commands sent and the releases taken
-    /// (to [`ReleaseQueue::restore`] if the request is never sent).
+    /// (to [`ObjectReleases::restore`] if the request is never sent).
     pub fn next_request(
         &self,
         start: usize,
         limit: usize,
-        releases: &Arc<ReleaseQueue>,
+        releases: &Arc<ObjectReleases>,
         stop_on_error: bool,
         header: &mut FlatBufferBuilder<'_>,
         out: &mut Vec<u8>,
@@ -382,7 +380,7 @@ mod tests {
     #[test]
     fn releases_take_only_the_room_left() {
         let batch = mixed(10);
-        let queue = Arc::new(ReleaseQueue::default());
+        let queue = Arc::new(ObjectReleases::default());
         for id in 0..1000 {
             queue.push(id);
         }

@@ -16,7 +16,7 @@
 //! JVM options), named by a hash of those with their sizes and modification
 //! times. `GATUN_CDS=0` turns the feature off. One process records at a time
 //! (a lock file); a partial recording is only renamed into place once its
-//! JVM exited cleanly. Archives unused for [`UNUSED_FOR`] are removed when a
+//! JVM exited cleanly. Archives unused for `UNUSED_FOR` are removed when a
 //! new one is recorded.
 
 use std::collections::hash_map::DefaultHasher;

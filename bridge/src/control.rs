@@ -1,17 +1,12 @@
-//! The control segment: header, segment directory, release rings and lanes.
+//! The control segment ([`ControlSegment`]): header, segment directory
+//! ([`crate::directory`]), the two release rings ([`crate::release_ring`])
+//! and the lanes ([`crate::lane`]), in that order.
 //!
-//! ```text
-//!  offset  size
-//!  0       64      header
-//!  64      8064    segment directory (63 entries x 128 bytes)
-//!  8192    65536   release ring  Python -> Java
-//!  73728   65536   release ring  Java -> Python
-//!  139264  ...     lane 0 .. lane N-1, each LANE_HEADER + 2 x slot_size
-//! ```
-//!
-//! Every number comes from [`crate::layout`], generated from
-//! `schemas/layout.toml` like Java's `gatun.server.shm.Layout`; both sides
-//! test them against `schemas/vectors/*.hex`. See `schemas/SHM_LAYOUT.md`.
+//! Every offset and size comes from [`crate::layout`], generated from
+//! `schemas/layout.toml` like Java's `gatun.server.shm.Layout`; the map of
+//! the segment, field by field with each meaning, is generated from the same
+//! file into `schemas/SHM_LAYOUT.md`, so it is not drawn again here. Both
+//! sides test the offsets against `schemas/vectors/*.hex`.
 
 use crate::layout;
 
@@ -44,40 +39,6 @@ pub mod header {
     pub const SIZE: usize = super::layout::header::BYTES;
 }
 
-/// Segment directory: where it starts, how many entries, entry size.
-pub const DIRECTORY_OFFSET: usize = layout::DIRECTORY_OFFSET;
-/// Entries in the segment directory.
-pub const DIRECTORY_ENTRIES: usize = layout::directory::COUNT;
-/// Bytes per directory entry.
-pub const DIRECTORY_ENTRY_SIZE: usize = layout::directory::BYTES;
-/// Directory entry field offsets (SHM_LAYOUT.md, "Segment directory").
-pub mod directory {
-    /// u32 0 free, 1 live, 2 retired; stored last with release ordering.
-    pub const PUBLISHED: usize = super::layout::directory::PUBLISHED;
-    /// u32 segment id.
-    pub const SEGMENT_ID: usize = super::layout::directory::SEGMENT_ID;
-    /// u8 owner: 0 Python, 1 Java.
-    pub const OWNER: usize = super::layout::directory::OWNER;
-    /// u8 kind: 0 control, 1 payload.
-    pub const KIND: usize = super::layout::directory::KIND;
-    /// u32 generation.
-    pub const GENERATION: usize = super::layout::directory::GENERATION;
-    /// u64 size in bytes.
-    pub const SIZE: usize = super::layout::directory::SIZE;
-    /// i32 memfd number in the owner, -1 for a named file.
-    pub const MEMFD: usize = super::layout::directory::MEMFD;
-    /// File name, UTF-8, NUL-padded.
-    pub const NAME: usize = super::layout::directory::NAME;
-    /// Bytes reserved for the name.
-    pub const NAME_LEN: usize = 96;
-}
-
-/// Release ring Python -> Java.
-pub const RING_TO_JAVA_OFFSET: usize = layout::RING_TO_JAVA_OFFSET;
-/// Release ring Java -> Python.
-pub const RING_TO_PYTHON_OFFSET: usize = layout::RING_TO_PYTHON_OFFSET;
-/// Bytes per release ring.
-pub const RING_SIZE: usize = layout::RING_TO_JAVA_SIZE;
 /// First lane.
 pub const LANES_OFFSET: usize = layout::LANES_OFFSET;
 /// Bytes of a lane's header before its slots.
@@ -85,9 +46,10 @@ pub const LANE_HEADER: usize = layout::lane::BYTES;
 
 // The regions must not overlap, and lanes start page-aligned.
 const _: () = {
-    assert!(DIRECTORY_OFFSET + DIRECTORY_ENTRIES * DIRECTORY_ENTRY_SIZE <= RING_TO_JAVA_OFFSET);
-    assert!(RING_TO_JAVA_OFFSET + RING_SIZE == RING_TO_PYTHON_OFFSET);
-    assert!(RING_TO_PYTHON_OFFSET + RING_SIZE == LANES_OFFSET);
+    use layout::{directory, RING_TO_JAVA_OFFSET, RING_TO_PYTHON_OFFSET};
+    assert!(layout::DIRECTORY_OFFSET + directory::COUNT * directory::BYTES <= RING_TO_JAVA_OFFSET);
+    assert!(RING_TO_JAVA_OFFSET + layout::RING_TO_JAVA_SIZE == RING_TO_PYTHON_OFFSET);
+    assert!(RING_TO_PYTHON_OFFSET + layout::RING_TO_PYTHON_SIZE == LANES_OFFSET);
     assert!(LANES_OFFSET % 4096 == 0);
 };
 
@@ -162,14 +124,14 @@ pub const MAX_LANES: usize = layout::MAX_LANES as usize;
 
 /// Geometry of one control segment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ControlLayout {
+pub struct ControlSegment {
     /// Number of lanes.
     pub lanes: usize,
     /// Bytes per request slot and per response slot.
     pub slot_size: usize,
 }
 
-impl ControlLayout {
+impl ControlSegment {
     /// Checks the limits of SHM_LAYOUT.md.
     pub fn new(lanes: usize, slot_size: usize) -> Result<Self, String> {
         if !(1..=MAX_LANES).contains(&lanes) {
@@ -319,10 +281,14 @@ pub(crate) mod tests {
 
     #[test]
     fn directory_entry_offsets_match_the_shared_vector() {
+        use crate::layout::directory;
         let v = vector("directory_entry.hex");
         let get32 = |off: usize| u32::from_le_bytes(v[off..off + 4].try_into().unwrap());
-        assert_eq!(v.len(), DIRECTORY_ENTRY_SIZE);
-        assert_eq!(directory::NAME + directory::NAME_LEN, DIRECTORY_ENTRY_SIZE);
+        assert_eq!(v.len(), directory::BYTES);
+        assert_eq!(
+            directory::NAME + crate::directory::NAME_LEN,
+            directory::BYTES
+        );
         assert_eq!(get32(directory::PUBLISHED), 1);
         assert_eq!(get32(directory::SEGMENT_ID), 3);
         assert_eq!((v[directory::OWNER], v[directory::KIND]), (1, 1));
@@ -337,9 +303,9 @@ pub(crate) mod tests {
         let mut v = vector("control_header.hex");
         v[0] ^= 0xff;
         assert!(read_header(&v).unwrap_err().contains("magic"));
-        assert!(ControlLayout::new(0, 4096).is_err());
-        assert!(ControlLayout::new(4, 5000).is_err());
-        let layout = ControlLayout::new(4, 65536).unwrap();
+        assert!(ControlSegment::new(0, 4096).is_err());
+        assert!(ControlSegment::new(4, 5000).is_err());
+        let layout = ControlSegment::new(4, 65536).unwrap();
         assert_eq!(
             layout.lane_offset(1) - layout.lane_offset(0),
             256 + 2 * 65536

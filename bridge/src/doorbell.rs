@@ -3,7 +3,7 @@
 //! A sequence counter in shared memory is the truth; a byte on the lane's
 //! socket is only a hint that wakes a sleeping peer. The notifier rings only
 //! when it takes the peer's `waiting` flag, so a hot exchange never touches
-//! the socket. Both halves are written against [`sync`] atomics so the same
+//! the socket. Both halves are written against `sync` atomics so the same
 //! code is model-checked with loom (`RUSTFLAGS="--cfg loom" cargo test -p
 //! gatun-bridge --release doorbell`).
 

@@ -88,12 +88,22 @@ pub fn greet(
         .and_then(|_| socket.set_write_timeout(Some(timeout)))
         .map_err(BridgeError::io("configuring the handshake"))?;
     write_frame(socket, &encode_hello(hello))?;
-    let frame = read_frame(socket)?;
-    let welcome = protocol::read_welcome(&frame)?;
+    let accepted = accept_welcome(&read_frame(socket)?, hello.lane_index)?;
+    socket
+        .set_read_timeout(None)
+        .and_then(|_| socket.set_write_timeout(None))
+        .map_err(BridgeError::io("configuring a lane"))?;
+    Ok(accepted)
+}
+
+/// Decodes the JVM's Welcome for lane `lane_index` (bytes from the other
+/// process: verified, and any refusal or version mismatch is an error).
+pub fn accept_welcome(frame: &[u8], lane_index: u32) -> Result<Accepted> {
+    let welcome = protocol::read_welcome(frame)?;
     if let Some(error) = welcome.error() {
         return Err(BridgeError::Handshake(format!(
             "the JVM refused lane {}: {error}",
-            hello.lane_index
+            lane_index
         )));
     }
     if welcome.protocol_version() != PROTOCOL_VERSION {
@@ -102,10 +112,6 @@ pub fn greet(
             welcome.protocol_version()
         )));
     }
-    socket
-        .set_read_timeout(None)
-        .and_then(|_| socket.set_write_timeout(None))
-        .map_err(BridgeError::io("configuring a lane"))?;
     Ok(Accepted {
         pid: welcome.pid() as u32,
         session_id: welcome.session_id(),
@@ -207,5 +213,71 @@ mod tests {
         let err = greet(&mut a, &hello, Duration::from_secs(5)).unwrap_err();
         assert!(err.to_string().contains("bad token"), "{err}");
         server.join().unwrap();
+    }
+
+    fn welcome(version: u32, error: Option<&str>) -> Vec<u8> {
+        let mut fbb = FlatBufferBuilder::new();
+        let error = error.map(|e| fbb.create_string(e));
+        let w = protocol::Welcome::create(
+            &mut fbb,
+            &protocol::WelcomeArgs {
+                protocol_version: version,
+                pid: 4321,
+                session_id: 9,
+                error,
+            },
+        );
+        fbb.finish(w, None);
+        fbb.finished_data().to_vec()
+    }
+
+    proptest::proptest! {
+        /// Whatever the JVM sends as its Welcome (arbitrary bytes, or a real
+        /// one with bytes changed or cut), decoding gives a session or an
+        /// error, never a panic; only a well-formed acceptance is accepted.
+        #[test]
+        fn arbitrary_and_mutated_welcomes_decode_or_fail_cleanly(
+            noise in proptest::collection::vec(proptest::num::u8::ANY, 0..96),
+            version in proptest::prop_oneof![proptest::strategy::Just(PROTOCOL_VERSION), proptest::num::u32::ANY],
+            refused in proptest::bool::ANY,
+            edits in proptest::collection::vec((proptest::num::usize::ANY, proptest::num::u8::ANY), 0..4),
+            cut in proptest::num::usize::ANY,
+        ) {
+            let _ = accept_welcome(&noise, 0);
+            let mut bytes = welcome(version, refused.then_some("no"));
+            let clean = edits.is_empty() && cut % 4 != 0;
+            for (at, byte) in edits {
+                let n = bytes.len();
+                bytes[at % n] = byte;
+            }
+            if cut % 4 == 0 {
+                bytes.truncate(cut % (bytes.len() + 1));
+            }
+            let accepted = accept_welcome(&bytes, 0);
+            if clean {
+                proptest::prop_assert_eq!(accepted.is_ok(), version == PROTOCOL_VERSION && !refused);
+            }
+            if let (true, Ok(a)) = (clean, accepted) {
+                proptest::prop_assert_eq!((a.pid, a.session_id), (4321, 9));
+            }
+        }
+
+        /// A frame stream of arbitrary bytes that then ends: reading it
+        /// gives a frame (no larger than the limit) or an error.
+        #[test]
+        fn arbitrary_frame_bytes_read_or_fail_cleanly(
+            bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..64),
+            prefix in proptest::option::of(proptest::num::u32::ANY),
+        ) {
+            let (mut a, mut b) = UnixStream::pair().unwrap();
+            if let Some(len) = prefix {
+                b.write_all(&len.to_le_bytes()).unwrap();
+            }
+            b.write_all(&bytes).unwrap();
+            drop(b);
+            if let Ok(frame) = read_frame(&mut a) {
+                proptest::prop_assert!(frame.len() <= MAX_FRAME);
+            }
+        }
     }
 }

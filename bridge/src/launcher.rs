@@ -233,7 +233,7 @@ impl JvmProcess {
     }
 
     /// Closes stdin (the server halts on EOF) and waits up to `timeout`
-    /// (plus [`RECORDING_GRACE`] for a JVM recording the class archive), then
+    /// (plus `RECORDING_GRACE` for a JVM recording the class archive), then
     /// kills the JVM.
     pub fn stop(&mut self, timeout: Duration) {
         self.stdin.take();

@@ -14,6 +14,10 @@ pub mod class_archive;
 pub mod client;
 #[cfg(not(loom))]
 pub mod control;
+#[cfg(not(loom))]
+pub mod descriptor;
+#[cfg(not(loom))]
+pub mod directory;
 pub mod doorbell;
 #[cfg(not(loom))]
 pub mod error;
@@ -23,19 +27,35 @@ pub mod handshake;
 pub mod lane;
 #[cfg(not(loom))]
 pub mod launcher;
-pub mod layout;
+/// The shared-memory layout and codes (generated from `schemas/layout.toml`
+/// into the arena crate, which packs region handles with it).
+pub use gatun_arena::shm_layout as layout;
 #[cfg(not(loom))]
 pub mod loop_call;
 #[cfg(not(loom))]
+pub mod object_releases;
+#[cfg(not(loom))]
+mod parallel_copy;
+#[cfg(not(loom))]
+pub mod peer_segments;
+#[cfg(not(loom))]
 pub mod protocol;
+#[cfg(not(loom))]
+pub mod region_releases;
 #[cfg(not(loom))]
 pub mod release_ring;
 #[cfg(not(loom))]
 pub mod scalar_template;
 #[cfg(not(loom))]
+pub mod schema_registry;
+#[cfg(not(loom))]
 mod shm;
 #[cfg(not(loom))]
 pub mod spill;
+#[cfg(not(loom))]
+pub mod spin;
+#[cfg(not(loom))]
+pub mod transfer_stats;
 #[cfg(not(loom))]
 pub mod value;
 
@@ -44,11 +64,15 @@ pub use batch::BatchEncoder;
 #[cfg(not(loom))]
 pub use client::{
     CallbackHandler, CallbackOutcome, Client, ClientOptions, LaneGuard, NoCallbacks, PooledScratch,
-    ReleaseQueue, RequestHead, TakenReleases, WeakClient,
+    WeakClient,
 };
 #[cfg(not(loom))]
 pub use error::{BridgeError, JavaError, Result};
 #[cfg(not(loom))]
 pub use loop_call::LoopCall;
+#[cfg(not(loom))]
+pub use object_releases::{ObjectReleases, TakenReleases};
+#[cfg(not(loom))]
+pub use protocol::RequestHead;
 #[cfg(not(loom))]
 pub use value::{ArrayValue, ObjectHandle, Value};

@@ -64,6 +64,18 @@ pub struct LoopCall {
     unacked: bool,
 }
 
+impl Client {
+    /// Takes a free call lane for an event loop without blocking (see
+    /// [`LoopCall`]); `None` if none is free, or if this thread's loop
+    /// already holds all but one (that one stays for the blocking calls
+    /// the loop's thread still makes, such as name resolution).
+    pub fn try_lend_lane(&self) -> Result<Option<LoopCall>> {
+        Ok(self
+            .lend_lane()?
+            .map(|index| LoopCall::new(self.clone(), index)))
+    }
+}
+
 impl LoopCall {
     pub(crate) fn new(client: Client, index: usize) -> LoopCall {
         let fd = client.socket_fd(index);
@@ -120,7 +132,7 @@ impl LoopCall {
     pub fn send(&mut self, request: &[u8]) -> Result<()> {
         self.expect_state(&[LoopCallState::Ready, LoopCallState::Arrived], "send")?;
         // Releases of JVM regions ride on every outgoing request.
-        self.client.arrow().flush_outbox();
+        self.client.arrow().flush_region_releases();
         let mut lane = self.lane()?;
         let expect = crate::spill::send(&mut lane, self.client.arrow(), request)
             .map_err(|e| self.client.failed(e))?;

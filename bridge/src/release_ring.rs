@@ -1,34 +1,21 @@
-//! Release rings and the segment directory of the live control segment.
+//! Release rings of the live control segment.
 //!
 //! A release ring carries `Release(handle, count)` notices from the side that
 //! received Arrow buffers back to the side that owns them. Each ring has one
 //! producer and one consumer: `head` is written only by the producer, `tail`
 //! only by the consumer, both with release stores read with acquire loads.
 //!
-//! ```text
-//!  +0    head u64   (producer)
-//!  +64   tail u64   (consumer)
-//!  +128  entries: { handle u64, count u32, reserved u32 } x RING_CAPACITY
-//! ```
+//! The byte layout (head, tail, entries of handle and count) is
+//! [`crate::layout::ring`] and [`crate::layout::ring_entry`], generated from
+//! `schemas/layout.toml`; `schemas/vectors/release_ring.hex` checks it.
 
 use std::sync::atomic::Ordering;
 
-use gatun_arena::SegmentLocator;
-
-use crate::control::{
-    self, directory, DIRECTORY_ENTRIES, DIRECTORY_ENTRY_SIZE, DIRECTORY_OFFSET, RING_SIZE,
-};
+use crate::layout::{ring, ring_entry};
 use crate::shm::{atomic_u32, atomic_u64};
 
-/// Bytes of ring header before the entries.
-const RING_HEADER: usize = 128;
-/// Bytes per entry.
-const ENTRY: usize = 16;
 /// Entries per ring.
-pub const RING_CAPACITY: usize = (RING_SIZE - RING_HEADER) / ENTRY;
-/// Directory entries written by Python: 0..PYTHON_ENTRIES; Java owns the rest,
-/// so the two sides never race for a free entry.
-pub const PYTHON_ENTRIES: usize = 32;
+pub const RING_CAPACITY: usize = (ring::BYTES - ring::ENTRIES) / ring_entry::BYTES;
 
 /// One ring inside a live control segment.
 #[derive(Clone, Copy)]
@@ -56,19 +43,24 @@ impl ReleaseRing {
     }
 
     fn head(&self) -> &std::sync::atomic::AtomicU64 {
-        // SAFETY: offset 0 of the ring, 8-aligned.
-        unsafe { atomic_u64(self.base, 0) }
+        // SAFETY: the head is inside the ring, 8-aligned.
+        unsafe { atomic_u64(self.base, ring::HEAD) }
     }
 
     fn tail(&self) -> &std::sync::atomic::AtomicU64 {
-        // SAFETY: offset 64 of the ring, 8-aligned.
-        unsafe { atomic_u64(self.base, 64) }
+        // SAFETY: the tail is inside the ring, 8-aligned.
+        unsafe { atomic_u64(self.base, ring::TAIL) }
     }
 
     fn entry(&self, index: u64) -> (&std::sync::atomic::AtomicU64, &std::sync::atomic::AtomicU32) {
-        let off = RING_HEADER + (index as usize % RING_CAPACITY) * ENTRY;
+        let off = ring::ENTRIES + (index as usize % RING_CAPACITY) * ring_entry::BYTES;
         // SAFETY: entries are inside the ring and naturally aligned.
-        unsafe { (atomic_u64(self.base, off), atomic_u32(self.base, off + 8)) }
+        unsafe {
+            (
+                atomic_u64(self.base, off + ring_entry::HANDLE),
+                atomic_u32(self.base, off + ring_entry::COUNT),
+            )
+        }
     }
 
     /// Producer: appends a notice; false if the ring is full (retry later).
@@ -109,117 +101,14 @@ impl ReleaseRing {
     }
 }
 
-/// Announces one of Python's segments in directory entry `slot` (< 32).
-///
-/// # Safety
-/// `control_base` must be a live control segment mapping.
-pub unsafe fn publish_segment(
-    control_base: *mut u8,
-    slot: usize,
-    id: u16,
-    locator: &SegmentLocator,
-    size: usize,
-) {
-    assert!(
-        slot < PYTHON_ENTRIES.min(DIRECTORY_ENTRIES),
-        "directory slot {slot} is not Python's"
-    );
-    // SAFETY: the entry lies inside the directory of the live mapping.
-    let entry = unsafe { control_base.add(DIRECTORY_OFFSET + slot * DIRECTORY_ENTRY_SIZE) };
-    let (fd, name) = match locator {
-        SegmentLocator::Memfd { fd, .. } => (*fd, String::new()),
-        SegmentLocator::File(p) => (-1, p.display().to_string()),
-    };
-    // SAFETY: every write stays inside the 128-byte entry; the peer reads the
-    // fields only after seeing `published` = 1 (release store below).
-    unsafe {
-        atomic_u32(entry, directory::SEGMENT_ID).store(u32::from(id), Ordering::Relaxed);
-        entry.add(directory::OWNER).write(0);
-        entry.add(directory::KIND).write(1);
-        atomic_u32(entry, directory::GENERATION).store(1, Ordering::Relaxed);
-        atomic_u64(entry, directory::SIZE).store(size as u64, Ordering::Relaxed);
-        atomic_u32(entry, directory::MEMFD).store(fd as u32, Ordering::Relaxed);
-        let bytes = name.as_bytes();
-        let n = bytes.len().min(directory::NAME_LEN - 1);
-        std::ptr::copy_nonoverlapping(bytes.as_ptr(), entry.add(directory::NAME), n);
-        entry.add(directory::NAME + n).write(0);
-        atomic_u32(entry, directory::PUBLISHED).store(1, Ordering::Release);
-    }
-}
-
-/// Marks Python's directory entry `slot` retired (the segment is gone).
-///
-/// # Safety
-/// `control_base` must be a live control segment mapping.
-pub unsafe fn retire_segment(control_base: *mut u8, slot: usize) {
-    assert!(
-        slot < PYTHON_ENTRIES,
-        "directory slot {slot} is not Python's"
-    );
-    // SAFETY: the entry lies inside the directory of the live mapping.
-    let entry = unsafe { control_base.add(DIRECTORY_OFFSET + slot * DIRECTORY_ENTRY_SIZE) };
-    // SAFETY: as above; `published` is naturally aligned at the entry start.
-    unsafe { atomic_u32(entry, directory::PUBLISHED).store(2, Ordering::Release) };
-}
-
-/// A directory entry as read from the live mapping.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DirectoryEntry {
-    /// Segment id.
-    pub id: u16,
-    /// 0 Python, 1 Java.
-    pub owner: u8,
-    /// Size in bytes.
-    pub size: usize,
-    /// memfd number in the owner, or -1.
-    pub memfd: i32,
-    /// File path when `memfd` is -1.
-    pub name: String,
-}
-
-/// Finds the published entry of segment `id` among the peer's entries (32..63).
-///
-/// # Safety
-/// `control_base` must be a live control segment mapping.
-pub unsafe fn find_java_segment(control_base: *mut u8, id: u16) -> Option<DirectoryEntry> {
-    (PYTHON_ENTRIES..DIRECTORY_ENTRIES).find_map(|slot| {
-        // SAFETY: the entry lies inside the directory of the live mapping.
-        let entry = unsafe { control_base.add(DIRECTORY_OFFSET + slot * DIRECTORY_ENTRY_SIZE) };
-        // SAFETY: fields are read only after `published` (acquire) says they are complete.
-        unsafe {
-            if atomic_u32(entry, directory::PUBLISHED).load(Ordering::Acquire) != 1
-                || atomic_u32(entry, directory::SEGMENT_ID).load(Ordering::Relaxed) != u32::from(id)
-            {
-                return None;
-            }
-            let name_bytes =
-                std::slice::from_raw_parts(entry.add(directory::NAME), directory::NAME_LEN);
-            let end = name_bytes
-                .iter()
-                .position(|&b| b == 0)
-                .unwrap_or(directory::NAME_LEN);
-            Some(DirectoryEntry {
-                id,
-                owner: entry.add(directory::OWNER).read(),
-                size: atomic_u64(entry, directory::SIZE).load(Ordering::Relaxed) as usize,
-                memfd: atomic_u32(entry, directory::MEMFD).load(Ordering::Relaxed) as i32,
-                name: String::from_utf8_lossy(&name_bytes[..end]).into_owned(),
-            })
-        }
-    })
-}
-
-/// Offsets of the two rings, re-exported for callers.
-pub use control::{RING_TO_JAVA_OFFSET, RING_TO_PYTHON_OFFSET};
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn notices_pass_in_order_and_a_full_ring_refuses() {
-        let mut mem = vec![0u64; RING_SIZE / 8];
-        // SAFETY: a zeroed, 8-aligned buffer of RING_SIZE bytes standing in for the mapping.
+        let mut mem = vec![0u64; ring::BYTES / 8];
+        // SAFETY: a zeroed, 8-aligned buffer of ring::BYTES bytes standing in for the mapping.
         let ring = unsafe { ReleaseRing::new(mem.as_mut_ptr().cast(), 0) };
         assert!(ring.is_empty());
         for i in 0..RING_CAPACITY as u64 {
@@ -234,9 +123,82 @@ mod tests {
         ring.drain(|h, c| assert_eq!((h, c), (7, 3)));
     }
 
+    /// The ring's bytes as `schemas/vectors/release_ring.hex` draws them
+    /// (the Java side checks the same file): writing the two notices gives
+    /// those bytes, and draining those bytes gives the two notices.
+    #[test]
+    fn ring_matches_the_shared_vector() {
+        let vector = crate::control::tests::vector("release_ring.hex");
+        let release = 0x8001_0000_0200_0005;
+        let handle = gatun_arena::RegionHandle(release);
+        assert_eq!(
+            (handle.segment(), handle.offset(), handle.generation()),
+            (0x8001, 128, 5)
+        );
+        let ack = crate::control::ack_notice(3, 42);
+
+        let mut mem = vec![0u64; ring::BYTES / 8];
+        // SAFETY: a zeroed, 8-aligned buffer of a ring's size stands in for the mapping.
+        let written = unsafe { ReleaseRing::new(mem.as_mut_ptr().cast(), 0) };
+        assert!(written.push(0, 0));
+        assert_eq!(written.drain(|_, _| {}), 1);
+        assert!(written.push(release, 1));
+        assert!(written.push(ack, 1));
+        // SAFETY: `mem` is `ring::BYTES` initialised bytes.
+        let bytes = unsafe { std::slice::from_raw_parts(mem.as_ptr().cast::<u8>(), ring::BYTES) };
+        assert_eq!(&bytes[..vector.len()], &vector[..]);
+        assert!(bytes[vector.len()..].iter().all(|&b| b == 0));
+
+        let mut mem = vec![0u64; ring::BYTES / 8];
+        // SAFETY: as above; the vector is shorter than the ring.
+        unsafe {
+            std::ptr::copy_nonoverlapping(vector.as_ptr(), mem.as_mut_ptr().cast(), vector.len())
+        };
+        // SAFETY: as above.
+        let read = unsafe { ReleaseRing::new(mem.as_mut_ptr().cast(), 0) };
+        let mut seen = Vec::new();
+        assert_eq!(read.drain(|h, c| seen.push((h, c))), 2);
+        assert_eq!(seen, [(release, 1), (ack, 1)]);
+        assert!(read.is_empty());
+    }
+
+    proptest::proptest! {
+        /// Whatever the other process wrote into head, tail and the entries,
+        /// draining never reads outside the ring, never hands out more than
+        /// a ring holds, and leaves a consistent ring or an untouched one.
+        #[test]
+        fn draining_arbitrary_ring_bytes_stays_in_bounds(
+            head in proptest::prop_oneof![0u64..4096, proptest::num::u64::ANY],
+            tail in proptest::prop_oneof![0u64..4096, proptest::num::u64::ANY],
+            entries in proptest::collection::vec((proptest::num::u64::ANY, proptest::num::u32::ANY), 0..64),
+        ) {
+            let mut mem = vec![0u64; ring::BYTES / 8];
+            mem[ring::HEAD / 8] = head;
+            mem[ring::TAIL / 8] = tail;
+            for (i, (h, c)) in entries.iter().enumerate() {
+                let at = (ring::ENTRIES + i * ring_entry::BYTES) / 8;
+                mem[at] = *h;
+                mem[at + 1] = u64::from(*c);
+            }
+            // SAFETY: as above.
+            let ring = unsafe { ReleaseRing::new(mem.as_mut_ptr().cast(), 0) };
+            let mut n = 0usize;
+            let drained = ring.drain(|_, _| n += 1);
+            proptest::prop_assert_eq!(drained, n);
+            proptest::prop_assert!(n <= RING_CAPACITY);
+            let valid = head >= tail && head - tail <= RING_CAPACITY as u64;
+            if valid {
+                proptest::prop_assert_eq!(n as u64, head - tail);
+                proptest::prop_assert!(ring.is_empty());
+            } else {
+                proptest::prop_assert_eq!(n, 0);
+            }
+        }
+    }
+
     #[test]
     fn a_corrupt_head_is_not_followed() {
-        let mut mem = vec![0u64; RING_SIZE / 8];
+        let mut mem = vec![0u64; ring::BYTES / 8];
         mem[0] = u64::MAX; // head far beyond tail
                            // SAFETY: as above.
         let ring = unsafe { ReleaseRing::new(mem.as_mut_ptr().cast(), 0) };

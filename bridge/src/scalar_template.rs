@@ -12,7 +12,7 @@
 
 use flatbuffers::{FlatBufferBuilder, WIPOffset};
 
-use crate::client::RequestHead;
+use crate::protocol::RequestHead;
 use crate::protocol::{self as fb, Action, ValueKind};
 
 /// Alignment every command keeps (the largest scalar in the protocol).

@@ -10,15 +10,15 @@
 
 use std::sync::Arc;
 
-use flatbuffers::FlatBufferBuilder;
-use gatun_arena::{Region, MAX_SEGMENT_SIZE};
+use gatun_arena::{Region, RegionHandle, MAX_SEGMENT_SIZE};
 
-use crate::arrow_plane::{copy_all, ArrowPlane, Copy};
-use crate::client::Client;
+use crate::arrow_plane::ArrowPlane;
 use crate::control::{REQ_FLAG_SPILL, RESP_FLAG_SPILL};
 use crate::error::{BridgeError, Result};
 use crate::lane::Lane;
+use crate::parallel_copy::{copy_all, Copy};
 use crate::protocol as fb;
+pub use crate::protocol::{encode_spill, read_spill};
 
 /// The largest message that can cross: one region, which lies in one
 /// segment (at most 1 GiB, the most Java maps at once).
@@ -103,29 +103,6 @@ fn send_region(
         })
 }
 
-/// A `Spill` message naming `region`.
-pub fn encode_spill(region: &fb::RegionRef) -> Vec<u8> {
-    let mut fbb = FlatBufferBuilder::with_capacity(96);
-    let spill = fb::Spill::create(
-        &mut fbb,
-        &fb::SpillArgs {
-            region: Some(region),
-        },
-    );
-    fbb.finish(spill, None);
-    fbb.finished_data().to_vec()
-}
-
-/// The region a `Spill` message names, verified.
-pub fn read_spill(bytes: &[u8]) -> Result<fb::RegionRef> {
-    let spill = flatbuffers::root::<fb::Spill>(bytes)
-        .map_err(|e| BridgeError::Protocol(format!("malformed spill message: {e}")))?;
-    spill
-        .region()
-        .copied()
-        .ok_or_else(|| BridgeError::Protocol("spill message names no region".into()))
-}
-
 fn too_large(what: &str, size: usize) -> BridgeError {
     BridgeError::ArenaFull(format!(
         "{what} of {size} bytes exceeds the largest message ({MAX_MESSAGE} bytes, one arena \
@@ -208,8 +185,17 @@ impl SpilledMessage {
 /// `grow_downwards` must not fail: the builder panics on an error), and
 /// [`send`] then reports the arena as full.
 pub struct RegionAllocator {
-    client: Client,
+    source: Box<dyn RegionSource>,
     memory: Memory,
+}
+
+/// Where a [`RegionAllocator`] takes its regions: the session's payload arena
+/// ([`crate::Client`] implements it), kept alive as long as the allocator.
+pub trait RegionSource: Send + Sync {
+    /// A region of at least `len` bytes with one local reference.
+    fn allocate_local(&self, len: usize) -> Result<Region>;
+    /// Drops the local reference taken by [`allocate_local`](Self::allocate_local).
+    fn release_local(&self, handle: RegionHandle);
 }
 
 enum Memory {
@@ -245,19 +231,19 @@ impl Memory {
 }
 
 impl RegionAllocator {
-    /// At least `capacity` bytes of `client`'s arena (heap memory if it is full).
-    pub fn new(client: &Client, capacity: usize) -> RegionAllocator {
+    /// At least `capacity` bytes of `source`'s arena (heap memory if it is full).
+    pub fn new<S: RegionSource + Clone + 'static>(source: &S, capacity: usize) -> RegionAllocator {
         RegionAllocator {
-            memory: Self::take(client, capacity.max(64), 0),
-            client: client.clone(),
+            memory: Self::take(source, capacity.max(64), 0),
+            source: Box::new(source.clone()),
         }
     }
 
     /// Zeroed memory of at least `len` bytes, except its last `keep` bytes
     /// (about to be overwritten). The builder needs zeros: it leaves the
     /// vtable entries of absent fields unwritten.
-    fn take(client: &Client, len: usize, keep: usize) -> Memory {
-        match client.arrow().allocate_local(len) {
+    fn take(source: &dyn RegionSource, len: usize, keep: usize) -> Memory {
+        match source.allocate_local(len) {
             Ok(region) => {
                 let mut memory = Memory::Region(region);
                 let bytes = memory.bytes_mut();
@@ -271,7 +257,7 @@ impl RegionAllocator {
 
     fn give_back(&self, memory: &Memory) {
         if let Memory::Region(r) = memory {
-            self.client.arrow().arena().release_local(r.handle);
+            self.source.release_local(r.handle);
         }
     }
 }
@@ -296,7 +282,7 @@ unsafe impl flatbuffers::Allocator for RegionAllocator {
 
     fn grow_downwards(&mut self) -> Result<(), Self::Error> {
         let old_len = self.memory.len();
-        let mut grown = Self::take(&self.client, (old_len * 2).max(64), old_len);
+        let mut grown = Self::take(&*self.source, (old_len * 2).max(64), old_len);
         let grown_len = grown.len();
         grown.bytes_mut()[grown_len - old_len..].copy_from_slice(self.memory.bytes());
         let old = std::mem::replace(&mut self.memory, grown);
@@ -319,6 +305,7 @@ impl Drop for RegionAllocator {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use flatbuffers::FlatBufferBuilder;
 
     #[test]
     fn a_spill_message_reads_back_as_written() {

@@ -6,8 +6,8 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use gatun_bridge::client::RequestHead;
 use gatun_bridge::protocol::Action;
+use gatun_bridge::protocol::RequestHead;
 use gatun_bridge::{BatchEncoder, BridgeError, Client, ClientOptions, Value};
 
 fn jar() -> PathBuf {
@@ -72,7 +72,7 @@ fn objects_live_in_the_session_and_exceptions_come_back() {
         other => panic!("expected a Java exception, got {other}"),
     }
     // A released id is gone for good; the session keeps answering.
-    client.release_queue().push(list.id);
+    client.object_releases().push(list.id);
     client.flush_releases().unwrap();
     assert!(client.invoke_method(list.id, "size", &[]).is_err());
     assert_eq!(
@@ -266,7 +266,7 @@ fn ping_request() -> Vec<u8> {
         action: Action::Ping,
         ..Default::default()
     };
-    let req = gatun_bridge::client::build_request(&mut fbb, &head, None, &[], None, false);
+    let req = gatun_bridge::protocol::build_request(&mut fbb, &head, None, &[], None, false);
     fbb.finish(req, None);
     fbb.finished_data().to_vec()
 }

@@ -8,7 +8,7 @@
 use pyo3::prelude::*;
 use pyo3_arrow::input::AnyRecordBatch;
 
-use gatun_bridge::client::BatchTarget;
+use gatun_bridge::protocol::BatchTarget;
 use gatun_bridge::BridgeError;
 
 use crate::client::NativeClient;
@@ -174,7 +174,7 @@ impl NativeClient {
         }
         let response = scratch.response().map_err(|e| to_py(py, e))?;
         if let Some(error) = response.error() {
-            return Err(to_py(py, gatun_bridge::client::java_error(error)));
+            return Err(to_py(py, gatun_bridge::protocol::java_error(error)));
         }
         if prepared.new_schema.is_some() {
             client.arrow().confirm_schema(prepared.schema_id);

@@ -13,8 +13,8 @@ use std::mem;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use gatun_bridge::batch::{Scalar, HEADER_BYTES, MAX_SCALAR_ARGS};
-use gatun_bridge::client::java_error;
 use gatun_bridge::client::Scratch;
+use gatun_bridge::protocol::java_error;
 use gatun_bridge::protocol::{self as fb, Action, ValueKind};
 use gatun_bridge::{BatchEncoder, BridgeError, RequestHead};
 use pyo3::exceptions::{PyRuntimeError, PyTypeError};
@@ -181,7 +181,7 @@ impl NativeBatch {
         let hooks = native.hooks()?;
         let client = native.client();
         let limit = client.slot_size();
-        let releases = client.release_queue();
+        let releases = client.object_releases();
         let mut scratch = client.scratch();
         let mut start = 0;
         while start < encoder.len() {

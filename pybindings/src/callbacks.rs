@@ -8,7 +8,7 @@
 //! [`gatun_bridge::CallbackHandler`]).
 
 use flatbuffers::FlatBufferBuilder;
-use gatun_bridge::client::encode_callback_error;
+use gatun_bridge::protocol::encode_callback_error;
 use gatun_bridge::protocol::{self as fb, Action};
 use gatun_bridge::{CallbackHandler, CallbackOutcome};
 use pyo3::exceptions::PyException;

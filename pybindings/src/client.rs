@@ -10,13 +10,13 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use gatun_bridge::arrow_plane::ArenaSizing;
-use gatun_bridge::client::{build_request, java_error};
 use gatun_bridge::lane::Interrupt;
 use gatun_bridge::protocol::{self as fb, Action};
+use gatun_bridge::protocol::{build_request, java_error};
 use gatun_bridge::scalar_template::{Scalar, MAX_SCALAR_ARGS};
 use gatun_bridge::spill::RegionAllocator;
 use gatun_bridge::{
-    BridgeError, Client, ClientOptions, LaneGuard, PooledScratch, ReleaseQueue, RequestHead,
+    BridgeError, Client, ClientOptions, LaneGuard, ObjectReleases, PooledScratch, RequestHead,
     TakenReleases, WeakClient,
 };
 use pyo3::exceptions::PyValueError;
@@ -85,8 +85,8 @@ pub struct NativeClient {
 
 impl NativeClient {
     /// The queue released object ids go to.
-    pub fn release_queue(&self) -> Arc<ReleaseQueue> {
-        self.client.release_queue()
+    pub fn object_releases(&self) -> Arc<ObjectReleases> {
+        self.client.object_releases()
     }
 
     /// The bridge client.
@@ -212,7 +212,7 @@ impl NativeClient {
             .map(|cls| err.is_instance(py, &cls))
             .unwrap_or(false);
         if too_large {
-            self.client.release_queue().restore(releases);
+            self.client.object_releases().restore(releases);
         }
     }
 
@@ -608,7 +608,7 @@ impl NativeClient {
 
     #[getter]
     fn pending_releases(&self) -> usize {
-        self.client.release_queue().len()
+        self.client.object_releases().len()
     }
 
     #[getter]

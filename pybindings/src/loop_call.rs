@@ -6,7 +6,7 @@
 
 use std::cell::Cell;
 
-use gatun_bridge::client::java_error;
+use gatun_bridge::protocol::java_error;
 use gatun_bridge::protocol::{self as fb};
 use gatun_bridge::{LoopCall, RequestHead};
 use pyo3::exceptions::PyException;
@@ -50,10 +50,11 @@ fn without_blocking_calls<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
 
-/// What [`PendingCall::poll`] found.
-const NOT_YET: u8 = 0;
-const ANSWER: u8 = 1;
-const CALLBACK: u8 = 2;
+/// What [`PendingCall::poll`] found: the `POLL_*` codes of
+/// `schemas/layout.toml`, which `gatun._layout` gives the Python side.
+use gatun_bridge::layout::{
+    POLL_ANSWER as ANSWER, POLL_CALLBACK as CALLBACK, POLL_NOT_YET as NOT_YET,
+};
 
 /// A call in flight on a lane lent to an event loop.
 #[pyclass(module = "gatun._native")]
@@ -109,7 +110,10 @@ impl PendingCall {
         keep: convert::KeepAlive<'py>,
     ) -> PyResult<PendingCall> {
         if let Err(e) = call.send(request) {
-            native.get().release_queue().restore_if_unsent(&e, releases);
+            native
+                .get()
+                .object_releases()
+                .restore_if_unsent(&e, releases);
             return Err(to_py(native.py(), e));
         }
         Ok(PendingCall {

@@ -7,7 +7,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use gatun_bridge::ReleaseQueue;
+use gatun_bridge::ObjectReleases;
 use pyo3::prelude::*;
 use pyo3::types::PyString;
 
@@ -18,7 +18,7 @@ use crate::client::NativeClient;
 pub struct ObjectRef {
     object_id: i64,
     class_name: Py<PyString>,
-    releases: Arc<ReleaseQueue>,
+    releases: Arc<ObjectReleases>,
     detached: AtomicBool,
 }
 
@@ -43,7 +43,7 @@ impl ObjectRef {
         ObjectRef {
             object_id,
             class_name: class_name.unbind(),
-            releases: native.release_queue(),
+            releases: native.object_releases(),
             detached: AtomicBool::new(false),
         }
     }

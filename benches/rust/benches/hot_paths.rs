@@ -15,9 +15,9 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use flatbuffers::FlatBufferBuilder;
 use gatun_arena::{flatten, Arena, ArenaConfig};
 use gatun_bridge::batch::Scalar;
-use gatun_bridge::client::{build_request, RequestHead};
 use gatun_bridge::doorbell;
 use gatun_bridge::protocol::{self as fb, Action};
+use gatun_bridge::protocol::{build_request, RequestHead};
 use gatun_bridge::{BatchEncoder, Value};
 
 fn protocol(c: &mut Criterion) {

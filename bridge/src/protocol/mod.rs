@@ -22,7 +22,15 @@ mod generated;
 
 pub use generated::gatun::protocol::*;
 
+#[cfg(test)]
+mod fuzz_tests;
+mod request;
 mod small_response;
+
+pub use request::{
+    build_request, encode_callback_error, encode_spill, java_error, read_spill, BatchTarget,
+    RequestHead,
+};
 
 use flatbuffers::{
     ForwardsUOffset, InvalidFlatbuffer, UOffsetT, Verifiable, Verifier, SIZE_UOFFSET,

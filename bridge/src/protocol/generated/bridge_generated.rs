@@ -1398,7 +1398,6 @@ impl<'a> Request<'a> {
   pub const VT_ARGS: ::flatbuffers::VOffsetT = 12;
   pub const VT_RETURN_OBJECT_REF: ::flatbuffers::VOffsetT = 14;
   pub const VT_RELEASE_IDS: ::flatbuffers::VOffsetT = 16;
-  pub const VT_CALL_SITE: ::flatbuffers::VOffsetT = 18;
   pub const VT_BATCH: ::flatbuffers::VOffsetT = 20;
   pub const VT_STOP_ON_ERROR: ::flatbuffers::VOffsetT = 22;
   pub const VT_SCHEMA: ::flatbuffers::VOffsetT = 24;
@@ -1421,7 +1420,6 @@ impl<'a> Request<'a> {
     if let Some(x) = args.arrow { builder.add_arrow(x); }
     if let Some(x) = args.schema { builder.add_schema(x); }
     if let Some(x) = args.batch { builder.add_batch(x); }
-    builder.add_call_site(args.call_site);
     if let Some(x) = args.release_ids { builder.add_release_ids(x); }
     if let Some(x) = args.args { builder.add_args(x); }
     if let Some(x) = args.name { builder.add_name(x); }
@@ -1485,14 +1483,6 @@ impl<'a> Request<'a> {
     // which contains a valid value in this slot
     unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'a, i64>>>(Request::VT_RELEASE_IDS, None)}
   }
-  /// Nonzero: a call-site id the server may use to skip resolution.
-  #[inline]
-  pub fn call_site(&self) -> u32 {
-    // Safety:
-    // Created from valid Table for this object
-    // which contains a valid value in this slot
-    unsafe { self._tab.get::<u32>(Request::VT_CALL_SITE, Some(0)).unwrap()}
-  }
   #[inline]
   pub fn batch(&self) -> Option<::flatbuffers::Vector<'a, ::flatbuffers::ForwardsUOffset<Request<'a>>>> {
     // Safety:
@@ -1553,7 +1543,6 @@ impl ::flatbuffers::Verifiable for Request<'_> {
      .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, ::flatbuffers::ForwardsUOffset<Value>>>>("args", Self::VT_ARGS, false)?
      .visit_field::<bool>("return_object_ref", Self::VT_RETURN_OBJECT_REF, false)?
      .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, i64>>>("release_ids", Self::VT_RELEASE_IDS, false)?
-     .visit_field::<u32>("call_site", Self::VT_CALL_SITE, false)?
      .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, ::flatbuffers::ForwardsUOffset<Request>>>>("batch", Self::VT_BATCH, false)?
      .visit_field::<bool>("stop_on_error", Self::VT_STOP_ON_ERROR, false)?
      .visit_field::<::flatbuffers::ForwardsUOffset<SchemaDefinition>>("schema", Self::VT_SCHEMA, false)?
@@ -1572,7 +1561,6 @@ pub struct RequestArgs<'a> {
     pub args: Option<::flatbuffers::WIPOffset<::flatbuffers::Vector<'a, ::flatbuffers::ForwardsUOffset<Value<'a>>>>>,
     pub return_object_ref: bool,
     pub release_ids: Option<::flatbuffers::WIPOffset<::flatbuffers::Vector<'a, i64>>>,
-    pub call_site: u32,
     pub batch: Option<::flatbuffers::WIPOffset<::flatbuffers::Vector<'a, ::flatbuffers::ForwardsUOffset<Request<'a>>>>>,
     pub stop_on_error: bool,
     pub schema: Option<::flatbuffers::WIPOffset<SchemaDefinition<'a>>>,
@@ -1591,7 +1579,6 @@ impl<'a> Default for RequestArgs<'a> {
       args: None,
       return_object_ref: false,
       release_ids: None,
-      call_site: 0,
       batch: None,
       stop_on_error: false,
       schema: None,
@@ -1634,10 +1621,6 @@ impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> RequestBuilder<'a, 'b, A> {
   #[inline]
   pub fn add_release_ids(&mut self, release_ids: ::flatbuffers::WIPOffset<::flatbuffers::Vector<'b , i64>>) {
     self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(Request::VT_RELEASE_IDS, release_ids);
-  }
-  #[inline]
-  pub fn add_call_site(&mut self, call_site: u32) {
-    self.fbb_.push_slot::<u32>(Request::VT_CALL_SITE, call_site, 0);
   }
   #[inline]
   pub fn add_batch(&mut self, batch: ::flatbuffers::WIPOffset<::flatbuffers::Vector<'b , ::flatbuffers::ForwardsUOffset<Request<'b >>>>) {
@@ -1688,7 +1671,6 @@ impl ::core::fmt::Debug for Request<'_> {
       ds.field("args", &self.args());
       ds.field("return_object_ref", &self.return_object_ref());
       ds.field("release_ids", &self.release_ids());
-      ds.field("call_site", &self.call_site());
       ds.field("batch", &self.batch());
       ds.field("stop_on_error", &self.stop_on_error());
       ds.field("schema", &self.schema());

@@ -51,10 +51,6 @@ public final class Request extends com.google.flatbuffers.Table {
   public LongVector releaseIdsVector(LongVector obj) { int o = __offset(16); return o != 0 ? obj.__assign(__vector(o), bb) : null; }
   public ByteBuffer releaseIdsAsByteBuffer() { return __vector_as_bytebuffer(16, 8); }
   public ByteBuffer releaseIdsInByteBuffer(ByteBuffer _bb) { return __vector_in_bytebuffer(_bb, 16, 8); }
-  /**
-   * Nonzero: a call-site id the server may use to skip resolution.
-   */
-  public long callSite() { int o = __offset(18); return o != 0 ? (long)bb.getInt(o + bb_pos) & 0xFFFFFFFFL : 0L; }
   public gatun.protocol.Request batch(int j) { return batch(new gatun.protocol.Request(), j); }
   public gatun.protocol.Request batch(gatun.protocol.Request obj, int j) { int o = __offset(20); return o != 0 ? obj.__assign(__indirect(__vector(o) + j * 4), bb) : null; }
   public int batchLength() { int o = __offset(20); return o != 0 ? __vector_len(o) : 0; }
@@ -84,7 +80,6 @@ public final class Request extends com.google.flatbuffers.Table {
       int argsOffset,
       boolean returnObjectRef,
       int releaseIdsOffset,
-      long callSite,
       int batchOffset,
       boolean stopOnError,
       int schemaOffset,
@@ -97,7 +92,6 @@ public final class Request extends com.google.flatbuffers.Table {
     Request.addArrow(builder, arrowOffset);
     Request.addSchema(builder, schemaOffset);
     Request.addBatch(builder, batchOffset);
-    Request.addCallSite(builder, callSite);
     Request.addReleaseIds(builder, releaseIdsOffset);
     Request.addArgs(builder, argsOffset);
     Request.addName(builder, nameOffset);
@@ -121,7 +115,6 @@ public final class Request extends com.google.flatbuffers.Table {
   public static void addReleaseIds(FlatBufferBuilder builder, int releaseIdsOffset) { builder.addOffset(6, releaseIdsOffset, 0); }
   public static int createReleaseIdsVector(FlatBufferBuilder builder, long[] data) { builder.startVector(8, data.length, 8); for (int i = data.length - 1; i >= 0; i--) builder.addLong(data[i]); return builder.endVector(); }
   public static void startReleaseIdsVector(FlatBufferBuilder builder, int numElems) { builder.startVector(8, numElems, 8); }
-  public static void addCallSite(FlatBufferBuilder builder, long callSite) { builder.addInt(7, (int) callSite, (int) 0L); }
   public static void addBatch(FlatBufferBuilder builder, int batchOffset) { builder.addOffset(8, batchOffset, 0); }
   public static int createBatchVector(FlatBufferBuilder builder, int[] data) { builder.startVector(4, data.length, 4); for (int i = data.length - 1; i >= 0; i--) builder.addOffset(data[i]); return builder.endVector(); }
   public static void startBatchVector(FlatBufferBuilder builder, int numElems) { builder.startVector(4, numElems, 4); }
