@@ -80,6 +80,12 @@ def doc_lines(text: str, indent: str, prefix: str) -> list[str]:
     return [f"{indent}{prefix}{ln}".rstrip() for ln in lines]
 
 
+def javadoc(text: str) -> str:
+    """Doc text for Javadoc: `code` spans as {@code ...}, arrows escaped."""
+    text = re.sub(r"`([^`]*)`", r"{@code \1}", text)
+    return text.replace("->", "-&gt;")
+
+
 def camel(name: str) -> str:
     return "".join(p.capitalize() for p in name.split("_"))
 
@@ -128,8 +134,8 @@ def java(spec: dict) -> str:
     ]
     for v in spec["values"]:
         out.append("")
-        out += doc_lines(v["doc"].replace("->", "-&gt;"), "    ", "/** ")[:1]
-        tail = doc_lines(v["doc"].replace("->", "-&gt;"), "    ", " * ")[1:]
+        out += doc_lines(javadoc(v["doc"]), "    ", "/** ")[:1]
+        tail = doc_lines(javadoc(v["doc"]), "    ", " * ")[1:]
         if tail:
             out[-1] = out[-1].replace("/** ", "/**\n     * ", 1)
             out += tail
@@ -153,7 +159,7 @@ def java(spec: dict) -> str:
         out.append(f"        private {camel(s['name'])}() {{")
         out.append("        }")
         for f in s["fields"]:
-            text = f"{f['type']}, written by {f['by']}: {f['doc']}.".replace("->", "-&gt;")
+            text = javadoc(f"{f['type']}, written by {f['by']}: {f['doc']}.")
             out.append("")
             out.append(f"        /** {text} */")
             out.append(f"        public static final int {f['name'].upper()} = {f['offset']};")

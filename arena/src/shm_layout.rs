@@ -114,7 +114,7 @@ pub mod header {
     pub const PY_PID: usize = 20;
     /// u32, written by Java: the JVM's pid, at the handshake.
     pub const JVM_PID: usize = 24;
-    /// u64, written by Python: Python's start time (/proc/<pid>/stat field 22).
+    /// u64, written by Python: Python's start time (`/proc/<pid>/stat` field 22).
     pub const PY_START: usize = 32;
     /// u64, written by Java: the JVM's start time.
     pub const JVM_START: usize = 40;

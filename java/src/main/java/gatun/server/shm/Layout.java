@@ -82,25 +82,25 @@ public final class Layout {
     /** Header state: closed. */
     public static final int STATE_CLOSED = 3;
 
-    /** Directory entry `published`: free. */
+    /** Directory entry {@code published}: free. */
     public static final int ENTRY_FREE = 0;
 
-    /** Directory entry `published`: live (stored last, with release ordering). */
+    /** Directory entry {@code published}: live (stored last, with release ordering). */
     public static final int ENTRY_LIVE = 1;
 
-    /** Directory entry `published`: retired (the segment is gone). */
+    /** Directory entry {@code published}: retired (the segment is gone). */
     public static final int ENTRY_RETIRED = 2;
 
-    /** Directory entry `owner`: Python. */
+    /** Directory entry {@code owner}: Python. */
     public static final int OWNER_PYTHON = 0;
 
-    /** Directory entry `owner`: Java. */
+    /** Directory entry {@code owner}: Java. */
     public static final int OWNER_JAVA = 1;
 
-    /** Directory entry `kind`: the control segment. */
+    /** Directory entry {@code kind}: the control segment. */
     public static final int KIND_CONTROL = 0;
 
-    /** Directory entry `kind`: a payload segment (Arrow data, spilled messages). */
+    /** Directory entry {@code kind}: a payload segment (Arrow data, spilled messages). */
     public static final int KIND_PAYLOAD = 1;
 
     /** RegionHandle: the segment id is bits 48..63. */
@@ -182,7 +182,7 @@ public final class Layout {
         /** u32, written by Java: the JVM's pid, at the handshake. */
         public static final int JVM_PID = 24;
 
-        /** u64, written by Python: Python's start time (/proc/<pid>/stat field 22). */
+        /** u64, written by Python: Python's start time ({@code /proc/<pid>/stat} field 22). */
         public static final int PY_START = 32;
 
         /** u64, written by Java: the JVM's start time. */
