@@ -1,7 +1,7 @@
 package gatun.server;
 
 import com.google.flatbuffers.FlatBufferBuilder;
-import gatun.server.arrow.JavaArena;
+import gatun.server.arrow.RegionLedger;
 import gatun.server.arrow.MessageSpill;
 import gatun.server.shm.ControlSegment;
 import java.io.IOException;
@@ -478,8 +478,8 @@ final class Lane {
             // Too large for the slot: it travels in a region of Java's arena
             // (SHM_LAYOUT.md, "Spill"), which Python releases once decoded.
             int size = out.remaining();
-            JavaArena arena = session.arrow().arena();
-            JavaArena.Region spilled = null;
+            RegionLedger arena = session.arrow().arena();
+            RegionLedger.Region spilled = null;
             String why = null;
             try {
                 spilled = MessageSpill.spill(arena, out);

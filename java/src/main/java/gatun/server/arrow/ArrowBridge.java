@@ -256,8 +256,8 @@ public final class ArrowBridge {
         return new long[] {
             ArrowExporter.BYTES_COPIED.get(),
             ArrowExporter.BYTES_IN_PLACE.get(),
-            JavaArena.liveRegionsInJvm(),
-            SharedArena.get().blocksInUse(),
+            RegionLedger.liveRegionsInJvm(),
+            Arena.get().blocksInUse(),
             ArenaAllocationManager.fallbacks(),
         };
     }
@@ -274,11 +274,11 @@ public final class ArrowBridge {
 
     /** @return regions described to Python and not yet released, all sessions of this JVM */
     public static long liveRegions() {
-        return JavaArena.liveRegionsInJvm();
+        return RegionLedger.liveRegionsInJvm();
     }
 
     /** @return blocks of the allocator's arena in use (allocated and not yet freed) */
     public static long arenaBlocksInUse() {
-        return SharedArena.get().blocksInUse();
+        return Arena.get().blocksInUse();
     }
 }

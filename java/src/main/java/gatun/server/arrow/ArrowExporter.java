@@ -45,7 +45,7 @@ import org.apache.arrow.vector.types.pojo.Schema;
  * per session; a schema travels with the first value that uses it.
  */
 final class ArrowExporter {
-    private final JavaArena arena;
+    private final RegionLedger arena;
     private final Map<Schema, KnownSchema> schemaIds = new HashMap<>();
     private final Map<Long, KnownSchema> byId = new HashMap<>();
     private long nextSchemaId = 1;
@@ -53,7 +53,7 @@ final class ArrowExporter {
     /** Finds the region of Python's memory an allocation wraps (this session's only), or null. */
     private final java.util.function.Function<AllocationManager, ArrowSession.PythonRegion> pythonRegions;
 
-    ArrowExporter(JavaArena arena, java.util.function.Function<AllocationManager, ArrowSession.PythonRegion> pythonRegions) {
+    ArrowExporter(RegionLedger arena, java.util.function.Function<AllocationManager, ArrowSession.PythonRegion> pythonRegions) {
         this.arena = arena;
         this.pythonRegions = pythonRegions;
     }
@@ -61,12 +61,12 @@ final class ArrowExporter {
     /** The result of exporting a batch: for tests and the encoder. */
     static final class Exported {
         /** The region buffers were copied into, or null. */
-        JavaArena.Region region;
+        RegionLedger.Region region;
         /**
          * Every region the descriptor names, in order (the copy region among
          * them); null where the region is one of Python's ({@link #python}).
          */
-        final List<JavaArena.Region> regions = new ArrayList<>();
+        final List<RegionLedger.Region> regions = new ArrayList<>();
         /** Beside {@link #regions}: Python's region forwarded back to it, or null. */
         final List<ArrowSession.PythonRegion> python = new ArrayList<>();
         /** Beside {@link #regions}: the address of the region's first byte. */
@@ -84,7 +84,7 @@ final class ArrowExporter {
         final List<ExportedDictionary> dictionaries = new ArrayList<>();
 
         /** Appends a Java-owned region; returns its index. */
-        int add(JavaArena.Region r) {
+        int add(RegionLedger.Region r) {
             regions.add(r);
             python.add(null);
             base.add(r.address());
@@ -147,14 +147,14 @@ final class ArrowExporter {
             } finally {
                 gatun.server.ResponseJournal journal = gatun.server.ResponseJournal.current();
                 if (!ok) {
-                    for (JavaArena.Region r : x.regions) {
+                    for (RegionLedger.Region r : x.regions) {
                         if (r != null) {
                             arena.free(r); // a shared region's free drops the bridge's reference
                         }
                     }
                     x.releaseForwarded();
                 } else {
-                    for (JavaArena.Region r : x.regions) {
+                    for (RegionLedger.Region r : x.regions) {
                         if (r != null) {
                             arena.addPeerHold(r);
                             journal.held(arena, r);
@@ -295,7 +295,7 @@ final class ArrowExporter {
             return x;
         } finally {
             if (!ok) {
-                for (JavaArena.Region r : x.regions) {
+                for (RegionLedger.Region r : x.regions) {
                     if (r != null) {
                         arena.free(r);
                     }
@@ -314,12 +314,12 @@ final class ArrowExporter {
     private int shareRegion(Exported x, AllocationManager am, ArrowBuf buf) {
         if (am instanceof ArenaAllocationManager && ((ArenaAllocationManager) am).block() != null) {
             ArenaAllocationManager arenaAm = (ArenaAllocationManager) am;
-            SharedArena.Block block = arenaAm.block();
-            SharedArena shared = arenaAm.arena();
+            Arena.Block block = arenaAm.block();
+            Arena shared = arenaAm.arena();
             // The region's own reference: the block outlives the Arrow allocation
             // (whoever closes it) until Python releases the region.
             shared.retain(block);
-            JavaArena.Region region;
+            RegionLedger.Region region;
             try {
                 region = arena.holdShared(block, block.offset, block.length, () -> shared.free(block));
             } catch (IOException e) {
@@ -479,7 +479,7 @@ final class ArrowExporter {
     }
 
     private static long align(long n) {
-        return (n + JavaArena.GRANULE - 1) / JavaArena.GRANULE * JavaArena.GRANULE;
+        return (n + RegionLedger.GRANULE - 1) / RegionLedger.GRANULE * RegionLedger.GRANULE;
     }
 
     static int encodeValue(FlatBufferBuilder b, Exported x, String shape) {
@@ -509,7 +509,7 @@ final class ArrowExporter {
         int nodes = b.endVector();
         BatchDescriptor.startRegionsVector(b, x.regions.size());
         for (int i = x.regions.size() - 1; i >= 0; i--) {
-            JavaArena.Region r = x.regions.get(i);
+            RegionLedger.Region r = x.regions.get(i);
             if (r != null) {
                 RegionRef.createRegionRef(b, r.handle(), r.segmentId(), 0, r.offset(), r.length());
             } else {
@@ -539,7 +539,7 @@ final class ArrowExporter {
             dictionaries = BatchDescriptor.createDictionariesVector(b, ds);
         }
         return BatchDescriptor.createBatchDescriptor(b, x.schemaId, x.length, nodes, regions, buffers, vc,
-                dictionaries, SharedArena.get().aboveHighWater());
+                dictionaries, Arena.get().aboveHighWater());
     }
 
     private static int encodeDictionary(FlatBufferBuilder b, Exported x, ExportedDictionary d) {

@@ -7,7 +7,9 @@ import gatun.protocol.RegionRef;
 import gatun.protocol.SchemaDefinition;
 import gatun.server.ProtocolException;
 import gatun.server.shm.ControlSegment;
-import gatun.server.shm.SegmentMapping;
+import gatun.server.shm.SegmentDirectory;
+import gatun.server.shm.ReleaseRing;
+import gatun.server.shm.Segment;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
@@ -56,11 +58,11 @@ public final class ArrowSession implements AutoCloseable {
 
     private final ControlSegment seg;
     private final BufferAllocator allocator;
-    private final ReleaseQueue releases;
+    private final RegionReleases releases;
     private final Map<Long, Defined> schemas = new ConcurrentHashMap<>();
     /** Python segments mapped so far, by segment id; guarded by itself. */
     private final Map<Integer, PeerSegment> peerSegments = new HashMap<>();
-    private final JavaArena arena;
+    private final RegionLedger arena;
     private final ArrowExporter exporter;
     /** Imports in flight, so a concurrent close cannot be missed: guarded by this. */
     private volatile boolean closed;
@@ -105,7 +107,7 @@ public final class ArrowSession implements AutoCloseable {
             java.util.Collections.synchronizedMap(new java.util.WeakHashMap<>());
 
     /** A mapped Python segment and the directory fields it was mapped under. */
-    private record PeerSegment(int memfd, String name, long size, int generation, SegmentMapping mapping) {
+    private record PeerSegment(int memfd, String name, long size, int generation, Segment mapping) {
     }
 
     /**
@@ -115,8 +117,8 @@ public final class ArrowSession implements AutoCloseable {
     public ArrowSession(ControlSegment seg, BufferAllocator allocator) {
         this.seg = seg;
         this.allocator = allocator;
-        this.releases = new ReleaseQueue(seg);
-        this.arena = new JavaArena(seg);
+        this.releases = new RegionReleases(seg);
+        this.arena = new RegionLedger(seg);
         this.exporter = new ArrowExporter(arena, wrapped::get);
     }
 
@@ -126,7 +128,7 @@ public final class ArrowSession implements AutoCloseable {
     }
 
     /** @return the Java-owned arena (Java -&gt; Python) */
-    public JavaArena arena() {
+    public RegionLedger arena() {
         return arena;
     }
 
@@ -189,7 +191,7 @@ public final class ArrowSession implements AutoCloseable {
         int segment;
         long offset;
         long length;
-        SegmentMapping mapping;
+        Segment mapping;
         RegionAllocation allocation;
         ArrowBuf buf;
     }
@@ -637,7 +639,7 @@ public final class ArrowSession implements AutoCloseable {
                 throw new IllegalArgumentException("region " + i + " lies in segment " + r.segment
                         + ", which is not one of Python's");
             }
-            SegmentMapping m = peerSegment(r.segment);
+            Segment m = peerSegment(r.segment);
             if (r.offset < 0 || r.length < 0 || r.offset > m.size() || r.length > m.size() - r.offset) {
                 throw new IllegalArgumentException("region " + i + " (" + Long.toUnsignedString(r.length)
                         + " bytes at " + Long.toUnsignedString(r.offset) + ") exceeds segment " + r.segment + " of "
@@ -648,15 +650,15 @@ public final class ArrowSession implements AutoCloseable {
     }
 
     /** Finds Python's segment {@code id} in the directory and maps it (once). */
-    SegmentMapping peerSegment(int id) {
-        for (int entry = 0; entry < ControlSegment.PYTHON_DIRECTORY_ENTRIES; entry++) {
-            if (seg.directoryPublished(entry) != 1 || seg.directorySegmentId(entry) != id) {
+    Segment peerSegment(int id) {
+        for (int entry = 0; entry < SegmentDirectory.PYTHON_ENTRIES; entry++) {
+            if (seg.directory().published(entry) != 1 || seg.directory().segmentId(entry) != id) {
                 continue;
             }
-            int memfd = seg.directoryMemfd(entry);
-            String name = memfd >= 0 ? "" : seg.directoryName(entry);
-            long size = seg.directorySize(entry);
-            int generation = seg.directoryGeneration(entry);
+            int memfd = seg.directory().memfd(entry);
+            String name = memfd >= 0 ? "" : seg.directory().name(entry);
+            long size = seg.directory().size(entry);
+            int generation = seg.directory().generation(entry);
             synchronized (peerSegments) {
                 PeerSegment p = peerSegments.get(id);
                 if (p != null && p.memfd == memfd && p.name.equals(name) && p.size == size
@@ -675,9 +677,9 @@ public final class ArrowSession implements AutoCloseable {
                     }
                     path = Path.of(name);
                 }
-                SegmentMapping m;
+                Segment m;
                 try {
-                    m = SegmentMapping.mapPeer(path, size);
+                    m = Segment.mapPeer(path, size);
                 } catch (IOException e) {
                     throw new IllegalStateException("cannot map Python's segment " + id + ": " + e.getMessage(), e);
                 }
@@ -815,7 +817,7 @@ public final class ArrowSession implements AutoCloseable {
     }
 
     /** @return the queue of Release notices for Python's regions */
-    ReleaseQueue releaseQueue() {
+    RegionReleases releaseQueue() {
         return releases;
     }
 
@@ -850,7 +852,7 @@ public final class ArrowSession implements AutoCloseable {
         synchronized (awaitingAck) {
             runNow = closed;
             if (!runNow) {
-                awaitingAck.computeIfAbsent(ControlSegment.ackNotice(lane, seq), k -> new ArrayList<>())
+                awaitingAck.computeIfAbsent(ReleaseRing.ackNotice(lane, seq), k -> new ArrayList<>())
                         .addAll(actions);
             }
         }

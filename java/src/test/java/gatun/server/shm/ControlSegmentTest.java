@@ -73,20 +73,20 @@ class ControlSegmentTest {
         assertEquals(128, expected.length);
         ByteBuffer buf = segment();
         ControlSegment seg = new ControlSegment(buf);
-        seg.publishDirectoryEntry(0, 3, 1, 1, 2, 1 << 20, 9, "seg-name");
+        seg.directory().publish(0, 3, 1, 1, 2, 1 << 20, 9, "seg-name");
         assertArrayEquals(expected, slice(buf, ControlSegment.DIRECTORY_OFFSET, 128));
 
         ByteBuffer read = segment();
         read.put(ControlSegment.DIRECTORY_OFFSET + 5 * 128, expected);
         ControlSegment r = new ControlSegment(read);
-        assertEquals(1, r.directoryPublished(5));
-        assertEquals(3, r.directorySegmentId(5));
-        assertEquals(1, r.directoryOwner(5));
-        assertEquals(1, r.directoryKind(5));
-        assertEquals(2, r.directoryGeneration(5));
-        assertEquals(1 << 20, r.directorySize(5));
-        assertEquals(9, r.directoryMemfd(5));
-        assertEquals("seg-name", r.directoryName(5));
+        assertEquals(1, r.directory().published(5));
+        assertEquals(3, r.directory().segmentId(5));
+        assertEquals(1, r.directory().owner(5));
+        assertEquals(1, r.directory().kind(5));
+        assertEquals(2, r.directory().generation(5));
+        assertEquals(1 << 20, r.directory().size(5));
+        assertEquals(9, r.directory().memfd(5));
+        assertEquals("seg-name", r.directory().name(5));
     }
 
     @Test
