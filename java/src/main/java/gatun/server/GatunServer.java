@@ -1,5 +1,8 @@
 package gatun.server;
 
+import gatun.server.reflect.ClassPolicy;
+import gatun.server.reflect.MethodResolver;
+
 import com.google.flatbuffers.FlatBufferBuilder;
 import gatun.protocol.Hello;
 import gatun.protocol.ProtocolVersion;

@@ -1,5 +1,11 @@
 package gatun.server;
 
+import gatun.server.dispatch.ResponseJournal;
+
+import gatun.server.dispatch.DispatchScratch;
+
+import gatun.server.dispatch.Dispatcher;
+
 import com.google.flatbuffers.FlatBufferBuilder;
 import gatun.server.arrow.RegionLedger;
 import gatun.server.arrow.MessageSpill;
@@ -54,7 +60,7 @@ import java.util.concurrent.locks.LockSupport;
  * pending when the worker touches the socket, and a socket is never closed by
  * an interrupt.
  */
-final class Lane {
+public final class Lane {
     private static final byte RING = 0x01;
     private static final byte CANCEL = 0x02;
     private static final long SPIN_NANOS = 100_000;
@@ -225,7 +231,7 @@ final class Lane {
      * @param s a session
      * @return the lane of {@code s} whose request the current thread is serving, or null
      */
-    static Lane servingFor(Session s) {
+    public static Lane servingFor(Session s) {
         Lane l = CURRENT.get();
         return l != null && l.session == s ? l : null;
     }
@@ -538,7 +544,7 @@ final class Lane {
      * @return the decoded result (not yet coerced to the return type)
      * @throws PythonException if the Python function raised
      */
-    Object callPython(long id, Method m, Object[] args) {
+    public Object callPython(long id, Method m, Object[] args) {
         if (depth >= MAX_CALLBACK_DEPTH) {
             throw new IllegalStateException("Python callbacks nested deeper than " + MAX_CALLBACK_DEPTH
                     + " levels on lane " + index + " (a callback calling Java calling the callback ...)");
@@ -635,7 +641,7 @@ final class Lane {
         }
     }
 
-    static String describe(Method m) {
+    public static String describe(Method m) {
         StringBuilder s = new StringBuilder(m.getDeclaringClass().getName()).append('.').append(m.getName()).append('(');
         Class<?>[] p = m.getParameterTypes();
         for (int i = 0; i < p.length; i++) {

@@ -1,5 +1,7 @@
 package gatun.server.arrow;
 
+import gatun.server.dispatch.ResponseJournal;
+
 import com.google.flatbuffers.FlatBufferBuilder;
 import gatun.protocol.BatchDescriptor;
 import gatun.protocol.BufferRef;
@@ -145,7 +147,7 @@ final class ArrowExporter {
                 ok = true;
                 return value;
             } finally {
-                gatun.server.ResponseJournal journal = gatun.server.ResponseJournal.current();
+                gatun.server.dispatch.ResponseJournal journal = gatun.server.dispatch.ResponseJournal.current();
                 if (!ok) {
                     for (RegionLedger.Region r : x.regions) {
                         if (r != null) {
@@ -578,7 +580,7 @@ final class ArrowExporter {
         assignSchema(x, schema);
         if (x.newSchema != null) {
             long id = x.schemaId;
-            gatun.server.ResponseJournal.current().onAcknowledged(() -> confirmSchema(id), false);
+            gatun.server.dispatch.ResponseJournal.current().onAcknowledged(() -> confirmSchema(id), false);
         }
         BatchDescriptor.startBatchDescriptor(b);
         BatchDescriptor.addSchemaId(b, x.schemaId);

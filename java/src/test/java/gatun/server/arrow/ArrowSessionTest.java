@@ -17,6 +17,7 @@ import gatun.protocol.SchemaDefinition;
 import gatun.protocol.Value;
 import gatun.protocol.ValueKind;
 import gatun.server.shm.ControlSegment;
+import gatun.server.shm.RegionHandle;
 import gatun.server.shm.SegmentDirectory;
 import gatun.server.shm.ReleaseRing;
 import java.nio.ByteBuffer;
@@ -573,9 +574,9 @@ class ArrowSessionTest {
     @Test
     void dispatcherAnswersWithAReferenceOrAnErrorReply() throws Exception {
         gatun.server.ObjectRegistry registry = new gatun.server.ObjectRegistry(100);
-        gatun.server.ClassPolicy policy = new gatun.server.ClassPolicy();
-        gatun.server.Dispatcher dispatcher = new gatun.server.Dispatcher(registry,
-                new gatun.server.MethodResolver(policy), policy, new gatun.server.Metrics(), () -> 1, session);
+        gatun.server.reflect.ClassPolicy policy = new gatun.server.reflect.ClassPolicy();
+        gatun.server.dispatch.Dispatcher dispatcher = new gatun.server.dispatch.Dispatcher(registry,
+                new gatun.server.reflect.MethodResolver(policy), policy, new gatun.server.Metrics(), () -> 1, session);
         try (VectorSchemaRoot src = sample()) {
             Desc d = describe(src);
             gatun.protocol.Response ok = dispatch(dispatcher, d.request(gatun.protocol.Action.SendArrowBatch));
@@ -657,7 +658,7 @@ class ArrowSessionTest {
         return Request.endRequest(b);
     }
 
-    private static gatun.protocol.Response dispatch(gatun.server.Dispatcher d, byte[] request) {
+    private static gatun.protocol.Response dispatch(gatun.server.dispatch.Dispatcher d, byte[] request) {
         FlatBufferBuilder b = new FlatBufferBuilder(1024);
         b.finish(d.handle(b, ByteBuffer.wrap(request)));
         return gatun.protocol.Response.getRootAsResponse(b.dataBuffer());
@@ -678,7 +679,7 @@ class ArrowSessionTest {
             assertEquals(128, r2.length());
             assertEquals(192, r3.offset());
             assertEquals(RegionLedger.FIRST_SEGMENT_ID, r1.segmentId());
-            assertEquals(RegionLedger.handle(0x8000, 64, 2), r2.handle());
+            assertEquals(RegionHandle.pack(0x8000, 64, 2), r2.handle());
             assertEquals(0x8000L << 48 | 1L << 24 | 2, r2.handle());
             assertEquals(1, seg.directory().published(SegmentDirectory.PYTHON_ENTRIES));
             assertEquals(0x8000, seg.directory().segmentId(32));
@@ -752,7 +753,7 @@ class ArrowSessionTest {
                     "until Python has read a definition, every value carries it (another lane may be read first)");
             assertEquals(3, session.arena().liveRegions());
             // Python sends its next message on the lane: it has read the definitions.
-            gatun.server.ResponseJournal journal = gatun.server.ResponseJournal.current();
+            gatun.server.dispatch.ResponseJournal journal = gatun.server.dispatch.ResponseJournal.current();
             journal.delivered(0);
             journal.acknowledged();
             FlatBufferBuilder b4 = new FlatBufferBuilder(1024);
@@ -798,7 +799,7 @@ class ArrowSessionTest {
 
     @Test
     void handlePackingMatchesTheLayout() {
-        long h = RegionLedger.handle(0x8003, 64L * 5, 0x1234567);
+        long h = RegionHandle.pack(0x8003, 64L * 5, 0x1234567);
         assertEquals(0x8003, h >>> 48);
         assertEquals(5, h >>> 24 & 0xFFFFFF);
         assertEquals(0x234567, h & 0xFFFFFF);

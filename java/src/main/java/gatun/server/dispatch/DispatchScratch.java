@@ -1,4 +1,8 @@
-package gatun.server;
+package gatun.server.dispatch;
+
+import gatun.server.ObjectRegistry;
+import gatun.server.reflect.ClassPolicy;
+import gatun.server.reflect.MethodResolver;
 
 import gatun.protocol.Request;
 import gatun.server.ValueCodec.Arg;
@@ -16,7 +20,7 @@ import java.util.Arrays;
  * the thread that owns the lane at that level. Values of a request are
  * cleared when it ends, so the scratch keeps no user object alive.
  */
-final class DispatchScratch {
+public final class DispatchScratch {
     /** Arities whose argument and call arrays are kept; a longer call allocates its own. */
     static final int MAX_REUSED_ARITY = 16;
     /** Longest reply array kept for the next batch (256 KB); a longer batch allocates its own. */

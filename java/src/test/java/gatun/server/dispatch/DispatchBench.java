@@ -1,4 +1,10 @@
-package gatun.server;
+package gatun.server.dispatch;
+
+import gatun.server.Metrics;
+import gatun.server.ObjectRegistry;
+import gatun.server.Wire;
+import gatun.server.reflect.ClassPolicy;
+import gatun.server.reflect.MethodResolver;
 
 import com.google.flatbuffers.FlatBufferBuilder;
 import gatun.protocol.Action;

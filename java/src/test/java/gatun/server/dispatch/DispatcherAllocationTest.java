@@ -1,4 +1,11 @@
-package gatun.server;
+package gatun.server.dispatch;
+
+import gatun.server.Wire;
+
+import gatun.server.Metrics;
+import gatun.server.ObjectRegistry;
+import gatun.server.reflect.ClassPolicy;
+import gatun.server.reflect.MethodResolver;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 

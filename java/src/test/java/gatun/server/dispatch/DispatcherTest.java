@@ -1,4 +1,10 @@
-package gatun.server;
+package gatun.server.dispatch;
+
+import gatun.server.Metrics;
+import gatun.server.ObjectRegistry;
+import gatun.server.Wire;
+import gatun.server.reflect.ClassPolicy;
+import gatun.server.reflect.MethodResolver;
 
 import static gatun.server.Wire.call;
 import static gatun.server.Wire.callStatic;

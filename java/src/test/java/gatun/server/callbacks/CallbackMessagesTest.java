@@ -1,4 +1,13 @@
-package gatun.server;
+package gatun.server.callbacks;
+
+import gatun.server.Metrics;
+import gatun.server.ObjectRegistry;
+import gatun.server.ProtocolException;
+import gatun.server.PythonException;
+import gatun.server.Wire;
+import gatun.server.dispatch.Dispatcher;
+import gatun.server.reflect.ClassPolicy;
+import gatun.server.reflect.MethodResolver;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;

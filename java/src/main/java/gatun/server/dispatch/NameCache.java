@@ -1,4 +1,6 @@
-package gatun.server;
+package gatun.server.dispatch;
+
+import gatun.server.ProtocolException;
 
 import gatun.protocol.Request;
 import java.nio.ByteBuffer;

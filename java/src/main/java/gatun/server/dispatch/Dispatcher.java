@@ -1,4 +1,18 @@
-package gatun.server;
+package gatun.server.dispatch;
+
+import gatun.server.UnknownObjectException;
+
+import gatun.server.PythonException;
+
+import gatun.server.reflect.Coercion;
+
+import gatun.server.Metrics;
+import gatun.server.ObjectRegistry;
+import gatun.server.ProtocolException;
+import gatun.server.ValueCodec;
+import gatun.server.callbacks.Callbacks;
+import gatun.server.reflect.ClassPolicy;
+import gatun.server.reflect.MethodResolver;
 
 import com.google.flatbuffers.FlatBufferBuilder;
 import gatun.protocol.Action;
@@ -70,7 +84,7 @@ public final class Dispatcher {
     private final Callbacks callbacks;
 
     /** What {@link #callbackReply} returns for a message that is not a CallbackReply. */
-    static final Object NOT_A_REPLY = new Object();
+    public static final Object NOT_A_REPLY = new Object();
 
     /**
      * @param registry the session's objects
@@ -106,7 +120,7 @@ public final class Dispatcher {
      * @param arrow the session's Arrow data plane, or null (Arrow actions are refused)
      * @param callbacks the session's Python callbacks, or null (callback actions are refused)
      */
-    Dispatcher(ObjectRegistry registry, MethodResolver resolver, ClassPolicy policy, Metrics metrics,
+    public Dispatcher(ObjectRegistry registry, MethodResolver resolver, ClassPolicy policy, Metrics metrics,
                LongSupplier liveSessions, ArrowSession arrow, Callbacks callbacks) {
         this.callbacks = callbacks;
         this.arrow = arrow;
@@ -149,7 +163,7 @@ public final class Dispatcher {
      *
      * @return a new scratch
      */
-    DispatchScratch newScratch() {
+    public DispatchScratch newScratch() {
         return new DispatchScratch(this, registry, policy);
     }
 
@@ -166,7 +180,7 @@ public final class Dispatcher {
      * @param scratch from {@link #newScratch()} of this dispatcher, serving no other request
      * @return the Response table offset
      */
-    int handle(FlatBufferBuilder b, ByteBuffer request, int slot, DispatchScratch scratch) {
+    public int handle(FlatBufferBuilder b, ByteBuffer request, int slot, DispatchScratch scratch) {
         if (scratch.owner != this) {
             throw new IllegalArgumentException("a DispatchScratch serves only the dispatcher that made it");
         }
@@ -470,7 +484,7 @@ public final class Dispatcher {
      * @param args its arguments
      * @return the Response offset
      */
-    int callbackCall(FlatBufferBuilder b, long callbackId, java.lang.reflect.Method m, Object[] args) {
+    public int callbackCall(FlatBufferBuilder b, long callbackId, java.lang.reflect.Method m, Object[] args) {
         int[] values = new int[args.length];
         for (int i = 0; i < args.length; i++) {
             values[i] = ValueCodec.encodeResult(b, args[i], registry, false);
@@ -493,7 +507,7 @@ public final class Dispatcher {
      * @throws PythonException if the Python function raised
      * @throws ProtocolException if the reply is malformed
      */
-    Object callbackReply(ByteBuffer request) {
+    public Object callbackReply(ByteBuffer request) {
         if (request.remaining() < 8) {
             throw new ProtocolException("a callback reply of " + request.remaining() + " bytes is too short");
         }
