@@ -1,5 +1,7 @@
 package gatun.server;
 
+import gatun.server.callbacks.CallbackMessages;
+
 import gatun.server.dispatch.ResponseJournal;
 
 import gatun.server.dispatch.DispatchScratch;
@@ -562,7 +564,7 @@ public final class Lane {
             long mark = journal.mark();
             int root;
             try {
-                root = dispatcher.callbackCall(f.b, id, m, args);
+                root = dispatcher.callbackMessages().encodeCall(f.b, id, m, args);
             } catch (RuntimeException e) {
                 journal.undo(mark); // the call never reached Python
                 throw e;
@@ -586,14 +588,14 @@ public final class Lane {
                         ? MessageSpill.open(session.arrow(), f.request(len)) : null;
                 Object reply;
                 try {
-                    reply = dispatcher.callbackReply(in != null ? in.bytes() : f.request(len));
+                    reply = dispatcher.callbackMessages().decodeReply(in != null ? in.bytes() : f.request(len));
                 } catch (RuntimeException e) {
                     if (in != null) {
                         in.release();
                     }
                     throw e;
                 }
-                if (reply != Dispatcher.NOT_A_REPLY) {
+                if (reply != CallbackMessages.NOT_A_REPLY) {
                     if (in != null) {
                         in.release();
                     }

@@ -37,7 +37,7 @@ public final class DispatchScratch {
     final boolean[] failed = new boolean[Dispatcher.MAX_BATCH_DEPTH + 1];
 
     private final Request[] items = new Request[Dispatcher.MAX_BATCH_DEPTH + 1];
-    private final Dispatcher.BatchScope[] scopes = new Dispatcher.BatchScope[Dispatcher.MAX_BATCH_DEPTH + 1];
+    private final BatchScope[] scopes = new BatchScope[Dispatcher.MAX_BATCH_DEPTH + 1];
     private final int[][] replies = new int[Dispatcher.MAX_BATCH_DEPTH + 1][];
     /** By length: argument arrays, each holding its own Args. */
     private final Arg[][] args = new Arg[MAX_REUSED_ARITY + 1][];
@@ -115,10 +115,10 @@ public final class DispatchScratch {
     }
 
     /** The (reset) scope of a batch whose items are at {@code depth}. */
-    Dispatcher.BatchScope scope(int depth) {
-        Dispatcher.BatchScope s = scopes[depth];
+    BatchScope scope(int depth) {
+        BatchScope s = scopes[depth];
         if (s == null) {
-            s = scopes[depth] = new Dispatcher.BatchScope();
+            s = scopes[depth] = new BatchScope();
         }
         s.reset();
         return s;

@@ -57,7 +57,7 @@ final class NameCache {
             start = field == null ? 0 : field.position();
             end = field == null ? 0 : field.limit();
         } catch (RuntimeException | StackOverflowError e) {
-            throw Dispatcher.malformed(e);
+            throw RequestReader.malformed(e);
         } finally {
             bb.limit(limit).position(position);
         }
@@ -93,7 +93,7 @@ final class NameCache {
         try {
             v = methodName ? r.name() : r.className();
         } catch (RuntimeException | StackOverflowError e) {
-            throw Dispatcher.malformed(e);
+            throw RequestReader.malformed(e);
         }
         if (v == null || v.isEmpty()) {
             throw new ProtocolException("request has no " + what(methodName));

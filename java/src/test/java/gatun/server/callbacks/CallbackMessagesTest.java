@@ -52,7 +52,7 @@ class CallbackMessagesTest {
     @Test
     void aCallbackCallNamesMethodInterfaceAndArguments() throws Exception {
         FlatBufferBuilder b = new FlatBufferBuilder(256);
-        b.finish(d.callbackCall(b, 7, Comparator.class.getMethod("compare", Object.class, Object.class),
+        b.finish(d.callbackMessages().encodeCall(b, 7, Comparator.class.getMethod("compare", Object.class, Object.class),
                 new Object[] {3, "x"}));
         CallbackCall call = Response.getRootAsResponse(b.dataBuffer()).callback();
         assertEquals(7, call.callbackId());
@@ -65,14 +65,14 @@ class CallbackMessagesTest {
 
     @Test
     void repliesDecodeToValuesOrPythonExceptions() {
-        assertEquals(42L, ((Number) d.callbackReply(reply(42, null))).longValue());
-        assertEquals("s", d.callbackReply(reply("s", null)));
-        PythonException e = assertThrows(PythonException.class, () -> d.callbackReply(reply(null, "ValueError")));
+        assertEquals(42L, ((Number) d.callbackMessages().decodeReply(reply(42, null))).longValue());
+        assertEquals("s", d.callbackMessages().decodeReply(reply("s", null)));
+        PythonException e = assertThrows(PythonException.class, () -> d.callbackMessages().decodeReply(reply(null, "ValueError")));
         assertEquals("ValueError: boom", e.getMessage());
         assertEquals("ValueError", e.pythonType());
         assertTrue(e.pythonTraceback().startsWith("Traceback"));
-        assertSame(Dispatcher.NOT_A_REPLY, d.callbackReply(ByteBuffer.wrap(Wire.of(Action.Ping).bytes())));
-        assertThrows(ProtocolException.class, () -> d.callbackReply(ByteBuffer.wrap(new byte[3])));
+        assertSame(CallbackMessages.NOT_A_REPLY, d.callbackMessages().decodeReply(ByteBuffer.wrap(Wire.of(Action.Ping).bytes())));
+        assertThrows(ProtocolException.class, () -> d.callbackMessages().decodeReply(ByteBuffer.wrap(new byte[3])));
     }
 
     @Test
