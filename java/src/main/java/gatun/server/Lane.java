@@ -18,7 +18,6 @@ import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.LockSupport;
 
 /**
@@ -63,33 +62,12 @@ import java.util.concurrent.locks.LockSupport;
  * an interrupt.
  */
 public final class Lane {
-    private static final byte RING = 0x01;
-    private static final byte CANCEL = 0x02;
-    private static final long SPIN_NANOS = 100_000;
-    /**
-     * After this long the spinning worker yields its core between checks:
-     * when the scheduler has put it on the same core as the Python caller (it
-     * does, now and then, with few cores), a pure spin keeps Python from
-     * sending the request it waits for until the spin ends.
-     */
-    private static final long YIELD_AFTER_NANOS = 5_000;
-    /**
-     * A yield that takes this long ran another thread on this core. While the
-     * worker shares its core with the Python caller (until the scheduler moves
-     * one of them, often milliseconds), every spin before a yield is time
-     * Python cannot run; so after a wait that gave the core away the worker
-     * yields at once, and a yield that returns at once brings the spin back.
-     */
-    private static final long YIELD_GAVE_CORE_NANOS = 2_000;
     private static final long HOT_NANOS = 2_000_000;
     /** Deepest nesting of callbacks on one lane (a Python function calling Java calling Python ...). */
     static final int MAX_CALLBACK_DEPTH = 64;
 
     /** The lane whose requests the current thread is serving, if any. */
     private static final ThreadLocal<Lane> CURRENT = new ThreadLocal<>();
-    /** One RING byte per ringing thread, rewound before each write. */
-    private static final ThreadLocal<ByteBuffer> RING_BYTE =
-            ThreadLocal.withInitial(() -> ByteBuffer.allocateDirect(1).put(0, RING));
 
     private final Session session;
     private final int index;
@@ -102,7 +80,7 @@ public final class Lane {
     private final Thread worker;
     /** Callback lanes: writes RING bytes for the owner; call lanes: null. */
     private final Thread ringer;
-    private final AtomicBoolean ringPending = new AtomicBoolean();
+    private final Doorbell doorbell;
     private volatile boolean stopped;
     /** The thread the I/O thread unparks: the worker, or a callback lane's current owner. */
     private volatile Thread owner;
@@ -116,8 +94,6 @@ public final class Lane {
     private long reqSeq;
     /** The last resp_seq published. */
     private long respSeq;
-    /** The last spinning wait gave the core away (see YIELD_GAVE_CORE_NANOS). */
-    private boolean sharingCore;
     /** Callback frames in use (0 = serving a plain request). */
     private int depth;
     /** A builder and a request buffer per nesting level, made on first use. */
@@ -167,12 +143,14 @@ public final class Lane {
         this.seg = seg;
         this.dispatcher = dispatcher;
         this.callbackLane = callbackLane;
+        this.doorbell = new Doorbell(seg, index, channel, session::end);
         String prefix = "gatun-s" + Long.toHexString(session.id()) + "-lane" + index;
         this.io = new Thread(this::runIo, prefix + "-io");
         io.setDaemon(true);
         if (callbackLane) {
             worker = null;
-            ringer = new Thread(this::runRinger, prefix + "-ringer");
+            ringer = new Thread(doorbell::runRinger, prefix + "-ringer");
+            doorbell.useRinger(ringer);
             ringer.setDaemon(true);
         } else {
             worker = new Thread(this::runWorker, prefix + "-worker");
@@ -214,9 +192,7 @@ public final class Lane {
     void stop() {
         stopped = true;
         LockSupport.unpark(owner);
-        if (ringer != null) {
-            LockSupport.unpark(ringer);
-        }
+        doorbell.stop();
         synchronized (userCode) {
             if (runningSeq != 0 && worker != null) {
                 worker.interrupt();
@@ -251,9 +227,9 @@ public final class Lane {
                 }
                 for (int i = 0; i < n; i++) {
                     byte b = in.get(i);
-                    if (b == RING) {
+                    if (b == Doorbell.RING) {
                         LockSupport.unpark(owner);
-                    } else if (b == CANCEL) {
+                    } else if (b == Doorbell.CANCEL) {
                         cancel(seg.cancelSeq(index));
                     }
                     // other bytes are ignored: the sequence counters are the truth
@@ -270,44 +246,6 @@ public final class Lane {
         synchronized (userCode) {
             if (worker != null && runningSeq != 0 && runningSeq == seq) {
                 worker.interrupt();
-            }
-        }
-    }
-
-    private void runRinger() {
-        while (!stopped) {
-            if (ringPending.getAndSet(false)) {
-                writeRing();
-            } else {
-                LockSupport.park(this);
-            }
-        }
-    }
-
-    /** Notify step 2-3: ring Python only if it announced it is about to block. */
-    private void ringPython() {
-        if (!seg.takePyWaiting(index)) {
-            return;
-        }
-        if (Thread.currentThread() == worker) {
-            writeRing();
-        } else {
-            ringPending.set(true);
-            LockSupport.unpark(ringer);
-        }
-    }
-
-    private void writeRing() {
-        // The worker and the ringer both ring, so each thread keeps its own buffer.
-        ByteBuffer ring = RING_BYTE.get().clear();
-        try {
-            while (ring.hasRemaining()) {
-                channel.write(ring);
-            }
-        } catch (IOException e) {
-            if (!stopped) {
-                System.err.println("gatun: lane " + index + ": doorbell write failed: " + e);
-                session.end("lane " + index + ": doorbell write failed: " + e);
             }
         }
     }
@@ -349,55 +287,17 @@ public final class Lane {
      */
     private boolean awaitRequest(boolean hot) {
         long last = reqSeq;
-        if (hot) {
-            seg.setJvmSpinning(index, 1);
-            long start = System.nanoTime();
-            boolean gaveCore = false;
-            try {
-                long spun;
-                do {
-                    long s = seg.requestSeq(index);
-                    if (s != last) {
-                        reqSeq = s;
-                        return true;
-                    }
-                    spun = System.nanoTime() - start;
-                    if (spun < YIELD_AFTER_NANOS && !sharingCore) {
-                        Thread.onSpinWait();
-                    } else {
-                        long before = System.nanoTime();
-                        Thread.yield(); // see YIELD_AFTER_NANOS
-                        gaveCore |= System.nanoTime() - before >= YIELD_GAVE_CORE_NANOS;
-                    }
-                } while (spun < SPIN_NANOS);
-            } finally {
-                sharingCore = gaveCore;
-                seg.setJvmSpinning(index, 0);
-            }
-        }
-        while (!stopped) {
-            long s = seg.requestSeq(index);
-            if (s != last) {
-                reqSeq = s;
-                return true;
-            }
-            seg.setJvmWaiting(index, 1);
-            s = seg.requestSeq(index);
-            if (s != last) {
-                // If this CAS fails Python took the flag and a RING byte is on its way:
-                // a harmless spurious unpark later.
-                seg.takeJvmWaiting(index);
-                reqSeq = s;
-                return true;
-            }
-            LockSupport.park(this);
-            seg.takeJvmWaiting(index);
-            if (Thread.interrupted() && callbackLane) {
+        long s = doorbell.awaitRequest(last, hot, () -> {
+            if (callbackLane) {
                 // A user thread waiting for Python: remember, re-assert when the callback returns.
                 interruptedWhileWaiting = true;
             }
+        });
+        if (s == last) {
+            return false;
         }
-        return false;
+        reqSeq = s;
+        return true;
     }
 
     private Frame frame(int level) {
@@ -530,7 +430,7 @@ public final class Lane {
         }
         respSeq = seq;
         seg.setResponseSeq(index, seq);
-        ringPython();
+        doorbell.ringPython(Thread.currentThread() == worker);
     }
 
     // ----------------------------------------------------------- callbacks
