@@ -12,20 +12,15 @@ import gatun.protocol.Value;
 import gatun.protocol.ValueKind;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.ByteBuffer;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
 import org.apache.arrow.memory.AllocationManager;
 import org.apache.arrow.memory.ArrowBuf;
-import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.BufferLedger;
 import org.apache.arrow.memory.ReferenceManager;
-import org.apache.arrow.vector.ValueVector;
-import org.apache.arrow.vector.util.TransferPair;
 import org.apache.arrow.vector.FieldVector;
 import org.apache.arrow.vector.VectorSchemaRoot;
 import org.apache.arrow.vector.VectorUnloader;
@@ -33,7 +28,6 @@ import org.apache.arrow.vector.compression.NoCompressionCodec;
 import org.apache.arrow.vector.dictionary.DictionaryProvider;
 import org.apache.arrow.vector.ipc.message.ArrowFieldNode;
 import org.apache.arrow.vector.ipc.message.ArrowRecordBatch;
-import org.apache.arrow.vector.ipc.message.MessageSerializer;
 import org.apache.arrow.vector.types.pojo.Field;
 import org.apache.arrow.vector.types.pojo.Schema;
 
@@ -48,15 +42,14 @@ import org.apache.arrow.vector.types.pojo.Schema;
  */
 final class ArrowExporter {
     private final RegionLedger arena;
-    private final Map<Schema, KnownSchema> schemaIds = new HashMap<>();
-    private final Map<Long, KnownSchema> byId = new HashMap<>();
-    private long nextSchemaId = 1;
+    private final SchemaRegistry schemas;
 
     /** Finds the region of Python's memory an allocation wraps (this session's only), or null. */
     private final java.util.function.Function<AllocationManager, ArrowSession.PythonRegion> pythonRegions;
 
-    ArrowExporter(RegionLedger arena, java.util.function.Function<AllocationManager, ArrowSession.PythonRegion> pythonRegions) {
+    ArrowExporter(RegionLedger arena, SchemaRegistry schemas, java.util.function.Function<AllocationManager, ArrowSession.PythonRegion> pythonRegions) {
         this.arena = arena;
+        this.schemas = schemas;
         this.pythonRegions = pythonRegions;
     }
 
@@ -168,7 +161,7 @@ final class ArrowExporter {
                     }
                     if (x.newSchema != null) {
                         long id = x.schemaId;
-                        journal.onAcknowledged(() -> confirmSchema(id), false);
+                        journal.onAcknowledged(() -> schemas.confirm(id), false);
                     }
                 }
             }
@@ -437,47 +430,12 @@ final class ArrowExporter {
 
     /**
      * Gives the batch its schema's id, and the definition while Python may not
-     * have read it yet: replies on different lanes can be read in any order,
-     * so every reply carries the definition until one that did has been read
-     * ({@link #confirmSchema}).
+     * have read it yet ({@link SchemaRegistry#assign}).
      */
     private void assignSchema(Exported x, Schema schema) {
-        synchronized (schemaIds) {
-            KnownSchema known = schemaIds.get(schema);
-            if (known == null) {
-                ByteBuffer msg = MessageSerializer.serializeMetadata(schema,
-                        org.apache.arrow.vector.ipc.message.IpcOption.DEFAULT);
-                byte[] ipc = new byte[msg.remaining()];
-                msg.get(ipc);
-                known = new KnownSchema(nextSchemaId++, ipc);
-                schemaIds.put(schema, known);
-                byId.put(known.id, known);
-            }
-            x.schemaId = known.id;
-            x.newSchema = known.confirmed ? null : known.ipc;
-        }
-    }
-
-    /** A reply that defined schema {@code id} has been read by Python: later replies need not define it. */
-    private void confirmSchema(long id) {
-        synchronized (schemaIds) {
-            KnownSchema known = byId.get(id);
-            if (known != null) {
-                known.confirmed = true;
-            }
-        }
-    }
-
-    /** A schema of this session and whether Python is known to have its definition. */
-    private static final class KnownSchema {
-        final long id;
-        final byte[] ipc;
-        boolean confirmed;
-
-        KnownSchema(long id, byte[] ipc) {
-            this.id = id;
-            this.ipc = ipc;
-        }
+        SchemaRegistry.Assigned a = schemas.assign(schema);
+        x.schemaId = a.id();
+        x.newSchema = a.definition();
     }
 
     private static long align(long n) {
@@ -580,7 +538,7 @@ final class ArrowExporter {
         assignSchema(x, schema);
         if (x.newSchema != null) {
             long id = x.schemaId;
-            gatun.server.dispatch.ResponseJournal.current().onAcknowledged(() -> confirmSchema(id), false);
+            gatun.server.dispatch.ResponseJournal.current().onAcknowledged(() -> schemas.confirm(id), false);
         }
         BatchDescriptor.startBatchDescriptor(b);
         BatchDescriptor.addSchemaId(b, x.schemaId);

@@ -93,7 +93,7 @@ public final class MessageSpill {
             }
             Segment m;
             try {
-                m = session.peerSegment((int) segment);
+                m = session.peerSegments().segment((int) segment);
             } catch (IllegalArgumentException | IllegalStateException e) {
                 throw new ProtocolException("spilled request: " + e.getMessage(), e);
             }

@@ -108,7 +108,7 @@ class ArenaAllocatorTest {
         // The exporter works on the bridge's own allocator (the JVM-wide arena).
         BufferAllocator bridge = ArrowBridge.allocator();
         RegionLedger session = new RegionLedger(null, 1 << 20);
-        ArrowExporter exporter = new ArrowExporter(session, am -> null);
+        ArrowExporter exporter = new ArrowExporter(session, new SchemaRegistry(), am -> null);
         long blocksBefore = Arena.get().blocksInUse();
         long copiedBefore = ArrowExporter.BYTES_COPIED.get();
         long inPlaceBefore = ArrowExporter.BYTES_IN_PLACE.get();
@@ -154,7 +154,7 @@ class ArenaAllocatorTest {
     @Test
     void handOffTakesTheBuffersAndLeavesTheProducersVectorEmpty() {
         RegionLedger session = new RegionLedger(null, 1 << 20);
-        ArrowExporter exporter = new ArrowExporter(session, am -> null);
+        ArrowExporter exporter = new ArrowExporter(session, new SchemaRegistry(), am -> null);
         long blocksBefore = Arena.get().blocksInUse();
         BigIntVector v = new BigIntVector("x", ArrowBridge.allocator());
         try {
@@ -198,7 +198,7 @@ class ArenaAllocatorTest {
     @Test
     void otherAllocatorsAreCopiedAndLeftAlone() {
         RegionLedger session = new RegionLedger(null, 1 << 20);
-        ArrowExporter exporter = new ArrowExporter(session, am -> null);
+        ArrowExporter exporter = new ArrowExporter(session, new SchemaRegistry(), am -> null);
         long copiedBefore = ArrowExporter.BYTES_COPIED.get();
         try (RootAllocator plain = new RootAllocator(Long.MAX_VALUE);
              BigIntVector v = new BigIntVector("x", plain)) {
@@ -219,7 +219,7 @@ class ArenaAllocatorTest {
     @Test
     void closingTheSessionDropsTheBridgesReferences() {
         RegionLedger session = new RegionLedger(null, 1 << 20);
-        ArrowExporter exporter = new ArrowExporter(session, am -> null);
+        ArrowExporter exporter = new ArrowExporter(session, new SchemaRegistry(), am -> null);
         long blocksBefore = Arena.get().blocksInUse();
         BigIntVector v = new BigIntVector("x", ArrowBridge.allocator());
         v.allocateNew(10);

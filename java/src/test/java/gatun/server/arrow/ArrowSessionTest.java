@@ -217,7 +217,7 @@ class ArrowSessionTest {
     }
 
     private Desc describe(VectorSchemaRoot root) {
-        ArrowExporter exporter = new ArrowExporter(pyArena, am -> null);
+        ArrowExporter exporter = new ArrowExporter(pyArena, new SchemaRegistry(), am -> null);
         ArrowExporter.Exported x = exporter.copy(root);
         Desc d = new Desc();
         d.ipcSchema = bytes(MessageSerializer.serializeMetadata(root.getSchema(), org.apache.arrow.vector.ipc.message.IpcOption.DEFAULT));
@@ -235,7 +235,7 @@ class ArrowSessionTest {
 
     /** A descriptor of {@code root} whose dictionary-encoded columns use {@code provider}'s dictionaries. */
     private Desc describe(VectorSchemaRoot root, org.apache.arrow.vector.dictionary.DictionaryProvider provider) {
-        ArrowExporter exporter = new ArrowExporter(pyArena, am -> null);
+        ArrowExporter exporter = new ArrowExporter(pyArena, new SchemaRegistry(), am -> null);
         ArrowExporter.Exported x = exporter.copy(root, provider);
         Desc d = new Desc();
         d.ipcSchema = bytes(MessageSerializer.serializeMetadata(Dictionaries.messageFormat(root.getSchema(), provider),
