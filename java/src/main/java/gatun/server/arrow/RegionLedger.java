@@ -418,7 +418,7 @@ public final class RegionLedger {
         if (head == tail) {
             return 0;
         }
-        if (Long.compareUnsigned(tail, head) > 0 || head - tail > ReleaseRing.CAPACITY) {
+        if (Long.compareUnsigned(tail, head) > 0 || Long.compareUnsigned(head - tail, ReleaseRing.CAPACITY) > 0) {
             return 0; // corrupt: not followed
         }
         int n = 0;

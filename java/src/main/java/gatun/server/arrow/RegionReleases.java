@@ -45,7 +45,7 @@ final class RegionReleases {
         synchronized (ringLock) {
             long head = seg.releaseRing(ring).head();
             long tail = seg.releaseRing(ring).tail();
-            if (Long.compareUnsigned(tail, head) > 0 || head - tail > ReleaseRing.CAPACITY) {
+            if (Long.compareUnsigned(tail, head) > 0 || Long.compareUnsigned(head - tail, ReleaseRing.CAPACITY) > 0) {
                 return 0; // corrupt: do not follow
             }
             int moved = 0;

@@ -22,9 +22,12 @@ import java.nio.ByteBuffer;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 
 /** The examples the Python client is tested with, run through the Dispatcher directly. */
+@Timeout(value = 120, unit = TimeUnit.SECONDS)
 class DispatcherTest {
     private final ObjectRegistry registry = new ObjectRegistry(1000);
     private final ClassPolicy policy = new ClassPolicy("com.example.denied.");

@@ -139,4 +139,38 @@ class ControlSegmentTest {
         assertEquals(LANES, seg.validate(LANES).laneCount());
         assertThrows(IndexOutOfBoundsException.class, () -> seg.copyRequest(0, new byte[SLOT + 1], SLOT + 1));
     }
+
+    @Test
+    void regionHandlePacksSegmentOffsetAndGeneration() {
+        long h = RegionHandle.pack(0x8001, 3 * 64, 0x12345);
+        assertEquals(0x8001L << 48 | 3L << 24 | 0x12345L, h);
+        assertEquals(0x8001, RegionHandle.segment(h));
+        assertEquals(3 * 64, RegionHandle.offset(h));
+        assertEquals(0x12345, RegionHandle.generation(h));
+        assertEquals(0xFFFFFF, RegionHandle.generation(RegionHandle.pack(1, 0, -1)));
+    }
+
+    @Test
+    void releaseRingEntriesSitWhereTheLayoutSays() {
+        // The rings have no byte vector yet: this pins the Java side to layout.toml's offsets.
+        ByteBuffer buf = segment().order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        ControlSegment seg = new ControlSegment(buf);
+        ReleaseRing ring = seg.releaseRing(ControlSegment.RING_JAVA_TO_PY_OFFSET);
+        long handle = RegionHandle.pack(0x8000, 64, 7);
+        ring.write(ReleaseRing.CAPACITY + 1, handle, 3); // wraps to entry 1
+        ring.setHead(ReleaseRing.CAPACITY + 2);
+        int entry1 = Layout.RING_TO_PYTHON_OFFSET + Layout.Ring.ENTRIES + Layout.RingEntry.BYTES;
+        assertEquals(handle, buf.getLong(entry1 + Layout.RingEntry.HANDLE));
+        assertEquals(3, buf.getInt(entry1 + Layout.RingEntry.COUNT));
+        assertEquals(ReleaseRing.CAPACITY + 2, buf.getLong(Layout.RING_TO_PYTHON_OFFSET + Layout.Ring.HEAD));
+        assertEquals(0, buf.getLong(Layout.RING_TO_JAVA_OFFSET + Layout.Ring.HEAD));
+        assertEquals(4088, ReleaseRing.CAPACITY);
+        assertEquals(handle, ring.handle(1));
+
+        long ack = ReleaseRing.ackNotice(5, 0x1234567890L);
+        assertEquals(true, ReleaseRing.isAckNotice(ack));
+        assertEquals(false, ReleaseRing.isAckNotice(handle));
+        assertEquals(5L << Layout.ACK_LANE_SHIFT | 0x1234567890L, ack);
+        assertThrows(IllegalArgumentException.class, () -> seg.releaseRing(123));
+    }
 }
