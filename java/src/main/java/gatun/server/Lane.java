@@ -81,6 +81,8 @@ public final class Lane {
     /** Callback lanes: writes RING bytes for the owner; call lanes: null. */
     private final Thread ringer;
     private final Doorbell doorbell;
+    /** What an interrupt during a doorbell wait means; one object, so waiting allocates nothing. */
+    private final Runnable onInterruptedWait;
     private volatile boolean stopped;
     /** The thread the I/O thread unparks: the worker, or a callback lane's current owner. */
     private volatile Thread owner;
@@ -144,6 +146,12 @@ public final class Lane {
         this.dispatcher = dispatcher;
         this.callbackLane = callbackLane;
         this.doorbell = new Doorbell(seg, index, channel, session::end);
+        this.onInterruptedWait = () -> {
+            if (callbackLane) {
+                // A user thread waiting for Python: remember, re-assert when the callback returns.
+                interruptedWhileWaiting = true;
+            }
+        };
         String prefix = "gatun-s" + Long.toHexString(session.id()) + "-lane" + index;
         this.io = new Thread(this::runIo, prefix + "-io");
         io.setDaemon(true);
@@ -287,12 +295,7 @@ public final class Lane {
      */
     private boolean awaitRequest(boolean hot) {
         long last = reqSeq;
-        long s = doorbell.awaitRequest(last, hot, () -> {
-            if (callbackLane) {
-                // A user thread waiting for Python: remember, re-assert when the callback returns.
-                interruptedWhileWaiting = true;
-            }
-        });
+        long s = doorbell.awaitRequest(last, hot, onInterruptedWait);
         if (s == last) {
             return false;
         }

@@ -433,14 +433,9 @@ public final class ArrowSession implements AutoCloseable {
         return releases.flush();
     }
 
-    /** @return the queue of Release notices for Python's regions */
-    RegionReleases releaseQueue() {
+    /** @return the Release notices for Python's regions waiting for the ring */
+    RegionReleases regionReleases() {
         return releases;
-    }
-
-    /** @return notices still waiting for ring space */
-    public int pendingReleases() {
-        return releases.pending();
     }
 
     /**

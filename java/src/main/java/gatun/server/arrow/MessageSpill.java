@@ -101,9 +101,9 @@ public final class MessageSpill {
                 throw new ProtocolException("spilled request of " + length + " bytes at "
                         + Long.toUnsignedString(offset) + " exceeds segment " + segment + " of " + m.size() + " bytes");
             }
-            return new Incoming(m.slice(offset, (int) length), handle, session.releaseQueue());
+            return new Incoming(m.slice(offset, (int) length), handle, session.regionReleases());
         } catch (RuntimeException e) {
-            session.releaseQueue().add(handle, 1);
+            session.regionReleases().add(handle, 1);
             throw e;
         }
     }
