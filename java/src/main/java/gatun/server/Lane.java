@@ -1,16 +1,12 @@
 package gatun.server;
 
-import gatun.server.callbacks.CallbackMessages;
-
-import gatun.server.dispatch.ResponseJournal;
-
-import gatun.server.dispatch.DispatchScratch;
-
-import gatun.server.dispatch.Dispatcher;
-
 import com.google.flatbuffers.FlatBufferBuilder;
-import gatun.server.arrow.RegionLedger;
 import gatun.server.arrow.MessageSpill;
+import gatun.server.arrow.RegionLedger;
+import gatun.server.callbacks.CallbackMessages;
+import gatun.server.dispatch.DispatchScratch;
+import gatun.server.dispatch.Dispatcher;
+import gatun.server.dispatch.ResponseJournal;
 import gatun.server.shm.ControlSegment;
 import java.io.IOException;
 import java.lang.reflect.Method;

@@ -1,7 +1,6 @@
 package gatun.server;
 
 import gatun.server.dispatch.ResponseJournal;
-
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 

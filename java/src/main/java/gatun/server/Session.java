@@ -1,10 +1,9 @@
 package gatun.server;
 
-import gatun.server.callbacks.Callbacks;
-import gatun.server.dispatch.Dispatcher;
-
 import gatun.server.arrow.ArrowBridge;
 import gatun.server.arrow.ArrowSession;
+import gatun.server.callbacks.Callbacks;
+import gatun.server.dispatch.Dispatcher;
 import gatun.server.shm.ControlSegment;
 import java.lang.reflect.Method;
 import java.nio.channels.SocketChannel;

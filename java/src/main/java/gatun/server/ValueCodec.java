@@ -1,15 +1,14 @@
 package gatun.server;
 
-import gatun.server.reflect.ClassPolicy;
-import gatun.server.reflect.Coercion;
-
 import com.google.flatbuffers.FlatBufferBuilder;
 import gatun.protocol.ElementType;
 import gatun.protocol.Value;
 import gatun.protocol.ValueKind;
+import gatun.server.reflect.ClassPolicy;
+import gatun.server.reflect.Coercion;
 import java.nio.ByteBuffer;
-import java.nio.charset.StandardCharsets;
 import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;

@@ -1,7 +1,5 @@
 package gatun.server.arrow;
 
-import gatun.server.dispatch.ResponseJournal;
-
 import com.google.flatbuffers.FlatBufferBuilder;
 import gatun.protocol.BatchDescriptor;
 import gatun.protocol.BufferRef;
@@ -10,6 +8,7 @@ import gatun.protocol.RegionRef;
 import gatun.protocol.SchemaDefinition;
 import gatun.protocol.Value;
 import gatun.protocol.ValueKind;
+import gatun.server.dispatch.ResponseJournal;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;

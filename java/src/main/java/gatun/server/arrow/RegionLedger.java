@@ -1,11 +1,11 @@
 package gatun.server.arrow;
 
 import gatun.server.shm.ControlSegment;
-import gatun.server.shm.SegmentDirectory;
-import gatun.server.shm.ReleaseRing;
 import gatun.server.shm.Layout;
 import gatun.server.shm.RegionHandle;
+import gatun.server.shm.ReleaseRing;
 import gatun.server.shm.Segment;
+import gatun.server.shm.SegmentDirectory;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;

@@ -4,7 +4,6 @@ import gatun.server.Lane;
 import gatun.server.ObjectRegistry;
 import gatun.server.Session;
 import gatun.server.reflect.Coercion;
-
 import java.lang.reflect.InvocationHandler;
 import java.lang.reflect.Method;
 import java.lang.reflect.Proxy;

@@ -1,12 +1,11 @@
 package gatun.server.dispatch;
 
-import gatun.server.ObjectRegistry;
-import gatun.server.reflect.ClassPolicy;
-import gatun.server.reflect.MethodResolver;
-
 import gatun.protocol.Request;
+import gatun.server.ObjectRegistry;
 import gatun.server.ValueCodec.Arg;
 import gatun.server.ValueCodec.DecodeContext;
+import gatun.server.reflect.ClassPolicy;
+import gatun.server.reflect.MethodResolver;
 import java.util.Arrays;
 
 /**

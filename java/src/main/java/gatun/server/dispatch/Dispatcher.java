@@ -1,17 +1,5 @@
 package gatun.server.dispatch;
 
-import gatun.server.UnknownObjectException;
-
-import gatun.server.reflect.Coercion;
-
-import gatun.server.Metrics;
-import gatun.server.ObjectRegistry;
-import gatun.server.ProtocolException;
-import gatun.server.ValueCodec;
-import gatun.server.callbacks.Callbacks;
-import gatun.server.reflect.ClassPolicy;
-import gatun.server.reflect.MethodResolver;
-
 import static gatun.server.dispatch.RequestReader.action;
 import static gatun.server.dispatch.RequestReader.argsLength;
 import static gatun.server.dispatch.RequestReader.batchItem;
@@ -26,23 +14,32 @@ import static gatun.server.dispatch.RequestReader.returnObjectRef;
 import static gatun.server.dispatch.RequestReader.stopOnError;
 
 import com.google.flatbuffers.FlatBufferBuilder;
-import gatun.server.callbacks.CallbackMessages;
-import gatun.server.reflect.ClassLoading;
 import gatun.protocol.Action;
 import gatun.protocol.JavaError;
 import gatun.protocol.Request;
 import gatun.protocol.Response;
 import gatun.protocol.Value;
+import gatun.server.Metrics;
+import gatun.server.ObjectRegistry;
+import gatun.server.ProtocolException;
+import gatun.server.UnknownObjectException;
 import gatun.server.ValueCodec.Arg;
+import gatun.server.ValueCodec;
 import gatun.server.arrow.ArrowSession;
 import gatun.server.arrow.BridgeArrowReader;
 import gatun.server.arrow.StagedBatch;
-import org.apache.arrow.vector.ipc.ArrowReader;
+import gatun.server.callbacks.CallbackMessages;
+import gatun.server.callbacks.Callbacks;
+import gatun.server.reflect.ClassLoading;
+import gatun.server.reflect.ClassPolicy;
+import gatun.server.reflect.Coercion;
+import gatun.server.reflect.MethodResolver;
 import java.lang.reflect.Field;
 import java.nio.ByteBuffer;
 import java.util.function.LongSupplier;
 import org.apache.arrow.vector.FieldVector;
 import org.apache.arrow.vector.VectorSchemaRoot;
+import org.apache.arrow.vector.ipc.ArrowReader;
 
 /**
  * Runs one session's requests: decodes a {@link Request}, performs its action

@@ -1,8 +1,7 @@
 package gatun.server.dispatch;
 
-import gatun.server.ProtocolException;
-
 import gatun.protocol.Request;
+import gatun.server.ProtocolException;
 import java.nio.ByteBuffer;
 
 /**

@@ -1,7 +1,6 @@
 package gatun.server.dispatch;
 
 import gatun.server.ObjectRegistry;
-
 import gatun.server.arrow.RegionLedger;
 import java.util.ArrayList;
 import java.util.Arrays;

@@ -1,5 +1,7 @@
 package gatun.server.shm;
 
+
+
 /**
  * Packing of a {@code RegionHandle}, the 64-bit name of an arena region on the
  * wire and in release-ring entries: segment id in the top 16 bits, the offset in

@@ -1,14 +1,5 @@
 package gatun.server.callbacks;
 
-import gatun.server.Metrics;
-import gatun.server.ObjectRegistry;
-import gatun.server.ProtocolException;
-import gatun.server.PythonException;
-import gatun.server.Wire;
-import gatun.server.dispatch.Dispatcher;
-import gatun.server.reflect.ClassPolicy;
-import gatun.server.reflect.MethodResolver;
-
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -21,6 +12,14 @@ import gatun.protocol.JavaError;
 import gatun.protocol.Request;
 import gatun.protocol.Response;
 import gatun.protocol.ValueKind;
+import gatun.server.Metrics;
+import gatun.server.ObjectRegistry;
+import gatun.server.ProtocolException;
+import gatun.server.PythonException;
+import gatun.server.Wire;
+import gatun.server.dispatch.Dispatcher;
+import gatun.server.reflect.ClassPolicy;
+import gatun.server.reflect.MethodResolver;
 import java.nio.ByteBuffer;
 import java.util.Comparator;
 import org.junit.jupiter.api.Test;

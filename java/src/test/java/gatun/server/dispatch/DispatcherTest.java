@@ -1,11 +1,5 @@
 package gatun.server.dispatch;
 
-import gatun.server.Metrics;
-import gatun.server.ObjectRegistry;
-import gatun.server.Wire;
-import gatun.server.reflect.ClassPolicy;
-import gatun.server.reflect.MethodResolver;
-
 import static gatun.server.Wire.call;
 import static gatun.server.Wire.callStatic;
 import static gatun.server.Wire.create;
@@ -15,9 +9,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.flatbuffers.FlatBufferBuilder;
 import gatun.protocol.Action;
+import gatun.server.Metrics;
+import gatun.server.ObjectRegistry;
 import gatun.server.Wire.Hint;
 import gatun.server.Wire.Ref;
 import gatun.server.Wire.Result;
+import gatun.server.Wire;
+import gatun.server.reflect.ClassPolicy;
+import gatun.server.reflect.MethodResolver;
 import java.nio.ByteBuffer;
 import java.util.List;
 import java.util.Map;

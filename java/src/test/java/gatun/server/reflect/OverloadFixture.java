@@ -1,5 +1,7 @@
 package gatun.server.reflect;
 
+
+
 /** Public overloads for resolver tests; f ties for (null, null). */
 public final class OverloadFixture {
     private OverloadFixture() {
