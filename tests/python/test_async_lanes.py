@@ -376,7 +376,7 @@ def test_a_cancelled_call_gives_back_its_late_spilled_answer(classpath: list[str
     JVM's arena; dropped unread, it is released all the same."""
 
     async def body(client: AsyncGatunClient) -> None:
-        live = client.jvm.gatun.server.arrow.JavaArena.liveRegionsInJvm
+        live = client.jvm.gatun.server.arrow.RegionLedger.liveRegionsInJvm
         echo = slow(client)
         before = await live()
         sent_before = client._session.native.arrow_stats()["jvm_releases_sent"]

@@ -5,6 +5,8 @@ import gatun.protocol.Hello;
 import gatun.protocol.ProtocolVersion;
 import gatun.protocol.Welcome;
 import gatun.server.arrow.ArrowWarmup;
+import gatun.server.reflect.ClassPolicy;
+import gatun.server.reflect.MethodResolver;
 import gatun.server.shm.ControlSegment;
 import java.io.IOException;
 import java.io.InputStream;

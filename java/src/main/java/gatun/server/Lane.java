@@ -1,8 +1,12 @@
 package gatun.server;
 
 import com.google.flatbuffers.FlatBufferBuilder;
-import gatun.server.arrow.JavaArena;
 import gatun.server.arrow.MessageSpill;
+import gatun.server.arrow.RegionLedger;
+import gatun.server.callbacks.CallbackMessages;
+import gatun.server.dispatch.DispatchScratch;
+import gatun.server.dispatch.Dispatcher;
+import gatun.server.dispatch.ResponseJournal;
 import gatun.server.shm.ControlSegment;
 import java.io.IOException;
 import java.lang.reflect.Method;
@@ -10,7 +14,6 @@ import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.LockSupport;
 
 /**
@@ -54,34 +57,13 @@ import java.util.concurrent.locks.LockSupport;
  * pending when the worker touches the socket, and a socket is never closed by
  * an interrupt.
  */
-final class Lane {
-    private static final byte RING = 0x01;
-    private static final byte CANCEL = 0x02;
-    private static final long SPIN_NANOS = 100_000;
-    /**
-     * After this long the spinning worker yields its core between checks:
-     * when the scheduler has put it on the same core as the Python caller (it
-     * does, now and then, with few cores), a pure spin keeps Python from
-     * sending the request it waits for until the spin ends.
-     */
-    private static final long YIELD_AFTER_NANOS = 5_000;
-    /**
-     * A yield that takes this long ran another thread on this core. While the
-     * worker shares its core with the Python caller (until the scheduler moves
-     * one of them, often milliseconds), every spin before a yield is time
-     * Python cannot run; so after a wait that gave the core away the worker
-     * yields at once, and a yield that returns at once brings the spin back.
-     */
-    private static final long YIELD_GAVE_CORE_NANOS = 2_000;
+public final class Lane {
     private static final long HOT_NANOS = 2_000_000;
     /** Deepest nesting of callbacks on one lane (a Python function calling Java calling Python ...). */
     static final int MAX_CALLBACK_DEPTH = 64;
 
     /** The lane whose requests the current thread is serving, if any. */
     private static final ThreadLocal<Lane> CURRENT = new ThreadLocal<>();
-    /** One RING byte per ringing thread, rewound before each write. */
-    private static final ThreadLocal<ByteBuffer> RING_BYTE =
-            ThreadLocal.withInitial(() -> ByteBuffer.allocateDirect(1).put(0, RING));
 
     private final Session session;
     private final int index;
@@ -94,7 +76,9 @@ final class Lane {
     private final Thread worker;
     /** Callback lanes: writes RING bytes for the owner; call lanes: null. */
     private final Thread ringer;
-    private final AtomicBoolean ringPending = new AtomicBoolean();
+    private final Doorbell doorbell;
+    /** What an interrupt during a doorbell wait means; one object, so waiting allocates nothing. */
+    private final Runnable onInterruptedWait;
     private volatile boolean stopped;
     /** The thread the I/O thread unparks: the worker, or a callback lane's current owner. */
     private volatile Thread owner;
@@ -108,8 +92,6 @@ final class Lane {
     private long reqSeq;
     /** The last resp_seq published. */
     private long respSeq;
-    /** The last spinning wait gave the core away (see YIELD_GAVE_CORE_NANOS). */
-    private boolean sharingCore;
     /** Callback frames in use (0 = serving a plain request). */
     private int depth;
     /** A builder and a request buffer per nesting level, made on first use. */
@@ -159,12 +141,20 @@ final class Lane {
         this.seg = seg;
         this.dispatcher = dispatcher;
         this.callbackLane = callbackLane;
+        this.doorbell = new Doorbell(seg, index, channel, session::end);
+        this.onInterruptedWait = () -> {
+            if (callbackLane) {
+                // A user thread waiting for Python: remember, re-assert when the callback returns.
+                interruptedWhileWaiting = true;
+            }
+        };
         String prefix = "gatun-s" + Long.toHexString(session.id()) + "-lane" + index;
         this.io = new Thread(this::runIo, prefix + "-io");
         io.setDaemon(true);
         if (callbackLane) {
             worker = null;
-            ringer = new Thread(this::runRinger, prefix + "-ringer");
+            ringer = new Thread(doorbell::runRinger, prefix + "-ringer");
+            doorbell.useRinger(ringer);
             ringer.setDaemon(true);
         } else {
             worker = new Thread(this::runWorker, prefix + "-worker");
@@ -206,9 +196,7 @@ final class Lane {
     void stop() {
         stopped = true;
         LockSupport.unpark(owner);
-        if (ringer != null) {
-            LockSupport.unpark(ringer);
-        }
+        doorbell.stop();
         synchronized (userCode) {
             if (runningSeq != 0 && worker != null) {
                 worker.interrupt();
@@ -225,7 +213,7 @@ final class Lane {
      * @param s a session
      * @return the lane of {@code s} whose request the current thread is serving, or null
      */
-    static Lane servingFor(Session s) {
+    public static Lane servingFor(Session s) {
         Lane l = CURRENT.get();
         return l != null && l.session == s ? l : null;
     }
@@ -243,9 +231,9 @@ final class Lane {
                 }
                 for (int i = 0; i < n; i++) {
                     byte b = in.get(i);
-                    if (b == RING) {
+                    if (b == Doorbell.RING) {
                         LockSupport.unpark(owner);
-                    } else if (b == CANCEL) {
+                    } else if (b == Doorbell.CANCEL) {
                         cancel(seg.cancelSeq(index));
                     }
                     // other bytes are ignored: the sequence counters are the truth
@@ -262,44 +250,6 @@ final class Lane {
         synchronized (userCode) {
             if (worker != null && runningSeq != 0 && runningSeq == seq) {
                 worker.interrupt();
-            }
-        }
-    }
-
-    private void runRinger() {
-        while (!stopped) {
-            if (ringPending.getAndSet(false)) {
-                writeRing();
-            } else {
-                LockSupport.park(this);
-            }
-        }
-    }
-
-    /** Notify step 2-3: ring Python only if it announced it is about to block. */
-    private void ringPython() {
-        if (!seg.takePyWaiting(index)) {
-            return;
-        }
-        if (Thread.currentThread() == worker) {
-            writeRing();
-        } else {
-            ringPending.set(true);
-            LockSupport.unpark(ringer);
-        }
-    }
-
-    private void writeRing() {
-        // The worker and the ringer both ring, so each thread keeps its own buffer.
-        ByteBuffer ring = RING_BYTE.get().clear();
-        try {
-            while (ring.hasRemaining()) {
-                channel.write(ring);
-            }
-        } catch (IOException e) {
-            if (!stopped) {
-                System.err.println("gatun: lane " + index + ": doorbell write failed: " + e);
-                session.end("lane " + index + ": doorbell write failed: " + e);
             }
         }
     }
@@ -341,55 +291,12 @@ final class Lane {
      */
     private boolean awaitRequest(boolean hot) {
         long last = reqSeq;
-        if (hot) {
-            seg.setJvmSpinning(index, 1);
-            long start = System.nanoTime();
-            boolean gaveCore = false;
-            try {
-                long spun;
-                do {
-                    long s = seg.requestSeq(index);
-                    if (s != last) {
-                        reqSeq = s;
-                        return true;
-                    }
-                    spun = System.nanoTime() - start;
-                    if (spun < YIELD_AFTER_NANOS && !sharingCore) {
-                        Thread.onSpinWait();
-                    } else {
-                        long before = System.nanoTime();
-                        Thread.yield(); // see YIELD_AFTER_NANOS
-                        gaveCore |= System.nanoTime() - before >= YIELD_GAVE_CORE_NANOS;
-                    }
-                } while (spun < SPIN_NANOS);
-            } finally {
-                sharingCore = gaveCore;
-                seg.setJvmSpinning(index, 0);
-            }
+        long s = doorbell.awaitRequest(last, hot, onInterruptedWait);
+        if (s == last) {
+            return false;
         }
-        while (!stopped) {
-            long s = seg.requestSeq(index);
-            if (s != last) {
-                reqSeq = s;
-                return true;
-            }
-            seg.setJvmWaiting(index, 1);
-            s = seg.requestSeq(index);
-            if (s != last) {
-                // If this CAS fails Python took the flag and a RING byte is on its way:
-                // a harmless spurious unpark later.
-                seg.takeJvmWaiting(index);
-                reqSeq = s;
-                return true;
-            }
-            LockSupport.park(this);
-            seg.takeJvmWaiting(index);
-            if (Thread.interrupted() && callbackLane) {
-                // A user thread waiting for Python: remember, re-assert when the callback returns.
-                interruptedWhileWaiting = true;
-            }
-        }
-        return false;
+        reqSeq = s;
+        return true;
     }
 
     private Frame frame(int level) {
@@ -478,8 +385,8 @@ final class Lane {
             // Too large for the slot: it travels in a region of Java's arena
             // (SHM_LAYOUT.md, "Spill"), which Python releases once decoded.
             int size = out.remaining();
-            JavaArena arena = session.arrow().arena();
-            JavaArena.Region spilled = null;
+            RegionLedger arena = session.arrow().arena();
+            RegionLedger.Region spilled = null;
             String why = null;
             try {
                 spilled = MessageSpill.spill(arena, out);
@@ -522,7 +429,7 @@ final class Lane {
         }
         respSeq = seq;
         seg.setResponseSeq(index, seq);
-        ringPython();
+        doorbell.ringPython(Thread.currentThread() == worker);
     }
 
     // ----------------------------------------------------------- callbacks
@@ -538,7 +445,7 @@ final class Lane {
      * @return the decoded result (not yet coerced to the return type)
      * @throws PythonException if the Python function raised
      */
-    Object callPython(long id, Method m, Object[] args) {
+    public Object callPython(long id, Method m, Object[] args) {
         if (depth >= MAX_CALLBACK_DEPTH) {
             throw new IllegalStateException("Python callbacks nested deeper than " + MAX_CALLBACK_DEPTH
                     + " levels on lane " + index + " (a callback calling Java calling the callback ...)");
@@ -556,7 +463,7 @@ final class Lane {
             long mark = journal.mark();
             int root;
             try {
-                root = dispatcher.callbackCall(f.b, id, m, args);
+                root = dispatcher.callbackMessages().encodeCall(f.b, id, m, args);
             } catch (RuntimeException e) {
                 journal.undo(mark); // the call never reached Python
                 throw e;
@@ -580,14 +487,14 @@ final class Lane {
                         ? MessageSpill.open(session.arrow(), f.request(len)) : null;
                 Object reply;
                 try {
-                    reply = dispatcher.callbackReply(in != null ? in.bytes() : f.request(len));
+                    reply = dispatcher.callbackMessages().decodeReply(in != null ? in.bytes() : f.request(len));
                 } catch (RuntimeException e) {
                     if (in != null) {
                         in.release();
                     }
                     throw e;
                 }
-                if (reply != Dispatcher.NOT_A_REPLY) {
+                if (reply != CallbackMessages.NOT_A_REPLY) {
                     if (in != null) {
                         in.release();
                     }
@@ -635,7 +542,7 @@ final class Lane {
         }
     }
 
-    static String describe(Method m) {
+    public static String describe(Method m) {
         StringBuilder s = new StringBuilder(m.getDeclaringClass().getName()).append('.').append(m.getName()).append('(');
         Class<?>[] p = m.getParameterTypes();
         for (int i = 0; i < p.length; i++) {

@@ -1,5 +1,6 @@
 package gatun.server;
 
+import gatun.server.dispatch.ResponseJournal;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -86,7 +87,7 @@ public final class ObjectRegistry {
      * @return the object
      * @throws UnknownObjectException if the id is not live in this session
      */
-    Object get(long id, Id probe) {
+    public Object get(long id, Id probe) {
         probe.value = id;
         Object o = objects.get(probe);
         if (o == null) {
@@ -169,7 +170,7 @@ public final class ObjectRegistry {
      * @param id the id to drop
      * @param probe the caller's, used by one thread at a time
      */
-    void release(long id, Id probe) {
+    public void release(long id, Id probe) {
         probe.value = id;
         Object o = objects.remove(probe);
         if (o == null || unseenCount == 0) {
@@ -237,7 +238,7 @@ public final class ObjectRegistry {
      * caller's, thread-confined) is rewritten for each lookup and never
      * stored, as the map keeps only the keys {@link #register} puts.
      */
-    static final class Id {
+    public static final class Id {
         long value;
 
         /**

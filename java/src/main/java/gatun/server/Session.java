@@ -2,6 +2,8 @@ package gatun.server;
 
 import gatun.server.arrow.ArrowBridge;
 import gatun.server.arrow.ArrowSession;
+import gatun.server.callbacks.Callbacks;
+import gatun.server.dispatch.Dispatcher;
 import gatun.server.shm.ControlSegment;
 import java.lang.reflect.Method;
 import java.nio.channels.SocketChannel;
@@ -15,7 +17,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * {@code callbackLanes} of them carry callbacks fired on threads that serve no
  * lane). Any lane's EOF ends the whole session.
  */
-final class Session {
+public final class Session {
     private final long id;
     private final ControlSegment seg;
     private final ObjectRegistry registry = new ObjectRegistry();
@@ -86,7 +88,7 @@ final class Session {
      * waits for a free callback lane (while every one is busy with a running
      * callback), then runs it there. Fails at once when the session ends.
      */
-    Object callOnCallbackLane(long callbackId, Method m, Object[] args) {
+    public Object callOnCallbackLane(long callbackId, Method m, Object[] args) {
         if (firstCallbackLane >= lanes.length) {
             throw new IllegalStateException("Python callback " + callbackId + " (" + Lane.describe(m)
                     + ") was called on thread " + Thread.currentThread().getName() + ", which is not serving a "
@@ -140,7 +142,7 @@ final class Session {
         server.sessionEnded(this, reason);
     }
 
-    boolean ended() {
+    public boolean ended() {
         return ended.get();
     }
 }

@@ -4,9 +4,11 @@ import com.google.flatbuffers.FlatBufferBuilder;
 import gatun.protocol.ElementType;
 import gatun.protocol.Value;
 import gatun.protocol.ValueKind;
+import gatun.server.reflect.ClassPolicy;
+import gatun.server.reflect.Coercion;
 import java.nio.ByteBuffer;
-import java.nio.charset.StandardCharsets;
 import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -56,7 +58,7 @@ public final class ValueCodec {
         }
 
         /** Rewrites this argument in place; returns this. */
-        Arg set(Object value, Class<?> type, boolean hinted) {
+        public Arg set(Object value, Class<?> type, boolean hinted) {
             this.value = value;
             this.type = type;
             this.hinted = hinted;
@@ -93,9 +95,9 @@ public final class ValueCodec {
         final ClassPolicy policy;
         int budget;
         /** Reused to read each top-level argument of the request (and of its batch's items). */
-        final Value argument = new Value();
+        public final Value argument = new Value();
         /** Reused to look objects up in {@link #registry}. */
-        final ObjectRegistry.Id id = new ObjectRegistry.Id(0);
+        public final ObjectRegistry.Id id = new ObjectRegistry.Id(0);
         /** Type hints resolved with {@link #hintsLoader}: a hint costs a class lookup once, not per call. */
         private final HashMap<String, Class<?>> hints = new HashMap<>();
         private ClassLoader hintsLoader;
@@ -148,7 +150,7 @@ public final class ValueCodec {
         }
 
         /** Starts a new request: its loader and its budget. */
-        void reset(ClassLoader loader, int budget) {
+        public void reset(ClassLoader loader, int budget) {
             this.loader = loader;
             this.budget = budget;
         }
@@ -165,7 +167,7 @@ public final class ValueCodec {
      * @return {@code into}
      * @throws ClassNotFoundException if the hint names no class
      */
-    static Arg decodeArg(Value v, DecodeContext ctx, Arg into) throws ClassNotFoundException {
+    public static Arg decodeArg(Value v, DecodeContext ctx, Arg into) throws ClassNotFoundException {
         Object value = decode(v, ctx, 0);
         String hint = v.typeHint();
         if (hint == null || hint.isEmpty()) {
@@ -258,7 +260,7 @@ public final class ValueCodec {
      * @param t the table holding the vector
      * @return n
      */
-    static int checkedLength(int n, int elementSize, com.google.flatbuffers.Table t) {
+    public static int checkedLength(int n, int elementSize, com.google.flatbuffers.Table t) {
         if (n < 0 || (long) n * elementSize > t.getByteBuffer().limit()) {
             throw new ProtocolException("vector length " + Integer.toUnsignedString(n) + " exceeds the request");
         }

@@ -18,6 +18,7 @@ import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Map;
 import java.util.Random;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -112,7 +113,7 @@ class ServerEndToEndTest {
                 r = c.call(Wire.callStatic("java.lang.Math", "max", i, 5).bytes());
                 assertEquals((long) Math.max(i, 5), r.value);
                 if (i % 50 == 0) {
-                    Thread.sleep(5);
+                    awaitParked(view, 0); // the next request finds the worker parked, not spinning
                 }
             }
 
@@ -122,7 +123,7 @@ class ServerEndToEndTest {
             assertEquals("gatun.server.ProtocolException", r.errorClass);
             byte[] sleep = Wire.callStatic("java.lang.Thread", "sleep", 20_000).bytes();
             s = c.send(sleep, sleep.length);
-            Thread.sleep(200);
+            awaitUserCode("-lane0-worker", "sleep"); // cancel the call once it runs, not before
             c.cancel(s);
             r = c.await(s);
             assertEquals("java.lang.InterruptedException", r.errorClass, r::toString);
@@ -149,6 +150,38 @@ class ServerEndToEndTest {
             Thread.sleep(10);
         }
         assertEquals(0, server.liveSessions());
+    }
+
+    /** Waits until lane {@code lane}'s worker has parked ({@code jvm_waiting} set after its spin). */
+    private static void awaitParked(ControlSegment view, int lane) throws InterruptedException {
+        while (view.jvmWaiting(lane) == 0) {
+            if (Thread.interrupted()) {
+                throw new InterruptedException("lane " + lane + "'s worker never parked");
+            }
+            Thread.onSpinWait();
+        }
+    }
+
+    /**
+     * Waits until the thread whose name ends with {@code threadSuffix} runs a
+     * method named {@code method} (the class's {@code @Timeout} bounds the wait).
+     */
+    private static void awaitUserCode(String threadSuffix, String method) throws InterruptedException {
+        while (true) {
+            for (Map.Entry<Thread, StackTraceElement[]> e : Thread.getAllStackTraces().entrySet()) {
+                if (e.getKey().getName().endsWith(threadSuffix)) {
+                    for (StackTraceElement f : e.getValue()) {
+                        if (f.getClassName().equals("java.lang.Thread") && f.getMethodName().equals(method)) {
+                            return;
+                        }
+                    }
+                }
+            }
+            if (Thread.interrupted()) {
+                throw new InterruptedException(threadSuffix + " never ran " + method);
+            }
+            Thread.onSpinWait();
+        }
     }
 
     @Test

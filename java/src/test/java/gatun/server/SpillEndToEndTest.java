@@ -9,7 +9,8 @@ import com.google.flatbuffers.FlatBufferBuilder;
 import gatun.protocol.RegionRef;
 import gatun.protocol.Spill;
 import gatun.server.shm.ControlSegment;
-import gatun.server.shm.SegmentMapping;
+import gatun.server.shm.Segment;
+import gatun.server.shm.SegmentDirectory;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.net.UnixDomainSocketAddress;
@@ -63,7 +64,7 @@ class SpillEndToEndTest {
         try (RandomAccessFile f = new RandomAccessFile(pySegment.toFile(), "rw")) {
             f.setLength(PY_SEGMENT_SIZE);
         }
-        seg.publishDirectoryEntry(0, PY_SEGMENT, 0, 1, 1, PY_SEGMENT_SIZE, -1, pySegment.toString());
+        seg.directory().publish(0, PY_SEGMENT, 0, 1, 1, PY_SEGMENT_SIZE, -1, pySegment.toString());
         server = new GatunServer(socket, token, false);
         server.start();
     }
@@ -92,7 +93,7 @@ class SpillEndToEndTest {
 
     /** The release notices Java has put on its ring so far. */
     private long releasesSent() {
-        return seg.ringHead(ControlSegment.RING_JAVA_TO_PY_OFFSET);
+        return seg.releaseRing(ControlSegment.RING_JAVA_TO_PY_OFFSET).head();
     }
 
     @Test
@@ -108,8 +109,8 @@ class SpillEndToEndTest {
             Wire.Result r = c.callSpilled(spill(0x1234, PY_SEGMENT, 4096, call.length));
             assertEquals(6L, r.value, r::toString);
             assertEquals(before + 1, releasesSent());
-            assertEquals(0x1234L, seg.ringEntryHandle(ControlSegment.RING_JAVA_TO_PY_OFFSET, before));
-            assertEquals(1, seg.ringEntryCount(ControlSegment.RING_JAVA_TO_PY_OFFSET, before));
+            assertEquals(0x1234L, seg.releaseRing(ControlSegment.RING_JAVA_TO_PY_OFFSET).handle(before));
+            assertEquals(1, seg.releaseRing(ControlSegment.RING_JAVA_TO_PY_OFFSET).count(before));
         }
     }
 
@@ -157,13 +158,13 @@ class SpillEndToEndTest {
             assertNotNull(region);
             assertTrue(region.length() > SLOT, () -> region.length() + " bytes");
             int entry = -1;
-            for (int e = ControlSegment.PYTHON_DIRECTORY_ENTRIES; e < ControlSegment.DIRECTORY_ENTRIES; e++) {
-                if (seg.directoryPublished(e) == 1 && seg.directorySegmentId(e) == region.segment()) {
+            for (int e = SegmentDirectory.PYTHON_ENTRIES; e < SegmentDirectory.ENTRIES; e++) {
+                if (seg.directory().published(e) == 1 && seg.directory().segmentId(e) == region.segment()) {
                     entry = e;
                 }
             }
             assertTrue(entry >= 0, "segment " + region.segment() + " is not in the directory");
-            SegmentMapping m = SegmentMapping.mapPeer(Path.of(seg.directoryName(entry)), seg.directorySize(entry));
+            Segment m = Segment.mapPeer(Path.of(seg.directory().name(entry)), seg.directory().size(entry));
             Wire.Result r = Wire.read(m.slice(region.offset(), (int) region.length()));
             assertEquals(SLOT, ((List<?>) r.value).size(), r::toString);
             assertEquals("abc", ((List<?>) r.value).get(SLOT - 1));

@@ -13,46 +13,46 @@ import java.util.List;
 import java.util.Map;
 
 /** Test-side twin of the Python client: builds Requests and reads Responses. */
-final class Wire {
+public final class Wire {
     private Wire() {
     }
 
     /** An object reference argument. */
-    record Ref(long id) {
+    public record Ref(long id) {
     }
 
     /** A type-hinted argument. */
-    record Hint(Object value, String hint) {
+    public record Hint(Object value, String hint) {
     }
 
     /** A request under construction. */
-    static final class Req {
+    public static final class Req {
         int action;
-        long objectId;
-        String className;
-        String name;
+        public long objectId;
+        public String className;
+        public String name;
         Object[] args = new Object[0];
         long[] release = new long[0];
         boolean asRef;
-        List<Req> batch = new ArrayList<>();
-        boolean stopOnError;
+        public List<Req> batch = new ArrayList<>();
+        public boolean stopOnError;
 
-        Req args(Object... a) {
+        public Req args(Object... a) {
             this.args = a;
             return this;
         }
 
-        Req release(long... ids) {
+        public Req release(long... ids) {
             this.release = ids;
             return this;
         }
 
-        Req asRef() {
+        public Req asRef() {
             this.asRef = true;
             return this;
         }
 
-        byte[] bytes() {
+        public byte[] bytes() {
             FlatBufferBuilder b = new FlatBufferBuilder(256);
             b.finish(build(b));
             return b.sizedByteArray();
@@ -86,14 +86,14 @@ final class Wire {
         }
     }
 
-    static Req create(String cls, Object... args) {
+    public static Req create(String cls, Object... args) {
         Req r = new Req();
         r.action = Action.CreateObject;
         r.className = cls;
         return r.args(args);
     }
 
-    static Req call(long id, String name, Object... args) {
+    public static Req call(long id, String name, Object... args) {
         Req r = new Req();
         r.action = Action.InvokeMethod;
         r.objectId = id;
@@ -101,7 +101,7 @@ final class Wire {
         return r.args(args);
     }
 
-    static Req callStatic(String cls, String name, Object... args) {
+    public static Req callStatic(String cls, String name, Object... args) {
         Req r = new Req();
         r.action = Action.InvokeStaticMethod;
         r.className = cls;
@@ -109,13 +109,13 @@ final class Wire {
         return r.args(args);
     }
 
-    static Req of(int action) {
+    public static Req of(int action) {
         Req r = new Req();
         r.action = action;
         return r;
     }
 
-    static int value(FlatBufferBuilder b, Object v) {
+    public static int value(FlatBufferBuilder b, Object v) {
         if (v instanceof Hint) {
             Hint h = (Hint) v;
             int inner = value(b, h.value());
@@ -179,18 +179,18 @@ final class Wire {
     }
 
     /** A decoded Response: value or error. */
-    static final class Result {
-        Object value;
-        String errorClass;
-        String errorMessage;
-        String stackTrace;
-        List<Result> batch = new ArrayList<>();
+    public static final class Result {
+        public Object value;
+        public String errorClass;
+        public String errorMessage;
+        public String stackTrace;
+        public List<Result> batch = new ArrayList<>();
 
-        boolean ok() {
+        public boolean ok() {
             return errorClass == null;
         }
 
-        long id() {
+        public long id() {
             return ((Ref) value).id();
         }
 
@@ -200,7 +200,7 @@ final class Wire {
         }
     }
 
-    static Result read(ByteBuffer buf) {
+    public static Result read(ByteBuffer buf) {
         return read(Response.getRootAsResponse(buf));
     }
 

@@ -10,7 +10,7 @@ import org.apache.arrow.memory.util.MemoryUtil;
 
 /**
  * The allocation manager of {@link ArrowBridge#allocator()}: memory comes from
- * a block of the JVM-wide {@link SharedArena} (Java-owned shared memory Python
+ * a block of the JVM-wide {@link Arena} (Java-owned shared memory Python
  * can map), or — when the arena is full — from ordinary native memory
  * ({@code malloc}). Buffers in the arena are handed to Python in place on
  * export; the others are copied once.
@@ -20,15 +20,15 @@ final class ArenaAllocationManager extends AllocationManager {
     static final Factory FACTORY = factory(null);
 
     /**
-     * @param arena the arena to carve from; null: the JVM's ({@link SharedArena#get()}, created on first use)
+     * @param arena the arena to carve from; null: the JVM's ({@link Arena#get()}, created on first use)
      * @return a factory
      */
-    static Factory factory(SharedArena arena) {
+    static Factory factory(Arena arena) {
         return new Factory() {
             @Override
             public AllocationManager create(BufferAllocator accountingAllocator, long size) {
                 return new ArenaAllocationManager(accountingAllocator, size,
-                        arena != null ? arena : SharedArena.get());
+                        arena != null ? arena : Arena.get());
             }
 
             @Override
@@ -39,21 +39,21 @@ final class ArenaAllocationManager extends AllocationManager {
     }
 
     /** Rounds every request up to a multiple of 64 bytes (the arena's granule). */
-    static final RoundingPolicy ROUND_64 = requestSize -> SharedArena.round(requestSize);
+    static final RoundingPolicy ROUND_64 = requestSize -> Arena.round(requestSize);
 
     private static final AtomicLong FALLBACKS = new AtomicLong();
 
-    private final SharedArena arena;
-    private final SharedArena.Block block; // null: native memory
+    private final Arena arena;
+    private final Arena.Block block; // null: native memory
     private final long address;
     private final long size;
     /** Frees the memory once: on release, or when the collector finds this unreachable. */
     private final java.lang.ref.Cleaner.Cleanable free;
 
-    ArenaAllocationManager(BufferAllocator accountingAllocator, long size, SharedArena arena) {
+    ArenaAllocationManager(BufferAllocator accountingAllocator, long size, Arena arena) {
         super(accountingAllocator);
         this.arena = arena;
-        SharedArena.Block b = size > 0 ? arena.allocate(size) : null;
+        Arena.Block b = size > 0 ? arena.allocate(size) : null;
         this.block = b;
         if (b != null) {
             this.address = b.address();
@@ -72,7 +72,7 @@ final class ArenaAllocationManager extends AllocationManager {
     }
 
     /** Gives the memory back; refers to nothing that keeps the manager reachable. */
-    private record Free(SharedArena arena, SharedArena.Block block, long address) implements Runnable {
+    private record Free(Arena arena, Arena.Block block, long address) implements Runnable {
         @Override
         public void run() {
             if (block != null) {
@@ -84,12 +84,12 @@ final class ArenaAllocationManager extends AllocationManager {
     }
 
     /** @return the arena block, or null when the memory is ordinary native memory */
-    SharedArena.Block block() {
+    Arena.Block block() {
         return block;
     }
 
     /** @return the arena the block belongs to */
-    SharedArena arena() {
+    Arena arena() {
         return arena;
     }
 

@@ -3,13 +3,13 @@ package gatun.server.arrow;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
-import org.apache.arrow.vector.FieldVector;
-import org.apache.arrow.vector.util.TransferPair;
 import org.apache.arrow.memory.BufferAllocator;
+import org.apache.arrow.memory.RootAllocator;
+import org.apache.arrow.vector.FieldVector;
 import org.apache.arrow.vector.VectorSchemaRoot;
 import org.apache.arrow.vector.dictionary.DictionaryProvider;
 import org.apache.arrow.vector.ipc.ArrowReader;
-import org.apache.arrow.memory.RootAllocator;
+import org.apache.arrow.vector.util.TransferPair;
 
 /**
  * The Arrow side of the gatun bridge, as JVM code sees it.
@@ -256,8 +256,8 @@ public final class ArrowBridge {
         return new long[] {
             ArrowExporter.BYTES_COPIED.get(),
             ArrowExporter.BYTES_IN_PLACE.get(),
-            JavaArena.liveRegionsInJvm(),
-            SharedArena.get().blocksInUse(),
+            RegionLedger.liveRegionsInJvm(),
+            Arena.get().blocksInUse(),
             ArenaAllocationManager.fallbacks(),
         };
     }
@@ -274,11 +274,11 @@ public final class ArrowBridge {
 
     /** @return regions described to Python and not yet released, all sessions of this JVM */
     public static long liveRegions() {
-        return JavaArena.liveRegionsInJvm();
+        return RegionLedger.liveRegionsInJvm();
     }
 
     /** @return blocks of the allocator's arena in use (allocated and not yet freed) */
     public static long arenaBlocksInUse() {
-        return SharedArena.get().blocksInUse();
+        return Arena.get().blocksInUse();
     }
 }

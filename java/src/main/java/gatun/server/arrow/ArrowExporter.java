@@ -8,22 +8,18 @@ import gatun.protocol.RegionRef;
 import gatun.protocol.SchemaDefinition;
 import gatun.protocol.Value;
 import gatun.protocol.ValueKind;
+import gatun.server.dispatch.ResponseJournal;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.ByteBuffer;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
 import org.apache.arrow.memory.AllocationManager;
 import org.apache.arrow.memory.ArrowBuf;
-import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.BufferLedger;
 import org.apache.arrow.memory.ReferenceManager;
-import org.apache.arrow.vector.ValueVector;
-import org.apache.arrow.vector.util.TransferPair;
 import org.apache.arrow.vector.FieldVector;
 import org.apache.arrow.vector.VectorSchemaRoot;
 import org.apache.arrow.vector.VectorUnloader;
@@ -31,7 +27,6 @@ import org.apache.arrow.vector.compression.NoCompressionCodec;
 import org.apache.arrow.vector.dictionary.DictionaryProvider;
 import org.apache.arrow.vector.ipc.message.ArrowFieldNode;
 import org.apache.arrow.vector.ipc.message.ArrowRecordBatch;
-import org.apache.arrow.vector.ipc.message.MessageSerializer;
 import org.apache.arrow.vector.types.pojo.Field;
 import org.apache.arrow.vector.types.pojo.Schema;
 
@@ -45,28 +40,27 @@ import org.apache.arrow.vector.types.pojo.Schema;
  * per session; a schema travels with the first value that uses it.
  */
 final class ArrowExporter {
-    private final JavaArena arena;
-    private final Map<Schema, KnownSchema> schemaIds = new HashMap<>();
-    private final Map<Long, KnownSchema> byId = new HashMap<>();
-    private long nextSchemaId = 1;
+    private final RegionLedger arena;
+    private final SchemaRegistry schemas;
 
     /** Finds the region of Python's memory an allocation wraps (this session's only), or null. */
     private final java.util.function.Function<AllocationManager, ArrowSession.PythonRegion> pythonRegions;
 
-    ArrowExporter(JavaArena arena, java.util.function.Function<AllocationManager, ArrowSession.PythonRegion> pythonRegions) {
+    ArrowExporter(RegionLedger arena, SchemaRegistry schemas, java.util.function.Function<AllocationManager, ArrowSession.PythonRegion> pythonRegions) {
         this.arena = arena;
+        this.schemas = schemas;
         this.pythonRegions = pythonRegions;
     }
 
     /** The result of exporting a batch: for tests and the encoder. */
     static final class Exported {
         /** The region buffers were copied into, or null. */
-        JavaArena.Region region;
+        RegionLedger.Region region;
         /**
          * Every region the descriptor names, in order (the copy region among
          * them); null where the region is one of Python's ({@link #python}).
          */
-        final List<JavaArena.Region> regions = new ArrayList<>();
+        final List<RegionLedger.Region> regions = new ArrayList<>();
         /** Beside {@link #regions}: Python's region forwarded back to it, or null. */
         final List<ArrowSession.PythonRegion> python = new ArrayList<>();
         /** Beside {@link #regions}: the address of the region's first byte. */
@@ -84,7 +78,7 @@ final class ArrowExporter {
         final List<ExportedDictionary> dictionaries = new ArrayList<>();
 
         /** Appends a Java-owned region; returns its index. */
-        int add(JavaArena.Region r) {
+        int add(RegionLedger.Region r) {
             regions.add(r);
             python.add(null);
             base.add(r.address());
@@ -145,16 +139,16 @@ final class ArrowExporter {
                 ok = true;
                 return value;
             } finally {
-                gatun.server.ResponseJournal journal = gatun.server.ResponseJournal.current();
+                gatun.server.dispatch.ResponseJournal journal = gatun.server.dispatch.ResponseJournal.current();
                 if (!ok) {
-                    for (JavaArena.Region r : x.regions) {
+                    for (RegionLedger.Region r : x.regions) {
                         if (r != null) {
                             arena.free(r); // a shared region's free drops the bridge's reference
                         }
                     }
                     x.releaseForwarded();
                 } else {
-                    for (JavaArena.Region r : x.regions) {
+                    for (RegionLedger.Region r : x.regions) {
                         if (r != null) {
                             arena.addPeerHold(r);
                             journal.held(arena, r);
@@ -166,7 +160,7 @@ final class ArrowExporter {
                     }
                     if (x.newSchema != null) {
                         long id = x.schemaId;
-                        journal.onAcknowledged(() -> confirmSchema(id), false);
+                        journal.onAcknowledged(() -> schemas.confirm(id), false);
                     }
                 }
             }
@@ -295,7 +289,7 @@ final class ArrowExporter {
             return x;
         } finally {
             if (!ok) {
-                for (JavaArena.Region r : x.regions) {
+                for (RegionLedger.Region r : x.regions) {
                     if (r != null) {
                         arena.free(r);
                     }
@@ -314,12 +308,12 @@ final class ArrowExporter {
     private int shareRegion(Exported x, AllocationManager am, ArrowBuf buf) {
         if (am instanceof ArenaAllocationManager && ((ArenaAllocationManager) am).block() != null) {
             ArenaAllocationManager arenaAm = (ArenaAllocationManager) am;
-            SharedArena.Block block = arenaAm.block();
-            SharedArena shared = arenaAm.arena();
+            Arena.Block block = arenaAm.block();
+            Arena shared = arenaAm.arena();
             // The region's own reference: the block outlives the Arrow allocation
             // (whoever closes it) until Python releases the region.
             shared.retain(block);
-            JavaArena.Region region;
+            RegionLedger.Region region;
             try {
                 region = arena.holdShared(block, block.offset, block.length, () -> shared.free(block));
             } catch (IOException e) {
@@ -435,51 +429,16 @@ final class ArrowExporter {
 
     /**
      * Gives the batch its schema's id, and the definition while Python may not
-     * have read it yet: replies on different lanes can be read in any order,
-     * so every reply carries the definition until one that did has been read
-     * ({@link #confirmSchema}).
+     * have read it yet ({@link SchemaRegistry#assign}).
      */
     private void assignSchema(Exported x, Schema schema) {
-        synchronized (schemaIds) {
-            KnownSchema known = schemaIds.get(schema);
-            if (known == null) {
-                ByteBuffer msg = MessageSerializer.serializeMetadata(schema,
-                        org.apache.arrow.vector.ipc.message.IpcOption.DEFAULT);
-                byte[] ipc = new byte[msg.remaining()];
-                msg.get(ipc);
-                known = new KnownSchema(nextSchemaId++, ipc);
-                schemaIds.put(schema, known);
-                byId.put(known.id, known);
-            }
-            x.schemaId = known.id;
-            x.newSchema = known.confirmed ? null : known.ipc;
-        }
-    }
-
-    /** A reply that defined schema {@code id} has been read by Python: later replies need not define it. */
-    private void confirmSchema(long id) {
-        synchronized (schemaIds) {
-            KnownSchema known = byId.get(id);
-            if (known != null) {
-                known.confirmed = true;
-            }
-        }
-    }
-
-    /** A schema of this session and whether Python is known to have its definition. */
-    private static final class KnownSchema {
-        final long id;
-        final byte[] ipc;
-        boolean confirmed;
-
-        KnownSchema(long id, byte[] ipc) {
-            this.id = id;
-            this.ipc = ipc;
-        }
+        SchemaRegistry.Assigned a = schemas.assign(schema);
+        x.schemaId = a.id();
+        x.newSchema = a.definition();
     }
 
     private static long align(long n) {
-        return (n + JavaArena.GRANULE - 1) / JavaArena.GRANULE * JavaArena.GRANULE;
+        return (n + RegionLedger.GRANULE - 1) / RegionLedger.GRANULE * RegionLedger.GRANULE;
     }
 
     static int encodeValue(FlatBufferBuilder b, Exported x, String shape) {
@@ -509,7 +468,7 @@ final class ArrowExporter {
         int nodes = b.endVector();
         BatchDescriptor.startRegionsVector(b, x.regions.size());
         for (int i = x.regions.size() - 1; i >= 0; i--) {
-            JavaArena.Region r = x.regions.get(i);
+            RegionLedger.Region r = x.regions.get(i);
             if (r != null) {
                 RegionRef.createRegionRef(b, r.handle(), r.segmentId(), 0, r.offset(), r.length());
             } else {
@@ -539,7 +498,7 @@ final class ArrowExporter {
             dictionaries = BatchDescriptor.createDictionariesVector(b, ds);
         }
         return BatchDescriptor.createBatchDescriptor(b, x.schemaId, x.length, nodes, regions, buffers, vc,
-                dictionaries, SharedArena.get().aboveHighWater());
+                dictionaries, Arena.get().aboveHighWater());
     }
 
     private static int encodeDictionary(FlatBufferBuilder b, Exported x, ExportedDictionary d) {
@@ -578,7 +537,7 @@ final class ArrowExporter {
         assignSchema(x, schema);
         if (x.newSchema != null) {
             long id = x.schemaId;
-            gatun.server.ResponseJournal.current().onAcknowledged(() -> confirmSchema(id), false);
+            gatun.server.dispatch.ResponseJournal.current().onAcknowledged(() -> schemas.confirm(id), false);
         }
         BatchDescriptor.startBatchDescriptor(b);
         BatchDescriptor.addSchemaId(b, x.schemaId);

@@ -118,7 +118,7 @@ public final class ArrowWarmup {
         ByteBuffer message = MessageSerializer.serializeMetadata(sampleSchema(), IpcOption.DEFAULT);
         byte[] bytes = new byte[message.remaining()];
         message.get(bytes);
-        Schema schema = ArrowSession.decodeSchema(bytes);
+        Schema schema = SchemaRegistry.decode(bytes);
         try (BufferAllocator allocator = new RootAllocator(RootAllocator.configBuilder()
                 .allocationManagerFactory(UnsafeAllocationManager.FACTORY)
                 .build());

@@ -4,7 +4,7 @@ import gatun.protocol.RegionRef;
 import gatun.protocol.Spill;
 import gatun.server.ProtocolException;
 import gatun.server.shm.ControlSegment;
-import gatun.server.shm.SegmentMapping;
+import gatun.server.shm.Segment;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 
@@ -20,7 +20,7 @@ import java.nio.ByteBuffer;
  * {@link Incoming#release()}, which queues {@code Release(handle, 1)}.
  *
  * <p>Java to Python: {@link #spill} copies a finished response into a region
- * of the session's {@link JavaArena} with one peer hold, which Python
+ * of the session's {@link RegionLedger} with one peer hold, which Python
  * releases once it has decoded the response.
  */
 public final class MessageSpill {
@@ -31,10 +31,10 @@ public final class MessageSpill {
     public static final class Incoming {
         private final ByteBuffer bytes;
         private final long handle;
-        private final ReleaseQueue releases;
+        private final RegionReleases releases;
         private boolean released;
 
-        private Incoming(ByteBuffer bytes, long handle, ReleaseQueue releases) {
+        private Incoming(ByteBuffer bytes, long handle, RegionReleases releases) {
             this.bytes = bytes;
             this.handle = handle;
             this.releases = releases;
@@ -84,16 +84,16 @@ public final class MessageSpill {
         long offset = r.offset();
         long length = r.length();
         try {
-            if (segment < 1 || segment >= JavaArena.FIRST_SEGMENT_ID) {
+            if (segment < 1 || segment >= RegionLedger.FIRST_SEGMENT_ID) {
                 throw new ProtocolException("spilled request in segment " + segment + ", which is not one of Python's");
             }
             if (length < 0 || length > Integer.MAX_VALUE) {
                 throw new ProtocolException("spilled request of " + Long.toUnsignedString(length)
                         + " bytes exceeds the largest message (" + Integer.MAX_VALUE + " bytes)");
             }
-            SegmentMapping m;
+            Segment m;
             try {
-                m = session.peerSegment((int) segment);
+                m = session.peerSegments().segment((int) segment);
             } catch (IllegalArgumentException | IllegalStateException e) {
                 throw new ProtocolException("spilled request: " + e.getMessage(), e);
             }
@@ -101,9 +101,9 @@ public final class MessageSpill {
                 throw new ProtocolException("spilled request of " + length + " bytes at "
                         + Long.toUnsignedString(offset) + " exceeds segment " + segment + " of " + m.size() + " bytes");
             }
-            return new Incoming(m.slice(offset, (int) length), handle, session.releaseQueue());
+            return new Incoming(m.slice(offset, (int) length), handle, session.regionReleases());
         } catch (RuntimeException e) {
-            session.releaseQueue().add(handle, 1);
+            session.regionReleases().add(handle, 1);
             throw e;
         }
     }
@@ -118,13 +118,13 @@ public final class MessageSpill {
      * @throws IOException if the arena cannot create a segment for it
      * @throws IllegalArgumentException if it exceeds the largest region
      */
-    public static JavaArena.Region spill(JavaArena arena, ByteBuffer message) throws IOException {
+    public static RegionLedger.Region spill(RegionLedger arena, ByteBuffer message) throws IOException {
         int length = message.remaining();
         if (length > ControlSegment.MAX_SEGMENT_SIZE) {
             throw new IllegalArgumentException("a response of " + length + " bytes exceeds the largest message ("
                     + ControlSegment.MAX_SEGMENT_SIZE + " bytes, one arena segment); return it in parts");
         }
-        JavaArena.Region r = arena.allocate(length);
+        RegionLedger.Region r = arena.allocate(length);
         try {
             if (message.hasArray()) {
                 r.mapping().put(r.offset(), message.array(), message.arrayOffset() + message.position(), length);
@@ -146,7 +146,7 @@ public final class MessageSpill {
      * @param r the region
      * @param length the message's length
      */
-    public static void envelope(com.google.flatbuffers.FlatBufferBuilder b, JavaArena.Region r, int length) {
+    public static void envelope(com.google.flatbuffers.FlatBufferBuilder b, RegionLedger.Region r, int length) {
         Spill.startSpill(b);
         Spill.addRegion(b, RegionRef.createRegionRef(b, r.handle(), r.segmentId(), 0, r.offset(), length));
         b.finish(Spill.endSpill(b));

@@ -1,6 +1,6 @@
 package gatun.server.arrow;
 
-import gatun.server.shm.SegmentMapping;
+import gatun.server.shm.Segment;
 import java.lang.ref.Cleaner;
 import org.apache.arrow.memory.ForeignAllocation;
 
@@ -13,17 +13,17 @@ import org.apache.arrow.memory.ForeignAllocation;
  * ({@link Reclaimer}).
  */
 final class RegionAllocation extends ForeignAllocation {
-    private final SegmentMapping mapping;
+    private final Segment mapping;
     private final Cleaner.Cleanable release;
 
-    RegionAllocation(SegmentMapping mapping, long offset, long length, long handle, ReleaseQueue queue) {
+    RegionAllocation(Segment mapping, long offset, long length, long handle, RegionReleases queue) {
         super(length, mapping.address() + offset);
         this.mapping = mapping;
         this.release = Reclaimer.register(this, new Release(queue, handle));
     }
 
     /** @return the mapping this region lies in */
-    SegmentMapping mapping() {
+    Segment mapping() {
         return mapping;
     }
 
@@ -39,7 +39,7 @@ final class RegionAllocation extends ForeignAllocation {
     }
 
     /** The notice, queued once; refers to nothing that keeps the allocation reachable. */
-    private record Release(ReleaseQueue queue, long handle) implements Runnable {
+    private record Release(RegionReleases queue, long handle) implements Runnable {
         @Override
         public void run() {
             queue.add(handle, 1);

@@ -12,43 +12,29 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 
 /**
- * The control segment shared with Python: the only class that touches shared memory.
+ * The control segment shared with Python: its header and lanes, with the
+ * {@link SegmentDirectory} and the two {@link ReleaseRing}s reached through it.
  *
  * <p>Every access goes through little-endian {@link VarHandle}s on the mapped
  * buffer, so memory ordering is explicit (plain, volatile = SeqCst, CAS) and
- * the byte order never depends on the buffer's default big-endian view. The
- * constants below mirror {@code schemas/SHM_LAYOUT.md} and are tested against
- * the byte vectors in {@code schemas/vectors/}.
+ * the byte order never depends on the buffer's default big-endian view. Every
+ * offset comes from the generated {@link Layout} ({@code schemas/layout.toml},
+ * whose tables {@code schemas/SHM_LAYOUT.md} shows with each field's meaning);
+ * the byte vectors in {@code schemas/vectors/} check the result.
  *
  * <pre>
  *  offset  size
- *  0       64    header
- *  64      8128  segment directory   (63 entries x 128 bytes)
- *  8192    65536 release ring  Python -&gt; Java
- *  73728   65536 release ring  Java -&gt; Python
- *  139264  ...   lane 0, lane 1, ... lane N-1 (each LANE_HEADER + 2 x slot_size)
+ *  0       64     header             ({@link Layout.Header})
+ *  64      8064   segment directory  (63 entries x 128 bytes, {@link Layout.Directory}); 8128..8192 unused
+ *  8192    65536  release ring  Python -&gt; Java ({@link Layout.Ring})
+ *  73728   65536  release ring  Java -&gt; Python
+ *  139264  ...    lane 0, lane 1, ... lane N-1 (each {@link Layout.Lane#BYTES} + 2 x slot_size)
  *
- * Header (64 bytes)
- *  0        8        16       20       24       28       32
- *  +--------+--------+--------+--------+--------+--------+
- *  | magic  |version |lanes   |slot sz |py pid  |jvm pid |
- *  +--------+--------+--------+--------+--------+--------+
- *  32       40       48       56       64
- *  +--------+--------+--------+--------+
- *  |py start|jvm strt|state   |reserved|
- *  +--------+--------+--------+--------+
- *
- * Lane (from offset 139264, stride LANE_HEADER + 2 * slot_size)
- *  +0    cache line written by Python:
- *        req_seq u64 | req_len u32 | req_flags u32 | py_waiting u32 | py_spinning u32 | cancel_seq u64
- *  +64   cache line written by Java:
- *        resp_seq u64 | resp_len u32 | resp_flags u32 | jvm_waiting u32 | jvm_spinning u32 | acked_seq u64
- *  +128  reserved to 256
- *  +256  request slot  (slot_size bytes)
- *  +256+slot_size  response slot (slot_size bytes)
+ * Header: magic u64 @0 | version u32 @8 | lanes u32 @12 | slot_size u32 @16 | py_pid u32 @20
+ *         | jvm_pid u32 @24 | py_start u64 @32 | jvm_start u64 @40 | state u32 @48 | reserved to 64
  * </pre>
  *
- * <p>Example: {@code new ControlSegment(buf).laneRequestSeq(0)} reads lane 0's
+ * <p>Example: {@code new ControlSegment(buf).requestSeq(0)} reads lane 0's
  * {@code req_seq} with SeqCst ordering.
  */
 public final class ControlSegment {
@@ -76,26 +62,11 @@ public final class ControlSegment {
     public static final int STATE_CREATED = Layout.STATE_CREATED, STATE_READY = Layout.STATE_READY,
             STATE_CLOSING = Layout.STATE_CLOSING, STATE_CLOSED = Layout.STATE_CLOSED;
 
-    /** Segment directory placement. */
-    public static final int DIRECTORY_OFFSET = Layout.DIRECTORY_OFFSET, DIRECTORY_ENTRIES = Layout.Directory.COUNT,
-            DIRECTORY_ENTRY_SIZE = Layout.Directory.BYTES;
-    /** Directory entry field offsets. */
-    public static final int D_PUBLISHED = Layout.Directory.PUBLISHED, D_SEGMENT_ID = Layout.Directory.SEGMENT_ID,
-            D_OWNER = Layout.Directory.OWNER, D_KIND = Layout.Directory.KIND,
-            D_GENERATION = Layout.Directory.GENERATION, D_SIZE = Layout.Directory.SIZE,
-            D_MEMFD = Layout.Directory.MEMFD, D_NAME = Layout.Directory.NAME,
-            D_NAME_SIZE = Layout.Directory.BYTES - Layout.Directory.NAME;
-
-    /** Release rings (issue 3). */
+    /** Where the segment directory starts ({@link SegmentDirectory}). */
+    public static final int DIRECTORY_OFFSET = Layout.DIRECTORY_OFFSET;
+    /** Release rings ({@link ReleaseRing}): Python to Java, Java to Python. */
     public static final int RING_PY_TO_JAVA_OFFSET = Layout.RING_TO_JAVA_OFFSET,
-            RING_JAVA_TO_PY_OFFSET = Layout.RING_TO_PYTHON_OFFSET, RING_SIZE = Layout.Ring.BYTES;
-    /** Release ring fields: head (producer) at +0, tail (consumer) at +64, entries from +128. */
-    public static final int R_HEAD = Layout.Ring.HEAD, R_TAIL = Layout.Ring.TAIL, R_ENTRIES = Layout.Ring.ENTRIES,
-            R_ENTRY_SIZE = Layout.RingEntry.BYTES;
-    /** Entries per release ring (4088). */
-    public static final int RING_CAPACITY = (RING_SIZE - R_ENTRIES) / R_ENTRY_SIZE;
-    /** Directory entries 0..31 are Python's, 32..62 Java's. */
-    public static final int PYTHON_DIRECTORY_ENTRIES = Layout.PYTHON_DIRECTORY_ENTRIES;
+            RING_JAVA_TO_PY_OFFSET = Layout.RING_TO_PYTHON_OFFSET;
 
     /** First lane's offset. */
     public static final int LANES_OFFSET = Layout.LANES_OFFSET;
@@ -122,27 +93,6 @@ public final class ControlSegment {
     public static final int RESP_FLAG_NEEDS_ACK = Layout.RESP_FLAG_NEEDS_ACK;
 
     /**
-     * The release-ring entry Python sends to acknowledge that it has read
-     * the answer {@code seq} of lane {@code lane}: segment 0 in the top 16
-     * bits (never a region's), the lane in bits 40..47, the sequence's low
-     * 40 bits below.
-     *
-     * @param lane the lane index
-     * @param seq the answer's sequence number
-     * @return the notice's handle
-     */
-    public static long ackNotice(int lane, long seq) {
-        return ((long) (lane & 0xFF) << Layout.ACK_LANE_SHIFT) | (seq & ((1L << Layout.ACK_LANE_SHIFT) - 1));
-    }
-
-    /**
-     * @param handle a release-ring entry's handle
-     * @return whether it acknowledges an answer rather than releasing a region
-     */
-    public static boolean isAckNotice(long handle) {
-        return (handle >>> 48) == 0;
-    }
-    /**
      * {@code resp_flags} bit: the response slot holds a {@code Spill} naming a
      * region of Java's arena.
      */
@@ -156,6 +106,9 @@ public final class ControlSegment {
             MethodHandles.byteBufferViewVarHandle(int[].class, ByteOrder.LITTLE_ENDIAN);
 
     private final ByteBuffer buf;
+    private final SegmentDirectory directory;
+    private final ReleaseRing ringToJava;
+    private final ReleaseRing ringToPython;
     private int slotSize;
     private int laneCount;
 
@@ -167,6 +120,28 @@ public final class ControlSegment {
      */
     public ControlSegment(ByteBuffer buf) {
         this.buf = buf;
+        this.directory = new SegmentDirectory(buf);
+        this.ringToJava = new ReleaseRing(buf, RING_PY_TO_JAVA_OFFSET);
+        this.ringToPython = new ReleaseRing(buf, RING_JAVA_TO_PY_OFFSET);
+    }
+
+    /** @return the segment directory */
+    public SegmentDirectory directory() {
+        return directory;
+    }
+
+    /**
+     * @param ringOffset {@link #RING_PY_TO_JAVA_OFFSET} or {@link #RING_JAVA_TO_PY_OFFSET}
+     * @return that release ring
+     */
+    public ReleaseRing releaseRing(int ringOffset) {
+        if (ringOffset == RING_PY_TO_JAVA_OFFSET) {
+            return ringToJava;
+        }
+        if (ringOffset == RING_JAVA_TO_PY_OFFSET) {
+            return ringToPython;
+        }
+        throw new IllegalArgumentException("no release ring at offset " + ringOffset);
     }
 
     /**
@@ -299,187 +274,6 @@ public final class ControlSegment {
     public int laneCount() { return laneCount; }
     /** @return validated slot size */
     public int slotSize() { return slotSize; }
-
-    // --------------------------------------------------------------- directory
-
-    private static int entry(int index) {
-        if (index < 0 || index >= DIRECTORY_ENTRIES) {
-            throw new IndexOutOfBoundsException("directory entry " + index + " outside 0.." + (DIRECTORY_ENTRIES - 1));
-        }
-        return DIRECTORY_OFFSET + index * DIRECTORY_ENTRY_SIZE;
-    }
-
-    /**
-     * Publishes a directory entry: every field first, then {@code published = 1}
-     * with release ordering.
-     *
-     * @param index entry index
-     * @param segmentId segment id
-     * @param owner 0 Python, 1 Java
-     * @param kind 0 control, 1 payload
-     * @param generation generation counter
-     * @param size segment size
-     * @param memfd memfd number in the owner, -1 to use the name
-     * @param name fallback file name (at most 95 UTF-8 bytes)
-     */
-    public void publishDirectoryEntry(int index, int segmentId, int owner, int kind, int generation,
-                                      long size, int memfd, String name) {
-        int e = entry(index);
-        byte[] n = name == null ? new byte[0] : name.getBytes(StandardCharsets.UTF_8);
-        if (n.length >= D_NAME_SIZE) {
-            throw new IllegalArgumentException("segment name of " + n.length + " bytes exceeds " + (D_NAME_SIZE - 1));
-        }
-        INT.setOpaque(buf, e + D_SEGMENT_ID, segmentId);
-        int packed = (owner & 0xFF) | (kind & 0xFF) << 8; // owner u8, kind u8, reserved u16
-        INT.setOpaque(buf, e + D_OWNER, packed);
-        INT.setOpaque(buf, e + D_GENERATION, generation);
-        LONG.setOpaque(buf, e + D_SIZE, size);
-        INT.setOpaque(buf, e + D_MEMFD, memfd);
-        INT.setOpaque(buf, e + D_MEMFD + 4, 0);
-        for (int i = 0; i < D_NAME_SIZE; i += 4) {
-            int word = 0;
-            for (int b = 3; b >= 0; b--) {
-                word = word << 8 | (i + b < n.length ? n[i + b] & 0xFF : 0);
-            }
-            INT.setOpaque(buf, e + D_NAME + i, word);
-        }
-        INT.setRelease(buf, e + D_PUBLISHED, 1);
-    }
-
-    /**
-     * @param index entry index
-     * @return published word (acquire)
-     */
-    public int directoryPublished(int index) { return (int) INT.getAcquire(buf, entry(index) + D_PUBLISHED); }
-    /**
-     * @param index entry index
-     * @return segment id
-     */
-    public int directorySegmentId(int index) { return (int) INT.getOpaque(buf, entry(index) + D_SEGMENT_ID); }
-    /**
-     * @param index entry index
-     * @return owner byte
-     */
-    public int directoryOwner(int index) { return (int) INT.getOpaque(buf, entry(index) + D_OWNER) & 0xFF; }
-    /**
-     * @param index entry index
-     * @return kind byte
-     */
-    public int directoryKind(int index) { return (int) INT.getOpaque(buf, entry(index) + D_OWNER) >>> 8 & 0xFF; }
-    /**
-     * @param index entry index
-     * @return generation
-     */
-    public int directoryGeneration(int index) { return (int) INT.getOpaque(buf, entry(index) + D_GENERATION); }
-    /**
-     * @param index entry index
-     * @return segment size
-     */
-    public long directorySize(int index) { return (long) LONG.getOpaque(buf, entry(index) + D_SIZE); }
-    /**
-     * @param index entry index
-     * @return memfd number
-     */
-    public int directoryMemfd(int index) { return (int) INT.getOpaque(buf, entry(index) + D_MEMFD); }
-
-    /**
-     * @param index entry index
-     * @return the NUL-padded file name, decoded as UTF-8
-     */
-    public String directoryName(int index) {
-        int e = entry(index) + D_NAME;
-        byte[] n = new byte[D_NAME_SIZE];
-        int len = 0;
-        while (len < D_NAME_SIZE) {
-            byte b = buf.get(e + len);
-            if (b == 0) {
-                break;
-            }
-            n[len++] = b;
-        }
-        return new String(n, 0, len, StandardCharsets.UTF_8);
-    }
-
-    // ------------------------------------------------------------ release rings
-
-    private static int ring(int ringOffset) {
-        if (ringOffset != RING_PY_TO_JAVA_OFFSET && ringOffset != RING_JAVA_TO_PY_OFFSET) {
-            throw new IllegalArgumentException("no release ring at offset " + ringOffset);
-        }
-        return ringOffset;
-    }
-
-    /**
-     * @param ringOffset {@link #RING_PY_TO_JAVA_OFFSET} or {@link #RING_JAVA_TO_PY_OFFSET}
-     * @return the ring's head (acquire)
-     */
-    public long ringHead(int ringOffset) { return (long) LONG.getAcquire(buf, ring(ringOffset) + R_HEAD); }
-
-    /**
-     * @param ringOffset a ring offset
-     * @return the ring's tail (acquire)
-     */
-    public long ringTail(int ringOffset) { return (long) LONG.getAcquire(buf, ring(ringOffset) + R_TAIL); }
-
-    /**
-     * Producer: publishes entries up to {@code head} (release store).
-     *
-     * @param ringOffset a ring offset
-     * @param head the next index the producer writes
-     */
-    public void setRingHead(int ringOffset, long head) { LONG.setRelease(buf, ring(ringOffset) + R_HEAD, head); }
-
-    /**
-     * Consumer: frees entries below {@code tail} (release store).
-     *
-     * @param ringOffset a ring offset
-     * @param tail the next index the consumer reads
-     */
-    public void setRingTail(int ringOffset, long tail) { LONG.setRelease(buf, ring(ringOffset) + R_TAIL, tail); }
-
-    private static int ringEntry(int ringOffset, long index) {
-        return ring(ringOffset) + R_ENTRIES + (int) Long.remainderUnsigned(index, RING_CAPACITY) * R_ENTRY_SIZE;
-    }
-
-    /**
-     * Producer: writes entry {@code index} (before the head that covers it is stored).
-     *
-     * @param ringOffset a ring offset
-     * @param index ring index (taken modulo the capacity)
-     * @param handle the RegionHandle
-     * @param count descriptors released
-     */
-    public void writeRingEntry(int ringOffset, long index, long handle, int count) {
-        int e = ringEntry(ringOffset, index);
-        LONG.setOpaque(buf, e, handle);
-        INT.setOpaque(buf, e + 8, count);
-        INT.setOpaque(buf, e + 12, 0);
-    }
-
-    /**
-     * @param ringOffset a ring offset
-     * @param index ring index
-     * @return the entry's RegionHandle
-     */
-    public long ringEntryHandle(int ringOffset, long index) {
-        return (long) LONG.getOpaque(buf, ringEntry(ringOffset, index));
-    }
-
-    /**
-     * @param ringOffset a ring offset
-     * @param index ring index
-     * @return the entry's count (unsigned in the layout)
-     */
-    public int ringEntryCount(int ringOffset, long index) {
-        return (int) INT.getOpaque(buf, ringEntry(ringOffset, index) + 8);
-    }
-
-    /**
-     * Marks a directory entry retired ({@code published} = 2, release store).
-     *
-     * @param index entry index
-     */
-    public void retireDirectoryEntry(int index) { INT.setRelease(buf, entry(index) + D_PUBLISHED, 2); }
 
     // ------------------------------------------------------------------- lanes
 

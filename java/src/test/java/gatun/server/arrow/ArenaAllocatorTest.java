@@ -20,12 +20,12 @@ import org.junit.jupiter.api.Test;
 
 /** The bridge allocator's arena allocation manager and the in-place export path. */
 class ArenaAllocatorTest {
-    private SharedArena arena;
+    private Arena arena;
     private BufferAllocator allocator;
 
     @BeforeEach
     void setUp() {
-        arena = new SharedArena(1 << 20, 2 << 20); // two 1 MiB segments at most
+        arena = new Arena(1 << 20, 2 << 20); // two 1 MiB segments at most
         allocator = new RootAllocator(RootAllocator.configBuilder()
                 .allocationManagerFactory(ArenaAllocationManager.factory(arena))
                 .roundingPolicy(ArenaAllocationManager.ROUND_64)
@@ -107,9 +107,9 @@ class ArenaAllocatorTest {
     void exportSharesArenaBuffersAndPythonsReleaseFreesThem() {
         // The exporter works on the bridge's own allocator (the JVM-wide arena).
         BufferAllocator bridge = ArrowBridge.allocator();
-        JavaArena session = new JavaArena(null, 1 << 20);
-        ArrowExporter exporter = new ArrowExporter(session, am -> null);
-        long blocksBefore = SharedArena.get().blocksInUse();
+        RegionLedger session = new RegionLedger(null, 1 << 20);
+        ArrowExporter exporter = new ArrowExporter(session, new SchemaRegistry(), am -> null);
+        long blocksBefore = Arena.get().blocksInUse();
         long copiedBefore = ArrowExporter.BYTES_COPIED.get();
         long inPlaceBefore = ArrowExporter.BYTES_IN_PLACE.get();
         BigIntVector v = new BigIntVector("x", bridge);
@@ -137,14 +137,14 @@ class ArenaAllocatorTest {
             assertEquals(0, ArrowExporter.BYTES_COPIED.get() - copiedBefore);
             // Java closes its vector: Python's holds keep the memory.
             v.close();
-            assertTrue(SharedArena.get().blocksInUse() > blocksBefore);
+            assertTrue(Arena.get().blocksInUse() > blocksBefore);
             // Python's Releases free the regions and then the arena block.
             for (long handle : session.liveHandles()) {
                 assertTrue(session.peerReleased(handle, 1));
                 assertTrue(!session.peerReleased(handle, 1)); // a second one is stale
             }
             assertEquals(0, session.liveRegions());
-            assertEquals(blocksBefore, SharedArena.get().blocksInUse());
+            assertEquals(blocksBefore, Arena.get().blocksInUse());
         } finally {
             v.close();
             session.close();
@@ -153,9 +153,9 @@ class ArenaAllocatorTest {
 
     @Test
     void handOffTakesTheBuffersAndLeavesTheProducersVectorEmpty() {
-        JavaArena session = new JavaArena(null, 1 << 20);
-        ArrowExporter exporter = new ArrowExporter(session, am -> null);
-        long blocksBefore = SharedArena.get().blocksInUse();
+        RegionLedger session = new RegionLedger(null, 1 << 20);
+        ArrowExporter exporter = new ArrowExporter(session, new SchemaRegistry(), am -> null);
+        long blocksBefore = Arena.get().blocksInUse();
         BigIntVector v = new BigIntVector("x", ArrowBridge.allocator());
         try {
             v.allocateNew(10);
@@ -169,9 +169,9 @@ class ArenaAllocatorTest {
             exporter.encode(new FlatBufferBuilder(), off);
             assertEquals(0, off.root().getFieldVectors().get(0).getValueCount(), "the bridge closed its root");
             assertEquals(1, session.liveRegions());
-            assertTrue(SharedArena.get().blocksInUse() > blocksBefore, "held for Python");
+            assertTrue(Arena.get().blocksInUse() > blocksBefore, "held for Python");
             assertTrue(session.peerReleased(onlyHandle(session), 1));
-            assertEquals(blocksBefore, SharedArena.get().blocksInUse());
+            assertEquals(blocksBefore, Arena.get().blocksInUse());
         } finally {
             v.close();
             session.close();
@@ -180,12 +180,12 @@ class ArenaAllocatorTest {
 
     @Test
     void anUnreachableUnclosedVectorGivesItsArenaBlockBack() throws Exception {
-        long blocksBefore = SharedArena.get().blocksInUse();
+        long blocksBefore = Arena.get().blocksInUse();
         allocateAndDrop();
-        assertTrue(SharedArena.get().blocksInUse() > blocksBefore);
+        assertTrue(Arena.get().blocksInUse() > blocksBefore);
         long reclaimed = ArrowBridge.reclaim(5_000);
         assertTrue(reclaimed >= 1, "the collector gave the block back");
-        assertTrue(SharedArena.get().blocksInUse() <= blocksBefore);
+        assertTrue(Arena.get().blocksInUse() <= blocksBefore);
     }
 
     /** Leaves a vector on the bridge allocator unreachable without closing it. */
@@ -197,8 +197,8 @@ class ArenaAllocatorTest {
 
     @Test
     void otherAllocatorsAreCopiedAndLeftAlone() {
-        JavaArena session = new JavaArena(null, 1 << 20);
-        ArrowExporter exporter = new ArrowExporter(session, am -> null);
+        RegionLedger session = new RegionLedger(null, 1 << 20);
+        ArrowExporter exporter = new ArrowExporter(session, new SchemaRegistry(), am -> null);
         long copiedBefore = ArrowExporter.BYTES_COPIED.get();
         try (RootAllocator plain = new RootAllocator(Long.MAX_VALUE);
              BigIntVector v = new BigIntVector("x", plain)) {
@@ -218,20 +218,20 @@ class ArenaAllocatorTest {
 
     @Test
     void closingTheSessionDropsTheBridgesReferences() {
-        JavaArena session = new JavaArena(null, 1 << 20);
-        ArrowExporter exporter = new ArrowExporter(session, am -> null);
-        long blocksBefore = SharedArena.get().blocksInUse();
+        RegionLedger session = new RegionLedger(null, 1 << 20);
+        ArrowExporter exporter = new ArrowExporter(session, new SchemaRegistry(), am -> null);
+        long blocksBefore = Arena.get().blocksInUse();
         BigIntVector v = new BigIntVector("x", ArrowBridge.allocator());
         v.allocateNew(10);
         v.setValueCount(10);
         exporter.encode(new FlatBufferBuilder(), VectorSchemaRoot.of(v));
         v.close();
-        assertTrue(SharedArena.get().blocksInUse() > blocksBefore);
+        assertTrue(Arena.get().blocksInUse() > blocksBefore);
         session.close();
-        assertEquals(blocksBefore, SharedArena.get().blocksInUse());
+        assertEquals(blocksBefore, Arena.get().blocksInUse());
     }
 
-    private static long onlyHandle(JavaArena a) {
+    private static long onlyHandle(RegionLedger a) {
         List<Long> handles = a.liveHandles();
         assertEquals(1, handles.size());
         return handles.get(0);

@@ -17,6 +17,9 @@ import gatun.protocol.SchemaDefinition;
 import gatun.protocol.Value;
 import gatun.protocol.ValueKind;
 import gatun.server.shm.ControlSegment;
+import gatun.server.shm.RegionHandle;
+import gatun.server.shm.ReleaseRing;
+import gatun.server.shm.SegmentDirectory;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -52,7 +55,7 @@ class ArrowSessionTest {
     private BufferAllocator source;
     private BufferAllocator target;
     private ControlSegment seg;
-    private JavaArena pyArena; // stands in for Python's arena: its segment is published as Python's id 1
+    private RegionLedger pyArena; // stands in for Python's arena: its segment is published as Python's id 1
     private ArrowSession session;
 
     @BeforeEach
@@ -61,10 +64,10 @@ class ArrowSessionTest {
         target = new RootAllocator(Long.MAX_VALUE);
         seg = new ControlSegment(ByteBuffer.allocateDirect((int) ControlSegment.requiredSize(1, 4096)));
         seg.writeHeader(1, 4096, (int) ProcessHandle.current().pid(), 0);
-        pyArena = new JavaArena(null, 1 << 20);
+        pyArena = new RegionLedger(null, 1 << 20);
         pyArena.allocate(64); // create the segment
-        JavaArena.Segment s = segmentOf(pyArena);
-        seg.publishDirectoryEntry(0, PY_SEGMENT, 0, 1, 1, s.mapping.size(), -1, s.mapping.path().toString());
+        RegionLedger.OwnedSegment s = segmentOf(pyArena);
+        seg.directory().publish(0, PY_SEGMENT, 0, 1, 1, s.mapping.size(), -1, s.mapping.path().toString());
         session = new ArrowSession(seg, target);
     }
 
@@ -83,10 +86,10 @@ class ArrowSessionTest {
     }
 
     @SuppressWarnings("unchecked")
-    private static JavaArena.Segment segmentOf(JavaArena a) throws Exception {
-        java.lang.reflect.Field f = JavaArena.class.getDeclaredField("segments");
+    private static RegionLedger.OwnedSegment segmentOf(RegionLedger a) throws Exception {
+        java.lang.reflect.Field f = RegionLedger.class.getDeclaredField("segments");
         f.setAccessible(true);
-        return ((List<JavaArena.Segment>) f.get(a)).get(0);
+        return ((List<RegionLedger.OwnedSegment>) f.get(a)).get(0);
     }
 
     // ------------------------------------------------------------ fixtures
@@ -214,7 +217,7 @@ class ArrowSessionTest {
     }
 
     private Desc describe(VectorSchemaRoot root) {
-        ArrowExporter exporter = new ArrowExporter(pyArena, am -> null);
+        ArrowExporter exporter = new ArrowExporter(pyArena, new SchemaRegistry(), am -> null);
         ArrowExporter.Exported x = exporter.copy(root);
         Desc d = new Desc();
         d.ipcSchema = bytes(MessageSerializer.serializeMetadata(root.getSchema(), org.apache.arrow.vector.ipc.message.IpcOption.DEFAULT));
@@ -232,7 +235,7 @@ class ArrowSessionTest {
 
     /** A descriptor of {@code root} whose dictionary-encoded columns use {@code provider}'s dictionaries. */
     private Desc describe(VectorSchemaRoot root, org.apache.arrow.vector.dictionary.DictionaryProvider provider) {
-        ArrowExporter exporter = new ArrowExporter(pyArena, am -> null);
+        ArrowExporter exporter = new ArrowExporter(pyArena, new SchemaRegistry(), am -> null);
         ArrowExporter.Exported x = exporter.copy(root, provider);
         Desc d = new Desc();
         d.ipcSchema = bytes(MessageSerializer.serializeMetadata(Dictionaries.messageFormat(root.getSchema(), provider),
@@ -314,12 +317,12 @@ class ArrowSessionTest {
     private List<long[]> drainToPython() {
         session.flushReleases();
         int ring = ControlSegment.RING_JAVA_TO_PY_OFFSET;
-        long head = seg.ringHead(ring);
+        long head = seg.releaseRing(ring).head();
         List<long[]> out = new ArrayList<>();
-        for (long t = seg.ringTail(ring); t < head; t++) {
-            out.add(new long[] {seg.ringEntryHandle(ring, t), seg.ringEntryCount(ring, t)});
+        for (long t = seg.releaseRing(ring).tail(); t < head; t++) {
+            out.add(new long[] {seg.releaseRing(ring).handle(t), seg.releaseRing(ring).count(t)});
         }
-        seg.setRingTail(ring, head);
+        seg.releaseRing(ring).setTail(head);
         return out;
     }
 
@@ -526,19 +529,19 @@ class ArrowSessionTest {
 
     @Test
     void aFullRingKeepsTheRestForLater() {
-        ReleaseQueue q = new ReleaseQueue(seg);
-        int n = ControlSegment.RING_CAPACITY + 10;
+        RegionReleases q = new RegionReleases(seg);
+        int n = ReleaseRing.CAPACITY + 10;
         for (int i = 0; i < n; i++) {
             q.add(i, 1);
         }
-        assertEquals(ControlSegment.RING_CAPACITY, q.flush());
+        assertEquals(ReleaseRing.CAPACITY, q.flush());
         assertEquals(10, q.pending());
         assertEquals(0, q.flush(), "full until Python drains");
         int ring = ControlSegment.RING_JAVA_TO_PY_OFFSET;
-        assertEquals(0, seg.ringEntryHandle(ring, 0));
-        seg.setRingTail(ring, 5);
+        assertEquals(0, seg.releaseRing(ring).handle(0));
+        seg.releaseRing(ring).setTail(5);
         assertEquals(5, q.flush());
-        assertEquals(ControlSegment.RING_CAPACITY, seg.ringEntryHandle(ring, ControlSegment.RING_CAPACITY));
+        assertEquals(ReleaseRing.CAPACITY, seg.releaseRing(ring).handle(ReleaseRing.CAPACITY));
         assertEquals(5, q.pending());
     }
 
@@ -571,9 +574,9 @@ class ArrowSessionTest {
     @Test
     void dispatcherAnswersWithAReferenceOrAnErrorReply() throws Exception {
         gatun.server.ObjectRegistry registry = new gatun.server.ObjectRegistry(100);
-        gatun.server.ClassPolicy policy = new gatun.server.ClassPolicy();
-        gatun.server.Dispatcher dispatcher = new gatun.server.Dispatcher(registry,
-                new gatun.server.MethodResolver(policy), policy, new gatun.server.Metrics(), () -> 1, session);
+        gatun.server.reflect.ClassPolicy policy = new gatun.server.reflect.ClassPolicy();
+        gatun.server.dispatch.Dispatcher dispatcher = new gatun.server.dispatch.Dispatcher(registry,
+                new gatun.server.reflect.MethodResolver(policy), policy, new gatun.server.Metrics(), () -> 1, session);
         try (VectorSchemaRoot src = sample()) {
             Desc d = describe(src);
             gatun.protocol.Response ok = dispatch(dispatcher, d.request(gatun.protocol.Action.SendArrowBatch));
@@ -655,7 +658,7 @@ class ArrowSessionTest {
         return Request.endRequest(b);
     }
 
-    private static gatun.protocol.Response dispatch(gatun.server.Dispatcher d, byte[] request) {
+    private static gatun.protocol.Response dispatch(gatun.server.dispatch.Dispatcher d, byte[] request) {
         FlatBufferBuilder b = new FlatBufferBuilder(1024);
         b.finish(d.handle(b, ByteBuffer.wrap(request)));
         return gatun.protocol.Response.getRootAsResponse(b.dataBuffer());
@@ -665,25 +668,25 @@ class ArrowSessionTest {
 
     @Test
     void arenaAllocatesFreesAndCoalesces() throws Exception {
-        JavaArena a = new JavaArena(seg, 1 << 20);
+        RegionLedger a = new RegionLedger(seg, 1 << 20);
         try {
-            JavaArena.Region r1 = a.allocate(1);
-            JavaArena.Region r2 = a.allocate(100);
-            JavaArena.Region r3 = a.allocate(64);
+            RegionLedger.Region r1 = a.allocate(1);
+            RegionLedger.Region r2 = a.allocate(100);
+            RegionLedger.Region r3 = a.allocate(64);
             assertEquals(0, r1.offset());
             assertEquals(64, r1.length());
             assertEquals(64, r2.offset());
             assertEquals(128, r2.length());
             assertEquals(192, r3.offset());
-            assertEquals(JavaArena.FIRST_SEGMENT_ID, r1.segmentId());
-            assertEquals(JavaArena.handle(0x8000, 64, 2), r2.handle());
+            assertEquals(RegionLedger.FIRST_SEGMENT_ID, r1.segmentId());
+            assertEquals(RegionHandle.pack(0x8000, 64, 2), r2.handle());
             assertEquals(0x8000L << 48 | 1L << 24 | 2, r2.handle());
-            assertEquals(1, seg.directoryPublished(ControlSegment.PYTHON_DIRECTORY_ENTRIES));
-            assertEquals(0x8000, seg.directorySegmentId(32));
-            assertEquals(-1, seg.directoryMemfd(32));
-            assertEquals(1, seg.directoryOwner(32));
-            assertEquals(1 << 20, seg.directorySize(32));
-            assertTrue(java.nio.file.Files.exists(java.nio.file.Path.of(seg.directoryName(32))));
+            assertEquals(1, seg.directory().published(SegmentDirectory.PYTHON_ENTRIES));
+            assertEquals(0x8000, seg.directory().segmentId(32));
+            assertEquals(-1, seg.directory().memfd(32));
+            assertEquals(1, seg.directory().owner(32));
+            assertEquals(1 << 20, seg.directory().size(32));
+            assertTrue(java.nio.file.Files.exists(java.nio.file.Path.of(seg.directory().name(32))));
             a.addPeerHold(r2);
             a.addPeerHold(r2);
             assertFalse(a.peerReleased(r2.handle() + 1, 1), "stale generation ignored");
@@ -691,25 +694,25 @@ class ArrowSessionTest {
             assertEquals(3, a.liveRegions());
             // Python -> Java ring.
             int ring = ControlSegment.RING_PY_TO_JAVA_OFFSET;
-            seg.writeRingEntry(ring, 0, r2.handle(), 1);
-            seg.setRingHead(ring, 1);
+            seg.releaseRing(ring).write(0, r2.handle(), 1);
+            seg.releaseRing(ring).setHead(1);
             assertEquals(1, a.drainRing());
-            assertEquals(1, seg.ringTail(ring));
+            assertEquals(1, seg.releaseRing(ring).tail());
             assertEquals(2, a.liveRegions());
             a.free(r1);
-            JavaArena.Region r4 = a.allocate(192); // r1 + r2 coalesced
+            RegionLedger.Region r4 = a.allocate(192); // r1 + r2 coalesced
             assertEquals(0, r4.offset());
-            JavaArena.Region big = a.allocate(3 << 20); // a bigger segment
+            RegionLedger.Region big = a.allocate(3 << 20); // a bigger segment
             assertEquals(0x8001, big.segmentId());
-            assertEquals(3L << 20, seg.directorySize(33));
+            assertEquals(3L << 20, seg.directory().size(33));
             // A corrupt head is not followed.
-            seg.setRingHead(ring, 1 + ControlSegment.RING_CAPACITY + 1);
+            seg.releaseRing(ring).setHead(1 + ReleaseRing.CAPACITY + 1);
             assertEquals(0, a.drainRing());
             assertThrows(IllegalArgumentException.class, () -> a.allocate(2L << 30));
         } finally {
-            String name = seg.directoryName(32);
+            String name = seg.directory().name(32);
             a.close();
-            assertEquals(2, seg.directoryPublished(32));
+            assertEquals(2, seg.directory().published(32));
             assertFalse(java.nio.file.Files.exists(java.nio.file.Path.of(name)));
         }
     }
@@ -730,7 +733,7 @@ class ArrowSessionTest {
             assertEquals(10, d.length());
             assertEquals(1, d.regionsLength());
             RegionRef r = d.regions(0);
-            assertEquals(JavaArena.FIRST_SEGMENT_ID, r.segment());
+            assertEquals(RegionLedger.FIRST_SEGMENT_ID, r.segment());
             assertEquals(r.handle() >>> 48, r.segment());
             assertEquals((r.handle() >>> 24 & 0xFFFFFF) * 64, r.offset());
             for (int i = 0; i < d.buffersLength(); i++) {
@@ -750,7 +753,7 @@ class ArrowSessionTest {
                     "until Python has read a definition, every value carries it (another lane may be read first)");
             assertEquals(3, session.arena().liveRegions());
             // Python sends its next message on the lane: it has read the definitions.
-            gatun.server.ResponseJournal journal = gatun.server.ResponseJournal.current();
+            gatun.server.dispatch.ResponseJournal journal = gatun.server.dispatch.ResponseJournal.current();
             journal.delivered(0);
             journal.acknowledged();
             FlatBufferBuilder b4 = new FlatBufferBuilder(1024);
@@ -761,14 +764,14 @@ class ArrowSessionTest {
             assertEquals(3, session.arena().liveRegions());
             // Python releases them.
             int ring = ControlSegment.RING_PY_TO_JAVA_OFFSET;
-            long head = seg.ringHead(ring);
-            seg.writeRingEntry(ring, head, r.handle(), 1);
-            seg.writeRingEntry(ring, head + 1, v2.arrow().regions(0).handle(), 1);
-            seg.setRingHead(ring, head + 2);
+            long head = seg.releaseRing(ring).head();
+            seg.releaseRing(ring).write(head, r.handle(), 1);
+            seg.releaseRing(ring).write(head + 1, v2.arrow().regions(0).handle(), 1);
+            seg.releaseRing(ring).setHead(head + 2);
             assertEquals(2, session.drainPeerReleases());
             assertEquals(1, session.arena().liveRegions());
             // Import the copy back, treating the Java segment as Python's (same file).
-            seg.publishDirectoryEntry(1, 2, 0, 1, 1, seg.directorySize(32), -1, seg.directoryName(32));
+            seg.directory().publish(1, 2, 0, 1, 1, seg.directory().size(32), -1, seg.directory().name(32));
             Desc back = new Desc();
             Value v3 = Value.getRootAsValue(b3.dataBuffer());
             BatchDescriptor d3 = v3.arrow();
@@ -796,7 +799,7 @@ class ArrowSessionTest {
 
     @Test
     void handlePackingMatchesTheLayout() {
-        long h = JavaArena.handle(0x8003, 64L * 5, 0x1234567);
+        long h = RegionHandle.pack(0x8003, 64L * 5, 0x1234567);
         assertEquals(0x8003, h >>> 48);
         assertEquals(5, h >>> 24 & 0xFFFFFF);
         assertEquals(0x234567, h & 0xFFFFFF);

@@ -73,20 +73,20 @@ class ControlSegmentTest {
         assertEquals(128, expected.length);
         ByteBuffer buf = segment();
         ControlSegment seg = new ControlSegment(buf);
-        seg.publishDirectoryEntry(0, 3, 1, 1, 2, 1 << 20, 9, "seg-name");
+        seg.directory().publish(0, 3, 1, 1, 2, 1 << 20, 9, "seg-name");
         assertArrayEquals(expected, slice(buf, ControlSegment.DIRECTORY_OFFSET, 128));
 
         ByteBuffer read = segment();
         read.put(ControlSegment.DIRECTORY_OFFSET + 5 * 128, expected);
         ControlSegment r = new ControlSegment(read);
-        assertEquals(1, r.directoryPublished(5));
-        assertEquals(3, r.directorySegmentId(5));
-        assertEquals(1, r.directoryOwner(5));
-        assertEquals(1, r.directoryKind(5));
-        assertEquals(2, r.directoryGeneration(5));
-        assertEquals(1 << 20, r.directorySize(5));
-        assertEquals(9, r.directoryMemfd(5));
-        assertEquals("seg-name", r.directoryName(5));
+        assertEquals(1, r.directory().published(5));
+        assertEquals(3, r.directory().segmentId(5));
+        assertEquals(1, r.directory().owner(5));
+        assertEquals(1, r.directory().kind(5));
+        assertEquals(2, r.directory().generation(5));
+        assertEquals(1 << 20, r.directory().size(5));
+        assertEquals(9, r.directory().memfd(5));
+        assertEquals("seg-name", r.directory().name(5));
     }
 
     @Test
@@ -138,5 +138,39 @@ class ControlSegmentTest {
         seg.writeHeader(LANES, SLOT, 1, 1);
         assertEquals(LANES, seg.validate(LANES).laneCount());
         assertThrows(IndexOutOfBoundsException.class, () -> seg.copyRequest(0, new byte[SLOT + 1], SLOT + 1));
+    }
+
+    @Test
+    void regionHandlePacksSegmentOffsetAndGeneration() {
+        long h = RegionHandle.pack(0x8001, 3 * 64, 0x12345);
+        assertEquals(0x8001L << 48 | 3L << 24 | 0x12345L, h);
+        assertEquals(0x8001, RegionHandle.segment(h));
+        assertEquals(3 * 64, RegionHandle.offset(h));
+        assertEquals(0x12345, RegionHandle.generation(h));
+        assertEquals(0xFFFFFF, RegionHandle.generation(RegionHandle.pack(1, 0, -1)));
+    }
+
+    @Test
+    void releaseRingEntriesSitWhereTheLayoutSays() {
+        // The rings have no byte vector yet: this pins the Java side to layout.toml's offsets.
+        ByteBuffer buf = segment().order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        ControlSegment seg = new ControlSegment(buf);
+        ReleaseRing ring = seg.releaseRing(ControlSegment.RING_JAVA_TO_PY_OFFSET);
+        long handle = RegionHandle.pack(0x8000, 64, 7);
+        ring.write(ReleaseRing.CAPACITY + 1, handle, 3); // wraps to entry 1
+        ring.setHead(ReleaseRing.CAPACITY + 2);
+        int entry1 = Layout.RING_TO_PYTHON_OFFSET + Layout.Ring.ENTRIES + Layout.RingEntry.BYTES;
+        assertEquals(handle, buf.getLong(entry1 + Layout.RingEntry.HANDLE));
+        assertEquals(3, buf.getInt(entry1 + Layout.RingEntry.COUNT));
+        assertEquals(ReleaseRing.CAPACITY + 2, buf.getLong(Layout.RING_TO_PYTHON_OFFSET + Layout.Ring.HEAD));
+        assertEquals(0, buf.getLong(Layout.RING_TO_JAVA_OFFSET + Layout.Ring.HEAD));
+        assertEquals(4088, ReleaseRing.CAPACITY);
+        assertEquals(handle, ring.handle(1));
+
+        long ack = ReleaseRing.ackNotice(5, 0x1234567890L);
+        assertEquals(true, ReleaseRing.isAckNotice(ack));
+        assertEquals(false, ReleaseRing.isAckNotice(handle));
+        assertEquals(5L << Layout.ACK_LANE_SHIFT | 0x1234567890L, ack);
+        assertThrows(IllegalArgumentException.class, () -> seg.releaseRing(123));
     }
 }

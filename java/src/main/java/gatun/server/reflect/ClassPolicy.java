@@ -1,4 +1,4 @@
-package gatun.server;
+package gatun.server.reflect;
 
 import java.lang.reflect.Constructor;
 import java.lang.reflect.Executable;

@@ -1,6 +1,7 @@
-package gatun.server;
+package gatun.server.dispatch;
 
-import gatun.server.arrow.JavaArena;
+import gatun.server.ObjectRegistry;
+import gatun.server.arrow.RegionLedger;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -33,8 +34,8 @@ public final class ResponseJournal {
     private long[] ids = new long[16];
     private ObjectRegistry[] registries = new ObjectRegistry[16];
     private int idCount;
-    private final ArrayList<JavaArena.Region> regions = new ArrayList<>();
-    private final ArrayList<JavaArena> arenas = new ArrayList<>();
+    private final ArrayList<RegionLedger.Region> regions = new ArrayList<>();
+    private final ArrayList<RegionLedger> arenas = new ArrayList<>();
     /**
      * Beside each entry of {@code regions} (which is then null): an action of
      * the message being built, run once Python has read it.
@@ -77,7 +78,7 @@ public final class ResponseJournal {
      * @param arena the session arena
      * @param region the region held
      */
-    public void held(JavaArena arena, JavaArena.Region region) {
+    public void held(RegionLedger arena, RegionLedger.Region region) {
         arenas.add(arena);
         regions.add(region);
         acks.add(null);

@@ -1,4 +1,4 @@
-package gatun.server;
+package gatun.server.reflect;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;

@@ -1,4 +1,4 @@
-package gatun.server;
+package gatun.server.dispatch;
 
 import static gatun.server.Wire.call;
 import static gatun.server.Wire.callStatic;
@@ -9,16 +9,24 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.flatbuffers.FlatBufferBuilder;
 import gatun.protocol.Action;
+import gatun.server.Metrics;
+import gatun.server.ObjectRegistry;
 import gatun.server.Wire.Hint;
 import gatun.server.Wire.Ref;
 import gatun.server.Wire.Result;
+import gatun.server.Wire;
+import gatun.server.reflect.ClassPolicy;
+import gatun.server.reflect.MethodResolver;
 import java.nio.ByteBuffer;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 
 /** The examples the Python client is tested with, run through the Dispatcher directly. */
+@Timeout(value = 120, unit = TimeUnit.SECONDS)
 class DispatcherTest {
     private final ObjectRegistry registry = new ObjectRegistry(1000);
     private final ClassPolicy policy = new ClassPolicy("com.example.denied.");

@@ -1,28 +1,45 @@
-package gatun.server;
+package gatun.server.dispatch;
+
+import static gatun.server.dispatch.RequestReader.action;
+import static gatun.server.dispatch.RequestReader.argsLength;
+import static gatun.server.dispatch.RequestReader.batchItem;
+import static gatun.server.dispatch.RequestReader.batchLength;
+import static gatun.server.dispatch.RequestReader.guard;
+import static gatun.server.dispatch.RequestReader.malformed;
+import static gatun.server.dispatch.RequestReader.objectId;
+import static gatun.server.dispatch.RequestReader.releaseId;
+import static gatun.server.dispatch.RequestReader.releaseIdsLength;
+import static gatun.server.dispatch.RequestReader.requireText;
+import static gatun.server.dispatch.RequestReader.returnObjectRef;
+import static gatun.server.dispatch.RequestReader.stopOnError;
 
 import com.google.flatbuffers.FlatBufferBuilder;
 import gatun.protocol.Action;
-import gatun.protocol.CallbackCall;
 import gatun.protocol.JavaError;
 import gatun.protocol.Request;
 import gatun.protocol.Response;
 import gatun.protocol.Value;
+import gatun.server.Metrics;
+import gatun.server.ObjectRegistry;
+import gatun.server.ProtocolException;
+import gatun.server.UnknownObjectException;
 import gatun.server.ValueCodec.Arg;
-import gatun.server.ValueCodec.DecodeContext;
+import gatun.server.ValueCodec;
 import gatun.server.arrow.ArrowSession;
 import gatun.server.arrow.BridgeArrowReader;
 import gatun.server.arrow.StagedBatch;
-import org.apache.arrow.vector.ipc.ArrowReader;
-import java.io.PrintWriter;
-import java.io.StringWriter;
+import gatun.server.callbacks.CallbackMessages;
+import gatun.server.callbacks.Callbacks;
+import gatun.server.reflect.ClassLoading;
+import gatun.server.reflect.ClassPolicy;
+import gatun.server.reflect.Coercion;
+import gatun.server.reflect.MethodResolver;
 import java.lang.reflect.Field;
-import java.lang.reflect.InvocationTargetException;
-import java.lang.reflect.Modifier;
-import java.lang.reflect.UndeclaredThrowableException;
 import java.nio.ByteBuffer;
 import java.util.function.LongSupplier;
 import org.apache.arrow.vector.FieldVector;
 import org.apache.arrow.vector.VectorSchemaRoot;
+import org.apache.arrow.vector.ipc.ArrowReader;
 
 /**
  * Runs one session's requests: decodes a {@link Request}, performs its action
@@ -41,26 +58,6 @@ import org.apache.arrow.vector.VectorSchemaRoot;
  */
 public final class Dispatcher {
     static final int MAX_BATCH_DEPTH = 8;
-    /** Most class names remembered by {@link #loadClass}. */
-    private static final int MAX_CACHED_CLASSES = 4096;
-
-    /** Receiver class that last passed {@link ClassPolicy#checkClass} (the policy is immutable). */
-    private volatile Class<?> checkedReceiverClass;
-    /** Classes that {@link #tryLoad} found (policy checks passed), by name, with the loader used. */
-    private final java.util.concurrent.ConcurrentHashMap<String, Loaded> classCache =
-            new java.util.concurrent.ConcurrentHashMap<>();
-
-    /** A class {@link #tryLoad} returned for a name through a loader. */
-    private static final class Loaded {
-        final ClassLoader loader;
-        final Class<?> c;
-
-        Loaded(ClassLoader loader, Class<?> c) {
-            this.loader = loader;
-            this.c = c;
-        }
-    }
-
     private final ObjectRegistry registry;
     private final MethodResolver resolver;
     private final ClassPolicy policy;
@@ -68,9 +65,12 @@ public final class Dispatcher {
     private final LongSupplier liveSessions;
     private final ArrowSession arrow;
     private final Callbacks callbacks;
+    private final ClassLoading classes;
+    private final Responses responses;
+    private final CallbackMessages callbackMessages;
 
     /** What {@link #callbackReply} returns for a message that is not a CallbackReply. */
-    static final Object NOT_A_REPLY = new Object();
+    public static final Object NOT_A_REPLY = new Object();
 
     /**
      * @param registry the session's objects
@@ -106,7 +106,7 @@ public final class Dispatcher {
      * @param arrow the session's Arrow data plane, or null (Arrow actions are refused)
      * @param callbacks the session's Python callbacks, or null (callback actions are refused)
      */
-    Dispatcher(ObjectRegistry registry, MethodResolver resolver, ClassPolicy policy, Metrics metrics,
+    public Dispatcher(ObjectRegistry registry, MethodResolver resolver, ClassPolicy policy, Metrics metrics,
                LongSupplier liveSessions, ArrowSession arrow, Callbacks callbacks) {
         this.callbacks = callbacks;
         this.arrow = arrow;
@@ -115,6 +115,25 @@ public final class Dispatcher {
         this.policy = policy;
         this.metrics = metrics;
         this.liveSessions = liveSessions;
+        this.classes = new ClassLoading(policy);
+        this.responses = new Responses(metrics);
+        this.callbackMessages = new CallbackMessages(registry, policy, metrics);
+    }
+
+    /** @return the encoder of this session's callback calls and decoder of their replies */
+    public CallbackMessages callbackMessages() {
+        return callbackMessages;
+    }
+
+    /**
+     * Encodes an error response for a throwable ({@link Responses#error(FlatBufferBuilder, Throwable)}).
+     *
+     * @param b the builder
+     * @param t the failure
+     * @return the Response offset
+     */
+    public int errorResponse(FlatBufferBuilder b, Throwable t) {
+        return responses.error(b, t);
     }
 
     /**
@@ -149,7 +168,7 @@ public final class Dispatcher {
      *
      * @return a new scratch
      */
-    DispatchScratch newScratch() {
+    public DispatchScratch newScratch() {
         return new DispatchScratch(this, registry, policy);
     }
 
@@ -166,11 +185,11 @@ public final class Dispatcher {
      * @param scratch from {@link #newScratch()} of this dispatcher, serving no other request
      * @return the Response table offset
      */
-    int handle(FlatBufferBuilder b, ByteBuffer request, int slot, DispatchScratch scratch) {
+    public int handle(FlatBufferBuilder b, ByteBuffer request, int slot, DispatchScratch scratch) {
         if (scratch.owner != this) {
             throw new IllegalArgumentException("a DispatchScratch serves only the dispatcher that made it");
         }
-        scratch.begin(loader(), request.remaining() / 4 + 16);
+        scratch.begin(ClassLoading.loader(), request.remaining() / 4 + 16);
         try {
             Request r;
             try {
@@ -180,54 +199,12 @@ public final class Dispatcher {
                 r = Request.getRootAsRequest(request, scratch.root);
             } catch (RuntimeException e) {
                 metrics.requests.increment();
-                return errorResponse(b, e instanceof ProtocolException ? e : malformed(e));
+                return responses.error(b, e instanceof ProtocolException ? e : malformed(e));
             }
             return run(b, r, scratch, 0, null, slot / 2);
         } finally {
             scratch.end();
         }
-    }
-
-    /**
-     * What the items of one batch share, so that an item like the one before
-     * costs no allocation beyond its call's own: an outcome that is always
-     * encoded the same (null, true, false, skipped) is encoded once and
-     * referenced by every item with that outcome, as FlatBuffers allows. A
-     * batch of setters or {@code add} calls then answers with 4 bytes per
-     * item, and a batch stopped early by an error fits its slot however many
-     * items it skipped. (Names and the resolved method are remembered across
-     * items and requests by the {@link DispatchScratch}.)
-     */
-    static final class BatchScope {
-        private int none;
-        private int yes;
-        private int no;
-        private int skipped;
-
-        /** Starts a batch: nothing encoded yet. */
-        void reset() {
-            none = -1;
-            yes = -1;
-            no = -1;
-            skipped = -1;
-        }
-
-        /** The Response for a null or Boolean result. */
-        int value(FlatBufferBuilder b, Boolean result) {
-            if (result == null) {
-                return none >= 0 ? none : (none = valueResponse(b, ValueCodec.encode(b, null, null, 0)));
-            }
-            if (result) {
-                return yes >= 0 ? yes : (yes = valueResponse(b, ValueCodec.encode(b, true, null, 0)));
-            }
-            return no >= 0 ? no : (no = valueResponse(b, ValueCodec.encode(b, false, null, 0)));
-        }
-    }
-
-    private static int valueResponse(FlatBufferBuilder b, int value) {
-        Response.startResponse(b);
-        Response.addValue(b, value);
-        return Response.endResponse(b);
     }
 
     /**
@@ -264,7 +241,7 @@ public final class Dispatcher {
                 }
             } else if (action == Action.RegisterCallback) {
                 // Already registered: its id is the callback id.
-                value = encodeProxy(b, (Long) result, s.names.className(r));
+                value = CallbackMessages.proxyReference(b, (Long) result, s.names.className(r));
             } else if (action == Action.SendArrowBatch) {
                 try {
                     value = ValueCodec.encodeResult(b, result, registry, true);
@@ -278,10 +255,10 @@ public final class Dispatcher {
             } else {
                 value = ValueCodec.encodeResult(b, result, registry, asRef);
             }
-            return valueResponse(b, value);
+            return Responses.value(b, value);
         } catch (Throwable t) {
             s.failed[depth] = true;
-            return errorResponse(b, t);
+            return responses.error(b, t);
         }
     }
 
@@ -304,7 +281,7 @@ public final class Dispatcher {
                 releaseSkippedBatch(r, item, i);
                 metrics.requests.increment();
                 if (scope.skipped < 0) {
-                    scope.skipped = errorResponse(b, "java.util.concurrent.CancellationException",
+                    scope.skipped = responses.error(b, "java.util.concurrent.CancellationException",
                             "skipped after an earlier error", "");
                 } else {
                     metrics.errors.increment();
@@ -320,25 +297,13 @@ public final class Dispatcher {
                 sub = batchItem(r, item, i);
             } catch (ProtocolException e) {
                 metrics.requests.increment();
-                items[answered++] = errorResponse(b, e);
+                items[answered++] = responses.error(b, e);
                 s.failed[itemDepth] = true;
                 continue;
             }
             items[answered++] = run(b, sub, s, itemDepth, scope, replyBudget);
         }
-        int vec = replyVector(b, items, answered);
-        Response.startResponse(b);
-        Response.addBatch(b, vec);
-        return Response.endResponse(b);
-    }
-
-    /** {@link Response#createBatchVector} of the first {@code n} offsets, so the array can be reused. */
-    private static int replyVector(FlatBufferBuilder b, int[] items, int n) {
-        b.startVector(4, n, 4);
-        for (int i = n - 1; i >= 0; i--) {
-            b.addOffset(items[i]);
-        }
-        return b.endVector();
+        return Responses.batch(b, items, answered);
     }
 
     private Object execute(Request r, int action, DispatchScratch s) throws Throwable {
@@ -355,7 +320,7 @@ public final class Dispatcher {
             case Action.ReleaseObjects:
                 return null;
             case Action.CreateObject: {
-                Class<?> c = loadClass(s.names.className(r));
+                Class<?> c = classes.loadClass(s.names.className(r));
                 Arg[] args = args(r, s);
                 return invoke(resolver.resolveConstructor(c, args), null, args, s);
             }
@@ -363,7 +328,7 @@ public final class Dispatcher {
                 Object target = registry.get(objectId(r), s.ctx.id);
                 String name = s.names.name(r);
                 Arg[] args = args(r, s);
-                checkReceiverClass(target.getClass());
+                classes.checkReceiverClass(target.getClass());
                 Object result = invoke(resolver.resolveMethod(target.getClass(), name, args, false, s.lastMethod),
                         target, args, s);
                 if (registry.unseenByJava(target) && mayShareWithJava(result, r)) {
@@ -372,14 +337,14 @@ public final class Dispatcher {
                 return result;
             }
             case Action.InvokeStaticMethod: {
-                Class<?> c = loadClass(s.names.className(r));
+                Class<?> c = classes.loadClass(s.names.className(r));
                 String name = s.names.name(r);
                 Arg[] args = args(r, s);
                 return invoke(resolver.resolveMethod(c, name, args, true, s.lastMethod), null, args, s);
             }
             case Action.GetField: {
                 Object target = registry.get(guard(r::objectId));
-                Field f = findField(target.getClass(), requireText(r::name, "name"), false);
+                Field f = classes.findField(target.getClass(), requireText(r::name, "name"), false);
                 Object result = f.get(target);
                 if (registry.unseenByJava(target) && mayShareWithJava(result, r)) {
                     registry.seenByJava(target);
@@ -388,25 +353,25 @@ public final class Dispatcher {
             }
             case Action.SetField: {
                 Object target = registry.get(guard(r::objectId));
-                Field f = findField(target.getClass(), requireText(r::name, "name"), false);
+                Field f = classes.findField(target.getClass(), requireText(r::name, "name"), false);
                 setField(f, target, r, s);
                 return null;
             }
             case Action.GetStaticField: {
-                Class<?> c = loadClass(requireText(r::className, "class_name"));
-                return findField(c, requireText(r::name, "name"), true).get(null);
+                Class<?> c = classes.loadClass(requireText(r::className, "class_name"));
+                return classes.findField(c, requireText(r::name, "name"), true).get(null);
             }
             case Action.SetStaticField: {
-                Class<?> c = loadClass(requireText(r::className, "class_name"));
-                Field f = findField(c, requireText(r::name, "name"), true);
+                Class<?> c = classes.loadClass(requireText(r::className, "class_name"));
+                Field f = classes.findField(c, requireText(r::name, "name"), true);
                 setField(f, null, r, s);
                 return null;
             }
             case Action.Reflect:
-                return reflect(requireText(r::className, "class_name"));
+                return classes.reflect(requireText(r::className, "class_name"));
             case Action.IsInstanceOf: {
                 Object target = registry.get(guard(r::objectId));
-                return loadClass(requireText(r::className, "class_name")).isInstance(target);
+                return classes.loadClass(requireText(r::className, "class_name")).isInstance(target);
             }
             case Action.GetMetrics:
                 // The layout of upstream Gatun's report, which scripts parse.
@@ -430,7 +395,7 @@ public final class Dispatcher {
             case Action.ArrowStream:
                 return arrowStream(requireArrow(action), r);
             case Action.RegisterCallback:
-                return requireCallbacks(action).register(loadClass(s.names.className(r)));
+                return requireCallbacks(action).register(classes.loadClass(s.names.className(r)));
             case Action.UnregisterCallback:
                 requireCallbacks(action).unregister(objectId(r));
                 return null;
@@ -441,82 +406,11 @@ public final class Dispatcher {
         }
     }
 
-    // ------------------------------------------------------------- callbacks
-
     private Callbacks requireCallbacks(int action) {
         if (callbacks == null) {
             throw new UnsupportedOperationException(Action.name(action) + " needs a session with callbacks");
         }
         return callbacks;
-    }
-
-    /** The reference to a callback's proxy (registered under {@code id}), named by its interface. */
-    private static int encodeProxy(FlatBufferBuilder b, long id, String iface) {
-        int cn = b.createString(iface);
-        Value.startValue(b);
-        Value.addKind(b, gatun.protocol.ValueKind.Object);
-        Value.addObjectId(b, id);
-        Value.addClassName(b, cn);
-        return Value.endValue(b);
-    }
-
-    /**
-     * Encodes a callback call: a Response whose {@code callback} names the
-     * callback, the method and its arguments (converted as results are).
-     *
-     * @param b a cleared builder
-     * @param callbackId the callback
-     * @param m the interface method called
-     * @param args its arguments
-     * @return the Response offset
-     */
-    int callbackCall(FlatBufferBuilder b, long callbackId, java.lang.reflect.Method m, Object[] args) {
-        int[] values = new int[args.length];
-        for (int i = 0; i < args.length; i++) {
-            values[i] = ValueCodec.encodeResult(b, args[i], registry, false);
-        }
-        int vec = CallbackCall.createArgsVector(b, values);
-        int method = b.createString(m.getName());
-        int iface = b.createString(m.getDeclaringClass().getName());
-        int call = CallbackCall.createCallbackCall(b, callbackId, method, iface, vec);
-        Response.startResponse(b);
-        Response.addCallback(b, call);
-        return Response.endResponse(b);
-    }
-
-    /**
-     * Reads the message Python sent while a callback runs.
-     *
-     * @param request the message bytes (position 0, limit = length)
-     * @return the callback's result, or {@link #NOT_A_REPLY} if the message is
-     *     a request of its own (a call the Python function makes)
-     * @throws PythonException if the Python function raised
-     * @throws ProtocolException if the reply is malformed
-     */
-    Object callbackReply(ByteBuffer request) {
-        if (request.remaining() < 8) {
-            throw new ProtocolException("a callback reply of " + request.remaining() + " bytes is too short");
-        }
-        Request r = guard(() -> Request.getRootAsRequest(request));
-        if (action(r) != Action.CallbackReply) {
-            return NOT_A_REPLY;
-        }
-        metrics.requests.increment();
-        JavaError e = guard(r::error);
-        if (e != null) {
-            throw new PythonException(guard(e::className), guard(e::message), guard(e::stackTrace));
-        }
-        if (argsLength(r) == 0) {
-            return null;
-        }
-        DecodeContext ctx = new DecodeContext(registry, loader(), policy, request.remaining() / 4 + 16);
-        try {
-            return ValueCodec.decode(r.args(new Value(), 0), ctx, 0);
-        } catch (UnknownObjectException | ProtocolException ex) {
-            throw ex;
-        } catch (RuntimeException | StackOverflowError ex) {
-            throw malformed(ex);
-        }
     }
 
     // ----------------------------------------------------------------- arrow
@@ -665,266 +559,5 @@ public final class Dispatcher {
         f.set(target, v);
     }
 
-    private Field findField(Class<?> c, String name, boolean wantStatic) throws NoSuchFieldException {
-        policy.checkClass(c);
-        Field found = null;
-        try {
-            Field f = c.getField(name);
-            if (Modifier.isStatic(f.getModifiers()) == wantStatic) {
-                found = f;
-            }
-        } catch (NoSuchFieldException e) {
-            // look at declared fields below
-        }
-        for (Class<?> k = c; found == null && k != null; k = k.getSuperclass()) {
-            try {
-                Field f = k.getDeclaredField(name);
-                if (Modifier.isStatic(f.getModifiers()) == wantStatic) {
-                    found = f;
-                }
-            } catch (NoSuchFieldException e) {
-                // keep walking up
-            }
-        }
-        if (found == null) {
-            throw new NoSuchFieldException("no " + (wantStatic ? "static" : "instance") + " field " + name
-                    + " in " + c.getName());
-        }
-        policy.checkField(found);
-        if (!Modifier.isPublic(found.getModifiers()) || !Modifier.isPublic(found.getDeclaringClass().getModifiers())) {
-            found.setAccessible(true);
-        }
-        return found;
-    }
 
-    private static ClassLoader loader() {
-        ClassLoader l = Thread.currentThread().getContextClassLoader();
-        return l != null ? l : Dispatcher.class.getClassLoader();
-    }
-
-    /**
-     * Loads a class for Python, trying nested-class spellings ({@code a.b.Outer.Inner}
-     * as {@code a.b.Outer$Inner}) when the dotted name does not load.
-     */
-    private Class<?> loadClass(String name) throws ClassNotFoundException {
-        ClassLoader l = loader();
-        Loaded hit = classCache.get(name);
-        if (hit != null && hit.loader == l) {
-            return hit.c;
-        }
-        Class<?> c = tryLoad(name);
-        if (c == null) {
-            throw new ClassNotFoundException(name);
-        }
-        // A loader returns the same class for a name every time, and the policy is immutable,
-        // so a later load of this name through the same loader would end the same way.
-        if (classCache.size() < MAX_CACHED_CLASSES) {
-            classCache.put(name, new Loaded(l, c));
-        }
-        return c;
-    }
-
-    /** {@link ClassPolicy#checkClass} for a receiver, remembering the last class that passed. */
-    private void checkReceiverClass(Class<?> c) {
-        if (c != checkedReceiverClass) {
-            policy.checkClass(c);
-            checkedReceiverClass = c;
-        }
-    }
-
-    private Class<?> tryLoad(String name) {
-        policy.checkClassName(name);
-        String n = name;
-        while (true) {
-            try {
-                Class<?> c = Class.forName(n, true, loader());
-                policy.checkClass(c);
-                return c;
-            } catch (ClassNotFoundException | LinkageError e) {
-                int dot = n.lastIndexOf('.');
-                if (dot < 0) {
-                    return null;
-                }
-                n = n.substring(0, dot) + "$" + n.substring(dot + 1);
-                policy.checkClassName(n);
-            }
-        }
-    }
-
-    private String reflect(String name) {
-        if (tryLoad(name) != null || tryLoad(name + "$") != null) {
-            return "class";
-        }
-        int dot = name.lastIndexOf('.');
-        if (dot <= 0) {
-            return "none";
-        }
-        Class<?> owner = tryLoad(name.substring(0, dot));
-        if (owner == null) {
-            return "none";
-        }
-        String member = name.substring(dot + 1);
-        for (java.lang.reflect.Method m : owner.getMethods()) {
-            if (m.getName().equals(member)) {
-                return "method";
-            }
-        }
-        for (Field f : owner.getFields()) {
-            if (f.getName().equals(member)) {
-                return "field";
-            }
-        }
-        return "none";
-    }
-
-    // Allocation-free readers of the request's fields: a failure is a malformed request.
-
-    private static int action(Request r) {
-        try {
-            return r.action();
-        } catch (RuntimeException | StackOverflowError e) {
-            throw malformed(e);
-        }
-    }
-
-    private static boolean returnObjectRef(Request r) {
-        try {
-            return r.returnObjectRef();
-        } catch (RuntimeException | StackOverflowError e) {
-            throw malformed(e);
-        }
-    }
-
-    private static boolean stopOnError(Request r) {
-        try {
-            return r.stopOnError();
-        } catch (RuntimeException | StackOverflowError e) {
-            throw malformed(e);
-        }
-    }
-
-    private static long objectId(Request r) {
-        try {
-            return r.objectId();
-        } catch (RuntimeException | StackOverflowError e) {
-            throw malformed(e);
-        }
-    }
-
-    private static long releaseId(Request r, int i) {
-        try {
-            return r.releaseIds(i);
-        } catch (RuntimeException | StackOverflowError e) {
-            throw malformed(e);
-        }
-    }
-
-    private static Request batchItem(Request r, Request item, int i) {
-        try {
-            return r.batch(item, i);
-        } catch (RuntimeException | StackOverflowError e) {
-            throw malformed(e);
-        }
-    }
-
-    private static int batchLength(Request r) {
-        int n;
-        try {
-            n = r.batchLength();
-        } catch (RuntimeException | StackOverflowError e) {
-            throw malformed(e);
-        }
-        return ValueCodec.checkedLength(n, 4, r);
-    }
-
-    private static int argsLength(Request r) {
-        int n;
-        try {
-            n = r.argsLength();
-        } catch (RuntimeException | StackOverflowError e) {
-            throw malformed(e);
-        }
-        return ValueCodec.checkedLength(n, 4, r);
-    }
-
-    private static int releaseIdsLength(Request r) {
-        int n;
-        try {
-            n = r.releaseIdsLength();
-        } catch (RuntimeException | StackOverflowError e) {
-            throw malformed(e);
-        }
-        return ValueCodec.checkedLength(n, 8, r);
-    }
-
-    private static String requireText(java.util.function.Supplier<String> s, String what) {
-        String v = guard(s::get);
-        if (v == null || v.isEmpty()) {
-            throw new ProtocolException("request has no " + what);
-        }
-        return v;
-    }
-
-    /** Reads from the request buffer; any failure is a malformed request. */
-    private static <T> T guard(java.util.function.Supplier<T> read) {
-        try {
-            return read.get();
-        } catch (ProtocolException e) {
-            throw e;
-        } catch (RuntimeException | StackOverflowError e) {
-            throw malformed(e);
-        }
-    }
-
-    static ProtocolException malformed(Throwable t) {
-        return new ProtocolException("malformed request: " + t, t);
-    }
-
-    // ---------------------------------------------------------------- errors
-
-    /**
-     * Encodes an error response for a throwable, unwrapping reflection wrappers so
-     * Python sees the user's exception.
-     *
-     * @param b the builder
-     * @param t the failure
-     * @return the Response offset
-     */
-    public int errorResponse(FlatBufferBuilder b, Throwable t) {
-        Throwable e = t;
-        while ((e instanceof InvocationTargetException || e instanceof UndeclaredThrowableException)
-                && e.getCause() != null) {
-            e = e.getCause();
-        }
-        StringWriter sw = new StringWriter();
-        e.printStackTrace(new PrintWriter(sw));
-        for (Throwable c = e; c != null; c = c.getCause() == c ? null : c.getCause()) {
-            if (c instanceof PythonException && !((PythonException) c).pythonTraceback().isEmpty()) {
-                sw.append("Python traceback of the callback:\n").append(((PythonException) c).pythonTraceback());
-                break;
-            }
-        }
-        String message = e.getMessage();
-        return errorResponse(b, e.getClass().getName(), message == null ? e.toString() : message, sw.toString());
-    }
-
-    /**
-     * Encodes an error response.
-     *
-     * @param b the builder
-     * @param className exception class name
-     * @param message message
-     * @param stackTrace stack trace text
-     * @return the Response offset
-     */
-    public int errorResponse(FlatBufferBuilder b, String className, String message, String stackTrace) {
-        metrics.errors.increment();
-        int cn = b.createString(className);
-        int msg = b.createString(message);
-        int st = b.createString(stackTrace);
-        int err = JavaError.createJavaError(b, cn, msg, st);
-        Response.startResponse(b);
-        Response.addError(b, err);
-        return Response.endResponse(b);
-    }
 }

@@ -1,4 +1,4 @@
-package gatun.server;
+package gatun.server.callbacks;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
@@ -12,6 +12,14 @@ import gatun.protocol.JavaError;
 import gatun.protocol.Request;
 import gatun.protocol.Response;
 import gatun.protocol.ValueKind;
+import gatun.server.Metrics;
+import gatun.server.ObjectRegistry;
+import gatun.server.ProtocolException;
+import gatun.server.PythonException;
+import gatun.server.Wire;
+import gatun.server.dispatch.Dispatcher;
+import gatun.server.reflect.ClassPolicy;
+import gatun.server.reflect.MethodResolver;
 import java.nio.ByteBuffer;
 import java.util.Comparator;
 import org.junit.jupiter.api.Test;
@@ -43,7 +51,7 @@ class CallbackMessagesTest {
     @Test
     void aCallbackCallNamesMethodInterfaceAndArguments() throws Exception {
         FlatBufferBuilder b = new FlatBufferBuilder(256);
-        b.finish(d.callbackCall(b, 7, Comparator.class.getMethod("compare", Object.class, Object.class),
+        b.finish(d.callbackMessages().encodeCall(b, 7, Comparator.class.getMethod("compare", Object.class, Object.class),
                 new Object[] {3, "x"}));
         CallbackCall call = Response.getRootAsResponse(b.dataBuffer()).callback();
         assertEquals(7, call.callbackId());
@@ -56,14 +64,14 @@ class CallbackMessagesTest {
 
     @Test
     void repliesDecodeToValuesOrPythonExceptions() {
-        assertEquals(42L, ((Number) d.callbackReply(reply(42, null))).longValue());
-        assertEquals("s", d.callbackReply(reply("s", null)));
-        PythonException e = assertThrows(PythonException.class, () -> d.callbackReply(reply(null, "ValueError")));
+        assertEquals(42L, ((Number) d.callbackMessages().decodeReply(reply(42, null))).longValue());
+        assertEquals("s", d.callbackMessages().decodeReply(reply("s", null)));
+        PythonException e = assertThrows(PythonException.class, () -> d.callbackMessages().decodeReply(reply(null, "ValueError")));
         assertEquals("ValueError: boom", e.getMessage());
         assertEquals("ValueError", e.pythonType());
         assertTrue(e.pythonTraceback().startsWith("Traceback"));
-        assertSame(Dispatcher.NOT_A_REPLY, d.callbackReply(ByteBuffer.wrap(Wire.of(Action.Ping).bytes())));
-        assertThrows(ProtocolException.class, () -> d.callbackReply(ByteBuffer.wrap(new byte[3])));
+        assertSame(CallbackMessages.NOT_A_REPLY, d.callbackMessages().decodeReply(ByteBuffer.wrap(Wire.of(Action.Ping).bytes())));
+        assertThrows(ProtocolException.class, () -> d.callbackMessages().decodeReply(ByteBuffer.wrap(new byte[3])));
     }
 
     @Test

@@ -19,17 +19,17 @@ import org.apache.arrow.memory.util.MemoryUtil;
  * object (which holds the {@link MappedByteBuffer}) is unreachable. Everything
  * that points into the mapping by raw address — every Arrow
  * {@code ForeignAllocation} over it — must therefore hold a strong reference to
- * its {@code SegmentMapping}: an unreachable mapping under a live {@code ArrowBuf}
+ * its {@code Segment}: an unreachable mapping under a live {@code ArrowBuf}
  * would crash the JVM.
  */
-public final class SegmentMapping {
+public final class Segment {
     private final MappedByteBuffer buffer;
     private final long address;
     private final long size;
     private final Path path;
     private final boolean writable;
 
-    private SegmentMapping(MappedByteBuffer buffer, long size, Path path, boolean writable) {
+    private Segment(MappedByteBuffer buffer, long size, Path path, boolean writable) {
         this.buffer = buffer;
         this.address = MemoryUtil.getByteBufferAddress(buffer);
         this.size = size;
@@ -47,7 +47,7 @@ public final class SegmentMapping {
      * @throws IOException if the file cannot be opened or holds fewer than {@code size} bytes
      *     (mapping past its end would fault on access)
      */
-    public static SegmentMapping mapPeer(Path path, long size) throws IOException {
+    public static Segment mapPeer(Path path, long size) throws IOException {
         if (size <= 0 || size > ControlSegment.MAX_SEGMENT_SIZE) {
             throw new IOException("segment size " + size + " is outside 1.." + ControlSegment.MAX_SEGMENT_SIZE);
         }
@@ -67,7 +67,7 @@ public final class SegmentMapping {
             }
             MappedByteBuffer m = c.map(writable ? FileChannel.MapMode.READ_WRITE : FileChannel.MapMode.READ_ONLY,
                     0, size);
-            return new SegmentMapping(m, size, path, writable);
+            return new Segment(m, size, path, writable);
         }
     }
 
@@ -80,7 +80,7 @@ public final class SegmentMapping {
      * @return the mapping
      * @throws IOException if the file exists or cannot be sized
      */
-    public static SegmentMapping create(Path path, long size) throws IOException {
+    public static Segment create(Path path, long size) throws IOException {
         if (size <= 0 || size > ControlSegment.MAX_SEGMENT_SIZE) {
             throw new IOException("segment size " + size + " is outside 1.." + ControlSegment.MAX_SEGMENT_SIZE);
         }
@@ -99,7 +99,7 @@ public final class SegmentMapping {
             }
             MappedByteBuffer m = ch.map(FileChannel.MapMode.READ_WRITE, 0, size);
             ok = true;
-            return new SegmentMapping(m, size, path, true);
+            return new Segment(m, size, path, true);
         } finally {
             if (!ok) {
                 Files.deleteIfExists(path);

@@ -1,7 +1,7 @@
 package gatun.server.arrow;
 
 import gatun.server.shm.ControlSegment;
-import gatun.server.shm.SegmentMapping;
+import gatun.server.shm.Segment;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -24,7 +24,7 @@ import java.util.List;
  * crash, by the next JVM's sweep of dead pids' directories.
  *
  * <p><b>Publication.</b> A session learns of a segment only when it first exports
- * a buffer that lies in it ({@link JavaArena#holdShared}): the session takes one
+ * a buffer that lies in it ({@link RegionLedger#holdShared}): the session takes one
  * of its own directory entries 32..62 and a fresh session-local segment id, and
  * publishes a <i>hard link</i> to the segment file under a new random name.
  * Python maps that name and unlinks it (as it does for every Java file
@@ -39,21 +39,21 @@ import java.util.List;
  * null and the caller falls back to ordinary native memory (which is copied on
  * export).
  */
-final class SharedArena {
+final class Arena {
     /** Granule and alignment of every block. */
-    static final long GRANULE = 64;
+    static final long GRANULE = gatun.server.shm.Layout.HANDLE_OFFSET_UNIT;
 
     private static final SecureRandom RANDOM = new SecureRandom();
-    private static volatile SharedArena instance;
+    private static volatile Arena instance;
 
     /** One JVM-wide segment; immutable but for its free list (guarded by the arena). */
-    static final class Segment {
+    static final class ArenaSegment {
         final int index;
         final Path path;
-        final SegmentMapping mapping;
+        final Segment mapping;
         final FreeList free;
 
-        Segment(int index, Path path, SegmentMapping mapping) {
+        ArenaSegment(int index, Path path, Segment mapping) {
             this.index = index;
             this.path = path;
             this.mapping = mapping;
@@ -71,13 +71,13 @@ final class SharedArena {
      * free list when the last is dropped.
      */
     static final class Block {
-        final Segment segment;
+        final ArenaSegment segment;
         final long offset;
         final long length;
         int refs = 1;
         boolean freed;
 
-        Block(Segment segment, long offset, long length) {
+        Block(ArenaSegment segment, long offset, long length) {
             this.segment = segment;
             this.offset = offset;
             this.length = length;
@@ -90,27 +90,27 @@ final class SharedArena {
 
     private final long segmentSize;
     private final long maxBytes;
-    private final List<Segment> segments = new ArrayList<>();
+    private final List<ArenaSegment> segments = new ArrayList<>();
     private Path dir;
     private long mappedBytes;
     private long bytesInUse;
     private long blocksInUse;
 
-    SharedArena(long segmentSize, long maxBytes) {
+    Arena(long segmentSize, long maxBytes) {
         this.segmentSize = Math.max(GRANULE, round(segmentSize));
         this.maxBytes = maxBytes;
     }
 
     /** @return the JVM's arena, created on first use */
-    static SharedArena get() {
-        SharedArena a = instance;
+    static Arena get() {
+        Arena a = instance;
         if (a == null) {
-            synchronized (SharedArena.class) {
+            synchronized (Arena.class) {
                 a = instance;
                 if (a == null) {
-                    a = new SharedArena(Long.getLong("gatun.arrow.allocator.segmentBytes", 64L << 20),
+                    a = new Arena(Long.getLong("gatun.arrow.allocator.segmentBytes", 64L << 20),
                             Long.getLong("gatun.arrow.allocator.maxBytes", 1L << 30));
-                    SharedArena hooked = a;
+                    Arena hooked = a;
                     Runtime.getRuntime().addShutdownHook(new Thread(hooked::deleteFiles, "gatun-arena-cleanup"));
                     instance = a;
                 }
@@ -134,7 +134,7 @@ final class SharedArena {
             return null;
         }
         long want = round(bytes);
-        for (Segment s : segments) {
+        for (ArenaSegment s : segments) {
             Block b = carve(s, want);
             if (b != null) {
                 return b;
@@ -144,7 +144,7 @@ final class SharedArena {
         if (mappedBytes + size > maxBytes) {
             return null;
         }
-        Segment s;
+        ArenaSegment s;
         try {
             s = newSegment(size);
         } catch (IOException | RuntimeException e) {
@@ -153,7 +153,7 @@ final class SharedArena {
         return carve(s, want);
     }
 
-    private Block carve(Segment s, long want) {
+    private Block carve(ArenaSegment s, long want) {
         long off = s.free.take(want);
         if (off < 0) {
             return null;
@@ -163,10 +163,10 @@ final class SharedArena {
         return new Block(s, off, want);
     }
 
-    private Segment newSegment(long size) throws IOException {
+    private ArenaSegment newSegment(long size) throws IOException {
         Path path = directory().resolve(randomName());
-        SegmentMapping m = SegmentMapping.create(path, size);
-        Segment s = new Segment(segments.size(), path, m);
+        Segment m = Segment.create(path, size);
+        ArenaSegment s = new ArenaSegment(segments.size(), path, m);
         segments.add(s);
         mappedBytes += size;
         return s;
@@ -180,7 +180,7 @@ final class SharedArena {
 
     private Path directory() throws IOException {
         if (dir == null) {
-            dir = JavaArena.createPrivateDirectory();
+            dir = RegionLedger.createPrivateDirectory();
         }
         return dir;
     }
@@ -239,7 +239,7 @@ final class SharedArena {
 
     /** Deletes the segment files and the directory (mappings stay valid until unmapped). */
     synchronized void deleteFiles() {
-        for (Segment s : segments) {
+        for (ArenaSegment s : segments) {
             try {
                 Files.deleteIfExists(s.path);
             } catch (IOException e) {

@@ -1,7 +1,11 @@
 package gatun.server.arrow;
 
 import gatun.server.shm.ControlSegment;
-import gatun.server.shm.SegmentMapping;
+import gatun.server.shm.Layout;
+import gatun.server.shm.RegionHandle;
+import gatun.server.shm.ReleaseRing;
+import gatun.server.shm.Segment;
+import gatun.server.shm.SegmentDirectory;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -26,30 +30,29 @@ import java.util.Map;
  * {@link #close()} deletes whatever is left.
  *
  * <p>Allocation is first fit over a free list per segment in 64-byte granules.
- * A region is described by its {@code RegionHandle}
- * ({@code segment << 48 | (offset / 64) << 24 | generation & 0xFFFFFF}); its
+ * A region is described by its {@link RegionHandle}; its
  * ledger counts {@code peer_holds}, the descriptors Python received and has not
  * released. A region is freed when that count reaches zero. Notices with an
  * unknown or stale handle are ignored.
  */
-public final class JavaArena {
+public final class RegionLedger {
     /** Allocation granule and alignment. */
-    public static final long GRANULE = 64;
+    public static final long GRANULE = Layout.HANDLE_OFFSET_UNIT;
     /** Default segment size. */
     public static final long SEGMENT_SIZE = 64L << 20;
     /** First Java segment id. */
-    public static final int FIRST_SEGMENT_ID = 0x8000;
+    public static final int FIRST_SEGMENT_ID = Layout.JAVA_FIRST_SEGMENT_ID;
     /** Most Java segments (directory entries 32..62). */
-    public static final int MAX_SEGMENTS = ControlSegment.DIRECTORY_ENTRIES - ControlSegment.PYTHON_DIRECTORY_ENTRIES;
+    public static final int MAX_SEGMENTS = SegmentDirectory.ENTRIES - SegmentDirectory.PYTHON_ENTRIES;
 
     private static final SecureRandom RANDOM = new SecureRandom();
 
     private final ControlSegment seg;
     private final long segmentSize;
-    private final List<Segment> segments = new ArrayList<>();
+    private final List<OwnedSegment> segments = new ArrayList<>();
     private final Map<Long, Region> live = new HashMap<>();
     /** Shared (JVM-wide) segments published in this session, by identity. */
-    private final Map<SharedArena.Segment, Segment> sharedSegments = new java.util.IdentityHashMap<>();
+    private final Map<Arena.ArenaSegment, OwnedSegment> sharedSegments = new java.util.IdentityHashMap<>();
     /** Live regions of every session of the JVM (for tests and diagnostics). */
     private static final java.util.concurrent.atomic.AtomicLong LIVE_REGIONS =
             new java.util.concurrent.atomic.AtomicLong();
@@ -59,18 +62,18 @@ public final class JavaArena {
     private boolean closed;
 
     /** One Java-owned segment. */
-    static final class Segment {
+    static final class OwnedSegment {
         final int id;
         final int entry;
-        final SegmentMapping mapping;
+        final Segment mapping;
         /** Free blocks: offset -&gt; length (always empty for a shared segment). */
         final FreeList free;
         /** The JVM-wide segment this entry publishes, or null for one of the session's own. */
-        final SharedArena.Segment shared;
+        final Arena.ArenaSegment shared;
         /** The hard link published for a shared segment (Python unlinks it once mapped). */
         final Path link;
 
-        Segment(int id, int entry, SegmentMapping mapping) {
+        OwnedSegment(int id, int entry, Segment mapping) {
             this.id = id;
             this.entry = entry;
             this.mapping = mapping;
@@ -79,7 +82,7 @@ public final class JavaArena {
             this.free = new FreeList(mapping.size());
         }
 
-        Segment(int id, int entry, SharedArena.Segment shared, Path link) {
+        OwnedSegment(int id, int entry, Arena.ArenaSegment shared, Path link) {
             this.id = id;
             this.entry = entry;
             this.mapping = shared.mapping;
@@ -91,7 +94,7 @@ public final class JavaArena {
 
     /** A live region of a Java segment and its ledger. */
     public static final class Region {
-        final Segment segment;
+        final OwnedSegment segment;
         final long offset;
         final long length;
         final long handle;
@@ -100,7 +103,7 @@ public final class JavaArena {
         /** For a region of a shared segment: drops the bridge's reference to the memory. */
         Runnable onFree;
 
-        Region(Segment segment, long offset, long length, long handle) {
+        Region(OwnedSegment segment, long offset, long length, long handle) {
             this.segment = segment;
             this.offset = offset;
             this.length = length;
@@ -133,13 +136,13 @@ public final class JavaArena {
         }
 
         /** @return the mapping the region lies in */
-        public SegmentMapping mapping() {
+        public Segment mapping() {
             return segment.mapping;
         }
     }
 
     /** @param seg the control segment (directory and Python -&gt; Java ring); null in unit tests */
-    public JavaArena(ControlSegment seg) {
+    public RegionLedger(ControlSegment seg) {
         this(seg, SEGMENT_SIZE);
     }
 
@@ -147,21 +150,9 @@ public final class JavaArena {
      * @param seg the control segment, or null
      * @param segmentSize bytes per ordinary segment (a multiple of 64)
      */
-    public JavaArena(ControlSegment seg, long segmentSize) {
+    public RegionLedger(ControlSegment seg, long segmentSize) {
         this.seg = seg;
         this.segmentSize = segmentSize;
-    }
-
-    /**
-     * Packs a RegionHandle.
-     *
-     * @param segment segment id
-     * @param offset offset in the segment (a multiple of 64 below 1 GiB)
-     * @param generation generation (low 24 bits kept)
-     * @return the handle
-     */
-    public static long handle(int segment, long offset, int generation) {
-        return (long) (segment & 0xFFFF) << 48 | (offset / GRANULE & 0xFFFFFF) << 24 | (generation & 0xFFFFFF);
     }
 
     /**
@@ -181,30 +172,30 @@ public final class JavaArena {
                     + ControlSegment.MAX_SEGMENT_SIZE + " bytes); return smaller batches");
         }
         long want = Math.max(GRANULE, (bytes + GRANULE - 1) / GRANULE * GRANULE);
-        for (Segment s : segments) {
+        for (OwnedSegment s : segments) {
             Region r = carve(s, want);
             if (r != null) {
                 return r;
             }
         }
-        Segment s = newSegment(Math.max(segmentSize, want));
+        OwnedSegment s = newSegment(Math.max(segmentSize, want));
         return carve(s, want);
     }
 
-    private Region carve(Segment s, long want) {
+    private Region carve(OwnedSegment s, long want) {
         long off = s.free.take(want);
         if (off < 0) {
             return null;
         }
-        generation = generation % 0xFFFFFF + 1; // 1..2^24-1
-        Region r = new Region(s, off, want, handle(s.id, off, generation));
+        generation = generation % (int) Layout.HANDLE_GENERATION_MASK + 1; // 1..2^24-1
+        Region r = new Region(s, off, want, RegionHandle.pack(s.id, off, generation));
         live.put(r.handle, r);
         LIVE_REGIONS.incrementAndGet();
         bytesInUse += want;
         return r;
     }
 
-    private Segment newSegment(long size) throws IOException {
+    private OwnedSegment newSegment(long size) throws IOException {
         if (segments.size() >= MAX_SEGMENTS) {
             throw new IOException("the Java payload arena has all " + MAX_SEGMENTS
                     + " segments in use; release Arrow data in Python");
@@ -214,19 +205,19 @@ public final class JavaArena {
         Path path = directory().resolve(HexFormat.of().formatHex(randomBytes()));
         checkName(path);
         String name = path.toAbsolutePath().toString();
-        SegmentMapping m = SegmentMapping.create(path, size);
-        Segment s = new Segment(id, ControlSegment.PYTHON_DIRECTORY_ENTRIES + index, m);
+        Segment m = Segment.create(path, size);
+        OwnedSegment s = new OwnedSegment(id, SegmentDirectory.PYTHON_ENTRIES + index, m);
         segments.add(s);
         if (seg != null) {
-            seg.publishDirectoryEntry(s.entry, id, 1, 1, 1, size, -1, name);
+            seg.directory().publish(s.entry, id, Layout.OWNER_JAVA, Layout.KIND_PAYLOAD, 1, size, -1, name);
         }
         return s;
     }
 
     private static void checkName(Path path) throws IOException {
         String name = path.toAbsolutePath().toString();
-        if (name.getBytes(StandardCharsets.UTF_8).length >= ControlSegment.D_NAME_SIZE) {
-            throw new IOException("segment path " + name + " is longer than " + (ControlSegment.D_NAME_SIZE - 1)
+        if (name.getBytes(StandardCharsets.UTF_8).length >= SegmentDirectory.NAME_SIZE) {
+            throw new IOException("segment path " + name + " is longer than " + (SegmentDirectory.NAME_SIZE - 1)
                     + " bytes");
         }
     }
@@ -246,12 +237,12 @@ public final class JavaArena {
      *     (the caller copies instead)
      * @throws IOException if the link cannot be created
      */
-    public synchronized Region holdShared(SharedArena.Block block, long offset, long length, Runnable onFree)
+    public synchronized Region holdShared(Arena.Block block, long offset, long length, Runnable onFree)
             throws IOException {
         if (closed) {
             throw new IllegalStateException("the session's arena is closed");
         }
-        Segment s = sharedSegments.get(block.segment);
+        OwnedSegment s = sharedSegments.get(block.segment);
         if (s == null) {
             if (segments.size() >= MAX_SEGMENTS) {
                 return null;
@@ -259,19 +250,19 @@ public final class JavaArena {
             int index = segments.size();
             int id = FIRST_SEGMENT_ID + index;
             // Same directory as the segment: a hard link cannot cross file systems.
-            Path link = block.segment.directory().resolve(SharedArena.randomName());
+            Path link = block.segment.directory().resolve(Arena.randomName());
             checkName(link);
             Files.createLink(link, block.segment.path);
-            s = new Segment(id, ControlSegment.PYTHON_DIRECTORY_ENTRIES + index, block.segment, link);
+            s = new OwnedSegment(id, SegmentDirectory.PYTHON_ENTRIES + index, block.segment, link);
             segments.add(s);
             sharedSegments.put(block.segment, s);
             if (seg != null) {
-                seg.publishDirectoryEntry(s.entry, id, 1, 1, 1, s.mapping.size(), -1,
+                seg.directory().publish(s.entry, id, Layout.OWNER_JAVA, Layout.KIND_PAYLOAD, 1, s.mapping.size(), -1,
                         link.toAbsolutePath().toString());
             }
         }
-        generation = generation % 0xFFFFFF + 1;
-        Region r = new Region(s, offset, length, handle(s.id, offset, generation));
+        generation = generation % (int) Layout.HANDLE_GENERATION_MASK + 1;
+        Region r = new Region(s, offset, length, RegionHandle.pack(s.id, offset, generation));
         r.onFree = onFree;
         live.put(r.handle, r);
         LIVE_REGIONS.incrementAndGet();
@@ -422,29 +413,29 @@ public final class JavaArena {
             return 0;
         }
         int ring = ControlSegment.RING_PY_TO_JAVA_OFFSET;
-        long head = seg.ringHead(ring);
-        long tail = seg.ringTail(ring);
+        long head = seg.releaseRing(ring).head();
+        long tail = seg.releaseRing(ring).tail();
         if (head == tail) {
             return 0;
         }
-        if (Long.compareUnsigned(tail, head) > 0 || head - tail > ControlSegment.RING_CAPACITY) {
+        if (Long.compareUnsigned(tail, head) > 0 || Long.compareUnsigned(head - tail, ReleaseRing.CAPACITY) > 0) {
             return 0; // corrupt: not followed
         }
         int n = 0;
         synchronized (this) {
             // Re-read under the lock: lanes drain concurrently, the tail is ours alone.
-            tail = seg.ringTail(ring);
+            tail = seg.releaseRing(ring).tail();
             for (; tail != head && Long.compareUnsigned(tail, head) < 0; tail++) {
-                long h = seg.ringEntryHandle(ring, tail);
-                long c = Integer.toUnsignedLong(seg.ringEntryCount(ring, tail));
-                if (ControlSegment.isAckNotice(h)) {
+                long h = seg.releaseRing(ring).handle(tail);
+                long c = Integer.toUnsignedLong(seg.releaseRing(ring).count(tail));
+                if (ReleaseRing.isAckNotice(h)) {
                     acks.accept(h);
                 } else {
                     peerReleased(h, c);
                 }
                 n++;
             }
-            seg.setRingTail(ring, tail);
+            seg.releaseRing(ring).setTail(tail);
         }
         return n;
     }
@@ -487,9 +478,9 @@ public final class JavaArena {
         }
         LIVE_REGIONS.addAndGet(-live.size()); // the session's own regions die with it
         live.clear();
-        for (Segment s : segments) {
+        for (OwnedSegment s : segments) {
             if (seg != null) {
-                seg.retireDirectoryEntry(s.entry);
+                seg.directory().retire(s.entry);
             }
             try {
                 Files.deleteIfExists(s.shared != null ? s.link : s.mapping.path());

@@ -1,4 +1,4 @@
-package gatun.server;
+package gatun.server.reflect;
 
 import gatun.server.ValueCodec.Arg;
 import java.util.List;

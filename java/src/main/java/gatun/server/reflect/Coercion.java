@@ -1,4 +1,4 @@
-package gatun.server;
+package gatun.server.reflect;
 
 import java.util.List;
 

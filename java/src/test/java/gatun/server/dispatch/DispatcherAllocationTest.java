@@ -1,9 +1,14 @@
-package gatun.server;
+package gatun.server.dispatch;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.flatbuffers.FlatBufferBuilder;
 import gatun.protocol.Action;
+import gatun.server.Metrics;
+import gatun.server.ObjectRegistry;
+import gatun.server.Wire;
+import gatun.server.reflect.ClassPolicy;
+import gatun.server.reflect.MethodResolver;
 import java.lang.management.ManagementFactory;
 import java.nio.ByteBuffer;
 import org.junit.jupiter.api.Assumptions;

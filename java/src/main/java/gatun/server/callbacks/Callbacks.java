@@ -1,5 +1,9 @@
-package gatun.server;
+package gatun.server.callbacks;
 
+import gatun.server.Lane;
+import gatun.server.ObjectRegistry;
+import gatun.server.Session;
+import gatun.server.reflect.Coercion;
 import java.lang.reflect.InvocationHandler;
 import java.lang.reflect.Method;
 import java.lang.reflect.Proxy;
@@ -17,7 +21,7 @@ import java.util.concurrent.ConcurrentHashMap;
  * of this session (so the waiting Python thread runs it), else on one of the
  * session's callback lanes ({@link Session#callOnCallbackLane}).
  */
-final class Callbacks {
+public final class Callbacks {
     private static final Object[] NO_ARGS = new Object[0];
 
     private final Session session;
@@ -25,7 +29,7 @@ final class Callbacks {
     /** Live callbacks: id -> interface. */
     private final ConcurrentHashMap<Long, Class<?>> live = new ConcurrentHashMap<>();
 
-    Callbacks(Session session, ObjectRegistry registry) {
+  public   Callbacks(Session session, ObjectRegistry registry) {
         this.session = session;
         this.registry = registry;
     }
@@ -36,7 +40,7 @@ final class Callbacks {
      * @param iface the interface the callback implements
      * @return the proxy's id in the registry, which is also the callback id
      */
-    long register(Class<?> iface) {
+    public long register(Class<?> iface) {
         if (!iface.isInterface()) {
             throw new IllegalArgumentException(iface.getName() + " is not an interface; register_callback needs a "
                     + "Java interface such as java.util.Comparator or java.util.function.Function");
@@ -54,7 +58,7 @@ final class Callbacks {
      *
      * @param id the callback id
      */
-    void unregister(long id) {
+    public void unregister(long id) {
         if (live.remove(id) == null) {
             throw new IllegalArgumentException("no callback " + id + " is registered in this session");
         }

@@ -1,7 +1,12 @@
-package gatun.server;
+package gatun.server.dispatch;
 
 import com.google.flatbuffers.FlatBufferBuilder;
 import gatun.protocol.Action;
+import gatun.server.Metrics;
+import gatun.server.ObjectRegistry;
+import gatun.server.Wire;
+import gatun.server.reflect.ClassPolicy;
+import gatun.server.reflect.MethodResolver;
 import java.nio.ByteBuffer;
 
 /**

@@ -1,8 +1,11 @@
-package gatun.server;
+package gatun.server.dispatch;
 
 import gatun.protocol.Request;
+import gatun.server.ObjectRegistry;
 import gatun.server.ValueCodec.Arg;
 import gatun.server.ValueCodec.DecodeContext;
+import gatun.server.reflect.ClassPolicy;
+import gatun.server.reflect.MethodResolver;
 import java.util.Arrays;
 
 /**
@@ -16,7 +19,7 @@ import java.util.Arrays;
  * the thread that owns the lane at that level. Values of a request are
  * cleared when it ends, so the scratch keeps no user object alive.
  */
-final class DispatchScratch {
+public final class DispatchScratch {
     /** Arities whose argument and call arrays are kept; a longer call allocates its own. */
     static final int MAX_REUSED_ARITY = 16;
     /** Longest reply array kept for the next batch (256 KB); a longer batch allocates its own. */
@@ -33,7 +36,7 @@ final class DispatchScratch {
     final boolean[] failed = new boolean[Dispatcher.MAX_BATCH_DEPTH + 1];
 
     private final Request[] items = new Request[Dispatcher.MAX_BATCH_DEPTH + 1];
-    private final Dispatcher.BatchScope[] scopes = new Dispatcher.BatchScope[Dispatcher.MAX_BATCH_DEPTH + 1];
+    private final BatchScope[] scopes = new BatchScope[Dispatcher.MAX_BATCH_DEPTH + 1];
     private final int[][] replies = new int[Dispatcher.MAX_BATCH_DEPTH + 1][];
     /** By length: argument arrays, each holding its own Args. */
     private final Arg[][] args = new Arg[MAX_REUSED_ARITY + 1][];
@@ -111,10 +114,10 @@ final class DispatchScratch {
     }
 
     /** The (reset) scope of a batch whose items are at {@code depth}. */
-    Dispatcher.BatchScope scope(int depth) {
-        Dispatcher.BatchScope s = scopes[depth];
+    BatchScope scope(int depth) {
+        BatchScope s = scopes[depth];
         if (s == null) {
-            s = scopes[depth] = new Dispatcher.BatchScope();
+            s = scopes[depth] = new BatchScope();
         }
         s.reset();
         return s;

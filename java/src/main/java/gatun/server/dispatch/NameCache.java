@@ -1,6 +1,7 @@
-package gatun.server;
+package gatun.server.dispatch;
 
 import gatun.protocol.Request;
+import gatun.server.ProtocolException;
 import java.nio.ByteBuffer;
 
 /**
@@ -55,7 +56,7 @@ final class NameCache {
             start = field == null ? 0 : field.position();
             end = field == null ? 0 : field.limit();
         } catch (RuntimeException | StackOverflowError e) {
-            throw Dispatcher.malformed(e);
+            throw RequestReader.malformed(e);
         } finally {
             bb.limit(limit).position(position);
         }
@@ -91,7 +92,7 @@ final class NameCache {
         try {
             v = methodName ? r.name() : r.className();
         } catch (RuntimeException | StackOverflowError e) {
-            throw Dispatcher.malformed(e);
+            throw RequestReader.malformed(e);
         }
         if (v == null || v.isEmpty()) {
             throw new ProtocolException("request has no " + what(methodName));

@@ -1,13 +1,14 @@
 package gatun.server.arrow;
 
 import gatun.server.shm.ControlSegment;
+import gatun.server.shm.ReleaseRing;
 import java.util.concurrent.ConcurrentLinkedQueue;
 
 /**
  * Release notices for Python's regions, produced on any thread and moved onto
  * the Java -&gt; Python release ring by the lane workers (one at a time).
  */
-final class ReleaseQueue {
+final class RegionReleases {
     private record Notice(long handle, int count) {
     }
 
@@ -16,7 +17,7 @@ final class ReleaseQueue {
     private final Object ringLock = new Object();
 
     /** @param seg the control segment holding the ring (null: notices are only counted, for tests) */
-    ReleaseQueue(ControlSegment seg) {
+    RegionReleases(ControlSegment seg) {
         this.seg = seg;
     }
 
@@ -42,23 +43,23 @@ final class ReleaseQueue {
         }
         int ring = ControlSegment.RING_JAVA_TO_PY_OFFSET;
         synchronized (ringLock) {
-            long head = seg.ringHead(ring);
-            long tail = seg.ringTail(ring);
-            if (Long.compareUnsigned(tail, head) > 0 || head - tail > ControlSegment.RING_CAPACITY) {
+            long head = seg.releaseRing(ring).head();
+            long tail = seg.releaseRing(ring).tail();
+            if (Long.compareUnsigned(tail, head) > 0 || Long.compareUnsigned(head - tail, ReleaseRing.CAPACITY) > 0) {
                 return 0; // corrupt: do not follow
             }
             int moved = 0;
-            while (head - tail < ControlSegment.RING_CAPACITY) {
+            while (head - tail < ReleaseRing.CAPACITY) {
                 Notice n = pending.poll();
                 if (n == null) {
                     break;
                 }
-                seg.writeRingEntry(ring, head, n.handle, n.count);
+                seg.releaseRing(ring).write(head, n.handle, n.count);
                 head++;
                 moved++;
             }
             if (moved > 0) {
-                seg.setRingHead(ring, head);
+                seg.releaseRing(ring).setHead(head);
             }
             return moved;
         }

@@ -1,4 +1,6 @@
-package gatun.server;
+package gatun.server.reflect;
+
+
 
 /** Public overloads for resolver tests; f ties for (null, null). */
 public final class OverloadFixture {
