@@ -453,7 +453,7 @@ public final class Dispatcher {
 
     /** The reader an ArrowStream names: -1 for the one pulling on this thread, else its object id. */
     private BridgeArrowReader openReader(long id) {
-        if (id == -1) {
+        if (id == gatun.server.shm.Layout.PULLING_READER) {
             BridgeArrowReader pulling = BridgeArrowReader.pulling();
             if (pulling == null) {
                 throw new IllegalStateException("ArrowStream to the pulling reader, but no reader is pulling a batch "

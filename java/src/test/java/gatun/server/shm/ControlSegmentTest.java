@@ -151,8 +151,32 @@ class ControlSegmentTest {
     }
 
     @Test
+    void releaseRingMatchesVector() throws IOException {
+        // The same bytes the Rust side writes and reads (schemas/vectors/release_ring.hex).
+        byte[] expected = vector("release_ring.hex");
+        ByteBuffer buf = segment().order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        ControlSegment seg = new ControlSegment(buf);
+        ReleaseRing ring = seg.releaseRing(ControlSegment.RING_JAVA_TO_PY_OFFSET);
+        ring.write(1, RegionHandle.pack(0x8001, 128, 5), 1);
+        ring.write(2, ReleaseRing.ackNotice(3, 42), 1);
+        ring.setTail(1);
+        ring.setHead(3);
+        assertArrayEquals(expected, slice(buf, Layout.RING_TO_PYTHON_OFFSET, expected.length));
+        // And read back as the consumer does.
+        ByteBuffer in = segment().order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        in.put(Layout.RING_TO_JAVA_OFFSET, expected);
+        ReleaseRing read = new ControlSegment(in).releaseRing(ControlSegment.RING_PY_TO_JAVA_OFFSET);
+        assertEquals(3, read.head());
+        assertEquals(1, read.tail());
+        assertEquals(0x8001000002000005L, read.handle(1));
+        assertEquals(1, read.count(1));
+        assertEquals(true, ReleaseRing.isAckNotice(read.handle(2)));
+        assertEquals((3L << 40) | 42, read.handle(2));
+    }
+
+    @Test
     void releaseRingEntriesSitWhereTheLayoutSays() {
-        // The rings have no byte vector yet: this pins the Java side to layout.toml's offsets.
+        // With releaseRingMatchesVector, pins the Java side to layout.toml's offsets.
         ByteBuffer buf = segment().order(java.nio.ByteOrder.LITTLE_ENDIAN);
         ControlSegment seg = new ControlSegment(buf);
         ReleaseRing ring = seg.releaseRing(ControlSegment.RING_JAVA_TO_PY_OFFSET);
