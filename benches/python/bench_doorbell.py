@@ -38,20 +38,19 @@ import time
 import traceback
 from pathlib import Path
 
-# Machine facts, percentiles and formatting are shared with the calls suite so
-# that every table names the machine the same way.
-from bench_calls import (
-    Worker,
+# Machine facts, percentiles and formatting come from benchlib, shared with the
+# calls suite, so that every table names the machine the same way.
+from benchlib.machine import (
     cpu_ticks,
     find_java,
-    fmt_us,
     machine_info,
     machine_title,
-    percentiles,
-    process_cpu_reader,
     steal_line,
     steal_share,
 )
+from benchlib.pipe import Worker
+from benchlib.quiet import process_cpu_reader
+from benchlib.stats import fmt_us, percentiles
 
 STRATEGIES = ("adaptive", "spin", "backoff", "block")
 STRATEGY_LABEL = {"adaptive": "`adaptive` (default)"}
