@@ -229,32 +229,8 @@ impl ArrowPlane {
                 regions.push(self.own_region(r, id)?);
                 continue;
             }
-            let segment = self.peer_segments.get(id)?;
-            let (offset, len) = (r.offset() as usize, r.length() as usize);
-            if offset
-                .checked_add(len)
-                .is_none_or(|end| end > segment.len())
-            {
-                return Err(BridgeError::Protocol(format!(
-                    "JVM region [{offset}, +{len}) lies outside segment {id} ({} bytes)",
-                    segment.len()
-                )));
-            }
-            // SAFETY: [offset, offset + len) was just checked against the mapping.
-            let base = unsafe { segment.as_ptr().add(offset) };
-            self.stats
-                .jvm_regions_held
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            regions.push((
-                base,
-                len,
-                RegionOwner::Peer(Arc::new(PeerRegion {
-                    handle: r.handle(),
-                    releases: self.region_releases.clone(),
-                    held: self.stats.clone(),
-                    _segment: segment,
-                })),
-            ));
+            let (base, len, owner) = self.peer_region(r, id, "JVM region")?;
+            regions.push((base, len, RegionOwner::Peer(owner)));
         }
         let wrap = |refs: Option<flatbuffers::Vector<'_, fb::BufferRef>>| -> Result<Vec<arrow_buffer::Buffer>> {
             let mut buffers = Vec::new();
@@ -386,6 +362,19 @@ impl ArrowPlane {
                     r.segment()
                 ))
             })?;
+        let (base, len, guard) = self.peer_region(r, id, "spilled message")?;
+        Ok((base, len, guard))
+    }
+
+    /// Maps region `r` of the JVM's segment `id`, checked against the
+    /// segment (`what` names it in the error): its bytes, and a guard that
+    /// keeps the mapping and queues the region's release when dropped.
+    fn peer_region(
+        &self,
+        r: &fb::RegionRef,
+        id: u16,
+        what: &str,
+    ) -> Result<(*mut u8, usize, Arc<PeerRegion>)> {
         let segment = self.peer_segments.get(id)?;
         let (offset, len) = (r.offset() as usize, r.length() as usize);
         if offset
@@ -393,7 +382,7 @@ impl ArrowPlane {
             .is_none_or(|end| end > segment.len())
         {
             return Err(BridgeError::Protocol(format!(
-                "spilled message [{offset}, +{len}) lies outside JVM segment {id} ({} bytes)",
+                "{what} [{offset}, +{len}) lies outside JVM segment {id} ({} bytes)",
                 segment.len()
             )));
         }

@@ -208,7 +208,7 @@ def write_md(data, path: Path) -> str:
         "Java writes the file, pyarrow reads it; *memcpy* = `np.copyto` of the same byte count into a warm "
         "destination. gatun J→P returns a view (`VectorUnloader`/`VectorLoader`) of a root Java built "
         "beforehand on `ArrowBridge.allocator()`: its buffers already lie in shared memory, so the bridge "
-        "transfers them and Python references them in place (no copy on either side). "
+        "shares them (by reference count) and Python references them in place (no copy on either side). "
         "Every table is one batch, on every path.",
     ]
     text = "\n".join(lines) + "\n"
