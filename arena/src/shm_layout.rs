@@ -78,6 +78,14 @@ pub const POLL_NOT_YET: u8 = 0;
 pub const POLL_ANSWER: u8 = 1;
 /// Event-loop call poll: a callback call arrived (run it, then reply).
 pub const POLL_CALLBACK: u8 = 2;
+/// Reflect answer: the name is a class.
+pub const REFLECT_CLASS: &str = "class";
+/// Reflect answer: the name is a static method of its class.
+pub const REFLECT_METHOD: &str = "method";
+/// Reflect answer: the name is a static field of its class.
+pub const REFLECT_FIELD: &str = "field";
+/// Reflect answer: the name is none of these (a package, or unknown).
+pub const REFLECT_NONE: &str = "none";
 
 /// Header: offset in the control segment.
 pub const HEADER_OFFSET: usize = 0;

@@ -83,3 +83,11 @@ POLL_NOT_YET: Final = 0
 POLL_ANSWER: Final = 1
 #: Event-loop call poll: a callback call arrived (run it, then reply).
 POLL_CALLBACK: Final = 2
+#: Reflect answer: the name is a class.
+REFLECT_CLASS: Final = "class"
+#: Reflect answer: the name is a static method of its class.
+REFLECT_METHOD: Final = "method"
+#: Reflect answer: the name is a static field of its class.
+REFLECT_FIELD: Final = "field"
+#: Reflect answer: the name is none of these (a package, or unknown).
+REFLECT_NONE: Final = "none"

@@ -53,7 +53,13 @@ from typing import Any, Final
 
 from gatun import _actions, _native
 from gatun._callbacks import awaited, check_callback
-from gatun._layout import POLL_ANSWER, POLL_CALLBACK
+from gatun._layout import (
+    POLL_ANSWER,
+    POLL_CALLBACK,
+    REFLECT_CLASS,
+    REFLECT_FIELD,
+    REFLECT_METHOD,
+)
 from gatun.client import GatunClient
 from gatun.jvm import JavaStaticMethod, JVMNode, class_name_of
 from gatun.launcher import connect
@@ -201,13 +207,13 @@ class AsyncJVMView:
         path = node.path
         parent, _, name = path.rpartition(".")
         kind = await client._reflect(path)
-        if kind == "class":
+        if kind == REFLECT_CLASS:
             return await client._call(_CREATE, 0, path, None, args)
-        if kind == "method":
+        if kind == REFLECT_METHOD:
             return await client._call(_INVOKE_STATIC, 0, parent, name, args)
-        if kind == "field":
+        if kind == REFLECT_FIELD:
             raise TypeError(f"{path} is a static field, not callable")
-        if parent and await client._reflect(parent) == "class":
+        if parent and await client._reflect(parent) == REFLECT_CLASS:
             return await client._call(_INVOKE_STATIC, 0, parent, name, args)
         return await client._call(_CREATE, 0, path, None, args)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Final
 
 from gatun import _actions
+from gatun._layout import REFLECT_CLASS, REFLECT_FIELD, REFLECT_METHOD, REFLECT_NONE
 from gatun.exceptions import BridgeClosedError
 
 if TYPE_CHECKING:
@@ -92,17 +93,17 @@ class JVMNode:
         member = _node(self._client, child)
         # Members are only looked up on names that look like classes; package
         # segments extend the path without a round trip.
-        if _looks_like_class(self._path) and self._kind() == "class":
+        if _looks_like_class(self._path) and self._kind() == REFLECT_CLASS:
             kind = self._client._session.reflect(child)
-            if kind == "field":  # a value: read it every time
+            if kind == REFLECT_FIELD:  # a value: read it every time
                 return self._client.get_static_field(self._path, name)
             nested = f"{self._path}${name}"
-            if kind == "method":
+            if kind == REFLECT_METHOD:
                 member = JavaStaticMethod(self._client, self._path, name)
-            elif kind == "class" or (
-                kind == "none"
+            elif kind == REFLECT_CLASS or (
+                kind == REFLECT_NONE
                 and name[:1].isupper()
-                and self._client._session.reflect(nested) == "class"
+                and self._client._session.reflect(nested) == REFLECT_CLASS
             ):  # a nested class: use its binary name
                 member = JavaClass(self._client, nested)
         self.__dict__[name] = member

@@ -1,5 +1,6 @@
 package gatun.server.reflect;
 
+import gatun.server.shm.Layout;
 import java.lang.reflect.Field;
 import java.lang.reflect.Modifier;
 import java.util.concurrent.ConcurrentHashMap;
@@ -126,27 +127,27 @@ public final class ClassLoading {
 
     public String reflect(String name) {
         if (tryLoad(name) != null || tryLoad(name + "$") != null) {
-            return "class";
+            return Layout.REFLECT_CLASS;
         }
         int dot = name.lastIndexOf('.');
         if (dot <= 0) {
-            return "none";
+            return Layout.REFLECT_NONE;
         }
         Class<?> owner = tryLoad(name.substring(0, dot));
         if (owner == null) {
-            return "none";
+            return Layout.REFLECT_NONE;
         }
         String member = name.substring(dot + 1);
         for (java.lang.reflect.Method m : owner.getMethods()) {
             if (m.getName().equals(member)) {
-                return "method";
+                return Layout.REFLECT_METHOD;
             }
         }
         for (Field f : owner.getFields()) {
             if (f.getName().equals(member)) {
-                return "field";
+                return Layout.REFLECT_FIELD;
             }
         }
-        return "none";
+        return Layout.REFLECT_NONE;
     }
 }

@@ -136,6 +136,18 @@ public final class Layout {
     /** Event-loop call poll: a callback call arrived (run it, then reply). */
     public static final int POLL_CALLBACK = 2;
 
+    /** Reflect answer: the name is a class. */
+    public static final String REFLECT_CLASS = "class";
+
+    /** Reflect answer: the name is a static method of its class. */
+    public static final String REFLECT_METHOD = "method";
+
+    /** Reflect answer: the name is a static field of its class. */
+    public static final String REFLECT_FIELD = "field";
+
+    /** Reflect answer: the name is none of these (a package, or unknown). */
+    public static final String REFLECT_NONE = "none";
+
     /** Header: offset in the control segment. */
     public static final int HEADER_OFFSET = 0;
     /** Header: bytes. */
