@@ -9,13 +9,13 @@
 
 pub mod import;
 pub mod layout;
-pub mod ledger;
+pub mod arena;
 pub mod segment;
 pub mod shm_layout;
 pub mod text_as_bytes;
 
 pub use import::{build_batch, IpcParts};
 pub use layout::{check_schema, flatten, has_dictionaries, FlatBatch, LayoutError};
-pub use ledger::{AllocError, Arena, ArenaConfig, Region, RegionHandle, ALIGNMENT};
+pub use arena::{AllocError, Arena, ArenaConfig, Region, RegionHandle, ALIGNMENT};
 pub use segment::{Segment, SegmentError, SegmentLocator, VacatedSegment, MAX_SEGMENT_SIZE};
 pub use text_as_bytes::strings_as_binary;

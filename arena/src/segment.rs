@@ -16,7 +16,7 @@ use memmap2::{MmapOptions, MmapRaw};
 
 /// Largest segment either side creates: Java maps at most 2 GiB per buffer,
 /// and a buffer never crosses a segment, so 1 GiB leaves room to spare.
-pub const MAX_SEGMENT_SIZE: usize = 1 << 30;
+pub const MAX_SEGMENT_SIZE: usize = crate::shm_layout::MAX_SEGMENT_SIZE as usize;
 
 /// How the peer finds a segment.
 #[derive(Debug, Clone, PartialEq, Eq)]

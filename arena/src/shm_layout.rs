@@ -32,6 +32,9 @@ pub const RESP_FLAG_SPILL: u32 = 4;
 /// req_flags bit: the request slot holds a Spill naming a region of Python's arena
 /// where the request lies.
 pub const REQ_FLAG_SPILL: u32 = 1;
+/// Entries per release ring: (ring bytes - entries offset) / entry bytes = (65536 -
+/// 128) / 16.
+pub const RING_CAPACITY: u32 = 4088;
 /// Lane socket byte: your counter moved.
 pub const DOORBELL_RING: u8 = 0x01;
 /// Lane socket byte: cancel the request in cancel_seq.

@@ -119,7 +119,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn release_queue_takes_the_newest_and_restores() {
+    fn object_releases_take_the_newest_and_restore() {
         let q = Arc::new(ObjectReleases::default());
         for id in 1..=5 {
             q.push(id);

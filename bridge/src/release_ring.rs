@@ -14,8 +14,9 @@ use std::sync::atomic::Ordering;
 use crate::layout::{ring, ring_entry};
 use crate::shm::{atomic_u32, atomic_u64};
 
-/// Entries per ring.
-pub const RING_CAPACITY: usize = (ring::BYTES - ring::ENTRIES) / ring_entry::BYTES;
+/// Entries per ring (`RING_CAPACITY` in layout.toml, the one name both sides use).
+pub const RING_CAPACITY: usize = crate::layout::RING_CAPACITY as usize;
+const _: () = assert!(RING_CAPACITY == (ring::BYTES - ring::ENTRIES) / ring_entry::BYTES);
 
 /// One ring inside a live control segment.
 #[derive(Clone, Copy)]

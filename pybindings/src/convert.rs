@@ -199,7 +199,7 @@ fn encode_hinted<'b, 'py, A: Allocator + 'b>(
 }
 
 /// A one-dimensional C-contiguous numpy array of a type Java has an array
-/// of (the element type `_from_numpy` in `client.py` picks), and its buffer:
+/// of (the element type `_from_numpy` in `gatun/_convert.py` picks), and its buffer:
 /// its memory crosses in one copy instead of element by element. Other
 /// arrays (unsigned wider than a byte, big-endian, strided) are `None` and
 /// take the generic path.

@@ -70,7 +70,7 @@ impl ClientOptions {
 }
 
 /// The JVM options to launch with: the user's, plus the cap of the JVM's
-/// own shared arena (`ArrowBridge.allocator()`), which `memory` sizes like
+/// own `Arena` (`ArrowBridge.allocator()`), which `memory` sizes like
 /// Python's unless the user set it.
 fn jvm_options(opts: &ClientOptions) -> Vec<String> {
     const CAP: &str = "-Dgatun.arrow.allocator.maxBytes=";

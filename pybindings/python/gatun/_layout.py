@@ -37,6 +37,9 @@ RESP_FLAG_SPILL: Final = 4
 #: req_flags bit: the request slot holds a Spill naming a region of Python's arena where
 #: the request lies.
 REQ_FLAG_SPILL: Final = 1
+#: Entries per release ring: (ring bytes - entries offset) / entry bytes = (65536 - 128)
+#: / 16.
+RING_CAPACITY: Final = 4088
 #: Lane socket byte: your counter moved.
 DOORBELL_RING: Final = 0x01
 #: Lane socket byte: cancel the request in cancel_seq.

@@ -112,15 +112,15 @@ class JVMNode:
     def __call__(self, *args: Any) -> Any:
         kind = self._kind()
         parent, _, name = self._path.rpartition(".")
-        if kind == "class":
+        if kind == REFLECT_CLASS:
             return self._client.create_object(self._path, *args)
-        if kind == "method":
+        if kind == REFLECT_METHOD:
             return self._client.invoke_static_method(parent, name, *args)
-        if kind == "field":
+        if kind == REFLECT_FIELD:
             raise TypeError(f"{self._path} is a static field, not callable")
         # Unknown to Reflect: perform the most plausible operation and let the
         # server report precisely what is missing (class, method, or access).
-        if parent and self._client._session.reflect(parent) == "class":
+        if parent and self._client._session.reflect(parent) == REFLECT_CLASS:
             return self._client.invoke_static_method(parent, name, *args)
         return self._client.create_object(self._path, *args)
 
@@ -210,7 +210,7 @@ class JVMView:
         found = None
         for package in self._wildcards:
             candidate = f"{package}.{name}"
-            if self._client._session.reflect(candidate) == "class":
+            if self._client._session.reflect(candidate) == REFLECT_CLASS:
                 found = candidate
                 break
         self._resolved[name] = found

@@ -29,7 +29,7 @@ public final class ValueCodec {
     /** Deepest nesting decoded or encoded by value; deeper objects become references. */
     public static final int MAX_DEPTH = 64;
     /** Most elements a collection sent by value may hold: more could not fit the largest lane slot. */
-    public static final int MAX_ELEMENTS = (64 << 20) / 4;
+    public static final int MAX_ELEMENTS = gatun.server.shm.Layout.MAX_SLOT_SIZE / 4;
 
     private ValueCodec() {
     }

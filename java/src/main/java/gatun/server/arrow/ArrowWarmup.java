@@ -44,7 +44,7 @@ import org.apache.arrow.vector.types.pojo.Schema;
  * <p>The warm-up runs the same steps a received batch goes through (schema
  * decoding from IPC bytes, {@code VectorSchemaRoot.create}, {@code VectorLoader},
  * {@link ArrowSession#validate}) on a small table in ordinary native memory —
- * never in the shared arena, so a JVM that never sees Arrow data creates no
+ * never in the bridge allocator's `Arena`, so a JVM that never sees Arrow data creates no
  * shared-memory segment. It is a daemon thread at minimum priority; a failure
  * is logged and changes nothing. {@code -Dgatun.arrow.warmup=false} turns it off.
  */

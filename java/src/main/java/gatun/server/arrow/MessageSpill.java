@@ -57,7 +57,7 @@ public final class MessageSpill {
     /**
      * Follows the {@code Spill} in a request slot to its region.
      *
-     * @param session the session's Arrow plane (Python's segment map, release queue)
+     * @param session the session's Arrow plane (its PeerSegments and RegionReleases)
      * @param envelope the slot's bytes
      * @return the request in place
      * @throws ProtocolException if the message or the region is malformed; the

@@ -403,7 +403,7 @@ public final class RegionLedger {
     /**
      * Reads Python's notices from the Python -&gt; Java ring: Release notices
      * are applied here, acknowledgements of answers
-     * ({@link ControlSegment#isAckNotice}) go to {@code acks}.
+     * ({@link gatun.server.shm.ReleaseRing#isAckNotice}) go to {@code acks}.
      *
      * @param acks receives each acknowledgement's handle
      * @return notices read

@@ -69,9 +69,6 @@ public final class Dispatcher {
     private final Responses responses;
     private final CallbackMessages callbackMessages;
 
-    /** What {@link #callbackReply} returns for a message that is not a CallbackReply. */
-    public static final Object NOT_A_REPLY = new Object();
-
     /**
      * @param registry the session's objects
      * @param resolver the (server-wide) resolver

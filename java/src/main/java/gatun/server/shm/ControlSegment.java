@@ -22,17 +22,9 @@ import java.nio.file.StandardOpenOption;
  * whose tables {@code schemas/SHM_LAYOUT.md} shows with each field's meaning);
  * the byte vectors in {@code schemas/vectors/} check the result.
  *
- * <pre>
- *  offset  size
- *  0       64     header             ({@link Layout.Header})
- *  64      8064   segment directory  (63 entries x 128 bytes, {@link Layout.Directory}); 8128..8192 unused
- *  8192    65536  release ring  Python -&gt; Java ({@link Layout.Ring})
- *  73728   65536  release ring  Java -&gt; Python
- *  139264  ...    lane 0, lane 1, ... lane N-1 (each {@link Layout.Lane#BYTES} + 2 x slot_size)
- *
- * Header: magic u64 @0 | version u32 @8 | lanes u32 @12 | slot_size u32 @16 | py_pid u32 @20
- *         | jvm_pid u32 @24 | py_start u64 @32 | jvm_start u64 @40 | state u32 @48 | reserved to 64
- * </pre>
+ * <p>The blocks (header, {@link SegmentDirectory}, two {@link ReleaseRing}s,
+ * the lanes) and every field are drawn once, from the same source, in
+ * {@code schemas/SHM_LAYOUT.md}; they are not drawn again here.
  *
  * <p>Example: {@code new ControlSegment(buf).requestSeq(0)} reads lane 0's
  * {@code req_seq} with SeqCst ordering.

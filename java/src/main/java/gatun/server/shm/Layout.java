@@ -64,6 +64,12 @@ public final class Layout {
      */
     public static final int REQ_FLAG_SPILL = 1;
 
+    /**
+     * Entries per release ring: (ring bytes - entries offset) / entry bytes = (65536 -
+     * 128) / 16.
+     */
+    public static final int RING_CAPACITY = 4088;
+
     /** Lane socket byte: your counter moved. */
     public static final int DOORBELL_RING = 0x01;
 

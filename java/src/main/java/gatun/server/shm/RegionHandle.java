@@ -7,7 +7,7 @@ package gatun.server.shm;
  * wire and in release-ring entries: segment id in the top 16 bits, the offset in
  * 64-byte units in the next 24, the region's generation in the low 24. The
  * shifts and masks come from the generated {@link Layout}, as Rust's
- * {@code RegionHandle} (arena/src/ledger.rs) does.
+ * {@code RegionHandle} (arena/src/arena.rs) does.
  */
 public final class RegionHandle {
     private static final long SEGMENT_MASK = 0xFFFFL;

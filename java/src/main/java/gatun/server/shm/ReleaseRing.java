@@ -14,7 +14,13 @@ import java.nio.ByteOrder;
  */
 public final class ReleaseRing {
     /** Entries per ring (4088). */
-    public static final int CAPACITY = (Layout.Ring.BYTES - Layout.Ring.ENTRIES) / Layout.RingEntry.BYTES;
+    public static final int CAPACITY = Layout.RING_CAPACITY;
+
+    static {
+        if (CAPACITY != (Layout.Ring.BYTES - Layout.Ring.ENTRIES) / Layout.RingEntry.BYTES) {
+            throw new AssertionError("layout.toml: RING_CAPACITY does not fit the ring's bytes");
+        }
+    }
 
     private static final VarHandle LONG =
             MethodHandles.byteBufferViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
