@@ -385,11 +385,11 @@ public final class Lane {
             // Too large for the slot: it travels in a region of Java's arena
             // (SHM_LAYOUT.md, "Spill"), which Python releases once decoded.
             int size = out.remaining();
-            RegionLedger arena = session.arrow().arena();
+            RegionLedger ledger = session.arrow().ledger();
             RegionLedger.Region spilled = null;
             String why = null;
             try {
-                spilled = MessageSpill.spill(arena, out);
+                spilled = MessageSpill.spill(ledger, out);
             } catch (IOException | RuntimeException e) {
                 why = e.getMessage();
             }

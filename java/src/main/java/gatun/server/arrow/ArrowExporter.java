@@ -40,14 +40,14 @@ import org.apache.arrow.vector.types.pojo.Schema;
  * per session; a schema travels with the first value that uses it.
  */
 final class ArrowExporter {
-    private final RegionLedger arena;
+    private final RegionLedger ledger;
     private final SchemaRegistry schemas;
 
     /** Finds the region of Python's memory an allocation wraps (this session's only), or null. */
     private final java.util.function.Function<AllocationManager, ArrowSession.PythonRegion> pythonRegions;
 
-    ArrowExporter(RegionLedger arena, SchemaRegistry schemas, java.util.function.Function<AllocationManager, ArrowSession.PythonRegion> pythonRegions) {
-        this.arena = arena;
+    ArrowExporter(RegionLedger ledger, SchemaRegistry schemas, java.util.function.Function<AllocationManager, ArrowSession.PythonRegion> pythonRegions) {
+        this.ledger = ledger;
         this.schemas = schemas;
         this.pythonRegions = pythonRegions;
     }
@@ -143,15 +143,15 @@ final class ArrowExporter {
                 if (!ok) {
                     for (RegionLedger.Region r : x.regions) {
                         if (r != null) {
-                            arena.free(r); // a shared region's free drops the bridge's reference
+                            ledger.free(r); // a shared region's free drops the bridge's reference
                         }
                     }
                     x.releaseForwarded();
                 } else {
                     for (RegionLedger.Region r : x.regions) {
                         if (r != null) {
-                            arena.addPeerHold(r);
-                            journal.held(arena, r);
+                            ledger.addPeerHold(r);
+                            journal.held(ledger, r);
                         }
                     }
                     if (!x.forwarded.isEmpty()) {
@@ -250,7 +250,7 @@ final class ArrowExporter {
             int copyIndex = -1;
             if (total > 0 || x.regions.isEmpty()) {
                 try {
-                    x.region = arena.allocate(total);
+                    x.region = ledger.allocate(total);
                 } catch (IOException e) {
                     throw new UncheckedIOException("cannot allocate " + total + " bytes in the Java payload arena: "
                             + e.getMessage(), e);
@@ -291,7 +291,7 @@ final class ArrowExporter {
             if (!ok) {
                 for (RegionLedger.Region r : x.regions) {
                     if (r != null) {
-                        arena.free(r);
+                        ledger.free(r);
                     }
                 }
                 x.releaseForwarded();
@@ -315,7 +315,7 @@ final class ArrowExporter {
             shared.retain(block);
             RegionLedger.Region region;
             try {
-                region = arena.holdShared(block, block.offset, block.length, () -> shared.free(block));
+                region = ledger.holdShared(block, block.offset, block.length, () -> shared.free(block));
             } catch (IOException e) {
                 region = null; // cannot publish: copy instead
             } catch (RuntimeException e) {
@@ -398,7 +398,7 @@ final class ArrowExporter {
                 total += align(buf.readableBytes());
             }
             try {
-                x.region = arena.allocate(total);
+                x.region = ledger.allocate(total);
             } catch (IOException e) {
                 throw new UncheckedIOException("cannot allocate " + total + " bytes in the Java payload arena: "
                         + e.getMessage(), e);

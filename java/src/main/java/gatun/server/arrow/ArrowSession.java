@@ -48,7 +48,7 @@ public final class ArrowSession implements AutoCloseable {
     private final RegionReleases releases;
     private final SchemaRegistry schemas = new SchemaRegistry();
     private final PeerSegments peerSegments;
-    private final RegionLedger arena;
+    private final RegionLedger ledger;
     private final ArrowExporter exporter;
     /** Imports in flight, so a concurrent close cannot be missed: guarded by this. */
     private volatile boolean closed;
@@ -83,9 +83,9 @@ public final class ArrowSession implements AutoCloseable {
         this.seg = seg;
         this.allocator = allocator;
         this.releases = new RegionReleases(seg);
-        this.arena = new RegionLedger(seg);
+        this.ledger = new RegionLedger(seg);
         this.peerSegments = new PeerSegments(seg);
-        this.exporter = new ArrowExporter(arena, schemas, wrapped::get);
+        this.exporter = new ArrowExporter(ledger, schemas, wrapped::get);
     }
 
     /** @return the allocator Python's buffers belong to */
@@ -108,9 +108,9 @@ public final class ArrowSession implements AutoCloseable {
         return schemas.define(def);
     }
 
-    /** @return the Java-owned arena (Java -&gt; Python) */
-    public RegionLedger arena() {
-        return arena;
+    /** @return the session's RegionLedger: the regions Java described to Python and their holds */
+    public RegionLedger ledger() {
+        return ledger;
     }
 
     // ------------------------------------------------------------- import
@@ -445,7 +445,7 @@ public final class ArrowSession implements AutoCloseable {
      * @return notices read
      */
     public int drainPeerReleases() {
-        return arena.drainRing(this::acknowledged);
+        return ledger.drainRing(this::acknowledged);
     }
 
     /** Actions waiting for Python to read an answer, by acknowledgement notice; guarded by itself. */
@@ -511,6 +511,6 @@ public final class ArrowSession implements AutoCloseable {
         }
         runAll(left); // Python reads nothing more: the holds go back
         flushReleases();
-        arena.close();
+        ledger.close();
     }
 }

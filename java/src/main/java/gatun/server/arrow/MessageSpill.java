@@ -110,21 +110,21 @@ public final class MessageSpill {
 
     /**
      * Copies a finished response too large for the slot into a new region of
-     * {@code arena} and counts Python's hold on it.
+     * {@code ledger} and counts Python's hold on it.
      *
-     * @param arena the session's Java arena
+     * @param ledger the session's RegionLedger
      * @param message the finished response (position to limit)
      * @return the region; describe it to Python with {@link #envelope}
      * @throws IOException if the arena cannot create a segment for it
      * @throws IllegalArgumentException if it exceeds the largest region
      */
-    public static RegionLedger.Region spill(RegionLedger arena, ByteBuffer message) throws IOException {
+    public static RegionLedger.Region spill(RegionLedger ledger, ByteBuffer message) throws IOException {
         int length = message.remaining();
         if (length > ControlSegment.MAX_SEGMENT_SIZE) {
             throw new IllegalArgumentException("a response of " + length + " bytes exceeds the largest message ("
                     + ControlSegment.MAX_SEGMENT_SIZE + " bytes, one arena segment); return it in parts");
         }
-        RegionLedger.Region r = arena.allocate(length);
+        RegionLedger.Region r = ledger.allocate(length);
         try {
             if (message.hasArray()) {
                 r.mapping().put(r.offset(), message.array(), message.arrayOffset() + message.position(), length);
@@ -132,10 +132,10 @@ public final class MessageSpill {
                 r.mapping().slice(r.offset(), length).put(message.duplicate());
             }
         } catch (RuntimeException e) {
-            arena.free(r);
+            ledger.free(r);
             throw e;
         }
-        arena.addPeerHold(r);
+        ledger.addPeerHold(r);
         return r;
     }
 

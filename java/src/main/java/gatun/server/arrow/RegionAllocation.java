@@ -16,10 +16,10 @@ final class RegionAllocation extends ForeignAllocation {
     private final Segment mapping;
     private final Cleaner.Cleanable release;
 
-    RegionAllocation(Segment mapping, long offset, long length, long handle, RegionReleases queue) {
+    RegionAllocation(Segment mapping, long offset, long length, long handle, RegionReleases releases) {
         super(length, mapping.address() + offset);
         this.mapping = mapping;
-        this.release = Reclaimer.register(this, new Release(queue, handle));
+        this.release = Reclaimer.register(this, new Release(releases, handle));
     }
 
     /** @return the mapping this region lies in */
@@ -39,10 +39,10 @@ final class RegionAllocation extends ForeignAllocation {
     }
 
     /** The notice, queued once; refers to nothing that keeps the allocation reachable. */
-    private record Release(RegionReleases queue, long handle) implements Runnable {
+    private record Release(RegionReleases releases, long handle) implements Runnable {
         @Override
         public void run() {
-            queue.add(handle, 1);
+            releases.add(handle, 1);
         }
     }
 }

@@ -381,7 +381,7 @@ public final class Dispatcher {
                         + "Session:\n"
                         + "  current_objects: " + registry.size() + "\n"
                         + "  resolutions_cached: " + resolver.cacheSize() + "\n"
-                        + "  arena_regions: " + (arrow == null ? 0 : arrow.arena().liveRegions()) + "\n";
+                        + "  arena_regions: " + (arrow == null ? 0 : arrow.ledger().liveRegions()) + "\n";
             case Action.DefineSchema:
                 requireArrow(action).defineSchema(guard(r::schema));
                 return null;

@@ -35,7 +35,7 @@ public final class ResponseJournal {
     private ObjectRegistry[] registries = new ObjectRegistry[16];
     private int idCount;
     private final ArrayList<RegionLedger.Region> regions = new ArrayList<>();
-    private final ArrayList<RegionLedger> arenas = new ArrayList<>();
+    private final ArrayList<RegionLedger> ledgers = new ArrayList<>();
     /**
      * Beside each entry of {@code regions} (which is then null): an action of
      * the message being built, run once Python has read it.
@@ -75,11 +75,11 @@ public final class ResponseJournal {
     /**
      * Records a peer hold counted for the message being built.
      *
-     * @param arena the session arena
+     * @param ledger the session's RegionLedger
      * @param region the region held
      */
-    public void held(RegionLedger arena, RegionLedger.Region region) {
-        arenas.add(arena);
+    public void held(RegionLedger ledger, RegionLedger.Region region) {
+        ledgers.add(ledger);
         regions.add(region);
         acks.add(null);
     }
@@ -98,7 +98,7 @@ public final class ResponseJournal {
      * @param alsoIfDropped whether to run it when the message is dropped
      */
     public void onAcknowledged(Runnable action, boolean alsoIfDropped) {
-        arenas.add(null);
+        ledgers.add(null);
         regions.add(null);
         acks.add(new Acknowledgement(action, alsoIfDropped));
     }
@@ -180,7 +180,7 @@ public final class ResponseJournal {
         for (int i = regions.size() - 1; i >= regionMark; i--) {
             Acknowledgement a = acks.get(i);
             if (a == null) {
-                arenas.get(i).peerReleased(regions.get(i).handle(), 1);
+                ledgers.get(i).peerReleased(regions.get(i).handle(), 1);
             } else if (a.alsoIfDropped()) {
                 runQuietly(a.action());
             }
@@ -197,7 +197,7 @@ public final class ResponseJournal {
         idCount = idMark;
         int regionMark = (int) mark;
         regions.subList(regionMark, regions.size()).clear();
-        arenas.subList(regionMark, arenas.size()).clear();
+        ledgers.subList(regionMark, ledgers.size()).clear();
         acks.subList(regionMark, acks.size()).clear();
     }
 }

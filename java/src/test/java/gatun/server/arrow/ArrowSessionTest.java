@@ -740,7 +740,7 @@ class ArrowSessionTest {
                 assertEquals(0, d.buffers(i).offset() % 64);
                 assertTrue(d.buffers(i).offset() + d.buffers(i).length() <= r.length());
             }
-            assertEquals(1, session.arena().liveRegions());
+            assertEquals(1, session.ledger().liveRegions());
             // The second value with the same schema carries no definition.
             FlatBufferBuilder b2 = new FlatBufferBuilder(1024);
             b2.finish(session.exportValue(b2, src.getVector("x")));
@@ -751,7 +751,7 @@ class ArrowSessionTest {
             b3.finish(session.exportValue(b3, src));
             assertNotNull(Value.getRootAsValue(b3.dataBuffer()).schema(),
                     "until Python has read a definition, every value carries it (another lane may be read first)");
-            assertEquals(3, session.arena().liveRegions());
+            assertEquals(3, session.ledger().liveRegions());
             // Python sends its next message on the lane: it has read the definitions.
             gatun.server.dispatch.ResponseJournal journal = gatun.server.dispatch.ResponseJournal.current();
             journal.delivered(0);
@@ -760,8 +760,8 @@ class ArrowSessionTest {
             b4.finish(session.exportValue(b4, src));
             assertNull(Value.getRootAsValue(b4.dataBuffer()).schema(), "a schema Python has read is not sent again");
             journal.delivered(0);
-            session.arena().peerReleased(Value.getRootAsValue(b4.dataBuffer()).arrow().regions(0).handle(), 1);
-            assertEquals(3, session.arena().liveRegions());
+            session.ledger().peerReleased(Value.getRootAsValue(b4.dataBuffer()).arrow().regions(0).handle(), 1);
+            assertEquals(3, session.ledger().liveRegions());
             // Python releases them.
             int ring = ControlSegment.RING_PY_TO_JAVA_OFFSET;
             long head = seg.releaseRing(ring).head();
@@ -769,7 +769,7 @@ class ArrowSessionTest {
             seg.releaseRing(ring).write(head + 1, v2.arrow().regions(0).handle(), 1);
             seg.releaseRing(ring).setHead(head + 2);
             assertEquals(2, session.drainPeerReleases());
-            assertEquals(1, session.arena().liveRegions());
+            assertEquals(1, session.ledger().liveRegions());
             // Import the copy back, treating the Java segment as Python's (same file).
             seg.directory().publish(1, 2, 0, 1, 1, seg.directory().size(32), -1, seg.directory().name(32));
             Desc back = new Desc();

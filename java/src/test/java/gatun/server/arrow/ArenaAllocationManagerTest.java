@@ -19,7 +19,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /** The bridge allocator's arena allocation manager and the in-place export path. */
-class ArenaAllocatorTest {
+class ArenaAllocationManagerTest {
     private Arena arena;
     private BufferAllocator allocator;
 
