@@ -41,7 +41,7 @@ import org.apache.arrow.vector.types.pojo.Schema;
  */
 public final class ArrowSession implements AutoCloseable {
     /** Most rows in one batch (Java vector lengths are {@code int}). */
-    public static final long MAX_ROWS = Integer.MAX_VALUE;
+    public static final long MAX_ROWS = DescriptorReader.MAX_ROWS;
 
     private final ControlSegment seg;
     private final BufferAllocator allocator;
@@ -178,63 +178,19 @@ public final class ArrowSession implements AutoCloseable {
             if (defined == null) {
                 throw new IllegalArgumentException("unknown schema id " + schemaId + " (define it first)");
             }
-            long length = d.length();
-            if (length < 0 || length > MAX_ROWS) {
-                throw new IllegalArgumentException("batch length " + length + " is outside 0.." + MAX_ROWS);
-            }
-            // Dictionary-encoded columns are laid out as their indices.
+            DescriptorReader.Checked checked = DescriptorReader.check(d, regions, defined);
             Schema schema = defined.schema();
-            List<Field> layout = defined.layout();
-            DescriptorReader.Parts main = DescriptorReader.Parts.of(d);
-            List<ArrowFieldNode> nodes = DescriptorReader.readNodes(main, layout);
-            DescriptorReader.checkTopLevelLengths(layout, nodes, length);
-            List<Long> variadic = DescriptorReader.readVariadic(main);
-            long[][] buffers = DescriptorReader.readBuffers(main, regions, layout, variadic);
-            DescriptorReader.checkBufferSizes(layout, nodes, buffers, variadic, new int[3]);
-            List<Dictionaries.Entry> expected = defined.dictionaries();
-            int n = DescriptorReader.count(d.dictionariesLength(), "dictionaries", 1 << 16);
-            if (n != expected.size()) {
-                throw new IllegalArgumentException("descriptor has " + n + " dictionaries, the schema has "
-                        + expected.size() + " dictionary-encoded columns");
-            }
-            List<Object[]> dictionaryParts = new ArrayList<>(n);
-            gatun.protocol.DictionaryBatch db = new gatun.protocol.DictionaryBatch();
-            for (int i = 0; i < n; i++) {
-                d.dictionaries(db, i);
-                Dictionaries.Entry e = expected.get(i);
-                if (db.id() != e.id()) {
-                    throw new IllegalArgumentException("dictionary " + i + " has id " + db.id() + ", column "
-                            + e.path() + " uses dictionary id " + e.id());
-                }
-                if (db.isDelta()) {
-                    throw new IllegalArgumentException("dictionary " + e.id() + ": delta dictionaries are not "
-                            + "supported; send the whole dictionary");
-                }
-                long dictLength = db.length();
-                if (dictLength < 0 || dictLength > MAX_ROWS) {
-                    throw new IllegalArgumentException("dictionary " + e.id() + " length " + dictLength
-                            + " is outside 0.." + MAX_ROWS);
-                }
-                List<Field> valueLayout = defined.valueLayouts().get(i);
-                DescriptorReader.Parts parts = DescriptorReader.Parts.of(db);
-                List<ArrowFieldNode> dn = DescriptorReader.readNodes(parts, valueLayout);
-                DescriptorReader.checkTopLevelLengths(valueLayout, dn, dictLength);
-                List<Long> dv = DescriptorReader.readVariadic(parts);
-                long[][] dbufs = DescriptorReader.readBuffers(parts, regions, valueLayout, dv);
-                DescriptorReader.checkBufferSizes(valueLayout, dn, dbufs, dv, new int[3]);
-                dictionaryParts.add(new Object[] {e, dictLength, dn, dv, dbufs});
-            }
             peerSegments.map(regions);
             wrap(regions);
-            ArrowRecordBatch batch = recordBatch((int) length, nodes, buffers, variadic, regions);
+            DescriptorReader.Part main = checked.batch();
+            ArrowRecordBatch batch = recordBatch((int) main.length(), main.nodes(), main.buffers(), main.variadic(),
+                    regions);
             made.add(batch);
-            List<ArrowDictionaryBatch> dictionaries = new ArrayList<>(n);
-            for (Object[] part : dictionaryParts) {
-                @SuppressWarnings("unchecked")
-                ArrowRecordBatch values = recordBatch((int) (long) (Long) part[1], (List<ArrowFieldNode>) part[2],
-                        (long[][]) part[4], (List<Long>) part[3], regions);
-                ArrowDictionaryBatch dictionary = new ArrowDictionaryBatch(((Dictionaries.Entry) part[0]).id(),
-                        values, false);
+            List<ArrowDictionaryBatch> dictionaries = new ArrayList<>(checked.dictionaries().size());
+            for (DescriptorReader.Part part : checked.dictionaries()) {
+                ArrowRecordBatch values = recordBatch((int) part.length(), part.nodes(), part.buffers(),
+                        part.variadic(), regions);
+                ArrowDictionaryBatch dictionary = new ArrowDictionaryBatch(part.dictionaryId(), values, false);
                 made.add(dictionary);
                 dictionaries.add(dictionary);
             }

@@ -81,6 +81,87 @@ final class DescriptorReader {
         }
     }
 
+    /** Most rows in one batch (Java vector lengths are {@code int}). */
+    static final long MAX_ROWS = Integer.MAX_VALUE;
+
+    /**
+     * A record batch or dictionary batch of a descriptor, read and checked:
+     * what a loader needs, every buffer inside its region.
+     *
+     * @param dictionaryId the dictionary's id (-1 for the record batch)
+     * @param length rows
+     * @param nodes field nodes
+     * @param variadic variadic buffer counts
+     * @param buffers {region index, offset, length} per buffer
+     */
+    record Part(long dictionaryId, long length, List<ArrowFieldNode> nodes, List<Long> variadic, long[][] buffers) {
+    }
+
+    /**
+     * A descriptor checked against its schema.
+     *
+     * @param batch the record batch
+     * @param dictionaries the dictionaries of its dictionary-encoded columns, in schema order
+     */
+    record Checked(Part batch, List<Part> dictionaries) {
+    }
+
+    /**
+     * Reads and checks a whole descriptor against its schema before any
+     * shared memory is touched: row counts, nodes, buffers inside their
+     * regions and long enough for their rows, and each dictionary batch
+     * against the column that uses it.
+     *
+     * @param d the descriptor
+     * @param regions its regions, as {@link #readRegions} read them
+     * @param defined the schema it names
+     * @return the parts a loader needs
+     */
+    static Checked check(BatchDescriptor d, Region[] regions, SchemaRegistry.Defined defined) {
+        long length = d.length();
+        if (length < 0 || length > MAX_ROWS) {
+            throw new IllegalArgumentException("batch length " + length + " is outside 0.." + MAX_ROWS);
+        }
+        // Dictionary-encoded columns are laid out as their indices.
+        Part batch = part(-1, length, Parts.of(d), regions, defined.layout());
+        List<Dictionaries.Entry> expected = defined.dictionaries();
+        int n = count(d.dictionariesLength(), "dictionaries", 1 << 16);
+        if (n != expected.size()) {
+            throw new IllegalArgumentException("descriptor has " + n + " dictionaries, the schema has "
+                    + expected.size() + " dictionary-encoded columns");
+        }
+        List<Part> dictionaries = new ArrayList<>(n);
+        gatun.protocol.DictionaryBatch db = new gatun.protocol.DictionaryBatch();
+        for (int i = 0; i < n; i++) {
+            d.dictionaries(db, i);
+            Dictionaries.Entry e = expected.get(i);
+            if (db.id() != e.id()) {
+                throw new IllegalArgumentException("dictionary " + i + " has id " + db.id() + ", column "
+                        + e.path() + " uses dictionary id " + e.id());
+            }
+            if (db.isDelta()) {
+                throw new IllegalArgumentException("dictionary " + e.id() + ": delta dictionaries are not "
+                        + "supported; send the whole dictionary");
+            }
+            long dictLength = db.length();
+            if (dictLength < 0 || dictLength > MAX_ROWS) {
+                throw new IllegalArgumentException("dictionary " + e.id() + " length " + dictLength
+                        + " is outside 0.." + MAX_ROWS);
+            }
+            dictionaries.add(part(e.id(), dictLength, Parts.of(db), regions, defined.valueLayouts().get(i)));
+        }
+        return new Checked(batch, dictionaries);
+    }
+
+    private static Part part(long id, long length, Parts parts, Region[] regions, List<Field> layout) {
+        List<ArrowFieldNode> nodes = readNodes(parts, layout);
+        checkTopLevelLengths(layout, nodes, length);
+        List<Long> variadic = readVariadic(parts);
+        long[][] buffers = readBuffers(parts, regions, layout, variadic);
+        checkBufferSizes(layout, nodes, buffers, variadic, new int[3]);
+        return new Part(id, length, nodes, variadic, buffers);
+    }
+
     static int count(int n, String what, int max) {
         if (n < 0 || n > max) {
             throw new ProtocolException("descriptor has " + Integer.toUnsignedString(n) + " " + what
@@ -146,7 +227,7 @@ final class DescriptorReader {
             d.node(node, i);
             long len = node.length();
             long nulls = node.nullCount();
-            if (len < 0 || len > ArrowSession.MAX_ROWS || nulls < 0 || nulls > len) {
+            if (len < 0 || len > MAX_ROWS || nulls < 0 || nulls > len) {
                 throw new IllegalArgumentException("field node " + i + " (length " + len + ", null count " + nulls
                         + ") is out of range");
             }

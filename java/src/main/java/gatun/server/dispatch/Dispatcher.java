@@ -2,8 +2,6 @@ package gatun.server.dispatch;
 
 import static gatun.server.dispatch.RequestReader.action;
 import static gatun.server.dispatch.RequestReader.argsLength;
-import static gatun.server.dispatch.RequestReader.batchItem;
-import static gatun.server.dispatch.RequestReader.batchLength;
 import static gatun.server.dispatch.RequestReader.guard;
 import static gatun.server.dispatch.RequestReader.malformed;
 import static gatun.server.dispatch.RequestReader.objectId;
@@ -11,7 +9,6 @@ import static gatun.server.dispatch.RequestReader.releaseId;
 import static gatun.server.dispatch.RequestReader.releaseIdsLength;
 import static gatun.server.dispatch.RequestReader.requireText;
 import static gatun.server.dispatch.RequestReader.returnObjectRef;
-import static gatun.server.dispatch.RequestReader.stopOnError;
 
 import com.google.flatbuffers.FlatBufferBuilder;
 import gatun.protocol.Action;
@@ -67,6 +64,7 @@ public final class Dispatcher {
     private final Callbacks callbacks;
     private final ClassLoading classes;
     private final Responses responses;
+    private final BatchRunner batches;
     private final CallbackMessages callbackMessages;
 
     /**
@@ -114,6 +112,7 @@ public final class Dispatcher {
         this.liveSessions = liveSessions;
         this.classes = new ClassLoading(policy);
         this.responses = new Responses(metrics);
+        this.batches = new BatchRunner(this, metrics, responses);
         this.callbackMessages = new CallbackMessages(registry, policy, metrics);
     }
 
@@ -208,13 +207,12 @@ public final class Dispatcher {
      * Runs one request; sets {@code s.failed[depth]} if it answered with an error.
      * {@code scope} is the enclosing batch's (null outside a batch).
      */
-    private int run(FlatBufferBuilder b, Request r, DispatchScratch s, int depth, BatchScope scope,
-                    int replyBudget) {
+    int run(FlatBufferBuilder b, Request r, DispatchScratch s, int depth, BatchScope scope, int replyBudget) {
         metrics.requests.increment();
         try {
             int action = action(r);
             if (action == Action.Batch) {
-                return batch(b, r, s, depth, replyBudget);
+                return batches.run(b, r, s, depth, replyBudget);
             }
             Object result = execute(r, action, s);
             // A created object is always a reference: Python holds a proxy to it; so is a received batch.
@@ -257,50 +255,6 @@ public final class Dispatcher {
             s.failed[depth] = true;
             return responses.error(b, t);
         }
-    }
-
-    /** Runs a batch's items; stops before an item once the replies take {@code replyBudget} bytes. */
-    private int batch(FlatBufferBuilder b, Request r, DispatchScratch s, int depth, int replyBudget) {
-        if (depth >= MAX_BATCH_DEPTH) {
-            throw new ProtocolException("batches nested deeper than " + MAX_BATCH_DEPTH);
-        }
-        releaseIds(r, s);
-        int n = batchLength(r);
-        boolean stopOnError = stopOnError(r);
-        int itemDepth = depth + 1;
-        int[] items = s.replies(itemDepth, n);
-        s.failed[itemDepth] = false;
-        BatchScope scope = s.scope(itemDepth);
-        Request item = s.item(itemDepth);
-        int answered = 0;
-        for (int i = 0; i < n; i++) {
-            if (s.failed[itemDepth] && stopOnError) {
-                releaseSkippedBatch(r, item, i);
-                metrics.requests.increment();
-                if (scope.skipped < 0) {
-                    scope.skipped = responses.error(b, "java.util.concurrent.CancellationException",
-                            "skipped after an earlier error", "");
-                } else {
-                    metrics.errors.increment();
-                }
-                items[answered++] = scope.skipped;
-                continue;
-            }
-            if (i > 0 && b.offset() + 4 * i > replyBudget) {
-                break; // not run: the reply lists the items before it, and Python sends the rest again
-            }
-            Request sub;
-            try {
-                sub = batchItem(r, item, i);
-            } catch (ProtocolException e) {
-                metrics.requests.increment();
-                items[answered++] = responses.error(b, e);
-                s.failed[itemDepth] = true;
-                continue;
-            }
-            items[answered++] = run(b, sub, s, itemDepth, scope, replyBudget);
-        }
-        return Responses.batch(b, items, answered);
     }
 
     private Object execute(Request r, int action, DispatchScratch s) throws Throwable {
@@ -467,7 +421,7 @@ public final class Dispatcher {
     }
 
     /** A SendArrowBatch skipped inside a batch still owes a Release for each of its regions. */
-    private void releaseSkippedBatch(Request r, Request item, int i) {
+    void releaseSkippedBatch(Request r, Request item, int i) {
         if (arrow == null) {
             return;
         }
@@ -512,7 +466,7 @@ public final class Dispatcher {
 
     // --------------------------------------------------------------- helpers
 
-    private void releaseIds(Request r, DispatchScratch s) {
+    void releaseIds(Request r, DispatchScratch s) {
         int n = releaseIdsLength(r);
         for (int i = 0; i < n; i++) {
             registry.release(releaseId(r, i), s.ctx.id);
