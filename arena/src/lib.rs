@@ -7,15 +7,15 @@
 //! constants both processes share (generated from `schemas/layout.toml`;
 //! the bridge re-exports it as `gatun_bridge::layout`).
 
+pub mod arena;
 pub mod import;
 pub mod layout;
-pub mod arena;
 pub mod segment;
 pub mod shm_layout;
 pub mod text_as_bytes;
 
+pub use arena::{AllocError, Arena, ArenaConfig, Region, RegionHandle, ALIGNMENT};
 pub use import::{build_batch, IpcParts};
 pub use layout::{check_schema, flatten, has_dictionaries, FlatBatch, LayoutError};
-pub use arena::{AllocError, Arena, ArenaConfig, Region, RegionHandle, ALIGNMENT};
 pub use segment::{Segment, SegmentError, SegmentLocator, VacatedSegment, MAX_SEGMENT_SIZE};
 pub use text_as_bytes::strings_as_binary;
