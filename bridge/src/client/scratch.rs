@@ -137,21 +137,7 @@ impl PooledScratch<'_> {
         interrupt: &mut dyn Interrupt,
         callbacks: &mut dyn CallbackHandler,
     ) -> Result<()> {
-        self.acknowledge();
-        let scratch = self.scratch.as_mut().expect("scratch held");
-        let request = match &scratch.spill_builder {
-            Some(b) => b.finished_data(),
-            None => scratch.builder.finished_data(),
-        };
-        send_and_copy(
-            lane,
-            request,
-            (&mut scratch.response, &mut scratch.spilled),
-            interrupt,
-            callbacks,
-        )?;
-        self.unacked = lane.take_unacked().map(|seq| (lane.index, seq));
-        Ok(())
+        self.send(lane, interrupt, callbacks, false)
     }
 
     /// As [`exchange`](Self::exchange), for the request in `self.assembled`
@@ -162,11 +148,29 @@ impl PooledScratch<'_> {
         interrupt: &mut dyn Interrupt,
         callbacks: &mut dyn CallbackHandler,
     ) -> Result<()> {
+        self.send(lane, interrupt, callbacks, true)
+    }
+
+    /// Both exchanges: acknowledges the previous answer (it is about to be
+    /// overwritten), sends the request, and keeps the new answer's
+    /// acknowledgement for when it has been decoded.
+    fn send(
+        &mut self,
+        lane: &mut LaneGuard<'_>,
+        interrupt: &mut dyn Interrupt,
+        callbacks: &mut dyn CallbackHandler,
+        assembled: bool,
+    ) -> Result<()> {
         self.acknowledge();
         let scratch = self.scratch.as_mut().expect("scratch held");
+        let request = match (&scratch.spill_builder, assembled) {
+            (_, true) => &scratch.assembled[..],
+            (Some(b), false) => b.finished_data(),
+            (None, false) => scratch.builder.finished_data(),
+        };
         send_and_copy(
             lane,
-            &scratch.assembled,
+            request,
             (&mut scratch.response, &mut scratch.spilled),
             interrupt,
             callbacks,
