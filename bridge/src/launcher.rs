@@ -22,13 +22,10 @@ use crate::error::{BridgeError, Result};
 pub const MIN_JAVA_VERSION: u32 = 17;
 
 /// Flags the server always needs: Arrow's memory module reads
-/// `java.nio.Buffer.address`; `java.lang`/`java.util` let field access reach
-/// JDK internals as Py4J users expect.
-pub const REQUIRED_JVM_FLAGS: [&str; 3] = [
-    "--add-opens=java.base/java.nio=ALL-UNNAMED",
-    "--add-opens=java.base/java.lang=ALL-UNNAMED",
-    "--add-opens=java.base/java.util=ALL-UNNAMED",
-];
+/// `java.nio.Buffer.address`. Nothing else of `java.base` is opened: an open
+/// `java.lang` let `setAccessible` reach `Shutdown.halt0` (the class policy
+/// refuses that too, but the JDK's own module boundary is the first line).
+pub const REQUIRED_JVM_FLAGS: [&str; 1] = ["--add-opens=java.base/java.nio=ALL-UNNAMED"];
 
 /// The server's initial heap when nobody chose a heap size. The JVM's own
 /// default is 1/64 of the machine's memory (384 MiB on a 24 GiB machine),
