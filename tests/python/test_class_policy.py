@@ -36,44 +36,44 @@ def _still_alive(client: gatun.GatunClient) -> None:
 @pytest.mark.parametrize("xml", [PROCESS_XML, EXIT_XML], ids=["process", "exit"])
 def test_xml_decoder_is_denied(guarded: gatun.GatunClient, xml: bytes) -> None:
     stream = guarded.jvm.java.io.ByteArrayInputStream(xml)
-    with pytest.raises(JavaSecurityException, match="java.beans.XMLDecoder"):
+    with pytest.raises(JavaSecurityException, match=r"java\.beans\.XMLDecoder"):
         guarded.jvm.java.beans.XMLDecoder(stream).readObject()
-    with pytest.raises(JavaSecurityException, match="java.beans"):
+    with pytest.raises(JavaSecurityException, match=r"java\.beans"):
         guarded.jvm.java.lang.Class.forName("java.beans.XMLDecoder")
     _still_alive(guarded)
 
 
 def test_jshell_is_denied(guarded: gatun.GatunClient) -> None:
-    with pytest.raises(JavaSecurityException, match="jdk.jshell"):
+    with pytest.raises(JavaSecurityException, match=r"jdk\.jshell"):
         guarded.jvm.jdk.jshell.JShell.builder().executionEngine("local").build()
     _still_alive(guarded)
 
 
 def test_shutdown_halt_is_denied_however_reached(guarded: gatun.GatunClient) -> None:
-    Class = guarded.jvm.java.lang.Class
-    with pytest.raises(JavaSecurityException, match="java.lang.Shutdown"):
-        Class.forName("java.lang.Shutdown")
-    loader = Class.forName("java.lang.String").getClassLoader() or (
+    klass = guarded.jvm.java.lang.Class
+    with pytest.raises(JavaSecurityException, match=r"java\.lang\.Shutdown"):
+        klass.forName("java.lang.Shutdown")
+    loader = klass.forName("java.lang.String").getClassLoader() or (
         guarded.jvm.java.lang.ClassLoader.getSystemClassLoader()
     )
-    with pytest.raises(JavaSecurityException, match="java.lang.Shutdown"):
+    with pytest.raises(JavaSecurityException, match=r"java\.lang\.Shutdown"):
         loader.loadClass("java.lang.Shutdown")
     # Opening any private member of a JDK class is refused too.
-    private = Class.forName("java.lang.String").getDeclaredMethod("isLatin1")
-    with pytest.raises(JavaSecurityException, match="accessible"):
+    private = klass.forName("java.lang.String").getDeclaredMethod("isLatin1")
+    with pytest.raises(JavaSecurityException, match=r"accessible"):
         private.setAccessible(True)
-    with pytest.raises(JavaSecurityException, match="accessible"):
+    with pytest.raises(JavaSecurityException, match=r"accessible"):
         private.trySetAccessible()
     _still_alive(guarded)
 
 
 def test_raw_memory_is_denied(guarded: gatun.GatunClient) -> None:
-    Class = guarded.jvm.java.lang.Class
-    with pytest.raises(JavaSecurityException, match="sun.misc.Unsafe"):
-        Class.forName("sun.misc.Unsafe")
-    with pytest.raises(JavaSecurityException, match="sun.misc.Unsafe"):
+    klass = guarded.jvm.java.lang.Class
+    with pytest.raises(JavaSecurityException, match=r"sun\.misc\.Unsafe"):
+        klass.forName("sun.misc.Unsafe")
+    with pytest.raises(JavaSecurityException, match=r"sun\.misc\.Unsafe"):
         guarded.jvm.sun.misc.Unsafe.getUnsafe()
-    with pytest.raises(JavaSecurityException, match="MemoryUtil"):
+    with pytest.raises(JavaSecurityException, match=r"MemoryUtil"):
         guarded.jvm.org.apache.arrow.memory.util.MemoryUtil.putLong(8, 1)
     _still_alive(guarded)
 
@@ -81,12 +81,12 @@ def test_raw_memory_is_denied(guarded: gatun.GatunClient) -> None:
 def test_the_policy_holds_in_batches_and_async(guarded: gatun.GatunClient) -> None:
     with guarded.batch() as b:
         r = b.call_static("java.lang.Class", "forName", "java.lang.Shutdown")
-    with pytest.raises(JavaSecurityException, match="java.lang.Shutdown"):
+    with pytest.raises(JavaSecurityException, match=r"java\.lang\.Shutdown"):
         r.get()
 
     async def attempt() -> None:
         async with await gatun.aconnect() as ac:
-            with pytest.raises(JavaSecurityException, match="jdk.jshell"):
+            with pytest.raises(JavaSecurityException, match=r"jdk\.jshell"):
                 await ac.invoke_static_method("jdk.jshell.JShell", "create")
 
     asyncio.run(attempt())
@@ -101,5 +101,5 @@ def test_what_the_policy_leaves_alone(guarded: gatun.GatunClient) -> None:
     memory = guarded.jvm.java.lang.management.ManagementFactory.getMemoryMXBean()
     assert memory.getHeapMemoryUsage().getUsed() > 0
     server = guarded.jvm.java.lang.management.ManagementFactory
-    with pytest.raises(JavaSecurityException, match="MBeanServer"):
+    with pytest.raises(JavaSecurityException, match=r"MBeanServer"):
         server.getPlatformMBeanServer().getMBeanCount()
