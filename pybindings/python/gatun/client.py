@@ -43,6 +43,8 @@ class GatunClient(UpstreamCalls):
         #: Arrow arena size requested through ``connect(memory=...)``, in bytes.
         self.memory = memory
         self._jvm = JVMView(self)
+        # Class name -> the Python protocol its objects follow (JavaObject._kind).
+        self._kinds: dict[str, str] = {}
         self._install_hooks()
 
     def _install_hooks(self) -> None:
