@@ -13,30 +13,39 @@ def test_a_map_is_a_mapping(client: gatun.GatunClient) -> None:
     m["a"] = 1
     m["b"] = [1, 2]
     m[3] = "three"
-    assert m["a"] == 1 and m[3] == "three"
+    assert m["a"] == 1
+    assert m[3] == "three"
     assert len(m) == 3
-    assert "a" in m and 3 in m and "z" not in m
+    assert "a" in m
+    assert 3 in m
+    assert "z" not in m
     assert list(m) == ["a", "b", 3]
     assert m.keys() == ["a", "b", 3]
     assert m.items() == [("a", 1), ("b", [1, 2]), (3, "three")]
     assert dict(m) == {"a": 1, "b": [1, 2], 3: "three"}
     del m["a"]
-    assert "a" not in m and len(m) == 2
+    assert "a" not in m
+    assert len(m) == 2
     with pytest.raises(KeyError):
         m["missing"]
     with pytest.raises(KeyError):
         del m["missing"]
     m["n"] = None  # a key mapped to null is there
-    assert m["n"] is None and "n" in m
+    assert m["n"] is None
+    assert "n" in m
     assert m.get("b") == [1, 2]  # Java's own methods still answer
     assert m.size() == 3
 
 
 def test_a_list_is_a_sequence(client: gatun.GatunClient) -> None:
     lst = client.jvm.java.util.ArrayList([10, 20, 30, 40])
-    assert lst[0] == 10 and lst[-1] == 40
-    assert lst[1:3] == [20, 30] and lst[::-2] == [40, 20]
-    assert len(lst) == 4 and 30 in lst and 50 not in lst
+    assert lst[0] == 10
+    assert lst[-1] == 40
+    assert lst[1:3] == [20, 30]
+    assert lst[::-2] == [40, 20]
+    assert len(lst) == 4
+    assert 30 in lst
+    assert 50 not in lst
     lst[-1] = 41
     assert list(lst) == [10, 20, 30, 41]
     with pytest.raises(IndexError):
@@ -47,8 +56,11 @@ def test_sets_and_iterators(client: gatun.GatunClient) -> None:
     s = client.jvm.java.util.TreeSet()
     for x in (3, 1, 2):
         s.add(x)
-    assert len(s) == 3 and 2 in s and 5 not in s
-    assert list(s) == [1, 2, 3] and set(s) == {1, 2, 3}
+    assert len(s) == 3
+    assert 2 in s
+    assert 5 not in s
+    assert list(s) == [1, 2, 3]
+    assert set(s) == {1, 2, 3}
     it = client.jvm.java.util.ArrayList(["x", "y"]).iterator()
     assert next(it) == "x"
     assert list(it) == ["y"]

@@ -125,7 +125,7 @@ class JavaObject(_native.ObjectRef):
         any other object, the Java method ``items()``."""
         if self._kind() == "map":
             flat = list(self._client.invoke_static_method(_VIEWS, "items", self))
-            return list(zip(flat[0::2], flat[1::2]))
+            return list(zip(flat[0::2], flat[1::2], strict=True))
         return self._client.invoke_method(self, "items")
 
     def __next__(self) -> Any:
@@ -258,7 +258,6 @@ class JavaObject(_native.ObjectRef):
             self._client.invoke_static_method(_ARRAY_CLASS, "set", self, position, value)
         else:
             self._client.invoke_method(self, "set", position, value)
-
 
     def __delitem__(self, key: Any) -> None:
         if self._kind() != "map":
