@@ -273,7 +273,9 @@ final class PendingHandshakes implements AutoCloseable {
             try {
                 p.channel.configureBlocking(true);
                 handler.hello(p.channel, p.body);
-            } catch (IOException | RuntimeException e) {
+            } catch (IOException | RuntimeException | LinkageError e) {
+                // LinkageError too (a host whose class path lacks what a session needs):
+                // this thread serves every later connection and must outlive one failure.
                 System.err.println("gatun: handshake failed: " + e);
                 closeQuietly(p.channel);
             }
