@@ -127,9 +127,8 @@ class HostedServerTest {
                 assertEquals(0, server.liveSessions());
                 assertFalse(Files.exists(socket));
                 assertFalse(Files.exists(hostDir));
-                IOException eof = assertThrows(IOException.class,
-                        () -> b.call(Wire.callStatic("java.lang.Math", "max", 2, 3)));
-                assertTrue(eof.getMessage().contains("closed"), eof.getMessage());
+                // EOF while waiting, or a broken pipe if the ring byte is written after the close
+                assertThrows(IOException.class, () -> b.call(Wire.callStatic("java.lang.Math", "max", 2, 3)));
             }
             server.awaitClosed(); // returns at once after close()
             server.close(); // idempotent
