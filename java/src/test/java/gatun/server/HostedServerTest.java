@@ -114,7 +114,7 @@ class HostedServerTest {
                 assertTrue(r.errorMessage.contains(Long.toString(list)), r.errorMessage);
 
                 // Ending session a (its socket's EOF) leaves b and the server serving.
-                a.close();
+                a.ch.close();
                 await(() -> server.liveSessions() == 1);
                 assertEquals(3L, b.call(Wire.callStatic("java.lang.Math", "max", 2, 3)).value);
                 try (Client c = new Client(server, dir.resolve("c"))) {
