@@ -188,6 +188,8 @@ public final class GatunServer implements AutoCloseable {
      *
      * @return the running server
      * @throws IOException if the directory or socket cannot be created
+     * @throws IllegalStateException if Arrow Java cannot reach native memory here
+     *         (the message names the missing {@code --add-opens} flag)
      */
     public static GatunServer startHosted() throws IOException {
         Path dir = Files.createTempDirectory(Path.of(System.getProperty("java.io.tmpdir")), "gatun-host-",
@@ -213,6 +215,7 @@ public final class GatunServer implements AutoCloseable {
      * @return the running server
      * @throws IllegalArgumentException if the token is not 32 hex characters or the path is empty
      * @throws IOException if the path exists, its parent is not a directory, or binding fails
+     * @throws IllegalStateException if Arrow Java cannot reach native memory here
      */
     public static GatunServer startHosted(String socketPath, String tokenHex) throws IOException {
         if (tokenHex == null || tokenHex.length() != 32 || !tokenHex.matches("[0-9a-fA-F]{32}")) {
@@ -229,6 +232,10 @@ public final class GatunServer implements AutoCloseable {
     }
 
     private static GatunServer startHosted(Path path, byte[] token, Path ownedDirectory) throws IOException {
+        String arrow = gatun.server.arrow.ArrowAccess.problem();
+        if (arrow != null) {
+            throw new IllegalStateException("cannot host the gatun server: " + arrow);
+        }
         Path parent = path.getParent();
         if (parent == null || !Files.isDirectory(parent)) {
             throw new NotDirectoryException("cannot create the gatun socket " + path + ": its parent " + parent
@@ -579,6 +586,14 @@ public final class GatunServer implements AutoCloseable {
         } catch (IOException | RuntimeException e) {
             System.err.println("gatun: handshake failed: " + e);
             closeQuietly(conn);
+        } catch (LinkageError e) {
+            // A class that cannot initialise here (Arrow without its
+            // --add-opens): refuse with the reason rather than leave the
+            // client waiting for a Welcome until its timeout.
+            String arrow = gatun.server.arrow.ArrowAccess.problem();
+            String reason = arrow != null ? arrow : "the session could not start: " + e;
+            System.err.println("gatun: handshake failed: " + reason);
+            refuse(conn, reason);
         }
     }
 
