@@ -640,6 +640,8 @@ public final class GatunServer implements AutoCloseable {
             id = random.nextLong();
         } while (id == 0 || sessions.containsKey(id));
         s = new Session(id, seg, this, (int) callbackLanes, fd >= 0 ? null : path);
+        ServerLog.SESSIONS.log(java.util.logging.Level.INFO, "session {0} started: Python pid {1}, {2} lanes",
+                new Object[] {Long.toUnsignedString(id, 16), String.valueOf(hello.pid), String.valueOf(lanes)});
         sessions.put(id, s);
         metrics.sessionsStarted.incrementAndGet();
         return s;
