@@ -96,7 +96,7 @@ def test_a_bad_output_is_refused_before_a_jvm_starts() -> None:
 
 def test_log_level_and_trace_reach_python(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO)
-    with gatun.connect(log_level="INFO", trace=True, output="logging") as client:
+    with gatun.connect(log_level="FINE", trace=True, output="logging") as client:
         assert client.jvm.java.lang.Math.max(3, 4) == 4
         _wait_for(
             lambda: any("resolved java.lang.Math.max" in r.getMessage() for r in caplog.records),

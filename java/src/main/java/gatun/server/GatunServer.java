@@ -38,9 +38,9 @@ import jdk.net.UnixDomainPrincipal;
  *
  * <p>Launched by the Rust core as
  * <pre>
- * java --add-opens=java.base/java.nio=ALL-UNNAMED --add-opens=java.base/java.lang=ALL-UNNAMED \
- *      --add-opens=java.base/java.util=ALL-UNNAMED [user options] \
- *      -cp gatun-server.jar[:user classpath] gatun.server.GatunServer --socket PATH [--exit-on-close]
+ * java --add-opens=java.base/java.nio=ALL-UNNAMED [user options] \
+ *      -cp gatun-server.jar[:user classpath] gatun.server.GatunServer --socket PATH [--exit-on-close] \
+ *      [--connection-file PATH]
  * </pre>
  * The first stdin line is the session token (32 lowercase hex characters); stdin
  * is then watched and its EOF halts the JVM. The token never travels in argv or
@@ -129,19 +129,23 @@ public final class GatunServer implements AutoCloseable {
      * @param args {@code --socket PATH [--exit-on-close]}
      */
     public static void main(String[] args) {
+        final String usage = "usage: GatunServer --socket PATH [--exit-on-close] [--connection-file PATH]";
         Path socket = null;
+        Path connectionFile = null;
         boolean exitOnClose = false;
         for (int i = 0; i < args.length; i++) {
             if (args[i].equals("--socket") && i + 1 < args.length) {
                 socket = Path.of(args[++i]);
             } else if (args[i].equals("--exit-on-close")) {
                 exitOnClose = true;
+            } else if (args[i].equals("--connection-file") && i + 1 < args.length) {
+                connectionFile = Path.of(args[++i]);
             } else {
-                fail("unknown argument " + args[i] + "; usage: GatunServer --socket PATH [--exit-on-close]");
+                fail("unknown argument " + args[i] + "; " + usage);
             }
         }
         if (socket == null) {
-            fail("missing --socket PATH; usage: GatunServer --socket PATH [--exit-on-close]");
+            fail("missing --socket PATH; " + usage);
         }
         byte[] token;
         try {
@@ -158,6 +162,14 @@ public final class GatunServer implements AutoCloseable {
             fail("cannot listen on " + socket + ": " + e);
         }
         Runtime.getRuntime().addShutdownHook(new Thread(server::close, "gatun-shutdown"));
+        if (connectionFile != null) {
+            // A gateway (Python's launch_gateway): other processes attach with it.
+            try {
+                server.writeConnectionFile(connectionFile);
+            } catch (IOException e) {
+                fail("cannot write the connection file " + connectionFile + ": " + e);
+            }
+        }
         Thread watcher = new Thread(() -> watchStdin(System.in, server), "gatun-stdin");
         watcher.setDaemon(true);
         watcher.start();
@@ -640,7 +652,7 @@ public final class GatunServer implements AutoCloseable {
             id = random.nextLong();
         } while (id == 0 || sessions.containsKey(id));
         s = new Session(id, seg, this, (int) callbackLanes, fd >= 0 ? null : path);
-        ServerLog.SESSIONS.log(java.util.logging.Level.INFO, "session {0} started: Python pid {1}, {2} lanes",
+        ServerLog.SESSIONS.log(java.util.logging.Level.FINE, "session {0} started: Python pid {1}, {2} lanes",
                 new Object[] {Long.toUnsignedString(id, 16), String.valueOf(hello.pid), String.valueOf(lanes)});
         sessions.put(id, s);
         metrics.sessionsStarted.incrementAndGet();

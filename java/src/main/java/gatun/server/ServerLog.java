@@ -13,7 +13,8 @@ import java.util.logging.Logger;
  * stderr reaches Python ({@code connect(output=...)}), so these lines do too.
  *
  * <p>{@code -Dgatun.log.level=LEVEL} (a {@code java.util.logging} level name:
- * {@code SEVERE}, {@code WARNING}, {@code INFO}, {@code FINE}, ...) sets the
+ * {@code SEVERE}, {@code WARNING}, {@code INFO}, {@code FINE}, ...; session start and end
+ * are FINE) sets the
  * logger's level and gives it a one-line console handler on stderr;
  * {@code -Dgatun.trace=true} logs every method or constructor resolution
  * (logger {@code gatun.resolve}, level FINE, printed whatever the level),

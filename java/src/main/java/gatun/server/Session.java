@@ -134,7 +134,7 @@ public final class Session {
         if (!ended.compareAndSet(false, true)) {
             return;
         }
-        ServerLog.SESSIONS.log(java.util.logging.Level.INFO, "session {0} ended: {1}",
+        ServerLog.SESSIONS.log(java.util.logging.Level.FINE, "session {0} ended: {1}",
                 new Object[] {Long.toUnsignedString(id, 16), reason});
         Lane[] snapshot;
         synchronized (this) {
