@@ -86,7 +86,7 @@ final class ClusterResults {
             Parked.dropResult(resultId);
             throw new java.io.UncheckedIOException("gatun.spark: a result batch could not be loaded: "
                     + e.getMessage(), e);
-        } catch (RuntimeException e) {
+        } catch (Throwable e) {
             Parked.dropResult(resultId);
             throw e;
         }

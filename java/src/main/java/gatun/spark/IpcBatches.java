@@ -88,7 +88,7 @@ final class IpcBatches {
             }
             writer.finish();
             return out;
-        } catch (RuntimeException e) {
+        } catch (Throwable e) {
             out.close();
             throw e;
         }
@@ -121,7 +121,7 @@ final class IpcBatches {
             }
             new VectorLoader(root).load(batch);
             return root;
-        } catch (IOException | RuntimeException e) {
+        } catch (Throwable e) {
             root.close();
             throw e;
         }

@@ -13,9 +13,12 @@ import org.apache.arrow.vector.VarCharVector;
 import org.apache.arrow.vector.VectorSchemaRoot;
 import org.apache.arrow.vector.ipc.ArrowReader;
 import org.apache.arrow.vector.types.pojo.ArrowType;
+import org.apache.spark.TaskContext;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.api.java.UDF1;
+import org.apache.spark.sql.types.DataTypes;
 
 /**
  * Runs SparkBridge against a real Spark (PySpark's jars) in one master,
@@ -92,6 +95,9 @@ public final class SparkBridgeHarness {
             check(kept.columns().length == 1, "kept");
         } finally {
             spark.stop();
+        }
+        if (master.startsWith("local[")) {
+            retries();
         }
         check(bridge.getAllocatedMemory() == baseline, "bridge allocator back to its baseline: "
                 + bridge.getAllocatedMemory() + " != " + baseline);
@@ -316,6 +322,48 @@ public final class SparkBridgeHarness {
         check(SparkBridge.parkedTables() == 0, "closing the reader releases the rest");
         SparkBridge.toArrow(spark.range(0, 1000, 1, 4).toDF());
         check(waitParked(0), "an unreachable reader releases its partitions");
+    }
+
+    /**
+     * Failed task attempts (local[2,2]: one retry): the first attempt of
+     * partition 0 fails half-way; the retry must give the right result, and
+     * the failed attempt must leave nothing behind (no lease, no root).
+     */
+    static void retries() throws Exception {
+        SparkSession spark = SparkSession.builder().master("local[2,2]").appName("gatun-spark-retries")
+                .config("spark.ui.enabled", "false").getOrCreate();
+        try {
+            long before = ArrowBridge.allocator().getAllocatedMemory();
+            spark.udf().register("flaky", (UDF1<Long, Long>) v -> {
+                TaskContext t = TaskContext.get();
+                if (t.attemptNumber() == 0 && t.partitionId() == 0 && v == 500) {
+                    throw new IllegalStateException("flaky: the first attempt fails half-way");
+                }
+                return v;
+            }, DataTypes.LongType);
+            long sum = 0;
+            long rows = 0;
+            for (VectorSchemaRoot b : batches(SparkBridge.toArrow(spark.range(0, 10_000, 1, 2)
+                    .selectExpr("flaky(id) AS id")))) {
+                BigIntVector v = (BigIntVector) b.getVector(0);
+                for (int i = 0; i < b.getRowCount(); i++) {
+                    sum += v.get(i);
+                }
+                rows += b.getRowCount();
+                b.close();
+            }
+            check(rows == 10_000 && sum == 49_995_000L, "toArrow with a retried task: " + rows + " rows, sum " + sum);
+            check(SparkBridge.parkedTables() == 0, "nothing parked after the reader is read");
+            check(ArrowBridge.allocator().getAllocatedMemory() == before, "the failed attempt's root was closed");
+
+            Dataset<Row> df = SparkBridge.createDataFrame(spark, longs(ArrowBridge.allocator(), 10_000), 2)
+                    .selectExpr("flaky(v) AS v");
+            check(df.selectExpr("sum(v)").first().getLong(0) == 49_995_000L, "in-place read with a retried task");
+            df = null;
+            check(waitParked(0), "the failed attempt gave its lease back: " + SparkBridge.parkedTables());
+        } finally {
+            spark.stop();
+        }
     }
 
     static Throwable rootCause(Throwable t) {
