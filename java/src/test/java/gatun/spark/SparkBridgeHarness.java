@@ -79,6 +79,7 @@ public final class SparkBridgeHarness {
             }
             spark.conf().set(SparkSchemas.LARGE_VAR_TYPES, "false");
             emptyFrames(spark);
+            largePartitions(spark, local);
             unsupportedColumn(spark);
             if (local) {
                 lifetime(spark);
@@ -255,6 +256,25 @@ public final class SparkBridgeHarness {
     static String head(List<VectorSchemaRoot> batches) {
         String all = batches.isEmpty() ? "(none)" : batches.get(0).contentToTSVString();
         return batches.size() + " batches; " + all.substring(0, Math.min(all.length(), 600));
+    }
+
+    /** Partitions larger than a batch come back as several batches, in order. */
+    static void largePartitions(SparkSession spark, boolean local) throws Exception {
+        int n = 600_000;
+        List<VectorSchemaRoot> got = batches(SparkBridge.toArrow(spark.range(0, n, 1, 2).toDF()));
+        long expect = 0;
+        for (VectorSchemaRoot b : got) {
+            BigIntVector v = (BigIntVector) b.getVector(0);
+            for (int i = 0; i < b.getRowCount(); i++) {
+                if (v.get(i) != expect++) {
+                    check(false, "row " + (expect - 1) + " in order");
+                }
+            }
+            b.close();
+        }
+        check(expect == n, "every row: " + expect);
+        int batches = local ? 4 : 6; // 300K-row partitions: 2^18-row batches / 2^17-row messages
+        check(got.size() == batches, "batches " + got.size() + " != " + batches);
     }
 
     static void emptyFrames(SparkSession spark) throws Exception {
