@@ -19,6 +19,10 @@ import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.api.java.UDF1;
 import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.Metadata;
+import org.apache.spark.sql.types.ObjectType$;
+import org.apache.spark.sql.types.StructField;
+import org.apache.spark.sql.types.StructType;
 
 /**
  * Runs SparkBridge against a real Spark (PySpark's jars) in one master,
@@ -304,6 +308,15 @@ public final class SparkBridgeHarness {
             check(e.getMessage().contains("unsigned_col"), "the error names the column: " + e.getMessage());
         }
         check(ArrowBridge.allocator().getAllocatedMemory() < before, "a refused table is closed");
+        try { // nothing a DataFrame holds lacks an Arrow form in Spark 4.3; an object column stands in
+            SparkSchemas.toArrow(new StructType(new StructField[] {
+                new StructField("id", DataTypes.LongType, false, Metadata.empty()),
+                new StructField("object_col", ObjectType$.MODULE$.apply(String.class), true, Metadata.empty())}),
+                    "UTC", false);
+            check(false, "a result column without an Arrow form is refused");
+        } catch (IllegalArgumentException e) {
+            check(e.getMessage().contains("object_col"), "the error names the result column: " + e.getMessage());
+        }
     }
 
     /** Local mode: tables live while their DataFrame does, and go once it is unreachable. */
