@@ -72,7 +72,7 @@ public final class SparkBridgeHarness {
         BufferAllocator bridge = ArrowBridge.allocator();
         long baseline = bridge.getAllocatedMemory();
         SparkSession spark = SparkSession.builder().master(master).appName("gatun-spark-harness")
-                .config("spark.ui.enabled", "false").config("spark.sql.session.timeZone", "America/New_York")
+                .config("spark.ui.enabled", System.getProperty("gatun.harness.ui", "false")).config("spark.sql.session.timeZone", "America/New_York")
                 .config("spark.sql.shuffle.partitions", "4").getOrCreate();
         try {
             boolean local = spark.sparkContext().isLocal();
