@@ -65,6 +65,7 @@ final class PartitionReader extends ArrowReader {
                     from.get(i).makeTransferPair(to.get(i)).transfer();
                 }
                 own.setRowCount(next.getRowCount());
+                WideValues.align(own);
                 rows += next.getRowCount();
                 return true;
             } finally {

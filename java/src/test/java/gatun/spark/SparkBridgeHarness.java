@@ -189,6 +189,14 @@ public final class SparkBridgeHarness {
         check(same(ours, spark4), "toArrow equals Spark's Arrow batches" + what + ":\n" + head(ours) + "\n---\n"
                 + head(spark4));
         check(same(lazy, ours), "toArrowReader equals toArrow" + what);
+        for (VectorSchemaRoot b : ours) {
+            for (FieldVector v : b.getFieldVectors()) {
+                if (v instanceof org.apache.arrow.vector.DecimalVector) {
+                    check(v.getDataBuffer().memoryAddress() % 16 == 0, "column " + v.getName()
+                            + ": 16-byte values at a 16-byte boundary (arrow-rs refuses others)");
+                }
+            }
+        }
         for (List<VectorSchemaRoot> l : List.of(ours, lazy, spark4)) {
             l.forEach(VectorSchemaRoot::close);
         }
