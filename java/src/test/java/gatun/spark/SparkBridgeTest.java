@@ -40,12 +40,6 @@ class SparkBridgeTest {
         Path target = Path.of("target");
         StringBuilder cp = new StringBuilder(target.resolve("classes") + File.pathSeparator
                 + target.resolve("test-classes") + File.pathSeparator + jars + File.separator + "*");
-        // Spark ships no arrow-memory-unsafe; while the server still uses it, take Maven's.
-        for (String entry : System.getProperty("java.class.path").split(File.pathSeparator)) {
-            if (entry.contains("arrow-memory-unsafe")) {
-                cp.append(File.pathSeparator).append(entry);
-            }
-        }
         List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
         for (String pkg : new String[] {"java.lang", "java.lang.invoke", "java.lang.reflect", "java.io", "java.net",
             "java.nio", "java.util", "java.util.concurrent", "java.util.concurrent.atomic", "jdk.internal.ref",
