@@ -62,9 +62,9 @@ from gatun._layout import (
 )
 from gatun._upstream import AsyncScopedArenaContext
 from gatun.client import GatunClient
+from gatun.exceptions import BridgeClosedError
 from gatun.jvm import JavaClass, JavaStaticMethod, JVMNode, _node, class_name_of
 from gatun.launcher import connect
-from gatun.exceptions import BridgeClosedError
 from gatun.objects import JavaObject, object_id_of
 
 __all__ = [
@@ -105,6 +105,7 @@ async def run_sync(
     loop = asyncio.get_running_loop()
     call = functools.partial(func, *args, **kwargs)
     return await loop.run_in_executor(executor or get_default_executor(), call)
+
 
 _PING: Final = _actions.PING
 _CREATE: Final = _actions.CREATE_OBJECT
@@ -508,9 +509,7 @@ class AsyncGatunClient:
         return_object_ref: bool = False,
     ) -> Any:
         """``obj_id.method_name(*args)`` (a proxy, or the id of a live one)."""
-        return await self._call(
-            _INVOKE, _id_of(obj_id), None, method_name, args, return_object_ref
-        )
+        return await self._call(_INVOKE, _id_of(obj_id), None, method_name, args, return_object_ref)
 
     async def invoke_static_method(
         self,
@@ -593,6 +592,35 @@ class AsyncGatunClient:
     async def send_arrow_table(self, table: Any) -> str:
         """Upstream's Arrow send (see :meth:`gatun.GatunClient.send_arrow_table`)."""
         return str(await self._run(self.sync.send_arrow_table, table))
+
+    async def send_arrow_table_batched(
+        self, table: Any, batch_size: int | None = None
+    ) -> list[str]:
+        """As :meth:`gatun.GatunClient.send_arrow_table_batched`."""
+        return list(await self._run(self.sync.send_arrow_table_batched, table, batch_size))
+
+    async def send_arrow_buffers(
+        self, table: Any, arena: Any = None, schema_cache: Any = None
+    ) -> str:
+        """As :meth:`gatun.GatunClient.send_arrow_buffers`."""
+        return str(await self._run(self.sync.send_arrow_buffers, table, arena, schema_cache))
+
+    async def get_arrow_data(self) -> Any:
+        """As :meth:`gatun.GatunClient.get_arrow_data` (an :class:`~gatun.ArrowTableView`)."""
+        return await self._run(self.sync.get_arrow_data)
+
+    async def reset_payload_arena(self) -> None:
+        """As :meth:`gatun.GatunClient.reset_payload_arena`: release the current Arrow data."""
+        await self._run(self.sync.reset_payload_arena)
+
+    def get_payload_arena(self) -> Any:
+        """As :meth:`gatun.GatunClient.get_payload_arena` (no round trip)."""
+        return self.sync.get_payload_arena()
+
+    async def cancel(self, request_id: int) -> bool:
+        """As :meth:`gatun.GatunClient.cancel`: raises :class:`NotImplementedError`;
+        cancel the task awaiting a call instead."""
+        return self.sync.cancel(request_id)
 
     def arrow_context(self) -> AsyncScopedArenaContext:
         """Upstream's scope: ``async with client.arrow_context() as ctx:

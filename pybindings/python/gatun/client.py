@@ -22,10 +22,10 @@ from gatun import arrow as _arrow
 from gatun._callbacks import check_callback
 from gatun._compat import UpstreamCalls
 from gatun._convert import convert_argument, is_java_array, make_array
-from gatun._session import _Session
-from gatun.arena import Arena
 from gatun._native import PROTOCOL_VERSION
+from gatun._session import _Session
 from gatun._upstream import ArrowTableView
+from gatun.arena import Arena
 from gatun.exceptions import (
     BridgeClosedError,
     CallbackTimeoutError,
@@ -296,9 +296,7 @@ class GatunClient(UpstreamCalls):
         if isinstance(obj_id, (str, JVMNode)):
             self.set_static_field(obj_id, field_name, value)
             return
-        self._session.request(
-            _actions.SET_FIELD, object_id_of(obj_id), None, field_name, (value,)
-        )
+        self._session.request(_actions.SET_FIELD, object_id_of(obj_id), None, field_name, (value,))
 
     def get_static_field(self, class_name: str | JVMNode, field_name: str) -> Any:
         """Read the public static field ``class_name.field_name``."""
@@ -524,9 +522,7 @@ class BatchContext(_native.NativeBatch):
         """Queue ``new class_name(*args)``."""
         return self._add(_actions.CREATE_OBJECT, None, class_name_of(class_name), None, args)
 
-    def call_static(
-        self, class_name: str | JVMNode, method_name: str, *args: Any
-    ) -> BatchResult:
+    def call_static(self, class_name: str | JVMNode, method_name: str, *args: Any) -> BatchResult:
         """Queue the static call ``class_name.method_name(*args)``."""
         return self._add(
             _actions.INVOKE_STATIC_METHOD, None, class_name_of(class_name), method_name, args

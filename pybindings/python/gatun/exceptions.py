@@ -88,7 +88,9 @@ class PayloadTooLargeError(GatunError):
             message = f"{zone or 'payload'} too large"
         else:
             limit = f"maximum {max_size:,} bytes" if max_size is not None else "the limit"
-            message = f"{zone or 'Payload'} payload too large: {payload_size:,} bytes exceeds {limit}"
+            message = (
+                f"{zone or 'Payload'} payload too large: {payload_size:,} bytes exceeds {limit}"
+            )
         super().__init__(message)
         self.payload_size = payload_size
         self.max_size = max_size
@@ -107,7 +109,9 @@ class CancelledException(GatunError):
             message, request_id = request_id, None
         if message is None:
             message = (
-                f"Request {request_id} was cancelled" if request_id is not None else "request cancelled"
+                f"Request {request_id} was cancelled"
+                if request_id is not None
+                else "request cancelled"
             )
         super().__init__(message)
         self.request_id = request_id
