@@ -167,8 +167,8 @@ class UpstreamCalls:
         raise NotImplementedError(
             f"cancel({request_id!r}): synchronous calls have no request id to cancel by. "
             "A blocking call stops on Ctrl-C (KeyboardInterrupt); with the async client, "
-            "cancelling the task awaiting a call (task.cancel(), asyncio.wait_for) sends "
-            "the JVM a cancel for it"
+            "cancelling the task awaiting a call (task.cancel(), asyncio.wait_for) abandons "
+            "it and sends the JVM a cancel"
         )
 
     def _replace_current_root(self, root: Any) -> Any:
