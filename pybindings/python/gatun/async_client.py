@@ -675,3 +675,9 @@ async def aconnect(*args: Any, **kwargs: Any) -> AsyncGatunClient:
     loop = asyncio.get_running_loop()
     sync = await loop.run_in_executor(None, functools.partial(connect, *args, **kwargs))
     return AsyncGatunClient(sync)
+
+
+# Same parameters as connect(), for help() and signature-based tools.
+aconnect.__signature__ = inspect.signature(connect).replace(  # type: ignore[attr-defined]
+    return_annotation="AsyncGatunClient"
+)
