@@ -50,10 +50,46 @@ from gatun.exceptions import (
 from gatun.jvm import JavaClass, JVMNode, JVMView, class_name_of, java_import
 from gatun.objects import JavaArray, JavaList, JavaObject, TypeHint, object_id_of
 
-__all__ = ["BatchContext", "BatchResult", "GatunClient"]
+# Upstream's gatun.client exported its exceptions, proxies and constants too:
+# ``from gatun.client import JavaException`` and the like keep working.
+__all__ = [
+    "ArrowTableView",
+    "BatchContext",
+    "BatchResult",
+    "COMMAND_ZONE_SIZE",
+    "CallbackTimeoutError",
+    "CancelledException",
+    "DEFAULT_CALLBACK_TIMEOUT",
+    "DEFAULT_SOCKET_TIMEOUT",
+    "DeadConnectionError",
+    "GatunClient",
+    "HANDSHAKE_TIMEOUT",
+    "JVMView",
+    "JavaArray",
+    "JavaClass",
+    "JavaClassNotFoundException",
+    "JavaException",
+    "JavaIllegalArgumentException",
+    "JavaIndexOutOfBoundsException",
+    "JavaList",
+    "JavaNoSuchFieldException",
+    "JavaNoSuchMethodException",
+    "JavaNullPointerException",
+    "JavaNumberFormatException",
+    "JavaObject",
+    "JavaRuntimeException",
+    "JavaSecurityException",
+    "PROTOCOL_VERSION",
+    "PayloadTooLargeError",
+    "ProtocolDesyncError",
+    "RESPONSE_ZONE_SIZE",
+    "ReentrancyError",
+    "SocketTimeoutError",
+    "StaleArenaError",
+    "TypeHint",
+    "java_import",
+]
 
-# Upstream's gatun.client also exported the names above (``from gatun.client
-# import JavaException`` and the like keep working) and these constants.
 
 #: Upstream's 64 KiB command zone. Here, the default lane slot (1 MiB); a
 #: request larger than its slot spills into the payload arena, so this is
@@ -70,32 +106,6 @@ DEFAULT_SOCKET_TIMEOUT: float | None = None
 #: Seconds ``GatunClient(socket_path).connect()`` waits for the handshake.
 HANDSHAKE_TIMEOUT: float = 30.0
 
-_REEXPORTS = (
-    ArrowTableView,
-    CallbackTimeoutError,
-    CancelledException,
-    DeadConnectionError,
-    JavaArray,
-    JavaClass,
-    JavaClassNotFoundException,
-    JavaException,
-    JavaIllegalArgumentException,
-    JavaIndexOutOfBoundsException,
-    JavaNoSuchFieldException,
-    JavaNoSuchMethodException,
-    JavaNullPointerException,
-    JavaNumberFormatException,
-    JavaRuntimeException,
-    JavaSecurityException,
-    PROTOCOL_VERSION,
-    PayloadTooLargeError,
-    ProtocolDesyncError,
-    ReentrancyError,
-    SocketTimeoutError,
-    StaleArenaError,
-    TypeHint,
-    java_import,
-)
 
 _log = logging.getLogger("gatun")
 
