@@ -21,9 +21,11 @@ lanes (all of them when ``lanes=1``), keeping one for the blocking calls its
 thread still makes (the first navigation of a name such as
 ``client.jvm.java.util``, a static field read). A call that finds no lane to
 borrow, one whose arguments need a Java call to convert (``datetime``,
-``Decimal``, Arrow tables) and :meth:`AsyncGatunClient.send_arrow` run on a
-small thread pool instead, as every call did before: the native wait
-releases the GIL, so they too leave the loop free.
+``Decimal``, Arrow tables), :meth:`AsyncGatunClient.send_arrow`, upstream's
+Arrow calls (``send_arrow_table``, ...) and the vectorised ones
+(``invoke_methods``, ``create_objects``, ``get_fields``) run on a small
+thread pool instead, as every call did before: the native wait releases the
+GIL, so they too leave the loop free.
 
 **Callbacks.** Java may call back during a call: the callback call arrives on
 the lane instead of the answer. A plain function runs on the loop's thread
