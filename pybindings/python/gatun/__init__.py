@@ -10,15 +10,29 @@ The Rust core lives in :mod:`gatun._native`; everything public is re-exported he
 
 from __future__ import annotations
 
-from gatun._compat import ArrowContext, estimate_arrow_size
+from gatun._compat import ArrowContext
 from gatun._native import PROTOCOL_VERSION
+from gatun._upstream import (
+    ArrowTableView,
+    AsyncScopedArenaContext,
+    ScopedArenaContext,
+    estimate_arrow_size,
+)
 from gatun.arena import Arena, PayloadArena
-from gatun.async_client import AsyncGatunClient, AsyncJavaObject, AsyncJVMView, aconnect
+from gatun.async_client import (
+    AsyncGatunClient,
+    AsyncJavaClass,
+    AsyncJavaObject,
+    AsyncJVMView,
+    aconnect,
+    run_sync,
+)
 from gatun.client import BatchContext, BatchResult, GatunClient
 from gatun.config import GatunConfig, get_config, load_config, reset_config
 from gatun.exceptions import (
     BridgeClosedError,
     BridgeStartupError,
+    CallbackTimeoutError,
     CancelledException,
     DeadConnectionError,
     GatunError,
@@ -36,6 +50,8 @@ from gatun.exceptions import (
     PayloadTooLargeError,
     ProtocolDesyncError,
     ProtocolError,
+    ReentrancyError,
+    SocketTimeoutError,
     StaleArenaError,
     UnsupportedArrowTypeError,
 )
@@ -62,10 +78,14 @@ __all__ = [
     "BatchResult",
     "BridgeClosedError",
     "ArrowContext",
+    "ArrowTableView",
     "AsyncGatunClient",
     "AsyncJVMView",
+    "AsyncJavaClass",
     "AsyncJavaObject",
+    "AsyncScopedArenaContext",
     "BridgeStartupError",
+    "CallbackTimeoutError",
     "CancelledException",
     "DeadConnectionError",
     "GatunClient",
@@ -91,6 +111,9 @@ __all__ = [
     "PayloadTooLargeError",
     "ProtocolDesyncError",
     "ProtocolError",
+    "ReentrancyError",
+    "ScopedArenaContext",
+    "SocketTimeoutError",
     "StaleArenaError",
     "TypeHint",
     "UnsupportedArrowTypeError",
@@ -105,4 +128,5 @@ __all__ = [
     "java_import",
     "load_config",
     "reset_config",
+    "run_sync",
 ]

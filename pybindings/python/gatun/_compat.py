@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from gatun import _actions
 from gatun import arrow as _arrow
 from gatun._convert import single_batch
+from gatun._upstream import estimate_arrow_size
 from gatun.arena import PayloadArena
 from gatun.jvm import JVMNode, class_name_of
 
@@ -83,9 +84,11 @@ class UpstreamCalls:
             for cls, args in specs
         )
 
-    def get_fields(self, obj: JavaObject | int, names: Sequence[str]) -> list[Any]:
+    def get_fields(self, obj: JavaObject | int, field_names: Sequence[str]) -> list[Any]:
         """Read several instance fields of ``obj`` in one round trip."""
-        return self._session.run_all((_actions.GET_FIELD, obj, None, n, (), False) for n in names)
+        return self._session.run_all(
+            (_actions.GET_FIELD, obj, None, n, (), False) for n in field_names
+        )
 
     # -- Arrow ---------------------------------------------------------------------
 
@@ -125,7 +128,10 @@ class UpstreamCalls:
 
     def get_arrow_data(self) -> Any:
         """The data of the last :meth:`send_arrow_table` / :meth:`send_arrow_buffers`,
-        read back from the JVM as a pyarrow ``Table``."""
+        read back from the JVM: an :class:`~gatun.ArrowTableView` (a pyarrow
+        ``Table`` in ``.table``, whose methods the view forwards)."""
+        from gatun._upstream import ArrowTableView
+
         root = self._current_root
         if root is None:
             raise RuntimeError("no Arrow data has been sent yet (send_arrow_table first)")
@@ -136,11 +142,34 @@ class UpstreamCalls:
             )
         # Returned by value, the root itself crosses (its buffers are Python's own
         # regions, referenced in place); the JVM's root is left as it was.
-        return self.invoke_static_method("java.util.Objects", "requireNonNull", root)
+        table = self.invoke_static_method("java.util.Objects", "requireNonNull", root)
+        return ArrowTableView(table, 0, self)
 
     def arrow_context(self) -> Any:
-        """Upstream-compatible scope: tables sent through it are closed on exit."""
-        return arrow_context(self)  # type: ignore[arg-type]
+        """Upstream's scope (:class:`~gatun.ScopedArenaContext`): ``send``
+        tables, ``receive`` the last one back; released on exit. See
+        :class:`ArrowContext` for a scope that hands back the Java roots."""
+        from gatun._upstream import ScopedArenaContext
+
+        return ScopedArenaContext(self)
+
+    def free_object(self, object_id: int | JavaObject) -> None:
+        """Upstream's explicit release. Here an object is released when its
+        last Python reference goes (the ids ride on the session's next
+        request); this sends the releases queued so far now. A proxy still
+        referenced stays valid: its id is owned by the proxy, not by callers."""
+        self._session.native.flush_releases()
+
+    def cancel(self, request_id: int) -> bool:
+        """Upstream's cancellation by request id. Synchronous calls carry no
+        request id the caller could name, so this raises
+        :class:`NotImplementedError` saying what does cancel a call here."""
+        raise NotImplementedError(
+            f"cancel({request_id!r}): synchronous calls have no request id to cancel by. "
+            "A blocking call stops on Ctrl-C (KeyboardInterrupt); with the async client, "
+            "cancelling the task awaiting a call (task.cancel(), asyncio.wait_for) abandons "
+            "it and sends the JVM a cancel"
+        )
 
     def _replace_current_root(self, root: Any) -> Any:
         old, self._current_root = self._current_root, root
@@ -189,15 +218,3 @@ def arrow_context(client: GatunClient) -> Iterator[ArrowContext]:
         yield ctx
     finally:
         ctx.close()
-
-
-def estimate_arrow_size(table: Any) -> int:
-    """Upper bound of the arena bytes ``table`` needs: every buffer of every
-    chunk, each rounded up to Arrow's 64-byte alignment (slices count whole)."""
-    total = 0
-    for column in table.columns:
-        for chunk in column.chunks:
-            for buf in chunk.buffers():
-                if buf is not None:
-                    total += (buf.size + 63) // 64 * 64
-    return total

@@ -10,10 +10,40 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from gatun._upstream import (
+    AsyncScopedArenaContext,
+    BufferInfo,
+    ScopedArenaContext,
+    compute_schema_hash,
+    copy_arrow_table_to_arena,
+    deserialize_schema,
+    estimate_arrow_size,
+    serialize_schema,
+)
+from gatun.exceptions import UnsupportedArrowTypeError
+
 if TYPE_CHECKING:
     from gatun.client import GatunClient
 
-__all__ = ["Arena", "PayloadArena"]
+__all__ = [
+    "Arena",
+    "AsyncScopedArenaContext",
+    "BufferInfo",
+    "PayloadArena",
+    "ScopedArenaContext",
+    "UnsupportedArrowTypeError",
+    "compute_schema_hash",
+    "copy_arrow_table_to_arena",
+    "deserialize_schema",
+    "estimate_arrow_size",
+    "serialize_schema",
+]
+
+_USE_ARENA = (
+    "gatun-rs allocates the payload arena itself: send Arrow data with "
+    "client.send_arrow(data) (one copy), or build it in client.arena "
+    "(client.arena.buffer(n), .numpy(shape, dtype), .array(values): no copy)"
+)
 
 
 class Arena:
@@ -69,8 +99,34 @@ class PayloadArena:
     stale data to guard against: :meth:`reset` is a no-op.
     """
 
-    def __init__(self, client: GatunClient) -> None:
-        self._client = client
+    def __init__(self, path: GatunClient | Any, size: int | None = None) -> None:
+        """``client.get_payload_arena()`` makes one. Upstream's
+        ``PayloadArena(path, size)`` mapped a file of its own, which gatun-rs
+        has no use for: given a path, this raises :class:`NotImplementedError`
+        naming what to use instead."""
+        if not hasattr(path, "_session"):
+            raise NotImplementedError(f"PayloadArena({path!r}, {size!r}): {_USE_ARENA}")
+        self._client: GatunClient = path
+
+    @classmethod
+    def create(cls, path: Any, size: int) -> PayloadArena:
+        """Upstream's file-backed arena: raises :class:`NotImplementedError`
+        naming what to use instead."""
+        raise NotImplementedError(f"PayloadArena.create(): {_USE_ARENA}")
+
+    @classmethod
+    def from_mmap(cls, mmap_obj: Any, base_offset: int, size: int) -> PayloadArena:
+        """Upstream's view of its own mapping: raises :class:`NotImplementedError`."""
+        raise NotImplementedError(f"PayloadArena.from_mmap(): {_USE_ARENA}")
+
+    def allocate(self, size: int, alignment: int | None = None) -> BufferInfo:
+        """Upstream's bump allocation at an offset of its fixed zone: raises
+        :class:`NotImplementedError` naming ``client.arena.buffer(size)``."""
+        raise NotImplementedError(f"PayloadArena.allocate(): {_USE_ARENA}")
+
+    def allocate_and_copy(self, data: Any) -> BufferInfo:
+        """Upstream's copy into its fixed zone: raises :class:`NotImplementedError`."""
+        raise NotImplementedError(f"PayloadArena.allocate_and_copy(): {_USE_ARENA}")
 
     def bytes_used(self) -> int:
         """Bytes held by live regions."""
@@ -89,5 +145,5 @@ class PayloadArena:
     def __enter__(self) -> PayloadArena:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, exc_val: object, exc_tb: object) -> None:
         self.close()

@@ -21,9 +21,11 @@ lanes (all of them when ``lanes=1``), keeping one for the blocking calls its
 thread still makes (the first navigation of a name such as
 ``client.jvm.java.util``, a static field read). A call that finds no lane to
 borrow, one whose arguments need a Java call to convert (``datetime``,
-``Decimal``, Arrow tables) and :meth:`AsyncGatunClient.send_arrow` run on a
-small thread pool instead, as every call did before: the native wait
-releases the GIL, so they too leave the loop free.
+``Decimal``, Arrow tables), :meth:`AsyncGatunClient.send_arrow`, upstream's
+Arrow calls (``send_arrow_table``, ...) and the vectorised ones
+(``invoke_methods``, ``create_objects``, ``get_fields``) run on a small
+thread pool instead, as every call did before: the native wait releases the
+GIL, so they too leave the loop free.
 
 **Callbacks.** Java may call back during a call: the callback call arrives on
 the lane instead of the answer. A plain function runs on the loop's thread
@@ -47,9 +49,9 @@ import contextvars
 import functools
 import inspect
 import select
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from gatun import _actions, _native
 from gatun._callbacks import awaited, check_callback
@@ -60,12 +62,52 @@ from gatun._layout import (
     REFLECT_FIELD,
     REFLECT_METHOD,
 )
+from gatun._upstream import AsyncScopedArenaContext
 from gatun.client import GatunClient
-from gatun.jvm import JavaStaticMethod, JVMNode, class_name_of
+from gatun.exceptions import BridgeClosedError
+from gatun.jvm import JavaClass, JavaStaticMethod, JVMNode, _node, class_name_of
 from gatun.launcher import connect
-from gatun.objects import JavaObject
+from gatun.objects import JavaObject, object_id_of
 
-__all__ = ["AsyncGatunClient", "AsyncJVMView", "AsyncJavaObject", "aconnect"]
+__all__ = [
+    "AsyncGatunClient",
+    "AsyncJVMView",
+    "AsyncJavaClass",
+    "AsyncJavaObject",
+    "aconnect",
+    "get_default_executor",
+    "run_sync",
+]
+
+_T = TypeVar("_T")
+_default_executor: ThreadPoolExecutor | None = None
+
+
+def get_default_executor() -> ThreadPoolExecutor:
+    """The thread pool :func:`run_sync` uses when given none (4 workers,
+    made on first use)."""
+    global _default_executor
+    if _default_executor is None:
+        _default_executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="gatun-run-sync")
+    return _default_executor
+
+
+async def run_sync(
+    func: Callable[..., _T],
+    *args: Any,
+    executor: ThreadPoolExecutor | None = None,
+    **kwargs: Any,
+) -> _T:
+    """``func(*args, **kwargs)`` on a worker thread, awaited (upstream's
+    helper for calling the synchronous client from asyncio code; the
+    native wait releases the GIL, so the loop stays free).
+
+    >>> size = await run_sync(client.invoke_method, arr, "size")   # doctest: +SKIP
+    """
+    loop = asyncio.get_running_loop()
+    call = functools.partial(func, *args, **kwargs)
+    return await loop.run_in_executor(executor or get_default_executor(), call)
+
 
 _PING: Final = _actions.PING
 _CREATE: Final = _actions.CREATE_OBJECT
@@ -73,6 +115,11 @@ _INVOKE: Final = _actions.INVOKE_METHOD
 _INVOKE_STATIC: Final = _actions.INVOKE_STATIC_METHOD
 _GET_STATIC: Final = _actions.GET_STATIC_FIELD
 _REFLECT: Final = _actions.REFLECT
+_SET_STATIC: Final = _actions.SET_STATIC_FIELD
+_GET_FIELD: Final = _actions.GET_FIELD
+_SET_FIELD: Final = _actions.SET_FIELD
+_IS_INSTANCE_OF: Final = _actions.IS_INSTANCE_OF
+_GET_METRICS: Final = _actions.GET_METRICS
 _REGISTER_CALLBACK: Final = _actions.REGISTER_CALLBACK
 _UNREGISTER_CALLBACK: Final = _actions.UNREGISTER_CALLBACK
 
@@ -102,6 +149,22 @@ def _wrap(client: AsyncGatunClient, value: Any) -> Any:
 
 def _unwrap(args: Sequence[Any]) -> tuple[Any, ...]:
     return tuple(a.java_object if isinstance(a, AsyncJavaObject) else a for a in args)
+
+
+def _unwrap_deep(value: Any) -> Any:
+    """``value`` with async proxies replaced by sync ones, inside the lists
+    and tuples the vectorised calls take."""
+    if isinstance(value, AsyncJavaObject):
+        return value.java_object
+    if isinstance(value, (list, tuple)):
+        return type(value)(_unwrap_deep(v) for v in value)
+    return value
+
+
+def _id_of(obj: Any) -> int:
+    if isinstance(obj, AsyncJavaObject):
+        return obj.object_id
+    return object_id_of(obj)
 
 
 def _wake(future: asyncio.Future[None]) -> None:
@@ -148,6 +211,11 @@ class AsyncJavaObject:
         """The synchronous proxy (for passing to calls)."""
         return self._obj
 
+    @property
+    def object_id(self) -> int:
+        """The object's id in its session."""
+        return self._obj.object_id
+
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
             raise AttributeError(name)
@@ -162,7 +230,7 @@ class AsyncJavaObject:
     async def __aenter__(self) -> AsyncJavaObject:
         return self
 
-    async def __aexit__(self, *exc: object) -> None:
+    async def __aexit__(self, exc_type: object, exc_val: object, exc_tb: object) -> None:
         self._obj = None  # type: ignore[assignment]  # releases the Java object
 
     def __repr__(self) -> str:
@@ -171,13 +239,20 @@ class AsyncJavaObject:
 
 class AsyncJVMView:
     """``client.jvm`` for the async client: navigation is synchronous (names are
-    resolved once and cached); calling a class or static method is awaited."""
+    resolved once and cached, a static field is read at once, as the sync
+    view does); calling a class or static method is awaited.
+
+    ``AsyncJVMView(client, "java.util")`` (upstream's form) is a view of one
+    package; ``""`` is the root.
+    """
 
     __slots__ = ("_client", "_node")
 
-    def __init__(self, client: AsyncGatunClient, node: Any) -> None:
+    def __init__(self, client: AsyncGatunClient, path: str | Any = "") -> None:
         self._client = client
-        self._node = node
+        if isinstance(path, str):
+            path = _node(client.sync, path) if path else client.sync.jvm
+        self._node = path
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
@@ -195,7 +270,12 @@ class AsyncJVMView:
         return self._child(getattr(self._node, name))  # a static field is read here
 
     def _child(self, child: Any) -> Any:
+        if isinstance(child, JavaClass):
+            return AsyncJavaClass(self._client, child)
         return AsyncJVMView(self._client, child) if callable(child) else _wrap(self._client, child)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {getattr(self._node, 'path', '')}>"
 
     async def __call__(self, *args: Any) -> Any:
         node, client = self._node, self._client
@@ -218,30 +298,79 @@ class AsyncJVMView:
         return await client._call(_CREATE, 0, path, None, args)
 
 
+class AsyncJavaClass(AsyncJVMView):
+    """A class seen from the async client: ``await cls(args)`` constructs,
+    ``await cls.method(args)`` calls a static method, ``cls.FIELD`` reads a
+    static field (``AsyncJavaClass(client, "java.util.ArrayList")``)."""
+
+    __slots__ = ()
+
+    def __init__(self, client: AsyncGatunClient, path: str | Any) -> None:
+        super().__init__(client, path)
+
+
 def _class_of(cls: str | JVMNode | AsyncJVMView) -> str:
     return class_name_of(cls._node if isinstance(cls, AsyncJVMView) else cls)
 
 
 class AsyncGatunClient:
-    """An asyncio face of :class:`gatun.GatunClient`; made by :func:`aconnect`."""
+    """An asyncio face of :class:`gatun.GatunClient`; made by :func:`aconnect`.
 
-    def __init__(self, sync: GatunClient, workers: int | None = None) -> None:
+    ``AsyncGatunClient(socket_path)`` (upstream's form) is a client of the
+    gateway at ``socket_path`` that ``await client.connect()`` (or ``async
+    with``) attaches, as ``GatunClient(socket_path).connect()`` does; the
+    timeouts are as for :class:`gatun.GatunClient`.
+    """
+
+    def __init__(
+        self,
+        socket_path: GatunClient | str | None = None,
+        callback_timeout: float | None = None,
+        socket_timeout: float | None = None,
+        handshake_timeout: float | None = None,
+        *,
+        workers: int | None = None,
+    ) -> None:
+        sync = socket_path
+        if not isinstance(sync, GatunClient):
+            sync = GatunClient(sync, callback_timeout, socket_timeout, handshake_timeout)
         #: The synchronous client underneath.
         self.sync = sync
-        self._session = sync._session
-        self._pool = ThreadPoolExecutor(
-            max_workers=workers or self._session.native.lanes, thread_name_prefix="gatun-async"
-        )
+        self._workers = workers
+        self._pool: ThreadPoolExecutor | None = None
         #: How many calls waited through the event loop and how many on a
         #: worker thread (see the module docstring).
         self.calls_on_loop = 0
         self.calls_on_threads = 0
 
+    @property
+    def _session(self) -> Any:
+        return self.sync._session
+
+    @property
+    def socket_path(self) -> str | None:
+        """The gateway socket of a client made from a path (else None)."""
+        return self.sync.socket_path
+
+    def _executor(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(
+                max_workers=self._workers or self._session.native.lanes,
+                thread_name_prefix="gatun-async",
+            )
+        return self._pool
+
+    async def connect(self) -> bool:
+        """Attach a client made from a socket path (see
+        :meth:`gatun.GatunClient.connect`); ``True`` once connected."""
+        loop = asyncio.get_running_loop()
+        return bool(await loop.run_in_executor(None, self.sync.connect))
+
     async def _run(self, fn: Any, *args: Any) -> Any:
         """``fn(*args)`` on a worker thread (the fallback path)."""
         self.calls_on_threads += 1
         loop = asyncio.get_running_loop()
-        value = await loop.run_in_executor(self._pool, functools.partial(fn, *_unwrap(args)))
+        value = await loop.run_in_executor(self._executor(), functools.partial(fn, *_unwrap(args)))
         return _wrap(self, value)
 
     async def _call(
@@ -376,51 +505,150 @@ class AsyncGatunClient:
 
     async def invoke_method(
         self,
-        obj: AsyncJavaObject | JavaObject,
+        obj_id: AsyncJavaObject | JavaObject | int,
         method_name: str,
         *args: Any,
         return_object_ref: bool = False,
     ) -> Any:
-        """``obj.method_name(*args)``."""
-        target = obj.java_object if isinstance(obj, AsyncJavaObject) else obj
-        return await self._call(
-            _INVOKE, target.object_id, None, method_name, args, return_object_ref
-        )
+        """``obj_id.method_name(*args)`` (a proxy, or the id of a live one)."""
+        return await self._call(_INVOKE, _id_of(obj_id), None, method_name, args, return_object_ref)
 
     async def invoke_static_method(
         self,
-        cls: str | JVMNode | AsyncJVMView,
-        name: str,
+        class_name: str | JVMNode | AsyncJVMView,
+        method_name: str,
         *args: Any,
         return_object_ref: bool = False,
     ) -> Any:
-        """``cls.name(*args)``."""
-        return await self._call(_INVOKE_STATIC, 0, _class_of(cls), name, args, return_object_ref)
+        """``class_name.method_name(*args)``."""
+        return await self._call(
+            _INVOKE_STATIC, 0, _class_of(class_name), method_name, args, return_object_ref
+        )
 
-    async def get_static_field(self, cls: str | JVMNode | AsyncJVMView, name: str) -> Any:
-        """``cls.name``."""
-        return await self._call(_GET_STATIC, 0, _class_of(cls), name)
+    async def get_static_field(
+        self, class_name: str | JVMNode | AsyncJVMView, field_name: str
+    ) -> Any:
+        """``class_name.field_name``."""
+        return await self._call(_GET_STATIC, 0, _class_of(class_name), field_name)
+
+    async def set_static_field(
+        self, class_name: str | JVMNode | AsyncJVMView, field_name: str, value: Any
+    ) -> None:
+        """``class_name.field_name = value``."""
+        await self._call(_SET_STATIC, 0, _class_of(class_name), field_name, (value,))
+
+    async def get_field(self, obj_id: AsyncJavaObject | JavaObject | int, field_name: str) -> Any:
+        """The instance field ``obj_id.field_name``."""
+        return await self._call(_GET_FIELD, _id_of(obj_id), None, field_name)
+
+    async def set_field(
+        self, obj_id: AsyncJavaObject | JavaObject | int, field_name: str, value: Any
+    ) -> None:
+        """``obj_id.field_name = value``."""
+        await self._call(_SET_FIELD, _id_of(obj_id), None, field_name, (value,))
+
+    async def is_instance_of(
+        self, obj: AsyncJavaObject | JavaObject | int, class_name: str | JVMNode | AsyncJVMView
+    ) -> bool:
+        """Java ``obj instanceof class_name``."""
+        return bool(await self._call(_IS_INSTANCE_OF, _id_of(obj), _class_of(class_name)))
+
+    async def reflect(self, full_name: str) -> str:
+        """What ``full_name`` is: ``"class"``, ``"method"``, ``"field"`` or ``"none"``."""
+        return await self._reflect(full_name)
+
+    async def get_metrics(self) -> str:
+        """The server's metrics report (text; see :meth:`gatun.GatunClient.get_metrics`)."""
+        return str(await self._call(_GET_METRICS))
+
+    async def _run_all(self, fn: Any, *args: Any) -> list[Any]:
+        values = await self._run(lambda: fn(*_unwrap_deep(args)))
+        return [_wrap(self, v) for v in values]
+
+    async def get_fields(
+        self, obj: AsyncJavaObject | JavaObject | int, field_names: Sequence[str]
+    ) -> list[Any]:
+        """Several instance fields of ``obj`` in one round trip."""
+        return await self._run_all(self.sync.get_fields, obj, field_names)
+
+    async def invoke_methods(
+        self,
+        obj: AsyncJavaObject | JavaObject | int,
+        calls: Sequence[tuple[str, Sequence[Any]]],
+        return_object_refs: bool | Sequence[bool] = False,
+    ) -> list[Any]:
+        """Several calls on ``obj`` in one round trip (see
+        :meth:`gatun.GatunClient.invoke_methods`)."""
+        return await self._run_all(self.sync.invoke_methods, obj, calls, return_object_refs)
+
+    async def create_objects(
+        self, specs: Sequence[tuple[str | JVMNode, Sequence[Any]]]
+    ) -> list[Any]:
+        """Several objects in one round trip; ``specs`` is ``[(class_name, args)]``."""
+        return await self._run_all(self.sync.create_objects, specs)
+
+    async def free_object(self, object_id: AsyncJavaObject | JavaObject | int) -> None:
+        """Send the releases queued so far (see :meth:`gatun.GatunClient.free_object`)."""
+        await self._run(self.sync.free_object, _id_of(object_id))
+
+    async def send_arrow_table(self, table: Any) -> str:
+        """Upstream's Arrow send (see :meth:`gatun.GatunClient.send_arrow_table`)."""
+        return str(await self._run(self.sync.send_arrow_table, table))
+
+    async def send_arrow_table_batched(
+        self, table: Any, batch_size: int | None = None
+    ) -> list[str]:
+        """As :meth:`gatun.GatunClient.send_arrow_table_batched`."""
+        return list(await self._run(self.sync.send_arrow_table_batched, table, batch_size))
+
+    async def send_arrow_buffers(
+        self, table: Any, arena: Any = None, schema_cache: Any = None
+    ) -> str:
+        """As :meth:`gatun.GatunClient.send_arrow_buffers`."""
+        return str(await self._run(self.sync.send_arrow_buffers, table, arena, schema_cache))
+
+    async def get_arrow_data(self) -> Any:
+        """As :meth:`gatun.GatunClient.get_arrow_data` (an :class:`~gatun.ArrowTableView`)."""
+        return await self._run(self.sync.get_arrow_data)
+
+    async def reset_payload_arena(self) -> None:
+        """As :meth:`gatun.GatunClient.reset_payload_arena`: release the current Arrow data."""
+        await self._run(self.sync.reset_payload_arena)
+
+    def get_payload_arena(self) -> Any:
+        """As :meth:`gatun.GatunClient.get_payload_arena` (no round trip)."""
+        return self.sync.get_payload_arena()
+
+    async def cancel(self, request_id: int) -> bool:
+        """As :meth:`gatun.GatunClient.cancel`: raises :class:`NotImplementedError`;
+        cancel the task awaiting a call instead."""
+        return self.sync.cancel(request_id)
+
+    def arrow_context(self) -> AsyncScopedArenaContext:
+        """Upstream's scope: ``async with client.arrow_context() as ctx:
+        await ctx.send(table)``."""
+        return AsyncScopedArenaContext(self)
 
     async def send_arrow(self, data: Any, *, cast_views: bool = False) -> Any:
         """Arrow data to the JVM (see :meth:`gatun.GatunClient.send_arrow`).
         Runs on a worker thread: it copies the data into the arena."""
         return await self._run(lambda: self.sync.send_arrow(data, cast_views=cast_views))
 
-    async def register_callback(self, fn: Any, interface_name: str | JVMNode) -> AsyncJavaObject:
+    async def register_callback(
+        self, callback_fn: Any, interface_name: str | JVMNode
+    ) -> AsyncJavaObject:
         """Implement a Java interface with ``fn`` (see
         :meth:`gatun.GatunClient.register_callback`); a coroutine function is
         awaited on this event loop each time Java calls it."""
-        check_callback(fn)
+        check_callback(callback_fn)
         loop = asyncio.get_running_loop()
         proxy = await self._call(_REGISTER_CALLBACK, 0, _class_of(interface_name))
-        self._session.callbacks.adopt(proxy.java_object.object_id, fn, loop)
+        self._session.callbacks.adopt(proxy.java_object.object_id, callback_fn, loop)
         return proxy  # type: ignore[no-any-return]
 
-    async def unregister_callback(self, callback: AsyncJavaObject | JavaObject | int) -> None:
-        """Forget a callback (its proxy or id)."""
-        if isinstance(callback, AsyncJavaObject):
-            callback = callback.java_object
-        callback_id = callback if isinstance(callback, int) else callback.object_id
+    async def unregister_callback(self, callback_id: AsyncJavaObject | JavaObject | int) -> None:
+        """Forget a callback (its id, or its proxy)."""
+        callback_id = _id_of(callback_id)
         self._session.callbacks.forget(callback_id)
         await self._call(_UNREGISTER_CALLBACK, callback_id)
 
@@ -432,12 +660,15 @@ class AsyncGatunClient:
     async def close(self) -> None:
         """Stop the JVM and give back what the session holds (see :meth:`GatunClient.close`)."""
         await asyncio.get_running_loop().run_in_executor(None, self.sync.close)
-        self._pool.shutdown(wait=False)
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)
 
     async def __aenter__(self) -> AsyncGatunClient:
+        if self.sync.socket_path is not None and self.sync.closed and not await self.connect():
+            raise BridgeClosedError(f"could not connect to the gateway at {self.socket_path}")
         return self
 
-    async def __aexit__(self, *exc: object) -> None:
+    async def __aexit__(self, exc_type: object, exc_val: object, exc_tb: object) -> None:
         await self.close()
 
 
@@ -446,3 +677,9 @@ async def aconnect(*args: Any, **kwargs: Any) -> AsyncGatunClient:
     loop = asyncio.get_running_loop()
     sync = await loop.run_in_executor(None, functools.partial(connect, *args, **kwargs))
     return AsyncGatunClient(sync)
+
+
+# Same parameters as connect(), for help() and signature-based tools.
+aconnect.__signature__ = inspect.signature(connect).replace(  # type: ignore[attr-defined]
+    return_annotation="AsyncGatunClient"
+)

@@ -22,13 +22,90 @@ from gatun import arrow as _arrow
 from gatun._callbacks import check_callback
 from gatun._compat import UpstreamCalls
 from gatun._convert import convert_argument, is_java_array, make_array
+from gatun._native import PROTOCOL_VERSION
 from gatun._session import _Session
+from gatun._upstream import ArrowTableView
 from gatun.arena import Arena
-from gatun.exceptions import BridgeClosedError
-from gatun.jvm import JVMNode, JVMView, class_name_of
-from gatun.objects import JavaList, JavaObject, object_id_of
+from gatun.exceptions import (
+    BridgeClosedError,
+    CallbackTimeoutError,
+    CancelledException,
+    DeadConnectionError,
+    JavaClassNotFoundException,
+    JavaException,
+    JavaIllegalArgumentException,
+    JavaIndexOutOfBoundsException,
+    JavaNoSuchFieldException,
+    JavaNoSuchMethodException,
+    JavaNullPointerException,
+    JavaNumberFormatException,
+    JavaRuntimeException,
+    JavaSecurityException,
+    PayloadTooLargeError,
+    ProtocolDesyncError,
+    ReentrancyError,
+    SocketTimeoutError,
+    StaleArenaError,
+)
+from gatun.jvm import JavaClass, JVMNode, JVMView, class_name_of, java_import
+from gatun.objects import JavaArray, JavaList, JavaObject, TypeHint, object_id_of
 
-__all__ = ["BatchContext", "BatchResult", "GatunClient"]
+# Upstream's gatun.client exported its exceptions, proxies and constants too:
+# ``from gatun.client import JavaException`` and the like keep working.
+__all__ = [
+    "ArrowTableView",
+    "BatchContext",
+    "BatchResult",
+    "COMMAND_ZONE_SIZE",
+    "CallbackTimeoutError",
+    "CancelledException",
+    "DEFAULT_CALLBACK_TIMEOUT",
+    "DEFAULT_SOCKET_TIMEOUT",
+    "DeadConnectionError",
+    "GatunClient",
+    "HANDSHAKE_TIMEOUT",
+    "JVMView",
+    "JavaArray",
+    "JavaClass",
+    "JavaClassNotFoundException",
+    "JavaException",
+    "JavaIllegalArgumentException",
+    "JavaIndexOutOfBoundsException",
+    "JavaList",
+    "JavaNoSuchFieldException",
+    "JavaNoSuchMethodException",
+    "JavaNullPointerException",
+    "JavaNumberFormatException",
+    "JavaObject",
+    "JavaRuntimeException",
+    "JavaSecurityException",
+    "PROTOCOL_VERSION",
+    "PayloadTooLargeError",
+    "ProtocolDesyncError",
+    "RESPONSE_ZONE_SIZE",
+    "ReentrancyError",
+    "SocketTimeoutError",
+    "StaleArenaError",
+    "TypeHint",
+    "java_import",
+]
+
+
+#: Upstream's 64 KiB command zone. Here, the default lane slot (1 MiB); a
+#: request larger than its slot spills into the payload arena, so this is
+#: not a limit on what a call may carry.
+COMMAND_ZONE_SIZE: int = 1 << 20
+#: Upstream's 64 KiB response zone; as :data:`COMMAND_ZONE_SIZE`, the
+#: default slot, which larger replies spill out of.
+RESPONSE_ZONE_SIZE: int = 1 << 20
+#: ``None``: callbacks have no time limit here (upstream's was 30 s).
+DEFAULT_CALLBACK_TIMEOUT: float | None = None
+#: ``None``: calls have no time limit here (upstream's 30 s killed the
+#: connection during long Java calls); a dead JVM is detected at once.
+DEFAULT_SOCKET_TIMEOUT: float | None = None
+#: Seconds ``GatunClient(socket_path).connect()`` waits for the handshake.
+HANDSHAKE_TIMEOUT: float = 30.0
+
 
 _log = logging.getLogger("gatun")
 
@@ -43,22 +120,28 @@ class GatunClient(UpstreamCalls):
 
     def __init__(
         self,
-        native: _native.NativeClient | str | os.PathLike[str] | None = None,
+        socket_path: _native.NativeClient | str | os.PathLike[str] | None = None,
         callback_timeout: float | None = None,
         socket_timeout: float | None = None,
         handshake_timeout: float | None = None,
         *,
         memory: int | None = None,
     ) -> None:
-        """``GatunClient(native)`` wraps a connected core (what
-        :func:`gatun.connect` does). ``GatunClient(socket_path)``, as
-        upstream's, makes a client of the gateway at ``socket_path``
-        (default ``~/gatun.sock``, see :func:`gatun.launch_gateway`) that
-        :meth:`connect` attaches. ``callback_timeout`` and ``socket_timeout``
-        are accepted for upstream compatibility: calls have no time limit
-        here (a dead JVM is detected at once); ``handshake_timeout`` bounds
-        :meth:`connect`."""
-        del callback_timeout, socket_timeout  # see docstring
+        """``GatunClient(socket_path)``, as upstream's, makes a client of the
+        gateway at ``socket_path`` (default ``~/gatun.sock``, see
+        :func:`gatun.launch_gateway`) that :meth:`connect` attaches.
+        (:func:`gatun.connect` passes a connected native core instead.)
+        ``callback_timeout`` and ``socket_timeout`` are accepted and kept as
+        attributes for upstream compatibility, but calls and callbacks have no
+        time limit here (a dead JVM is detected at once); ``handshake_timeout``
+        bounds :meth:`connect`."""
+        native = socket_path
+        #: Accepted for upstream compatibility; unused (see above).
+        self.callback_timeout = callback_timeout
+        #: Accepted for upstream compatibility; unused (see above).
+        self.socket_timeout = socket_timeout
+        #: Seconds :meth:`connect` waits for the handshake (default 30).
+        self.handshake_timeout = handshake_timeout
         #: Arrow arena size requested through ``connect(memory=...)``, in bytes.
         self.memory = memory
         self._jvm = JVMView(self)
@@ -66,7 +149,6 @@ class GatunClient(UpstreamCalls):
         self._kinds: dict[str, str] = {}
         #: The gateway socket of a client made from a path (else None).
         self.socket_path: str | None = None
-        self._handshake_timeout = handshake_timeout
         if isinstance(native, _native.NativeClient):
             #: The session with the JVM; proxies and views reach it through here.
             self._session: Any = _Session(native)
@@ -95,7 +177,7 @@ class GatunClient(UpstreamCalls):
             native = _native.NativeClient.attach(
                 socket_path,
                 token,
-                timeout=float(self._handshake_timeout or 30.0),
+                timeout=float(self.handshake_timeout or HANDSHAKE_TIMEOUT),
                 arena_memory=self.memory,
             )
         except Exception as e:  # noqa: BLE001 - upstream's connect() reports by returning False
@@ -176,59 +258,67 @@ class GatunClient(UpstreamCalls):
 
     def invoke_method(
         self,
-        obj: JavaObject | int,
+        obj_id: JavaObject | int,
         method_name: str,
         *args: Any,
         return_object_ref: bool = False,
     ) -> Any:
-        """Call ``obj.method_name(*args)``. ``obj`` may be a proxy or a raw id.
+        """Call ``obj_id.method_name(*args)``: ``obj_id`` is a proxy (or, as
+        upstream allowed, the raw id of a live one).
 
         With ``return_object_ref=True`` the result stays a :class:`JavaObject`
         even when it would convert by value (String, List, ...).
         """
         return self._session.request(
-            _actions.INVOKE_METHOD, object_id_of(obj), None, method_name, args, return_object_ref
+            _actions.INVOKE_METHOD, object_id_of(obj_id), None, method_name, args, return_object_ref
         )
 
     def invoke_static_method(
         self,
-        cls: str | JVMNode,
+        class_name: str | JVMNode,
         method_name: str,
         *args: Any,
         return_object_ref: bool = False,
     ) -> Any:
-        """Call the static method ``cls.method_name(*args)``."""
+        """Call the static method ``class_name.method_name(*args)`` (a name or
+        a class node such as ``client.jvm.java.lang.Math``)."""
         return self._session.request(
             _actions.INVOKE_STATIC_METHOD,
             0,
-            class_name_of(cls),
+            class_name_of(class_name),
             method_name,
             args,
             return_object_ref,
         )
 
-    def get_field(self, obj: JavaObject | int | str | JVMNode, name: str) -> Any:
+    def get_field(self, obj_id: JavaObject | int | str | JVMNode, field_name: str) -> Any:
         """Read a field: an instance field of an object, or a static field when
-        ``obj`` is a class (a class node such as ``client.jvm.java.lang.Integer``
+        ``obj_id`` is a class (a class node such as ``client.jvm.java.lang.Integer``
         or a class name)."""
-        if isinstance(obj, (str, JVMNode)):
-            return self.get_static_field(obj, name)
-        return self._session.request(_actions.GET_FIELD, object_id_of(obj), None, name)
+        if isinstance(obj_id, (str, JVMNode)):
+            return self.get_static_field(obj_id, field_name)
+        return self._session.request(_actions.GET_FIELD, object_id_of(obj_id), None, field_name)
 
-    def set_field(self, obj: JavaObject | int | str | JVMNode, name: str, value: Any) -> None:
-        """Write a field; static when ``obj`` is a class (see :meth:`get_field`)."""
-        if isinstance(obj, (str, JVMNode)):
-            self.set_static_field(obj, name, value)
+    def set_field(
+        self, obj_id: JavaObject | int | str | JVMNode, field_name: str, value: Any
+    ) -> None:
+        """Write a field; static when ``obj_id`` is a class (see :meth:`get_field`)."""
+        if isinstance(obj_id, (str, JVMNode)):
+            self.set_static_field(obj_id, field_name, value)
             return
-        self._session.request(_actions.SET_FIELD, object_id_of(obj), None, name, (value,))
+        self._session.request(_actions.SET_FIELD, object_id_of(obj_id), None, field_name, (value,))
 
-    def get_static_field(self, cls: str | JVMNode, name: str) -> Any:
-        """Read the public static field ``cls.name``."""
-        return self._session.request(_actions.GET_STATIC_FIELD, 0, class_name_of(cls), name)
+    def get_static_field(self, class_name: str | JVMNode, field_name: str) -> Any:
+        """Read the public static field ``class_name.field_name``."""
+        return self._session.request(
+            _actions.GET_STATIC_FIELD, 0, class_name_of(class_name), field_name
+        )
 
-    def set_static_field(self, cls: str | JVMNode, name: str, value: Any) -> None:
-        """Write the public static field ``cls.name``."""
-        self._session.request(_actions.SET_STATIC_FIELD, 0, class_name_of(cls), name, (value,))
+    def set_static_field(self, class_name: str | JVMNode, field_name: str, value: Any) -> None:
+        """Write the public static field ``class_name.field_name``."""
+        self._session.request(
+            _actions.SET_STATIC_FIELD, 0, class_name_of(class_name), field_name, (value,)
+        )
 
     def reflect(self, full_name: str) -> str:
         """What ``full_name`` is: ``"class"``, ``"method"``, ``"field"`` or ``"none"``."""
@@ -285,7 +375,7 @@ class GatunClient(UpstreamCalls):
 
     def register_callback(
         self,
-        fn: Callable[..., Any],
+        callback_fn: Callable[..., Any],
         interface_name: str | JVMNode,
         *,
         loop: asyncio.AbstractEventLoop | None = None,
@@ -294,7 +384,7 @@ class GatunClient(UpstreamCalls):
 
         Returns a :class:`JavaObject` (a ``java.lang.reflect.Proxy``) to pass to
         Java. Each call of one of the interface's abstract methods runs
-        ``fn(*args)`` in this process and returns its result to Java; if ``fn``
+        ``callback_fn(*args)`` in this process and returns its result to Java; if ``fn``
         is an object (not a plain function) with a method named like the Java
         method, that method is called instead. Default methods (e.g.
         ``Comparator.reversed()``) run their Java code; ``toString``,
@@ -310,15 +400,15 @@ class GatunClient(UpstreamCalls):
         >>> cmp = client.register_callback(compare, "java.util.Comparator")  # doctest: +SKIP
         >>> client.jvm.java.util.Collections.sort(arr, cmp)  # doctest: +SKIP
         """
-        check_callback(fn)
+        check_callback(callback_fn)
         proxy = self._session.request(_actions.REGISTER_CALLBACK, 0, class_name_of(interface_name))
-        self._session.callbacks.adopt(proxy.object_id, fn, loop)
+        self._session.callbacks.adopt(proxy.object_id, callback_fn, loop)
         return proxy  # type: ignore[no-any-return]
 
-    def unregister_callback(self, callback: JavaObject | int) -> None:
-        """Forget a callback (its proxy, or its id ``proxy.object_id``): Java
+    def unregister_callback(self, callback_id: JavaObject | int) -> None:
+        """Forget a callback (its id ``proxy.object_id``, or the proxy): Java
         calls of the proxy throw ``IllegalStateException`` from now on."""
-        callback_id = object_id_of(callback)
+        callback_id = object_id_of(callback_id)
         self._session.callbacks.forget(callback_id)
         self._session.request(_actions.UNREGISTER_CALLBACK, callback_id)
 
@@ -442,23 +532,27 @@ class BatchContext(_native.NativeBatch):
         """Queue ``new class_name(*args)``."""
         return self._add(_actions.CREATE_OBJECT, None, class_name_of(class_name), None, args)
 
-    def call_static(self, cls: str | JVMNode, method_name: str, *args: Any) -> BatchResult:
-        """Queue the static call ``cls.method_name(*args)``."""
-        return self._add(_actions.INVOKE_STATIC_METHOD, None, class_name_of(cls), method_name, args)
+    def call_static(self, class_name: str | JVMNode, method_name: str, *args: Any) -> BatchResult:
+        """Queue the static call ``class_name.method_name(*args)``."""
+        return self._add(
+            _actions.INVOKE_STATIC_METHOD, None, class_name_of(class_name), method_name, args
+        )
 
-    def get_field(self, obj: JavaObject | int | str | JVMNode, name: str) -> BatchResult:
+    def get_field(self, obj: JavaObject | int | str | JVMNode, field_name: str) -> BatchResult:
         """Queue a field read (static when ``obj`` is a class)."""
         if isinstance(obj, (str, JVMNode)):
-            return self._add(_actions.GET_STATIC_FIELD, None, class_name_of(obj), name)
-        return self._add(_actions.GET_FIELD, obj, None, name)
+            return self._add(_actions.GET_STATIC_FIELD, None, class_name_of(obj), field_name)
+        return self._add(_actions.GET_FIELD, obj, None, field_name)
 
     def set_field(
-        self, obj: JavaObject | int | str | JVMNode, name: str, value: Any
+        self, obj: JavaObject | int | str | JVMNode, field_name: str, value: Any
     ) -> BatchResult:
         """Queue a field write (static when ``obj`` is a class)."""
         if isinstance(obj, (str, JVMNode)):
-            return self._add(_actions.SET_STATIC_FIELD, None, class_name_of(obj), name, (value,))
-        return self._add(_actions.SET_FIELD, obj, None, name, (value,))
+            return self._add(
+                _actions.SET_STATIC_FIELD, None, class_name_of(obj), field_name, (value,)
+            )
+        return self._add(_actions.SET_FIELD, obj, None, field_name, (value,))
 
     def execute(self) -> list[BatchResult]:
         """Send the queued commands (once) and return their results in order."""

@@ -80,13 +80,14 @@ def _truthy(text: str) -> bool:
 class GatunConfig:
     """Settings used by :func:`gatun.connect` when no argument overrides them."""
 
+    # The first five fields in upstream's order, so positional construction matches.
     memory: str | int = DEFAULT_MEMORY
     socket_path: str | None = None
     jvm_flags: list[str] = field(default_factory=list)
-    classpath: list[str] = field(default_factory=list)
-    startup_timeout: float = DEFAULT_STARTUP_TIMEOUT
     #: Accepted for upstream compatibility; gatun-rs has no separate connect phase.
     connect_timeout: float | None = None
+    startup_timeout: float = DEFAULT_STARTUP_TIMEOUT
+    classpath: list[str] = field(default_factory=list)
     trace: bool = False
     log_level: str | None = None
     debug: bool = False
@@ -101,9 +102,9 @@ class GatunConfig:
         return parse_memory(self.memory)
 
 
-def find_pyproject_toml(start: str | os.PathLike[str] | None = None) -> Path | None:
-    """The nearest ``pyproject.toml`` at or above ``start`` (default: cwd)."""
-    here = Path(start if start is not None else Path.cwd()).resolve()
+def find_pyproject_toml(start_path: str | os.PathLike[str] | None = None) -> Path | None:
+    """The nearest ``pyproject.toml`` at or above ``start_path`` (default: cwd)."""
+    here = Path(start_path if start_path is not None else Path.cwd()).resolve()
     for directory in (here, *here.parents):
         candidate = directory / "pyproject.toml"
         if candidate.is_file():
@@ -133,11 +134,11 @@ def _as_list(value: Any) -> list[str]:
     return [str(v) for v in value]
 
 
-def load_config(path: str | os.PathLike[str] | None = None) -> GatunConfig:
-    """Read ``[tool.gatun]`` from ``path`` (default: the nearest
+def load_config(pyproject_path: str | os.PathLike[str] | None = None) -> GatunConfig:
+    """Read ``[tool.gatun]`` from ``pyproject_path`` (default: the nearest
     ``pyproject.toml``), then apply the ``GATUN_*`` environment variables."""
     config = GatunConfig()
-    pyproject = Path(path) if path is not None else find_pyproject_toml()
+    pyproject = Path(pyproject_path) if pyproject_path is not None else find_pyproject_toml()
     section = _read_pyproject(pyproject) if pyproject is not None and pyproject.is_file() else {}
 
     if "memory" in section:

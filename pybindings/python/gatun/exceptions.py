@@ -11,6 +11,7 @@ from __future__ import annotations
 __all__ = [
     "BridgeClosedError",
     "BridgeStartupError",
+    "CallbackTimeoutError",
     "CancelledException",
     "DeadConnectionError",
     "GatunError",
@@ -28,6 +29,8 @@ __all__ = [
     "PayloadTooLargeError",
     "ProtocolDesyncError",
     "ProtocolError",
+    "ReentrancyError",
+    "SocketTimeoutError",
     "StaleArenaError",
     "UnsupportedArrowTypeError",
     "java_exception",
@@ -55,22 +58,39 @@ class JavaNotFoundError(BridgeStartupError):
 
 
 class ProtocolError(GatunError):
-    """The two sides disagreed about the wire protocol."""
+    """The two sides disagreed about the wire protocol (upstream's
+    :data:`ProtocolDesyncError`). ``response_size`` is the offending size
+    when one was involved."""
+
+    def __init__(self, message: str = "protocol error", response_size: int | None = None) -> None:
+        super().__init__(message)
+        self.response_size = response_size
 
 
 class PayloadTooLargeError(GatunError):
     """A request or response does not fit in the space available for it.
 
-    ``payload_size``, ``max_size`` and ``zone`` are filled in when known.
+    Upstream's form, ``PayloadTooLargeError(payload_size, max_size, zone)``,
+    builds its message from the sizes; the bridge itself raises it with a
+    message (``PayloadTooLargeError("...")``). ``payload_size``, ``max_size``
+    and ``zone`` are ``None`` when not known.
     """
 
     def __init__(
         self,
-        message: str = "payload too large",
-        payload_size: int | None = None,
+        payload_size: int | str | None = None,
         max_size: int | None = None,
         zone: str | None = None,
     ) -> None:
+        if isinstance(payload_size, str):
+            message, payload_size = payload_size, None
+        elif payload_size is None:
+            message = f"{zone or 'payload'} too large"
+        else:
+            limit = f"maximum {max_size:,} bytes" if max_size is not None else "the limit"
+            message = (
+                f"{zone or 'Payload'} payload too large: {payload_size:,} bytes exceeds {limit}"
+            )
         super().__init__(message)
         self.payload_size = payload_size
         self.max_size = max_size
@@ -78,19 +98,79 @@ class PayloadTooLargeError(GatunError):
 
 
 class CancelledException(GatunError):
-    """A request was cancelled before it completed (upstream-compatible name)."""
+    """A request was cancelled before it completed (upstream's name).
 
-    def __init__(self, message: str = "request cancelled", request_id: int | None = None) -> None:
+    ``CancelledException(request_id)`` as upstream's; a message may be given
+    instead of (or beside) the id.
+    """
+
+    def __init__(self, request_id: int | str | None = None, message: str | None = None) -> None:
+        if isinstance(request_id, str):
+            message, request_id = request_id, None
+        if message is None:
+            message = (
+                f"Request {request_id} was cancelled"
+                if request_id is not None
+                else "request cancelled"
+            )
         super().__init__(message)
         self.request_id = request_id
 
 
 class StaleArenaError(GatunError, RuntimeError):
-    """Arrow data refers to an arena generation that no longer exists."""
+    """Arrow data refers to an arena generation that no longer exists.
+
+    Kept for upstream compatibility: **gatun-rs never raises it**. Upstream
+    reused one shared-memory zone and bumped an epoch on every reset, so old
+    tables could point at overwritten bytes; here a region is freed only when
+    neither side references it, so received data never goes stale.
+    """
+
+    def __init__(self, table_epoch: int | str = 0, current_epoch: int = 0) -> None:
+        if isinstance(table_epoch, str):
+            super().__init__(table_epoch)
+            table_epoch = 0
+        else:
+            super().__init__(
+                f"Arrow table from epoch {table_epoch} is stale (current epoch: {current_epoch})"
+            )
+        self.table_epoch = table_epoch
+        self.current_epoch = current_epoch
 
 
 class UnsupportedArrowTypeError(GatunError, TypeError):
     """An Arrow type that cannot cross the bridge."""
+
+
+class ReentrancyError(GatunError):
+    """Upstream raised this for a Java call made from inside a callback.
+
+    Kept for upstream compatibility: **gatun-rs does not raise it** for that.
+    A callback may call Java here: the nested call goes on the lane of the
+    call that fired the callback, and the JVM thread waiting for the callback
+    serves it. The one call that would deadlock (a blocking call while every
+    lane is held by calls awaiting on this thread's event loop) raises
+    :class:`GatunError`, this class's base, naming what to do instead.
+    """
+
+
+class CallbackTimeoutError(GatunError):
+    """Upstream raised this when a callback ran past its timeout.
+
+    Kept for upstream compatibility: **gatun-rs never raises it**. Callbacks
+    have no time limit here (``callback_timeout`` is accepted and unused): a
+    slow callback keeps its Java caller waiting, as a slow Java method would.
+    """
+
+
+class SocketTimeoutError(GatunError):
+    """Upstream raised this when a reply took longer than ``socket_timeout``
+    (30 s by default, which killed long Spark jobs).
+
+    Kept for upstream compatibility: **gatun-rs never raises it**. Calls have
+    no time limit; a JVM that dies is detected at once instead and raises
+    :class:`BridgeClosedError` (upstream's :data:`DeadConnectionError`).
+    """
 
 
 #: Upstream name of :class:`BridgeClosedError`.

@@ -170,6 +170,9 @@ class JavaClass(JVMNode):
 
     __slots__ = ()
 
+    def __init__(self, client: GatunClient, class_name: str) -> None:
+        super().__init__(client, class_name)
+
 
 def class_name_of(cls: str | JVMNode) -> str:
     """The class name of a name or a class node (``client.jvm.java.util.ArrayList``)."""
@@ -196,8 +199,12 @@ class JVMView:
     20
     """
 
-    def __init__(self, client: GatunClient) -> None:
+    def __init__(self, client: GatunClient, package_path: str = "") -> None:
+        """The root view of a client is ``client.jvm``. As upstream's,
+        ``JVMView(client, "java.util")`` is a view of one package: its
+        attributes are that package's members (imports apply to root views)."""
         self._client = client
+        self._package = package_path.strip(".")
         # Short name -> full class name, from single-class imports.
         self._imports: dict[str, str] = {}
         # Packages imported with ".*", in import order.
@@ -208,6 +215,10 @@ class JVMView:
     def __getattr__(self, name: str) -> JVMNode:
         if name.startswith("_"):
             raise AttributeError(name)
+        if self._package:
+            node = _node(self._client, f"{self._package}.{name}")
+            self.__dict__[name] = node
+            return node
         full = self._imports.get(name)
         if full is None and self._wildcards:
             full = self._resolve_wildcard(name)
@@ -249,7 +260,7 @@ class JVMView:
         return f"<JVMView of {self._client!r}>"
 
 
-def java_import(jvm_view: JVMView, import_spec: str) -> None:
+def java_import(jvm_view: JVMView, import_path: str) -> None:
     """Make classes reachable by short name on ``jvm_view``.
 
     ``"java.util.*"`` imports every class of a package (resolved on first use),
@@ -261,4 +272,4 @@ def java_import(jvm_view: JVMView, import_spec: str) -> None:
     """
     if not isinstance(jvm_view, JVMView):
         raise TypeError(f"java_import needs a JVMView (client.jvm), not {type(jvm_view).__name__}")
-    jvm_view._import(import_spec)
+    jvm_view._import(import_path)

@@ -22,6 +22,8 @@ from gatun.config import get_config, parse_memory
 from gatun.exceptions import BridgeStartupError
 
 __all__ = [
+    "DEFAULT_JVM_FLAGS",
+    "JAR_PATH",
     "GatunSession",
     "attach",
     "connect",
@@ -31,6 +33,18 @@ __all__ = [
 ]
 
 _JAR_NAME = "gatun-server.jar"
+
+#: The server jar bundled in the package (upstream's ``JAR_PATH``); a
+#: ``GATUN_JAR`` environment variable overrides it at launch
+#: (:func:`find_server_jar`).
+JAR_PATH: Path = Path(__file__).resolve().parent / "jars" / _JAR_NAME
+
+#: The JVM options every launch gets before the caller's (upstream's
+#: ``DEFAULT_JVM_FLAGS``), as the native launcher adds them
+#: (``REQUIRED_JVM_FLAGS`` in ``bridge/src/launcher.rs``): Arrow's memory
+#: module reads ``java.nio.Buffer.address``. Nothing else of ``java.base`` is
+#: opened. Informational: changing this list changes no launch.
+DEFAULT_JVM_FLAGS: tuple[str, ...] = ("--add-opens=java.base/java.nio=ALL-UNNAMED",)
 
 _log = logging.getLogger("gatun")
 
@@ -42,7 +56,7 @@ def find_server_jar() -> str:
         if not Path(override).is_file():
             raise BridgeStartupError(f"GATUN_JAR points to {override!r}, which is not a file")
         return override
-    bundled = Path(__file__).resolve().parent / "jars" / _JAR_NAME
+    bundled = JAR_PATH
     if not bundled.is_file():
         raise BridgeStartupError(
             f"the server jar is missing: expected {bundled}. Build it with "

@@ -142,6 +142,12 @@ class JavaObject(_native.ObjectRef):
         self._detach()
 
     @property
+    def client(self) -> GatunClient:
+        """The client this object belongs to (upstream's attribute; it hides
+        a Java method named ``client()``, which ``invoke_method`` still reaches)."""
+        return self._client
+
+    @property
     def is_array(self) -> bool:
         """Whether this is a Java array (``Object[]``, ``String[]``, ...)."""
         return self.class_name.startswith("[")
@@ -282,13 +288,13 @@ class JavaArray(list):  # type: ignore[type-arg]
 
     element_type: str
 
-    def __init__(self, items: Iterable[Any] = (), element_type: str = "Object") -> None:
+    def __init__(self, iterable: Iterable[Any] = (), element_type: str = "Object") -> None:
         if element_type == "Boolean":
             element_type = "Bool"
         if element_type not in ELEMENT_TYPES:
             expected = ", ".join(sorted(ELEMENT_TYPES))
             raise ValueError(f"unknown element_type {element_type!r}; expected one of {expected}")
-        super().__init__(items)
+        super().__init__(iterable)
         self.element_type = element_type
 
     @property
