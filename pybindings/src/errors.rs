@@ -53,6 +53,6 @@ pub fn to_py(py: Python<'_>, err: BridgeError) -> PyErr {
             pyo3::exceptions::PyKeyboardInterrupt::new_err("call interrupted")
         }
         BridgeError::Io { .. } => gatun_error(py, "BridgeClosedError", err.to_string()),
-        BridgeError::WouldDeadlock(m) => gatun_error(py, "GatunError", m),
+        BridgeError::WouldDeadlock(m) => gatun_error(py, "ReentrancyError", m),
     }
 }

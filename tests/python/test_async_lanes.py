@@ -24,7 +24,7 @@ import pytest
 from test_idle import cpu_seconds
 
 import gatun
-from gatun import BridgeClosedError, GatunError, JavaException, JavaNumberFormatException
+from gatun import BridgeClosedError, JavaException, JavaNumberFormatException
 from gatun.async_client import AsyncGatunClient
 
 pytestmark = pytest.mark.timeout(120)
@@ -202,7 +202,7 @@ def test_a_blocking_call_that_would_deadlock_the_loop_raises(classpath: list[str
         assert client.calls_on_loop == 1
         # The loop's own call holds the only lane: waiting for it here would
         # never end, since only this (blocked) loop can finish that call.
-        with pytest.raises(GatunError, match="event loop"):
+        with pytest.raises(gatun.ReentrancyError, match="event loop"):
             client.sync.ping()
         assert await call == "late"
         assert client.sync.ping()

@@ -350,11 +350,6 @@ DIFFERENT: dict[str, str] = {
         "get() and is_error behave as upstream's"
     ),
     "gatun.client.BatchResult": "see gatun.BatchResult",
-    "gatun.GatunSession": (
-        "wraps the native gateway (GatunSession(native, socket_path, memory)), not a "
-        "subprocess.Popen; it is made by launch_gateway, which is compatible"
-    ),
-    "gatun.launcher.GatunSession": "see gatun.GatunSession",
 }
 
 

@@ -168,8 +168,7 @@ class GatunClient(UpstreamCalls):
         connection file, ``<socket_path>.conn``."""
         if not isinstance(self._session, _Unconnected):
             return not self.closed
-        from gatun.gateway import connection_file_for
-        from gatun.launcher import read_connection_file
+        from gatun._launch_support import connection_file_for, read_connection_file
 
         assert self.socket_path is not None
         try:

@@ -145,12 +145,12 @@ class UnsupportedArrowTypeError(GatunError, TypeError):
 class ReentrancyError(GatunError):
     """Upstream raised this for a Java call made from inside a callback.
 
-    Kept for upstream compatibility: **gatun-rs does not raise it** for that.
-    A callback may call Java here: the nested call goes on the lane of the
-    call that fired the callback, and the JVM thread waiting for the callback
-    serves it. The one call that would deadlock (a blocking call while every
-    lane is held by calls awaiting on this thread's event loop) raises
-    :class:`GatunError`, this class's base, naming what to do instead.
+    gatun-rs does not raise it for that: a callback may call Java here (the
+    nested call goes on the lane of the call that fired the callback, and the
+    JVM thread waiting for the callback serves it). It raises it for the one
+    call that would deadlock: a blocking call while every lane is held by
+    calls awaiting on this thread's event loop; the message says what to do
+    instead.
     """
 
 

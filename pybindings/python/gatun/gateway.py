@@ -24,28 +24,21 @@ from pathlib import Path
 from typing import Any
 
 from gatun import _native, _output
-from gatun.config import get_config, parse_memory
-from gatun.exceptions import BridgeStartupError
-from gatun.launcher import (
-    _classpath_entries,
-    attach,
+from gatun._attach import attach
+from gatun._launch_support import (
+    DEFAULT_SOCKET_PATH,
+    classpath_entries,
+    connection_file_for,
     find_server_jar,
     jvm_flags,
 )
+from gatun.config import get_config, parse_memory
+from gatun.exceptions import BridgeStartupError
 
 __all__ = ["DEFAULT_SOCKET_PATH", "GatunSession", "connection_file_for", "launch_gateway"]
 
-#: Where :func:`launch_gateway` and ``GatunClient()`` put the socket when no
-#: path is given (upstream's default).
-DEFAULT_SOCKET_PATH = os.path.join(os.path.expanduser("~"), "gatun.sock")
-
 _log = logging.getLogger("gatun")
 _LIVE: weakref.WeakSet[GatunSession] = weakref.WeakSet()
-
-
-def connection_file_for(socket_path: str | os.PathLike[str]) -> str:
-    """The file holding a gateway's socket and token: ``<socket_path>.conn``."""
-    return os.fspath(socket_path) + ".conn"
 
 
 class GatunSession:
@@ -58,13 +51,15 @@ class GatunSession:
     #: The server jar the gateway runs.
     JAR_PATH: str = ""
 
-    def __init__(self, native: Any, socket_path: str, memory: int | None) -> None:
-        self._native = native
+    def __init__(self, process: Any, socket_path: str, memory_bytes: int | None) -> None:
+        """Made by :func:`launch_gateway`; ``process`` is the native gateway
+        (upstream's parameter names)."""
+        self._native = process
         self.socket_path = socket_path
         #: The file with the socket path and token (mode 0600).
         self.connection_file = connection_file_for(socket_path)
         #: The JVM arena size given to ``launch_gateway``, in bytes.
-        self.memory = memory
+        self.memory = memory_bytes
         self._lock = threading.Lock()
         self._stopped = False
         _LIVE.add(self)
@@ -153,7 +148,7 @@ def launch_gateway(
         options.append(f"-Dgatun.arrow.allocator.maxBytes={memory_bytes}")
     if (debug or config.debug) and output == "python":
         output = "stderr"
-    entries = _classpath_entries(classpath) if classpath is not None else list(config.classpath)
+    entries = classpath_entries(classpath) if classpath is not None else list(config.classpath)
     timeout = startup_timeout if startup_timeout is not None else config.startup_timeout
     try:
         native = _native.NativeGateway.launch(

@@ -13,13 +13,21 @@ import logging
 import os
 import time
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
 
 from gatun import _native, _output
+from gatun._attach import attach
+from gatun._launch_support import (
+    DEFAULT_JVM_FLAGS,
+    JAR_PATH,
+    check_lanes,
+    classpath_entries,
+    find_server_jar,
+    jvm_flags,
+    read_connection_file,
+)
 from gatun.client import GatunClient
 from gatun.config import get_config, parse_memory
-from gatun.exceptions import BridgeStartupError
+from gatun.gateway import GatunSession, launch_gateway
 
 __all__ = [
     "DEFAULT_JVM_FLAGS",
@@ -32,60 +40,7 @@ __all__ = [
     "read_connection_file",
 ]
 
-_JAR_NAME = "gatun-server.jar"
-
-#: The server jar bundled in the package (upstream's ``JAR_PATH``); a
-#: ``GATUN_JAR`` environment variable overrides it at launch
-#: (:func:`find_server_jar`).
-JAR_PATH: Path = Path(__file__).resolve().parent / "jars" / _JAR_NAME
-
-#: The JVM options every launch gets before the caller's (upstream's
-#: ``DEFAULT_JVM_FLAGS``), as the native launcher adds them
-#: (``REQUIRED_JVM_FLAGS`` in ``bridge/src/launcher.rs``): Arrow's memory
-#: module reads ``java.nio.Buffer.address``. Nothing else of ``java.base`` is
-#: opened. Informational: changing this list changes no launch.
-DEFAULT_JVM_FLAGS: tuple[str, ...] = ("--add-opens=java.base/java.nio=ALL-UNNAMED",)
-
 _log = logging.getLogger("gatun")
-
-
-def find_server_jar() -> str:
-    """Path of the server jar: ``$GATUN_JAR`` or the one bundled in the package."""
-    override = os.environ.get("GATUN_JAR")
-    if override:
-        if not Path(override).is_file():
-            raise BridgeStartupError(f"GATUN_JAR points to {override!r}, which is not a file")
-        return override
-    bundled = JAR_PATH
-    if not bundled.is_file():
-        raise BridgeStartupError(
-            f"the server jar is missing: expected {bundled}. Build it with "
-            "`mvn -f java/pom.xml package` and copy java/target/gatun-server.jar there, "
-            "or set GATUN_JAR to its path"
-        )
-    return str(bundled)
-
-
-def _classpath_entries(classpath: str | os.PathLike[str] | Sequence[str] | None) -> list[str]:
-    if classpath is None:
-        return []
-    if isinstance(classpath, (str, os.PathLike)):
-        return [p for p in os.fspath(classpath).split(os.pathsep) if p]
-    return [os.fspath(p) for p in classpath]
-
-
-def _check_lanes(lanes: object, callback_lanes: object) -> None:
-    """``lanes`` and ``callback_lanes`` as the control segment can hold them,
-    or a ``ValueError`` naming the one that is wrong."""
-    from gatun._layout import MAX_LANES
-
-    for name, value, least in (("lanes", lanes, 1), ("callback_lanes", callback_lanes, 0)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < least:
-            raise ValueError(f"{name} must be an integer of at least {least}, not {value!r}")
-    if lanes + callback_lanes > MAX_LANES:  # type: ignore[operator]
-        raise ValueError(
-            f"lanes ({lanes}) + callback_lanes ({callback_lanes}) must be at most {MAX_LANES}"
-        )
 
 
 def connect(
@@ -157,11 +112,11 @@ def connect(
     if (debug or config.debug) and output == "python":
         output = "stderr"
 
-    entries = _classpath_entries(classpath) if classpath is not None else list(config.classpath)
+    entries = classpath_entries(classpath) if classpath is not None else list(config.classpath)
     timeout = startup_timeout if startup_timeout is not None else config.startup_timeout
 
     lanes = lanes if lanes is not None else config.lanes
-    _check_lanes(lanes, callback_lanes)
+    check_lanes(lanes, callback_lanes)
     started = time.monotonic()
     try:
         native = _native.NativeClient.launch(
@@ -187,113 +142,3 @@ def connect(
         time.monotonic() - started,
     )
     return GatunClient(native, memory=memory_bytes)
-
-
-def jvm_flags(
-    config: Any,
-    extra_jvm_flags: Sequence[str] | None,
-    jvm_options: Sequence[str] | None,
-    trace: bool,
-    log_level: str | None,
-    debug: bool,
-) -> list[str]:
-    """The JVM options a launch gets: the configuration's, the caller's, and
-    the server's diagnostics (trace, log level, debug)."""
-    options: list[str] = list(config.jvm_flags)
-    options += list(extra_jvm_flags or ())
-    options += list(jvm_options or ())
-    if trace or config.trace:
-        options.append("-Dgatun.trace=true")
-    level = log_level or config.log_level
-    if level:
-        options.append(f"-Dgatun.log.level={level}")
-    if debug or config.debug:
-        options.append("-Dgatun.debug=true")
-    return options
-
-
-def read_connection_file(path: str | os.PathLike[str]) -> tuple[str, str]:
-    """The ``(socket_path, token)`` a hosting JVM wrote with
-    ``GatunServer.writeConnectionFile``: lines ``socket=<path>`` and
-    ``token=<32 hex digits>``."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as e:
-        raise BridgeStartupError(f"cannot read the connection file {os.fspath(path)!r}: {e}") from e
-    fields: dict[str, str] = {}
-    for line in text.splitlines():
-        key, sep, value = line.partition("=")
-        if sep:
-            fields[key.strip()] = value.strip()
-    missing = [k for k in ("socket", "token") if not fields.get(k)]
-    if missing:
-        raise BridgeStartupError(
-            f"the connection file {os.fspath(path)!r} has no {' or '.join(missing)}= line"
-        )
-    return fields["socket"], fields["token"]
-
-
-def attach(
-    socket_path: str | os.PathLike[str] | None = None,
-    token: str | None = None,
-    *,
-    connection_file: str | os.PathLike[str] | None = None,
-    memory: str | int | None = None,
-    lanes: int | None = None,
-    callback_lanes: int = 2,
-    timeout: float = 30.0,
-    doorbell: str | None = None,
-    verify_utf8: bool | None = None,
-) -> GatunClient:
-    """Connect to a gatun server that another JVM hosts and return a client.
-
-    The host started the server with ``GatunServer.startHosted(...)`` (a
-    Spark driver through :func:`gatun.spark.attach`, or any Java
-    application) and told us its socket and token, directly or through the
-    file ``GatunServer.writeConnectionFile`` wrote (``connection_file=``).
-    The JVM need not be this process's child: our shared memory is handed
-    over as files in a private ``/dev/shm`` directory, each unlinked as soon
-    as it is no longer needed. Several clients may attach to one server,
-    each in its own session; closing one ends its session only, never the
-    host JVM.
-
-    - ``token``: the 32 hexadecimal digits the server was started with.
-    - ``memory``, ``lanes``, ``callback_lanes``, ``doorbell``,
-      ``verify_utf8``: as for :func:`connect` (``memory`` caps this side's
-      arena; the host JVM's own arena is sized by the host).
-    - ``timeout``: seconds the handshake may take.
-
-    >>> client = attach(connection_file="/run/app/gatun.conn")   # doctest: +SKIP
-    >>> client.jvm.java.lang.Runtime.getRuntime().availableProcessors()  # doctest: +SKIP
-    """
-    if connection_file is not None:
-        if socket_path is not None or token is not None:
-            raise ValueError("give either connection_file or socket_path and token, not both")
-        socket_path, token = read_connection_file(connection_file)
-    if socket_path is None or token is None:
-        raise ValueError("attach() needs socket_path and token (or connection_file)")
-    config = get_config()
-    memory_bytes = parse_memory(memory if memory is not None else config.memory)
-    lanes = lanes if lanes is not None else config.lanes
-    _check_lanes(lanes, callback_lanes)
-    try:
-        native = _native.NativeClient.attach(
-            os.fspath(socket_path),
-            token,
-            lanes=lanes,
-            timeout=float(timeout),
-            arena_memory=memory_bytes,
-            doorbell=doorbell or os.environ.get("GATUN_DOORBELL") or "adaptive",
-            callback_lanes=callback_lanes,
-            verify_utf8=config.verify_utf8 if verify_utf8 is None else verify_utf8,
-        )
-    except Exception as e:
-        _log.error("could not attach to %s: %s", os.fspath(socket_path), e)
-        raise
-    _log.info("attached to %s (JVM pid %d)", os.fspath(socket_path), native.jvm_pid)
-    return GatunClient(native, memory=memory_bytes)
-
-
-# Upstream's names for the gateway live here too (``gatun.launcher.launch_gateway``);
-# gatun.gateway imports this module, so they come last.
-from gatun.gateway import GatunSession, launch_gateway  # noqa: E402
