@@ -8,10 +8,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::path::PathBuf;
 use std::sync::Mutex;
 
-use crate::segment::{Segment, SegmentError, SegmentLocator};
+use crate::segment::{Segment, SegmentError, SegmentLocator, SegmentPlace};
 use crate::shm_layout::{
     HANDLE_GENERATION_MASK, HANDLE_OFFSET_SHIFT, HANDLE_OFFSET_UNIT, HANDLE_SEGMENT_SHIFT,
 };
@@ -155,8 +154,9 @@ pub struct ArenaConfig {
     pub segment_size: usize,
     /// Total bytes over all segments.
     pub max_memory: usize,
-    /// Directory for file-backed segments where memfd is unavailable.
-    pub fallback_dir: PathBuf,
+    /// Where segments are created (memfds, or files for a peer that is not
+    /// our child).
+    pub place: SegmentPlace,
     /// First segment id this side uses (ids are unique across both sides).
     pub first_segment_id: u16,
 }
@@ -292,7 +292,7 @@ impl Arena {
                 }
                 let id = st.next_segment_id;
                 st.next_segment_id += 1;
-                let segment = Segment::create("payload", size, &self.config.fallback_dir)
+                let segment = Segment::create_in(&self.config.place, "payload", size)
                     .map_err(AllocError::Segment)?;
                 st.unpublished
                     .push((id, segment.locator().clone(), segment.len()));
@@ -554,7 +554,9 @@ mod tests {
         Arena::new(ArenaConfig {
             segment_size: 1 << 20,
             max_memory: max,
-            fallback_dir: std::env::temp_dir(),
+            place: SegmentPlace::Memfd {
+                fallback_dir: std::env::temp_dir(),
+            },
             first_segment_id: 1,
         })
     }

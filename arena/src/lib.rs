@@ -17,5 +17,7 @@ pub mod text_as_bytes;
 pub use arena::{AllocError, Arena, ArenaConfig, Region, RegionHandle, ALIGNMENT};
 pub use import::{build_batch, IpcParts};
 pub use layout::{check_schema, flatten, has_dictionaries, FlatBatch, LayoutError};
-pub use segment::{Segment, SegmentError, SegmentLocator, VacatedSegment, MAX_SEGMENT_SIZE};
+pub use segment::{
+    Segment, SegmentError, SegmentLocator, SegmentPlace, VacatedSegment, MAX_SEGMENT_SIZE,
+};
 pub use text_as_bytes::strings_as_binary;

@@ -42,6 +42,23 @@ impl SegmentLocator {
     }
 }
 
+/// Where a process creates its segments, which decides how the peer reaches
+/// them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SegmentPlace {
+    /// memfds, which the peer maps through `/proc/<pid>/fd/<n>`: only a peer
+    /// allowed to look into this process (the JVM we launched, our child)
+    /// can. Files in `fallback_dir` where memfd is unavailable.
+    Memfd {
+        /// Private (0700) directory for the file fallback.
+        fallback_dir: PathBuf,
+    },
+    /// Files only, in this private (0700) directory: for a peer that is not
+    /// our child (a JVM that hosts the server), which may not open our
+    /// descriptors under the usual ptrace restrictions.
+    Files(PathBuf),
+}
+
 /// Why a segment could not be created or mapped.
 #[derive(Debug)]
 pub enum SegmentError {
@@ -132,6 +149,18 @@ impl Segment {
                 Self::finish_create(file, size, locator, None)
             }
             Err(_) => Self::create_file(size, fallback_dir),
+        }
+    }
+
+    /// Creates a zero-filled segment of `size` bytes where `place` says.
+    pub fn create_in(
+        place: &SegmentPlace,
+        name: &str,
+        size: usize,
+    ) -> Result<Segment, SegmentError> {
+        match place {
+            SegmentPlace::Memfd { fallback_dir } => Self::create(name, size, fallback_dir),
+            SegmentPlace::Files(dir) => Self::create_file(size, dir),
         }
     }
 

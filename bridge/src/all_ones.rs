@@ -78,7 +78,9 @@ mod tests {
         Arena::new(ArenaConfig {
             segment_size: 1 << 20,
             max_memory: 64 << 20,
-            fallback_dir: std::env::temp_dir(),
+            place: gatun_arena::SegmentPlace::Memfd {
+                fallback_dir: std::env::temp_dir(),
+            },
             first_segment_id: 1,
         })
     }

@@ -121,13 +121,13 @@ impl ArrowPlane {
     pub unsafe fn new(
         control_base: *mut u8,
         sizing: ArenaSizing,
-        fallback_dir: std::path::PathBuf,
+        place: gatun_arena::SegmentPlace,
     ) -> Self {
         ArrowPlane {
             arena: Arc::new(Arena::new(ArenaConfig {
                 segment_size: sizing.segment_size,
                 max_memory: sizing.max_memory,
-                fallback_dir,
+                place,
                 first_segment_id: crate::layout::PYTHON_FIRST_SEGMENT_ID as u16,
             })),
             schemas: SchemaRegistry::default(),

@@ -195,6 +195,14 @@ pub struct JvmProcess {
     archive: ClassArchive,
 }
 
+fn read_tail(tail: &Mutex<VecDeque<u8>>) -> String {
+    let tail = tail.lock().unwrap_or_else(|e| e.into_inner());
+    let (a, b) = tail.as_slices();
+    let mut bytes = a.to_vec();
+    bytes.extend_from_slice(b);
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
 /// How long `stop` waits for the stderr reader to see EOF once the JVM has
 /// exited (a child the JVM started may still hold the pipe; then the reader
 /// ends with it).
@@ -214,11 +222,14 @@ impl JvmProcess {
 
     /// The last 64 KiB the JVM wrote to stderr.
     pub fn stderr_tail(&self) -> String {
-        let tail = self.stderr_tail.lock().unwrap_or_else(|e| e.into_inner());
-        let (a, b) = tail.as_slices();
-        let mut bytes = a.to_vec();
-        bytes.extend_from_slice(b);
-        String::from_utf8_lossy(&bytes).into_owned()
+        read_tail(&self.stderr_tail)
+    }
+
+    /// Reads the stderr tail later without borrowing the process (for
+    /// annotating errors while the process is borrowed elsewhere).
+    pub fn stderr_handle(&self) -> impl Fn() -> String {
+        let tail = self.stderr_tail.clone();
+        move || read_tail(&tail)
     }
 
     /// Exit status if the JVM has exited.

@@ -63,8 +63,8 @@ pub mod value;
 pub use batch::BatchEncoder;
 #[cfg(not(loom))]
 pub use client::{
-    CallbackHandler, CallbackOutcome, Client, ClientOptions, LaneGuard, NoCallbacks, PooledScratch,
-    WeakClient,
+    parse_token, AttachOptions, CallbackHandler, CallbackOutcome, Client, ClientOptions, LaneGuard,
+    NoCallbacks, PooledScratch, WeakClient,
 };
 #[cfg(not(loom))]
 pub use error::{BridgeError, JavaError, Result};

@@ -62,7 +62,15 @@ fn fixture() -> Fixture {
         max_memory: 4 << 20,
     };
     // SAFETY: `control` lives in the fixture, after the plane is dropped.
-    let plane = unsafe { ArrowPlane::new(base, sizing, std::env::temp_dir()) };
+    let plane = unsafe {
+        ArrowPlane::new(
+            base,
+            sizing,
+            gatun_arena::SegmentPlace::Memfd {
+                fallback_dir: std::env::temp_dir(),
+            },
+        )
+    };
     plane.set_jvm_pid(std::process::id());
     Fixture {
         plane,

@@ -16,8 +16,8 @@ use gatun_bridge::protocol::{build_request, java_error};
 use gatun_bridge::scalar_template::{Scalar, MAX_SCALAR_ARGS};
 use gatun_bridge::spill::RegionAllocator;
 use gatun_bridge::{
-    BridgeError, Client, ClientOptions, LaneGuard, ObjectReleases, PooledScratch, RequestHead,
-    TakenReleases, WeakClient,
+    parse_token, AttachOptions, BridgeError, Client, ClientOptions, LaneGuard, ObjectReleases,
+    PooledScratch, RequestHead, TakenReleases, WeakClient,
 };
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -371,6 +371,33 @@ pub(crate) fn request_head<'a>(
     })
 }
 
+/// The arena's sizing for a `memory=` cap (default sizing without one).
+fn arena_sizing(arena_memory: Option<usize>) -> ArenaSizing {
+    match arena_memory {
+        Some(max_memory) => ArenaSizing {
+            max_memory,
+            segment_size: ArenaSizing::default()
+                .segment_size
+                .min(max_memory.max(1 << 20)),
+        },
+        None => ArenaSizing::default(),
+    }
+}
+
+impl NativeClient {
+    /// Wraps a new client, remembering it for the fork handler.
+    fn register(client: Client) -> NativeClient {
+        let mut clients = CLIENTS.lock().unwrap_or_else(|e| e.into_inner());
+        clients.retain(|c| c.upgrade().is_some());
+        clients.push(client.downgrade());
+        NativeClient {
+            client,
+            hooks: OnceLock::new(),
+            callback_dispatcher: OnceLock::new(),
+        }
+    }
+}
+
 #[pymethods]
 impl NativeClient {
     #[staticmethod]
@@ -405,29 +432,60 @@ impl NativeClient {
             callback_lanes,
             slot_size,
             startup_timeout: Duration::from_secs_f64(startup_timeout),
-            arena: match arena_memory {
-                Some(max_memory) => ArenaSizing {
-                    max_memory,
-                    segment_size: ArenaSizing::default()
-                        .segment_size
-                        .min(max_memory.max(1 << 20)),
-                },
-                None => ArenaSizing::default(),
-            },
+            arena: arena_sizing(arena_memory),
             doorbell,
             verify_utf8,
         };
         let client = py
             .detach(|| Client::launch(&opts))
             .map_err(|e| to_py(py, e))?;
-        let mut clients = CLIENTS.lock().unwrap_or_else(|e| e.into_inner());
-        clients.retain(|c| c.upgrade().is_some());
-        clients.push(client.downgrade());
-        Ok(NativeClient {
-            client,
-            hooks: OnceLock::new(),
-            callback_dispatcher: OnceLock::new(),
-        })
+        Ok(NativeClient::register(client))
+    }
+
+    /// Connects to a server another JVM hosts (`GatunServer.startHosted`):
+    /// our segments are handed over as files in a private directory, and
+    /// closing the client ends only this session.
+    #[staticmethod]
+    #[pyo3(signature = (socket_path, token, *, lanes=4, slot_size=1<<20, timeout=30.0, arena_memory=None, doorbell="adaptive", callback_lanes=2, verify_utf8=false))]
+    #[allow(clippy::too_many_arguments)]
+    fn attach(
+        py: Python<'_>,
+        socket_path: PathBuf,
+        token: &str,
+        lanes: usize,
+        slot_size: usize,
+        timeout: f64,
+        arena_memory: Option<usize>,
+        doorbell: &str,
+        callback_lanes: usize,
+        verify_utf8: bool,
+    ) -> PyResult<NativeClient> {
+        let doorbell = doorbell.parse().map_err(PyValueError::new_err)?;
+        if !(timeout.is_finite() && timeout > 0.0) {
+            return Err(PyValueError::new_err(format!(
+                "timeout must be positive, got {timeout}"
+            )));
+        }
+        let token = parse_token(token).map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let mut opts = AttachOptions::new(socket_path, token);
+        opts.lanes = lanes;
+        opts.callback_lanes = callback_lanes;
+        opts.slot_size = slot_size;
+        opts.timeout = Duration::from_secs_f64(timeout);
+        opts.arena = arena_sizing(arena_memory);
+        opts.doorbell = doorbell;
+        opts.verify_utf8 = verify_utf8;
+        let client = py
+            .detach(|| Client::attach(&opts))
+            .map_err(|e| to_py(py, e))?;
+        Ok(NativeClient::register(client))
+    }
+
+    /// Whether this client attached to a hosted server rather than
+    /// launching its own JVM.
+    #[getter]
+    fn attached(&self) -> bool {
+        self.client.is_attached()
     }
 
     /// Sets the function that runs callbacks (once; later calls are ignored).

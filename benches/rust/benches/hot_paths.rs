@@ -161,7 +161,9 @@ fn arena(c: &mut Criterion) {
     let arena = Arena::new(ArenaConfig {
         segment_size: 64 << 20,
         max_memory: 64 << 20,
-        fallback_dir: std::env::temp_dir(),
+        place: gatun_arena::SegmentPlace::Memfd {
+            fallback_dir: std::env::temp_dir(),
+        },
         first_segment_id: 1,
     });
     g.bench_function("allocate_free_64k", |b| {
@@ -178,7 +180,9 @@ fn transfer(c: &mut Criterion) {
     let arena = Arena::new(ArenaConfig {
         segment_size: 1 << 30,
         max_memory: 1 << 30,
-        fallback_dir: std::env::temp_dir(),
+        place: gatun_arena::SegmentPlace::Memfd {
+            fallback_dir: std::env::temp_dir(),
+        },
         first_segment_id: 1,
     });
     for rows in [10_000usize, 1_000_000] {

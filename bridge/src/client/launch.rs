@@ -1,25 +1,20 @@
-//! Launching the JVM and connecting to it: the options, the session
-//! directory holding the server socket, the control segment's header, the
-//! handshake on every lane, and the [`Client`] they make up.
+//! Launching the JVM: the options, the server command, and connecting to
+//! the socket of the JVM we started (the handshake itself is shared with
+//! attaching, in [`super::establish`]).
 
-use std::os::fd::AsRawFd;
-use std::os::unix::fs::DirBuilderExt;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize};
-use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use gatun_arena::Segment;
+use gatun_arena::SegmentPlace;
 
-use super::{Client, ControlMemory, Shared};
-use crate::arrow_plane::{ArenaSizing, ArrowPlane};
-use crate::control::{self, ControlSegment, HeaderFields};
+use super::establish::{self, Plan, Tuning};
+use super::private_dir::PrivateDir;
+use super::Client;
+use crate::arrow_plane::ArenaSizing;
 use crate::error::{BridgeError, Result};
-use crate::handshake::{self, HelloFields};
-use crate::lane::{Lane, LaneRole, WaitStrategy};
+use crate::lane::WaitStrategy;
 use crate::launcher::{self, JvmProcess, ServerCommand};
-use crate::object_releases::ObjectReleases;
 
 /// How to launch and connect.
 #[derive(Debug, Clone)]
@@ -87,27 +82,8 @@ impl Client {
         if opts.lanes == 0 {
             return Err(BridgeError::Value("lanes must be at least 1".into()));
         }
-        let segment = ControlSegment::new(opts.lanes + opts.callback_lanes, opts.slot_size)
-            .map_err(BridgeError::Value)?;
         let java = launcher::find_java(opts.java.as_deref())?;
-        let dir = SessionDir::create()?;
-        let mut control = Segment::create("control", segment.total_size(), dir.path())?;
-        let pid = std::process::id();
-        // SAFETY: the segment is at least 64 bytes and nobody else maps it yet.
-        let header =
-            unsafe { std::slice::from_raw_parts_mut(control.as_ptr(), control::header::SIZE) };
-        control::write_header(
-            header,
-            &HeaderFields {
-                lanes: segment.lanes as u32,
-                slot_size: segment.slot_size as u32,
-                py_pid: pid,
-                jvm_pid: 0,
-                py_start: process_start_time(),
-                jvm_start: 0,
-                state: crate::layout::STATE_CREATED,
-            },
-        );
+        let dir = PrivateDir::create(&std::env::temp_dir(), "gatun")?;
         let token: [u8; 16] = rand::random();
         let token_hex: String = token.iter().map(|b| format!("{b:02x}")).collect();
         let socket_path = dir.path().join("s");
@@ -121,92 +97,48 @@ impl Client {
             },
             &token_hex,
         )?;
-        let deadline = Instant::now() + opts.startup_timeout;
-        let (control_fd, control_path) = match control.locator() {
-            gatun_arena::SegmentLocator::Memfd { fd, .. } => (*fd, None),
-            gatun_arena::SegmentLocator::File(p) => (-1, Some(p.display().to_string())),
+        // Our child: it may open our memfds through /proc/<pid>/fd.
+        let place = SegmentPlace::Memfd {
+            fallback_dir: dir.path().to_path_buf(),
         };
-        let mut hello = HelloFields {
+        let plan = Plan {
+            lanes: opts.lanes,
+            callback_lanes: opts.callback_lanes,
+            slot_size: opts.slot_size,
             token: &token,
-            pid,
-            start_time: process_start_time(),
-            lane_index: 0,
-            lane_count: segment.lanes as u32,
-            control_fd,
-            control_path: control_path.as_deref(),
-            control_size: segment.total_size() as u64,
-            session_id: 0,
-            callback_lanes: opts.callback_lanes as u32,
+            place: &place,
+            deadline: Instant::now() + opts.startup_timeout,
         };
-        let mut sockets = Vec::with_capacity(segment.lanes);
-        let mut jvm_pid = 0;
-        for index in 0..segment.lanes {
-            let mut socket = connect_when_ready(&socket_path, &mut jvm, deadline)?;
-            hello.lane_index = index as u32;
-            let remaining = deadline.saturating_duration_since(Instant::now());
-            let accepted = handshake::greet(&mut socket, &hello, remaining)
-                .map_err(|e| with_stderr(e, &jvm))?;
-            if index == 0 {
-                hello.session_id = accepted.session_id;
-                jvm_pid = accepted.pid;
-            }
-            sockets.push(socket);
-        }
+        let stderr = jvm.stderr_handle();
+        let annotate = move |e| with_stderr(e, &stderr());
+        let mut handshaken = establish::handshake(
+            &plan,
+            &mut || connect_when_ready(&socket_path, &mut jvm, plan.deadline),
+            &annotate,
+        )?;
         // Every lane is connected: nothing needs the socket name any more, so
         // nothing is left behind even if this process is killed now.
         drop(dir);
-        control
-            .unlink_backing_file()
-            .map_err(BridgeError::io("unlinking the control file"))?;
-
-        let base = control.as_ptr();
-        let socket_fds = Mutex::new(sockets.iter().map(|s| s.as_raw_fd()).collect());
-        let lanes = sockets
-            .into_iter()
-            .enumerate()
-            // SAFETY: `control` is moved into `Shared` below and outlives every lane.
-            .map(|(i, s)| {
-                // SAFETY: as above.
-                let mut lane = unsafe { Lane::new(i, base, &segment, s) }?;
-                lane.set_strategy(opts.doorbell);
-                lane.set_peer_pid(jvm_pid);
-                if i >= opts.lanes {
-                    lane.set_role(LaneRole::Callback);
-                }
-                Ok(Mutex::new(lane))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let lane_total = segment.lanes;
-        let client = Client {
-            shared: Arc::new(Shared {
-                segment,
-                call_lanes: opts.lanes,
-                free: Mutex::new((0..opts.lanes).rev().collect()),
-                lanes,
-                lane_freed: Condvar::new(),
-                scratch: Mutex::new(Vec::new()),
-                releases: Arc::new(ObjectReleases::default()),
-                closed: AtomicBool::new(false),
-                close_reason: Mutex::new(String::new()),
-                jvm: Mutex::new(Some(jvm)),
-                jvm_pid,
-                socket_fds,
-                open_lanes: AtomicUsize::new(lane_total),
-                releasing: AtomicBool::new(false),
-                loop_lanes: Mutex::new(Vec::new()),
-                // SAFETY: `control` moves into the same `Shared` and outlives the plane.
-                arrow: unsafe { ArrowPlane::new(base, opts.arena, std::env::temp_dir()) },
-                control: Mutex::new(ControlMemory::Mapped(control)),
-            }),
+        handshaken.unlink_control_file()?;
+        // Payload segments the file fallback creates live in the temporary
+        // directory, as before the socket directory went.
+        let place = SegmentPlace::Memfd {
+            fallback_dir: std::env::temp_dir(),
         };
-        client.shared.arrow.set_jvm_pid(jvm_pid);
-        client.shared.arrow.set_verify_utf8(opts.verify_utf8);
-        Ok(client)
+        let plan = Plan {
+            place: &place,
+            ..plan
+        };
+        let tuning = Tuning {
+            arena: opts.arena,
+            doorbell: opts.doorbell,
+            verify_utf8: opts.verify_utf8,
+        };
+        establish::assemble(handshaken, &plan, &tuning, Some(jvm), None)
     }
 }
 
-fn with_stderr(err: BridgeError, jvm: &JvmProcess) -> BridgeError {
-    let stderr = jvm.stderr_tail();
+fn with_stderr(err: BridgeError, stderr: &str) -> BridgeError {
     if stderr.trim().is_empty() {
         return err;
     }
@@ -241,59 +173,6 @@ fn connect_when_ready(path: &Path, jvm: &mut JvmProcess, deadline: Instant) -> R
                 }
                 std::thread::sleep(Duration::from_millis(2));
             }
-        }
-    }
-}
-
-/// A private (0700) directory for the server socket; removed on drop.
-struct SessionDir(PathBuf);
-
-impl SessionDir {
-    fn create() -> Result<SessionDir> {
-        let base = std::env::temp_dir();
-        sweep_stale_dirs(&base);
-        let path = base.join(format!(
-            "gatun-{}-{:016x}",
-            std::process::id(),
-            rand::random::<u64>()
-        ));
-        std::fs::DirBuilder::new()
-            .mode(0o700)
-            .create(&path)
-            .map_err(BridgeError::io(format!("creating {}", path.display())))?;
-        Ok(SessionDir(path))
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for SessionDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// Removes session directories whose creating process is dead (it was
-/// killed between creating one and connecting).
-fn sweep_stale_dirs(base: &Path) {
-    let Ok(entries) = std::fs::read_dir(base) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix("gatun-")) else {
-            continue;
-        };
-        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<i32>().ok()) else {
-            continue;
-        };
-        // SAFETY: signal 0 only checks whether the process exists.
-        let alive = unsafe { libc::kill(pid, 0) } == 0
-            || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
-        if !alive {
-            let _ = std::fs::remove_dir_all(entry.path());
         }
     }
 }

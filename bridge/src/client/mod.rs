@@ -11,14 +11,18 @@
 //! # Ok::<(), gatun_bridge::BridgeError>(())
 //! ```
 //!
-//! By concept: [`launch`] (options, starting and connecting), [`lanes`]
+//! By concept: [`launch`] (options, starting a JVM), [`attach`] (joining a
+//! server another JVM hosts; both share `establish`), [`lanes`]
 //! (the lane pool and [`LaneGuard`]), [`callbacks`] (Java's calls into
 //! Python), [`scratch`] (pooled request/response buffers); object releases
 //! are in [`crate::object_releases`], request builders in [`crate::protocol`].
 
+pub mod attach;
 pub mod callbacks;
+mod establish;
 pub mod lanes;
 pub mod launch;
+pub mod private_dir;
 pub mod scratch;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -29,6 +33,7 @@ use arrow_array::RecordBatch;
 use flatbuffers::FlatBufferBuilder;
 use gatun_arena::Segment;
 
+pub use self::attach::{parse_token, AttachOptions};
 pub use self::callbacks::{CallbackHandler, CallbackOutcome, NoCallbacks};
 pub use self::lanes::LaneGuard;
 pub use self::launch::{process_start_time, ClientOptions};
@@ -55,6 +60,8 @@ struct Shared {
     closed: AtomicBool,
     close_reason: Mutex<String>,
     jvm: Mutex<Option<JvmProcess>>,
+    /// Attached to a hosted server: there is no JVM of ours to stop.
+    attached: bool,
     jvm_pid: u32,
     /// Each lane's socket descriptor, -1 once the lane is closed (so
     /// `shutdown` never reaches a number the process has reused).
@@ -73,6 +80,9 @@ struct Shared {
     arrow: ArrowPlane,
     // Last, so lanes and the Arrow plane (which point into it) drop first.
     control: Mutex<ControlMemory>,
+    /// Our segment files' directory when the JVM is not our child, removed
+    /// by `close` (mappings outlive their names).
+    segment_dir: Mutex<Option<private_dir::PrivateDir>>,
 }
 
 /// The control segment, or the private zero pages that replace it once the
@@ -535,6 +545,13 @@ impl Client {
             jvm.stop(timeout);
         }
         self.shared.arrow.close();
+        drop(
+            self.shared
+                .segment_dir
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take(),
+        );
         {
             let _free = self.shared.free.lock().unwrap_or_else(|e| e.into_inner());
             self.shared.releasing.store(true, Ordering::Relaxed);

@@ -40,7 +40,7 @@ from gatun.exceptions import (
     UnsupportedArrowTypeError,
 )
 from gatun.jvm import JavaClass, JVMView, java_import
-from gatun.launcher import connect
+from gatun.launcher import attach, connect
 from gatun.objects import JavaArray, JavaList, JavaObject, TypeHint
 
 
@@ -96,6 +96,7 @@ __all__ = [
     "UnsupportedArrowTypeError",
     "__version__",
     "aconnect",
+    "attach",
     "connect",
     "estimate_arrow_size",
     "get_config",

@@ -208,6 +208,27 @@ class NativeClient:
         within ``startup_timeout`` seconds (the message includes its stderr).
         ``verify_utf8`` checks string columns from the JVM for UTF-8 on arrival.
         """
+    @staticmethod
+    def attach(
+        socket_path: str,
+        token: str,
+        *,
+        lanes: int = 4,
+        slot_size: int = 1 << 20,
+        timeout: float = 30.0,
+        arena_memory: int | None = None,
+        doorbell: str = "adaptive",
+        callback_lanes: int = 2,
+        verify_utf8: bool = False,
+    ) -> NativeClient:
+        """Connect every lane to a server another JVM hosts
+        (``GatunServer.startHosted``), handing this process's segments over as
+        files in a private ``/dev/shm`` directory. ``token`` is 32 hex digits.
+        Raises ``ValueError`` for a malformed token and
+        ``gatun.BridgeStartupError`` when nothing listens at ``socket_path``."""
+    @property
+    def attached(self) -> bool:
+        """Whether this client attached to a hosted server."""
 
     def set_factories(
         self,

@@ -95,6 +95,12 @@ class GatunClient(UpstreamCalls):
         return self._session.closed
 
     @property
+    def attached(self) -> bool:
+        """Whether this client joined a server another JVM hosts
+        (:func:`gatun.attach`): closing it ends its session, not the JVM."""
+        return bool(self._session.native.attached)
+
+    @property
     def jvm_pid(self) -> int:
         """Process id of the JVM."""
         return self._session.native.jvm_pid

@@ -1,8 +1,10 @@
-"""Starting a JVM and connecting to it: :func:`connect`.
+"""Getting a client: :func:`connect` starts a private JVM, :func:`attach`
+joins a server that another JVM hosts.
 
-Each call starts a private JVM running the bundled server jar; the JVM lives
-exactly as long as the returned client (``close()``, exit of this process, or
-its death).
+Each :func:`connect` starts a private JVM running the bundled server jar; the
+JVM lives exactly as long as the returned client (``close()``, exit of this
+process, or its death). An attached client's JVM is not ours: closing the
+client ends its session only.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from gatun.client import GatunClient
 from gatun.config import get_config, parse_memory
 from gatun.exceptions import BridgeStartupError
 
-__all__ = ["connect", "find_server_jar"]
+__all__ = ["attach", "connect", "find_server_jar", "read_connection_file"]
 
 _JAR_NAME = "gatun-server.jar"
 
@@ -138,6 +140,83 @@ def connect(
         jvm_options=options,
         lanes=lanes,
         startup_timeout=float(timeout),
+        arena_memory=memory_bytes,
+        doorbell=doorbell or os.environ.get("GATUN_DOORBELL") or "adaptive",
+        callback_lanes=callback_lanes,
+        verify_utf8=config.verify_utf8 if verify_utf8 is None else verify_utf8,
+    )
+    return GatunClient(native, memory=memory_bytes)
+
+
+def read_connection_file(path: str | os.PathLike[str]) -> tuple[str, str]:
+    """The ``(socket_path, token)`` a hosting JVM wrote with
+    ``GatunServer.writeConnectionFile``: lines ``socket=<path>`` and
+    ``token=<32 hex digits>``."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as e:
+        raise BridgeStartupError(f"cannot read the connection file {os.fspath(path)!r}: {e}") from e
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition("=")
+        if sep:
+            fields[key.strip()] = value.strip()
+    missing = [k for k in ("socket", "token") if not fields.get(k)]
+    if missing:
+        raise BridgeStartupError(
+            f"the connection file {os.fspath(path)!r} has no {' or '.join(missing)}= line"
+        )
+    return fields["socket"], fields["token"]
+
+
+def attach(
+    socket_path: str | os.PathLike[str] | None = None,
+    token: str | None = None,
+    *,
+    connection_file: str | os.PathLike[str] | None = None,
+    memory: str | int | None = None,
+    lanes: int | None = None,
+    callback_lanes: int = 2,
+    timeout: float = 30.0,
+    doorbell: str | None = None,
+    verify_utf8: bool | None = None,
+) -> GatunClient:
+    """Connect to a gatun server that another JVM hosts and return a client.
+
+    The host started the server with ``GatunServer.startHosted(...)`` (a
+    Spark driver through :func:`gatun.spark.attach`, or any Java
+    application) and told us its socket and token, directly or through the
+    file ``GatunServer.writeConnectionFile`` wrote (``connection_file=``).
+    The JVM need not be this process's child: our shared memory is handed
+    over as files in a private ``/dev/shm`` directory, each unlinked as soon
+    as it is no longer needed. Several clients may attach to one server,
+    each in its own session; closing one ends its session only, never the
+    host JVM.
+
+    - ``token``: the 32 hexadecimal digits the server was started with.
+    - ``memory``, ``lanes``, ``callback_lanes``, ``doorbell``,
+      ``verify_utf8``: as for :func:`connect` (``memory`` caps this side's
+      arena; the host JVM's own arena is sized by the host).
+    - ``timeout``: seconds the handshake may take.
+
+    >>> client = attach(connection_file="/run/app/gatun.conn")   # doctest: +SKIP
+    >>> client.jvm.java.lang.Runtime.getRuntime().availableProcessors()  # doctest: +SKIP
+    """
+    if connection_file is not None:
+        if socket_path is not None or token is not None:
+            raise ValueError("give either connection_file or socket_path and token, not both")
+        socket_path, token = read_connection_file(connection_file)
+    if socket_path is None or token is None:
+        raise ValueError("attach() needs socket_path and token (or connection_file)")
+    config = get_config()
+    memory_bytes = parse_memory(memory if memory is not None else config.memory)
+    lanes = lanes if lanes is not None else config.lanes
+    _check_lanes(lanes, callback_lanes)
+    native = _native.NativeClient.attach(
+        os.fspath(socket_path),
+        token,
+        lanes=lanes,
+        timeout=float(timeout),
         arena_memory=memory_bytes,
         doorbell=doorbell or os.environ.get("GATUN_DOORBELL") or "adaptive",
         callback_lanes=callback_lanes,

@@ -5,7 +5,6 @@ import org.apache.arrow.memory.AllocationManager;
 import org.apache.arrow.memory.ArrowBuf;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.rounding.RoundingPolicy;
-import org.apache.arrow.memory.unsafe.UnsafeAllocationManager;
 import org.apache.arrow.memory.util.MemoryUtil;
 
 /**
@@ -33,7 +32,7 @@ final class ArenaAllocationManager extends AllocationManager {
 
             @Override
             public ArrowBuf empty() {
-                return UnsafeAllocationManager.FACTORY.empty();
+                return NativeAllocationManager.FACTORY.empty();
             }
         };
     }

@@ -9,7 +9,6 @@ import java.util.logging.Level;
 import java.util.logging.Logger;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.RootAllocator;
-import org.apache.arrow.memory.unsafe.UnsafeAllocationManager;
 import org.apache.arrow.vector.BigIntVector;
 import org.apache.arrow.vector.BitVector;
 import org.apache.arrow.vector.Float8Vector;
@@ -120,7 +119,7 @@ public final class ArrowWarmup {
         message.get(bytes);
         Schema schema = SchemaRegistry.decode(bytes);
         try (BufferAllocator allocator = new RootAllocator(RootAllocator.configBuilder()
-                .allocationManagerFactory(UnsafeAllocationManager.FACTORY)
+                .allocationManagerFactory(NativeAllocationManager.FACTORY)
                 .build());
                 VectorSchemaRoot source = VectorSchemaRoot.create(schema, allocator);
                 VectorSchemaRoot target = VectorSchemaRoot.create(schema, allocator)) {

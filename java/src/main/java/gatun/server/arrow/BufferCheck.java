@@ -23,7 +23,7 @@ final class BufferCheck extends ValidateVectorBufferVisitor {
         int rows = vector.getValueCount();
         ArrowBuf validity = vector.getValidityBuffer();
         ArrowBuf views = vector.getDataBuffer();
-        if (validity.capacity() < BitVectorHelper.getValidityBufferSize(rows)) {
+        if (validity.capacity() < BitVectorHelper.getValidityBufferSizeFromCount(rows)) {
             throw invalid(vector, "validity buffer of " + validity.capacity() + " bytes for " + rows + " rows");
         }
         long viewBytes = (long) rows * BaseVariableWidthViewVector.ELEMENT_SIZE;

@@ -1,0 +1,144 @@
+package gatun.spark;
+
+import gatun.server.arrow.ArrowBridge;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.channels.Channels;
+import java.util.List;
+import org.apache.arrow.vector.FieldVector;
+import org.apache.arrow.vector.VectorLoader;
+import org.apache.arrow.vector.VectorSchemaRoot;
+import org.apache.arrow.vector.VectorUnloader;
+import org.apache.arrow.vector.ipc.ReadChannel;
+import org.apache.arrow.vector.ipc.WriteChannel;
+import org.apache.arrow.vector.ipc.message.ArrowRecordBatch;
+import org.apache.arrow.vector.ipc.message.MessageSerializer;
+import org.apache.arrow.vector.types.pojo.Schema;
+import org.apache.spark.sql.execution.arrow.ArrowWriter;
+import org.apache.spark.sql.types.StructType;
+import org.apache.spark.sql.vectorized.ArrowColumnVector;
+import org.apache.spark.sql.vectorized.ColumnVector;
+import org.apache.spark.sql.vectorized.ColumnarBatch;
+
+/**
+ * Arrow IPC record-batch messages, the form in which Spark's own Arrow paths
+ * move batches between JVMs ({@code ArrowConverters}): tables cut into messages
+ * small enough for a task, and messages loaded back into roots.
+ */
+final class IpcBatches {
+    /** Largest message we cut (tasks must stay well under spark.rpc.message.maxSize). */
+    static final long MAX_MESSAGE_BYTES = 32L << 20;
+
+    private IpcBatches() {
+    }
+
+    /**
+     * Serialises a table as record-batch messages of at most about
+     * {@link #MAX_MESSAGE_BYTES}, laid out as Spark loads them: when the
+     * table's buffers do not line up with Spark's Arrow schema for its columns
+     * (a large string where Spark expects a string, say), its rows are first
+     * rewritten with Spark's {@link ArrowWriter}.
+     *
+     * @param root the table (left open)
+     * @param schema its Spark schema
+     * @param expected Spark's Arrow schema for {@code schema} in this session
+     * @param out where the messages go
+     */
+    static void cut(VectorSchemaRoot root, StructType schema, Schema expected, List<byte[]> out) {
+        if (SparkSchemas.sameLayout(root.getSchema().getFields(), expected.getFields())) {
+            cutLaidOut(root, out);
+            return;
+        }
+        try (VectorSchemaRoot conformed = conform(root, expected)) {
+            cutLaidOut(conformed, out);
+        }
+    }
+
+    private static void cutLaidOut(VectorSchemaRoot root, List<byte[]> out) {
+        int rows = root.getRowCount();
+        long bytes = Parked.bytes(root);
+        int pieces = (int) Math.max(1, Math.min(Math.max(rows, 1), (bytes + MAX_MESSAGE_BYTES - 1) / MAX_MESSAGE_BYTES));
+        if (pieces == 1) {
+            out.add(serialize(root));
+            return;
+        }
+        for (int p = 0; p < pieces; p++) {
+            int start = (int) ((long) rows * p / pieces);
+            int end = (int) ((long) rows * (p + 1) / pieces);
+            try (VectorSchemaRoot slice = root.slice(start, end - start)) {
+                out.add(serialize(slice));
+            }
+        }
+    }
+
+    /** Rewrites rows into Spark's layout, through Spark's own reader and writer. */
+    private static VectorSchemaRoot conform(VectorSchemaRoot root, Schema expected) {
+        List<FieldVector> vectors = root.getFieldVectors();
+        ColumnVector[] columns = new ColumnVector[vectors.size()];
+        for (int i = 0; i < columns.length; i++) {
+            columns[i] = new ArrowColumnVector(vectors.get(i)); // never closed: it would close the table's vector
+        }
+        ColumnarBatch batch = new ColumnarBatch(columns, root.getRowCount());
+        VectorSchemaRoot out = VectorSchemaRoot.create(expected, ArrowBridge.allocator());
+        try {
+            ArrowWriter writer = ArrowWriter.create(out);
+            for (int i = 0; i < root.getRowCount(); i++) {
+                writer.write(batch.getRow(i));
+            }
+            writer.finish();
+            return out;
+        } catch (RuntimeException e) {
+            out.close();
+            throw e;
+        }
+    }
+
+    static byte[] serialize(VectorSchemaRoot root) {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        try (ArrowRecordBatch batch = new VectorUnloader(root).getRecordBatch()) {
+            MessageSerializer.serialize(new WriteChannel(Channels.newChannel(bytes)), batch);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e); // a byte array does not fail
+        }
+        return bytes.toByteArray();
+    }
+
+    /**
+     * Loads one record-batch message into a new root on {@link ArrowBridge#allocator()}.
+     *
+     * @param message the message's bytes
+     * @param schema the batch's schema
+     * @return the root (the caller owns it)
+     * @throws IOException if the message is not a record batch of {@code schema}
+     */
+    static VectorSchemaRoot load(byte[] message, Schema schema) throws IOException {
+        VectorSchemaRoot root = VectorSchemaRoot.create(schema, ArrowBridge.allocator());
+        try (ReadChannel in = new ReadChannel(Channels.newChannel(new ByteArrayInputStream(message)));
+                ArrowRecordBatch batch = MessageSerializer.deserializeRecordBatch(in, ArrowBridge.allocator())) {
+            if (batch == null) {
+                throw new IOException("an empty Arrow IPC message where a record batch was expected");
+            }
+            new VectorLoader(root).load(batch);
+            return root;
+        } catch (IOException | RuntimeException e) {
+            root.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Refuses a dictionary-encoded column, by name.
+     *
+     * @param schema the data's schema
+     */
+    static void refuseDictionaries(Schema schema) {
+        schema.getFields().forEach(f -> {
+            if (f.getDictionary() != null) {
+                throw new IllegalArgumentException("column '" + f.getName() + "' is dictionary-encoded: "
+                        + "decode it first (Spark reads plain Arrow columns)");
+            }
+        });
+    }
+}

@@ -1,0 +1,117 @@
+package gatun.spark;
+
+import gatun.server.arrow.ArrowBridge;
+import java.io.IOException;
+import java.util.Collections;
+import java.util.Iterator;
+import org.apache.arrow.vector.VectorSchemaRoot;
+import org.apache.arrow.vector.ipc.ArrowReader;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.api.java.function.Function2;
+import org.apache.spark.sql.catalyst.InternalRow;
+import org.apache.spark.sql.classic.Dataset;
+import org.apache.spark.sql.classic.SparkSession;
+import org.apache.spark.sql.execution.arrow.ArrowWriter;
+import org.apache.spark.sql.types.StructType;
+
+/**
+ * Local mode's toArrow: each task writes its partition's rows with Spark's
+ * {@link ArrowWriter} straight into vectors on {@link ArrowBridge#allocator()}
+ * (shared memory) and parks the root ({@link Parked}); the driver's reader
+ * serves the roots in partition order, and Python receives them in place.
+ */
+final class LocalResults {
+    private LocalResults() {
+    }
+
+    /**
+     * @param df the DataFrame (its session runs in local mode)
+     * @param lazy one job per partition, as the reader asks (memory bounded),
+     *     rather than one job for all before returning
+     * @return the reader
+     */
+    static ArrowReader read(Dataset<?> df, boolean lazy) {
+        SparkSession session = df.sparkSession();
+        StructType schema = df.schema();
+        String tz = SparkSchemas.timeZone(session);
+        boolean large = SparkSchemas.largeVarTypes(session);
+        org.apache.arrow.vector.types.pojo.Schema arrow = SparkSchemas.toArrow(schema, tz, large);
+        String context = SparkContexts.watch(session.sparkContext());
+        long resultId = Parked.newResult(context);
+        try {
+            JavaRDD<InternalRow> rows = df.queryExecution().toRdd().toJavaRDD();
+            int n = rows.getNumPartitions();
+            JavaRDD<Integer> written = rows.mapPartitionsWithIndex(new WritePartition(resultId, schema, tz, large),
+                    false);
+            if (!lazy) {
+                written.collect(); // one job: every partition parked
+            }
+            return new PartitionReader(arrow, new PartitionReader.Source() {
+                private int next;
+
+                @Override
+                public VectorSchemaRoot next() throws IOException {
+                    if (next >= n) {
+                        return null;
+                    }
+                    int p = next++;
+                    if (lazy) {
+                        written.collectPartitions(new int[] {p});
+                    }
+                    VectorSchemaRoot root = Parked.takeResult(resultId, p);
+                    if (root == null) {
+                        throw new IOException("gatun.spark: the result of partition " + p + " is gone "
+                                + "(its reader was closed, or its SparkContext stopped)");
+                    }
+                    return root;
+                }
+
+                @Override
+                public void run() {
+                    Parked.dropResult(resultId);
+                }
+            });
+        } catch (RuntimeException e) {
+            Parked.dropResult(resultId);
+            throw e;
+        }
+    }
+
+    /** A task's work: its partition's rows into a parked root on the bridge allocator. */
+    private static final class WritePartition
+            implements Function2<Integer, Iterator<InternalRow>, Iterator<Integer>> {
+        private static final long serialVersionUID = 1L;
+        private final long resultId;
+        private final StructType schema;
+        private final String timeZone;
+        private final boolean largeVarTypes;
+
+        WritePartition(long resultId, StructType schema, String timeZone, boolean largeVarTypes) {
+            this.resultId = resultId;
+            this.schema = schema;
+            this.timeZone = timeZone;
+            this.largeVarTypes = largeVarTypes;
+        }
+
+        @Override
+        public Iterator<Integer> call(Integer partition, Iterator<InternalRow> rows) {
+            VectorSchemaRoot root = VectorSchemaRoot.create(SparkSchemas.toArrow(schema, timeZone, largeVarTypes),
+                    ArrowBridge.allocator());
+            int count = 0;
+            try {
+                ArrowWriter writer = ArrowWriter.create(root);
+                while (rows.hasNext()) {
+                    writer.write(rows.next());
+                    count++;
+                }
+                writer.finish();
+            } catch (RuntimeException | Error e) {
+                root.close(); // a failed or killed attempt parks nothing; its retry writes afresh
+                throw e;
+            }
+            // A retried or speculative attempt replaces the earlier one's root (closing it).
+            Parked.parkResult(resultId, partition, root);
+            return Collections.singletonList(count).iterator();
+        }
+    }
+}
