@@ -49,10 +49,32 @@ def create_dataframe(
     prepared = prepare(data, conf)
     client = _gateway.attach(spark)
     jsession = _gateway.gatun_session(spark)
-    sent = client.send_arrow(prepared)
+    sent = client.send_arrow(_as_sendable(prepared, client.memory))
     bridge = client.jvm.gatun.spark.SparkBridge
     jdf = bridge.createDataFrame(jsession, sent, num_partitions or 0)
     return DataFrame(_gateway.to_py4j(spark, jdf), spark)
+
+
+#: Above this share of the arena a table is sent as a pulled stream (which
+#: Spark reads as Arrow IPC messages) instead of one batch read in place.
+_IN_PLACE_SHARE = 0.5
+#: Rows per batch of a table sent as a stream.
+_STREAM_BATCH_ROWS = 1 << 20
+
+
+def _as_sendable(data: pa.Table | pa.RecordBatchReader, arena: int | None) -> Any:
+    """What to send: a table that fits the arena as one batch (one Java root,
+    which local-mode tasks read in place); a larger one as a stream."""
+    import pyarrow as pa
+
+    if isinstance(data, pa.RecordBatchReader):
+        return data
+    if arena is not None and data.nbytes > arena * _IN_PLACE_SHARE:
+        batches = data.to_batches(max_chunksize=_STREAM_BATCH_ROWS)
+        return pa.RecordBatchReader.from_batches(data.schema, batches)
+    if data.num_columns and data.column(0).num_chunks > 1:
+        data = data.combine_chunks()  # one batch: one root
+    return data
 
 
 def prepare(data: Any, conf: SessionConf) -> pa.Table | pa.RecordBatchReader:

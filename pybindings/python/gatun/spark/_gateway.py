@@ -107,7 +107,7 @@ def _start(sc: Any, lanes: int | None, memory: str | int | None) -> _Attachment:
     try:
         socket_path = os.path.join(directory, "s")
         token = secrets.token_hex(16)
-        server = jvm.gatun.server.GatunServer.startHosted(socket_path, token)
+        server = _start_hosted(jvm, socket_path, token)
     except BaseException:
         shutil.rmtree(directory, ignore_errors=True)
         raise
@@ -118,6 +118,11 @@ def _start(sc: Any, lanes: int | None, memory: str | int | None) -> _Attachment:
         shutil.rmtree(directory, ignore_errors=True)
         raise
     return _Attachment(client, server, directory)
+
+
+def _start_hosted(jvm: Any, socket_path: str, token: str) -> Any:
+    """A server hosted by the driver JVM, listening at ``socket_path``."""
+    return jvm.gatun.server.GatunServer.startHosted(socket_path, token)
 
 
 def _attach_client(server: Any, lanes: int | None, memory: str | int | None) -> GatunClient:
