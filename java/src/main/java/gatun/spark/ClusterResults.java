@@ -46,11 +46,10 @@ final class ClusterResults {
             if (!lazy) {
                 List<byte[]>[] parts = messages.collectPartitions(all(n));
                 for (int p = 0; p < n; p++) {
-                    List<byte[]> part = parts[p];
-                    for (int m = 0; m < part.size(); m++) {
-                        Parked.parkResult(resultId, loaded++, IpcBatches.load(part.get(m), arrow));
-                        part.set(m, null); // the heap copy can go as soon as the arena holds it
+                    for (byte[] message : parts[p]) {
+                        Parked.parkResult(resultId, loaded++, IpcBatches.load(message, arrow));
                     }
+                    parts[p] = null; // the heap copy can go once the arena holds the partition
                 }
             }
             int total = loaded;
@@ -87,7 +86,7 @@ final class ClusterResults {
             Parked.dropResult(resultId);
             throw new java.io.UncheckedIOException("gatun.spark: a result batch could not be loaded: "
                     + e.getMessage(), e);
-        } catch (RuntimeException e) {
+        } catch (Throwable e) {
             Parked.dropResult(resultId);
             throw e;
         }

@@ -68,7 +68,7 @@ final class InPlaceScan {
             checkReadable(root);
             parts = partitions(root.getRowCount(), numPartitions, sc.defaultParallelism());
             context = SparkContexts.watch(sc);
-        } catch (RuntimeException e) {
+        } catch (Throwable e) {
             root.close();
             throw e;
         }
@@ -85,7 +85,7 @@ final class InPlaceScan {
             long parked = id;
             CLEANER.register(rdd, () -> Parked.dropTable(parked));
             return session.internalCreateDataFrame(rdd, schema, false);
-        } catch (RuntimeException e) {
+        } catch (Throwable e) {
             Parked.dropTable(id);
             throw e;
         }
@@ -100,7 +100,7 @@ final class InPlaceScan {
             }
             try {
                 new ArrowColumnVector(v); // no close(): that would close the table's vector
-            } catch (RuntimeException e) {
+            } catch (Exception e) {
                 throw SparkSchemas.unsupported(v.getField(), e);
             }
         }

@@ -17,7 +17,6 @@ import org.apache.arrow.vector.ipc.message.ArrowRecordBatch;
 import org.apache.arrow.vector.ipc.message.MessageSerializer;
 import org.apache.arrow.vector.types.pojo.Schema;
 import org.apache.spark.sql.execution.arrow.ArrowWriter;
-import org.apache.spark.sql.types.StructType;
 import org.apache.spark.sql.vectorized.ArrowColumnVector;
 import org.apache.spark.sql.vectorized.ColumnVector;
 import org.apache.spark.sql.vectorized.ColumnarBatch;
@@ -42,24 +41,24 @@ final class IpcBatches {
      * rewritten with Spark's {@link ArrowWriter}.
      *
      * @param root the table (left open)
-     * @param schema its Spark schema
      * @param expected Spark's Arrow schema for {@code schema} in this session
+     * @param minPieces messages to cut at least (as rows allow)
      * @param out where the messages go
      */
-    static void cut(VectorSchemaRoot root, StructType schema, Schema expected, List<byte[]> out) {
+    static void cut(VectorSchemaRoot root, Schema expected, int minPieces, List<byte[]> out) {
         if (SparkSchemas.sameLayout(root.getSchema().getFields(), expected.getFields())) {
-            cutLaidOut(root, out);
+            cutLaidOut(root, minPieces, out);
             return;
         }
         try (VectorSchemaRoot conformed = conform(root, expected)) {
-            cutLaidOut(conformed, out);
+            cutLaidOut(conformed, minPieces, out);
         }
     }
 
-    private static void cutLaidOut(VectorSchemaRoot root, List<byte[]> out) {
+    private static void cutLaidOut(VectorSchemaRoot root, int minPieces, List<byte[]> out) {
         int rows = root.getRowCount();
-        long bytes = Parked.bytes(root);
-        int pieces = (int) Math.max(1, Math.min(Math.max(rows, 1), (bytes + MAX_MESSAGE_BYTES - 1) / MAX_MESSAGE_BYTES));
+        long bySize = (Parked.bytes(root) + MAX_MESSAGE_BYTES - 1) / MAX_MESSAGE_BYTES;
+        int pieces = (int) Math.max(1, Math.min(Math.max(rows, 1), Math.max(bySize, minPieces)));
         if (pieces == 1) {
             out.add(serialize(root));
             return;
@@ -89,7 +88,7 @@ final class IpcBatches {
             }
             writer.finish();
             return out;
-        } catch (RuntimeException e) {
+        } catch (Throwable e) {
             out.close();
             throw e;
         }
@@ -122,7 +121,7 @@ final class IpcBatches {
             }
             new VectorLoader(root).load(batch);
             return root;
-        } catch (IOException | RuntimeException e) {
+        } catch (Throwable e) {
             root.close();
             throw e;
         }

@@ -21,7 +21,8 @@ import scala.jdk.javaapi.CollectionConverters;
  * streams, which may be larger than the arena (each batch becomes heap bytes
  * as it is read, so its shared memory is released batch by batch). Above
  * {@code spark.sql.execution.arrow.localRelationThreshold} Spark makes one
- * partition per message, as for PySpark's own createDataFrame.
+ * partition per message, as for PySpark's own createDataFrame; below it, the
+ * rows stay on the driver as a local relation.
  */
 final class IpcFrames {
     private IpcFrames() {
@@ -39,7 +40,7 @@ final class IpcFrames {
         try (root) {
             IpcBatches.refuseDictionaries(root.getSchema());
             schema = SparkSchemas.fromArrow(root.getSchema());
-            IpcBatches.cut(root, schema, expected(session, schema), messages);
+            IpcBatches.cut(root, expected(session, schema), numPartitions, messages);
         }
         return frame(session, schema, messages, numPartitions);
     }
@@ -61,7 +62,7 @@ final class IpcFrames {
             while (reader.loadNextBatch()) {
                 VectorSchemaRoot batch = reader.getVectorSchemaRoot();
                 if (batch.getRowCount() > 0) {
-                    IpcBatches.cut(batch, schema, expected, messages);
+                    IpcBatches.cut(batch, expected, 1, messages);
                 }
             }
         } catch (IOException e) {
@@ -76,11 +77,17 @@ final class IpcFrames {
 
     private static Dataset<Row> frame(SparkSession session, StructType schema, List<byte[]> messages,
             int numPartitions) {
-        Dataset<Row> df = ArrowConverters.toDataFrame(CollectionConverters.asScala(messages.iterator()),
-                schema.json(), session);
-        if (numPartitions <= 0 || numPartitions == messages.size()) {
+        org.apache.spark.sql.classic.Dataset<Row> df = ArrowConverters.toDataFrame(
+                CollectionConverters.asScala(messages.iterator()), schema.json(), session);
+        if (numPartitions <= 0) {
             return df;
         }
-        return numPartitions < messages.size() ? df.coalesce(numPartitions) : df.repartition(numPartitions);
+        int have = df.queryExecution().toRdd().getNumPartitions();
+        if (numPartitions == have) {
+            return df;
+        }
+        // Fewer: merge neighbours (row order kept). More: Spark keeps a small table on the
+        // driver as one local relation, so only a shuffle makes more (row order not kept).
+        return numPartitions < have ? df.coalesce(numPartitions) : df.repartition(numPartitions);
     }
 }

@@ -71,7 +71,7 @@ final class LocalResults {
                     Parked.dropResult(resultId);
                 }
             });
-        } catch (RuntimeException e) {
+        } catch (Throwable e) {
             Parked.dropResult(resultId);
             throw e;
         }
@@ -105,7 +105,7 @@ final class LocalResults {
                     count++;
                 }
                 writer.finish();
-            } catch (RuntimeException | Error e) {
+            } catch (Throwable e) {
                 root.close(); // a failed or killed attempt parks nothing; its retry writes afresh
                 throw e;
             }

@@ -94,7 +94,7 @@ final class SparkSchemas {
             DataType t;
             try {
                 t = ArrowUtils.fromArrowField(f);
-            } catch (RuntimeException e) {
+            } catch (Exception e) {
                 throw unsupported(f, e);
             }
             out[i] = new StructField(f.getName(), t, f.isNullable(), org.apache.spark.sql.types.Metadata.empty());
