@@ -169,8 +169,11 @@ def test_types_pyspark_refuses_are_widened(spark_local: Any) -> None:
         "large_list": "array<tinyint>",
     }
     row = df.collect()[0]
-    assert row.u64 == decimal.Decimal(2**64 - 1) and row.u8 == 255 and row.dict == "x"
-    assert row.d64 == dt.date(2024, 1, 2) and row.fixed == b"ab"
+    assert row.u64 == decimal.Decimal(2**64 - 1)
+    assert row.u8 == 255
+    assert row.dict == "x"
+    assert row.d64 == dt.date(2024, 1, 2)
+    assert row.fixed == b"ab"
 
 
 def test_pandas_as_pyspark_converts_it(spark: Any, large: bool) -> None:

@@ -94,12 +94,19 @@ def _fast_create_input(spark: Any, data: Any) -> bool:
     if module.startswith("pandas"):
         if type(data).__name__ != "DataFrame" or len(data) == 0:
             return False  # PySpark infers an empty frame's types from Python objects
-        return spark._jconf.getConf("spark.sql.execution.arrow.pyspark.enabled", "false") == "true"
+        return _arrow_enabled(spark)
     if module.startswith("polars"):
         return type(data).__name__ == "DataFrame"
     if isinstance(data, (list, tuple, dict)) or module.startswith(("pyspark", "numpy")):
         return False
     return hasattr(data, "__arrow_c_stream__")
+
+
+def _arrow_enabled(spark: Any) -> bool:
+    """``spark.sql.execution.arrow.pyspark.enabled``: PySpark's pandas
+    conversions use Arrow only then (else their results differ slightly)."""
+    (enabled,) = spark._jconf.getConfs(["spark.sql.execution.arrow.pyspark.enabled"])
+    return bool(enabled == "true")
 
 
 def _patch_dataframe_class() -> None:
@@ -125,9 +132,7 @@ def _patch_dataframe_class() -> None:
 
     def toPandas(self: Any) -> Any:
         spark = self.sparkSession
-        if spark in _enabled and (
-            spark._jconf.getConf("spark.sql.execution.arrow.pyspark.enabled", "false") == "true"
-        ):
+        if spark in _enabled and _arrow_enabled(spark):
             from gatun.spark._collect import to_pandas
 
             try:
