@@ -7,8 +7,7 @@
 //! sockets reach EOF too. The session token travels through that stdin pipe,
 //! never on the command line.
 
-use std::collections::VecDeque;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
@@ -17,18 +16,16 @@ use std::time::{Duration, Instant};
 
 use crate::class_archive::ClassArchive;
 use crate::error::{BridgeError, Result};
+use crate::jvm_output::{JvmOutput, Stream};
 
 /// Oldest Java the server runs on.
 pub const MIN_JAVA_VERSION: u32 = 17;
 
 /// Flags the server always needs: Arrow's memory module reads
-/// `java.nio.Buffer.address`; `java.lang`/`java.util` let field access reach
-/// JDK internals as Py4J users expect.
-pub const REQUIRED_JVM_FLAGS: [&str; 3] = [
-    "--add-opens=java.base/java.nio=ALL-UNNAMED",
-    "--add-opens=java.base/java.lang=ALL-UNNAMED",
-    "--add-opens=java.base/java.util=ALL-UNNAMED",
-];
+/// `java.nio.Buffer.address`. Nothing else of `java.base` is opened: an open
+/// `java.lang` let `setAccessible` reach `Shutdown.halt0` (the class policy
+/// refuses that too, but the JDK's own module boundary is the first line).
+pub const REQUIRED_JVM_FLAGS: [&str; 1] = ["--add-opens=java.base/java.nio=ALL-UNNAMED"];
 
 /// The server's initial heap when nobody chose a heap size. The JVM's own
 /// default is 1/64 of the machine's memory (384 MiB on a 24 GiB machine),
@@ -189,21 +186,13 @@ pub fn parse_major(version: &str) -> Option<u32> {
 pub struct JvmProcess {
     child: Child,
     stdin: Option<ChildStdin>,
-    stderr_tail: Arc<Mutex<VecDeque<u8>>>,
-    /// Disconnects when the stderr reader has closed its pipe.
-    stderr_done: Option<mpsc::Receiver<()>>,
+    output: Arc<JvmOutput>,
+    /// Disconnects when the stdout and stderr readers have closed their pipes.
+    output_done: Option<mpsc::Receiver<()>>,
     archive: ClassArchive,
 }
 
-fn read_tail(tail: &Mutex<VecDeque<u8>>) -> String {
-    let tail = tail.lock().unwrap_or_else(|e| e.into_inner());
-    let (a, b) = tail.as_slices();
-    let mut bytes = a.to_vec();
-    bytes.extend_from_slice(b);
-    String::from_utf8_lossy(&bytes).into_owned()
-}
-
-/// How long `stop` waits for the stderr reader to see EOF once the JVM has
+/// How long `stop` waits for the output readers to see EOF once the JVM has
 /// exited (a child the JVM started may still hold the pipe; then the reader
 /// ends with it).
 const STDERR_DRAIN: Duration = Duration::from_secs(1);
@@ -211,8 +200,6 @@ const STDERR_DRAIN: Duration = Duration::from_secs(1);
 /// How much longer `stop` waits for a JVM that records the class archive as
 /// it exits (about a second on the 2-core VM measured).
 const RECORDING_GRACE: Duration = Duration::from_secs(10);
-
-const STDERR_TAIL: usize = 64 * 1024;
 
 impl JvmProcess {
     /// The JVM's pid.
@@ -222,14 +209,13 @@ impl JvmProcess {
 
     /// The last 64 KiB the JVM wrote to stderr.
     pub fn stderr_tail(&self) -> String {
-        read_tail(&self.stderr_tail)
+        self.output.stderr_tail()
     }
 
-    /// Reads the stderr tail later without borrowing the process (for
-    /// annotating errors while the process is borrowed elsewhere).
-    pub fn stderr_handle(&self) -> impl Fn() -> String {
-        let tail = self.stderr_tail.clone();
-        move || read_tail(&tail)
+    /// The JVM's stdout and stderr as it writes them (and the stderr tail,
+    /// for annotating errors while the process is borrowed elsewhere).
+    pub fn output(&self) -> Arc<JvmOutput> {
+        self.output.clone()
     }
 
     /// Exit status if the JVM has exited.
@@ -267,7 +253,7 @@ impl JvmProcess {
         };
         // So the pipe is closed when `stop` returns (close() gives every
         // descriptor back at once).
-        if let Some(done) = self.stderr_done.take() {
+        if let Some(done) = self.output_done.take() {
             let _ = done.recv_timeout(STDERR_DRAIN);
         }
         self.archive.finish(status.is_some_and(|s| s.success()));
@@ -349,7 +335,7 @@ pub fn spawn_server(cmd: &ServerCommand, token_hex: &str) -> Result<JvmProcess> 
         .arg(&cmd.socket)
         .arg("--exit-on-close")
         .stdin(Stdio::piped())
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     set_parent_death_signal(&mut command);
 
@@ -367,29 +353,16 @@ pub fn spawn_server(cmd: &ServerCommand, token_hex: &str) -> Result<JvmProcess> 
             cmd.java.executable.display()
         )))?;
 
-    let stderr_tail = Arc::new(Mutex::new(VecDeque::with_capacity(STDERR_TAIL)));
-    let mut stderr_done = None;
-    if let Some(mut stderr) = child.stderr.take() {
-        let tail = stderr_tail.clone();
-        let (done, done_rx) = mpsc::channel::<()>();
-        stderr_done = Some(done_rx);
-        std::thread::Builder::new()
-            .name("gatun-jvm-stderr".into())
-            .spawn(move || {
-                let mut buf = [0u8; 4096];
-                while let Ok(n) = stderr.read(&mut buf) {
-                    if n == 0 {
-                        break;
-                    }
-                    let mut t = tail.lock().unwrap_or_else(|e| e.into_inner());
-                    t.extend(&buf[..n]);
-                    let excess = t.len().saturating_sub(STDERR_TAIL);
-                    t.drain(..excess);
-                }
-                // The pipe is closed by the time `stop` hears of it.
-                drop(stderr);
-                drop(done);
-            })
+    let output = Arc::new(JvmOutput::default());
+    let (done, output_done) = mpsc::channel::<()>();
+    if let Some(stdout) = child.stdout.take() {
+        output
+            .read_from(Stream::Stdout, stdout, done.clone())
+            .map_err(BridgeError::io("starting the stdout reader"))?;
+    }
+    if let Some(stderr) = child.stderr.take() {
+        output
+            .read_from(Stream::Stderr, stderr, done)
             .map_err(BridgeError::io("starting the stderr reader"))?;
     }
     let mut stdin = child.stdin.take();
@@ -401,8 +374,8 @@ pub fn spawn_server(cmd: &ServerCommand, token_hex: &str) -> Result<JvmProcess> 
     Ok(JvmProcess {
         child,
         stdin,
-        stderr_tail,
-        stderr_done,
+        output,
+        output_done: Some(output_done),
         archive,
     })
 }

@@ -24,8 +24,11 @@ pub mod error;
 #[cfg(not(loom))]
 pub mod handshake;
 #[cfg(not(loom))]
-pub mod lane;
+/// The launched JVM's stdout and stderr, forwarded as they are written.
 #[cfg(not(loom))]
+pub mod jvm_output;
+#[cfg(not(loom))]
+pub mod lane;
 pub mod launcher;
 /// The shared-memory layout and codes (generated from `schemas/layout.toml`
 /// into the arena crate, which packs region handles with it).

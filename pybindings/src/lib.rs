@@ -28,6 +28,7 @@ static ALLOCATOR: alloc_count::Counting = alloc_count::Counting;
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add_class::<client::NativeClient>()?;
+    m.add_class::<client::JvmOutputReader>()?;
     m.add_class::<batch::NativeBatch>()?;
     m.add_class::<batch::BatchResult>()?;
     m.add_class::<object_ref::ObjectRef>()?;

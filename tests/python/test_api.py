@@ -130,7 +130,7 @@ def test_java_exception_pickles() -> None:
         "bad",
         "at x",
     )
-    assert str(again) == "java.lang.NumberFormatException: bad"
+    assert str(again) == "java.lang.NumberFormatException: bad\nat x"
 
 
 def test_java_array_and_list() -> None:

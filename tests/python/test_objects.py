@@ -250,7 +250,7 @@ def test_exception_attributes_and_hierarchy(client: gatun.GatunClient) -> None:
     assert isinstance(error, JavaRuntimeException)
     assert error.java_class == "java.lang.NumberFormatException"
     assert "nope" in error.message
-    assert str(error) == f"java.lang.NumberFormatException: {error.message}"
+    assert str(error).startswith(f"java.lang.NumberFormatException: {error.message}\n\tat ")
     assert "parseInt" in error.stack_trace
 
 
@@ -290,7 +290,8 @@ def test_java_exception_factory() -> None:
     assert type(make("java.lang.IllegalStateException", "", "")) is JavaRuntimeException
     assert type(make("com.acme.Weird", "m", "t")) is JavaException
     error = make("java.lang.NullPointerException", "", "trace")
-    assert str(error) == "java.lang.NullPointerException"
+    assert str(error) == "java.lang.NullPointerException\ntrace"
+    assert str(make("java.lang.NullPointerException", "", "")) == "java.lang.NullPointerException"
     assert error.stack_trace == "trace"
 
 
@@ -487,3 +488,12 @@ def test_an_import_changes_what_a_cached_short_name_means(fresh_client):
     assert str(jvm.StringBuilder("x")) == "x"
     math = jvm.java.lang.Math
     assert jvm.java.lang.Math is math, "navigation resolves each name once"
+
+
+def test_a_java_exception_str_is_its_java_stack_trace(client: gatun.GatunClient) -> None:
+    with pytest.raises(gatun.JavaNumberFormatException) as info:
+        client.jvm.java.lang.Integer.parseInt("x")
+    text = str(info.value)
+    assert text.startswith('java.lang.NumberFormatException: For input string: "x"\n')
+    assert "\tat java.base/java.lang.Integer.parseInt" in text
+    assert info.value.message == 'For input string: "x"'

@@ -171,6 +171,7 @@ pub(super) fn assemble(
             closed: AtomicBool::new(false),
             close_reason: Mutex::new(String::new()),
             attached: jvm.is_none(),
+            output: jvm.as_ref().map(|j| j.output()),
             jvm: Mutex::new(jvm),
             jvm_pid,
             socket_fds,

@@ -109,8 +109,8 @@ impl Client {
             place: &place,
             deadline: Instant::now() + opts.startup_timeout,
         };
-        let stderr = jvm.stderr_handle();
-        let annotate = move |e| with_stderr(e, &stderr());
+        let output = jvm.output();
+        let annotate = move |e| with_stderr(e, &output.stderr_tail());
         let mut handshaken = establish::handshake(
             &plan,
             &mut || connect_when_ready(&socket_path, &mut jvm, plan.deadline),

@@ -60,6 +60,8 @@ struct Shared {
     closed: AtomicBool,
     close_reason: Mutex<String>,
     jvm: Mutex<Option<JvmProcess>>,
+    /// The launched JVM's stdout and stderr (none when attached).
+    output: Option<Arc<crate::jvm_output::JvmOutput>>,
     /// Attached to a hosted server: there is no JVM of ours to stop.
     attached: bool,
     jvm_pid: u32,
@@ -594,6 +596,12 @@ impl Client {
         for fd in fds {
             redirect_to_dev_null(fd);
         }
+    }
+
+    /// The launched JVM's stdout and stderr as it writes them; none when
+    /// attached (the host's output is the host's).
+    pub fn jvm_output(&self) -> Option<Arc<crate::jvm_output::JvmOutput>> {
+        self.shared.output.clone()
     }
 
     /// The last lines the JVM wrote to stderr.

@@ -229,6 +229,9 @@ class NativeClient:
     @property
     def attached(self) -> bool:
         """Whether this client attached to a hosted server."""
+    def output_reader(self) -> JvmOutputReader | None:
+        """A reader of the launched JVM's stdout and stderr (``None`` when
+        attached); it keeps the output alive, not the session."""
 
     def set_factories(
         self,
@@ -359,3 +362,14 @@ class NativeClient:
         """The last 64 KiB the JVM wrote to stderr (for diagnostics)."""
     def close(self, timeout: float = 5.0) -> None:
         """End the session and stop the JVM (SIGKILL after ``timeout``). Idempotent."""
+
+class JvmOutputReader:
+    """The launched JVM's stdout and stderr, for the forwarding thread."""
+
+    def next(self, timeout: float = 0.5) -> tuple[int, bytes] | int | None:
+        """The next chunk, waiting up to ``timeout`` seconds without the GIL:
+        ``(1, data)`` for stdout, ``(2, data)`` for stderr, ``0`` if nothing
+        came, ``None`` once both streams have ended."""
+    @property
+    def dropped(self) -> int:
+        """Bytes dropped because they were not read in time (4 MiB are kept)."""

@@ -10,6 +10,7 @@ upstream-compatible calls in :mod:`gatun._compat`.
 from __future__ import annotations
 
 import asyncio
+import logging
 import weakref
 from collections.abc import Callable
 from types import TracebackType
@@ -28,6 +29,8 @@ from gatun.objects import JavaList, JavaObject, object_id_of
 
 __all__ = ["BatchContext", "BatchResult", "GatunClient"]
 
+_log = logging.getLogger("gatun")
+
 
 class GatunClient(UpstreamCalls):
     """A session with one JVM. Made by :func:`gatun.connect`.
@@ -43,6 +46,8 @@ class GatunClient(UpstreamCalls):
         #: Arrow arena size requested through ``connect(memory=...)``, in bytes.
         self.memory = memory
         self._jvm = JVMView(self)
+        # Class name -> the Python protocol its objects follow (JavaObject._kind).
+        self._kinds: dict[str, str] = {}
         self._install_hooks()
 
     def _install_hooks(self) -> None:
@@ -298,7 +303,8 @@ class GatunClient(UpstreamCalls):
     # -- lifecycle ---------------------------------------------------------------
 
     def close(self) -> None:
-        """End the session and stop the JVM. Safe to call more than once.
+        """End the session and stop the JVM (an attached client's ends its
+        session only). Safe to call more than once.
 
         Everything the session holds goes now, not when this object is
         collected: lane sockets, shared-memory segments (memfds and their
@@ -307,6 +313,8 @@ class GatunClient(UpstreamCalls):
         mapped, an arena buffer its segment) until it is dropped. Later calls
         raise :class:`~gatun.BridgeClosedError`.
         """
+        if not self._session.closed:
+            _log.info("closing the session with the JVM (pid %d)", self.jvm_pid)
         self._session.close()
 
     def __enter__(self) -> GatunClient:

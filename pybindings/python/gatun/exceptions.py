@@ -107,7 +107,9 @@ class JavaException(Exception):
 
     ``java_class`` is the fully qualified Java class name, ``message`` the
     exception's message (may be empty) and ``stack_trace`` the Java stack trace
-    including its "Caused by" chain. ``str()`` gives ``"Class: message"``.
+    including its "Caused by" chain. ``str()`` is the whole Java stack trace,
+    as upstream Gatun's is (``"Class: message"`` when there is none), so a
+    traceback shows where in Java it failed; ``message`` alone is the text.
     """
 
     def __init__(self, java_class: str, message: str = "", stack_trace: str = "") -> None:
@@ -117,7 +119,11 @@ class JavaException(Exception):
         self.stack_trace = stack_trace
 
     def __str__(self) -> str:
-        return f"{self.java_class}: {self.message}" if self.message else self.java_class
+        header = f"{self.java_class}: {self.message}" if self.message else self.java_class
+        trace = self.stack_trace.rstrip()
+        if not trace:
+            return header
+        return trace if trace.startswith(header) else f"{header}\n{trace}"
 
 
 class JavaRuntimeException(JavaException):

@@ -136,7 +136,22 @@ class JVMNode:
         return hash(self._path)
 
     def __dir__(self) -> list[str]:
-        return ["class_name", "path"]
+        """A package's classes and sub-packages as far as the class path can
+        tell (the JDK's modules, jars and directories); a class's static
+        members and nested classes."""
+        own = ["class_name", "path"]
+        try:
+            if _looks_like_class(self._path) and self._kind() == REFLECT_CLASS:
+                cls = self._client.invoke_static_method("java.lang.Class", "forName", self._path)
+                names = self._client.invoke_static_method(_VIEWS, "members", cls, True)
+            else:
+                names = self._client.invoke_static_method(_VIEWS, "packageContents", self._path)
+        except Exception:  # noqa: BLE001 - dir() must not raise for a name the JVM cannot list
+            return own
+        return sorted(set(own) | {str(n) for n in names})
+
+
+_VIEWS = "gatun.server.reflect.PythonViews"
 
 
 class JavaPackage(JVMNode):

@@ -9,11 +9,13 @@ client ends its session only.
 
 from __future__ import annotations
 
+import logging
 import os
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from gatun import _native
+from gatun import _native, _output
 from gatun.client import GatunClient
 from gatun.config import get_config, parse_memory
 from gatun.exceptions import BridgeStartupError
@@ -21,6 +23,8 @@ from gatun.exceptions import BridgeStartupError
 __all__ = ["attach", "connect", "find_server_jar", "read_connection_file"]
 
 _JAR_NAME = "gatun-server.jar"
+
+_log = logging.getLogger("gatun")
 
 
 def find_server_jar() -> str:
@@ -78,6 +82,7 @@ def connect(
     doorbell: str | None = None,
     callback_lanes: int = 2,
     verify_utf8: bool | None = None,
+    output: _output.OutputTarget = "python",
 ) -> GatunClient:
     """Start a JVM and return a client connected to it.
 
@@ -85,8 +90,16 @@ def connect(
     - ``socket_path``: accepted for upstream compatibility; gatun-rs always uses a
       private per-session directory.
     - ``classpath``: extra jars/directories, a list or an ``os.pathsep``-separated string.
-    - ``trace`` / ``log_level`` / ``debug``: server diagnostics
-      (``-Dgatun.trace=true``, ``-Dgatun.log.level=LEVEL``, ``-Dgatun.debug=true``).
+    - ``trace`` / ``log_level``: the server's own log (``java.util.logging``
+      logger ``gatun``, written to the JVM's stderr): ``log_level`` is its
+      level (``"INFO"``, ``"FINE"``, ...); ``trace`` logs each method
+      resolution (and sets the level to ``FINE`` unless given).
+    - ``debug``: the JVM's stdout and stderr both go to Python's
+      ``sys.stderr`` (as upstream's ``debug`` does).
+    - ``output``: where the JVM's stdout and stderr go: ``"python"``
+      (default: ``sys.stdout`` / ``sys.stderr``), ``"stderr"``,
+      ``"logging"`` (logger ``gatun.jvm``) or a ``logging.Logger``, a path
+      or an open file, or ``None``.
     - ``extra_jvm_flags`` / ``jvm_options``: more JVM command-line options.
     - ``lanes``: concurrent request lanes (threads calling at once without waiting).
     - ``startup_timeout``: seconds to wait for the JVM (default 30, ``GATUN_STARTUP_TIMEOUT``).
@@ -112,6 +125,7 @@ def connect(
     >>> client.jvm.java.lang.Math.max(10, 20)                # doctest: +SKIP
     20
     """
+    _output.check(output)
     jar = find_server_jar()
     config = get_config()
     memory_bytes = parse_memory(memory if memory is not None else config.memory)
@@ -127,23 +141,37 @@ def connect(
         options.append(f"-Dgatun.log.level={level}")
     if debug or config.debug:
         options.append("-Dgatun.debug=true")
+        if output == "python":
+            output = "stderr"
 
     entries = _classpath_entries(classpath) if classpath is not None else list(config.classpath)
     timeout = startup_timeout if startup_timeout is not None else config.startup_timeout
 
     lanes = lanes if lanes is not None else config.lanes
     _check_lanes(lanes, callback_lanes)
-    native = _native.NativeClient.launch(
-        jar,
-        java=java or config.java,
-        classpath=entries,
-        jvm_options=options,
-        lanes=lanes,
-        startup_timeout=float(timeout),
-        arena_memory=memory_bytes,
-        doorbell=doorbell or os.environ.get("GATUN_DOORBELL") or "adaptive",
-        callback_lanes=callback_lanes,
-        verify_utf8=config.verify_utf8 if verify_utf8 is None else verify_utf8,
+    started = time.monotonic()
+    try:
+        native = _native.NativeClient.launch(
+            jar,
+            java=java or config.java,
+            classpath=entries,
+            jvm_options=options,
+            lanes=lanes,
+            startup_timeout=float(timeout),
+            arena_memory=memory_bytes,
+            doorbell=doorbell or os.environ.get("GATUN_DOORBELL") or "adaptive",
+            callback_lanes=callback_lanes,
+            verify_utf8=config.verify_utf8 if verify_utf8 is None else verify_utf8,
+        )
+    except Exception as e:
+        _log.error("could not start the JVM: %s", e)
+        raise
+    _output.forward(native, output)
+    _log.info(
+        "launched the JVM (pid %d) with %d lanes in %.2f s",
+        native.jvm_pid,
+        lanes,
+        time.monotonic() - started,
     )
     return GatunClient(native, memory=memory_bytes)
 
@@ -212,14 +240,19 @@ def attach(
     memory_bytes = parse_memory(memory if memory is not None else config.memory)
     lanes = lanes if lanes is not None else config.lanes
     _check_lanes(lanes, callback_lanes)
-    native = _native.NativeClient.attach(
-        os.fspath(socket_path),
-        token,
-        lanes=lanes,
-        timeout=float(timeout),
-        arena_memory=memory_bytes,
-        doorbell=doorbell or os.environ.get("GATUN_DOORBELL") or "adaptive",
-        callback_lanes=callback_lanes,
-        verify_utf8=config.verify_utf8 if verify_utf8 is None else verify_utf8,
-    )
+    try:
+        native = _native.NativeClient.attach(
+            os.fspath(socket_path),
+            token,
+            lanes=lanes,
+            timeout=float(timeout),
+            arena_memory=memory_bytes,
+            doorbell=doorbell or os.environ.get("GATUN_DOORBELL") or "adaptive",
+            callback_lanes=callback_lanes,
+            verify_utf8=config.verify_utf8 if verify_utf8 is None else verify_utf8,
+        )
+    except Exception as e:
+        _log.error("could not attach to %s: %s", os.fspath(socket_path), e)
+        raise
+    _log.info("attached to %s (JVM pid %d)", os.fspath(socket_path), native.jvm_pid)
     return GatunClient(native, memory=memory_bytes)

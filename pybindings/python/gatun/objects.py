@@ -64,12 +64,19 @@ class JavaObject(_native.ObjectRef):
 
     Attribute access calls Java methods (``obj.add("x")``); ``str()`` is
     ``toString()``, ``==`` is ``equals()`` and ``hash()`` is ``hashCode()``.
-    Collections and arrays support ``len()``, iteration, indexing (negative
-    indices count from the end) and ``in``.
+    As with Py4J, Java collections behave like their Python kin: a ``Map``
+    as a mapping (``m[k]``, ``m[k] = v``, ``del m[k]``, ``k in m``,
+    ``len``, iteration over keys, ``keys()``, ``items()``, ``dict(m)``), a
+    ``List`` or an array as a sequence (indexing with negative indices,
+    slices, ``len``, ``in``), a ``Set`` or other ``Collection`` as a
+    collection, an ``Iterator`` or ``Enumeration`` as an iterator.
+    ``dir(obj)`` lists the Java members.
 
     >>> lst = client.jvm.java.util.ArrayList()   # doctest: +SKIP
     >>> lst.add("a"); lst[-1]                    # doctest: +SKIP
     'a'
+    >>> m = client.jvm.java.util.HashMap(); m["k"] = 1; dict(m)   # doctest: +SKIP
+    {'k': 1}
     """
 
     __slots__ = ("_client",)
@@ -86,6 +93,49 @@ class JavaObject(_native.ObjectRef):
         if name.startswith("_"):
             raise AttributeError(name)
         return _BoundJavaMethod(self, name)
+
+    def _kind(self) -> str:
+        """The Python protocol this object follows (``"map"``, ``"list"``,
+        ``"set"``, ``"iterator"``, ``"collection"``, ``"iterable"``,
+        ``"object"``, or ``"array"``), asked once per class and client."""
+        if self.is_array:
+            return "array"
+        kinds = self._client._kinds
+        kind = kinds.get(self.class_name)
+        if kind is None:
+            kind = str(self._client.invoke_static_method(_VIEWS, "kindOf", self))
+            kinds[self.class_name] = kind
+        return kind
+
+    def __dir__(self) -> list[str]:
+        names = self._client.invoke_static_method(
+            _VIEWS, "members", self._client.invoke_method(self, "getClass"), False
+        )
+        return sorted(set(super().__dir__()) | {str(n) for n in names})
+
+    def keys(self) -> Any:
+        """A ``Map``'s keys (a list, in the map's order); on any other object,
+        the Java method ``keys()``."""
+        if self._kind() == "map":
+            return list(self._client.invoke_static_method(_VIEWS, "keys", self))
+        return self._client.invoke_method(self, "keys")
+
+    def items(self) -> Any:
+        """A ``Map``'s ``(key, value)`` pairs (a list, in the map's order); on
+        any other object, the Java method ``items()``."""
+        if self._kind() == "map":
+            flat = list(self._client.invoke_static_method(_VIEWS, "items", self))
+            return list(zip(flat[0::2], flat[1::2], strict=True))
+        return self._client.invoke_method(self, "items")
+
+    def __next__(self) -> Any:
+        """The next element of a Java ``Iterator`` or ``Enumeration``."""
+        if self._kind() != "iterator":
+            raise TypeError(f"{self.class_name} is not an Iterator")
+        step = self._client.invoke_static_method(_VIEWS, "next", self)
+        if not step[0]:
+            raise StopIteration
+        return step[1]
 
     def detach(self) -> None:
         """Never release this object from Python; it lives until the session ends."""
@@ -149,8 +199,13 @@ class JavaObject(_native.ObjectRef):
             raise TypeError(f"{self.class_name} has no size() and is not an array") from None
 
     def __iter__(self) -> Iterator[Any]:
-        if self.is_array:
+        kind = self._kind()
+        if kind == "array":
             return iter(self._array_items(range(len(self))))
+        if kind == "map":
+            return iter(self.keys())
+        if kind == "iterator":
+            return self  # type: ignore[return-value]
         return self._iterate()
 
     def _iterate(self) -> Iterator[Any]:
@@ -164,8 +219,11 @@ class JavaObject(_native.ObjectRef):
         return self._client._session.static_calls(calls)
 
     def __contains__(self, item: object) -> bool:
-        if self.is_array:
+        kind = self._kind()
+        if kind == "array":
             return any(element == item for element in self)
+        if kind == "map":
+            return bool(self._client.invoke_method(self, "containsKey", item))
         return bool(self._client.invoke_method(self, "contains", item))
 
     def _normalise_index(self, index: int) -> int:
@@ -175,7 +233,12 @@ class JavaObject(_native.ObjectRef):
                 raise IndexError(f"index {index - len(self)} out of range for {self!r}")
         return index
 
-    def __getitem__(self, index: int | slice) -> Any:
+    def __getitem__(self, index: Any) -> Any:
+        if self._kind() == "map":
+            value = self._client.invoke_method(self, "get", index)
+            if value is None and not self._client.invoke_method(self, "containsKey", index):
+                raise KeyError(index)
+            return value
         if isinstance(index, slice):
             indices = range(*index.indices(len(self)))
             if self.is_array:
@@ -186,12 +249,25 @@ class JavaObject(_native.ObjectRef):
             return self._client.invoke_static_method(_ARRAY_CLASS, "get", self, position)
         return self._client.invoke_method(self, "get", position)
 
-    def __setitem__(self, index: int, value: Any) -> None:
+    def __setitem__(self, index: Any, value: Any) -> None:
+        if self._kind() == "map":
+            self._client.invoke_method(self, "put", index, value)
+            return
         position = self._normalise_index(int(index))
         if self.is_array:
             self._client.invoke_static_method(_ARRAY_CLASS, "set", self, position, value)
         else:
             self._client.invoke_method(self, "set", position, value)
+
+    def __delitem__(self, key: Any) -> None:
+        if self._kind() != "map":
+            raise TypeError(f"{self.class_name} does not support item deletion; call its remove()")
+        if not self._client.invoke_method(self, "containsKey", key):
+            raise KeyError(key)
+        self._client.invoke_method(self, "remove", key)
+
+
+_VIEWS = "gatun.server.reflect.PythonViews"
 
 
 class JavaArray(list):  # type: ignore[type-arg]

@@ -36,14 +36,24 @@ final class Frames {
         return body;
     }
 
-    /** Writes one frame holding {@code payload}'s remaining bytes. */
+    /** Writes one frame holding {@code payload}'s remaining bytes (blocking channel). */
     static void write(SocketChannel ch, ByteBuffer payload) throws IOException {
+        writeFully(ch, frame(payload));
+    }
+
+    /** @return the length prefix and {@code payload}'s remaining bytes, ready to write */
+    static ByteBuffer frame(ByteBuffer payload) throws IOException {
         int len = payload.remaining();
         if (len > MAX_FRAME) {
             throw new IOException("handshake frame of " + len + " bytes exceeds " + MAX_FRAME);
         }
         ByteBuffer out = ByteBuffer.allocate(4 + len).order(ByteOrder.LITTLE_ENDIAN);
         out.putInt(len).put(payload.duplicate()).flip();
+        return out;
+    }
+
+    /** Writes all of {@code out} to a blocking channel. */
+    static void writeFully(SocketChannel ch, ByteBuffer out) throws IOException {
         while (out.hasRemaining()) {
             ch.write(out);
         }

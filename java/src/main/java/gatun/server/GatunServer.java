@@ -10,17 +10,23 @@ import gatun.server.reflect.MethodResolver;
 import gatun.server.shm.ControlSegment;
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.ByteBuffer;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
+import java.nio.file.NotDirectoryException;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.security.MessageDigest;
 import java.security.SecureRandom;
 import java.util.HexFormat;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
 import jdk.net.ExtendedSocketOptions;
 import jdk.net.UnixDomainPrincipal;
 
@@ -40,12 +46,43 @@ import jdk.net.UnixDomainPrincipal;
  * is then watched and its EOF halts the JVM. The token never travels in argv or
  * the environment.
  *
- * <p>In-process use (tests, attach mode): {@code new GatunServer(path, token, false).start()}.
+ * <p><b>Hosted in any JVM</b> (a Spark driver, an application with an entry
+ * point), for Python to attach to with {@code gatun.attach(...)}:
+ * <pre>{@code
+ * GatunServer server = GatunServer.startHosted();            // private 0700 directory, random token
+ * server.writeConnectionFile(Path.of("/run/app/gatun.conn")); // 0600: socket=... and token=...
+ * // Python: client = gatun.attach(connection_file="/run/app/gatun.conn")
+ * ...
+ * server.close();                                            // or let the JVM exit
+ * }</pre>
+ * A Python session that closes or dies ends only that session, never the
+ * server or the JVM; sessions are isolated from each other (an object id of
+ * one is unknown in another). The server's threads are daemons, so it never
+ * keeps the JVM alive by itself ({@link #awaitClosed()} waits for it).
+ *
+ * <p><b>Handshake.</b> Connections that have not sent their Hello are read by
+ * one thread ({@link PendingHandshakes}), each with a deadline
+ * ({@code -Dgatun.handshake.timeoutMillis}, 10 s) and at most
+ * {@code -Dgatun.handshake.maxPending} (1,024) waiting at once.
  */
 public final class GatunServer implements AutoCloseable {
+    /** Default deadline for a connection's Hello. */
+    static final long DEFAULT_HANDSHAKE_TIMEOUT_MILLIS = 10_000;
+    /** Default cap on connections waiting for their Hello. */
+    static final int DEFAULT_MAX_PENDING_HANDSHAKES = 1024;
+
     private final Path socketPath;
     private final byte[] token;
     private final boolean exitOnClose;
+    private final long handshakeTimeoutMillis;
+    private final int maxPendingHandshakes;
+    /** Daemon threads only: a hosted server never keeps its host JVM alive. */
+    private boolean daemon;
+    /** The private directory {@link #startHosted()} made; removed by {@link #close()}. */
+    private Path ownedDirectory;
+    private Thread shutdownHook;
+    private final CountDownLatch closed = new CountDownLatch(1);
+    private volatile PendingHandshakes handshakes;
     private final ConcurrentHashMap<Long, Session> sessions = new ConcurrentHashMap<>();
     private final ClassPolicy policy = new ClassPolicy();
     private final MethodResolver resolver = new MethodResolver(policy);
@@ -60,12 +97,30 @@ public final class GatunServer implements AutoCloseable {
      * @param exitOnClose exit the JVM when the last session ends
      */
     public GatunServer(Path socketPath, byte[] token, boolean exitOnClose) {
+        this(socketPath, token, exitOnClose,
+                Long.getLong("gatun.handshake.timeoutMillis", DEFAULT_HANDSHAKE_TIMEOUT_MILLIS),
+                Integer.getInteger("gatun.handshake.maxPending", DEFAULT_MAX_PENDING_HANDSHAKES));
+    }
+
+    /** As above, with explicit handshake limits (tests). */
+    GatunServer(Path socketPath, byte[] token, boolean exitOnClose, long handshakeTimeoutMillis,
+                int maxPendingHandshakes) {
         if (token.length != 16) {
             throw new IllegalArgumentException("session token must be 16 bytes, got " + token.length);
+        }
+        if (handshakeTimeoutMillis <= 0) {
+            throw new IllegalArgumentException("gatun.handshake.timeoutMillis must be positive, got "
+                    + handshakeTimeoutMillis);
+        }
+        if (maxPendingHandshakes <= 0) {
+            throw new IllegalArgumentException("gatun.handshake.maxPending must be positive, got "
+                    + maxPendingHandshakes);
         }
         this.socketPath = socketPath;
         this.token = token.clone();
         this.exitOnClose = exitOnClose;
+        this.handshakeTimeoutMillis = handshakeTimeoutMillis;
+        this.maxPendingHandshakes = maxPendingHandshakes;
     }
 
     /**
@@ -111,6 +166,116 @@ public final class GatunServer implements AutoCloseable {
     private static void fail(String message) {
         System.err.println("gatun: " + message);
         System.exit(2);
+    }
+
+    // ------------------------------------------------------------- hosting
+
+    /**
+     * Starts a server inside this JVM on a socket in a new private directory
+     * (mode 0700, under {@code java.io.tmpdir}) with a random token. Python
+     * attaches with the socket path and token ({@link #socketPath()},
+     * {@link #tokenHex()}, or the file {@link #writeConnectionFile(Path)}
+     * writes). The server never exits the JVM; it stops on {@link #close()}
+     * or when the JVM exits (a shutdown hook), removing the socket and the
+     * directory.
+     *
+     * <pre>{@code
+     * try (GatunServer server = GatunServer.startHosted()) {
+     *     server.writeConnectionFile(Path.of("gatun.conn"));
+     *     server.awaitClosed();
+     * }
+     * }</pre>
+     *
+     * @return the running server
+     * @throws IOException if the directory or socket cannot be created
+     */
+    public static GatunServer startHosted() throws IOException {
+        Path dir = Files.createTempDirectory(Path.of(System.getProperty("java.io.tmpdir")), "gatun-host-",
+                PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+        byte[] token = new byte[16];
+        new SecureRandom().nextBytes(token);
+        try {
+            return startHosted(dir.resolve("s"), token, dir);
+        } catch (IOException | RuntimeException e) {
+            Files.deleteIfExists(dir);
+            throw e;
+        }
+    }
+
+    /**
+     * Starts a server inside this JVM on {@code socketPath} with a token the
+     * caller chose (PySpark's attach: Python picks both and hands them over
+     * through py4j). Otherwise as {@link #startHosted()}; the socket's
+     * directory is the caller's and stays.
+     *
+     * @param socketPath where to bind the Unix socket; must not exist, its parent must be a directory
+     * @param tokenHex the session token: 32 hexadecimal characters (16 bytes)
+     * @return the running server
+     * @throws IllegalArgumentException if the token is not 32 hex characters or the path is empty
+     * @throws IOException if the path exists, its parent is not a directory, or binding fails
+     */
+    public static GatunServer startHosted(String socketPath, String tokenHex) throws IOException {
+        if (tokenHex == null || tokenHex.length() != 32 || !tokenHex.matches("[0-9a-fA-F]{32}")) {
+            throw new IllegalArgumentException("tokenHex must be 32 hexadecimal characters (16 bytes), got "
+                    + (tokenHex == null ? "null" : tokenHex.length() + " characters"
+                    + (tokenHex.matches("[0-9a-fA-F]*") ? "" : " with non-hex ones")));
+        }
+        if (socketPath == null || socketPath.isBlank()) {
+            throw new IllegalArgumentException("socketPath must name a file to create, got "
+                    + (socketPath == null ? "null" : "\"" + socketPath + "\""));
+        }
+        Path path = Path.of(socketPath).toAbsolutePath();
+        return startHosted(path, HexFormat.of().parseHex(tokenHex.toLowerCase(java.util.Locale.ROOT)), null);
+    }
+
+    private static GatunServer startHosted(Path path, byte[] token, Path ownedDirectory) throws IOException {
+        Path parent = path.getParent();
+        if (parent == null || !Files.isDirectory(parent)) {
+            throw new NotDirectoryException("cannot create the gatun socket " + path + ": its parent " + parent
+                    + " is not a directory");
+        }
+        if (Files.exists(path, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            throw new FileAlreadyExistsException(path.toString(), null,
+                    "the gatun socket path already exists; pass a path that does not");
+        }
+        GatunServer server = new GatunServer(path, token, false);
+        server.daemon = true;
+        server.ownedDirectory = ownedDirectory;
+        server.start();
+        Thread hook = new Thread(server::close, "gatun-hosted-shutdown");
+        server.shutdownHook = hook;
+        Runtime.getRuntime().addShutdownHook(hook);
+        return server;
+    }
+
+    /** @return the session token as 32 lowercase hex characters */
+    public String tokenHex() {
+        return HexFormat.of().formatHex(token);
+    }
+
+    /**
+     * Writes the socket path and token for {@code gatun.attach(connection_file=...)}:
+     * a file of mode 0600 with the lines {@code socket=<path>} and
+     * {@code token=<32 hex>}. The file is written beside itself and renamed
+     * into place, so a reader never sees half of it; an existing file is replaced.
+     *
+     * @param file where to write it
+     * @return {@code file}
+     * @throws IOException if it cannot be written
+     */
+    public Path writeConnectionFile(Path file) throws IOException {
+        Path target = file.toAbsolutePath();
+        Path tmp = Files.createTempFile(target.getParent(), "." + target.getFileName() + ".", ".tmp",
+                PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+        try {
+            Files.writeString(tmp, "socket=" + socketPath.toAbsolutePath() + "\ntoken=" + tokenHex() + "\n",
+                    StandardCharsets.UTF_8);
+            Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException | RuntimeException e) {
+            Files.deleteIfExists(tmp);
+            throw e;
+        }
+        return file;
     }
 
     /** Reads the first stdin line: exactly 32 lowercase hex characters. */
@@ -185,8 +350,28 @@ public final class GatunServer implements AutoCloseable {
      * @throws IOException if the socket cannot be bound
      */
     public void start() throws IOException {
-        server = bindListening(socketPath);
+        PendingHandshakes pending = new PendingHandshakes(new PendingHandshakes.Handler() {
+            @Override
+            public void hello(SocketChannel channel, ByteBuffer frame) {
+                handshake(channel, frame);
+            }
+
+            @Override
+            public void refuse(SocketChannel channel, String reason) {
+                GatunServer.this.refuse(channel, reason);
+            }
+        }, handshakeTimeoutMillis, maxPendingHandshakes);
+        try {
+            server = bindListening(socketPath);
+        } catch (IOException | RuntimeException e) {
+            pending.close();
+            pending.start(); // lets the thread close the selector
+            throw e;
+        }
+        handshakes = pending;
+        pending.start();
         Thread accept = new Thread(this::acceptLoop, "gatun-accept");
+        accept.setDaemon(daemon);
         accept.start();
     }
 
@@ -200,7 +385,7 @@ public final class GatunServer implements AutoCloseable {
         ServerSocketChannel ch = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
         try {
             ch.bind(UnixDomainSocketAddress.of(tmp));
-            Files.move(tmp, path, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+            Files.move(tmp, path, StandardCopyOption.ATOMIC_MOVE);
             return ch;
         } catch (IOException | RuntimeException e) {
             ch.close();
@@ -216,7 +401,11 @@ public final class GatunServer implements AutoCloseable {
         return ch;
     }
 
-    /** Stops accepting, ends every session and deletes the socket file. Does not exit the JVM. */
+    /**
+     * Stops accepting, refuses connections still in their handshake, ends every
+     * session and deletes the socket file (and the directory
+     * {@link #startHosted()} made). Does not exit the JVM. Idempotent.
+     */
     @Override
     public void close() {
         closing = true;
@@ -228,14 +417,47 @@ public final class GatunServer implements AutoCloseable {
                 // already closed
             }
         }
+        PendingHandshakes pending = handshakes;
+        if (pending != null) {
+            pending.close();
+        }
         for (Session s : sessions.values()) {
             s.end("server closing");
         }
         try {
             Files.deleteIfExists(socketPath);
+            if (ownedDirectory != null) {
+                Files.deleteIfExists(ownedDirectory.resolve("." + socketPath.getFileName() + ".tmp"));
+                Files.deleteIfExists(ownedDirectory);
+            }
         } catch (IOException e) {
             // best effort
         }
+        Thread hook = shutdownHook;
+        if (hook != null && Thread.currentThread() != hook) {
+            try {
+                Runtime.getRuntime().removeShutdownHook(hook);
+            } catch (IllegalStateException e) {
+                // the JVM is shutting down: the hook runs close() again, harmlessly
+            }
+        }
+        closed.countDown();
+    }
+
+    /**
+     * Waits until {@link #close()} has run (by the host's code or the JVM's
+     * shutdown hook): for an application whose only work is serving Python.
+     *
+     * @throws InterruptedException if interrupted while waiting
+     */
+    public void awaitClosed() throws InterruptedException {
+        closed.await();
+    }
+
+    /** @return connections accepted that have not yet sent a whole Hello (tests) */
+    int pendingHandshakes() {
+        PendingHandshakes pending = handshakes;
+        return pending == null ? 0 : pending.waiting();
     }
 
     /** @return sessions currently live */
@@ -257,6 +479,9 @@ public final class GatunServer implements AutoCloseable {
 
     void sessionEnded(Session s, String reason) {
         sessions.remove(s.id(), s);
+        if (s.controlFile() != null) {
+            PythonSegmentDirectory.removeIfOrphaned(s.controlFile());
+        }
         if (exitOnClose && !closing && sessions.isEmpty()) {
             Thread t = new Thread(() -> {
                 awaitWarmupIfRecording();
@@ -278,28 +503,27 @@ public final class GatunServer implements AutoCloseable {
                 }
                 return;
             }
-            Thread t = new Thread(() -> handshake(conn), "gatun-handshake");
-            t.setDaemon(true);
-            t.start();
+            // The peer check is one getsockopt: done here, so a stranger never
+            // occupies a place among the pending handshakes.
+            String peerProblem = checkPeer(conn);
+            if (peerProblem != null) {
+                System.err.println("gatun: refused connection: " + peerProblem);
+                refuse(conn, peerProblem);
+                continue;
+            }
+            handshakes.add(conn);
         }
     }
 
     // ------------------------------------------------------------- handshake
 
-    private void handshake(SocketChannel conn) {
+    /** Runs on the handshake thread with the Hello frame read; {@code conn} is blocking again. */
+    private void handshake(SocketChannel conn, ByteBuffer frame) {
         Lane lane;
         try {
-            String peerProblem = checkPeer(conn);
-            if (peerProblem != null) {
-                System.err.println("gatun: refused connection: " + peerProblem);
-                refuse(conn, peerProblem);
-                return;
-            }
             HelloFields hello;
             try {
-                hello = new HelloFields(Hello.getRootAsHello(Frames.read(conn)));
-            } catch (IOException e) {
-                throw e;
+                hello = new HelloFields(Hello.getRootAsHello(frame));
             } catch (RuntimeException e) {
                 refuse(conn, "malformed Hello: " + e);
                 return;
@@ -400,7 +624,7 @@ public final class GatunServer implements AutoCloseable {
         do {
             id = random.nextLong();
         } while (id == 0 || sessions.containsKey(id));
-        s = new Session(id, seg, this, (int) callbackLanes);
+        s = new Session(id, seg, this, (int) callbackLanes, fd >= 0 ? null : path);
         sessions.put(id, s);
         metrics.sessionsStarted.incrementAndGet();
         return s;
@@ -458,16 +682,31 @@ public final class GatunServer implements AutoCloseable {
         }
     }
 
+    /**
+     * Answers with a Welcome naming {@code error} and closes. On a non-blocking
+     * channel (a handshake that timed out) the Welcome is one write attempt:
+     * a frame this small always fits an unused socket buffer, and a peer
+     * must never hold the handshake thread.
+     */
     private void refuse(SocketChannel conn, String error) {
         try {
-            welcome(conn, 0, error);
-        } catch (IOException e) {
+            ByteBuffer frame = Frames.frame(welcomePayload(0, error));
+            if (conn.isBlocking()) {
+                Frames.writeFully(conn, frame);
+            } else {
+                conn.write(frame);
+            }
+        } catch (IOException | RuntimeException e) {
             // the peer is gone anyway
         }
         closeQuietly(conn);
     }
 
     private static void welcome(SocketChannel conn, long sessionId, String error) throws IOException {
+        Frames.write(conn, welcomePayload(sessionId, error));
+    }
+
+    private static ByteBuffer welcomePayload(long sessionId, String error) {
         FlatBufferBuilder b = new FlatBufferBuilder(256);
         int err = error == null ? 0 : b.createString(error);
         Welcome.startWelcome(b);
@@ -478,7 +717,7 @@ public final class GatunServer implements AutoCloseable {
             Welcome.addError(b, err);
         }
         b.finish(Welcome.endWelcome(b));
-        Frames.write(conn, b.dataBuffer());
+        return b.dataBuffer();
     }
 
     private static void closeQuietly(SocketChannel c) {

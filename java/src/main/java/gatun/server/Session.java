@@ -7,6 +7,7 @@ import gatun.server.dispatch.Dispatcher;
 import gatun.server.shm.ControlSegment;
 import java.lang.reflect.Method;
 import java.nio.channels.SocketChannel;
+import java.nio.file.Path;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -29,9 +30,12 @@ public final class Session {
     private final Lane[] lanes;
     private final GatunServer server;
     private final AtomicBoolean ended = new AtomicBoolean();
+    /** The control segment's file when Python named one ({@code Hello.control_path}), else null. */
+    private final Path controlFile;
 
-    Session(long id, ControlSegment seg, GatunServer server, int callbackLanes) {
+    Session(long id, ControlSegment seg, GatunServer server, int callbackLanes, Path controlFile) {
         this.id = id;
+        this.controlFile = controlFile;
         this.seg = seg;
         this.server = server;
         this.lanes = new Lane[seg.laneCount()];
@@ -49,6 +53,11 @@ public final class Session {
 
     long id() {
         return id;
+    }
+
+    /** @return the control segment's file, or null when it came as a descriptor */
+    Path controlFile() {
+        return controlFile;
     }
 
     int laneCount() {

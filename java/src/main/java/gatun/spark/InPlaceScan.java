@@ -1,6 +1,5 @@
 package gatun.spark;
 
-import java.lang.ref.Cleaner;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Iterator;
@@ -30,8 +29,6 @@ import org.apache.spark.sql.vectorized.ColumnarBatch;
 final class InPlaceScan {
     /** Fewer rows than this per partition cost more in tasks than they save. */
     static final int MIN_ROWS_PER_PARTITION = 1 << 16;
-
-    private static final Cleaner CLEANER = Cleaner.create();
 
     private InPlaceScan() {
     }
@@ -83,7 +80,7 @@ final class InPlaceScan {
                     .mapPartitions(new ReadRange(id), true).rdd();
             // The action must not reach the RDD, or the RDD would never become unreachable.
             long parked = id;
-            CLEANER.register(rdd, () -> Parked.dropTable(parked));
+            Parked.CLEANER.register(rdd, () -> Parked.dropTable(parked));
             return session.internalCreateDataFrame(rdd, schema, false);
         } catch (Throwable e) {
             Parked.dropTable(id);

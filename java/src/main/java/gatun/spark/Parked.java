@@ -1,5 +1,6 @@
 package gatun.spark;
 
+import java.lang.ref.Cleaner;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.Iterator;
@@ -47,6 +48,9 @@ final class Parked {
             this.context = context;
         }
     }
+
+    /** Runs the release of data whose owner (an RDD, a reader) became unreachable. */
+    static final Cleaner CLEANER = Cleaner.create();
 
     private static final Map<Long, Table> TABLES = new HashMap<>();
     private static final Map<Long, Result> RESULTS = new HashMap<>();

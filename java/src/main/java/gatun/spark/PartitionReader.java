@@ -20,8 +20,6 @@ import org.apache.arrow.vector.types.pojo.Schema;
  * still holds (roots parked by tasks and not yet served).
  */
 final class PartitionReader extends ArrowReader {
-    private static final Cleaner CLEANER = Cleaner.create();
-
     /** Where the reader's batches come from. */
     interface Source extends Runnable {
         /**
@@ -44,7 +42,7 @@ final class PartitionReader extends ArrowReader {
         super(ArrowBridge.allocator());
         this.schema = schema;
         this.source = source;
-        this.cleanable = CLEANER.register(this, source);
+        this.cleanable = Parked.CLEANER.register(this, source);
     }
 
     @Override

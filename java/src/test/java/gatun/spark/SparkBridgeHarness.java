@@ -316,7 +316,15 @@ public final class SparkBridgeHarness {
         // toArrow results: an unread reader's partitions go when it is closed or unreachable.
         ArrowReader r = SparkBridge.toArrow(spark.range(0, 1000, 1, 4).toDF());
         check(SparkBridge.parkedTables() == 4, "four partitions parked");
+        long fallbacks = ArrowBridge.exportStats()[4];
         check(r.loadNextBatch(), "first batch");
+        for (FieldVector v : r.getVectorSchemaRoot().getFieldVectors()) {
+            for (org.apache.arrow.memory.ArrowBuf b : v.getBuffers(false)) {
+                check(b.getReferenceManager().getAllocator().getRoot() == ArrowBridge.allocator(),
+                        "a served batch's buffers lie on the bridge allocator (Python maps them in place)");
+            }
+        }
+        check(ArrowBridge.exportStats()[4] == fallbacks, "no allocation fell back to native memory");
         check(SparkBridge.parkedTables() == 3, "served partitions leave the registry");
         r.close();
         check(SparkBridge.parkedTables() == 0, "closing the reader releases the rest");

@@ -1,5 +1,6 @@
 package gatun.server.reflect;
 
+import java.lang.reflect.AccessibleObject;
 import java.lang.reflect.Constructor;
 import java.lang.reflect.Executable;
 import java.lang.reflect.Field;
@@ -13,23 +14,66 @@ import java.util.Set;
  * The class access policy: a deny list checked on every path that loads a
  * class, touches a member or invokes code for Python, reflection included.
  *
- * <p>Denied by default: {@code java.lang.Runtime}, {@code java.lang.Process},
- * {@code java.lang.ProcessBuilder}, {@code java.lang.ProcessHandle} (and their
- * nested classes and subclasses), {@code java.lang.invoke} (a method handle
- * would bypass the checks), and {@code System.exit/load/loadLibrary}.
+ * <p>What it is: defence in depth against <i>mistakes</i> of a peer that runs
+ * as the same user (a notebook cell that would stop the JVM, start a process,
+ * or write to a raw address). What it is not: a sandbox. Python code can load
+ * its own jars, and that user can run any program anyway.
+ *
+ * <p>Denied by default, with their nested classes and subclasses:
+ * <ul>
+ * <li>processes and JVM exit: {@code java.lang.Runtime}, {@code Process},
+ *     {@code ProcessBuilder}, {@code ProcessHandle}, {@code Shutdown},
+ *     {@code System.exit/load/loadLibrary};</li>
+ * <li>code that runs other code out of the policy's sight: {@code java.lang.invoke}
+ *     (a method handle would bypass the checks), {@code java.beans.XMLDecoder},
+ *     {@code Statement}, {@code Expression}, {@code EventHandler} and
+ *     {@code Beans} (reflective calls and deserialisation the bridge never sees),
+ *     {@code com.sun.beans}, {@code jdk.jshell}, {@code javax.script},
+ *     {@code javax.tools} and {@code com.sun.tools} (compilers, attach),
+ *     MBean servers and dynamic MBeans of {@code javax.management} (their
+ *     operations can load agents; the platform MXBeans stay usable),
+ *     {@code javax.naming} and {@code java.rmi} (remote class loading);</li>
+ * <li>raw memory: {@code sun.misc.Unsafe}, {@code jdk.internal.misc.Unsafe},
+ *     {@code java.lang.foreign}, Arrow's {@code MemoryUtil}, Netty's
+ *     {@code io.netty.util.internal}, Spark's {@code org.apache.spark.unsafe.Platform};
+ *     and no class of {@code sun.*} or {@code jdk.internal.*} may be named (loaded
+ *     by name), though instances JDK methods return stay usable;</li>
+ * <li>{@code setAccessible}/{@code trySetAccessible} on a member of a JDK class
+ *     (a class in a named {@code java.*} or {@code jdk.*} module): it is how
+ *     {@code Shutdown.halt0} or {@code ClassLoader.defineClass} would be reached.
+ *     The bridge opens no JDK package but {@code java.nio} (Arrow's).</li>
+ * </ul>
  * Reflection is followed: {@code Method.invoke}, {@code Constructor.newInstance},
  * {@code Class.forName}, {@code ClassLoader.loadClass} and any call on a
  * {@code Class} object are checked against their target. Extra entries come
- * from {@code -Dgatun.policy.deny=com.example.,org.foo.Bar}. This is defence in
- * depth, not a sandbox.
+ * from {@code -Dgatun.policy.deny=com.example.,org.foo.Bar}.
  */
 public final class ClassPolicy {
     /** System property with extra comma-separated denied prefixes. */
     public static final String DENY_PROPERTY = "gatun.policy.deny";
 
     private static final List<String> DEFAULT_DENY = List.of(
+            // processes and JVM exit
             "java.lang.Runtime", "java.lang.Process", "java.lang.ProcessBuilder",
-            "java.lang.ProcessHandle", "java.lang.ProcessImpl", "java.lang.invoke.");
+            "java.lang.ProcessHandle", "java.lang.ProcessImpl", "java.lang.Shutdown",
+            // code that runs other code where the policy cannot see it
+            "java.lang.invoke.", "java.beans.XMLDecoder", "java.beans.Statement",
+            "java.beans.Expression", "java.beans.EventHandler", "java.beans.Beans",
+            "com.sun.beans.", "jdk.jshell.", "javax.script.", "javax.tools.", "com.sun.tools.",
+            "javax.management.MBeanServer", "javax.management.MBeanServerConnection",
+            "javax.management.MBeanServerFactory", "javax.management.DynamicMBean",
+            "javax.management.loading.", "javax.management.remote.", "com.sun.jmx.",
+            "javax.naming.", "java.rmi.",
+            // raw memory
+            "sun.misc.Unsafe", "jdk.internal.misc.Unsafe", "jdk.internal.access.", "jdk.internal.reflect.",
+            "sun.reflect.", "java.lang.foreign.", "org.apache.arrow.memory.util.MemoryUtil",
+            "io.netty.util.internal.", "org.apache.spark.unsafe.Platform");
+    /**
+     * Packages that may not be <i>named</i> (loaded by name, reached as
+     * {@code jvm.sun...}); their instances that JDK methods return (a
+     * {@code sun.nio.fs.UnixPath} from {@code Path.of}) stay usable.
+     */
+    private static final List<String> DENY_BY_NAME = List.of("sun.", "jdk.internal.");
     private static final Set<String> DENIED_SYSTEM_MEMBERS = Set.of("exit", "load", "loadLibrary");
 
     private final List<String> deny;
@@ -87,7 +131,11 @@ public final class ClassPolicy {
         if (n.startsWith("L") && n.endsWith(";")) {
             n = n.substring(1, n.length() - 1);
         }
-        if (isDeniedName(n)) {
+        boolean byName = false;
+        for (String p : DENY_BY_NAME) {
+            byName |= n.startsWith(p);
+        }
+        if (byName || isDeniedName(n)) {
             throw new SecurityException("class " + name + " is denied by the gatun class policy");
         }
     }
@@ -153,6 +201,35 @@ public final class ClassPolicy {
     }
 
     /**
+     * Whether {@code target} makes members accessible
+     * ({@code AccessibleObject.setAccessible/trySetAccessible}, and the
+     * overrides in {@code Method}, {@code Field}, {@code Constructor}).
+     *
+     * @param target a method or constructor
+     * @return true for those methods
+     */
+    public static boolean opensMembers(Executable target) {
+        return target instanceof Method
+                && AccessibleObject.class.isAssignableFrom(target.getDeclaringClass())
+                && (target.getName().equals("setAccessible") || target.getName().equals("trySetAccessible"));
+    }
+
+    /** Refuses opening a member of a JDK class (one in a named java.* or jdk.* module). */
+    private static void checkOpening(Object member) {
+        if (!(member instanceof Member)) {
+            return;
+        }
+        Class<?> owner = ((Member) member).getDeclaringClass();
+        Module module = owner.getModule();
+        String name = module.isNamed() ? module.getName() : "";
+        if (name.startsWith("java.") || name.startsWith("jdk.")) {
+            throw new SecurityException("making " + owner.getName() + "." + ((Member) member).getName()
+                    + " accessible is denied by the gatun class policy (members of JDK classes stay"
+                    + " as their module exports them)");
+        }
+    }
+
+    /**
      * Checks an invocation, following reflection to its real target.
      *
      * @param target the method or constructor about to run
@@ -177,6 +254,16 @@ public final class ClassPolicy {
             for (Object a : args) {
                 if (a instanceof String) {
                     checkClassName((String) a);
+                }
+            }
+        }
+        if (opensMembers(target)) {
+            checkOpening(receiver);
+            for (Object a : args) {
+                if (a instanceof Object[]) {
+                    for (Object element : (Object[]) a) {
+                        checkOpening(element);
+                    }
                 }
             }
         }

@@ -74,7 +74,8 @@ public final class MethodResolver {
             this.invoker = h.asSpreader(Object[].class, h.type().parameterCount());
             Class<?> dc = target.getDeclaringClass();
             this.namesClasses = target instanceof Method && (dc == Class.class || ClassLoader.class.isAssignableFrom(dc))
-                    && (target.getName().equals("forName") || target.getName().equals("loadClass"));
+                    && (target.getName().equals("forName") || target.getName().equals("loadClass"))
+                    || ClassPolicy.opensMembers(target);
             boolean reader = false;
             for (Class<?> p : params) {
                 reader |= org.apache.arrow.vector.ipc.ArrowReader.class.isAssignableFrom(p);
