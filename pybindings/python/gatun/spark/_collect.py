@@ -101,8 +101,17 @@ def to_arrow(df: Any) -> pa.Table:
 def _table(source: _Source, target: pa.Schema) -> pa.Table:
     import pyarrow as pa
 
-    with _read(source, "toArrow") as reader:
+    reader = _read(source, "toArrow")
+    try:
         batches = [b for b in reader if b.num_rows]
+    except BaseException as e:
+        # Results not read yet stay parked in the JVM while anything reaches
+        # the Java reader, and a traceback through the reading frames would:
+        # the error goes on without them.
+        reader.close()
+        del reader
+        raise e.with_traceback(None) from None
+    reader.close()
     if not batches:
         return target.empty_table()
     table = pa.Table.from_batches(batches)
