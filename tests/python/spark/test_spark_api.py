@@ -60,42 +60,47 @@ def test_a_stream_larger_than_the_arena(spark: Any) -> None:
         small.close()
 
 
-def test_enable_routes_and_falls_back(spark_local: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    spark = spark_local
-    gs.attach(spark)
-    bridge = spark._jvm.gatun.spark.SparkBridge
+def test_enable_routes_and_falls_back(spark: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gatun.spark import _create
+
     calls: list[str] = []
-    for name in ("to_arrow", "to_pandas"):
-        real = getattr(_collect, name)
-        monkeypatch.setattr(_collect, name, lambda df, _r=real, _n=name: calls.append(_n) or _r(df))
+    for module, name in (
+        (_collect, "to_arrow"),
+        (_collect, "to_pandas"),
+        (_create, "create_dataframe"),
+    ):
+        real = getattr(module, name)
+
+        def counted(*args: Any, _real: Any = real, _name: str = name) -> Any:
+            calls.append(_name)
+            return _real(*args)
+
+        monkeypatch.setattr(module, name, counted)
     table = pa.table({"a": [1, 2, 3], "t": pa.array([dt.date(2020, 1, 1)] * 3, pa.date32())})
     assert gs.enable(spark)
     try:
         assert gs.is_enabled(spark)
         df = spark.createDataFrame(table)
-        assert bridge.parkedTables() == 1  # our path parks the table in the driver
         assert df.toArrow().equals(df.toArrow.__wrapped__(df))
         assert df.toPandas().equals(df.toPandas.__wrapped__(df))
-        assert calls == ["to_arrow", "to_pandas"]
+        assert calls == ["create_dataframe", "to_arrow", "to_pandas"]
         # PySpark's own path for what the fast one does not cover:
-        del df
-        wait_unparked(spark)
         assert spark.createDataFrame(table, schema="a long, t date").count() == 3
         assert spark.createDataFrame([(1, "x")], ["a", "b"]).count() == 1
-        assert bridge.parkedTables() == 0
+        assert calls == ["create_dataframe", "to_arrow", "to_pandas"]
+        unsupported = pa.table({"m": pa.array([(1, 2, 3)], pa.month_day_nano_interval())})
         with pytest.raises(Exception, match=r"(?i)interval|unsupported"):
-            spark.createDataFrame(
-                pa.table({"m": pa.array([(1, 2, 3)], pa.month_day_nano_interval())})
-            )
+            spark.createDataFrame(unsupported)  # ours declines; PySpark's own error
+        assert calls == ["create_dataframe", "to_arrow", "to_pandas", "create_dataframe"]
         other = spark.newSession()
         other.createDataFrame(table).toArrow()  # not enabled: PySpark's own
-        assert calls == ["to_arrow", "to_pandas"]
+        assert len(calls) == 4
     finally:
         gs.disable(spark)
     assert not gs.is_enabled(spark)
+    del calls[:]
     spark.createDataFrame(table).toArrow()
-    assert bridge.parkedTables() == 0
-    assert calls == ["to_arrow", "to_pandas"]
+    assert calls == []
 
 
 def test_objects_move_between_the_gateways(spark_local: Any) -> None:

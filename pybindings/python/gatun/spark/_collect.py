@@ -102,16 +102,18 @@ def _table(source: _Source, target: pa.Schema) -> pa.Table:
     import pyarrow as pa
 
     reader = _read(source, "toArrow")
+    error: BaseException | None = None
     try:
         batches = [b for b in reader if b.num_rows]
-    except BaseException as e:
+    except BaseException as e:  # noqa: BLE001 - re-raised below
+        error = e
+    reader.close()
+    if error is not None:
         # Results not read yet stay parked in the JVM while anything reaches
         # the Java reader, and a traceback through the reading frames would:
         # the error goes on without them.
-        reader.close()
         del reader
-        raise e.with_traceback(None) from None
-    reader.close()
+        raise error.with_traceback(None)
     if not batches:
         return target.empty_table()
     table = pa.Table.from_batches(batches)

@@ -142,12 +142,27 @@ def result_schema(spark: StructType, conf: SessionConf, time_zone: str = "UTC") 
     ``toPandas()`` converts use the session zone."""
     from pyspark.sql.pandas.types import to_arrow_schema
 
-    return to_arrow_schema(
-        spark,
-        error_on_duplicated_field_names_in_struct=True,
-        timezone=time_zone,
-        prefers_large_types=conf.prefers_large_types,
-    )
+    try:
+        return to_arrow_schema(
+            spark,
+            error_on_duplicated_field_names_in_struct=True,
+            timezone=time_zone,
+            prefers_large_types=conf.prefers_large_types,
+        )
+    except Exception as e:  # noqa: BLE001 - PySpark's errors, re-raised naming the column
+        for field in spark.fields:
+            try:
+                to_arrow_schema(
+                    type(spark)([field]),
+                    error_on_duplicated_field_names_in_struct=True,
+                    timezone=time_zone,
+                )
+            except Exception:  # noqa: BLE001 - this is the column
+                raise UnsupportedArrowTypeError(
+                    f"column {field.name!r}: Spark type {field.dataType.simpleString()} has "
+                    f"no Arrow form in PySpark's Arrow path ({e})"
+                ) from None
+        raise UnsupportedArrowTypeError(f"Spark schema {spark.simpleString()}: {e}") from None
 
 
 def _widen(t: pa.DataType, column: str) -> pa.DataType:
