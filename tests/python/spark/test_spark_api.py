@@ -127,6 +127,12 @@ def test_bad_input_gets_clear_errors(spark_local: Any) -> None:
         gs.to_pandas(client.jvm.java.util.ArrayList())
     with pytest.raises(TypeError, match="SparkSession"):
         gs.attach("not a session")
+    from pyspark.sql import SparkSession
+
+    gatewayless = object.__new__(SparkSession)  # what a Spark Connect session lacks: _jvm
+    with pytest.raises(TypeError, match="no py4j gateway"):
+        gs.create_dataframe(gatewayless, _table(1))
+    assert gs.enable(gatewayless) is False
     with pytest.raises(TypeError, match="pandas DataFrame"):
         gs.create_dataframe(spark, [1, 2, 3])
     with pytest.raises(ValueError, match="num_partitions"):
