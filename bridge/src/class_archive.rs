@@ -113,6 +113,10 @@ impl ClassArchive {
             flags: vec![
                 format!("-XX:ArchiveClassesAtExit={}", partial.display()),
                 "-Dgatun.cds.recording=true".into(),
+                // Recording warns on stdout about every class it skips (JFR
+                // events, patched modules): noise in the user's stdout now
+                // that the JVM's output reaches Python.
+                "-Xlog:cds=off,cds+dynamic=off".into(),
             ],
             recording: Some(Recording {
                 partial,

@@ -301,6 +301,11 @@ pub struct ServerCommand {
     pub jvm_options: Vec<String>,
     /// Socket path the server binds.
     pub socket: PathBuf,
+    /// End the JVM when its last session ends (a `connect()` JVM); a
+    /// gateway serves sessions until it is stopped.
+    pub exit_on_close: bool,
+    /// Where a gateway writes its socket and token for other processes.
+    pub connection_file: Option<PathBuf>,
 }
 
 /// Starts the server and hands it `token_hex` on stdin.
@@ -333,7 +338,12 @@ pub fn spawn_server(cmd: &ServerCommand, token_hex: &str) -> Result<JvmProcess> 
         .arg(SERVER_MAIN_CLASS)
         .arg("--socket")
         .arg(&cmd.socket)
-        .arg("--exit-on-close")
+        .args(cmd.exit_on_close.then_some("--exit-on-close"))
+        .args(
+            cmd.connection_file
+                .iter()
+                .flat_map(|f| [std::ffi::OsStr::new("--connection-file"), f.as_os_str()]),
+        )
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());

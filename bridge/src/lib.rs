@@ -22,8 +22,11 @@ pub mod doorbell;
 #[cfg(not(loom))]
 pub mod error;
 #[cfg(not(loom))]
-pub mod handshake;
+/// A JVM hosting a server that many clients attach to (`launch_gateway`).
 #[cfg(not(loom))]
+pub mod gateway;
+#[cfg(not(loom))]
+pub mod handshake;
 /// The launched JVM's stdout and stderr, forwarded as they are written.
 #[cfg(not(loom))]
 pub mod jvm_output;

@@ -716,6 +716,13 @@ pub struct JvmOutputReader {
     output: std::sync::Arc<gatun_bridge::jvm_output::JvmOutput>,
 }
 
+impl JvmOutputReader {
+    /// A reader of `output`.
+    pub fn new(output: std::sync::Arc<gatun_bridge::jvm_output::JvmOutput>) -> Self {
+        JvmOutputReader { output }
+    }
+}
+
 #[pymethods]
 impl JvmOutputReader {
     /// The next chunk, waiting up to `timeout` seconds with the GIL

@@ -13,6 +13,7 @@ mod client;
 mod columns;
 mod convert;
 mod errors;
+mod gateway;
 mod loop_call;
 mod object_ref;
 
@@ -29,6 +30,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add_class::<client::NativeClient>()?;
     m.add_class::<client::JvmOutputReader>()?;
+    m.add_class::<gateway::NativeGateway>()?;
     m.add_class::<batch::NativeBatch>()?;
     m.add_class::<batch::BatchResult>()?;
     m.add_class::<object_ref::ObjectRef>()?;

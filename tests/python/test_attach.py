@@ -156,3 +156,17 @@ def test_the_host_dying_fails_calls_promptly(tmp_path: Path) -> None:
             client.jvm.java.lang.Math.abs(-4)
     finally:
         client.close()
+
+
+def test_a_host_without_arrows_add_opens_is_told_the_flag(tmp_path: Path) -> None:
+    conn = tmp_path / "gatun.conn"
+    run = subprocess.run(
+        ["java", "-cp", find_server_jar(), str(HOST_APP), str(conn)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert run.returncode != 0
+    assert "--add-opens=java.base/java.nio=ALL-UNNAMED" in run.stderr
+    assert not conn.exists()

@@ -92,3 +92,19 @@ def test_debug_sends_both_streams_to_stderr() -> None:
 def test_a_bad_output_is_refused_before_a_jvm_starts() -> None:
     with pytest.raises(TypeError, match="output must be"):
         gatun.connect(output=42)
+
+
+def test_log_level_and_trace_reach_python(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    with gatun.connect(log_level="FINE", trace=True, output="logging") as client:
+        assert client.jvm.java.lang.Math.max(3, 4) == 4
+        _wait_for(
+            lambda: any("resolved java.lang.Math.max" in r.getMessage() for r in caplog.records),
+            "trace line",
+        )
+    lines = [r.getMessage() for r in caplog.records if r.name == "gatun.jvm"]
+    assert any("[gatun.session] session" in line and "started" in line for line in lines)
+    with gatun.connect(output="logging") as client:  # neither: the server stays quiet
+        caplog.clear()
+        assert client.jvm.java.lang.Math.max(3, 4) == 4
+    assert not any("resolved" in r.getMessage() for r in caplog.records)

@@ -94,6 +94,8 @@ impl Client {
                 classpath: opts.classpath.clone(),
                 jvm_options: jvm_options(opts),
                 socket: socket_path.clone(),
+                exit_on_close: true,
+                connection_file: None,
             },
             &token_hex,
         )?;

@@ -40,7 +40,7 @@ from gatun.exceptions import (
     UnsupportedArrowTypeError,
 )
 from gatun.jvm import JavaClass, JVMView, java_import
-from gatun.launcher import attach, connect
+from gatun.launcher import GatunSession, attach, connect, launch_gateway
 from gatun.objects import JavaArray, JavaList, JavaObject, TypeHint
 
 
@@ -95,7 +95,9 @@ __all__ = [
     "TypeHint",
     "UnsupportedArrowTypeError",
     "__version__",
+    "GatunSession",
     "aconnect",
+    "launch_gateway",
     "attach",
     "connect",
     "estimate_arrow_size",

@@ -373,3 +373,29 @@ class JvmOutputReader:
     @property
     def dropped(self) -> int:
         """Bytes dropped because they were not read in time (4 MiB are kept)."""
+
+class NativeGateway:
+    """A JVM hosting a server for many clients (``gatun.launch_gateway``)."""
+
+    @staticmethod
+    def launch(
+        jar: str,
+        socket_path: str,
+        connection_file: str,
+        *,
+        java: str | None = None,
+        classpath: Sequence[str] = (),
+        jvm_options: Sequence[str] = (),
+        startup_timeout: float = 30.0,
+    ) -> NativeGateway:
+        """Start the JVM; return once it has written ``connection_file``."""
+    @property
+    def pid(self) -> int:
+        """The JVM's pid."""
+    @property
+    def running(self) -> bool:
+        """Whether the JVM still runs."""
+    def output_reader(self) -> JvmOutputReader:
+        """A reader of the JVM's stdout and stderr."""
+    def stop(self, timeout: float = 2.0) -> None:
+        """Stop the JVM: stdin closed (it exits), killed after ``timeout`` s."""

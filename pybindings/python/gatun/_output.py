@@ -26,7 +26,7 @@ from typing import IO, Any
 
 from gatun import _native
 
-__all__ = ["OutputTarget", "forward"]
+__all__ = ["OutputTarget", "check", "forward", "forward_reader"]
 
 #: What ``connect(output=...)`` accepts.
 OutputTarget = Any  # "python" | "logging" | logging.Logger | str | os.PathLike | IO | None
@@ -36,8 +36,12 @@ _STDOUT, _STDERR = 1, 2
 
 def forward(native: _native.NativeClient, target: OutputTarget) -> threading.Thread | None:
     """Start forwarding ``native``'s JVM output to ``target``; the thread, or
-    ``None`` when there is nothing to forward (attached, or ``target`` None)."""
-    reader = native.output_reader()
+    ``None`` when there is nothing to forward (an attached client)."""
+    return forward_reader(native.output_reader(), target)
+
+
+def forward_reader(reader: Any, target: OutputTarget) -> threading.Thread | None:
+    """Start forwarding what ``reader`` (a ``JvmOutputReader``) yields."""
     if reader is None:
         return None
     sink = _sink(target)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import weakref
 from collections.abc import Callable
 from types import TracebackType
@@ -40,15 +41,70 @@ class GatunClient(UpstreamCalls):
     2
     """
 
-    def __init__(self, native: _native.NativeClient, *, memory: int | None = None) -> None:
-        #: The session with the JVM; proxies and views reach it through here.
-        self._session = _Session(native)
+    def __init__(
+        self,
+        native: _native.NativeClient | str | os.PathLike[str] | None = None,
+        callback_timeout: float | None = None,
+        socket_timeout: float | None = None,
+        handshake_timeout: float | None = None,
+        *,
+        memory: int | None = None,
+    ) -> None:
+        """``GatunClient(native)`` wraps a connected core (what
+        :func:`gatun.connect` does). ``GatunClient(socket_path)``, as
+        upstream's, makes a client of the gateway at ``socket_path``
+        (default ``~/gatun.sock``, see :func:`gatun.launch_gateway`) that
+        :meth:`connect` attaches. ``callback_timeout`` and ``socket_timeout``
+        are accepted for upstream compatibility: calls have no time limit
+        here (a dead JVM is detected at once); ``handshake_timeout`` bounds
+        :meth:`connect`."""
+        del callback_timeout, socket_timeout  # see docstring
         #: Arrow arena size requested through ``connect(memory=...)``, in bytes.
         self.memory = memory
         self._jvm = JVMView(self)
         # Class name -> the Python protocol its objects follow (JavaObject._kind).
         self._kinds: dict[str, str] = {}
+        #: The gateway socket of a client made from a path (else None).
+        self.socket_path: str | None = None
+        self._handshake_timeout = handshake_timeout
+        if isinstance(native, _native.NativeClient):
+            #: The session with the JVM; proxies and views reach it through here.
+            self._session: Any = _Session(native)
+            self._install_hooks()
+        else:
+            self.socket_path = (
+                os.fspath(native)
+                if native is not None
+                else os.path.join(os.path.expanduser("~"), "gatun.sock")
+            )
+            self._session = _Unconnected(self.socket_path)
+
+    def connect(self) -> bool:
+        """Attach a client made from a socket path to its gateway; ``True``
+        once connected (also when it already was), ``False`` after logging
+        why it could not, as upstream's. The token comes from the gateway's
+        connection file, ``<socket_path>.conn``."""
+        if not isinstance(self._session, _Unconnected):
+            return not self.closed
+        from gatun.gateway import connection_file_for
+        from gatun.launcher import read_connection_file
+
+        assert self.socket_path is not None
+        try:
+            socket_path, token = read_connection_file(connection_file_for(self.socket_path))
+            native = _native.NativeClient.attach(
+                socket_path,
+                token,
+                timeout=float(self._handshake_timeout or 30.0),
+                arena_memory=self.memory,
+            )
+        except Exception as e:  # noqa: BLE001 - upstream's connect() reports by returning False
+            _log.error("could not connect to the gateway at %s: %s", self.socket_path, e)
+            return False
+        self._session = _Session(native)
         self._install_hooks()
+        _log.info("connected to the gateway at %s (JVM pid %d)", self.socket_path, native.jvm_pid)
+        return True
 
     def _install_hooks(self) -> None:
         """Give the native core the Python code it calls while converting
@@ -313,11 +369,15 @@ class GatunClient(UpstreamCalls):
         mapped, an arena buffer its segment) until it is dropped. Later calls
         raise :class:`~gatun.BridgeClosedError`.
         """
+        if isinstance(self._session, _Unconnected):
+            return
         if not self._session.closed:
             _log.info("closing the session with the JVM (pid %d)", self.jvm_pid)
         self._session.close()
 
     def __enter__(self) -> GatunClient:
+        if isinstance(self._session, _Unconnected) and not self.connect():
+            raise BridgeClosedError(f"could not connect to the gateway at {self.socket_path}")
         return self
 
     def __exit__(
@@ -339,6 +399,18 @@ class GatunClient(UpstreamCalls):
 #: The future result of one command of a :class:`BatchContext` (native: a
 #: handle on the batch's store of replies, not tracked by Python's cyclic GC).
 BatchResult = _native.BatchResult
+
+
+class _Unconnected:
+    """The session of a client made from a socket path before ``connect()``."""
+
+    closed = True
+
+    def __init__(self, socket_path: str) -> None:
+        self.unusable = f"not connected: call connect() to attach to the gateway at {socket_path}"
+
+    def __getattr__(self, name: str) -> Any:
+        raise BridgeClosedError(self.unusable)
 
 
 class BatchContext(_native.NativeBatch):

@@ -14,13 +14,21 @@ import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from gatun import _native, _output
 from gatun.client import GatunClient
 from gatun.config import get_config, parse_memory
 from gatun.exceptions import BridgeStartupError
 
-__all__ = ["attach", "connect", "find_server_jar", "read_connection_file"]
+__all__ = [
+    "GatunSession",
+    "attach",
+    "connect",
+    "find_server_jar",
+    "launch_gateway",
+    "read_connection_file",
+]
 
 _JAR_NAME = "gatun-server.jar"
 
@@ -131,18 +139,9 @@ def connect(
     memory_bytes = parse_memory(memory if memory is not None else config.memory)
     del socket_path  # see docstring
 
-    options: list[str] = list(config.jvm_flags)
-    options += list(extra_jvm_flags or ())
-    options += list(jvm_options or ())
-    if trace or config.trace:
-        options.append("-Dgatun.trace=true")
-    level = log_level or config.log_level
-    if level:
-        options.append(f"-Dgatun.log.level={level}")
-    if debug or config.debug:
-        options.append("-Dgatun.debug=true")
-        if output == "python":
-            output = "stderr"
+    options = jvm_flags(config, extra_jvm_flags, jvm_options, trace, log_level, debug)
+    if (debug or config.debug) and output == "python":
+        output = "stderr"
 
     entries = _classpath_entries(classpath) if classpath is not None else list(config.classpath)
     timeout = startup_timeout if startup_timeout is not None else config.startup_timeout
@@ -174,6 +173,29 @@ def connect(
         time.monotonic() - started,
     )
     return GatunClient(native, memory=memory_bytes)
+
+
+def jvm_flags(
+    config: Any,
+    extra_jvm_flags: Sequence[str] | None,
+    jvm_options: Sequence[str] | None,
+    trace: bool,
+    log_level: str | None,
+    debug: bool,
+) -> list[str]:
+    """The JVM options a launch gets: the configuration's, the caller's, and
+    the server's diagnostics (trace, log level, debug)."""
+    options: list[str] = list(config.jvm_flags)
+    options += list(extra_jvm_flags or ())
+    options += list(jvm_options or ())
+    if trace or config.trace:
+        options.append("-Dgatun.trace=true")
+    level = log_level or config.log_level
+    if level:
+        options.append(f"-Dgatun.log.level={level}")
+    if debug or config.debug:
+        options.append("-Dgatun.debug=true")
+    return options
 
 
 def read_connection_file(path: str | os.PathLike[str]) -> tuple[str, str]:
@@ -256,3 +278,8 @@ def attach(
         raise
     _log.info("attached to %s (JVM pid %d)", os.fspath(socket_path), native.jvm_pid)
     return GatunClient(native, memory=memory_bytes)
+
+
+# Upstream's names for the gateway live here too (``gatun.launcher.launch_gateway``);
+# gatun.gateway imports this module, so they come last.
+from gatun.gateway import GatunSession, launch_gateway  # noqa: E402

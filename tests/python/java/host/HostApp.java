@@ -1,16 +1,16 @@
 import gatun.server.GatunServer;
-import java.nio.file.*;
-import java.security.SecureRandom;
-import java.util.HexFormat;
+import java.nio.file.Path;
+
+/**
+ * A Java application that hosts a gatun server, as any JVM can: it starts the
+ * server, writes the connection file Python attaches with, and runs until it
+ * is killed. Run as a single-file program:
+ * {@code java -cp gatun-server.jar HostApp.java <connection-file>}.
+ */
 public class HostApp {
     public static void main(String[] args) throws Exception {
-        Path dir = Files.createTempDirectory("gatun-host");
-        byte[] token = new byte[16]; new SecureRandom().nextBytes(token);
-        Path sock = dir.resolve("s");
-        new GatunServer(sock, token, false).start();
-        Path tmp = Path.of(args[0] + ".tmp");
-        Files.writeString(tmp, "socket=" + sock + "\ntoken=" + HexFormat.of().formatHex(token) + "\n");
-        Files.move(tmp, Path.of(args[0]), StandardCopyOption.ATOMIC_MOVE);
-        Thread.currentThread().join();
+        GatunServer server = GatunServer.startHosted();
+        server.writeConnectionFile(Path.of(args[0]));
+        server.awaitClosed(); // until killed
     }
 }

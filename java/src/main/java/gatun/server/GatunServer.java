@@ -38,9 +38,9 @@ import jdk.net.UnixDomainPrincipal;
  *
  * <p>Launched by the Rust core as
  * <pre>
- * java --add-opens=java.base/java.nio=ALL-UNNAMED --add-opens=java.base/java.lang=ALL-UNNAMED \
- *      --add-opens=java.base/java.util=ALL-UNNAMED [user options] \
- *      -cp gatun-server.jar[:user classpath] gatun.server.GatunServer --socket PATH [--exit-on-close]
+ * java --add-opens=java.base/java.nio=ALL-UNNAMED [user options] \
+ *      -cp gatun-server.jar[:user classpath] gatun.server.GatunServer --socket PATH [--exit-on-close] \
+ *      [--connection-file PATH]
  * </pre>
  * The first stdin line is the session token (32 lowercase hex characters); stdin
  * is then watched and its EOF halts the JVM. The token never travels in argv or
@@ -129,19 +129,23 @@ public final class GatunServer implements AutoCloseable {
      * @param args {@code --socket PATH [--exit-on-close]}
      */
     public static void main(String[] args) {
+        final String usage = "usage: GatunServer --socket PATH [--exit-on-close] [--connection-file PATH]";
         Path socket = null;
+        Path connectionFile = null;
         boolean exitOnClose = false;
         for (int i = 0; i < args.length; i++) {
             if (args[i].equals("--socket") && i + 1 < args.length) {
                 socket = Path.of(args[++i]);
             } else if (args[i].equals("--exit-on-close")) {
                 exitOnClose = true;
+            } else if (args[i].equals("--connection-file") && i + 1 < args.length) {
+                connectionFile = Path.of(args[++i]);
             } else {
-                fail("unknown argument " + args[i] + "; usage: GatunServer --socket PATH [--exit-on-close]");
+                fail("unknown argument " + args[i] + "; " + usage);
             }
         }
         if (socket == null) {
-            fail("missing --socket PATH; usage: GatunServer --socket PATH [--exit-on-close]");
+            fail("missing --socket PATH; " + usage);
         }
         byte[] token;
         try {
@@ -158,6 +162,14 @@ public final class GatunServer implements AutoCloseable {
             fail("cannot listen on " + socket + ": " + e);
         }
         Runtime.getRuntime().addShutdownHook(new Thread(server::close, "gatun-shutdown"));
+        if (connectionFile != null) {
+            // A gateway (Python's launch_gateway): other processes attach with it.
+            try {
+                server.writeConnectionFile(connectionFile);
+            } catch (IOException e) {
+                fail("cannot write the connection file " + connectionFile + ": " + e);
+            }
+        }
         Thread watcher = new Thread(() -> watchStdin(System.in, server), "gatun-stdin");
         watcher.setDaemon(true);
         watcher.start();
@@ -188,6 +200,8 @@ public final class GatunServer implements AutoCloseable {
      *
      * @return the running server
      * @throws IOException if the directory or socket cannot be created
+     * @throws IllegalStateException if Arrow Java cannot reach native memory here
+     *         (the message names the missing {@code --add-opens} flag)
      */
     public static GatunServer startHosted() throws IOException {
         Path dir = Files.createTempDirectory(Path.of(System.getProperty("java.io.tmpdir")), "gatun-host-",
@@ -213,6 +227,7 @@ public final class GatunServer implements AutoCloseable {
      * @return the running server
      * @throws IllegalArgumentException if the token is not 32 hex characters or the path is empty
      * @throws IOException if the path exists, its parent is not a directory, or binding fails
+     * @throws IllegalStateException if Arrow Java cannot reach native memory here
      */
     public static GatunServer startHosted(String socketPath, String tokenHex) throws IOException {
         if (tokenHex == null || tokenHex.length() != 32 || !tokenHex.matches("[0-9a-fA-F]{32}")) {
@@ -229,6 +244,10 @@ public final class GatunServer implements AutoCloseable {
     }
 
     private static GatunServer startHosted(Path path, byte[] token, Path ownedDirectory) throws IOException {
+        String arrow = gatun.server.arrow.ArrowAccess.problem();
+        if (arrow != null) {
+            throw new IllegalStateException("cannot host the gatun server: " + arrow);
+        }
         Path parent = path.getParent();
         if (parent == null || !Files.isDirectory(parent)) {
             throw new NotDirectoryException("cannot create the gatun socket " + path + ": its parent " + parent
@@ -579,6 +598,14 @@ public final class GatunServer implements AutoCloseable {
         } catch (IOException | RuntimeException e) {
             System.err.println("gatun: handshake failed: " + e);
             closeQuietly(conn);
+        } catch (LinkageError e) {
+            // A class that cannot initialise here (Arrow without its
+            // --add-opens): refuse with the reason rather than leave the
+            // client waiting for a Welcome until its timeout.
+            String arrow = gatun.server.arrow.ArrowAccess.problem();
+            String reason = arrow != null ? arrow : "the session could not start: " + e;
+            System.err.println("gatun: handshake failed: " + reason);
+            refuse(conn, reason);
         }
     }
 
@@ -625,6 +652,8 @@ public final class GatunServer implements AutoCloseable {
             id = random.nextLong();
         } while (id == 0 || sessions.containsKey(id));
         s = new Session(id, seg, this, (int) callbackLanes, fd >= 0 ? null : path);
+        ServerLog.SESSIONS.log(java.util.logging.Level.FINE, "session {0} started: Python pid {1}, {2} lanes",
+                new Object[] {Long.toUnsignedString(id, 16), String.valueOf(hello.pid), String.valueOf(lanes)});
         sessions.put(id, s);
         metrics.sessionsStarted.incrementAndGet();
         return s;

@@ -134,6 +134,8 @@ public final class Session {
         if (!ended.compareAndSet(false, true)) {
             return;
         }
+        ServerLog.SESSIONS.log(java.util.logging.Level.FINE, "session {0} ended: {1}",
+                new Object[] {Long.toUnsignedString(id, 16), reason});
         Lane[] snapshot;
         synchronized (this) {
             snapshot = lanes.clone();

@@ -47,7 +47,7 @@ final class ClusterResults {
                 List<byte[]>[] parts = messages.collectPartitions(all(n));
                 for (int p = 0; p < n; p++) {
                     for (byte[] message : parts[p]) {
-                        Parked.parkResult(resultId, loaded++, IpcBatches.load(message, arrow));
+                        Parked.parkResult(resultId, loaded++, List.of(IpcBatches.load(message, arrow)));
                     }
                     parts[p] = null; // the heap copy can go once the arena holds the partition
                 }
@@ -64,12 +64,12 @@ final class ClusterResults {
                         if (served >= total) {
                             return null;
                         }
-                        VectorSchemaRoot root = Parked.takeResult(resultId, served++);
+                        List<VectorSchemaRoot> root = Parked.takeResult(resultId, served++);
                         if (root == null) {
                             throw new IOException("gatun.spark: result batch " + (served - 1) + " is gone "
                                     + "(its reader was closed, or its SparkContext stopped)");
                         }
-                        return root;
+                        return root.get(0);
                     }
                     while (pending.isEmpty() && partition < n) {
                         pending.addAll(messages.collectPartitions(new int[] {partition++})[0]);

@@ -41,7 +41,7 @@ final class IpcBatches {
      * rewritten with Spark's {@link ArrowWriter}.
      *
      * @param root the table (left open)
-     * @param expected Spark's Arrow schema for {@code schema} in this session
+     * @param expected Spark's Arrow schema for the table's columns in this session
      * @param minPieces messages to cut at least (as rows allow)
      * @param out where the messages go
      */

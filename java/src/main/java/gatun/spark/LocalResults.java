@@ -2,10 +2,14 @@ package gatun.spark;
 
 import gatun.server.arrow.ArrowBridge;
 import java.io.IOException;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Iterator;
+import java.util.List;
 import org.apache.arrow.vector.VectorSchemaRoot;
 import org.apache.arrow.vector.ipc.ArrowReader;
+import org.apache.arrow.vector.types.pojo.Schema;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.function.Function2;
 import org.apache.spark.sql.catalyst.InternalRow;
@@ -21,6 +25,13 @@ import org.apache.spark.sql.types.StructType;
  * serves the roots in partition order, and Python receives them in place.
  */
 final class LocalResults {
+    /**
+     * Rows per batch a task writes: vectors that grow a batch at a time stay in
+     * cache and are never copied far (a whole partition in one batch was
+     * reallocated and copied as it doubled).
+     */
+    static final int ROWS_PER_BATCH = Integer.getInteger("gatun.spark.rowsPerBatch", 1 << 18);
+
     private LocalResults() {
     }
 
@@ -35,7 +46,7 @@ final class LocalResults {
         StructType schema = df.schema();
         String tz = SparkSchemas.timeZone(session);
         boolean large = SparkSchemas.largeVarTypes(session);
-        org.apache.arrow.vector.types.pojo.Schema arrow = SparkSchemas.toArrow(schema, tz, large);
+        Schema arrow = SparkSchemas.toArrow(schema, tz, large);
         String context = SparkContexts.watch(session.sparkContext());
         long resultId = Parked.newResult(context);
         try {
@@ -47,28 +58,34 @@ final class LocalResults {
                 written.collect(); // one job: every partition parked
             }
             return new PartitionReader(arrow, new PartitionReader.Source() {
+                private final ArrayDeque<VectorSchemaRoot> pending = new ArrayDeque<>();
                 private int next;
 
                 @Override
                 public VectorSchemaRoot next() throws IOException {
-                    if (next >= n) {
-                        return null;
+                    while (pending.isEmpty()) {
+                        if (next >= n) {
+                            return null;
+                        }
+                        int p = next++;
+                        if (lazy) {
+                            written.collectPartitions(new int[] {p});
+                        }
+                        List<VectorSchemaRoot> batches = Parked.takeResult(resultId, p);
+                        if (batches == null) {
+                            throw new IOException("gatun.spark: the result of partition " + p + " is gone "
+                                    + "(its reader was closed, or its SparkContext stopped)");
+                        }
+                        pending.addAll(batches);
                     }
-                    int p = next++;
-                    if (lazy) {
-                        written.collectPartitions(new int[] {p});
-                    }
-                    VectorSchemaRoot root = Parked.takeResult(resultId, p);
-                    if (root == null) {
-                        throw new IOException("gatun.spark: the result of partition " + p + " is gone "
-                                + "(its reader was closed, or its SparkContext stopped)");
-                    }
-                    return root;
+                    return pending.poll();
                 }
 
                 @Override
                 public void run() {
                     Parked.dropResult(resultId);
+                    pending.forEach(VectorSchemaRoot::close);
+                    pending.clear();
                 }
             });
         } catch (Throwable e) {
@@ -95,22 +112,26 @@ final class LocalResults {
 
         @Override
         public Iterator<Integer> call(Integer partition, Iterator<InternalRow> rows) {
-            VectorSchemaRoot root = VectorSchemaRoot.create(SparkSchemas.toArrow(schema, timeZone, largeVarTypes),
-                    ArrowBridge.allocator());
+            Schema arrow = SparkSchemas.toArrow(schema, timeZone, largeVarTypes);
+            List<VectorSchemaRoot> batches = new ArrayList<>();
             int count = 0;
             try {
-                ArrowWriter writer = ArrowWriter.create(root);
-                while (rows.hasNext()) {
-                    writer.write(rows.next());
-                    count++;
-                }
-                writer.finish();
+                do {
+                    VectorSchemaRoot root = VectorSchemaRoot.create(arrow, ArrowBridge.allocator());
+                    batches.add(root);
+                    ArrowWriter writer = ArrowWriter.create(root);
+                    for (int n = 0; n < ROWS_PER_BATCH && rows.hasNext(); n++) {
+                        writer.write(rows.next());
+                        count++;
+                    }
+                    writer.finish();
+                } while (rows.hasNext());
             } catch (Throwable e) {
-                root.close(); // a failed or killed attempt parks nothing; its retry writes afresh
+                batches.forEach(VectorSchemaRoot::close); // a failed attempt parks nothing; its retry writes afresh
                 throw e;
             }
-            // A retried or speculative attempt replaces the earlier one's root (closing it).
-            Parked.parkResult(resultId, partition, root);
+            // A retried or speculative attempt replaces the earlier one's batches (closing them).
+            Parked.parkResult(resultId, partition, batches);
             return Collections.singletonList(count).iterator();
         }
     }

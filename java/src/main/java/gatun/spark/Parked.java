@@ -3,7 +3,6 @@ package gatun.spark;
 import java.lang.ref.Cleaner;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import org.apache.arrow.vector.FieldVector;
@@ -41,7 +40,7 @@ final class Parked {
     /** The partitions of one toArrow result not yet served. */
     private static final class Result {
         final String context;
-        final Map<Integer, VectorSchemaRoot> partitions = new HashMap<>();
+        final Map<Integer, List<VectorSchemaRoot>> partitions = new HashMap<>();
         boolean dropped;
 
         Result(String context) {
@@ -154,16 +153,16 @@ final class Parked {
      *
      * @param resultId the result set
      * @param partition the partition
-     * @param root its rows; the registry owns it from now on
+     * @param batches its rows, in order; the registry owns them from now on
      */
-    static void parkResult(long resultId, int partition, VectorSchemaRoot root) {
-        VectorSchemaRoot close;
+    static void parkResult(long resultId, int partition, List<VectorSchemaRoot> batches) {
+        List<VectorSchemaRoot> close;
         synchronized (Parked.class) {
             Result r = RESULTS.get(resultId);
-            close = r == null || r.dropped ? root : r.partitions.put(partition, root);
+            close = r == null || r.dropped ? batches : r.partitions.put(partition, batches);
         }
         if (close != null) {
-            close.close();
+            close.forEach(VectorSchemaRoot::close);
         }
     }
 
@@ -172,9 +171,9 @@ final class Parked {
      *
      * @param resultId the result set
      * @param partition the partition
-     * @return the root (the caller owns it), or null if none is parked
+     * @return its batches (the caller owns them), or null if none is parked
      */
-    static synchronized VectorSchemaRoot takeResult(long resultId, int partition) {
+    static synchronized List<VectorSchemaRoot> takeResult(long resultId, int partition) {
         Result r = RESULTS.get(resultId);
         return r == null ? null : r.partitions.remove(partition);
     }
@@ -193,7 +192,8 @@ final class Parked {
                 return;
             }
             r.dropped = true;
-            close = new ArrayList<>(r.partitions.values());
+            close = new ArrayList<>();
+            r.partitions.values().forEach(close::addAll);
             r.partitions.clear();
         }
         close.forEach(VectorSchemaRoot::close);
@@ -223,11 +223,13 @@ final class Parked {
         results.forEach(Parked::dropResult);
     }
 
-    /** @return tables and result partitions parked (a dropped table still leased counts) */
+    /** @return tables and result batches parked (a dropped table still leased counts) */
     static synchronized long count() {
         long n = TABLES.size();
         for (Result r : RESULTS.values()) {
-            n += r.partitions.size();
+            for (List<VectorSchemaRoot> batches : r.partitions.values()) {
+                n += batches.size();
+            }
         }
         return n;
     }
@@ -239,8 +241,10 @@ final class Parked {
             n += t.bytes;
         }
         for (Result r : RESULTS.values()) {
-            for (Iterator<VectorSchemaRoot> it = r.partitions.values().iterator(); it.hasNext();) {
-                n += bytes(it.next());
+            for (List<VectorSchemaRoot> batches : r.partitions.values()) {
+                for (VectorSchemaRoot b : batches) {
+                    n += bytes(b);
+                }
             }
         }
         return n;

@@ -57,8 +57,26 @@ final class SparkSchemas {
      * @param timeZone the session time zone (for timestamps)
      * @param largeVarTypes whether strings and binaries are large
      * @return the Arrow schema
+     * @throws IllegalArgumentException naming the first column Spark cannot convert
      */
     static Schema toArrow(StructType schema, String timeZone, boolean largeVarTypes) {
+        try {
+            return invokeToArrow(schema, timeZone, largeVarTypes);
+        } catch (RuntimeException e) {
+            for (StructField f : schema.fields()) { // name the column, which Spark's message does not
+                try {
+                    invokeToArrow(new StructType(new StructField[] {f}), timeZone, largeVarTypes);
+                } catch (RuntimeException one) {
+                    throw new IllegalArgumentException("column '" + f.name() + "': Spark type "
+                            + f.dataType().simpleString() + " has no Arrow form in Spark's conversion ("
+                            + one.getMessage() + "); cast or drop it first", one);
+                }
+            }
+            throw e;
+        }
+    }
+
+    private static Schema invokeToArrow(StructType schema, String timeZone, boolean largeVarTypes) {
         Object[] args = new Object[TO_ARROW_SCHEMA.getParameterCount()];
         args[0] = schema;
         args[1] = timeZone;

@@ -165,6 +165,23 @@ class HandshakeLimitsTest {
     }
 
     @Test
+    void theDeadlineComesFromTheSystemProperty() throws Exception {
+        String old = System.setProperty("gatun.handshake.timeoutMillis", "250");
+        try {
+            server = new GatunServer(socket, token, false);
+        } finally {
+            if (old == null) {
+                System.clearProperty("gatun.handshake.timeoutMillis");
+            } else {
+                System.setProperty("gatun.handshake.timeoutMillis", old);
+            }
+        }
+        server.start();
+        String error = refusal(idle());
+        assertTrue(error.startsWith("no complete Hello within 250 ms"), error);
+    }
+
+    @Test
     void beyondTheCapTheLongestWaitingIsRefused() throws Exception {
         start(30_000, 3);
         SocketChannel first = idle();

@@ -24,7 +24,7 @@ import scala.jdk.javaapi.CollectionConverters;
  * action (in place vs Spark's decoder over 10K-row IPC batches, PySpark's
  * default) and toArrow (ArrowWriter into the bridge allocator vs
  * toArrowBatchRdd collected and loaded). Data: int64, float64, a 10-character
- * string. Medians of 5, milliseconds. Run with {@code HARNESS_MAIN=gatun.spark.SparkBridgeBench
+ * string. Medians of 5, milliseconds; {@code -Dgatun.bench.rows=1000000,...} picks the sizes. Run with {@code HARNESS_MAIN=gatun.spark.SparkBridgeBench
  * scripts/spark-harness local[2]}.
  */
 public final class SparkBridgeBench {
@@ -44,8 +44,9 @@ public final class SparkBridgeBench {
         System.out.printf("master %s, cores %d, %d runs each, median ms%n", master,
                 spark.sparkContext().defaultParallelism(), RUNS);
         try {
-            for (int n : new int[] {100_000, 1_000_000, 10_000_000}) {
-                bench(spark, n);
+            String sizes = System.getProperty("gatun.bench.rows", "100000,1000000,10000000");
+            for (String n : sizes.split(",")) {
+                bench(spark, Integer.parseInt(n.trim()));
             }
         } finally {
             spark.stop();

@@ -19,6 +19,10 @@ import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.api.java.UDF1;
 import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.Metadata;
+import org.apache.spark.sql.types.ObjectType$;
+import org.apache.spark.sql.types.StructField;
+import org.apache.spark.sql.types.StructType;
 
 /**
  * Runs SparkBridge against a real Spark (PySpark's jars) in one master,
@@ -68,7 +72,7 @@ public final class SparkBridgeHarness {
         BufferAllocator bridge = ArrowBridge.allocator();
         long baseline = bridge.getAllocatedMemory();
         SparkSession spark = SparkSession.builder().master(master).appName("gatun-spark-harness")
-                .config("spark.ui.enabled", "false").config("spark.sql.session.timeZone", "America/New_York")
+                .config("spark.ui.enabled", System.getProperty("gatun.harness.ui", "false")).config("spark.sql.session.timeZone", "America/New_York")
                 .config("spark.sql.shuffle.partitions", "4").getOrCreate();
         try {
             boolean local = spark.sparkContext().isLocal();
@@ -79,6 +83,7 @@ public final class SparkBridgeHarness {
             }
             spark.conf().set(SparkSchemas.LARGE_VAR_TYPES, "false");
             emptyFrames(spark);
+            largePartitions(spark, local);
             unsupportedColumn(spark);
             if (local) {
                 lifetime(spark);
@@ -257,6 +262,25 @@ public final class SparkBridgeHarness {
         return batches.size() + " batches; " + all.substring(0, Math.min(all.length(), 600));
     }
 
+    /** Partitions larger than a batch come back as several batches, in order. */
+    static void largePartitions(SparkSession spark, boolean local) throws Exception {
+        int n = 600_000;
+        List<VectorSchemaRoot> got = batches(SparkBridge.toArrow(spark.range(0, n, 1, 2).toDF()));
+        long expect = 0;
+        for (VectorSchemaRoot b : got) {
+            BigIntVector v = (BigIntVector) b.getVector(0);
+            for (int i = 0; i < b.getRowCount(); i++) {
+                if (v.get(i) != expect++) {
+                    check(false, "row " + (expect - 1) + " in order");
+                }
+            }
+            b.close();
+        }
+        check(expect == n, "every row: " + expect);
+        int batches = local ? 4 : 6; // 300K-row partitions: 2^18-row batches / 2^17-row messages
+        check(got.size() == batches, "batches " + got.size() + " != " + batches);
+    }
+
     static void emptyFrames(SparkSession spark) throws Exception {
         Dataset<Row> none = spark.range(0).selectExpr(ALL_TYPES);
         check(batches(SparkBridge.toArrow(none)).isEmpty(), "empty toArrow: no batches");
@@ -284,6 +308,15 @@ public final class SparkBridgeHarness {
             check(e.getMessage().contains("unsigned_col"), "the error names the column: " + e.getMessage());
         }
         check(ArrowBridge.allocator().getAllocatedMemory() < before, "a refused table is closed");
+        try { // nothing a DataFrame holds lacks an Arrow form in Spark 4.3; an object column stands in
+            SparkSchemas.toArrow(new StructType(new StructField[] {
+                new StructField("id", DataTypes.LongType, false, Metadata.empty()),
+                new StructField("object_col", ObjectType$.MODULE$.apply(String.class), true, Metadata.empty())}),
+                    "UTC", false);
+            check(false, "a result column without an Arrow form is refused");
+        } catch (IllegalArgumentException e) {
+            check(e.getMessage().contains("object_col"), "the error names the result column: " + e.getMessage());
+        }
     }
 
     /** Local mode: tables live while their DataFrame does, and go once it is unreachable. */

@@ -233,7 +233,16 @@ public final class MethodResolver {
         if (!ch.valueDependent) {
             cache.put(key.copy(), r);
         }
+        trace(c.getName() + "." + name, args, candidates.size(), r.target);
         return r;
+    }
+
+    /** Trace mode ({@code -Dgatun.trace=true}): each resolution that was not cached. */
+    private static void trace(String call, Arg[] args, int candidates, Executable chosen) {
+        if (gatun.server.ServerLog.tracing()) {
+            gatun.server.ServerLog.RESOLVE.fine("resolved " + call + "(" + argList(args) + ") among " + candidates
+                    + " candidate(s): " + chosen);
+        }
     }
 
     /**
@@ -271,6 +280,7 @@ public final class MethodResolver {
         if (!ch.valueDependent) {
             cache.put(key, r);
         }
+        trace("new " + c.getName(), args, candidates.size(), k);
         return r;
     }
 
