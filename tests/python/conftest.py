@@ -65,7 +65,9 @@ def _memory_returns_to_baseline() -> Iterator[None]:
     if any(n > regions_before.get(k, 0) for k, n in regions_after.items()):
         regions_after = _arena_regions(collect=True)
     leaked = {
-        k: (regions_before[k], n) for k, n in regions_after.items() if n > regions_before.get(k, 0)
+        k: (regions_before.get(k, 0), n)
+        for k, n in regions_after.items()
+        if n > regions_before.get(k, 0)
     }
     assert not leaked, f"arena regions still in use after the test (before, after): {leaked}"
     grown = pa.total_allocated_bytes() - pyarrow_before

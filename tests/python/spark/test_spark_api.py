@@ -1,0 +1,152 @@
+"""gatun.spark's surface: partitions, streams larger than the arena, enable /
+disable, objects between the two gateways, clear errors for bad input."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from typing import Any
+
+import pyarrow as pa
+import pytest
+from conftest import wait_unparked
+
+import gatun
+import gatun.spark as gs
+from gatun.spark import _collect
+
+
+def _table(n: int) -> pa.Table:
+    return pa.table({"i": pa.array(range(n), pa.int64()), "f": pa.array([0.5] * n)})
+
+
+def test_partitions_follow_the_cores_or_the_caller(spark: Any) -> None:
+    df = gs.create_dataframe(spark, _table(100_000))
+    assert 1 <= df.rdd.getNumPartitions() <= 4  # not one per 10K rows
+    df3 = gs.create_dataframe(spark, _table(100_000), num_partitions=3)
+    assert df3.rdd.getNumPartitions() == 3
+    assert df3.selectExpr("sum(i)").first()[0] == sum(range(100_000))
+
+
+def _batches(count: int, rows: int) -> Iterator[pa.RecordBatch]:
+    for b in range(count):
+        start = b * rows
+        yield pa.record_batch(
+            {"i": pa.array(range(start, start + rows), pa.int64()), "s": ["x" * 24] * rows}
+        )
+
+
+def test_a_stream_larger_than_the_arena(spark: Any) -> None:
+    """A 16 MiB arena; a stream of about 80 MB in, and read back batch by batch."""
+    gs.attach(spark).close()  # the next attach makes a session with a small arena
+    small = gs.attach(spark, memory="16MB")
+    try:
+        count, rows = 40, 65_536
+        schema = next(_batches(1, 1)).schema
+        reader = pa.RecordBatchReader.from_batches(schema, _batches(count, rows))
+        df = gs.create_dataframe(spark, reader)
+        total = count * rows
+        assert df.selectExpr("count(*)", "sum(i)").first() == (total, total * (total - 1) // 2)
+        seen = 0
+        biggest = 0
+        for batch in gs.to_arrow_reader(df):
+            seen += batch.num_rows
+            biggest = max(biggest, batch.nbytes)
+        assert seen == total
+        assert biggest < 16 << 20
+        del df
+        wait_unparked(spark)
+    finally:
+        small.close()
+
+
+def test_enable_routes_and_falls_back(spark: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gatun.spark import _create
+
+    calls: list[str] = []
+    for module, name in (
+        (_collect, "to_arrow"),
+        (_collect, "to_pandas"),
+        (_create, "create_dataframe"),
+    ):
+        real = getattr(module, name)
+
+        def counted(*args: Any, _real: Any = real, _name: str = name) -> Any:
+            calls.append(_name)
+            return _real(*args)
+
+        monkeypatch.setattr(module, name, counted)
+    table = pa.table({"a": [1, 2, 3], "t": pa.array([dt.date(2020, 1, 1)] * 3, pa.date32())})
+    assert gs.enable(spark)
+    try:
+        assert gs.is_enabled(spark)
+        df = spark.createDataFrame(table)
+        assert df.toArrow().equals(df.toArrow.__wrapped__(df))
+        assert df.toPandas().equals(df.toPandas.__wrapped__(df))
+        assert calls == ["create_dataframe", "to_arrow", "to_pandas"]
+        # PySpark's own path for what the fast one does not cover:
+        assert spark.createDataFrame(table, schema="a long, t date").count() == 3
+        assert spark.createDataFrame([(1, "x")], ["a", "b"]).count() == 1
+        assert calls == ["create_dataframe", "to_arrow", "to_pandas"]
+        unsupported = pa.table({"m": pa.array([(1, 2, 3)], pa.month_day_nano_interval())})
+        with pytest.raises(Exception, match=r"(?i)interval|unsupported"):
+            spark.createDataFrame(unsupported)  # ours declines; PySpark's own error
+        assert calls == ["create_dataframe", "to_arrow", "to_pandas", "create_dataframe"]
+        other = spark.newSession()
+        other.createDataFrame(table).toArrow()  # not enabled: PySpark's own
+        assert len(calls) == 4
+    finally:
+        gs.disable(spark)
+    assert not gs.is_enabled(spark)
+    del calls[:]
+    spark.createDataFrame(table).toArrow()
+    assert calls == []
+
+
+def test_objects_move_between_the_gateways(spark_local: Any) -> None:
+    spark = spark_local
+    client = gs.attach(spark)
+    df = spark.range(10).selectExpr("id * 2 as x")
+    jdf = gs.to_gatun(client, df._jdf)
+    assert isinstance(jdf, gatun.JavaObject)
+    assert jdf.count() == 10
+    assert gs.to_arrow(jdf).column("x").to_pylist() == list(range(0, 20, 2))
+    filtered = jdf.where("x > 10")
+    back = gs.to_py4j(spark, filtered)
+    from pyspark.sql import DataFrame
+
+    assert DataFrame(back, spark).count() == 4
+
+
+def test_bad_input_gets_clear_errors(spark_local: Any) -> None:
+    spark = spark_local
+    client = gs.attach(spark)
+    with pytest.raises(TypeError, match=r"pyspark\.sql\.DataFrame or a gatun JavaObject"):
+        gs.to_arrow(42)
+    with pytest.raises(TypeError, match=r"org\.apache\.spark\.sql\.Dataset"):
+        gs.to_pandas(client.jvm.java.util.ArrayList())
+    with pytest.raises(TypeError, match="SparkSession"):
+        gs.attach("not a session")
+    from pyspark.sql import SparkSession
+
+    gatewayless = object.__new__(SparkSession)  # what a Spark Connect session lacks: _jvm
+    with pytest.raises(TypeError, match="no py4j gateway"):
+        gs.create_dataframe(gatewayless, _table(1))
+    assert gs.enable(gatewayless) is False
+    with pytest.raises(TypeError, match="pandas DataFrame"):
+        gs.create_dataframe(spark, [1, 2, 3])
+    with pytest.raises(ValueError, match="num_partitions"):
+        gs.create_dataframe(spark, _table(3), num_partitions=0)
+    with pytest.raises(gatun.UnsupportedArrowTypeError, match="column 'm'"):
+        gs.create_dataframe(
+            spark, pa.table({"m": pa.array([(1, 2, 3)], pa.month_day_nano_interval())})
+        )
+    with pytest.raises(TypeError, match="py4j JavaObject"):
+        gs.to_gatun(client, "x")
+    with pytest.raises(TypeError, match="gatun JavaObject"):
+        gs.to_py4j(spark, spark.range(1)._jdf)
+    jdf = gs.to_gatun(client, spark.range(3)._jdf)
+    client.close()
+    with pytest.raises(gatun.BridgeClosedError):
+        gs.to_arrow(jdf)
+    assert gs.to_arrow(spark.range(3)).num_rows == 3  # attaches anew

@@ -1,0 +1,86 @@
+"""Lifetime (issue 14 item 6): a DataFrame made from Python data stays valid
+while referenced — re-executed, cached, used after its Python source is gone —
+and its memory comes back once it is unreachable and at spark.stop()."""
+
+from __future__ import annotations
+
+import gc
+from typing import Any
+
+import pyarrow as pa
+from conftest import LOCAL, session_for, wait_unparked
+
+import gatun.spark as gs
+from gatun import _session
+
+
+def _table(n: int) -> pa.Table:
+    return pa.table({"i": pa.array(range(n), pa.int64()), "s": [f"v{i % 10}" for i in range(n)]})
+
+
+def _arena_regions(client: Any) -> int:
+    client.ping()
+    return client._session.native.arena_regions_in_use
+
+
+def test_dataframe_outlives_its_python_source(spark: Any) -> None:
+    table = _table(10_000)
+    df = gs.create_dataframe(spark, table)
+    del table
+    gc.collect()
+    expected = [(sum(range(10_000)), 10_000)]
+    for _ in range(3):  # re-executed: each action reads the same parked data
+        assert [tuple(r) for r in df.selectExpr("sum(i)", "count(*)").collect()] == expected
+    cached = df.where("i % 2 = 0").cache()
+    assert cached.count() == 5_000
+    assert cached.count() == 5_000  # from the cache
+    assert df.groupBy("s").count().count() == 10
+    cached.unpersist(blocking=True)
+
+
+def test_memory_comes_back_once_unreachable(spark_local: Any) -> None:
+    spark = spark_local
+    client = gs.attach(spark)
+    wait_unparked(spark)
+    before = _arena_regions(client)
+    bridge = spark._jvm.gatun.spark.SparkBridge
+    df = gs.create_dataframe(spark, _table(100_000))
+    assert df.count() == 100_000
+    assert bridge.parkedTables() == 1
+    assert bridge.parkedBytes() > 100_000 * 8
+    assert _arena_regions(client) > before  # the columns live in Python's arena
+    del df
+    wait_unparked(spark)
+    assert bridge.parkedBytes() == 0
+    client.gc()  # the JVM's releases reach Python
+    assert _arena_regions(client) == before
+
+
+def test_spark_stop_ends_the_server_and_releases_everything(spark_local: Any) -> None:
+    spark = spark_local
+    client = gs.attach(spark)
+    assert gs.attach(spark) is client  # cached per session
+    df = gs.create_dataframe(spark, _table(1_000))
+    assert df.count() == 1_000
+    jvm = spark._jvm
+    assert jvm.gatun.spark.SparkBridge.parkedTables() == 1
+    spark.stop()
+    assert client.closed
+    assert jvm.gatun.spark.SparkBridge.parkedTables() == 0
+    assert not [s for s in _session.live_sessions() if s is client._session and not s.closed]
+    # A new session of the same process attaches afresh.
+    spark = session_for(LOCAL)
+    again = gs.attach(spark)
+    assert again is not client
+    assert not again.closed
+    assert gs.create_dataframe(spark, _table(10)).count() == 10
+
+
+def test_closing_the_client_never_stops_spark(spark_local: Any) -> None:
+    spark = spark_local
+    client = gs.attach(spark)
+    client.close()
+    assert spark.range(3).count() == 3  # Spark goes on
+    again = gs.attach(spark)  # a new session on the same server
+    assert again is not client
+    assert gs.to_arrow(spark.range(3)).num_rows == 3
