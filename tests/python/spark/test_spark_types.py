@@ -13,7 +13,6 @@ import pyarrow as pa
 import pytest
 from conftest import restore_conf, set_conf
 
-import gatun
 import gatun.spark as gs
 
 N = 50  # rows; every column has nulls
@@ -98,8 +97,6 @@ _DECIMALS = ("dec", "dec38")
 
 def test_to_arrow_and_to_pandas_equal_pyspark(spark: Any, large: bool) -> None:
     table = _typed_table()
-    if spark.sparkContext.master.startswith("local-cluster"):
-        table = table.drop_columns(list(_DECIMALS))  # test_cluster_decimals_to_arrow
     df = spark.createDataFrame(table)
     theirs = df.toArrow()
     ours = gs.to_arrow(df)
@@ -112,13 +109,9 @@ def test_to_arrow_and_to_pandas_equal_pyspark(spark: Any, large: bool) -> None:
     assert gs.to_polars(df).to_arrow().num_rows == N
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=gatun.ProtocolError,
-    reason="cluster results are loaded from IPC messages whose buffers are 8-byte aligned; "
-    "Python's import wants Decimal128 16-byte aligned (to fix in SparkBridge or the importer)",
-)
 def test_cluster_decimals_to_arrow(spark_cluster: Any) -> None:
+    """Results loaded from executors' IPC messages keep Decimal128 on 16-byte
+    boundaries (gatun.spark.WideValues), which the importer requires."""
     df = spark_cluster.createDataFrame(_typed_table().select(list(_DECIMALS)))
     assert gs.to_arrow(df).equals(df.toArrow())
 
