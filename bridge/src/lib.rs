@@ -21,7 +21,6 @@ pub mod directory;
 pub mod doorbell;
 #[cfg(not(loom))]
 pub mod error;
-#[cfg(not(loom))]
 /// A JVM hosting a server that many clients attach to (`launch_gateway`).
 #[cfg(not(loom))]
 pub mod gateway;
@@ -32,6 +31,7 @@ pub mod handshake;
 pub mod jvm_output;
 #[cfg(not(loom))]
 pub mod lane;
+#[cfg(not(loom))]
 pub mod launcher;
 /// The shared-memory layout and codes (generated from `schemas/layout.toml`
 /// into the arena crate, which packs region handles with it).

@@ -224,7 +224,7 @@ class HostedServerTest {
     @Test
     void shutdownHookClosesTheServerWhenTheJvmExits() throws Exception {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        Process p = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"),
+        Process p = new ProcessBuilder(java, gatun.server.arrow.ArrowAccess.REQUIRED_FLAG, "-cp", System.getProperty("java.class.path"),
                 "-Djava.io.tmpdir=" + dir, HostedMain.class.getName())
                 .redirectError(ProcessBuilder.Redirect.INHERIT)
                 .start();
