@@ -170,3 +170,34 @@ def test_a_host_without_arrows_add_opens_is_told_the_flag(tmp_path: Path) -> Non
     assert run.returncode != 0
     assert "--add-opens=java.base/java.nio=ALL-UNNAMED" in run.stderr
     assert not conn.exists()
+
+
+def _vector_of(client: gatun.GatunClient, value: int, n: int) -> pa.Array:
+    """An IntVector built by Java on the bridge allocator (shared memory),
+    received by Python, with the Java vector then closed."""
+    allocator = client.jvm.gatun.server.arrow.ArrowBridge.allocator()
+    vector = client.jvm.org.apache.arrow.vector.IntVector("v", allocator)
+    vector.allocateNew(n)
+    for i in range(n):
+        vector.set(i, value)
+    vector.setValueCount(n)
+    received = pa.array(vector)
+    vector.close()
+    return received
+
+
+def test_data_received_stays_intact_after_the_client_closes(host: tuple[int, Path]) -> None:
+    """A hosting JVM lives on after a session: the blocks Python received must
+    not be handed to the next allocation while that Python still holds them
+    (the README's contract: received data stays valid after close())."""
+    _, conn = host
+    first = gatun.attach(connection_file=conn)
+    kept = _vector_of(first, 7, 10_000)
+    first.close()
+    second = gatun.attach(connection_file=conn)
+    try:
+        for _ in range(5):
+            _vector_of(second, 99, 10_000)
+    finally:
+        second.close()
+    assert kept.to_pylist() == [7] * 10_000

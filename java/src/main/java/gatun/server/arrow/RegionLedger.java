@@ -466,14 +466,23 @@ public final class RegionLedger {
             return;
         }
         closed = true;
-        // Python is gone or leaving: the bridge's references to shared memory go now.
+        // Blocks of the JVM-wide arena that Python received: its arrays may
+        // still read them after the session (they stay valid by contract), so
+        // they go back only once that Python process has exited.
+        List<Runnable> shared = new ArrayList<>();
         for (Region r : new ArrayList<>(live.values())) {
             if (r.onFree != null) {
-                try {
-                    free(r);
-                } catch (RuntimeException e) {
-                    // keep closing
-                }
+                Runnable f = r.onFree;
+                r.onFree = null;
+                r.freed = true;
+                shared.add(f);
+            }
+        }
+        if (seg != null) {
+            DepartedPeers.releaseAfterExit(seg.pythonPid(), seg.pythonStartTime(), shared);
+        } else {
+            for (Runnable f : shared) {
+                f.run();
             }
         }
         LIVE_REGIONS.addAndGet(-live.size()); // the session's own regions die with it
