@@ -17,6 +17,7 @@ thin wrappers over the same path.
 
 from __future__ import annotations
 
+import gc as _gc
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -55,17 +56,18 @@ _RECLAIM_TIMEOUT = 5.0
 
 
 def reclaiming(client: GatunClient, send: Any) -> Any:
-    """``send()``, waiting for space while the arena is full: first a
-    collection in the JVM (roots Java no longer references hold arena memory
-    until its garbage collector finds them, see :meth:`GatunClient.gc`), then
-    for other threads' batches to be released, up to :data:`ARENA_FULL_WAIT`
-    seconds; then the error stands."""
+    """``send()``, waiting for space while the arena is full: a collection in
+    Python and then in the JVM (roots Java no longer references hold arena
+    memory until its garbage collector finds them, see
+    :meth:`GatunClient.gc`), repeated each second, while other threads'
+    batches are released, up to :data:`ARENA_FULL_WAIT` seconds; then the
+    error stands."""
     import time
 
     from gatun.exceptions import PayloadTooLargeError
 
     session = client._session
-    deadline = None
+    deadline = next_collection = 0.0
     pause = 0.001
     while True:
         try:
@@ -73,12 +75,20 @@ def reclaiming(client: GatunClient, send: Any) -> Any:
         except PayloadTooLargeError as e:
             if "arena full" not in str(e):
                 raise
-            if deadline is None:
-                deadline = time.monotonic() + ARENA_FULL_WAIT
-                session.gc(_RECLAIM_TIMEOUT)
-                continue
-            if time.monotonic() >= deadline:
+            now = time.monotonic()
+            if not deadline:
+                deadline = now + ARENA_FULL_WAIT
+            elif now >= deadline:
                 raise
+            if now >= next_collection:
+                # Python objects in reference cycles (a dropped DataFrame's
+                # py4j proxy) may be what keeps the JVM's roots reachable:
+                # collect here first, then in the JVM. Again every second,
+                # for releases that needed both collections in turn.
+                _gc.collect()
+                session.gc(_RECLAIM_TIMEOUT)
+                next_collection = time.monotonic() + 1.0
+                continue
         time.sleep(pause)
         pause = min(pause * 2, 0.05)
         session.ping()  # brings back the releases of what the JVM let go meanwhile

@@ -84,3 +84,22 @@ def test_closing_the_client_never_stops_spark(spark_local: Any) -> None:
     again = gs.attach(spark)  # a new session on the same server
     assert again is not client
     assert gs.to_arrow(spark.range(3)).num_rows == 3
+
+
+def test_creating_and_dropping_more_than_the_arena_holds(spark_local: Any) -> None:
+    """Found by the user-style review: with a 256 MB arena, the fifth 40 MB
+    DataFrame failed with "arena full" although every earlier one was dropped;
+    a full arena now collects in Python (the dropped DataFrame's py4j proxy)
+    and in the JVM before it gives up."""
+    spark = spark_local
+    gs.attach(spark).close()
+    client = gs.attach(spark, memory="256MB")
+    try:
+        rows = 5_000_000  # 40 MB of int64
+        for round_ in range(8):
+            df = gs.create_dataframe(spark, pa.table({"i": pa.array(range(rows), pa.int64())}))
+            assert df.count() == rows, round_
+            del df
+    finally:
+        client.close()
+        gs.attach(spark)  # the other tests' default client
