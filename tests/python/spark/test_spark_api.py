@@ -150,3 +150,37 @@ def test_bad_input_gets_clear_errors(spark_local: Any) -> None:
     with pytest.raises(gatun.BridgeClosedError):
         gs.to_arrow(jdf)
     assert gs.to_arrow(spark.range(3)).num_rows == 3  # attaches anew
+
+
+def test_review_findings_polars_categoricals_and_enable_fallbacks(spark_local: Any) -> None:
+    """Found by the user-style review: polars Categorical/Enum columns (a
+    dictionary of string views) could not be sent; enable() turned PySpark's
+    fallback for mixed-object pandas columns into an ArrowInvalid; a dictionary
+    of structs failed with pyarrow's error naming no column."""
+    import pandas as pd
+    import polars as pl
+
+    spark = spark_local
+    frame = pl.DataFrame(
+        {
+            "c": pl.Series(["a", "b", "a"], dtype=pl.Categorical),
+            "e": pl.Series(["x", "y", "x"], dtype=pl.Enum(["x", "y"])),
+        }
+    )
+    df = gs.create_dataframe(spark, frame)
+    assert [tuple(r) for r in df.orderBy("c", "e").collect()] == [
+        ("a", "x"),
+        ("a", "x"),
+        ("b", "y"),
+    ]
+    assert gs.enable(spark)
+    try:
+        mixed = spark.createDataFrame(pd.DataFrame({"a": [1, "x"]}))
+        assert [r.a for r in mixed.collect()] == ["1", "x"]
+    finally:
+        gs.disable(spark)
+    structs = pa.DictionaryArray.from_arrays(
+        pa.array([0, 1, 0], pa.int32()), pa.array([{"k": 1}, {"k": 2}])
+    )
+    with pytest.raises(gatun.UnsupportedArrowTypeError, match="column 'd'"):
+        gs.create_dataframe(spark, pa.table({"d": structs}))

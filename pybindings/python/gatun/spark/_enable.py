@@ -64,6 +64,14 @@ def is_enabled(spark: SparkSession) -> bool:
     return spark in _enabled
 
 
+def _arrow_errors() -> tuple[type[BaseException], ...]:
+    """pyarrow's conversion errors (pandas data Arrow cannot type, casts it
+    has no kernel for): PySpark falls back from those, so ``enable`` does."""
+    import pyarrow as pa
+
+    return (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError)
+
+
 def _create_dispatcher(spark: Any, original: Any) -> Any:
     def createDataFrame(  # PySpark's names, so keyword calls keep working
         data: Any,
@@ -76,8 +84,11 @@ def _create_dispatcher(spark: Any, original: Any) -> Any:
 
             try:
                 return create_dataframe(spark, data)
-            except UnsupportedArrowTypeError:
-                pass  # PySpark's path decides (it may convert, or raise its own error)
+            except (UnsupportedArrowTypeError, *_arrow_errors()):
+                # PySpark's path decides: it may convert (a pandas column of
+                # mixed objects falls back to its non-Arrow path), or raise
+                # its own error.
+                pass
         return original(data, schema, samplingRatio, verifySchema)
 
     createDataFrame.__doc__ = original.__doc__

@@ -82,7 +82,7 @@ class SparkArrowSchema:
         if table.num_columns == 0:
             return table
         if table.schema != self.widened:
-            table = table.cast(self.widened)
+            table = _cast_naming_the_column(_plain_dictionaries(table), self.widened)
         # Naive timestamps of a TimestampType column are local wall-clock
         # times in the session zone; nanoseconds are truncated (PySpark's rule).
         table = _check_arrow_table_timestamps_localize(table, self.spark, True, self.conf.time_zone)
@@ -100,6 +100,49 @@ class SparkArrowSchema:
         import pyarrow as pa
 
         return pa.RecordBatch.from_pylist([], schema=self.arrow)
+
+
+def _plain_dictionaries(table: pa.Table) -> pa.Table:
+    """``table`` with each dictionary column of view values (a polars
+    ``Categorical`` or ``Enum``) given plain values: pyarrow cannot decode a
+    dictionary of views (no ``take`` kernel for them)."""
+    import pyarrow as pa
+    import pyarrow.types as pt
+
+    for i, f in enumerate(table.schema):
+        t = f.type
+        if not pt.is_dictionary(t):
+            continue
+        if not (pt.is_string_view(t.value_type) or pt.is_binary_view(t.value_type)):
+            continue
+        plain = pa.string() if pt.is_string_view(t.value_type) else pa.binary()
+        kind = pa.dictionary(t.index_type, plain, t.ordered)
+        chunks = [
+            pa.DictionaryArray.from_arrays(c.indices, c.dictionary.cast(plain), ordered=t.ordered)
+            for c in table.column(i).chunks
+        ]
+        column = pa.chunked_array(chunks, type=kind)
+        table = table.set_column(i, f.with_type(kind), column)
+    return table
+
+
+def _cast_naming_the_column(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """``table.cast(schema)``, or an :class:`~gatun.UnsupportedArrowTypeError`
+    naming the first column pyarrow cannot convert (its own error names none)."""
+    import pyarrow as pa
+
+    try:
+        return table.cast(schema)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as e:
+        for name, column, target in zip(table.column_names, table.columns, schema, strict=True):
+            try:
+                column.cast(target.type)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as bad:
+                raise UnsupportedArrowTypeError(
+                    f"column {name!r}: cannot convert {column.type} to {target.type}, "
+                    f"which Spark reads ({bad})"
+                ) from None
+        raise UnsupportedArrowTypeError(str(e)) from None
 
 
 def plan_schema(schema: pa.Schema, conf: SessionConf) -> SparkArrowSchema:
