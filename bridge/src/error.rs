@@ -73,7 +73,7 @@ impl fmt::Display for BridgeError {
             BridgeError::Java(e) => write!(f, "{}: {}", e.class_name, e.message),
             BridgeError::Closed(why) => write!(f, "bridge closed: {why}"),
             BridgeError::JavaNotFound(why) => write!(f, "{why}"),
-            BridgeError::Startup(why) => write!(f, "JVM failed to start: {why}"),
+            BridgeError::Startup(why) => write!(f, "could not reach a JVM: {why}"),
             BridgeError::Handshake(why) => write!(f, "handshake failed: {why}"),
             BridgeError::Protocol(why) => write!(f, "protocol error: {why}"),
             BridgeError::TooLarge { what, size, limit } => write!(

@@ -10,6 +10,8 @@ The Rust core lives in :mod:`gatun._native`; everything public is re-exported he
 
 from __future__ import annotations
 
+import logging as _logging
+
 from gatun._compat import ArrowContext
 from gatun._native import PROTOCOL_VERSION
 from gatun._upstream import (
@@ -130,3 +132,8 @@ __all__ = [
     "reset_config",
     "run_sync",
 ]
+
+# A library logs; the application decides where it goes. Without this,
+# Python's last-resort handler printed every error record to stderr beside
+# the exception that carried the same message.
+_logging.getLogger("gatun").addHandler(_logging.NullHandler())

@@ -184,3 +184,23 @@ def test_review_findings_polars_categoricals_and_enable_fallbacks(spark_local: A
     )
     with pytest.raises(gatun.UnsupportedArrowTypeError, match="column 'd'"):
         gs.create_dataframe(spark, pa.table({"d": structs}))
+
+
+def test_a_gone_driver_is_a_bridge_closed_error() -> None:
+    """Found by the user-style review: with the driver JVM gone, attach gave
+    py4j's errors (``calling o40.socketPath``, a bare ConnectionRefusedError)."""
+    from py4j.protocol import Py4JNetworkError
+
+    from gatun.spark import _gateway
+
+    def refused() -> None:
+        raise Py4JNetworkError("An error occurred while trying to connect to the Java server")
+
+    with pytest.raises(gatun.BridgeClosedError, match="Spark driver JVM does not answer"):
+        _gateway._through_py4j(refused)
+
+    def connection() -> None:
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    with pytest.raises(gatun.BridgeClosedError, match="stopped or killed"):
+        _gateway._through_py4j(connection)

@@ -72,6 +72,30 @@ def check_classic(spark: Any) -> None:
         )
 
 
+def _driver_unreachable(e: BaseException) -> BridgeClosedError:
+    return BridgeClosedError(
+        f"the Spark driver JVM does not answer through py4j ({type(e).__name__}: {e}); "
+        "was it stopped or killed? Start a new SparkSession"
+    )
+
+
+def _through_py4j(call: Any) -> Any:
+    """``call()``, with py4j's errors for a driver that is gone (refused
+    connections, a dead gateway) turned into :class:`BridgeClosedError`."""
+    from py4j.protocol import Py4JError, Py4JJavaError, Py4JNetworkError
+
+    try:
+        return call()
+    except Py4JJavaError:
+        raise  # the driver answered: a Java exception of its own
+    except (Py4JNetworkError, ConnectionError) as e:
+        raise _driver_unreachable(e) from e
+    except Py4JError as e:
+        if "while calling" in str(e) or "Answer from Java side is empty" in str(e):
+            raise _driver_unreachable(e) from e
+        raise
+
+
 def attach(spark: Any, *, lanes: int | None = None, memory: str | int | None = None) -> GatunClient:
     """The gatun client attached to a server inside ``spark``'s driver JVM.
 
@@ -83,6 +107,10 @@ def attach(spark: Any, *, lanes: int | None = None, memory: str | int | None = N
     call attaches a new one), never Spark.
     """
     check_classic(spark)
+    return _through_py4j(lambda: _attach(spark, lanes, memory))
+
+
+def _attach(spark: Any, lanes: int | None, memory: str | int | None) -> GatunClient:
     sc = spark._sc
     with _lock:
         current = _attachments.get(id(sc))
@@ -215,7 +243,7 @@ def to_gatun(client: GatunClient, obj: Any) -> JavaObject:
 
     if not isinstance(obj, Py4jObject):
         raise TypeError(f"expected a py4j JavaObject, not {type(obj).__name__}")
-    key = JavaClass(_HANDOFF, obj._gateway_client).put(obj)
+    key = _through_py4j(lambda: JavaClass(_HANDOFF, obj._gateway_client).put(obj))
     return client.jvm.gatun.spark.Handoff.take(key)
 
 
@@ -228,4 +256,4 @@ def to_py4j(spark: Any, obj: JavaObject) -> Any:
     if not isinstance(obj, GatunObject):
         raise TypeError(f"expected a gatun JavaObject, not {type(obj).__name__}")
     key = obj._client.jvm.gatun.spark.Handoff.put(obj)
-    return getattr(spark._jvm, _HANDOFF).take(key)
+    return _through_py4j(lambda: getattr(spark._jvm, _HANDOFF).take(key))
