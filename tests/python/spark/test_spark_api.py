@@ -204,3 +204,10 @@ def test_a_gone_driver_is_a_bridge_closed_error() -> None:
 
     with pytest.raises(gatun.BridgeClosedError, match="stopped or killed"):
         _gateway._through_py4j(connection)
+
+
+def test_attach_says_when_it_ignores_new_settings(spark_local: Any) -> None:
+    client = gs.attach(spark_local)
+    with pytest.warns(UserWarning, match="already has an open client"):
+        again = gs.attach(spark_local, memory="64MB")
+    assert again is client

@@ -15,6 +15,7 @@ import secrets
 import shutil
 import tempfile
 import threading
+import warnings
 from typing import TYPE_CHECKING, Any
 
 from gatun.exceptions import BridgeClosedError
@@ -115,6 +116,13 @@ def _attach(spark: Any, lanes: int | None, memory: str | int | None) -> GatunCli
     with _lock:
         current = _attachments.get(id(sc))
         if current is not None and not current.client.closed:
+            if lanes is not None or memory is not None:
+                warnings.warn(
+                    "gatun.spark.attach: this SparkContext already has an open client, "
+                    "returned as it is (lanes= and memory= apply when a client is made; "
+                    "close it first to change them)",
+                    stacklevel=3,
+                )
             return current.client
         if current is not None:  # the user closed the client: a new session, same server
             current.client = _attach_client(current.server, lanes, memory)
