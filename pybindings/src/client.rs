@@ -371,6 +371,18 @@ pub(crate) fn request_head<'a>(
     })
 }
 
+/// `value` seconds as a duration, or a `ValueError` naming `name` unless it
+/// is a positive finite number.
+pub(crate) fn positive_seconds(name: &str, value: f64) -> PyResult<Duration> {
+    if value.is_finite() && value > 0.0 {
+        Ok(Duration::from_secs_f64(value))
+    } else {
+        Err(PyValueError::new_err(format!(
+            "{name} must be positive, got {value}"
+        )))
+    }
+}
+
 /// The arena's sizing for a `memory=` cap (default sizing without one).
 fn arena_sizing(arena_memory: Option<usize>) -> ArenaSizing {
     match arena_memory {
@@ -418,11 +430,7 @@ impl NativeClient {
         verify_utf8: bool,
     ) -> PyResult<NativeClient> {
         let doorbell = doorbell.parse().map_err(PyValueError::new_err)?;
-        if !(startup_timeout.is_finite() && startup_timeout > 0.0) {
-            return Err(PyValueError::new_err(format!(
-                "startup_timeout must be positive, got {startup_timeout}"
-            )));
-        }
+        let startup_timeout = positive_seconds("startup_timeout", startup_timeout)?;
         let opts = ClientOptions {
             java,
             jar,
@@ -431,7 +439,7 @@ impl NativeClient {
             lanes,
             callback_lanes,
             slot_size,
-            startup_timeout: Duration::from_secs_f64(startup_timeout),
+            startup_timeout,
             arena: arena_sizing(arena_memory),
             doorbell,
             verify_utf8,
@@ -461,17 +469,13 @@ impl NativeClient {
         verify_utf8: bool,
     ) -> PyResult<NativeClient> {
         let doorbell = doorbell.parse().map_err(PyValueError::new_err)?;
-        if !(timeout.is_finite() && timeout > 0.0) {
-            return Err(PyValueError::new_err(format!(
-                "timeout must be positive, got {timeout}"
-            )));
-        }
+        let timeout = positive_seconds("timeout", timeout)?;
         let token = parse_token(token).map_err(|e| PyValueError::new_err(e.to_string()))?;
         let mut opts = AttachOptions::new(socket_path, token);
         opts.lanes = lanes;
         opts.callback_lanes = callback_lanes;
         opts.slot_size = slot_size;
-        opts.timeout = Duration::from_secs_f64(timeout);
+        opts.timeout = timeout;
         opts.arena = arena_sizing(arena_memory);
         opts.doorbell = doorbell;
         opts.verify_utf8 = verify_utf8;

@@ -6,7 +6,6 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use gatun_bridge::gateway::{Gateway, GatewayOptions};
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
 use crate::client::JvmOutputReader;
@@ -34,11 +33,7 @@ impl NativeGateway {
         jvm_options: Vec<String>,
         startup_timeout: f64,
     ) -> PyResult<NativeGateway> {
-        if !(startup_timeout.is_finite() && startup_timeout > 0.0) {
-            return Err(PyValueError::new_err(format!(
-                "startup_timeout must be positive, got {startup_timeout}"
-            )));
-        }
+        let startup_timeout = crate::client::positive_seconds("startup_timeout", startup_timeout)?;
         let opts = GatewayOptions {
             java,
             jar,
@@ -46,7 +41,7 @@ impl NativeGateway {
             jvm_options,
             socket: socket_path,
             connection_file,
-            startup_timeout: Duration::from_secs_f64(startup_timeout),
+            startup_timeout,
         };
         let gateway = py
             .detach(|| Gateway::launch(&opts))
