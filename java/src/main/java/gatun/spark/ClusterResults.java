@@ -14,7 +14,8 @@ import org.apache.spark.sql.classic.SparkSession;
 /**
  * Cluster mode's toArrow: executors (other JVMs) turn their partitions into
  * Arrow IPC messages with Spark's own {@code toArrowBatchRdd}; the driver
- * loads each message into a root on {@link ArrowBridge#allocator()}, which
+ * loads each message into a root on {@link ArrowBridge#allocator()} as its
+ * partition arrives (every partition fetched at once, a job each), which
  * Python receives in place, and serves them in partition order.
  */
 final class ClusterResults {
@@ -42,61 +43,114 @@ final class ClusterResults {
         String context = SparkContexts.watch(session.sparkContext());
         long resultId = Parked.newResult(context);
         try {
-            int loaded = 0;
-            if (!lazy) {
-                List<byte[]>[] parts = messages.collectPartitions(all(n));
-                for (int p = 0; p < n; p++) {
-                    for (byte[] message : parts[p]) {
-                        Parked.parkResult(resultId, loaded++, List.of(IpcBatches.load(message, arrow)));
-                    }
-                    parts[p] = null; // the heap copy can go once the arena holds the partition
-                }
-            }
-            int total = loaded;
-            return new PartitionReader(arrow, new PartitionReader.Source() {
-                private final ArrayDeque<byte[]> pending = new ArrayDeque<>();
-                private int partition;
-                private int served;
-
-                @Override
-                public VectorSchemaRoot next() throws IOException {
-                    if (!lazy) {
-                        if (served >= total) {
-                            return null;
-                        }
-                        List<VectorSchemaRoot> root = Parked.takeResult(resultId, served++);
-                        if (root == null) {
-                            throw new IOException("gatun.spark: result batch " + (served - 1) + " is gone "
-                                    + "(its reader was closed, or its SparkContext stopped)");
-                        }
-                        return root.get(0);
-                    }
-                    while (pending.isEmpty() && partition < n) {
-                        pending.addAll(messages.collectPartitions(new int[] {partition++})[0]);
-                    }
-                    return pending.isEmpty() ? null : IpcBatches.load(pending.poll(), arrow);
-                }
-
-                @Override
-                public void run() {
-                    Parked.dropResult(resultId);
-                }
-            });
-        } catch (IOException e) {
-            Parked.dropResult(resultId);
-            throw new java.io.UncheckedIOException("gatun.spark: a result batch could not be loaded: "
-                    + e.getMessage(), e);
+            return lazy ? lazyReader(messages, n, arrow, resultId) : arriving(messages, n, arrow, resultId, session);
         } catch (Throwable e) {
             Parked.dropResult(resultId);
             throw e;
         }
     }
 
-    private static int[] all(int n) {
-        int[] ids = new int[n];
-        for (int i = 0; i < n; i++) {
-            ids[i] = i;
+    /**
+     * Every partition fetched at once, each by a job of its own on a small
+     * pool of driver threads, and loaded into the arena as it arrives
+     * (partition order is the reader's, not the arrival's): Python reads the
+     * first partition while later ones are still computed or in transit. Only
+     * Spark's own code runs on the executors ({@code collectPartitions}).
+     */
+    private static ArrowReader arriving(JavaRDD<byte[]> messages, int n, Schema arrow, long resultId,
+            SparkSession session) {
+        String group = "gatun-toArrow-" + resultId;
+        int threads = Math.max(1, Math.min(n, Math.max(2, session.sparkContext().defaultParallelism())));
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(threads, r -> {
+            Thread t = new Thread(r, "gatun-spark-results");
+            t.setDaemon(true);
+            return t;
+        });
+        @SuppressWarnings("unchecked")
+        java.util.concurrent.CompletableFuture<Void>[] arrived = new java.util.concurrent.CompletableFuture[n];
+        for (int p = 0; p < n; p++) {
+            int partition = p;
+            arrived[p] = java.util.concurrent.CompletableFuture.runAsync(() -> {
+                session.sparkContext().setJobGroup(group, "gatun.spark toArrow", true);
+                // A mutable copy: the heap copy of each message can go once the arena holds it.
+                List<byte[]> part = new java.util.ArrayList<>(messages.collectPartitions(new int[] {partition})[0]);
+                List<VectorSchemaRoot> loaded = new java.util.ArrayList<>(part.size());
+                try {
+                    for (int i = 0; i < part.size(); i++) {
+                        loaded.add(IpcBatches.load(part.get(i), arrow));
+                        part.set(i, null);
+                    }
+                } catch (IOException | RuntimeException e) {
+                    loaded.forEach(VectorSchemaRoot::close);
+                    throw new java.util.concurrent.CompletionException(e);
+                }
+                Parked.parkResult(resultId, partition, loaded);
+            }, pool);
         }
-        return ids;
+        pool.shutdown(); // threads end once every partition has arrived
+        return new PartitionReader(arrow, new PartitionReader.Source() {
+            private final ArrayDeque<VectorSchemaRoot> pending = new ArrayDeque<>();
+            private int partition;
+
+            @Override
+            public VectorSchemaRoot next() throws IOException {
+                while (pending.isEmpty() && partition < n) {
+                    int p = partition++;
+                    try {
+                        arrived[p].join();
+                    } catch (java.util.concurrent.CompletionException | java.util.concurrent.CancellationException e) {
+                        Throwable cause = e.getCause() != null ? e.getCause() : e;
+                        throw new IOException("gatun.spark: partition " + p + " of the result failed: " + cause, cause);
+                    }
+                    List<VectorSchemaRoot> roots = Parked.takeResult(resultId, p);
+                    if (roots == null) {
+                        throw new IOException("gatun.spark: partition " + p + " of the result is gone "
+                                + "(its reader was closed, or its SparkContext stopped)");
+                    }
+                    pending.addAll(roots);
+                }
+                return pending.poll();
+            }
+
+            @Override
+            public void run() {
+                // Closed or unreachable: stop what is still running, release what arrived.
+                org.apache.spark.SparkContext sc = session.sparkContext();
+                if (!sc.isStopped()) {
+                    try {
+                        sc.cancelJobGroup(group);
+                    } catch (IllegalStateException e) {
+                        // stopped meanwhile: its jobs are gone with it
+                    }
+                }
+                for (java.util.concurrent.CompletableFuture<Void> f : arrived) {
+                    f.cancel(false);
+                }
+                pending.forEach(VectorSchemaRoot::close);
+                pending.clear();
+                Parked.dropResult(resultId);
+            }
+        });
+    }
+
+    /** One job per partition as the reader asks: memory bounded. */
+    private static ArrowReader lazyReader(JavaRDD<byte[]> messages, int n, Schema arrow, long resultId) {
+        return new PartitionReader(arrow, new PartitionReader.Source() {
+            private final ArrayDeque<byte[]> pending = new ArrayDeque<>();
+            private int partition;
+
+            @Override
+            public VectorSchemaRoot next() throws IOException {
+                while (pending.isEmpty() && partition < n) {
+                    pending.addAll(messages.collectPartitions(new int[] {partition++})[0]);
+                }
+                return pending.isEmpty() ? null : IpcBatches.load(pending.poll(), arrow);
+            }
+
+            @Override
+            public void run() {
+                Parked.dropResult(resultId);
+            }
+        });
     }
 }

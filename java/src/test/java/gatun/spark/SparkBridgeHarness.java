@@ -92,6 +92,11 @@ public final class SparkBridgeHarness {
             // Something parked when the context stops: a live DataFrame and an unread result.
             Dataset<Row> kept = SparkBridge.createDataFrame(spark, longs(bridge, 1000), 2);
             ArrowReader unread = SparkBridge.toArrow(spark.range(0, 1000, 1, 3).toDF());
+            // Cluster results are parked as their partitions arrive: wait for them.
+            long waitUntil = System.nanoTime() + 60_000_000_000L;
+            while (SparkBridge.parkedTables() < (local ? 4 : 3) && System.nanoTime() < waitUntil) {
+                Thread.sleep(20);
+            }
             check(SparkBridge.parkedTables() >= (local ? 4 : 3), "parked before stop: " + SparkBridge.parkedTables());
             spark.stop();
             check(SparkBridge.parkedTables() == 0, "spark.stop() released everything parked, left "
