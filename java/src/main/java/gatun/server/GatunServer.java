@@ -443,6 +443,10 @@ public final class GatunServer implements AutoCloseable {
         for (Session s : sessions.values()) {
             s.end("server closing");
         }
+        // A session whose own end was already under way (its socket's EOF)
+        // returned from end() at once and leaves the map from its own thread
+        // later: once closed, the server has no live sessions, now.
+        sessions.clear();
         try {
             Files.deleteIfExists(socketPath);
             if (ownedDirectory != null) {
