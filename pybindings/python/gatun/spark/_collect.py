@@ -143,7 +143,7 @@ def to_pandas(df: Any) -> pd.DataFrame:
     """The DataFrame as a ``pandas.DataFrame`` equal to PySpark's
     ``df.toPandas()`` with Arrow enabled (dtypes, time zones, nulls, dates as
     ``datetime.date``, structs per ``spark.sql.execution.pandas.structHandlingMode``)."""
-    from pyspark.sql.pandas.conversion import _convert_arrow_table_to_pandas
+    from gatun.spark._pandas import arrow_to_pandas
 
     source = _source(df)
     # PySpark converts the batches as the JVM sends them (timestamps in the
@@ -152,12 +152,11 @@ def to_pandas(df: Any) -> pd.DataFrame:
     table = _table(source, target)
     if table.num_rows == 0:
         table = result_schema(source.schema, source.conf, "UTC").empty_table()
-    return _convert_arrow_table_to_pandas(
-        arrow_table=table,
-        schema=source.schema,
+    return arrow_to_pandas(
+        table,
+        source.schema,
         timezone=source.conf.time_zone,
         struct_handling_mode=source.conf.struct_handling_mode,
-        date_as_object=True,
     )
 
 
