@@ -26,6 +26,19 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session")
+def spark_java_options() -> list[str]:
+    """The JVM options Spark's launcher gives its JVMs on Java 17+ (the
+    ``--add-opens`` list), read from Spark's own ``JavaModuleOptions`` in
+    PySpark's jars, plus one Spark's scripts add."""
+    pyspark = pytest.importorskip("pyspark")
+    jars = Path(pyspark.__file__).parent / "jars"
+    with gatun.connect(classpath=[str(jars / "*")]) as spark_jars:
+        options = spark_jars.jvm.org.apache.spark.launcher.JavaModuleOptions
+        listed = [str(o) for o in options.defaultModuleOptionArray()]
+    return [*listed, "-Djdk.reflect.useDirectMethodHandle=false"]
+
+
+@pytest.fixture(scope="session")
 def client() -> Iterator[gatun.GatunClient]:
     """One JVM shared by the whole session; tests must leave it usable."""
     session_client = gatun.connect()

@@ -20,29 +20,6 @@ from gatun.launcher import find_server_jar
 # JVM code must share with Spark or the user.
 _OWN_PREFIXES = ("gatun/", "org/apache/arrow/")
 _SPARK_HOST = Path(__file__).resolve().parent / "java" / "spark_host" / "HostedInSpark.java"
-# What Spark's launcher passes to its JVM on Java 17 (org.apache.spark.launcher.JavaModuleOptions).
-_SPARK_JAVA_OPTIONS = [
-    "-XX:+IgnoreUnrecognizedVMOptions",
-    *(
-        f"--add-opens=java.base/{pkg}=ALL-UNNAMED"
-        for pkg in (
-            "java.lang",
-            "java.lang.invoke",
-            "java.lang.reflect",
-            "java.io",
-            "java.net",
-            "java.nio",
-            "java.util",
-            "java.util.concurrent",
-            "java.util.concurrent.atomic",
-            "jdk.internal.ref",
-            "sun.nio.ch",
-            "sun.nio.cs",
-            "sun.security.action",
-            "sun.util.calendar",
-        )
-    ),
-]
 
 
 def _jar() -> zipfile.ZipFile:
@@ -154,7 +131,9 @@ def _java() -> str:
 @pytest.mark.jvm
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("server_classes", ["whole-jar", "gatun-classes-only"])
-def test_hosted_server_beside_spark(server_classes: str, tmp_path: Path) -> None:
+def test_hosted_server_beside_spark(
+    server_classes: str, tmp_path: Path, spark_java_options: list[str]
+) -> None:
     """PySpark's jars first, ours after: Spark's Arrow is the one used, the
     bridge's allocators work on it, and a Spark job still runs with Spark's own
     logging. With only the jar's gatun/ classes, arrow-memory-unsafe is
@@ -169,7 +148,7 @@ def test_hosted_server_beside_spark(server_classes: str, tmp_path: Path) -> None
             jar.extractall(ours, [e for e in jar.namelist() if e.startswith("gatun/")])
         args = ["no-unsafe"]
     classpath = os.pathsep.join([str(jars / "*"), ours])
-    cmd = [_java(), *_SPARK_JAVA_OPTIONS, f"-Djava.io.tmpdir={tmp_path}"]
+    cmd = [_java(), *spark_java_options, f"-Djava.io.tmpdir={tmp_path}"]
     cmd += ["-cp", classpath, str(_SPARK_HOST), *args]
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=280, check=False)
     lines = run.stdout.splitlines()

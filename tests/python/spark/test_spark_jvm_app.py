@@ -16,34 +16,14 @@ import pytest
 import gatun
 import gatun.spark as gs
 
-# What Spark's launcher passes to its JVMs (JavaModuleOptions).
-_SPARK_OPENS = [
-    f"--add-opens=java.base/{p}=ALL-UNNAMED"
-    for p in (
-        "java.lang",
-        "java.lang.invoke",
-        "java.lang.reflect",
-        "java.io",
-        "java.net",
-        "java.nio",
-        "java.util",
-        "java.util.concurrent",
-        "java.util.concurrent.atomic",
-        "sun.nio.ch",
-        "sun.nio.cs",
-        "sun.security.action",
-        "sun.util.calendar",
-    )
-] + ["-Djdk.reflect.useDirectMethodHandle=false", "-Dio.netty.tryReflectionSetAccessible=true"]
-
 
 @pytest.fixture(scope="module")
-def app() -> Iterator[tuple[gatun.GatunClient, gatun.JavaObject]]:
+def app(spark_java_options: list[str]) -> Iterator[tuple[gatun.GatunClient, gatun.JavaObject]]:
     """A JVM running Spark (local[2]) that gatun started, and its session."""
     import pyspark
 
     jars = Path(pyspark.__file__).parent / "jars"
-    client = gatun.connect(classpath=[str(jars / "*")], jvm_options=_SPARK_OPENS)
+    client = gatun.connect(classpath=[str(jars / "*")], jvm_options=spark_java_options)
     builder = client.jvm.org.apache.spark.sql.SparkSession.builder()
     for key, value in (
         ("spark.master", "local[2]"),

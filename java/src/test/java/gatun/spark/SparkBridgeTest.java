@@ -2,7 +2,10 @@ package gatun.spark;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import java.io.BufferedReader;
 import java.io.File;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -40,14 +43,10 @@ class SparkBridgeTest {
         Path target = Path.of("target");
         StringBuilder cp = new StringBuilder(target.resolve("classes") + File.pathSeparator
                 + target.resolve("test-classes") + File.pathSeparator + jars + File.separator + "*");
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
-        for (String pkg : new String[] {"java.lang", "java.lang.invoke", "java.lang.reflect", "java.io", "java.net",
-            "java.nio", "java.util", "java.util.concurrent", "java.util.concurrent.atomic", "jdk.internal.ref",
-            "sun.nio.ch", "sun.nio.cs", "sun.security.action", "sun.util.calendar"}) {
-            cmd.add("--add-opens=java.base/" + pkg + "=ALL-UNNAMED");
-        }
-        cmd.addAll(List.of("-Djdk.reflect.useDirectMethodHandle=false", "-Dio.netty.tryReflectionSetAccessible=true",
-                "-Dlog4j2.level=warn", "-cp", cp.toString(), SparkBridgeHarness.class.getName(), master));
+        String javaBin = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        List<String> cmd = new ArrayList<>(List.of(javaBin));
+        cmd.addAll(sparkJvmOptions(javaBin, cp.toString()));
+        cmd.addAll(List.of("-Dlog4j2.level=warn", "-cp", cp.toString(), SparkBridgeHarness.class.getName(), master));
         ProcessBuilder pb = new ProcessBuilder(cmd);
         Path log = target.resolve(master.startsWith("local-cluster") ? "spark-harness-cluster.log"
                 : "spark-harness-local.log");
@@ -69,5 +68,18 @@ class SparkBridgeTest {
         } finally {
             p.destroyForcibly();
         }
+    }
+
+    /** Spark's own JVM options, as {@link SparkJvmOptions} prints them from the jars on {@code cp}. */
+    private static List<String> sparkJvmOptions(String javaBin, String cp) throws Exception {
+        Process p = new ProcessBuilder(javaBin, "-cp", cp, SparkJvmOptions.class.getName())
+                .redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        List<String> options;
+        try (var out = new BufferedReader(new InputStreamReader(p.getInputStream(),
+                StandardCharsets.UTF_8))) {
+            options = out.lines().toList();
+        }
+        assertEquals(0, p.waitFor(), "SparkJvmOptions could not read Spark's JavaModuleOptions");
+        return options;
     }
 }
