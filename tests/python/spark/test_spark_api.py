@@ -211,3 +211,39 @@ def test_attach_says_when_it_ignores_new_settings(spark_local: Any) -> None:
     with pytest.warns(UserWarning, match="already has an open client"):
         again = gs.attach(spark_local, memory="64MB")
     assert again is client
+
+
+@pytest.mark.timeout(300)
+def test_ctrl_c_stops_the_job_and_its_tasks(spark: Any) -> None:
+    """Ctrl-C during ``to_arrow`` raises ``KeyboardInterrupt`` and cancels the
+    Spark job it started, tasks included (this one would run for hours)."""
+    import os
+    import signal
+    import threading
+    import time
+
+    sc = spark.sparkContext  # type: ignore[attr-defined]
+    tracker = sc.statusTracker()
+    endless = spark.range(0, 10**14, 1, 2).selectExpr("max(id) AS top")  # type: ignore[attr-defined]
+
+    def interrupt_once_tasks_run() -> None:
+        deadline = time.monotonic() + 120
+        while not tracker.getActiveStageIds() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        threading.Thread(target=interrupt_once_tasks_run, daemon=True).start()
+        with pytest.raises(KeyboardInterrupt):
+            gs.to_arrow(endless)
+        deadline = time.monotonic() + 60
+        while tracker.getActiveJobsIds():
+            if time.monotonic() > deadline:
+                sc.cancelAllJobs()
+                pytest.fail(
+                    f"jobs still running a minute after Ctrl-C: {tracker.getActiveJobsIds()}"
+                )
+            time.sleep(0.1)
+    finally:
+        signal.signal(signal.SIGINT, previous)

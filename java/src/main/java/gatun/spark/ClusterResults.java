@@ -43,7 +43,7 @@ final class ClusterResults {
         String context = SparkContexts.watch(session.sparkContext());
         long resultId = Parked.newResult(context);
         try {
-            return lazy ? lazyReader(messages, n, arrow, resultId) : arriving(messages, n, arrow, resultId, session);
+            return lazy ? lazyReader(messages, n, arrow, resultId, session) : arriving(messages, n, arrow, resultId, session);
         } catch (Throwable e) {
             Parked.dropResult(resultId);
             throw e;
@@ -97,9 +97,18 @@ final class ClusterResults {
                 while (pending.isEmpty() && partition < n) {
                     int p = partition++;
                     try {
-                        arrived[p].join();
-                    } catch (java.util.concurrent.CompletionException | java.util.concurrent.CancellationException e) {
+                        arrived[p].get(); // interruptible, unlike join()
+                    } catch (InterruptedException e) {
+                        // Ctrl-C in Python: the jobs stop now, not when the reader is collected.
+                        cancelGroup(session, group);
+                        Thread.currentThread().interrupt();
+                        throw new java.io.InterruptedIOException("gatun.spark: interrupted while partition " + p
+                                + " of the result was on its way; its jobs are cancelled");
+                    } catch (java.util.concurrent.ExecutionException | java.util.concurrent.CancellationException e) {
                         Throwable cause = e.getCause() != null ? e.getCause() : e;
+                        if (cause instanceof java.util.concurrent.CompletionException && cause.getCause() != null) {
+                            cause = cause.getCause();
+                        }
                         throw new IOException("gatun.spark: partition " + p + " of the result failed: " + cause, cause);
                     }
                     List<VectorSchemaRoot> roots = Parked.takeResult(resultId, p);
@@ -115,14 +124,7 @@ final class ClusterResults {
             @Override
             public void run() {
                 // Closed or unreachable: stop what is still running, release what arrived.
-                org.apache.spark.SparkContext sc = session.sparkContext();
-                if (!sc.isStopped()) {
-                    try {
-                        sc.cancelJobGroup(group);
-                    } catch (IllegalStateException e) {
-                        // stopped meanwhile: its jobs are gone with it
-                    }
-                }
+                cancelGroup(session, group);
                 for (java.util.concurrent.CompletableFuture<Void> f : arrived) {
                     f.cancel(false);
                 }
@@ -133,8 +135,21 @@ final class ClusterResults {
         });
     }
 
+    /** Cancels the jobs of {@code group}, interrupting their tasks, unless the context is gone. */
+    private static void cancelGroup(SparkSession session, String group) {
+        org.apache.spark.SparkContext sc = session.sparkContext();
+        if (!sc.isStopped()) {
+            try {
+                sc.cancelJobGroup(group);
+            } catch (IllegalStateException e) {
+                // stopped meanwhile: its jobs are gone with it
+            }
+        }
+    }
+
     /** One job per partition as the reader asks: memory bounded. */
-    private static ArrowReader lazyReader(JavaRDD<byte[]> messages, int n, Schema arrow, long resultId) {
+    private static ArrowReader lazyReader(JavaRDD<byte[]> messages, int n, Schema arrow, long resultId,
+            SparkSession session) {
         return new PartitionReader(arrow, new PartitionReader.Source() {
             private final ArrayDeque<byte[]> pending = new ArrayDeque<>();
             private int partition;
@@ -142,7 +157,9 @@ final class ClusterResults {
             @Override
             public VectorSchemaRoot next() throws IOException {
                 while (pending.isEmpty() && partition < n) {
-                    pending.addAll(messages.collectPartitions(new int[] {partition++})[0]);
+                    int p = partition++;
+                    pending.addAll(SparkJobs.cancellable(session.sparkContext(),
+                            () -> messages.collectPartitions(new int[] {p}))[0]);
                 }
                 return pending.isEmpty() ? null : IpcBatches.load(pending.poll(), arrow);
             }

@@ -69,7 +69,8 @@ final class LocalResults {
                         }
                         int p = next++;
                         if (lazy) {
-                            written.collectPartitions(new int[] {p});
+                            SparkJobs.cancellable(session.sparkContext(),
+                                    () -> written.collectPartitions(new int[] {p}));
                         }
                         List<VectorSchemaRoot> batches = Parked.takeResult(resultId, p);
                         if (batches == null) {

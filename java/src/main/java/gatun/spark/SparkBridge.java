@@ -105,8 +105,7 @@ public final class SparkBridge {
      *     {@code spark.sql.execution.arrow.useLargeVarTypes} is set)
      */
     public static ArrowReader toArrow(Dataset<?> df) {
-        org.apache.spark.sql.classic.Dataset<?> d = classic(df);
-        return d.sparkSession().sparkContext().isLocal() ? LocalResults.read(d, false) : ClusterResults.read(d, false);
+        return read(classic(df), false);
     }
 
     /**
@@ -117,8 +116,13 @@ public final class SparkBridge {
      * @return the reader
      */
     public static ArrowReader toArrowReader(Dataset<?> df) {
-        org.apache.spark.sql.classic.Dataset<?> d = classic(df);
-        return d.sparkSession().sparkContext().isLocal() ? LocalResults.read(d, true) : ClusterResults.read(d, true);
+        return read(classic(df), true);
+    }
+
+    /** Planning runs jobs too (adaptive execution's shuffle stages): an interrupted caller cancels them all. */
+    private static ArrowReader read(org.apache.spark.sql.classic.Dataset<?> d, boolean lazy) {
+        org.apache.spark.SparkContext sc = d.sparkSession().sparkContext();
+        return SparkJobs.cancellable(sc, () -> sc.isLocal() ? LocalResults.read(d, lazy) : ClusterResults.read(d, lazy));
     }
 
     /** @return Arrow tables and result batches held for Spark tasks and readers, JVM-wide */
