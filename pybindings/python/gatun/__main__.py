@@ -3,4 +3,5 @@
 
 from gatun._cli import main
 
-raise SystemExit(main())
+if __name__ == "__main__":  # importing this module alone runs nothing
+    raise SystemExit(main())
