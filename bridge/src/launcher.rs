@@ -357,7 +357,9 @@ pub fn spawn_server(cmd: &ServerCommand, token_hex: &str) -> Result<JvmProcess> 
         .stderr(Stdio::piped());
     set_parent_death_signal(&mut command);
 
-    let started = std::time::SystemTime::now();
+    // A second early: file times are coarser than the clock, and a report
+    // is written long after the JVM starts anyway.
+    let started = std::time::SystemTime::now() - Duration::from_secs(1);
     let (tx, rx) = mpsc::channel();
     launcher()
         .lock()
