@@ -190,6 +190,8 @@ pub struct JvmProcess {
     /// Disconnects when the stdout and stderr readers have closed their pipes.
     output_done: Option<mpsc::Receiver<()>>,
     archive: ClassArchive,
+    /// Where a crash report may appear, and when the JVM started.
+    crash_reports: (Vec<PathBuf>, std::time::SystemTime),
 }
 
 /// How long `stop` waits for the output readers to see EOF once the JVM has
@@ -216,6 +218,12 @@ impl JvmProcess {
     /// for annotating errors while the process is borrowed elsewhere).
     pub fn output(&self) -> Arc<JvmOutput> {
         self.output.clone()
+    }
+
+    /// The fatal-error report (`hs_err_pid<pid>.log`) the JVM wrote if it
+    /// crashed.
+    pub fn crash_report(&self) -> Option<PathBuf> {
+        crate::crash_report::find(&self.crash_reports.0, self.crash_reports.1)
     }
 
     /// Exit status if the JVM has exited.
@@ -349,6 +357,9 @@ pub fn spawn_server(cmd: &ServerCommand, token_hex: &str) -> Result<JvmProcess> 
         .stderr(Stdio::piped());
     set_parent_death_signal(&mut command);
 
+    // A second early: file times are coarser than the clock, and a report
+    // is written long after the JVM starts anyway.
+    let started = std::time::SystemTime::now() - Duration::from_secs(1);
     let (tx, rx) = mpsc::channel();
     launcher()
         .lock()
@@ -381,12 +392,18 @@ pub fn spawn_server(cmd: &ServerCommand, token_hex: &str) -> Result<JvmProcess> 
             .and_then(|_| pipe.flush())
             .map_err(BridgeError::io("handing the session token to the JVM"))?;
     }
+    let crash_reports = crate::crash_report::candidates(
+        &cmd.jvm_options,
+        child.id(),
+        &std::env::current_dir().unwrap_or_default(),
+    );
     Ok(JvmProcess {
         child,
         stdin,
         output,
         output_done: Some(output_done),
         archive,
+        crash_reports: (crash_reports, started),
     })
 }
 

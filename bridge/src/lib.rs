@@ -15,6 +15,8 @@ pub mod client;
 #[cfg(not(loom))]
 pub mod control;
 #[cfg(not(loom))]
+pub mod crash_report;
+#[cfg(not(loom))]
 pub mod descriptor;
 #[cfg(not(loom))]
 pub mod directory;

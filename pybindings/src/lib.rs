@@ -14,6 +14,7 @@ mod columns;
 mod convert;
 mod errors;
 mod gateway;
+mod java_install;
 mod loop_call;
 mod object_ref;
 
@@ -43,6 +44,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(client::_after_fork_in_child, m)?)?;
     m.add_function(wrap_pyfunction!(alloc_count::rust_allocations, m)?)?;
     m.add_function(wrap_pyfunction!(columns::record_batches, m)?)?;
+    m.add_function(wrap_pyfunction!(java_install::find_java, m)?)?;
     m.add("DEFAULT_COLUMN", columns::DEFAULT_COLUMN)?;
     m.add("PROTOCOL_VERSION", PROTOCOL_VERSION)?;
     let actions = PyDict::new(py);

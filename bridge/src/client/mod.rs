@@ -188,11 +188,29 @@ impl Client {
     /// Records that the session died when `err` says so.
     pub(super) fn note_failure(&self, err: BridgeError) -> BridgeError {
         if let BridgeError::Closed(reason) = &err {
-            self.mark_closed(reason);
+            let reason = self.with_crash_report(reason);
+            self.mark_closed(&reason);
             self.shutdown_sockets();
             self.shared.arrow.peer_gone();
+            return BridgeError::Closed(reason);
         }
         err
+    }
+
+    /// `reason`, naming the report file if our JVM crashed (try_lock: a
+    /// `close` under way holds the process, and then nothing crashed).
+    fn with_crash_report(&self, reason: &str) -> String {
+        let report = match self.shared.jvm.try_lock() {
+            Ok(jvm) => jvm.as_ref().and_then(JvmProcess::crash_report),
+            Err(_) => None,
+        };
+        match report {
+            Some(file) => format!(
+                "{reason}; the JVM crashed and wrote its error report to {}",
+                file.display()
+            ),
+            None => reason.to_owned(),
+        }
     }
 
     fn mark_closed(&self, reason: &str) {

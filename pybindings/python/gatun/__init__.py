@@ -11,6 +11,13 @@ The Rust core lives in :mod:`gatun._native`; everything public is re-exported he
 from __future__ import annotations
 
 import logging as _logging
+from pathlib import Path as _Path
+
+from gatun._clash import check_name_clash as _check_name_clash
+
+# Before anything else of ours is imported: upstream's files mixed into this
+# directory would make those imports fail with misleading errors.
+_check_name_clash(_Path(__file__).resolve().parent)
 
 from gatun._compat import ArrowContext
 from gatun._native import PROTOCOL_VERSION

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from gatun._cache import crash_report_option
 from gatun.exceptions import BridgeStartupError
 
 __all__ = [
@@ -88,9 +89,11 @@ def jvm_flags(
     log_level: str | None,
     debug: bool,
 ) -> list[str]:
-    """The JVM options a launch gets: the configuration's, the caller's, and
-    the server's diagnostics (trace, log level, debug)."""
-    options: list[str] = list(config.jvm_flags)
+    """The JVM options a launch gets: where a crash report goes (first, so
+    the caller's own ``-XX:ErrorFile`` wins), the configuration's, the
+    caller's, and the server's diagnostics (trace, log level, debug)."""
+    options: list[str] = crash_report_option()
+    options += list(config.jvm_flags)
     options += list(extra_jvm_flags or ())
     options += list(jvm_options or ())
     if trace or config.trace:

@@ -21,6 +21,11 @@ def rust_allocations() -> int:
     """Rust heap allocations made so far by the calling thread (Python objects
     are not counted): the tests check that a call adds none."""
 
+def find_java(java: str | None = None) -> tuple[str, int]:
+    """``(executable, major version)`` of the Java a launch would run: ``java``
+    if given, else ``$JAVA_HOME/bin/java``, else ``java`` on ``PATH``. Raises
+    ``gatun.JavaNotFoundError`` saying what is missing or too old."""
+
 def record_batches(data: Any) -> Any:
     """Any Arrow producer (``__arrow_c_array__`` / ``__arrow_c_stream__``) as a
     stream of record batches (an object with ``__arrow_c_stream__``), read as

@@ -181,12 +181,11 @@ class AsyncScopedArenaContext:
         return str(await self._client.send_arrow_table(table))
 
 
-class BufferInfo(NamedTuple):
-    """Upstream's description of a buffer in its payload arena."""
-
-    offset: int
-    length: int
-    buffer: Any
+# The functional form keeps the field types real objects: with postponed
+# annotations the class form leaves ForwardRef('Any') in __new__, which
+# nothing outside this module can resolve (the API reference build warns).
+BufferInfo = NamedTuple("BufferInfo", [("offset", int), ("length", int), ("buffer", Any)])  # noqa: UP014
+BufferInfo.__doc__ = "Upstream's description of a buffer in its payload arena."
 
 
 def copy_arrow_table_to_arena(table: Any, arena: Any) -> Any:

@@ -680,6 +680,8 @@ async def aconnect(*args: Any, **kwargs: Any) -> AsyncGatunClient:
 
 
 # Same parameters as connect(), for help() and signature-based tools.
-aconnect.__signature__ = inspect.signature(connect).replace(  # type: ignore[attr-defined]
+# (Annotations evaluated where connect() is defined: as strings they would
+# name modules this one does not import.)
+aconnect.__signature__ = inspect.signature(connect, eval_str=True).replace(  # type: ignore[attr-defined]
     return_annotation="AsyncGatunClient"
 )

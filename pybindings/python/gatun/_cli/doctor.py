@@ -1,0 +1,174 @@
+"""``python -m gatun doctor``: can this machine run gatun? Each check prints
+OK or FAIL with its reason; the exit code is 1 if any failed."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+
+__all__ = ["run_doctor"]
+
+#: Less free shared memory than this fails the /dev/shm check: a default
+#: arena's first chunks would not fit.
+_MIN_SHM_FREE = 64 << 20
+
+_ROWS = 100_000
+
+
+class _Fail(Exception):
+    """A check failed; the message is the reason."""
+
+
+def _mib(n: float) -> str:
+    return f"{n / (1 << 20):,.0f} MiB"
+
+
+def _java(java: str | None) -> str:
+    from gatun import _native
+    from gatun.config import get_config
+    from gatun.exceptions import JavaNotFoundError
+
+    try:
+        path, major = _native.find_java(java or get_config().java)
+    except JavaNotFoundError as e:
+        raise _Fail(str(e)) from None
+    return f"{path} (Java {major})"
+
+
+def _jar() -> str:
+    from gatun._cli.version import jar_version
+    from gatun._launch_support import find_server_jar
+    from gatun.exceptions import BridgeStartupError
+
+    try:
+        jar = find_server_jar()
+    except BridgeStartupError as e:
+        raise _Fail(str(e)) from None
+    return f"{jar} (version {jar_version(jar)}, {_mib(os.path.getsize(jar))})"
+
+
+def _shm() -> str:
+    if not sys.platform.startswith("linux"):
+        return "not used on this platform"
+    try:
+        st = os.statvfs("/dev/shm")
+    except OSError as e:
+        raise _Fail(f"cannot read /dev/shm: {e}") from None
+    size, free = st.f_blocks * st.f_frsize, st.f_bavail * st.f_frsize
+    detail = f"/dev/shm size {_mib(size)}, free {_mib(free)}"
+    if free < _MIN_SHM_FREE:
+        raise _Fail(f"{detail}: less than {_mib(_MIN_SHM_FREE)} free")
+    return detail
+
+
+def _cache() -> str:
+    from gatun._cache import cache_dir, class_archive_dir
+
+    cache, archives = cache_dir(), class_archive_dir()
+    for directory in (cache, archives):
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise _Fail(
+                f"cannot create {directory}: {e} (JVMs start without a class archive and "
+                "crash reports go to their working directory)"
+            ) from None
+        if not os.access(directory, os.W_OK):
+            raise _Fail(f"{directory} is not writable")
+    jsa = list(archives.glob("*.jsa"))
+    crashes = sorted(cache.glob("hs_err_pid*.log"))
+    cds = os.environ.get("GATUN_CDS", "")
+    state = "off (GATUN_CDS)" if cds.lower() in ("0", "off", "false", "no") else "on"
+    detail = (
+        f"{cache}; class archives {state} in {archives}: {len(jsa)} "
+        f"({_mib(sum(p.stat().st_size for p in jsa))})"
+    )
+    if crashes:
+        detail += f"; {len(crashes)} JVM crash report(s), latest {crashes[-1]}"
+    return detail
+
+
+def _jvm(results: list[str]) -> Callable[[], str]:
+    """The test call and the Arrow round trip share one JVM: the first check
+    starts it and leaves the second's result in ``results``."""
+
+    def calls() -> str:
+        import pyarrow as pa
+
+        import gatun
+
+        started = time.perf_counter()
+        with gatun.connect(output=None) as client:
+            launch = time.perf_counter() - started
+            answer = client.jvm.java.lang.Math.max(3, 7)
+            if answer != 7:
+                raise _Fail(f"Math.max(3, 7) returned {answer!r}")
+            for i in range(200):  # warm-up: class loading, JIT
+                client.jvm.java.lang.Math.max(i, 7)
+            timings = []
+            for i in range(200):
+                t0 = time.perf_counter()
+                client.jvm.java.lang.Math.max(i, 7)
+                timings.append(time.perf_counter() - t0)
+            table = pa.table({"x": pa.array(range(_ROWS)), "s": [str(i) for i in range(_ROWS)]})
+            t0 = time.perf_counter()
+            root = client.send_arrow(table)
+            back = client.invoke_method(root, "slice", 0, _ROWS)
+            trip = time.perf_counter() - t0
+            root.close()
+            if not back.equals(table):
+                results.append(f"FAIL: the table came back different: {back.schema}")
+            else:
+                results.append(
+                    f"{_ROWS:,} rows ({_mib(table.nbytes)}) to Java and back in {trip * 1e3:.1f} ms"
+                )
+        return (
+            f"JVM started in {launch:.2f} s; Math.max(3, 7) = 7; "
+            f"call latency p50 {statistics.median(timings) * 1e6:.0f} us"
+        )
+
+    return calls
+
+
+def run_doctor(java: str | None = None) -> int:
+    """Run every check and print its result; 0 if all passed, else 1."""
+    arrow: list[str] = []
+    checks: list[tuple[str, Callable[[], str]]] = [
+        ("java", lambda: _java(java)),
+        ("server jar", _jar),
+        ("shared memory", _shm),
+        ("cache directory", _cache),
+        ("test call", _jvm(arrow)),
+    ]
+    failed: list[str] = []
+    for name, check in checks:
+        if name == "test call" and failed[:1] in (["java"], ["server jar"]):
+            failed.append(name)
+            _report(False, name, f"skipped: the {failed[0]} check failed")
+            continue
+        try:
+            _report(True, name, check())
+        except _Fail as e:
+            failed.append(name)
+            _report(False, name, str(e))
+        except Exception as e:  # noqa: BLE001 - a doctor reports every failure and goes on
+            failed.append(name)
+            _report(False, name, f"{type(e).__name__}: {e}")
+    if "test call" not in failed:
+        ok = bool(arrow) and not arrow[0].startswith("FAIL: ")
+        detail = arrow[0].removeprefix("FAIL: ") if arrow else "not run"
+        _report(ok, "Arrow round trip", detail)
+        if not ok:
+            failed.append("Arrow round trip")
+    else:
+        _report(False, "Arrow round trip", "skipped: the test call failed")
+        failed.append("Arrow round trip")
+    print(f"\n{len(failed)} check(s) failed: {', '.join(failed)}" if failed else "\nall checks OK")
+    return 1 if failed else 0
+
+
+def _report(ok: bool, name: str, detail: str) -> None:
+    print(f"{'OK  ' if ok else 'FAIL'} {name}: {detail}", flush=True)

@@ -1,0 +1,101 @@
+"""``python -m gatun version|doctor|bench`` (issue 17, item 4), each run as a
+user runs it: a fresh interpreter, a real JVM."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+import gatun
+
+_SOURCE = str(Path(gatun.__file__).resolve().parents[1])
+
+
+def _gatun(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    base = {**os.environ, "PYTHONPATH": _SOURCE}
+    return subprocess.run(
+        [sys.executable, "-m", "gatun", *args],
+        env={**base, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+
+
+@pytest.mark.parametrize("command", [[], ["version"], ["doctor"], ["bench"]])
+def test_help(command: list[str]) -> None:
+    result = _gatun(*command, "--help")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"usage: python -m gatun {' '.join(command)}".rstrip())
+
+
+def test_no_command_is_a_usage_error() -> None:
+    result = _gatun()
+    assert result.returncode == 2
+    assert "the following arguments are required: COMMAND" in result.stderr
+
+
+def test_version_names_every_component() -> None:
+    result = _gatun("version")
+    assert result.returncode == 0, result.stderr
+    lines = dict(line.split(": ", 1) for line in result.stdout.splitlines())
+    assert lines["gatun-rs"] == gatun.__version__
+    assert f"(protocol {gatun.PROTOCOL_VERSION})" in lines["native module"]
+    assert "gatun-server.jar (version 0.1.0-SNAPSHOT)" in lines["server jar"]
+    assert lines["pyarrow"] == pa.__version__
+    assert lines["Python"].startswith(f"{sys.version_info.major}.{sys.version_info.minor}.")
+
+
+@pytest.mark.jvm
+def test_doctor_passes_on_this_machine() -> None:
+    result = _gatun("doctor")
+    assert result.returncode == 0, result.stdout + result.stderr
+    for check in ("java", "server jar", "shared memory", "cache directory", "test call"):
+        assert f"OK   {check}: " in result.stdout
+    assert "Math.max(3, 7) = 7" in result.stdout
+    assert "OK   Arrow round trip: 100,000 rows" in result.stdout
+    assert "all checks OK" in result.stdout
+
+
+def test_doctor_fails_clearly_when_java_home_points_at_nothing(tmp_path: Path) -> None:
+    result = _gatun("doctor", env={"JAVA_HOME": str(tmp_path / "no-such-java")})
+    assert result.returncode == 1
+    assert (
+        f"FAIL java: {tmp_path / 'no-such-java'}/bin/java (from JAVA_HOME) does not exist"
+        in result.stdout
+    )
+    assert "FAIL test call: skipped: the java check failed" in result.stdout
+    assert "check(s) failed: java, test call, Arrow round trip" in result.stdout
+
+
+def test_doctor_fails_clearly_without_java_on_the_path(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "JAVA_HOME"}
+    env.update(PYTHONPATH=_SOURCE, PATH=str(tmp_path))
+    result = subprocess.run(
+        [sys.executable, "-m", "gatun", "doctor"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert result.returncode == 1
+    assert "FAIL java: no Java found: JAVA_HOME is unset and no `java` is on PATH" in result.stdout
+
+
+@pytest.mark.jvm
+def test_bench_quick_measures_gatun_and_compares_installed_peers() -> None:
+    result = _gatun("bench", "--quick")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "gatun  p50" in result.stdout
+    assert "Arrow round trip: 200,000 rows" in result.stdout
+    for peer in ("py4j", "jpype"):
+        if importlib.util.find_spec(peer) is not None:
+            assert f"than {peer} (p50)" in result.stdout, result.stdout
+        else:
+            assert f"{peer:6} not installed: skipped" in result.stdout

@@ -1,0 +1,58 @@
+"""A crashing JVM writes its report to gatun's cache directory, never the
+working directory, and the error Python raises names the file (issue 17,
+item 5). The crash is real: ``-XX:+CrashOnOutOfMemoryError`` with a small
+heap, and an allocation larger than the heap made through the bridge."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import gatun
+
+
+@pytest.fixture
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
+    """(cache directory, working directory), both empty."""
+    cache, work = tmp_path / "cache", tmp_path / "work"
+    work.mkdir()
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    monkeypatch.setenv("GATUN_CDS", "0")  # no class archive recorded by a dying JVM
+    monkeypatch.chdir(work)
+    return cache / "gatun-rs", work
+
+
+@pytest.mark.timeout(120)
+def test_a_crashed_jvm_names_its_report_in_the_cache_directory(
+    isolated: tuple[Path, Path],
+) -> None:
+    cache, work = isolated
+    client = gatun.connect(
+        jvm_options=["-Xmx64m", "-XX:+CrashOnOutOfMemoryError", "-XX:-CreateCoredumpOnCrash"],
+        output=None,
+    )
+    pid = client._session.native.jvm_pid
+    try:
+        with pytest.raises(gatun.BridgeClosedError) as raised:
+            client.jvm.java.lang.StringBuilder(1 << 30)  # a 1 GiB array, heap of 64 MiB
+    finally:
+        client.close()
+    report = cache / f"hs_err_pid{pid}.log"
+    assert report.is_file()
+    assert f"wrote its error report to {report}" in str(raised.value)
+    assert "OutOfMemoryError" in report.read_text(errors="replace")
+    assert list(work.iterdir()) == []
+
+
+@pytest.mark.timeout(120)
+def test_a_gateway_jvm_sends_its_report_to_the_cache_directory(
+    isolated: tuple[Path, Path], tmp_path: Path
+) -> None:
+    cache, _ = isolated
+    session = gatun.launch_gateway(socket_path=tmp_path / "g.sock", output=None)
+    try:
+        argv = Path(f"/proc/{session.pid}/cmdline").read_bytes().split(b"\0")
+    finally:
+        session.stop()
+    assert f"-XX:ErrorFile={cache}/hs_err_pid%p.log".encode() in argv
