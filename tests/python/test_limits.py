@@ -15,7 +15,7 @@ import pytest
 import gatun
 from gatun._limits import LIMIT_NAMES
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.timeout(120), pytest.mark.jvm]
 
 _LIMITS = {
     "max_objects": 40,
@@ -63,20 +63,21 @@ def test_object_limit(limited: gatun.GatunClient) -> None:
 
 
 def test_string_limit(limited: gatun.GatunClient) -> None:
-    String = limited.jvm.java.lang.String
-    assert String.valueOf("x" * 100) == "x" * 100
+    string = limited.jvm.java.lang.String
+    assert string.valueOf("x" * 100) == "x" * 100
     with pytest.raises(gatun.JavaException, match=r"String too long: 101 characters \(max: 100\)"):
-        String.valueOf("x" * 101)
+        string.valueOf("x" * 101)
     # Characters, not bytes: 100 two-byte characters fit.
-    assert String.valueOf("é" * 100) == "é" * 100
+    assert string.valueOf("é" * 100) == "é" * 100
     _still_usable(limited)
 
 
 def test_collection_limit(limited: gatun.GatunClient) -> None:
-    Collections = limited.jvm.java.util.Collections
-    assert Collections.max(list(range(10))) == 9
-    with pytest.raises(gatun.JavaException, match=r"Collection too large: 11 entries \(max: 10\)") as e:
-        Collections.max(list(range(11)))
+    collections = limited.jvm.java.util.Collections
+    assert collections.max(list(range(10))) == 9
+    too_large = r"Collection too large: 11 entries \(max: 10\)"
+    with pytest.raises(gatun.JavaException, match=too_large) as e:
+        collections.max(list(range(11)))
     assert "max_list_entries" in str(e.value)
     with pytest.raises(gatun.JavaException, match="Collection too large"):
         limited.jvm.java.util.HashMap({str(i): i for i in range(11)})
@@ -84,27 +85,29 @@ def test_collection_limit(limited: gatun.GatunClient) -> None:
 
 
 def test_nesting_limit(limited: gatun.GatunClient) -> None:
-    Objects = limited.jvm.java.util.Objects
-    assert Objects.toString([[[1]]]) == "[[[1]]]"
+    objects = limited.jvm.java.util.Objects
+    assert objects.toString([[[1]]]) == "[[[1]]]"
     with pytest.raises(gatun.JavaException, match="Nesting too deep") as e:
-        Objects.toString([[[[1]]]])
+        objects.toString([[[[1]]]])
     assert "max_nesting_depth" in str(e.value)
     _still_usable(limited)
 
 
 def test_batch_limits(limited: gatun.GatunClient) -> None:
-    Math = "java.lang.Math"
+    b = limited.batch()
+    for i in range(9):
+        b.call_static("java.lang.Math", "abs", -i)
     with pytest.raises(gatun.JavaException, match=r"Batch too large: 9 items \(max: 8\)"):
-        with limited.batch() as b:
-            for i in range(9):
-                b.call_static(Math, "abs", -i)
+        b.execute()
     sb = limited.jvm.java.lang.StringBuilder()
     assert limited.invoke_methods(sb, [("append", ("a",))] * 4 + [("length", ())])[-1] == 4
-    with pytest.raises(gatun.JavaException, match=r"Batch too large: 6 method calls \(max: 5\)") as e:
+    too_many = r"Batch too large: 6 method calls \(max: 5\)"
+    with pytest.raises(gatun.JavaException, match=too_many) as e:
         limited.invoke_methods(sb, [("append", ("b",))] * 6)
     assert "max_method_calls" in str(e.value)
     assert sb.length() == 4  # the refused batch ran none of its calls
-    with pytest.raises(gatun.JavaException, match=r"Batch too large: 5 objects to create \(max: 4\)"):
+    too_many = r"Batch too large: 5 objects to create \(max: 4\)"
+    with pytest.raises(gatun.JavaException, match=too_many):
         limited.create_objects([("java.util.ArrayList", ())] * 5)
     assert len(limited.create_objects([("java.util.ArrayList", ())] * 4)) == 4
     _still_usable(limited)

@@ -12,7 +12,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>Ids start at 1 and are never reused within a session. The same Java
  * object registered twice gets two ids, because each Python proxy releases its
  * own. The number of live objects is capped by the session's
- * {@link SessionQuota} ({@code -Dgatun.limits.max_objects}, default 100,000).
+ * {@link SessionQuota} ({@code -Dgatun.limits.max_objects}, default 1,000,000).
  */
 public final class ObjectRegistry {
     /** System property naming the per-session object limit. */

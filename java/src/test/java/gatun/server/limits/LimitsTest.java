@@ -11,11 +11,11 @@ import org.junit.jupiter.api.Test;
 class LimitsTest {
 
     @Test
-    void defaultsAreUpstreams() {
+    void defaultsAreUpstreamsWhereGatunRsPromisedNoMore() {
         Map<String, Long> m = Limits.DEFAULTS.asMap();
-        assertEquals(100_000L, m.get("max_objects"));
-        assertEquals(10_485_760L, m.get("max_string_length"));
-        assertEquals(100_000L, m.get("max_list_entries"));
+        assertEquals(1_000_000L, m.get("max_objects"));
+        assertEquals((long) Integer.MAX_VALUE, m.get("max_string_length"));
+        assertEquals((long) Integer.MAX_VALUE, m.get("max_list_entries"));
         assertEquals(100L, m.get("max_nesting_depth"));
         assertEquals(10_000L, m.get("max_batch_size"));
         assertEquals(10_000L, m.get("max_method_calls"));
