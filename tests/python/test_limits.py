@@ -57,6 +57,7 @@ def test_object_limit(limited: gatun.GatunClient) -> None:
         "session has 40 objects (max: 40)"
     )
     assert "-Dgatun.limits.max_objects" in str(e.value)
+    assert isinstance(e.value, gatun.JavaRuntimeException)  # an IllegalStateException in Java
     del held
     assert _live_objects(limited) == base
     assert limited.jvm.java.util.ArrayList() is not None
