@@ -69,7 +69,7 @@ def apply_limits(client: GatunClient, limits: Mapping[str, int] | None) -> dict[
         in_force = client._session.request(_actions.SET_LIMITS, 0, None, None, (wanted,))
     except JavaException as e:
         client.close()
-        raise ValueError(str(e)) from e
+        raise ValueError(e.message or str(e)) from e
     except BaseException:
         client.close()
         raise
