@@ -62,7 +62,7 @@ public final class Metrics {
      * One request ran (a batch's items each count once, and the batch too).
      *
      * @param action its action (out-of-range codes are not recorded per action)
-     * @param nanos how long it took
+     * @param nanos how long it took, or -1: counted but not timed (an item of a batch)
      * @param failed whether it was answered with an error
      */
     public void record(int action, long nanos, boolean failed) {
@@ -70,7 +70,9 @@ public final class Metrics {
             return;
         }
         actionCounts[action].increment();
-        latencies[action].record(nanos);
+        if (nanos >= 0) {
+            latencies[action].record(nanos);
+        }
         if (failed) {
             actionErrors[action].increment();
         }
