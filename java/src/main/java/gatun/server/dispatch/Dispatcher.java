@@ -234,7 +234,7 @@ public final class Dispatcher {
         int out;
         try {
             action = action(r);
-            out = run(b, r, s, depth, scope, replyBudget, action);
+            out = runAction(b, r, s, depth, scope, replyBudget, action);
         } catch (Throwable t) {
             s.failed[depth] = true;
             if (t instanceof LimitExceededException) {
@@ -252,50 +252,48 @@ public final class Dispatcher {
     }
 
     /** {@link #run} of a request whose action is read; throws what the request fails with. */
-    private int run(FlatBufferBuilder b, Request r, DispatchScratch s, int depth, BatchScope scope, int replyBudget,
-                    int action) throws Throwable {
-        {
-            if (action == Action.Batch) {
-                return batches.run(b, r, s, depth, replyBudget);
-            }
-            Object result = execute(r, action, s);
-            // A created object is always a reference: Python holds a proxy to it; so is a received batch.
-            boolean asRef = action == Action.CreateObject || action == Action.SendArrowBatch
-                    || action == Action.RegisterCallback || returnObjectRef(r);
-            int value;
-            boolean invoked = action == Action.InvokeMethod || action == Action.InvokeStaticMethod;
-            if (!asRef && arrow != null && invoked && ArrowSession.isArrowValue(result)) {
-                value = exportArrow(b, result);
-            } else if (!asRef && arrow != null && invoked && result instanceof ArrowReader) {
-                // Python reads it batch by batch through its reference.
-                long id = registry.register(result);
-                value = arrow.exportReader(b, (ArrowReader) result, id);
-            } else if (action == Action.ArrowStream && result != null) {
-                try {
-                    value = ValueCodec.encodeResult(b, result, registry, true);
-                    registry.markUnseen((BridgeArrowReader) result);
-                } catch (RuntimeException | Error e) {
-                    ((BridgeArrowReader) result).close(); // not registered: nobody else could close it
-                    throw e;
-                }
-            } else if (action == Action.RegisterCallback) {
-                // Already registered: its id is the callback id.
-                value = CallbackMessages.proxyReference(b, (Long) result, s.names.className(r));
-            } else if (action == Action.SendArrowBatch) {
-                try {
-                    value = ValueCodec.encodeResult(b, result, registry, true);
-                    registry.markUnseen((VectorSchemaRoot) result);
-                } catch (RuntimeException | Error e) {
-                    ((VectorSchemaRoot) result).close(); // not registered: nobody else could close it
-                    throw e;
-                }
-            } else if (scope != null && (result == null || (!asRef && result instanceof Boolean))) {
-                return scope.value(b, (Boolean) result);
-            } else {
-                value = ValueCodec.encodeResult(b, result, registry, asRef);
-            }
-            return Responses.value(b, value);
+    private int runAction(FlatBufferBuilder b, Request r, DispatchScratch s, int depth, BatchScope scope,
+                          int replyBudget, int action) throws Throwable {
+        if (action == Action.Batch) {
+            return batches.run(b, r, s, depth, replyBudget);
         }
+        Object result = execute(r, action, s);
+        // A created object is always a reference: Python holds a proxy to it; so is a received batch.
+        boolean asRef = action == Action.CreateObject || action == Action.SendArrowBatch
+                || action == Action.RegisterCallback || returnObjectRef(r);
+        int value;
+        boolean invoked = action == Action.InvokeMethod || action == Action.InvokeStaticMethod;
+        if (!asRef && arrow != null && invoked && ArrowSession.isArrowValue(result)) {
+            value = exportArrow(b, result);
+        } else if (!asRef && arrow != null && invoked && result instanceof ArrowReader) {
+            // Python reads it batch by batch through its reference.
+            long id = registry.register(result);
+            value = arrow.exportReader(b, (ArrowReader) result, id);
+        } else if (action == Action.ArrowStream && result != null) {
+            try {
+                value = ValueCodec.encodeResult(b, result, registry, true);
+                registry.markUnseen((BridgeArrowReader) result);
+            } catch (RuntimeException | Error e) {
+                ((BridgeArrowReader) result).close(); // not registered: nobody else could close it
+                throw e;
+            }
+        } else if (action == Action.RegisterCallback) {
+            // Already registered: its id is the callback id.
+            value = CallbackMessages.proxyReference(b, (Long) result, s.names.className(r));
+        } else if (action == Action.SendArrowBatch) {
+            try {
+                value = ValueCodec.encodeResult(b, result, registry, true);
+                registry.markUnseen((VectorSchemaRoot) result);
+            } catch (RuntimeException | Error e) {
+                ((VectorSchemaRoot) result).close(); // not registered: nobody else could close it
+                throw e;
+            }
+        } else if (scope != null && (result == null || (!asRef && result instanceof Boolean))) {
+            return scope.value(b, (Boolean) result);
+        } else {
+            value = ValueCodec.encodeResult(b, result, registry, asRef);
+        }
+        return Responses.value(b, value);
     }
 
     private Object execute(Request r, int action, DispatchScratch s) throws Throwable {
