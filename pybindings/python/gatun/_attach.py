@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 
 from gatun import _native
 from gatun._launch_support import check_lanes, read_connection_file
+from gatun._limits import apply_limits, check_limits
 from gatun.client import GatunClient
 from gatun.config import get_config, parse_memory
 
@@ -26,6 +28,7 @@ def attach(
     timeout: float = 30.0,
     doorbell: str | None = None,
     verify_utf8: bool | None = None,
+    limits: Mapping[str, int] | None = None,
 ) -> GatunClient:
     """Connect to a gatun server that another JVM hosts and return a client.
 
@@ -44,6 +47,9 @@ def attach(
       ``verify_utf8``: as for :func:`connect` (``memory`` caps this side's
       arena; the host JVM's own arena is sized by the host).
     - ``timeout``: seconds the handshake may take.
+    - ``limits``: lower this session's resource limits (as for
+      :func:`connect`); a value above the host's is refused with
+      ``ValueError``: only the host raises them (``-Dgatun.limits.*``).
 
     >>> client = attach(connection_file="/run/app/gatun.conn")   # doctest: +SKIP
     >>> client.jvm.java.lang.Runtime.getRuntime().availableProcessors()  # doctest: +SKIP
@@ -54,6 +60,8 @@ def attach(
         socket_path, token = read_connection_file(connection_file)
     if socket_path is None or token is None:
         raise ValueError("attach() needs socket_path and token (or connection_file)")
+    if limits is not None:
+        check_limits(limits)
     config = get_config()
     memory_bytes = parse_memory(memory if memory is not None else config.memory)
     lanes = lanes if lanes is not None else config.lanes
@@ -73,4 +81,6 @@ def attach(
         _log.error("could not attach to %s: %s", os.fspath(socket_path), e)
         raise
     _log.info("attached to %s (JVM pid %d)", os.fspath(socket_path), native.jvm_pid)
-    return GatunClient(native, memory=memory_bytes)
+    client = GatunClient(native, memory=memory_bytes)
+    apply_limits(client, limits)
+    return client

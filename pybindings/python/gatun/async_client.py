@@ -62,6 +62,7 @@ from gatun._layout import (
     REFLECT_FIELD,
     REFLECT_METHOD,
 )
+from gatun._metrics import parse_report
 from gatun._upstream import AsyncScopedArenaContext
 from gatun.client import GatunClient
 from gatun.exceptions import BridgeClosedError
@@ -557,9 +558,11 @@ class AsyncGatunClient:
         """What ``full_name`` is: ``"class"``, ``"method"``, ``"field"`` or ``"none"``."""
         return await self._reflect(full_name)
 
-    async def get_metrics(self) -> str:
-        """The server's metrics report (text; see :meth:`gatun.GatunClient.get_metrics`)."""
-        return str(await self._call(_GET_METRICS))
+    async def get_metrics(self, *, as_dict: bool = False) -> Any:
+        """The server's metrics report (text, or a dict with ``as_dict=True``;
+        see :meth:`gatun.GatunClient.get_metrics`)."""
+        report = str(await self._call(_GET_METRICS))
+        return parse_report(report) if as_dict else report
 
     async def _run_all(self, fn: Any, *args: Any) -> list[Any]:
         values = await self._run(lambda: fn(*_unwrap_deep(args)))

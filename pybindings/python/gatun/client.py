@@ -22,6 +22,7 @@ from gatun import arrow as _arrow
 from gatun._callbacks import check_callback
 from gatun._compat import UpstreamCalls
 from gatun._convert import convert_argument, is_java_array, make_array
+from gatun._metrics import parse_report
 from gatun._native import PROTOCOL_VERSION
 from gatun._session import _Session
 from gatun._upstream import ArrowTableView
@@ -351,9 +352,12 @@ class GatunClient(UpstreamCalls):
         """
         return self._session.gc(timeout)
 
-    def get_metrics(self) -> str:
-        """The server's metrics report (text)."""
-        return str(self._session.request(_actions.GET_METRICS))
+    def get_metrics(self, *, as_dict: bool = False) -> Any:
+        """The server's metrics report: text in upstream's layout, or with
+        ``as_dict=True`` the same as ``{section: {key: value}}`` (see README
+        "Metrics")."""
+        report = str(self._session.request(_actions.GET_METRICS))
+        return parse_report(report) if as_dict else report
 
     # -- several requests in one round trip ------------------------------------
 

@@ -313,6 +313,9 @@ _JAVA_PARENT: dict[str, str] = {
     "java.util.concurrent.CancellationException": "java.lang.IllegalStateException",
     "java.util.concurrent.CompletionException": "java.lang.RuntimeException",
     "java.util.concurrent.RejectedExecutionException": "java.lang.RuntimeException",
+    # The server's resource limits (README "Limits").
+    "gatun.server.limits.LimitExceededException": "java.lang.IllegalStateException",
+    "gatun.server.limits.SessionQuota$SessionIdleException": "java.lang.IllegalStateException",
 }
 
 

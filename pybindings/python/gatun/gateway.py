@@ -19,7 +19,7 @@ import os
 import socket
 import threading
 import weakref
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ from gatun._launch_support import (
     find_server_jar,
     jvm_flags,
 )
+from gatun._limits import limit_flags
 from gatun.config import get_config, parse_memory
 from gatun.exceptions import BridgeStartupError
 
@@ -115,6 +116,7 @@ def launch_gateway(
     java: str | None = None,
     startup_timeout: float | None = None,
     output: _output.OutputTarget = "python",
+    limits: Mapping[str, int] | None = None,
 ) -> GatunSession:
     """Start a JVM hosting a gatun server at ``socket_path`` (default
     ``~/gatun.sock``) and return its :class:`GatunSession`.
@@ -125,8 +127,11 @@ def launch_gateway(
     on ``ArrowBridge.allocator()``); each client sizes its own with its own
     ``memory``. ``classpath``, ``trace``, ``log_level``, ``debug``,
     ``extra_jvm_flags``, ``jvm_options``, ``java``, ``startup_timeout`` and
-    ``output`` are as for :func:`gatun.connect`. A stale socket file (nothing
-    listening) is replaced; a live one is an error.
+    ``output`` are as for :func:`gatun.connect`. ``limits`` sets the
+    resource limits of every session of this gateway (upstream's
+    ``-Dgatun.limits.*``; may raise them above the defaults); a client can
+    only lower its own. A stale socket file (nothing listening) is replaced;
+    a live one is an error.
 
     >>> session = launch_gateway()                       # doctest: +SKIP
     >>> client = GatunClient(session.socket_path)        # doctest: +SKIP
@@ -142,6 +147,7 @@ def launch_gateway(
     )
     _clear_stale(path)
     options = jvm_flags(config, extra_jvm_flags, jvm_options, trace, log_level, debug)
+    options += limit_flags(limits)
     if memory_bytes is not None and not any(
         o.startswith("-Dgatun.arrow.allocator.maxBytes=") for o in options
     ):

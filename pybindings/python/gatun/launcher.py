@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from gatun import _native, _output
 from gatun._attach import attach
@@ -25,6 +25,7 @@ from gatun._launch_support import (
     jvm_flags,
     read_connection_file,
 )
+from gatun._limits import apply_limits, check_limits
 from gatun.client import GatunClient
 from gatun.config import get_config, parse_memory
 from gatun.gateway import GatunSession, launch_gateway
@@ -60,6 +61,7 @@ def connect(
     callback_lanes: int = 2,
     verify_utf8: bool | None = None,
     output: _output.OutputTarget = "python",
+    limits: Mapping[str, int] | None = None,
 ) -> GatunClient:
     """Start a JVM and return a client connected to it.
 
@@ -97,12 +99,20 @@ def connect(
       decoded (``to_pylist``, string kernels, ``validate(full=True)``), as
       with pyarrow's own IPC reader. The check reads every byte of the text:
       for short strings it is most of the cost of receiving them.
+    - ``limits``: lower this session's resource limits, e.g.
+      ``{"max_objects": 10_000, "session_idle_timeout_ms": 60_000}`` (names
+      as ``-Dgatun.limits.*``, see README "Limits"). Unknown names raise
+      ``ValueError`` before the JVM starts. Since this JVM is private, a limit
+      above the default is set with ``extra_jvm_flags=["-Dgatun.limits.max_objects=N"]``;
+      ``limits`` may only lower what the JVM was started with.
 
     >>> client = connect()                                   # doctest: +SKIP
     >>> client.jvm.java.lang.Math.max(10, 20)                # doctest: +SKIP
     20
     """
     _output.check(output)
+    if limits is not None:
+        check_limits(limits)
     jar = find_server_jar()
     config = get_config()
     memory_bytes = parse_memory(memory if memory is not None else config.memory)
@@ -141,4 +151,6 @@ def connect(
         lanes,
         time.monotonic() - started,
     )
-    return GatunClient(native, memory=memory_bytes)
+    client = GatunClient(native, memory=memory_bytes)
+    apply_limits(client, limits)
+    return client

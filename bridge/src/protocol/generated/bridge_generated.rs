@@ -336,10 +336,10 @@ impl ::flatbuffers::SimpleToVerifyInSlice for ElementType {}
 #[deprecated(since = "2.0.0", note = "Use associated constants instead. This will no longer be generated in 2021.")]
 pub const ENUM_MIN_ACTION: u8 = 0;
 #[deprecated(since = "2.0.0", note = "Use associated constants instead. This will no longer be generated in 2021.")]
-pub const ENUM_MAX_ACTION: u8 = 18;
+pub const ENUM_MAX_ACTION: u8 = 19;
 #[deprecated(since = "2.0.0", note = "Use associated constants instead. This will no longer be generated in 2021.")]
 #[allow(non_camel_case_types)]
-pub const ENUM_VALUES_ACTION: [Action; 19] = [
+pub const ENUM_VALUES_ACTION: [Action; 20] = [
   Action::Ping,
   Action::CreateObject,
   Action::InvokeMethod,
@@ -359,6 +359,7 @@ pub const ENUM_VALUES_ACTION: [Action; 19] = [
   Action::RegisterCallback,
   Action::UnregisterCallback,
   Action::CallbackReply,
+  Action::SetLimits,
 ];
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -389,9 +390,13 @@ impl Action {
   pub const RegisterCallback: Self = Self(16);
   pub const UnregisterCallback: Self = Self(17);
   pub const CallbackReply: Self = Self(18);
+  /// Lowers this session's resource limits: args[0] = a Map of limit name ->
+  /// Int (an empty Map changes nothing) -> Map of every limit in force.
+  /// Appended last so other branches' new actions merge by renumbering one line.
+  pub const SetLimits: Self = Self(19);
 
   pub const ENUM_MIN: u8 = 0;
-  pub const ENUM_MAX: u8 = 18;
+  pub const ENUM_MAX: u8 = 19;
   pub const ENUM_VALUES: &'static [Self] = &[
     Self::Ping,
     Self::CreateObject,
@@ -412,6 +417,7 @@ impl Action {
     Self::RegisterCallback,
     Self::UnregisterCallback,
     Self::CallbackReply,
+    Self::SetLimits,
   ];
   /// Returns the variant's name or "" if unknown.
   pub fn variant_name(self) -> Option<&'static str> {
@@ -435,6 +441,7 @@ impl Action {
       Self::RegisterCallback => Some("RegisterCallback"),
       Self::UnregisterCallback => Some("UnregisterCallback"),
       Self::CallbackReply => Some("CallbackReply"),
+      Self::SetLimits => Some("SetLimits"),
       _ => None,
     }
   }

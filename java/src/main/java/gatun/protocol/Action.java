@@ -30,8 +30,14 @@ public final class Action {
   public static final int RegisterCallback = 16;
   public static final int UnregisterCallback = 17;
   public static final int CallbackReply = 18;
+  /**
+   * Lowers this session's resource limits: args[0] = a Map of limit name ->
+   * Int (an empty Map changes nothing) -> Map of every limit in force.
+   * Appended last so other branches' new actions merge by renumbering one line.
+   */
+  public static final int SetLimits = 19;
 
-  public static final String[] names = { "Ping", "CreateObject", "InvokeMethod", "InvokeStaticMethod", "GetField", "SetField", "GetStaticField", "SetStaticField", "Reflect", "IsInstanceOf", "ReleaseObjects", "Batch", "GetMetrics", "DefineSchema", "SendArrowBatch", "ArrowStream", "RegisterCallback", "UnregisterCallback", "CallbackReply", };
+  public static final String[] names = { "Ping", "CreateObject", "InvokeMethod", "InvokeStaticMethod", "GetField", "SetField", "GetStaticField", "SetStaticField", "Reflect", "IsInstanceOf", "ReleaseObjects", "Batch", "GetMetrics", "DefineSchema", "SendArrowBatch", "ArrowStream", "RegisterCallback", "UnregisterCallback", "CallbackReply", "SetLimits", };
 
   public static String name(int e) { return names[e]; }
 }

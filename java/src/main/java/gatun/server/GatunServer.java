@@ -87,6 +87,8 @@ public final class GatunServer implements AutoCloseable {
     private final ClassPolicy policy = new ClassPolicy();
     private final MethodResolver resolver = new MethodResolver(policy);
     private final Metrics metrics = new Metrics();
+    /** Every session's limits, from the {@code gatun.limits.*} system properties; a session may lower its own. */
+    private final gatun.server.limits.Limits limits = gatun.server.limits.Limits.fromSystemProperties();
     private final SecureRandom random = new SecureRandom();
     private volatile ServerSocketChannel server;
     private volatile boolean closing;
@@ -494,6 +496,11 @@ public final class GatunServer implements AutoCloseable {
 
     ClassPolicy policy() {
         return policy;
+    }
+
+    /** @return the limits every session starts with */
+    gatun.server.limits.Limits limits() {
+        return limits;
     }
 
     Metrics metrics() {

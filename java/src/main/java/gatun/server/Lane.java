@@ -280,6 +280,11 @@ public final class Lane {
                 }
             }
             lastWork = System.nanoTime();
+            if (session.quota().expired()) {
+                // Python has its answer (the idle error); the session ends now.
+                session.end("idle for longer than its idle timeout");
+                break;
+            }
         }
         journal.abandon();
     }

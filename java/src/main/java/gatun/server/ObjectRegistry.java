@@ -1,6 +1,8 @@
 package gatun.server;
 
 import gatun.server.dispatch.ResponseJournal;
+import gatun.server.limits.Limits;
+import gatun.server.limits.SessionQuota;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -9,8 +11,8 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * <p>Ids start at 1 and are never reused within a session. The same Java
  * object registered twice gets two ids, because each Python proxy releases its
- * own. The number of live objects is capped by
- * {@code -Dgatun.limits.max_objects} (default 1,000,000).
+ * own. The number of live objects is capped by the session's
+ * {@link SessionQuota} ({@code -Dgatun.limits.max_objects}, default 1,000,000).
  */
 public final class ObjectRegistry {
     /** System property naming the per-session object limit. */
@@ -19,7 +21,9 @@ public final class ObjectRegistry {
     /** Keyed by {@link Id}, not Long: a lookup with a caller's probe boxes nothing (ids soon pass 127). */
     private final ConcurrentHashMap<Id, Object> objects = new ConcurrentHashMap<>();
     private final AtomicLong nextId = new AtomicLong(1);
-    private final long maxObjects;
+    private final SessionQuota quota;
+    /** Server counters (live and peak objects over all sessions), or null. */
+    private final Metrics metrics;
 
     /**
      * Arrow objects the bridge made for Python (a root from {@code send_arrow},
@@ -35,16 +39,33 @@ public final class ObjectRegistry {
     /** {@code unseen.size()}, read without the lock on the hot path. */
     private volatile int unseenCount;
 
-    /** Creates a registry with the limit from the system property. */
+    /** Creates a registry with the limits of the {@code gatun.limits.*} system properties. */
     public ObjectRegistry() {
-        this(Long.getLong(MAX_OBJECTS_PROPERTY, 1_000_000L));
+        this(new SessionQuota(Limits.fromSystemProperties()), null);
     }
 
     /**
-     * @param maxObjects most live objects allowed
+     * @param maxObjects most live objects allowed (other limits: the defaults)
      */
     public ObjectRegistry(long maxObjects) {
-        this.maxObjects = maxObjects;
+        this(new SessionQuota(new Limits(maxObjects, Limits.DEFAULTS.maxStringLength(),
+                Limits.DEFAULTS.maxListEntries(), Limits.DEFAULTS.maxNestingDepth(), Limits.DEFAULTS.maxBatchSize(),
+                Limits.DEFAULTS.maxMethodCalls(), Limits.DEFAULTS.maxCreateObjects(), 0,
+                Limits.DEFAULTS.maxArrowBytes())), null);
+    }
+
+    /**
+     * @param quota the session's limits
+     * @param metrics server counters to keep the object counts of, or null
+     */
+    public ObjectRegistry(SessionQuota quota, Metrics metrics) {
+        this.quota = quota;
+        this.metrics = metrics;
+    }
+
+    /** @return the session's limits and usage */
+    public SessionQuota quota() {
+        return quota;
     }
 
     /**
@@ -58,12 +79,13 @@ public final class ObjectRegistry {
         if (obj == null) {
             throw new IllegalArgumentException("null cannot be registered");
         }
-        if (objects.size() >= maxObjects) {
-            throw new IllegalStateException("session object limit reached: " + maxObjects
-                    + " live objects (-D" + MAX_OBJECTS_PROPERTY + "); release proxies or raise the limit");
-        }
+        quota.checkObjects(objects.size());
         long id = nextId.getAndIncrement();
         objects.put(new Id(id), obj);
+        quota.objectsNow(objects.size());
+        if (metrics != null) {
+            metrics.objects(1);
+        }
         ResponseJournal.current().registered(this, id);
         return id;
     }
@@ -173,6 +195,9 @@ public final class ObjectRegistry {
     public void release(long id, Id probe) {
         probe.value = id;
         Object o = objects.remove(probe);
+        if (o != null && metrics != null) {
+            metrics.objects(-1);
+        }
         if (o == null || unseenCount == 0) {
             return;
         }
@@ -201,6 +226,9 @@ public final class ObjectRegistry {
 
     /** Drops every object (the session ended). */
     public void clear() {
+        if (metrics != null) {
+            metrics.objects(-objects.size());
+        }
         objects.clear();
         synchronized (unseen) {
             unseen.clear();
@@ -220,6 +248,9 @@ public final class ObjectRegistry {
             if (o != null) {
                 out.add(o);
             }
+        }
+        if (metrics != null) {
+            metrics.objects(-out.size());
         }
         java.util.List<Object> neverSeen;
         synchronized (unseen) {

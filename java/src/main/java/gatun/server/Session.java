@@ -4,6 +4,7 @@ import gatun.server.arrow.ArrowBridge;
 import gatun.server.arrow.ArrowSession;
 import gatun.server.callbacks.Callbacks;
 import gatun.server.dispatch.Dispatcher;
+import gatun.server.limits.SessionQuota;
 import gatun.server.shm.ControlSegment;
 import java.lang.reflect.Method;
 import java.nio.channels.SocketChannel;
@@ -21,7 +22,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 public final class Session {
     private final long id;
     private final ControlSegment seg;
-    private final ObjectRegistry registry = new ObjectRegistry();
+    private final ObjectRegistry registry;
     private final Callbacks callbacks;
     private final Dispatcher dispatcher;
     private final int firstCallbackLane;
@@ -40,10 +41,32 @@ public final class Session {
         this.server = server;
         this.lanes = new Lane[seg.laneCount()];
         this.firstCallbackLane = lanes.length - callbackLanes;
+        this.registry = new ObjectRegistry(new SessionQuota(server.limits()), server.metrics());
         this.arrow = new ArrowSession(seg, ArrowBridge.allocator());
-        this.callbacks = new Callbacks(this, registry);
+        arrow.account(registry.quota(), server.metrics());
+        this.callbacks = new Callbacks(this, registry, server.metrics());
         this.dispatcher = new Dispatcher(registry, server.resolver(), server.policy(), server.metrics(),
                 server::liveSessions, arrow, callbacks);
+        watchIdle();
+    }
+
+    /**
+     * Starts watching for the session's idle timeout: once idle for longer,
+     * its objects are released at once; its next request is answered with
+     * the idle error, after which the session ends ({@link Lane}).
+     */
+    void watchIdle() {
+        registry.quota().onExpire(() -> {
+            server.metrics().sessionsIdledOut.increment();
+            ServerLog.SESSIONS.log(java.util.logging.Level.FINE, "session {0} idled out",
+                    Long.toUnsignedString(id, 16));
+            registry.drain();
+        });
+    }
+
+    /** @return the session's limits and usage */
+    SessionQuota quota() {
+        return registry.quota();
     }
 
     /** @return the session's Arrow data plane */
@@ -148,6 +171,7 @@ public final class Session {
         // Arrow objects Python referenced are not closed: Java code may still use
         // them (a static field, another thread); they give their memory back
         // when closed or unreachable (gatun.server.arrow.Reclaimer).
+        registry.quota().close();
         registry.drain();
         arrow.close();
         server.sessionEnded(this, reason);

@@ -94,6 +94,8 @@ public final class ValueCodec {
         ClassLoader loader;
         final ClassPolicy policy;
         int budget;
+        /** The session's limits for this request (read once per request: they change only by SetLimits). */
+        gatun.server.limits.Limits limits;
         /** Reused to read each top-level argument of the request (and of its batch's items). */
         public final Value argument = new Value();
         /** Reused to look objects up in {@link #registry}. */
@@ -153,6 +155,7 @@ public final class ValueCodec {
         public void reset(ClassLoader loader, int budget) {
             this.loader = loader;
             this.budget = budget;
+            this.limits = registry.quota().limits();
         }
     }
 
@@ -189,6 +192,9 @@ public final class ValueCodec {
         if (v == null) {
             return null;
         }
+        if (depth > ctx.limits.maxNestingDepth()) {
+            ctx.registry.quota().checkDepth(depth);
+        }
         if (depth > MAX_DEPTH) {
             throw new ProtocolException("value nesting deeper than " + MAX_DEPTH);
         }
@@ -217,14 +223,20 @@ public final class ValueCodec {
                 }
                 return (char) i;
             }
-            case ValueKind.String:
-                return text(v, ctx);
+            case ValueKind.String: {
+                String text = text(v, ctx);
+                if (text.length() > ctx.limits.maxStringLength()) {
+                    ctx.registry.quota().checkString(text.length());
+                }
+                return text;
+            }
             case ValueKind.Bytes:
                 return bytes(v, ctx);
             case ValueKind.Object:
                 return ctx.registry.getArgument(v.objectId(), ctx.id);
             case ValueKind.List: {
                 int n = checkedLength(v.itemsLength(), 4, v);
+                checkEntries(n, ctx);
                 ArrayList<Object> list = new ArrayList<>(Math.min(n, 1024));
                 Value item = new Value();
                 for (int i = 0; i < n; i++) {
@@ -234,6 +246,7 @@ public final class ValueCodec {
             }
             case ValueKind.Map: {
                 int n = checkedLength(v.itemsLength(), 4, v);
+                checkEntries(n, ctx);
                 if (v.keysLength() != n) {
                     throw new ProtocolException("Map value has " + v.keysLength() + " keys and " + n + " items");
                 }
@@ -249,6 +262,13 @@ public final class ValueCodec {
                 return decodeArray(v, ctx, depth);
             default:
                 throw new ProtocolException("unknown value kind " + kind);
+        }
+    }
+
+    /** A list, map or object array of {@code n} entries must be within the session's limit. */
+    private static void checkEntries(int n, DecodeContext ctx) {
+        if (n > ctx.limits.maxListEntries()) {
+            ctx.registry.quota().checkCollection(n);
         }
     }
 
@@ -359,6 +379,7 @@ public final class ValueCodec {
         int et = v.elementType();
         if (et == ElementType.Object || et == ElementType.String) {
             int n = checkedLength(v.itemsLength(), 4, v);
+            checkEntries(n, ctx);
             Object[] out = et == ElementType.String ? new String[n] : new Object[n];
             Value item = new Value();
             for (int i = 0; i < n; i++) {

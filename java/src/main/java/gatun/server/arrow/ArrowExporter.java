@@ -46,6 +46,20 @@ final class ArrowExporter {
     /** Finds the region of Python's memory an allocation wraps (this session's only), or null. */
     private final java.util.function.Function<AllocationManager, ArrowSession.PythonRegion> pythonRegions;
 
+    /** Server counters of Arrow data sent to Python, or null. */
+    volatile gatun.server.Metrics metrics;
+
+    /** Counts an export's buffers, batch and rows as sent to Python. */
+    private static void count(Exported x, gatun.server.Metrics m) {
+        long bytes = 0;
+        for (long[] buf : x.buffers) {
+            bytes += buf[1];
+        }
+        m.arrowBytesOut.add(bytes);
+        m.arrowBatchesOut.increment();
+        m.arrowRowsOut.add(x.length);
+    }
+
     ArrowExporter(RegionLedger ledger, SchemaRegistry schemas, java.util.function.Function<AllocationManager, ArrowSession.PythonRegion> pythonRegions) {
         this.ledger = ledger;
         this.schemas = schemas;
@@ -137,6 +151,9 @@ final class ArrowExporter {
             try {
                 int value = encodeValue(b, x, shape);
                 ok = true;
+                if (metrics != null) {
+                    count(x, metrics);
+                }
                 return value;
             } finally {
                 gatun.server.dispatch.ResponseJournal journal = gatun.server.dispatch.ResponseJournal.current();

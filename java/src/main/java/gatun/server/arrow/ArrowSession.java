@@ -88,6 +88,24 @@ public final class ArrowSession implements AutoCloseable {
         this.exporter = new ArrowExporter(ledger, schemas, wrapped::get);
     }
 
+    /** The session's Arrow quota, or null (no limit). */
+    private volatile gatun.server.limits.SessionQuota quota;
+    /** Server counters of Arrow traffic, or null. */
+    private volatile gatun.server.Metrics metrics;
+
+    /**
+     * Counts this session's Arrow traffic and holds Python's Arrow memory to
+     * the session's {@code max_arrow_bytes}.
+     *
+     * @param quota the session's limits
+     * @param metrics server counters
+     */
+    public void account(gatun.server.limits.SessionQuota quota, gatun.server.Metrics metrics) {
+        this.quota = quota;
+        this.metrics = metrics;
+        exporter.metrics = metrics;
+    }
+
     /** @return the allocator Python's buffers belong to */
     public BufferAllocator allocator() {
         return allocator;
@@ -181,8 +199,9 @@ public final class ArrowSession implements AutoCloseable {
             DescriptorReader.Checked checked = DescriptorReader.check(d, regions, defined);
             Schema schema = defined.schema();
             peerSegments.map(regions);
-            wrap(regions);
             DescriptorReader.Part main = checked.batch();
+            take(regions, main, checked.dictionaries());
+            wrap(regions);
             ArrowRecordBatch batch = recordBatch((int) main.length(), main.nodes(), main.buffers(), main.variadic(),
                     regions);
             made.add(batch);
@@ -293,13 +312,47 @@ public final class ArrowSession implements AutoCloseable {
         }
     }
 
+    /**
+     * Counts a batch as received and takes its regions' bytes from the
+     * session's Arrow quota (given back as each region is released; see
+     * {@link #wrap}); throws before anything is wrapped when they do not fit.
+     */
+    private void take(DescriptorReader.Region[] regions, DescriptorReader.Part main,
+                      List<DescriptorReader.Part> dictionaries) {
+        gatun.server.limits.SessionQuota q = quota;
+        if (q != null) {
+            long held = 0;
+            for (DescriptorReader.Region r : regions) {
+                held += r.length;
+            }
+            q.takeArrow(held);
+        }
+        gatun.server.Metrics m = metrics;
+        if (m != null) {
+            long bytes = 0;
+            for (long[] b : main.buffers()) {
+                bytes += b[2];
+            }
+            for (DescriptorReader.Part part : dictionaries) {
+                for (long[] b : part.buffers()) {
+                    bytes += b[2];
+                }
+            }
+            m.arrowBytesIn.add(bytes);
+            m.arrowBatchesIn.increment();
+            m.arrowRowsIn.add(main.length());
+        }
+    }
+
     /** Wraps each region once as a foreign allocation of {@link #allocator}. */
     private void wrap(DescriptorReader.Region[] regions) {
         for (DescriptorReader.Region r : regions) {
             if (r.length == 0) {
                 continue; // nothing to wrap; its Release is queued with the others
             }
-            r.allocation = new RegionAllocation(r.mapping, r.offset, r.length, r.handle, releases);
+            gatun.server.limits.SessionQuota q = quota;
+            r.allocation = new RegionAllocation(r.mapping, r.offset, r.length, r.handle, releases,
+                    q == null ? null : q::giveBackArrow);
             r.buf = allocator.wrapForeignAllocation(r.allocation);
             if (r.buf.getReferenceManager() instanceof BufferLedger) {
                 wrapped.put(((BufferLedger) r.buf.getReferenceManager()).getAllocationManager(),

@@ -17,9 +17,17 @@ final class RegionAllocation extends ForeignAllocation {
     private final Cleaner.Cleanable release;
 
     RegionAllocation(Segment mapping, long offset, long length, long handle, RegionReleases releases) {
+        this(mapping, offset, length, handle, releases, null);
+    }
+
+    /**
+     * @param released told the region's length when it is released (the session's Arrow quota), or null
+     */
+    RegionAllocation(Segment mapping, long offset, long length, long handle, RegionReleases releases,
+                     java.util.function.LongConsumer released) {
         super(length, mapping.address() + offset);
         this.mapping = mapping;
-        this.release = Reclaimer.register(this, new Release(releases, handle));
+        this.release = Reclaimer.register(this, new Release(releases, handle, length, released));
     }
 
     /** @return the mapping this region lies in */
@@ -39,10 +47,14 @@ final class RegionAllocation extends ForeignAllocation {
     }
 
     /** The notice, queued once; refers to nothing that keeps the allocation reachable. */
-    private record Release(RegionReleases releases, long handle) implements Runnable {
+    private record Release(RegionReleases releases, long handle, long length,
+                           java.util.function.LongConsumer released) implements Runnable {
         @Override
         public void run() {
             releases.add(handle, 1);
+            if (released != null) {
+                released.accept(length);
+            }
         }
     }
 }

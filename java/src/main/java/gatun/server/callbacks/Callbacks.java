@@ -29,9 +29,26 @@ public final class Callbacks {
     /** Live callbacks: id -> interface. */
     private final ConcurrentHashMap<Long, Class<?>> live = new ConcurrentHashMap<>();
 
-  public   Callbacks(Session session, ObjectRegistry registry) {
+    /** Server counters of callbacks run and failed, or null. */
+    private final gatun.server.Metrics metrics;
+
+    /**
+     * @param session the session whose Python runs the callbacks
+     * @param registry its objects
+     */
+    public Callbacks(Session session, ObjectRegistry registry) {
+        this(session, registry, null);
+    }
+
+    /**
+     * @param session the session whose Python runs the callbacks
+     * @param registry its objects
+     * @param metrics server counters of callbacks run and failed, or null
+     */
+    public Callbacks(Session session, ObjectRegistry registry, gatun.server.Metrics metrics) {
         this.session = session;
         this.registry = registry;
+        this.metrics = metrics;
     }
 
     /**
@@ -70,6 +87,19 @@ public final class Callbacks {
     }
 
     private Object call(long id, Class<?> iface, Method m, Object[] args) {
+        if (metrics == null) {
+            return callPython(id, iface, m, args);
+        }
+        metrics.callbacks.increment();
+        try {
+            return callPython(id, iface, m, args);
+        } catch (RuntimeException | Error e) {
+            metrics.callbackErrors.increment();
+            throw e;
+        }
+    }
+
+    private Object callPython(long id, Class<?> iface, Method m, Object[] args) {
         if (session.ended()) {
             throw new IllegalStateException("Python callback " + id + " (" + Lane.describe(m)
                     + ") cannot run: the Python session that registered it has ended");

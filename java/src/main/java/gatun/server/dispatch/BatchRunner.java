@@ -8,6 +8,9 @@ import com.google.flatbuffers.FlatBufferBuilder;
 import gatun.protocol.Request;
 import gatun.server.Metrics;
 import gatun.server.ProtocolException;
+import gatun.protocol.Action;
+import gatun.server.limits.LimitExceededException;
+import gatun.server.limits.SessionQuota;
 
 /**
  * Runs a {@code Batch} request: its items one by one through the
@@ -40,6 +43,7 @@ final class BatchRunner {
         int n = batchLength(r);
         boolean stopOnError = stopOnError(r);
         int itemDepth = depth + 1;
+        checkLimits(r, s.item(itemDepth), n);
         int[] items = s.replies(itemDepth, n);
         s.failed[itemDepth] = false;
         BatchScope scope = s.scope(itemDepth);
@@ -73,5 +77,39 @@ final class BatchRunner {
             items[answered++] = dispatcher.run(b, sub, s, itemDepth, scope, replyBudget);
         }
         return Responses.batch(b, items, answered);
+    }
+
+    /**
+     * The session's batch limits: items, and of them method calls
+     * ({@code invoke_methods}) and constructions ({@code create_objects}).
+     * A refused batch runs none of its items (what they would have sent is released).
+     */
+    private void checkLimits(Request r, Request item, int n) {
+        SessionQuota quota = dispatcher.quota();
+        long calls = 0;
+        long creates = 0;
+        if (quota.batchNeedsCount(n)) {
+            for (int i = 0; i < n; i++) {
+                int a;
+                try {
+                    a = batchItem(r, item, i).action();
+                } catch (RuntimeException e) {
+                    continue; // answered as malformed when it runs
+                }
+                if (a == Action.InvokeMethod || a == Action.InvokeStaticMethod) {
+                    calls++;
+                } else if (a == Action.CreateObject) {
+                    creates++;
+                }
+            }
+        }
+        try {
+            quota.checkBatch(n, calls, creates);
+        } catch (LimitExceededException e) {
+            for (int i = 0; i < n; i++) {
+                dispatcher.releaseSkippedBatch(r, item, i);
+            }
+            throw e;
+        }
     }
 }

@@ -27,6 +27,8 @@ import gatun.server.arrow.BridgeArrowReader;
 import gatun.server.arrow.StagedBatch;
 import gatun.server.callbacks.CallbackMessages;
 import gatun.server.callbacks.Callbacks;
+import gatun.server.limits.LimitExceededException;
+import gatun.server.limits.SessionQuota;
 import gatun.server.reflect.ClassLoading;
 import gatun.server.reflect.ClassPolicy;
 import gatun.server.reflect.Coercion;
@@ -116,6 +118,11 @@ public final class Dispatcher {
         this.callbackMessages = new CallbackMessages(registry, policy, metrics);
     }
 
+    /** @return the session's limits and usage */
+    SessionQuota quota() {
+        return registry.quota();
+    }
+
     /** @return the encoder of this session's callback calls and decoder of their replies */
     public CallbackMessages callbackMessages() {
         return callbackMessages;
@@ -185,6 +192,14 @@ public final class Dispatcher {
         if (scratch.owner != this) {
             throw new IllegalArgumentException("a DispatchScratch serves only the dispatcher that made it");
         }
+        SessionQuota quota = registry.quota();
+        boolean counted;
+        try {
+            counted = quota.begin(); // fails once the session idled out
+        } catch (SessionQuota.SessionIdleException e) {
+            metrics.requests.increment();
+            return responses.error(b, e);
+        }
         scratch.begin(ClassLoading.loader(), request.remaining() / 4 + 16);
         try {
             Request r;
@@ -200,6 +215,7 @@ public final class Dispatcher {
             return run(b, r, scratch, 0, null, slot / 2);
         } finally {
             scratch.end();
+            quota.end(counted);
         }
     }
 
@@ -209,52 +225,75 @@ public final class Dispatcher {
      */
     int run(FlatBufferBuilder b, Request r, DispatchScratch s, int depth, BatchScope scope, int replyBudget) {
         metrics.requests.increment();
+        // A batch is timed as a whole; its items are counted, not timed (two
+        // clock reads would be a third of a small item's cost).
+        long start = depth == 0 ? System.nanoTime() : 0;
+        boolean failedBefore = s.failed[depth];
+        s.failed[depth] = false;
+        int action = -1;
+        int out;
         try {
-            int action = action(r);
-            if (action == Action.Batch) {
-                return batches.run(b, r, s, depth, replyBudget);
-            }
-            Object result = execute(r, action, s);
-            // A created object is always a reference: Python holds a proxy to it; so is a received batch.
-            boolean asRef = action == Action.CreateObject || action == Action.SendArrowBatch
-                    || action == Action.RegisterCallback || returnObjectRef(r);
-            int value;
-            boolean invoked = action == Action.InvokeMethod || action == Action.InvokeStaticMethod;
-            if (!asRef && arrow != null && invoked && ArrowSession.isArrowValue(result)) {
-                value = exportArrow(b, result);
-            } else if (!asRef && arrow != null && invoked && result instanceof ArrowReader) {
-                // Python reads it batch by batch through its reference.
-                long id = registry.register(result);
-                value = arrow.exportReader(b, (ArrowReader) result, id);
-            } else if (action == Action.ArrowStream && result != null) {
-                try {
-                    value = ValueCodec.encodeResult(b, result, registry, true);
-                    registry.markUnseen((BridgeArrowReader) result);
-                } catch (RuntimeException | Error e) {
-                    ((BridgeArrowReader) result).close(); // not registered: nobody else could close it
-                    throw e;
-                }
-            } else if (action == Action.RegisterCallback) {
-                // Already registered: its id is the callback id.
-                value = CallbackMessages.proxyReference(b, (Long) result, s.names.className(r));
-            } else if (action == Action.SendArrowBatch) {
-                try {
-                    value = ValueCodec.encodeResult(b, result, registry, true);
-                    registry.markUnseen((VectorSchemaRoot) result);
-                } catch (RuntimeException | Error e) {
-                    ((VectorSchemaRoot) result).close(); // not registered: nobody else could close it
-                    throw e;
-                }
-            } else if (scope != null && (result == null || (!asRef && result instanceof Boolean))) {
-                return scope.value(b, (Boolean) result);
-            } else {
-                value = ValueCodec.encodeResult(b, result, registry, asRef);
-            }
-            return Responses.value(b, value);
+            action = action(r);
+            out = runAction(b, r, s, depth, scope, replyBudget, action);
         } catch (Throwable t) {
             s.failed[depth] = true;
-            return responses.error(b, t);
+            if (t instanceof LimitExceededException) {
+                metrics.limitsExceeded.increment();
+            }
+            out = responses.error(b, t);
         }
+        boolean failed = s.failed[depth];
+        s.failed[depth] = failedBefore || failed;
+        metrics.record(action, depth == 0 ? System.nanoTime() - start : -1, failed);
+        if (depth > 0) {
+            metrics.batchItems.increment();
+        }
+        return out;
+    }
+
+    /** {@link #run} of a request whose action is read; throws what the request fails with. */
+    private int runAction(FlatBufferBuilder b, Request r, DispatchScratch s, int depth, BatchScope scope,
+                          int replyBudget, int action) throws Throwable {
+        if (action == Action.Batch) {
+            return batches.run(b, r, s, depth, replyBudget);
+        }
+        Object result = execute(r, action, s);
+        // A created object is always a reference: Python holds a proxy to it; so is a received batch.
+        boolean asRef = action == Action.CreateObject || action == Action.SendArrowBatch
+                || action == Action.RegisterCallback || returnObjectRef(r);
+        int value;
+        boolean invoked = action == Action.InvokeMethod || action == Action.InvokeStaticMethod;
+        if (!asRef && arrow != null && invoked && ArrowSession.isArrowValue(result)) {
+            value = exportArrow(b, result);
+        } else if (!asRef && arrow != null && invoked && result instanceof ArrowReader) {
+            // Python reads it batch by batch through its reference.
+            long id = registry.register(result);
+            value = arrow.exportReader(b, (ArrowReader) result, id);
+        } else if (action == Action.ArrowStream && result != null) {
+            try {
+                value = ValueCodec.encodeResult(b, result, registry, true);
+                registry.markUnseen((BridgeArrowReader) result);
+            } catch (RuntimeException | Error e) {
+                ((BridgeArrowReader) result).close(); // not registered: nobody else could close it
+                throw e;
+            }
+        } else if (action == Action.RegisterCallback) {
+            // Already registered: its id is the callback id.
+            value = CallbackMessages.proxyReference(b, (Long) result, s.names.className(r));
+        } else if (action == Action.SendArrowBatch) {
+            try {
+                value = ValueCodec.encodeResult(b, result, registry, true);
+                registry.markUnseen((VectorSchemaRoot) result);
+            } catch (RuntimeException | Error e) {
+                ((VectorSchemaRoot) result).close(); // not registered: nobody else could close it
+                throw e;
+            }
+        } else if (scope != null && (result == null || (!asRef && result instanceof Boolean))) {
+            return scope.value(b, (Boolean) result);
+        } else {
+            value = ValueCodec.encodeResult(b, result, registry, asRef);
+        }
+        return Responses.value(b, value);
     }
 
     private Object execute(Request r, int action, DispatchScratch s) throws Throwable {
@@ -326,16 +365,14 @@ public final class Dispatcher {
             }
             case Action.GetMetrics:
                 // The layout of upstream Gatun's report, which scripts parse.
-                return "=== Gatun Server Metrics ===\n"
-                        + "Global:\n"
-                        + "  total_requests: " + metrics.requests.sum() + "\n"
-                        + "  total_errors: " + metrics.errors.sum() + "\n"
-                        + "  current_sessions: " + liveSessions.getAsLong() + "\n"
-                        + "  sessions_started: " + metrics.sessionsStarted.get() + "\n"
-                        + "Session:\n"
-                        + "  current_objects: " + registry.size() + "\n"
-                        + "  resolutions_cached: " + resolver.cacheSize() + "\n"
-                        + "  arena_regions: " + (arrow == null ? 0 : arrow.ledger().liveRegions()) + "\n";
+                return metrics.report(liveSessions.getAsLong(),
+                        "current_objects", registry.size(),
+                        "peak_objects", registry.quota().peakObjects(),
+                        "arrow_bytes_held", registry.quota().arrowBytesHeld(),
+                        "resolutions_cached", resolver.cacheSize(),
+                        "arena_regions", arrow == null ? 0 : arrow.ledger().liveRegions());
+            case Action.SetLimits:
+                return setLimits(r, s);
             case Action.DefineSchema:
                 requireArrow(action).defineSchema(guard(r::schema));
                 return null;
@@ -355,6 +392,15 @@ public final class Dispatcher {
             default:
                 throw new ProtocolException("unknown action " + action);
         }
+    }
+
+    /** SetLimits: lowers the session's limits by args[0] (a Map); answers every limit in force. */
+    private Object setLimits(Request r, DispatchScratch s) throws ClassNotFoundException {
+        Arg[] args = args(r, s);
+        if (args.length != 1 || !(args[0].value instanceof java.util.Map)) {
+            throw new IllegalArgumentException("SetLimits needs one argument, a map of limit name to value");
+        }
+        return new java.util.HashMap<>(registry.quota().lower((java.util.Map<?, ?>) args[0].value).asMap());
     }
 
     private Callbacks requireCallbacks(int action) {
@@ -481,7 +527,8 @@ public final class Dispatcher {
         for (int i = 0; i < n; i++) {
             try {
                 ValueCodec.decodeArg(r.args(v, i), s.ctx, out[i]);
-            } catch (UnknownObjectException | ClassCastException | SecurityException | ProtocolException e) {
+            } catch (UnknownObjectException | ClassCastException | SecurityException | ProtocolException
+                     | LimitExceededException e) {
                 throw e;
             } catch (RuntimeException | StackOverflowError e) {
                 throw malformed(e);

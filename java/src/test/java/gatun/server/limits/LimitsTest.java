@@ -1,0 +1,64 @@
+package gatun.server.limits;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/** {@link Limits}: upstream's names and defaults, lowering only, clear refusals. */
+class LimitsTest {
+
+    @Test
+    void defaultsAreUpstreamsWhereGatunRsPromisedNoMore() {
+        Map<String, Long> m = Limits.DEFAULTS.asMap();
+        assertEquals(1_000_000L, m.get("max_objects"));
+        assertEquals((long) Integer.MAX_VALUE, m.get("max_string_length"));
+        assertEquals((long) Integer.MAX_VALUE, m.get("max_list_entries"));
+        assertEquals(100L, m.get("max_nesting_depth"));
+        assertEquals(10_000L, m.get("max_batch_size"));
+        assertEquals(10_000L, m.get("max_method_calls"));
+        assertEquals(10_000L, m.get("max_create_objects"));
+        assertEquals(0L, m.get("session_idle_timeout_ms"));
+        assertEquals(1L << 30, m.get("max_arrow_bytes"));
+    }
+
+    @Test
+    void lowersButNeverRaises() {
+        Limits l = Limits.DEFAULTS.lower(Map.of("max_objects", 10, "session_idle_timeout_ms", 500L));
+        assertEquals(10, l.maxObjects());
+        assertEquals(500, l.sessionIdleTimeoutMs());
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> l.lower(Map.of("max_objects", 11)));
+        assertTrue(e.getMessage().contains("may only lower"), e.getMessage());
+        // 0 turns the idle timeout off: a raise once one is set.
+        assertThrows(IllegalArgumentException.class, () -> l.lower(Map.of("session_idle_timeout_ms", 0)));
+        assertThrows(IllegalArgumentException.class, () -> l.lower(Map.of("session_idle_timeout_ms", 501)));
+        assertEquals(400, l.lower(Map.of("session_idle_timeout_ms", 400)).sessionIdleTimeoutMs());
+    }
+
+    @Test
+    void unknownNamesAndBadValuesAreNamed() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> Limits.DEFAULTS.lower(Map.of("max_things", 1)));
+        assertTrue(e.getMessage().contains("max_things") && e.getMessage().contains("max_objects"));
+        assertThrows(IllegalArgumentException.class, () -> Limits.DEFAULTS.lower(Map.of("max_objects", 0)));
+        assertThrows(IllegalArgumentException.class, () -> Limits.DEFAULTS.lower(Map.of("max_objects", "5")));
+    }
+
+    @Test
+    void quotaMessagesStartAsUpstreams() {
+        SessionQuota q = new SessionQuota(Limits.DEFAULTS.lower(Map.of("max_objects", 2, "max_arrow_bytes", 100)));
+        LimitExceededException e = assertThrows(LimitExceededException.class, () -> q.checkObjects(2));
+        assertTrue(e.getMessage().startsWith("Object limit exceeded: session has 2 objects (max: 2)"),
+                e.getMessage());
+        assertTrue(e.getMessage().contains("-Dgatun.limits.max_objects"), e.getMessage());
+        q.takeArrow(60);
+        e = assertThrows(LimitExceededException.class, () -> q.takeArrow(60));
+        assertTrue(e.getMessage().startsWith("Arrow buffer limit exceeded"), e.getMessage());
+        assertEquals(60, q.arrowBytesHeld()); // the refused batch took nothing
+        q.giveBackArrow(60);
+        q.takeArrow(100);
+    }
+}
