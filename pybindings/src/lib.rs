@@ -16,6 +16,7 @@ mod errors;
 mod gateway;
 mod loop_call;
 mod object_ref;
+mod running_calls;
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;

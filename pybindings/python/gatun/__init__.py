@@ -14,6 +14,7 @@ import logging as _logging
 
 from gatun._compat import ArrowContext
 from gatun._native import PROTOCOL_VERSION
+from gatun._running import RunningCall
 from gatun._upstream import (
     ArrowTableView,
     AsyncScopedArenaContext,
@@ -114,6 +115,7 @@ __all__ = [
     "ProtocolDesyncError",
     "ProtocolError",
     "ReentrancyError",
+    "RunningCall",
     "ScopedArenaContext",
     "SocketTimeoutError",
     "StaleArenaError",
