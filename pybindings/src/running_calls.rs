@@ -3,7 +3,8 @@
 //!
 //! One slot per call lane, filled when a call holds the lane and emptied when
 //! its wait ends: registering copies the action and names into the slot's
-//! fixed buffers, so a call allocates nothing (`test_allocations.py`). A call
+//! fixed buffers, so a call allocates nothing (`test_allocations.py`) and
+//! costs two uncontended locks, a clock read and a few field reads. A call
 //! nested on a lane its thread already holds (made by a callback) is not
 //! listed: cancelling the outer call stops both. Cancelling sets the slot's
 //! flag; the wait notices at its next signal check (at most 100 ms,
@@ -158,7 +159,13 @@ impl RunningCalls {
             return None;
         }
         let id = self.next_id();
-        let parsed = flatbuffers::root::<fb::Request>(request).ok();
+        // SAFETY: `request` is a message this process just finished encoding
+        // (a FlatBufferBuilder's finished data, a batch assembled by
+        // BatchEncoder or a scalar template copy, all valid by construction
+        // and checked by their own tests); only top-level fields are read.
+        // The generated verifier would cost about 1 µs per call here.
+        let parsed = (!request.is_empty())
+            .then(|| unsafe { flatbuffers::root_unchecked::<fb::Request>(request) });
         call.id = id;
         call.thread = thread;
         call.action = parsed
