@@ -95,6 +95,21 @@ def test_running_calls_shows_a_call_and_cancel_interrupts_it(
     assert all(c.request_id != call.request_id for c in one_lane.running_calls())
 
 
+def test_java_code_that_swallows_the_interrupt_still_sees_the_cancel(
+    one_lane: GatunClient, blocking: object
+) -> None:
+    thread, raised = _in_thread(lambda: blocking.untilCancelledIgnoringInterrupts())
+    call = _wait_for_call(
+        one_lane.running_calls,
+        "InvokeStaticMethod",
+        "gatuntest.Blocking.untilCancelledIgnoringInterrupts",
+    )
+    assert one_lane.cancel(call.request_id)
+    thread.join(DEADLINE)
+    assert isinstance(raised[0], CancelledException)
+    assert blocking.interrupted() == 1  # GatunServer.isCancelled() ended its loop
+
+
 def test_cancel_of_no_running_call_is_false_and_bad_ids_are_refused(
     one_lane: GatunClient,
 ) -> None:

@@ -11,6 +11,7 @@ seed 001: an app whose ``run(request)`` Python calls with a request it built.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -18,10 +19,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import _javac, server_jar
 
 import gatun
 from gatun import BridgeStartupError, GatunClient, JavaObject
+from gatun.launcher import find_server_jar
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -31,9 +32,12 @@ ADD_OPENS = "--add-opens=java.base/java.nio=ALL-UNNAMED"
 
 @pytest.fixture(scope="module")
 def app_classes(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    javac = shutil.which("javac")
+    if javac is None:
+        pytest.fail("javac is not on PATH: these tests compile Java classes; install a JDK")
     out = tmp_path_factory.mktemp("ondemand-classes")
     sources = sorted(map(str, SOURCES.glob("*.java")))
-    subprocess.run([_javac(), "-d", str(out), "-cp", str(server_jar()), *sources], check=True)
+    subprocess.run([javac, "-d", str(out), "-cp", find_server_jar(), *sources], check=True)
     return out
 
 
@@ -50,7 +54,7 @@ def hosted(app_classes: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
     """A Java application (ondemand.App) hosting a server with an entry point;
     yields its connection file."""
     conn = tmp_path_factory.mktemp("host") / "gatun.conn"
-    classpath = os.pathsep.join([str(server_jar()), str(app_classes)])
+    classpath = os.pathsep.join([find_server_jar(), str(app_classes)])
     log = open(f"{conn}.log", "w")  # noqa: SIM115 - closed after the JVM
     host = subprocess.Popen(
         ["java", ADD_OPENS, "-cp", classpath, "ondemand.App", str(conn)],

@@ -1,5 +1,6 @@
 package gatuntest;
 
+import gatun.server.GatunServer;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -33,6 +34,19 @@ public final class Blocking {
             INTERRUPTED.incrementAndGet();
             throw e;
         }
+    }
+
+    /**
+     * Busy until the call is cancelled, swallowing the interrupt as careless
+     * code does: only {@link GatunServer#isCancelled()} tells it to stop.
+     */
+    public static void untilCancelledIgnoringInterrupts() {
+        while (!GatunServer.isCancelled()) {
+            Thread.interrupted();
+            Thread.onSpinWait();
+        }
+        Thread.interrupted();
+        INTERRUPTED.incrementAndGet();
     }
 
     /**

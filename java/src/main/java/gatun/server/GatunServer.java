@@ -288,6 +288,29 @@ public final class GatunServer implements AutoCloseable {
     }
 
     /**
+     * Upstream's helper for long-running Java code: whether Python cancelled
+     * the call the calling thread serves ({@code client.cancel(request_id)},
+     * Ctrl-C, a cancelled asyncio task). Stays true after the thread's
+     * interrupt was consumed.
+     *
+     * @return true once the current call is cancelled; false on a thread serving no call
+     */
+    public static boolean isCancelled() {
+        return Lane.currentRequestCancelled();
+    }
+
+    /**
+     * Upstream's helper: throws if Python cancelled the call the calling thread serves.
+     *
+     * @throws InterruptedException if it was cancelled
+     */
+    public static void checkCancelled() throws InterruptedException {
+        if (Lane.currentRequestCancelled()) {
+            throw new InterruptedException("the Python call was cancelled");
+        }
+    }
+
+    /**
      * Starts a server inside this JVM on {@code socketPath} with a token the
      * caller chose (PySpark's attach: Python picks both and hands them over
      * through py4j). Otherwise as {@link #startHosted()}; the socket's
