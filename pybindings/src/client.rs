@@ -27,6 +27,7 @@ use crate::batch::scalar_args;
 use crate::callbacks::PyCallbacks;
 use crate::convert::{self, Hooks};
 use crate::errors::to_py;
+use crate::running_calls::{Registration, RunningCalls};
 
 /// Every live client, so a forked child can let go of their descriptors.
 static CLIENTS: Mutex<Vec<WeakClient>> = Mutex::new(Vec::new());
@@ -43,13 +44,19 @@ pub fn _after_fork_in_child() {
     }
 }
 
-/// Lets Ctrl-C through while a call waits without the GIL.
-struct SignalCheck {
+/// Lets Ctrl-C through while a call waits without the GIL, and a cancel by
+/// request id from another thread.
+struct SignalCheck<'r> {
     error: Option<PyErr>,
+    /// The call as listed by `running_calls()` (None for a nested call).
+    call: Option<&'r Registration<'r>>,
 }
 
-impl Interrupt for SignalCheck {
+impl Interrupt for SignalCheck<'_> {
     fn interrupted(&mut self) -> bool {
+        if self.call.is_some_and(Registration::cancelled) {
+            return true;
+        }
         match Python::attach(|py| py.check_signals()) {
             Ok(()) => false,
             Err(e) => {
@@ -81,6 +88,8 @@ pub struct NativeClient {
     /// `dispatch(callback_id, method, interface, args)`, set with the first
     /// registered callback.
     callback_dispatcher: OnceLock<Py<PyAny>>,
+    /// Blocking calls in flight, for `running_calls()` and `cancel(id)`.
+    running: RunningCalls,
 }
 
 impl NativeClient {
@@ -142,8 +151,19 @@ impl NativeClient {
     ) -> PyResult<()> {
         let hooks = self.hooks()?;
         let lane = self.lane(py)?;
+        let request = if assembled {
+            &scratch.assembled[..]
+        } else {
+            scratch.request()
+        };
+        // SAFETY: PyThread_get_thread_ident only reads the calling thread's id.
+        let thread = unsafe { pyo3::ffi::PyThread_get_thread_ident() } as u64;
+        let registration = self.running.register(lane.index(), request, thread);
         let mut held = HeldLane(lane);
-        let mut signals = SignalCheck { error: None };
+        let mut signals = SignalCheck {
+            error: None,
+            call: registration.as_ref(),
+        };
         let mut callbacks = PyCallbacks::new(hooks, self.callback_dispatcher.get());
         let mut work = SendScratch(scratch);
         let (work, lane, check, cbs) = (&mut work, &mut held, &mut signals, &mut callbacks);
@@ -158,9 +178,17 @@ impl NativeClient {
         drop(held);
         let stopped = callbacks.stopped.take();
         drop(callbacks);
-        result.map_err(|e| match (e, signals.error.take(), stopped) {
+        let signal_error = signals.error.take();
+        let cancelled = registration
+            .as_ref()
+            .and_then(|r| r.cancelled().then(|| r.id()));
+        drop(registration);
+        result.map_err(|e| match (e, signal_error, stopped) {
             (BridgeError::Interrupted, _, Some(err)) => err,
             (BridgeError::Interrupted, Some(err), None) => err,
+            (BridgeError::Interrupted, None, None) if cancelled.is_some() => {
+                crate::errors::cancelled(py, cancelled.unwrap_or_default())
+            }
             (e, _, _) => to_py(py, e),
         })
     }
@@ -402,10 +430,12 @@ impl NativeClient {
         let mut clients = CLIENTS.lock().unwrap_or_else(|e| e.into_inner());
         clients.retain(|c| c.upgrade().is_some());
         clients.push(client.downgrade());
+        let running = RunningCalls::new(client.lane_count());
         NativeClient {
             client,
             hooks: OnceLock::new(),
             callback_dispatcher: OnceLock::new(),
+            running,
         }
     }
 }
@@ -572,6 +602,28 @@ impl NativeClient {
         let mut keep = Vec::new();
         let releases = self.encode_call(&mut scratch, &head, args.as_ref(), &mut keep)?;
         self.send_and_decode(py, &mut scratch, releases, hooks)
+    }
+
+    /// The blocking calls in flight: `(id, thread ident, action, target,
+    /// started)` tuples, oldest first.
+    fn running_calls(&self) -> Vec<(u64, u64, &'static str, String, f64)> {
+        self.running
+            .snapshot()
+            .into_iter()
+            .map(|c| (c.id, c.thread, c.action, c.target, c.started))
+            .collect()
+    }
+
+    /// Cancels blocking call `request_id`: true if it was in flight (its
+    /// wait then sends the JVM a cancel and raises `CancelledException`).
+    fn cancel(&self, request_id: u64) -> bool {
+        self.running.cancel(request_id)
+    }
+
+    /// A fresh request id, from the same counter as the blocking calls'
+    /// (the async client numbers its event-loop calls with it).
+    fn next_request_id(&self) -> u64 {
+        self.running.next_id()
     }
 
     /// The event-loop form of `request`: lends a free lane to the caller's

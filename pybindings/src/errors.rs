@@ -25,6 +25,18 @@ pub fn gatun_error(py: Python<'_>, class_name: &str, message: String) -> PyErr {
     }
 }
 
+/// `gatun.exceptions.CancelledException(request_id)`: the call was cancelled
+/// by its id ("Request N was cancelled").
+pub fn cancelled(py: Python<'_>, request_id: u64) -> PyErr {
+    match exceptions(py)
+        .and_then(|m| m.getattr("CancelledException"))
+        .and_then(|cls| cls.call1((request_id,)))
+    {
+        Ok(exc) => PyErr::from_value(exc),
+        Err(e) => e,
+    }
+}
+
 /// Converts a bridge error into the Python exception users catch.
 pub fn to_py(py: Python<'_>, err: BridgeError) -> PyErr {
     match err {

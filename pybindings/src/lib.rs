@@ -17,6 +17,7 @@ mod gateway;
 mod java_install;
 mod loop_call;
 mod object_ref;
+mod running_calls;
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;

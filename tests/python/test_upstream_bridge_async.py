@@ -139,8 +139,7 @@ def test_async_client_at_parity(fields_client: gatun.GatunClient) -> None:
             "Received 1 rows",
         ]
         await client.reset_payload_arena()
-        with pytest.raises(NotImplementedError):
-            await client.cancel(1)
+        assert await client.cancel(10**12) is False  # no such call is running
         cls = AsyncJavaClass(client, "java.lang.Integer")
         assert await cls.parseInt("5") == 5
         assert cls.MAX_VALUE == 2**31 - 1

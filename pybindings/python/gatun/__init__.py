@@ -21,6 +21,7 @@ _check_name_clash(_Path(__file__).resolve().parent)
 
 from gatun._compat import ArrowContext
 from gatun._native import PROTOCOL_VERSION
+from gatun._running import RunningCall
 from gatun._upstream import (
     ArrowTableView,
     AsyncScopedArenaContext,
@@ -121,6 +122,7 @@ __all__ = [
     "ProtocolDesyncError",
     "ProtocolError",
     "ReentrancyError",
+    "RunningCall",
     "ScopedArenaContext",
     "SocketTimeoutError",
     "StaleArenaError",

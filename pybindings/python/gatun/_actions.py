@@ -12,6 +12,8 @@ from gatun import _native
 
 #: Every action of the protocol, name -> code.
 ACTIONS: Final[dict[str, int]] = dict(_native.ACTIONS)
+#: The same, code -> name.
+NAMES: Final[dict[int, str]] = {code: name for name, code in ACTIONS.items()}
 
 PING: Final = ACTIONS["Ping"]
 CREATE_OBJECT: Final = ACTIONS["CreateObject"]

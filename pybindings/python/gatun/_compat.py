@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from gatun import _actions
 from gatun import arrow as _arrow
 from gatun._convert import single_batch
+from gatun._running import RunningCall, running_calls_from
 from gatun._upstream import estimate_arrow_size
 from gatun.arena import PayloadArena
 from gatun.jvm import JVMNode, class_name_of
@@ -160,16 +161,46 @@ class UpstreamCalls:
         referenced stays valid: its id is owned by the proxy, not by callers."""
         self._session.native.flush_releases()
 
-    def cancel(self, request_id: int) -> bool:
-        """Upstream's cancellation by request id. Synchronous calls carry no
-        request id the caller could name, so this raises
-        :class:`NotImplementedError` saying what does cancel a call here."""
-        raise NotImplementedError(
-            f"cancel({request_id!r}): synchronous calls have no request id to cancel by. "
-            "A blocking call stops on Ctrl-C (KeyboardInterrupt); with the async client, "
-            "cancelling the task awaiting a call (task.cancel(), asyncio.wait_for) abandons "
-            "it and sends the JVM a cancel"
+    @property
+    def entry_point(self) -> JavaObject | None:
+        """The entry point object of the server (Py4J's ``gateway.entry_point``):
+        the one a hosting JVM passed to ``GatunServer.startHosted(entryPoint)``,
+        or the one a launched server made from ``connect(entry_point=...)``.
+        ``None`` when the server has none. One round trip per access: keep it
+        in a variable to call it often.
+
+        >>> app = client.entry_point                   # doctest: +SKIP
+        >>> app.run(request)                           # doctest: +SKIP
+        """
+        return self.invoke_static_method(  # type: ignore[no-any-return]
+            "gatun.server.GatunServer", "currentEntryPoint", return_object_ref=True
         )
+
+    def running_calls(self) -> list[RunningCall]:
+        """The blocking calls in flight on this client, oldest first, from
+        any thread: each with the ``request_id`` :meth:`cancel` takes, the
+        waiting thread, the action, its target and when it started.
+
+        >>> [c.target for c in client.running_calls()]  # doctest: +SKIP
+        ['java.lang.Thread.sleep']
+        """
+        return running_calls_from(self._session.native.running_calls())
+
+    def cancel(self, request_id: int) -> bool:
+        """Cancel call ``request_id`` (see :meth:`running_calls`), from any
+        thread or from asyncio.
+
+        Returns True if the call was in flight and is now being cancelled: its
+        wait stops (within about 100 ms), the JVM interrupts the thread
+        running it (a batch skips the items it has not run yet) and the call
+        raises :class:`~gatun.CancelledException` (``"Request N was
+        cancelled"``) in its own thread. False if no such call is running
+        (it finished, or was cancelled already). A call that ignores Java
+        interrupts keeps running in the JVM, but its caller stops waiting.
+        """
+        if not isinstance(request_id, int) or isinstance(request_id, bool) or request_id < 0:
+            raise TypeError(f"cancel(): request_id must be a non-negative int, got {request_id!r}")
+        return bool(self._session.native.cancel(request_id))
 
     def _replace_current_root(self, root: Any) -> Any:
         old, self._current_root = self._current_root, root

@@ -4,6 +4,7 @@ options, class-path entries, lane checks and the connection file."""
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -104,6 +105,23 @@ def jvm_flags(
     if debug or config.debug:
         options.append("-Dgatun.debug=true")
     return options
+
+
+_JAVA_NAME = re.compile(r"[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*")
+
+
+def entry_point_flag(entry_point: object) -> list[str]:
+    """The JVM option naming the entry point class a launched server makes at
+    start (``-Dgatun.entryPoint=...``), or none; a name that cannot be a Java
+    class name is refused here, before a JVM starts."""
+    if entry_point is None:
+        return []
+    if not isinstance(entry_point, str) or not _JAVA_NAME.fullmatch(entry_point):
+        raise ValueError(
+            "entry_point must be a Java class name such as 'com.example.App' (a public "
+            f"class with a no-argument constructor, or a Scala object), got {entry_point!r}"
+        )
+    return [f"-Dgatun.entryPoint={entry_point}"]
 
 
 def connection_file_for(socket_path: str | os.PathLike[str]) -> str:

@@ -351,6 +351,17 @@ class NativeClient:
     def flush_releases(self) -> int:
         """Send queued releases now; returns how many ids were sent."""
 
+    def running_calls(self) -> list[tuple[int, int, str, str, float]]:
+        """The blocking calls in flight, oldest first: ``(request_id,
+        thread ident, action name, target, started as time.time())``."""
+
+    def cancel(self, request_id: int) -> bool:
+        """Cancel blocking call ``request_id``: True if it was in flight and
+        not cancelled yet (it then raises ``CancelledException``)."""
+
+    def next_request_id(self) -> int:
+        """A fresh request id from the counter the blocking calls use."""
+
     @property
     def pending_releases(self) -> int: ...
     @property

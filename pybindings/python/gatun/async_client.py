@@ -39,7 +39,10 @@ take another lane.)
 and gives the lane back; the lane drops the late answer (and refuses late
 callback calls) by sequence number before anyone uses it again. A call made
 by a coroutine callback on its lane finishes before the cancellation is
-raised, so the lane never carries two requests.
+raised, so the lane never carries two requests. Each call the loop waits for
+also has a request id (:meth:`AsyncGatunClient.running_calls`);
+:meth:`AsyncGatunClient.cancel` stops it the same way and the awaiting task
+gets :class:`~gatun.CancelledException`.
 """
 
 from __future__ import annotations
@@ -49,6 +52,8 @@ import contextvars
 import functools
 import inspect
 import select
+import threading
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final, TypeVar
@@ -63,9 +68,10 @@ from gatun._layout import (
     REFLECT_METHOD,
 )
 from gatun._metrics import parse_report
+from gatun._running import RunningCall
 from gatun._upstream import AsyncScopedArenaContext
 from gatun.client import GatunClient
-from gatun.exceptions import BridgeClosedError
+from gatun.exceptions import BridgeClosedError, CancelledException
 from gatun.jvm import JavaClass, JavaStaticMethod, JVMNode, _node, class_name_of
 from gatun.launcher import connect
 from gatun.objects import JavaObject, object_id_of
@@ -173,17 +179,37 @@ def _wake(future: asyncio.Future[None]) -> None:
         future.set_result(None)
 
 
-async def _readable(loop: asyncio.AbstractEventLoop, fd: int) -> None:
-    """Until ``fd`` is readable (a doorbell byte or EOF), without blocking the loop."""
+class _LoopCall:
+    """A call the event loop waits for: its request id, and what
+    :meth:`AsyncGatunClient.cancel` needs to stop the wait."""
+
+    __slots__ = ("cancelled", "info", "wake")
+
+    def __init__(self, info: RunningCall) -> None:
+        self.info = info
+        self.cancelled = False
+        #: The future the wait is parked on, woken by a cancel.
+        self.wake: asyncio.Future[None] | None = None
+
+
+#: Stands for a nested call (made by a coroutine callback): it has no id of its own.
+_NESTED: Final = RunningCall(0, 0, "", "", 0.0)
+
+
+async def _readable(loop: asyncio.AbstractEventLoop, fd: int, call: _LoopCall) -> None:
+    """Until ``fd`` is readable (a doorbell byte or EOF) or ``call`` is
+    cancelled, without blocking the loop."""
     future = loop.create_future()
     try:
         loop.add_reader(fd, _wake, future)
     except NotImplementedError:  # a loop that cannot watch sockets
         await loop.run_in_executor(None, select.select, [fd], [], [])
         return
+    call.wake = future
     try:
         await future
     finally:
+        call.wake = None
         loop.remove_reader(fd)
 
 
@@ -343,6 +369,8 @@ class AsyncGatunClient:
         #: worker thread (see the module docstring).
         self.calls_on_loop = 0
         self.calls_on_threads = 0
+        #: The calls the loop waits for, by request id.
+        self._loop_calls: dict[int, _LoopCall] = {}
 
     @property
     def _session(self) -> Any:
@@ -403,7 +431,32 @@ class AsyncGatunClient:
                 self._session.request, action, object_id, class_name, name, args, return_object_ref
             )
         self.calls_on_loop += 1
-        return _wrap(self, await self._complete(pending))
+        call = self._track(action, object_id, class_name, name)
+        try:
+            return _wrap(self, await self._complete(pending, call))
+        finally:
+            del self._loop_calls[call.info.request_id]
+
+    def _track(
+        self, action: int, object_id: int, class_name: str | None, name: str | None
+    ) -> _LoopCall:
+        """Registers a call the loop is about to wait for, under a fresh request id."""
+        if class_name is not None:
+            target = f"{class_name}.{name}" if name is not None else class_name
+        elif object_id:
+            target = f"#{object_id}.{name}" if name is not None else f"#{object_id}"
+        else:
+            target = name or ""
+        info = RunningCall(
+            self._session.native.next_request_id(),
+            threading.get_ident(),
+            _actions.NAMES.get(action, str(action)),
+            target,
+            time.time(),
+        )
+        call = _LoopCall(info)
+        self._loop_calls[info.request_id] = call
+        return call
 
     async def _call_nested(
         self,
@@ -422,7 +475,7 @@ class AsyncGatunClient:
                     action, object_id, class_name, name, args, return_object_ref
                 )
                 self.calls_on_loop += 1
-                inner = asyncio.ensure_future(self._complete(pending))
+                inner = asyncio.ensure_future(self._complete(pending, None))
                 try:
                     # The request must be answered before the callback replies
                     # on this lane: a cancellation waits for it.
@@ -438,13 +491,17 @@ class AsyncGatunClient:
         finally:
             _HELD.reset(token)
 
-    async def _complete(self, pending: _native.PendingCall) -> Any:
+    async def _complete(self, pending: _native.PendingCall, call: _LoopCall | None) -> Any:
         """Poll ``pending`` whenever its socket is readable until the answer
-        is in, running the callback calls that arrive meanwhile."""
+        is in, running the callback calls that arrive meanwhile; a cancel of
+        ``call`` (by request id) abandons it."""
         loop = asyncio.get_running_loop()
         yielded = False
+        waiting = call if call is not None else _LoopCall(_NESTED)
         try:
             while True:
+                if waiting.cancelled:
+                    raise CancelledException(waiting.info.request_id)
                 state = pending.poll()
                 if state == POLL_ANSWER:
                     return pending.result()
@@ -457,7 +514,7 @@ class AsyncGatunClient:
                     yielded = True
                     await asyncio.sleep(0)
                 else:
-                    await _readable(loop, pending.fileno())
+                    await _readable(loop, pending.fileno(), waiting)
         except BaseException:
             pending.abandon()  # no-op once the answer is in
             raise
@@ -622,10 +679,29 @@ class AsyncGatunClient:
         """As :meth:`gatun.GatunClient.get_payload_arena` (no round trip)."""
         return self.sync.get_payload_arena()
 
+    def running_calls(self) -> list[RunningCall]:
+        """The calls in flight, oldest first: those this loop waits for and
+        the blocking ones (worker threads, other threads) of the client
+        underneath, all numbered from one counter (see
+        :meth:`gatun.GatunClient.running_calls`)."""
+        calls = [c.info for c in self._loop_calls.values()] + self.sync.running_calls()
+        return sorted(calls, key=lambda c: c.request_id)
+
     async def cancel(self, request_id: int) -> bool:
-        """As :meth:`gatun.GatunClient.cancel`: raises :class:`NotImplementedError`;
-        cancel the task awaiting a call instead."""
-        return self.sync.cancel(request_id)
+        """Cancel call ``request_id`` (see :meth:`running_calls`): the task
+        awaiting it gets :class:`~gatun.CancelledException` and the JVM
+        interrupts the thread running it. True if it was in flight and not
+        cancelled yet. (Cancelling the awaiting task, ``task.cancel()``, also
+        stops a call, with :class:`asyncio.CancelledError`.)"""
+        call = self._loop_calls.get(request_id)
+        if call is None:
+            return self.sync.cancel(request_id)
+        if call.cancelled:
+            return False
+        call.cancelled = True
+        if call.wake is not None:
+            _wake(call.wake)
+        return True
 
     def arrow_context(self) -> AsyncScopedArenaContext:
         """Upstream's scope: ``async with client.arrow_context() as ctx:

@@ -8,6 +8,8 @@ exceptions thrown by Java code. The native core builds the latter through
 
 from __future__ import annotations
 
+import re
+
 __all__ = [
     "BridgeClosedError",
     "BridgeStartupError",
@@ -331,16 +333,28 @@ def _python_class_for(java_class: str) -> type[JavaException]:
     return JavaException
 
 
-def java_exception(java_class: str, message: str, stack_trace: str) -> JavaException:
+def java_exception(
+    java_class: str, message: str, stack_trace: str
+) -> JavaException | CancelledException:
     """Build the Python exception for a Java exception of class ``java_class``.
 
     The exact class name is looked up first, then its known superclasses, so
     ``ArrayIndexOutOfBoundsException`` becomes
     :class:`JavaIndexOutOfBoundsException` and ``IllegalStateException``
     becomes :class:`JavaRuntimeException`. Unknown classes give
-    :class:`JavaException`.
+    :class:`JavaException`. An ``InterruptedException`` whose message is
+    ``"Request N was cancelled"`` is :class:`CancelledException` ``(N)``, as
+    upstream maps it.
 
     >>> type(java_exception("java.lang.NumberFormatException", "x", "")).__name__
     'JavaNumberFormatException'
     """
+    if java_class == "java.lang.InterruptedException":
+        cancelled = _CANCELLED_MESSAGE.match(message or "")
+        if cancelled is not None:  # upstream's mapping (1.14)
+            return CancelledException(int(cancelled.group(1)))
     return _python_class_for(java_class)(java_class, message, stack_trace)
+
+
+# What Java code throws (as upstream's server does) for a cancelled request.
+_CANCELLED_MESSAGE = re.compile(r"Request (\d+) was cancelled")

@@ -29,6 +29,7 @@ from gatun._launch_support import (
     DEFAULT_SOCKET_PATH,
     classpath_entries,
     connection_file_for,
+    entry_point_flag,
     find_server_jar,
     jvm_flags,
 )
@@ -117,6 +118,7 @@ def launch_gateway(
     startup_timeout: float | None = None,
     output: _output.OutputTarget = "python",
     limits: Mapping[str, int] | None = None,
+    entry_point: str | None = None,
 ) -> GatunSession:
     """Start a JVM hosting a gatun server at ``socket_path`` (default
     ``~/gatun.sock``) and return its :class:`GatunSession`.
@@ -127,11 +129,12 @@ def launch_gateway(
     on ``ArrowBridge.allocator()``); each client sizes its own with its own
     ``memory``. ``classpath``, ``trace``, ``log_level``, ``debug``,
     ``extra_jvm_flags``, ``jvm_options``, ``java``, ``startup_timeout`` and
-    ``output`` are as for :func:`gatun.connect`. ``limits`` sets the
-    resource limits of every session of this gateway (upstream's
-    ``-Dgatun.limits.*``; may raise them above the defaults); a client can
-    only lower its own. A stale socket file (nothing listening) is replaced;
-    a live one is an error.
+    ``output`` are as for :func:`gatun.connect`; so is ``entry_point``, the
+    object every client of the gateway reaches as ``client.entry_point``.
+    ``limits`` sets the resource limits of every session of this gateway
+    (upstream's ``-Dgatun.limits.*``; may raise them above the defaults); a
+    client can only lower its own. A stale socket file (nothing listening) is
+    replaced; a live one is an error.
 
     >>> session = launch_gateway()                       # doctest: +SKIP
     >>> client = GatunClient(session.socket_path)        # doctest: +SKIP
@@ -148,6 +151,7 @@ def launch_gateway(
     _clear_stale(path)
     options = jvm_flags(config, extra_jvm_flags, jvm_options, trace, log_level, debug)
     options += limit_flags(limits)
+    options += entry_point_flag(entry_point)
     if memory_bytes is not None and not any(
         o.startswith("-Dgatun.arrow.allocator.maxBytes=") for o in options
     ):

@@ -21,6 +21,7 @@ from gatun._launch_support import (
     JAR_PATH,
     check_lanes,
     classpath_entries,
+    entry_point_flag,
     find_server_jar,
     jvm_flags,
     read_connection_file,
@@ -62,6 +63,7 @@ def connect(
     verify_utf8: bool | None = None,
     output: _output.OutputTarget = "python",
     limits: Mapping[str, int] | None = None,
+    entry_point: str | None = None,
 ) -> GatunClient:
     """Start a JVM and return a client connected to it.
 
@@ -105,6 +107,11 @@ def connect(
       ``ValueError`` before the JVM starts. Since this JVM is private, a limit
       above the default is set with ``extra_jvm_flags=["-Dgatun.limits.max_objects=N"]``;
       ``limits`` may only lower what the JVM was started with.
+    - ``entry_point``: a class on the class path the server makes when it
+      starts (its public no-argument constructor, or a Scala object's
+      ``MODULE$``), reached as :attr:`~gatun.GatunClient.entry_point`
+      (Py4J's ``GatewayServer(entryPoint)``). A class that cannot be made
+      fails the start with :class:`~gatun.BridgeStartupError` naming it.
 
     >>> client = connect()                                   # doctest: +SKIP
     >>> client.jvm.java.lang.Math.max(10, 20)                # doctest: +SKIP
@@ -119,6 +126,7 @@ def connect(
     del socket_path  # see docstring
 
     options = jvm_flags(config, extra_jvm_flags, jvm_options, trace, log_level, debug)
+    options += entry_point_flag(entry_point)
     if (debug or config.debug) and output == "python":
         output = "stderr"
 

@@ -92,6 +92,8 @@ public final class GatunServer implements AutoCloseable {
     private final SecureRandom random = new SecureRandom();
     private volatile ServerSocketChannel server;
     private volatile boolean closing;
+    /** What Python reaches as {@code client.entry_point}; null when none was given. */
+    private volatile Object entryPoint;
 
     /**
      * @param socketPath where to bind the Unix socket
@@ -158,6 +160,15 @@ public final class GatunServer implements AutoCloseable {
             return;
         }
         GatunServer server = new GatunServer(socket, token, exitOnClose);
+        String entryClass = System.getProperty(EntryPoints.PROPERTY);
+        if (entryClass != null) {
+            try {
+                server.entryPoint = EntryPoints.create(entryClass, server.policy);
+            } catch (RuntimeException | LinkageError e) {
+                fail("cannot make the entry point (-D" + EntryPoints.PROPERTY + "=" + entryClass + "): "
+                        + e.getMessage());
+            }
+        }
         try {
             server.start();
         } catch (IOException e) {
@@ -206,15 +217,98 @@ public final class GatunServer implements AutoCloseable {
      *         (the message names the missing {@code --add-opens} flag)
      */
     public static GatunServer startHosted() throws IOException {
+        return startHosted((Object) null);
+    }
+
+    /**
+     * As {@link #startHosted()}, offering Python {@code entryPoint} as
+     * {@code client.entry_point} (Py4J's {@code new GatewayServer(entryPoint)}):
+     * <pre>{@code
+     * GatunServer server = GatunServer.startHosted(new OnDemandApp());
+     * server.writeConnectionFile(Path.of("gatun.conn"));
+     * // Python: gatun.attach(connection_file="gatun.conn").entry_point.run(request)
+     * }</pre>
+     *
+     * @param entryPoint the object every Python session of this server reaches
+     *        as {@code client.entry_point}; null for none
+     * @return the running server
+     * @throws IOException if the directory or socket cannot be created
+     */
+    public static GatunServer startHosted(Object entryPoint) throws IOException {
         Path dir = Files.createTempDirectory(Path.of(System.getProperty("java.io.tmpdir")), "gatun-host-",
                 PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
         byte[] token = new byte[16];
         new SecureRandom().nextBytes(token);
         try {
-            return startHosted(dir.resolve("s"), token, dir);
+            return startHosted(dir.resolve("s"), token, dir, entryPoint);
         } catch (IOException | RuntimeException e) {
             Files.deleteIfExists(dir);
             throw e;
+        }
+    }
+
+    /**
+     * As {@link #startHosted(String, String)}, offering Python
+     * {@code entryPoint} as {@code client.entry_point}.
+     *
+     * @param socketPath where to bind the Unix socket; must not exist, its parent must be a directory
+     * @param tokenHex the session token: 32 hexadecimal characters (16 bytes)
+     * @param entryPoint the object Python reaches as {@code client.entry_point}; null for none
+     * @return the running server
+     * @throws IOException if the path exists, its parent is not a directory, or binding fails
+     */
+    public static GatunServer startHosted(String socketPath, String tokenHex, Object entryPoint)
+            throws IOException {
+        if (tokenHex == null || tokenHex.length() != 32 || !tokenHex.matches("[0-9a-fA-F]{32}")) {
+            throw new IllegalArgumentException("tokenHex must be 32 hexadecimal characters (16 bytes), got "
+                    + (tokenHex == null ? "null" : tokenHex.length() + " characters"
+                    + (tokenHex.matches("[0-9a-fA-F]*") ? "" : " with non-hex ones")));
+        }
+        if (socketPath == null || socketPath.isBlank()) {
+            throw new IllegalArgumentException("socketPath must name a file to create, got "
+                    + (socketPath == null ? "null" : "\"" + socketPath + "\""));
+        }
+        Path path = Path.of(socketPath).toAbsolutePath();
+        byte[] token = HexFormat.of().parseHex(tokenHex.toLowerCase(java.util.Locale.ROOT));
+        return startHosted(path, token, null, entryPoint);
+    }
+
+    /** @return the object Python reaches as {@code client.entry_point}, or null */
+    public Object entryPoint() {
+        return entryPoint;
+    }
+
+    /**
+     * The entry point of the server whose Python request the calling thread
+     * serves: what {@code client.entry_point} returns (called by Python).
+     *
+     * @return that server's entry point, or null if it has none or the thread serves no request
+     */
+    public static Object currentEntryPoint() {
+        Session s = Lane.currentSession();
+        return s != null ? s.server().entryPoint : null;
+    }
+
+    /**
+     * Upstream's helper for long-running Java code: whether Python cancelled
+     * the call the calling thread serves ({@code client.cancel(request_id)},
+     * Ctrl-C, a cancelled asyncio task). Stays true after the thread's
+     * interrupt was consumed.
+     *
+     * @return true once the current call is cancelled; false on a thread serving no call
+     */
+    public static boolean isCancelled() {
+        return Lane.currentRequestCancelled();
+    }
+
+    /**
+     * Upstream's helper: throws if Python cancelled the call the calling thread serves.
+     *
+     * @throws InterruptedException if it was cancelled
+     */
+    public static void checkCancelled() throws InterruptedException {
+        if (Lane.currentRequestCancelled()) {
+            throw new InterruptedException("the Python call was cancelled");
         }
     }
 
@@ -232,20 +326,11 @@ public final class GatunServer implements AutoCloseable {
      * @throws IllegalStateException if Arrow Java cannot reach native memory here
      */
     public static GatunServer startHosted(String socketPath, String tokenHex) throws IOException {
-        if (tokenHex == null || tokenHex.length() != 32 || !tokenHex.matches("[0-9a-fA-F]{32}")) {
-            throw new IllegalArgumentException("tokenHex must be 32 hexadecimal characters (16 bytes), got "
-                    + (tokenHex == null ? "null" : tokenHex.length() + " characters"
-                    + (tokenHex.matches("[0-9a-fA-F]*") ? "" : " with non-hex ones")));
-        }
-        if (socketPath == null || socketPath.isBlank()) {
-            throw new IllegalArgumentException("socketPath must name a file to create, got "
-                    + (socketPath == null ? "null" : "\"" + socketPath + "\""));
-        }
-        Path path = Path.of(socketPath).toAbsolutePath();
-        return startHosted(path, HexFormat.of().parseHex(tokenHex.toLowerCase(java.util.Locale.ROOT)), null);
+        return startHosted(socketPath, tokenHex, null);
     }
 
-    private static GatunServer startHosted(Path path, byte[] token, Path ownedDirectory) throws IOException {
+    private static GatunServer startHosted(Path path, byte[] token, Path ownedDirectory, Object entryPoint)
+            throws IOException {
         String arrow = gatun.server.arrow.ArrowAccess.problem();
         if (arrow != null) {
             throw new IllegalStateException("cannot host the gatun server: " + arrow);
@@ -260,6 +345,7 @@ public final class GatunServer implements AutoCloseable {
                     "the gatun socket path already exists; pass a path that does not");
         }
         GatunServer server = new GatunServer(path, token, false);
+        server.entryPoint = entryPoint; // before start: no session can see it unset
         server.daemon = true;
         server.ownedDirectory = ownedDirectory;
         server.start();

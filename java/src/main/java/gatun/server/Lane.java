@@ -86,6 +86,13 @@ public final class Lane {
     private final Object userCode = new Object();
     /** Sequence whose user code is running, 0 when none; guarded by {@link #userCode}. */
     private long runningSeq;
+    /**
+     * The last sequence Python cancelled (0: none). Kept even when the cancel
+     * came before the worker picked the request up, or between the items of a
+     * batch, where there is no user code to interrupt: the request then starts
+     * interrupted, and a batch skips the items it has not run yet.
+     */
+    private volatile long cancelledSeq;
 
     // Touched only by the lane's owner thread.
     /** The last req_seq seen. */
@@ -218,6 +225,26 @@ public final class Lane {
         return l != null && l.session == s ? l : null;
     }
 
+    /** @return the session whose request the current thread is serving, or null */
+    static Session currentSession() {
+        Lane l = CURRENT.get();
+        return l != null ? l.session : null;
+    }
+
+    /**
+     * True when Python cancelled the request the current thread is serving
+     * (Ctrl-C, {@code client.cancel(request_id)}, a cancelled asyncio task).
+     * It stays true after the interrupt was consumed (an
+     * {@code InterruptedException} caught by user code), so long-running code
+     * and a batch between its items can still see it.
+     *
+     * @return false on a thread that serves no call lane
+     */
+    public static boolean currentRequestCancelled() {
+        Lane l = CURRENT.get();
+        return l != null && !l.callbackLane && l.reqSeq != 0 && l.cancelledSeq == l.reqSeq;
+    }
+
     // ----------------------------------------------------------------- I/O
 
     private void runIo() {
@@ -248,6 +275,9 @@ public final class Lane {
 
     private void cancel(long seq) {
         synchronized (userCode) {
+            if (worker != null) {
+                cancelledSeq = seq;
+            }
             if (worker != null && runningSeq != 0 && runningSeq == seq) {
                 worker.interrupt();
             }
@@ -361,6 +391,11 @@ public final class Lane {
     private int dispatch(FlatBufferBuilder b, ByteBuffer req, DispatchScratch scratch) {
         synchronized (userCode) {
             runningSeq = reqSeq;
+            if (cancelledSeq == reqSeq && !callbackLane) {
+                // Cancelled before it was picked up: it starts interrupted (its
+                // releases still run; a batch skips every item).
+                Thread.currentThread().interrupt();
+            }
         }
         try {
             return dispatcher.handle(b, req, seg.slotSize(), scratch);

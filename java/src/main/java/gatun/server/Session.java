@@ -78,6 +78,11 @@ public final class Session {
         return id;
     }
 
+    /** @return the server this session belongs to */
+    GatunServer server() {
+        return server;
+    }
+
     /** @return the control segment's file, or null when it came as a descriptor */
     Path controlFile() {
         return controlFile;

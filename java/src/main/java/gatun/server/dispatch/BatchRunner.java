@@ -6,6 +6,7 @@ import static gatun.server.dispatch.RequestReader.stopOnError;
 
 import com.google.flatbuffers.FlatBufferBuilder;
 import gatun.protocol.Request;
+import gatun.server.Lane;
 import gatun.server.Metrics;
 import gatun.server.ProtocolException;
 import gatun.protocol.Action;
@@ -16,7 +17,9 @@ import gatun.server.limits.SessionQuota;
  * Runs a {@code Batch} request: its items one by one through the
  * dispatcher, each answered in the batch's reply; after a failure with
  * {@code stop_on_error} the rest are answered "skipped" (and what they would
- * have sent released); replies stop before they outgrow half a slot.
+ * have sent released); once Python cancels the batch (Ctrl-C, a cancel by
+ * request id) the items not yet run are skipped the same way; replies stop
+ * before they outgrow half a slot.
  */
 final class BatchRunner {
     private final Dispatcher dispatcher;
@@ -49,7 +52,22 @@ final class BatchRunner {
         BatchScope scope = s.scope(itemDepth);
         Request item = s.item(itemDepth);
         int answered = 0;
+        int cancelled = -1;
         for (int i = 0; i < n; i++) {
+            if (Lane.currentRequestCancelled()) {
+                // Python stopped waiting: nobody reads these replies, so the
+                // items not run yet are not run at all.
+                dispatcher.releaseSkippedBatch(r, item, i);
+                metrics.requests.increment();
+                if (cancelled < 0) {
+                    cancelled = responses.error(b, "java.util.concurrent.CancellationException",
+                            "skipped: the batch was cancelled", "");
+                } else {
+                    metrics.errors.increment();
+                }
+                items[answered++] = cancelled;
+                continue;
+            }
             if (s.failed[itemDepth] && stopOnError) {
                 dispatcher.releaseSkippedBatch(r, item, i);
                 metrics.requests.increment();

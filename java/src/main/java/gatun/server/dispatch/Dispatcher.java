@@ -330,7 +330,20 @@ public final class Dispatcher {
                 Class<?> c = classes.loadClass(s.names.className(r));
                 String name = s.names.name(r);
                 Arg[] args = args(r, s);
-                return invoke(resolver.resolveMethod(c, name, args, true, s.lastMethod), null, args, s);
+                MethodResolver.Resolved m;
+                try {
+                    m = resolver.resolveMethod(c, name, args, true, s.lastMethod);
+                } catch (NoSuchMethodException e) {
+                    // A Scala companion's method the class has no static forwarder for
+                    // (scala.math.BigDecimal.apply: the class has an apply of its own).
+                    Object module = classes.companion(c);
+                    if (module == null) {
+                        throw e;
+                    }
+                    classes.checkReceiverClass(module.getClass());
+                    return invoke(resolver.resolveMethod(module.getClass(), name, args, false), module, args, s);
+                }
+                return invoke(m, null, args, s);
             }
             case Action.GetField: {
                 Object target = registry.get(guard(r::objectId));

@@ -9,7 +9,8 @@ import java.util.List;
  * byte &lt; short/char &lt; int &lt; long &lt; float &lt; double), boxing or
  * unboxing 4 more, a superclass 6-9, an interface 7, a List passed as an array
  * 8 plus its worst element, {@code Object} 10, and the Python-friendly
- * narrowings (int to short/byte when the value fits, double to float) 20; null
+ * narrowings (int to short/byte when the value fits, double to float, a
+ * one-character String to char) 20; null
  * fits any reference type at cost 1. -1 means it does not fit.
  *
  * <p>Example: a wire int against {@code double} costs 3, so
@@ -59,6 +60,9 @@ public final class ArgumentCost {
                 return !a.hinted && narrowingFits(a.value, t, pu) ? BOXING + NARROWING : -1;
             }
             return refCost(Coercion.box(t), p);
+        }
+        if (p == char.class && !a.hinted && a.value instanceof String && ((String) a.value).length() == 1) {
+            return NARROWING; // Python has no char: a one-character str is one, as in Py4J
         }
         if (p.isPrimitive()) {
             Class<?> tu = Coercion.unbox(t);

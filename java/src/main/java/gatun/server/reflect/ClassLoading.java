@@ -98,7 +98,27 @@ public final class ClassLoading {
         return c;
     }
 
-    /** {@link ClassPolicy#checkClass} for a receiver, remembering the last class that passed. */
+    /**
+     * The Scala companion object of {@code c}: the {@code MODULE$} of class
+     * {@code c.getName() + "$"} (policy checked), or null if there is none.
+     *
+     * @param c a class Python named
+     * @return the companion object, or null
+     */
+    public Object companion(Class<?> c) {
+        Class<?> module = tryLoad(c.getName() + "$");
+        if (module == null) {
+            return null;
+        }
+        try {
+            Field f = module.getField("MODULE$");
+            return java.lang.reflect.Modifier.isStatic(f.getModifiers()) && f.getType() == module ? f.get(null) : null;
+        } catch (NoSuchFieldException | IllegalAccessException e) {
+            return null;
+        }
+    }
+
+        /** {@link ClassPolicy#checkClass} for a receiver, remembering the last class that passed. */
     public void checkReceiverClass(Class<?> c) {
         if (c != checkedReceiverClass) {
             policy.checkClass(c);
