@@ -125,7 +125,7 @@ final class Doorbell {
             }
         } catch (IOException e) {
             if (!stopped) {
-                System.err.println("gatun: lane " + lane + ": doorbell write failed: " + e);
+                ServerLog.LOG.warning("lane " + lane + ": doorbell write failed: " + e);
                 onFailure.accept("lane " + lane + ": doorbell write failed: " + e);
             }
         }

@@ -189,7 +189,7 @@ public final class GatunServer implements AutoCloseable {
     }
 
     private static void fail(String message) {
-        System.err.println("gatun: " + message);
+        System.err.println("gatun: " + message); // before logging is set up; the launcher reads it
         System.exit(2);
     }
 
@@ -615,7 +615,7 @@ public final class GatunServer implements AutoCloseable {
                 conn = ch.accept();
             } catch (IOException e) {
                 if (!closing) {
-                    System.err.println("gatun: accept failed: " + e);
+                    ServerLog.LOG.warning("accept failed: " + e);
                 }
                 return;
             }
@@ -623,7 +623,7 @@ public final class GatunServer implements AutoCloseable {
             // occupies a place among the pending handshakes.
             String peerProblem = checkPeer(conn);
             if (peerProblem != null) {
-                System.err.println("gatun: refused connection: " + peerProblem);
+                ServerLog.LOG.warning("refused connection: " + peerProblem);
                 refuse(conn, peerProblem);
                 continue;
             }
@@ -653,7 +653,7 @@ public final class GatunServer implements AutoCloseable {
                 return;
             }
             if (!MessageDigest.isEqual(presented, token)) {
-                System.err.println("gatun: refused connection: bad token");
+                ServerLog.LOG.warning("refused connection: bad token");
                 refuse(conn, "bad token");
                 return;
             }
@@ -693,7 +693,7 @@ public final class GatunServer implements AutoCloseable {
                 ArrowWarmup.startInBackground();
             }
         } catch (IOException | RuntimeException e) {
-            System.err.println("gatun: handshake failed: " + e);
+            ServerLog.LOG.warning("handshake failed: " + e);
             closeQuietly(conn);
         } catch (LinkageError e) {
             // A class that cannot initialise here (Arrow without its
@@ -701,7 +701,7 @@ public final class GatunServer implements AutoCloseable {
             // client waiting for a Welcome until its timeout.
             String arrow = gatun.server.arrow.ArrowAccess.problem();
             String reason = arrow != null ? arrow : "the session could not start: " + e;
-            System.err.println("gatun: handshake failed: " + reason);
+            ServerLog.LOG.warning("handshake failed: " + reason);
             refuse(conn, reason);
         }
     }

@@ -302,7 +302,7 @@ public final class Lane {
             try {
                 serve(f);
             } catch (Throwable t) {
-                System.err.println("gatun: lane " + index + ": request " + reqSeq + " failed outside dispatch: " + t);
+                ServerLog.LOG.warning("lane " + index + ": request " + reqSeq + " failed outside dispatch: " + t);
                 if (respSeq != reqSeq) {
                     ResponseJournal.current().undo(0); // nothing built for this request reached Python
                     f.b.clear();
@@ -350,7 +350,7 @@ public final class Lane {
         try {
             session.arrow().drainPeerReleases(); // Python's releases of Java's regions
         } catch (RuntimeException e) {
-            System.err.println("gatun: lane " + index + ": draining release notices failed: " + e);
+            ServerLog.LOG.warning("lane " + index + ": draining release notices failed: " + e);
         }
         long mark = ResponseJournal.current().mark();
         int root;
@@ -465,7 +465,7 @@ public final class Lane {
         try {
             session.arrow().flushReleases(); // notices queued by release0 on any thread
         } catch (RuntimeException e) {
-            System.err.println("gatun: lane " + index + ": flushing release notices failed: " + e);
+            ServerLog.LOG.warning("lane " + index + ": flushing release notices failed: " + e);
         }
         respSeq = seq;
         seg.setResponseSeq(index, seq);

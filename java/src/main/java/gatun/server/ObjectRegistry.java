@@ -215,7 +215,7 @@ public final class ObjectRegistry {
         try {
             ((AutoCloseable) o).close();
         } catch (Exception e) {
-            System.err.println("gatun: closing a released " + o.getClass().getName() + " failed: " + e);
+            ServerLog.LOG.warning("closing a released " + o.getClass().getName() + " failed: " + e);
         }
     }
 

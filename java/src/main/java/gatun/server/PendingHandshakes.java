@@ -148,7 +148,7 @@ final class PendingHandshakes implements AutoCloseable {
             }
         } catch (IOException | ClosedSelectorException e) {
             if (!closed) {
-                System.err.println("gatun: handshake selector failed, no new connections are served: " + e);
+                ServerLog.LOG.warning("handshake selector failed, no new connections are served: " + e);
             }
         } finally {
             for (Pending p : pending) {
@@ -276,7 +276,7 @@ final class PendingHandshakes implements AutoCloseable {
             } catch (IOException | RuntimeException | LinkageError e) {
                 // LinkageError too (a host whose class path lacks what a session needs):
                 // this thread serves every later connection and must outlive one failure.
-                System.err.println("gatun: handshake failed: " + e);
+                ServerLog.LOG.warning("handshake failed: " + e);
                 closeQuietly(p.channel);
             }
         }

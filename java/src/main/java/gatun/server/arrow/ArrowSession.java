@@ -1,5 +1,6 @@
 package gatun.server.arrow;
 
+import gatun.server.ServerLog;
 import gatun.protocol.BatchDescriptor;
 import gatun.protocol.SchemaDefinition;
 import gatun.server.ProtocolException;
@@ -497,7 +498,7 @@ public final class ArrowSession implements AutoCloseable {
             try {
                 r.run();
             } catch (RuntimeException e) {
-                System.err.println("gatun: an acknowledgement action failed: " + e);
+                ServerLog.LOG.warning("an acknowledgement action failed: " + e);
             }
         }
     }

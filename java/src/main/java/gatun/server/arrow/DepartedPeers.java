@@ -1,5 +1,6 @@
 package gatun.server.arrow;
 
+import gatun.server.ServerLog;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -109,7 +110,7 @@ final class DepartedPeers {
             try {
                 r.run();
             } catch (RuntimeException e) {
-                System.err.println("gatun: releasing a departed session's memory failed: " + e);
+                ServerLog.LOG.warning("releasing a departed session's memory failed: " + e);
             }
         }
     }

@@ -1,5 +1,6 @@
 package gatun.server.dispatch;
 
+import gatun.server.ServerLog;
 import gatun.server.ObjectRegistry;
 import gatun.server.arrow.RegionLedger;
 import java.util.ArrayList;
@@ -164,7 +165,7 @@ public final class ResponseJournal {
         try {
             r.run();
         } catch (RuntimeException e) {
-            System.err.println("gatun: an acknowledgement action failed: " + e);
+            ServerLog.LOG.warning("an acknowledgement action failed: " + e);
         }
     }
 

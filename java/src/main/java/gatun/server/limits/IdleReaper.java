@@ -1,5 +1,6 @@
 package gatun.server.limits;
 
+import gatun.server.ServerLog;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ScheduledExecutorService;
@@ -51,7 +52,7 @@ final class IdleReaper {
                 }
             } catch (RuntimeException | Error e) {
                 // One session's failure must not stop the reaper for the others.
-                System.err.println("gatun: expiring an idle session failed: " + e);
+                ServerLog.LOG.warning("expiring an idle session failed: " + e);
             }
         }
     }

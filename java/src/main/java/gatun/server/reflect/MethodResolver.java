@@ -1,5 +1,6 @@
 package gatun.server.reflect;
 
+import gatun.server.ServerLog;
 import gatun.server.ValueCodec.Arg;
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandles;
@@ -340,7 +341,7 @@ public final class MethodResolver {
                 try {
                     ((gatun.server.arrow.BridgeArrowReader) call[i]).close();
                 } catch (java.io.IOException | RuntimeException e) {
-                    System.err.println("gatun: closing a call's ArrowReader view failed: " + e);
+                    ServerLog.LOG.warning("closing a call's ArrowReader view failed: " + e);
                 }
             }
         }
