@@ -126,8 +126,17 @@ fn encode_hinted<'b, 'py, A: Allocator + 'b>(
         args.kind = ValueKind::String;
         args.s = Some(fbb.create_string(&s.to_cow()?));
     } else if let Ok(r) = obj.cast::<ObjectRef>() {
+        let r = r.get();
+        if !r.belongs_to(&hooks.client) {
+            return Err(PyValueError::new_err(format!(
+                "a Java object of another gatun client was passed to this one (object #{} of that \
+                 client's session): objects live in the session that made them; pass a value, \
+                 or make the object with this client",
+                r.object_id()
+            )));
+        }
         args.kind = ValueKind::Object;
-        args.object_id = r.get().object_id();
+        args.object_id = r.object_id();
         keep.push(obj.clone());
     } else if let Ok(b) = obj.cast::<PyBytes>() {
         args.kind = ValueKind::Bytes;

@@ -27,6 +27,12 @@ impl ObjectRef {
     pub fn object_id(&self) -> i64 {
         self.object_id
     }
+
+    /// Whether this object lives in `client`'s session (its id means
+    /// another object, or nothing, in any other session).
+    pub fn belongs_to(&self, client: &gatun_bridge::Client) -> bool {
+        client.owns_releases(&self.releases)
+    }
 }
 
 #[pymethods]
@@ -52,6 +58,11 @@ impl ObjectRef {
     #[getter(object_id)]
     fn py_object_id(&self) -> i64 {
         self.object_id
+    }
+
+    /// Whether this object lives in ``native``'s session (ids are per session).
+    fn _in_session(&self, native: &NativeClient) -> bool {
+        self.belongs_to(native.client())
     }
 
     /// The runtime class of the Java object.

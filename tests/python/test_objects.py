@@ -36,7 +36,7 @@ def test_repr_str_and_identity(client: gatun.GatunClient) -> None:
     assert re.fullmatch(r"<JavaObject java\.util\.ArrayList id=\d+>", repr(lst))
     lst.add("a")
     assert str(lst) == "[a]"
-    assert bool(client.jvm.java.util.ArrayList()) is True  # even when empty
+    assert bool(client.jvm.java.util.ArrayList()) is False  # empty, as a Python list
 
 
 def test_equality_and_hash_use_java(client: gatun.GatunClient) -> None:
@@ -497,3 +497,24 @@ def test_a_java_exception_str_is_its_java_stack_trace(client: gatun.GatunClient)
     assert text.startswith('java.lang.NumberFormatException: For input string: "x"\n')
     assert "\tat java.base/java.lang.Integer.parseInt" in text
     assert info.value.message == 'For input string: "x"'
+
+
+def test_an_object_of_another_client_is_refused_not_mistaken(client: gatun.GatunClient) -> None:
+    """Object ids are per session: another client's proxy must not be read as
+    whatever this session holds under the same id."""
+    mine = client.jvm.java.util.ArrayList()
+    mine.add("mine")
+    with gatun.connect() as other:
+        theirs = other.jvm.java.util.ArrayList()
+        theirs.add("theirs")
+        with pytest.raises(ValueError, match="another gatun client"):
+            client.jvm.java.lang.String.valueOf(theirs)
+        with pytest.raises(ValueError, match="another gatun client"):
+            mine.addAll(theirs)
+        with pytest.raises(ValueError, match="another gatun client"):
+            client.invoke_method(theirs, "size")
+        with pytest.raises(ValueError, match="another gatun client"):
+            client.is_instance_of(theirs, "java.util.List")
+        # Each still works with its own client.
+        assert other.invoke_method(theirs, "size") == 1
+    assert list(mine) == ["mine"]

@@ -80,3 +80,16 @@ def test_dir_lists_java_members_and_package_contents(client: gatun.GatunClient) 
     assert "Entry" in dir(client.jvm.java.util.Map)
     # Classes of the bridge's own jar come from the class path.
     assert "ArrowBridge" in dir(client.jvm.gatun.server.arrow)
+
+
+def test_an_empty_java_collection_is_false_as_in_python(client: gatun.GatunClient) -> None:
+    jvm = client.jvm
+    empty_list, full_list = jvm.java.util.ArrayList(), jvm.java.util.ArrayList()
+    full_list.add(1)
+    empty_map, empty_set = jvm.java.util.HashMap(), jvm.java.util.HashSet()
+    assert not empty_list
+    assert full_list
+    assert not empty_map
+    assert not empty_set
+    # Any other object is true, whatever it holds.
+    assert jvm.java.lang.StringBuilder()

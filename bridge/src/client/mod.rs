@@ -161,6 +161,12 @@ impl Client {
         self.shared.releases.clone()
     }
 
+    /// Whether `releases` is this session's release queue: object ids are
+    /// per session, so an id is only meaningful to the session that made it.
+    pub fn owns_releases(&self, releases: &Arc<ObjectReleases>) -> bool {
+        Arc::ptr_eq(&self.shared.releases, releases)
+    }
+
     /// Whether object releases wait to ride on the next request.
     pub fn releases_waiting(&self) -> bool {
         !self.shared.releases.is_empty()

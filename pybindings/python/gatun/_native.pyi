@@ -48,6 +48,8 @@ class ObjectRef:
     def class_name(self) -> str: ...
     def _detach(self) -> None:
         """Never release this object from Python (it lives until the session ends)."""
+    def _in_session(self, native: NativeClient) -> bool:
+        """Whether this object lives in ``native``'s session (ids are per session)."""
 
 class ArenaBuffer:
     """A writable region of the payload arena (buffer protocol)."""

@@ -168,10 +168,10 @@ def _unwrap_deep(value: Any) -> Any:
     return value
 
 
-def _id_of(obj: Any) -> int:
+def _id_of(obj: Any, native: Any = None) -> int:
     if isinstance(obj, AsyncJavaObject):
-        return obj.object_id
-    return object_id_of(obj)
+        obj = obj.java_object
+    return object_id_of(obj, native)
 
 
 def _wake(future: asyncio.Future[None]) -> None:
@@ -569,7 +569,14 @@ class AsyncGatunClient:
         return_object_ref: bool = False,
     ) -> Any:
         """``obj_id.method_name(*args)`` (a proxy, or the id of a live one)."""
-        return await self._call(_INVOKE, _id_of(obj_id), None, method_name, args, return_object_ref)
+        return await self._call(
+            _INVOKE,
+            _id_of(obj_id, self._session.native),
+            None,
+            method_name,
+            args,
+            return_object_ref,
+        )
 
     async def invoke_static_method(
         self,
@@ -597,19 +604,25 @@ class AsyncGatunClient:
 
     async def get_field(self, obj_id: AsyncJavaObject | JavaObject | int, field_name: str) -> Any:
         """The instance field ``obj_id.field_name``."""
-        return await self._call(_GET_FIELD, _id_of(obj_id), None, field_name)
+        return await self._call(_GET_FIELD, _id_of(obj_id, self._session.native), None, field_name)
 
     async def set_field(
         self, obj_id: AsyncJavaObject | JavaObject | int, field_name: str, value: Any
     ) -> None:
         """``obj_id.field_name = value``."""
-        await self._call(_SET_FIELD, _id_of(obj_id), None, field_name, (value,))
+        await self._call(
+            _SET_FIELD, _id_of(obj_id, self._session.native), None, field_name, (value,)
+        )
 
     async def is_instance_of(
         self, obj: AsyncJavaObject | JavaObject | int, class_name: str | JVMNode | AsyncJVMView
     ) -> bool:
         """Java ``obj instanceof class_name``."""
-        return bool(await self._call(_IS_INSTANCE_OF, _id_of(obj), _class_of(class_name)))
+        return bool(
+            await self._call(
+                _IS_INSTANCE_OF, _id_of(obj, self._session.native), _class_of(class_name)
+            )
+        )
 
     async def reflect(self, full_name: str) -> str:
         """What ``full_name`` is: ``"class"``, ``"method"``, ``"field"`` or ``"none"``."""

@@ -270,7 +270,12 @@ class GatunClient(UpstreamCalls):
         even when it would convert by value (String, List, ...).
         """
         return self._session.request(
-            _actions.INVOKE_METHOD, object_id_of(obj_id), None, method_name, args, return_object_ref
+            _actions.INVOKE_METHOD,
+            object_id_of(obj_id, self._session.native),
+            None,
+            method_name,
+            args,
+            return_object_ref,
         )
 
     def invoke_static_method(
@@ -297,7 +302,9 @@ class GatunClient(UpstreamCalls):
         or a class name)."""
         if isinstance(obj_id, (str, JVMNode)):
             return self.get_static_field(obj_id, field_name)
-        return self._session.request(_actions.GET_FIELD, object_id_of(obj_id), None, field_name)
+        return self._session.request(
+            _actions.GET_FIELD, object_id_of(obj_id, self._session.native), None, field_name
+        )
 
     def set_field(
         self, obj_id: JavaObject | int | str | JVMNode, field_name: str, value: Any
@@ -306,7 +313,13 @@ class GatunClient(UpstreamCalls):
         if isinstance(obj_id, (str, JVMNode)):
             self.set_static_field(obj_id, field_name, value)
             return
-        self._session.request(_actions.SET_FIELD, object_id_of(obj_id), None, field_name, (value,))
+        self._session.request(
+            _actions.SET_FIELD,
+            object_id_of(obj_id, self._session.native),
+            None,
+            field_name,
+            (value,),
+        )
 
     def get_static_field(self, class_name: str | JVMNode, field_name: str) -> Any:
         """Read the public static field ``class_name.field_name``."""
@@ -328,7 +341,9 @@ class GatunClient(UpstreamCalls):
         """Java ``obj instanceof class_name``."""
         return bool(
             self._session.request(
-                _actions.IS_INSTANCE_OF, object_id_of(obj), class_name_of(class_name)
+                _actions.IS_INSTANCE_OF,
+                object_id_of(obj, self._session.native),
+                class_name_of(class_name),
             )
         )
 

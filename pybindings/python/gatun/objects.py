@@ -29,9 +29,17 @@ _ARRAY_CLASS: Final = "java.lang.reflect.Array"
 _INVOKE: Final = _actions.INVOKE_METHOD
 
 
-def object_id_of(obj: JavaObject | int) -> int:
-    """The object id of a proxy, or ``obj`` itself when it is already an id."""
+def object_id_of(obj: JavaObject | int, native: Any = None) -> int:
+    """The object id of a proxy, or ``obj`` itself when it is already an id.
+    With ``native`` (a session), a proxy of another session is refused: its id
+    names another object, or none, there."""
     if isinstance(obj, _native.ObjectRef):
+        if native is not None and not obj._in_session(native):
+            raise ValueError(
+                f"a Java object of another gatun client was passed to this one ({obj.class_name} "
+                f"#{obj.object_id} of that client's session): objects live in the session "
+                "that made them"
+            )
         return obj.object_id
     if isinstance(obj, int) and not isinstance(obj, bool):
         return obj
@@ -192,6 +200,15 @@ class JavaObject(_native.ObjectRef):
         return int(self._client.invoke_method(self, "hashCode"))
 
     def __bool__(self) -> bool:
+        # As Python's containers and Py4J's collections: an empty one is false.
+        if not self._client.closed and self._kind() in (
+            "map",
+            "list",
+            "set",
+            "collection",
+            "array",
+        ):
+            return len(self) != 0
         return True
 
     def __len__(self) -> int:
