@@ -16,8 +16,10 @@
 //! JVM options), named by a hash of those with their sizes and modification
 //! times. `GATUN_CDS=0` turns the feature off. One process records at a time
 //! (a lock file); a partial recording is only renamed into place once its
-//! JVM exited cleanly. Archives unused for `UNUSED_FOR` are removed when a
-//! new one is recorded.
+//! JVM exited cleanly. When a new one is recorded, archives unused for
+//! `UNUSED_FOR` are removed, and so is every archive beyond the
+//! `MAX_ARCHIVES` most recently used (each is ~11 MB, and every distinct set
+//! of JVM options makes one).
 
 use std::collections::hash_map::DefaultHasher;
 use std::fs;
@@ -31,6 +33,9 @@ const LOCK_STALE: Duration = Duration::from_secs(600);
 /// Archives not used for this long are removed when a new one is recorded
 /// (every jar rebuild makes a new one).
 const UNUSED_FOR: Duration = Duration::from_secs(30 * 24 * 3600);
+/// Archives kept at most (the most recently used): the cache stays under
+/// ~200 MB however many option sets a user's programs launch with.
+const MAX_ARCHIVES: usize = 16;
 
 /// Options that show the user manages class-data sharing themselves.
 const USER_CDS_OPTIONS: [&str; 6] = [
@@ -212,20 +217,29 @@ fn remove_unused(dir: &Path) {
     let Ok(entries) = fs::read_dir(dir) else {
         return;
     };
+    let mut archives = Vec::new();
     for entry in entries.flatten() {
         let path = entry.path();
-        let unused = entry
-            .metadata()
-            .and_then(|m| m.modified())
-            .ok()
+        let Some(kind) = path.extension().and_then(|e| e.to_str()) else {
+            continue;
+        };
+        if kind != "jsa" && kind != "partial" {
+            continue;
+        }
+        let modified = entry.metadata().and_then(|m| m.modified()).ok();
+        let unused = modified
             .and_then(|t| t.elapsed().ok())
             .is_some_and(|age| age > UNUSED_FOR);
-        let ours = path
-            .extension()
-            .is_some_and(|e| e == "jsa" || e == "partial");
-        if unused && ours {
+        if unused {
             let _ = fs::remove_file(path);
+        } else if kind == "jsa" {
+            archives.push((modified.unwrap_or(SystemTime::UNIX_EPOCH), path));
         }
+    }
+    // Most recently used first; the rest beyond the cap go.
+    archives.sort_by_key(|a| std::cmp::Reverse(a.0));
+    for (_, path) in archives.into_iter().skip(MAX_ARCHIVES) {
+        let _ = fs::remove_file(path);
     }
 }
 
@@ -354,5 +368,32 @@ mod tests {
             .is_empty());
         let with_dir = ClassArchive::plan_in(&s.dir, &s.java, &[s.jar.clone(), s.dir.clone()], &[]);
         assert!(with_dir.flags().is_empty(), "a directory on the classpath");
+    }
+
+    #[test]
+    fn only_the_most_recently_used_archives_are_kept() {
+        let s = setup("cap");
+        fs::create_dir_all(&s.dir).unwrap();
+        let now = SystemTime::now();
+        for i in 0..MAX_ARCHIVES + 4 {
+            let path = s.dir.join(format!("a{i:02}.jsa"));
+            fs::write(&path, b"x").unwrap();
+            let f = fs::OpenOptions::new().append(true).open(&path).unwrap();
+            // a00 is the most recently used, a19 the least.
+            f.set_modified(now - Duration::from_secs(60 * i as u64))
+                .unwrap();
+        }
+        fs::write(s.dir.join("notes.txt"), b"not ours").unwrap();
+        remove_unused(&s.dir);
+        let mut left: Vec<String> = fs::read_dir(&s.dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".jsa"))
+            .collect();
+        left.sort();
+        let expected: Vec<String> = (0..MAX_ARCHIVES).map(|i| format!("a{i:02}.jsa")).collect();
+        assert_eq!(left, expected);
+        assert!(s.dir.join("notes.txt").exists());
     }
 }
