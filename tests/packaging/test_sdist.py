@@ -74,7 +74,8 @@ def test_sdist_carries_sources_jar_and_license(sdist: Path) -> None:
     java_sources = [n for n in files if n.startswith("java/src/main/") and n.endswith(".java")]
     repo_sources = list((REPO / "java" / "src" / "main").rglob("*.java"))
     assert len(java_sources) == len(repo_sources)
-    assert not [n for n in files if n.startswith("java/target/")], "build output in the sdist"
+    stray = [n for n in files if "/target/" in f"/{n}" or n.startswith("pybindings/java/")]
+    assert not stray, f"build output or a second copy of java/ in the sdist: {stray[:5]}"
     pyproject = files["pyproject.toml"].decode()
     assert 'build-backend = "gatun_build_backend"' in pyproject
 
