@@ -8,7 +8,7 @@
 use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
@@ -372,11 +372,21 @@ fn check_size(size: usize) -> Result<(), SegmentError> {
 fn create_memfd(name: &str) -> io::Result<OwnedFd> {
     let cname = std::ffi::CString::new(format!("gatun-{name}"))
         .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // On Linux, the system call itself rather than glibc's wrapper, which only
+    // glibc 2.27+ has: the wheels are built for glibc 2.17 (manylinux2014), and
+    // a module naming the wrapper would not even load on an older glibc.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    // SAFETY: `cname` is a valid NUL-terminated string for the duration of the
+    // call; memfd_create takes a name pointer and flags and returns an fd or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_memfd_create, cname.as_ptr(), libc::MFD_CLOEXEC) };
+    #[cfg(target_os = "freebsd")]
     // SAFETY: `cname` is a valid NUL-terminated string for the duration of the call.
     let fd = unsafe { libc::memfd_create(cname.as_ptr(), libc::MFD_CLOEXEC) };
     if fd < 0 {
         return Err(io::Error::last_os_error());
     }
+    // A descriptor always fits in an int (the syscall returns it as a long).
+    let fd = fd as RawFd;
     // SAFETY: `fd` was just returned by memfd_create and is owned by nobody else.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
