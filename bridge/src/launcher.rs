@@ -22,10 +22,16 @@ use crate::jvm_output::{JvmOutput, Stream};
 pub const MIN_JAVA_VERSION: u32 = 17;
 
 /// Flags the server always needs: Arrow's memory module reads
-/// `java.nio.Buffer.address`. Nothing else of `java.base` is opened: an open
-/// `java.lang` let `setAccessible` reach `Shutdown.halt0` (the class policy
-/// refuses that too, but the JDK's own module boundary is the first line).
-pub const REQUIRED_JVM_FLAGS: [&str; 1] = ["--add-opens=java.base/java.nio=ALL-UNNAMED"];
+/// `java.nio.Buffer.address`, and `get_field` reads non-public fields of
+/// `java.lang` classes as upstream's does (its README reads a
+/// `StringBuilder`'s `count`). Nothing else of `java.base` is opened. What an
+/// open `java.lang` would also allow is refused by the class policy:
+/// `setAccessible` on any JDK member (the way to `Shutdown.halt0`),
+/// `java.lang.invoke` (private lookups), writing a non-public JDK field.
+pub const REQUIRED_JVM_FLAGS: [&str; 2] = [
+    "--add-opens=java.base/java.nio=ALL-UNNAMED",
+    "--add-opens=java.base/java.lang=ALL-UNNAMED",
+];
 
 /// The server's initial heap when nobody chose a heap size. The JVM's own
 /// default is 1/64 of the machine's memory (384 MiB on a 24 GiB machine),

@@ -103,3 +103,20 @@ def test_what_the_policy_leaves_alone(guarded: gatun.GatunClient) -> None:
     server = guarded.jvm.java.lang.management.ManagementFactory
     with pytest.raises(JavaSecurityException, match=r"MBeanServer"):
         server.getPlatformMBeanServer().getMBeanCount()
+
+
+def test_non_public_jdk_fields_are_read_not_written(guarded: gatun.GatunClient) -> None:
+    """Upstream's README example reads a StringBuilder's non-public ``count``;
+    writing such a field would break the JDK's invariants and is refused."""
+    sb = guarded.create_object("java.lang.StringBuilder", "hello")
+    assert guarded.get_fields(sb, ["count"]) == [5]
+    assert guarded.get_field(sb, "count") == 5
+    with pytest.raises(JavaSecurityException, match=r"AbstractStringBuilder\.count"):
+        guarded.set_field(sb, "count", 0)
+    assert str(sb) == "hello"
+    # The way past it stays closed: a JDK member made accessible by hand.
+    field = guarded.jvm.java.lang.Class.forName("java.lang.AbstractStringBuilder").getDeclaredField(
+        "count"
+    )
+    with pytest.raises(JavaSecurityException, match="accessible"):
+        field.setAccessible(True)

@@ -95,7 +95,10 @@ def test_launcher_constants_name_the_jar_and_flags_in_use() -> None:
     assert JAR_PATH.is_file()
     if not os.environ.get("GATUN_JAR"):
         assert Path(find_server_jar()) == JAR_PATH
-    assert all(flag.startswith("--add-opens=java.base/java.nio=") for flag in DEFAULT_JVM_FLAGS)
+    assert DEFAULT_JVM_FLAGS == (
+        "--add-opens=java.base/java.nio=ALL-UNNAMED",
+        "--add-opens=java.base/java.lang=ALL-UNNAMED",
+    )
 
 
 # ------------------------------------------------------------- exceptions

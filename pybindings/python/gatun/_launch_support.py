@@ -34,9 +34,14 @@ JAR_PATH: Path = Path(__file__).resolve().parent / "jars" / _JAR_NAME
 #: The JVM options every launch gets before the caller's (upstream's
 #: ``DEFAULT_JVM_FLAGS``), as the native launcher adds them
 #: (``REQUIRED_JVM_FLAGS`` in ``bridge/src/launcher.rs``): Arrow's memory
-#: module reads ``java.nio.Buffer.address``. Nothing else of ``java.base`` is
-#: opened. Informational: changing this list changes no launch.
-DEFAULT_JVM_FLAGS: tuple[str, ...] = ("--add-opens=java.base/java.nio=ALL-UNNAMED",)
+#: module reads ``java.nio.Buffer.address``; ``get_field`` reads non-public
+#: fields of ``java.lang`` classes (the class policy refuses writing them).
+#: Nothing else of ``java.base`` is opened. Informational: changing this list
+#: changes no launch.
+DEFAULT_JVM_FLAGS: tuple[str, ...] = (
+    "--add-opens=java.base/java.nio=ALL-UNNAMED",
+    "--add-opens=java.base/java.lang=ALL-UNNAMED",
+)
 
 #: Where :func:`launch_gateway` and ``GatunClient()`` put the socket when no
 #: path is given (upstream's default).

@@ -562,6 +562,7 @@ public final class Dispatcher {
             throw new IllegalArgumentException("setting field " + f.getName() + " needs exactly one value in args, got "
                     + args.length);
         }
+        policy.checkFieldWrite(f);
         Object v = Coercion.coerce(args[0].value, f.getType());
         if (v == Coercion.NO_MATCH) {
             throw new IllegalArgumentException("a " + args[0] + " value cannot be stored in field "

@@ -285,4 +285,25 @@ public final class ClassPolicy {
     public void checkField(Field f) {
         checkMember(f);
     }
+
+    /**
+     * Checks a write to a field: a non-public field of a JDK class may be read
+     * (the launcher opens {@code java.lang} for that) but never written, since
+     * that would break the JDK's own invariants.
+     *
+     * @param f the field about to be set
+     * @throws SecurityException if it is a non-public field of a JDK class
+     */
+    public void checkFieldWrite(Field f) {
+        Class<?> owner = f.getDeclaringClass();
+        boolean open = java.lang.reflect.Modifier.isPublic(f.getModifiers())
+                && java.lang.reflect.Modifier.isPublic(owner.getModifiers());
+        Module module = owner.getModule();
+        String name = module.isNamed() ? module.getName() : "";
+        if (!open && (name.startsWith("java.") || name.startsWith("jdk."))) {
+            throw new SecurityException("setting " + owner.getName() + "." + f.getName()
+                    + " is denied by the gatun class policy (non-public fields of JDK classes can be read,"
+                    + " not written)");
+        }
+    }
 }
