@@ -146,3 +146,6 @@ __all__ = [
 # Python's last-resort handler printed every error record to stderr beside
 # the exception that carried the same message.
 _logging.getLogger("gatun").addHandler(_logging.NullHandler())
+
+# The ``from __future__`` import above is not part of the package.
+del annotations

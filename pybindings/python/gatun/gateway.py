@@ -27,6 +27,7 @@ from gatun import _native, _output
 from gatun._attach import attach
 from gatun._launch_support import (
     DEFAULT_SOCKET_PATH,
+    JAR_PATH,
     classpath_entries,
     connection_file_for,
     entry_point_flag,
@@ -50,8 +51,9 @@ class GatunSession:
     :meth:`stop` ends the JVM and every session on it.
     """
 
-    #: The server jar the gateway runs.
-    JAR_PATH: str = ""
+    #: The server jar the gateway runs (the bundled one unless ``GATUN_JAR``
+    #: names another; each session's is the one its JVM was started with).
+    JAR_PATH: str = str(JAR_PATH)
 
     def __init__(self, process: Any, socket_path: str, memory_bytes: int | None) -> None:
         """Made by :func:`launch_gateway`; ``process`` is the native gateway
