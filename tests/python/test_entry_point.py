@@ -139,3 +139,21 @@ def test_an_entry_point_that_is_not_a_class_name_is_refused_before_a_jvm_starts(
 ) -> None:
     with pytest.raises(ValueError, match="entry_point must be a Java class name"):
         gatun.connect(entry_point=bad)  # type: ignore[arg-type]
+
+
+def test_the_async_client_awaits_the_entry_point(app_classes: Path) -> None:
+    import asyncio
+
+    from gatun.async_client import AsyncGatunClient
+
+    with gatun.connect(classpath=[str(app_classes)], entry_point="ondemand.OnDemandApp") as client:
+
+        async def use() -> int:
+            aclient = AsyncGatunClient(client)
+            assert not aclient.closed
+            app = await aclient.entry_point
+            result = await app.run(client.jvm.ondemand.JobRequest("s3://async", "select 2"))
+            assert list(result) == ["s3://async:select 2", "run 1"]
+            return int(await app.runs())
+
+        assert asyncio.run(use()) == 1

@@ -93,3 +93,15 @@ def test_an_empty_java_collection_is_false_as_in_python(client: gatun.GatunClien
     assert not empty_set
     # Any other object is true, whatever it holds.
     assert jvm.java.lang.StringBuilder()
+
+
+def test_del_removes_a_list_item_by_index(client: gatun.GatunClient) -> None:
+    numbers = client.jvm.java.util.ArrayList()
+    for n in (10, 20, 30):
+        numbers.add(n)
+    del numbers[1]
+    assert list(numbers) == [10, 30]
+    del numbers[-1]
+    assert list(numbers) == [10]
+    with pytest.raises(IndexError):
+        del numbers[5]

@@ -744,6 +744,34 @@ class AsyncGatunClient:
         self._session.callbacks.forget(callback_id)
         await self._call(_UNREGISTER_CALLBACK, callback_id)
 
+    @property
+    def closed(self) -> bool:
+        """Whether the session is closed (as :attr:`GatunClient.closed`)."""
+        return self.sync.closed
+
+    @property
+    def arena(self) -> Any:
+        """The session's payload arena, for building Arrow data in shared
+        memory (as :attr:`GatunClient.arena`; no I/O)."""
+        return self.sync.arena
+
+    @property
+    def entry_point(self) -> Awaitable[AsyncJavaObject | None]:
+        """The server's entry point (as :attr:`GatunClient.entry_point`), to be
+        awaited: ``app = await client.entry_point``; ``None`` when the server
+        has none."""
+
+        async def fetch() -> AsyncJavaObject | None:
+            return await self.invoke_static_method(  # type: ignore[no-any-return]
+                "gatun.server.GatunServer", "currentEntryPoint", return_object_ref=True
+            )
+
+        return fetch()
+
+    async def gc(self, timeout: float = 5.0) -> int:
+        """As :meth:`GatunClient.gc`, off the event loop."""
+        return int(await self._run(self.sync.gc, timeout))
+
     async def ping(self) -> bool:
         """One empty round trip; ``True`` when the JVM answers."""
         await self._call(_PING)

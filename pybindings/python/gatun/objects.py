@@ -283,7 +283,12 @@ class JavaObject(_native.ObjectRef):
             self._client.invoke_method(self, "set", position, value)
 
     def __delitem__(self, key: Any) -> None:
-        if self._kind() != "map":
+        kind = self._kind()
+        if kind == "list":
+            # An int picks List.remove(int index), as Py4J's ``del lst[i]``.
+            self._client.invoke_method(self, "remove", self._normalise_index(int(key)))
+            return
+        if kind != "map":
             raise TypeError(f"{self.class_name} does not support item deletion; call its remove()")
         if not self._client.invoke_method(self, "containsKey", key):
             raise KeyError(key)
