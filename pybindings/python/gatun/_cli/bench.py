@@ -17,8 +17,13 @@ __all__ = ["run_bench"]
 
 def _peer(name: str, calls: int) -> list[float]:
     """Per-call times of peer ``name``, measured in a subprocess."""
+    import gatun
+
+    # Run from gatun's own parent directory: ``-m`` puts the working
+    # directory first on sys.path, where a user's ``py4j.py`` would shadow Py4J.
     done = subprocess.run(
         [sys.executable, "-m", "gatun._cli.peer", name, str(calls)],
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(gatun.__file__))),
         capture_output=True,
         text=True,
         timeout=300,
@@ -61,10 +66,17 @@ def _p(timings: list[float], q: float) -> float:
 def run_bench(quick: bool = False, peers: list[str] | None = None) -> int:
     """Run the benchmarks and print a table; 0 if gatun's ran, else 1."""
     calls, rows, repeats = (2_000, 200_000, 3) if quick else (20_000, 1_000_000, 10)
+    cpus = os.cpu_count() or 1
+    load = os.getloadavg()[0]
     print(
-        f"python -m gatun bench{' --quick' if quick else ''}: {os.cpu_count()} CPUs, "
-        f"Python {sys.version.split()[0]}"
+        f"python -m gatun bench{' --quick' if quick else ''}: {cpus} CPUs, "
+        f"load average {load:.1f}, Python {sys.version.split()[0]}"
     )
+    if load > cpus / 2:
+        print(
+            "  note: other work is using this machine; latencies (p99 above all) will be high. "
+            "Compare ratios, or rerun when it is quiet."
+        )
     print(f"call latency: java.lang.Math.max(i, 5), {calls:,} calls after a warm-up")
     latencies: dict[str, float] = {}
     for name in ["gatun", *(peers or [])]:
