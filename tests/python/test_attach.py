@@ -38,11 +38,12 @@ def _alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
-def start_host(conn: Path) -> int:
+def start_host(conn: Path, *jvm_options: str) -> int:
     """Starts a JVM that is NOT our child (sh starts it in the background and
     exits, so it is reparented) hosting a server; returns its pid once it
     has written the connection file ``conn``."""
-    java = f"java {ADD_OPENS} -cp {find_server_jar()} {HOST_APP} {conn}"
+    options = " ".join([ADD_OPENS, *jvm_options])
+    java = f"java {options} -cp {find_server_jar()} {HOST_APP} {conn}"
     cmd = f"{java} </dev/null >{conn}.log 2>&1 & echo $!"
     out = subprocess.run(["setsid", "sh", "-c", cmd], capture_output=True, text=True, check=True)
     pid = int(out.stdout.strip())
@@ -157,6 +158,27 @@ def test_the_host_dying_fails_calls_promptly(tmp_path: Path) -> None:
             client.jvm.java.lang.Math.abs(-4)
     finally:
         client.close()
+
+
+def test_a_killed_hosts_directory_is_swept_by_the_next_host(tmp_path: Path) -> None:
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+
+    def host_dirs() -> list[Path]:
+        return [p for p in tmp.iterdir() if p.name.startswith("gatun-host-")]
+
+    first = start_host(tmp_path / "first.conn", f"-Djava.io.tmpdir={tmp}")
+    (left,) = host_dirs()
+    os.kill(first, signal.SIGKILL)
+    while _alive(first):
+        time.sleep(0.01)
+    assert left.exists()  # nothing ran to remove it
+    second = start_host(tmp_path / "second.conn", f"-Djava.io.tmpdir={tmp}")
+    try:
+        assert not left.exists()
+        assert len(host_dirs()) == 1  # the live host's own
+    finally:
+        os.kill(second, signal.SIGKILL)
 
 
 def test_a_host_without_arrows_add_opens_is_told_the_flag(tmp_path: Path) -> None:

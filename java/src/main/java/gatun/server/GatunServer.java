@@ -220,6 +220,56 @@ public final class GatunServer implements AutoCloseable {
         return startHosted((Object) null);
     }
 
+    /** Hosted servers' private directories: {@code gatun-host-<pid>-<random>}. */
+    private static final String HOST_DIR_PREFIX = "gatun-host-";
+
+    /**
+     * Removes the socket directories of hosting JVMs that died without
+     * closing their server (a {@code kill -9}): the next host cleans up.
+     * Only directories named for a process that no longer runs, and only
+     * what this user may delete.
+     */
+    static void sweepDeadHosts(Path tmp) {
+        try (var dirs = Files.newDirectoryStream(tmp, HOST_DIR_PREFIX + "*")) {
+            for (Path dir : dirs) {
+                String[] parts = dir.getFileName().toString().substring(HOST_DIR_PREFIX.length()).split("-", 2);
+                long pid;
+                try {
+                    pid = Long.parseLong(parts[0]);
+                } catch (NumberFormatException e) {
+                    continue; // not one of ours
+                }
+                if (parts.length < 2 || running(pid)) {
+                    continue;
+                }
+                try (var entries = Files.newDirectoryStream(dir)) {
+                    for (Path entry : entries) {
+                        Files.deleteIfExists(entry);
+                    }
+                    Files.deleteIfExists(dir);
+                } catch (IOException e) {
+                    // another user's, or being swept by another host: leave it
+                }
+            }
+        } catch (IOException e) {
+            // no temp directory to sweep
+        }
+    }
+
+    /** Whether process {@code pid} runs (a zombie nobody reaped does not). */
+    private static boolean running(long pid) {
+        Path stat = Path.of("/proc", Long.toString(pid), "stat");
+        if (Files.isDirectory(Path.of("/proc/self"))) {
+            try {
+                String s = Files.readString(stat);
+                return s.charAt(s.lastIndexOf(')') + 2) != 'Z';
+            } catch (IOException | RuntimeException e) {
+                return false;
+            }
+        }
+        return ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false);
+    }
+
     /**
      * As {@link #startHosted()}, offering Python {@code entryPoint} as
      * {@code client.entry_point} (Py4J's {@code new GatewayServer(entryPoint)}):
@@ -235,7 +285,9 @@ public final class GatunServer implements AutoCloseable {
      * @throws IOException if the directory or socket cannot be created
      */
     public static GatunServer startHosted(Object entryPoint) throws IOException {
-        Path dir = Files.createTempDirectory(Path.of(System.getProperty("java.io.tmpdir")), "gatun-host-",
+        Path tmp = Path.of(System.getProperty("java.io.tmpdir"));
+        sweepDeadHosts(tmp);
+        Path dir = Files.createTempDirectory(tmp, HOST_DIR_PREFIX + ProcessHandle.current().pid() + "-",
                 PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
         byte[] token = new byte[16];
         new SecureRandom().nextBytes(token);
