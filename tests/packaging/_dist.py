@@ -9,6 +9,18 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 DIST = REPO / "dist"
+SMOKE = Path(__file__).resolve().parent / "smoke_installed.py"
+
+
+def run_smoke(python: Path, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Runs smoke_installed.py with an installed gatun's ``python``: a JVM,
+    a call, an Arrow round trip; asserts it succeeded."""
+    run = subprocess.run(
+        [str(python), str(SMOKE)], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert run.returncode == 0, f"smoke run failed:\n{run.stdout}\n{run.stderr}"
+    assert "ok Arrow round trip" in run.stdout, run.stdout
+    return run
 
 
 def tree_state() -> str:

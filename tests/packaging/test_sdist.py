@@ -18,9 +18,8 @@ from email.parser import Parser
 from pathlib import Path
 
 import pytest
-from _dist import REPO
+from _dist import REPO, run_smoke
 
-_SMOKE = Path(__file__).resolve().parent / "smoke_installed.py"
 _JAR = "python/gatun/jars/gatun-server.jar"
 
 
@@ -123,12 +122,4 @@ def test_sdist_installs_and_runs(sdist: Path, tmp_path: Path) -> None:
         timeout=1700,
     )
     assert install.returncode == 0, f"{install.stdout}\n{install.stderr[-5000:]}"
-    run = subprocess.run(
-        [str(vpython), str(_SMOKE)],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert run.returncode == 0, f"{run.stdout}\n{run.stderr}"
+    run_smoke(vpython, tmp_path, env)
