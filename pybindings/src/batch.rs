@@ -337,9 +337,11 @@ impl NativeBatch {
             0 => fb::BatchKind::Items,
             1 => fb::BatchKind::MethodCalls,
             2 => fb::BatchKind::CreateObjects,
-            _ => return Err(PyValueError::new_err(format!(
+            _ => {
+                return Err(PyValueError::new_err(format!(
                 "batch kind must be 0 (items), 1 (method calls) or 2 (constructions), got {kind}"
-            ))),
+            )))
+            }
         };
         let mut encoder = BatchEncoder::new();
         encoder.set_kind(kind);

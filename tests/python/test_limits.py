@@ -253,9 +253,13 @@ def test_idle_timeout_closes_the_session(tmp_path) -> None:  # type: ignore[no-u
             with pytest.raises(gatun.JavaException, match="idle timeout of 300 ms") as e:
                 idle.jvm.java.lang.Math.max(1, 2)
             assert "session_idle_timeout_ms" in str(e.value)
-            # Then the session is gone: a clear error, not a hang.
-            with pytest.raises(gatun.BridgeClosedError):
-                idle.jvm.java.lang.Math.max(1, 2)
+            # Then the session is gone: a clear error, not a hang, and the
+            # same reason every time (the JVM is still running).
+            for _ in range(2):
+                with pytest.raises(gatun.BridgeClosedError, match="session expired"):
+                    idle.jvm.java.lang.Math.max(1, 2)
+            assert idle.closed
+            assert watcher.jvm.java.lang.Math.max(1, 2) == 2
             _wait_for(
                 "the session to end",
                 lambda: watcher.get_metrics(as_dict=True)["global"]["current_sessions"] == 1,
@@ -266,6 +270,32 @@ def test_idle_timeout_closes_the_session(tmp_path) -> None:  # type: ignore[no-u
             watcher.close()
     finally:
         gateway.stop()
+
+
+def test_an_idled_out_private_jvm_is_closed_and_stops() -> None:
+    client = gatun.connect(limits={"session_idle_timeout_ms": 200})
+    try:
+        pid = client.jvm_pid
+        time.sleep(0.5)  # longer than the idle timeout: the next call is refused
+        with pytest.raises(gatun.JavaException, match="idle timeout of 200 ms"):
+            client.jvm.java.lang.Math.max(1, 2)
+        for _ in range(2):
+            with pytest.raises(gatun.BridgeClosedError, match="session expired") as e:
+                client.jvm.java.lang.Math.max(1, 2)
+            assert "exited or was killed" not in str(e.value)
+        assert client.closed
+        # Nothing can use the JVM any more: it stops.
+        _wait_for("the private JVM to exit", lambda: not _alive(pid))
+    finally:
+        client.close()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ")[-1][:1] != "Z"
+    except FileNotFoundError:
+        return False
 
 
 def test_busy_session_does_not_idle_out() -> None:
