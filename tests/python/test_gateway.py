@@ -110,7 +110,9 @@ def test_stop_fails_waiting_calls_with_bridge_closed_sync_and_async(
             thread = threading.Thread(target=wait_sync)
             thread.start()
             await asyncio.to_thread(_wait_until_running, sync.running_calls, target)
-            await asyncio.to_thread(gateway.stop)
+            # Stopped from the event loop's thread, as a user would: the loop
+            # only looks at the lane again once the stop has finished.
+            gateway.stop()
             await asyncio.to_thread(thread.join, 30)
             try:
                 await asyncio.wait_for(task, 30)
