@@ -430,7 +430,7 @@ impl NativeBatch {
         let mut this = slf.try_borrow_mut()?;
         if outcomes.len() < this.queued {
             this.skip_reason = match &sent {
-                Err(e) => format!("the batch stopped when sending it failed: {e}"),
+                Err(e) => format!("the batch stopped before it ran (the run raised {e})"),
                 Ok(()) => format!(
                     "item {} failed and the batch was made with stop_on_error=True",
                     outcomes.len() - 1
