@@ -433,7 +433,7 @@ impl NativeBatch {
                 Err(e) => format!("the batch stopped before it ran (the run raised {e})"),
                 Ok(()) => format!(
                     "item {} failed and the batch was made with stop_on_error=True",
-                    outcomes.len() - 1
+                    outcomes.len().saturating_sub(1)
                 ),
             };
         }
