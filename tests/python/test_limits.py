@@ -277,8 +277,9 @@ def test_an_idled_out_private_jvm_is_closed_and_stops() -> None:
     try:
         pid = client.jvm_pid
         time.sleep(0.5)  # longer than the idle timeout: the next call is refused
-        with pytest.raises(gatun.JavaException, match="idle timeout of 200 ms"):
+        with pytest.raises(gatun.LimitExceededError, match="idle timeout of 200 ms") as e:
             client.jvm.java.lang.Math.max(1, 2)
+        assert str(e.value).startswith("Session closed: it was idle for more than")
         for _ in range(2):
             with pytest.raises(gatun.BridgeClosedError, match="session expired") as e:
                 client.jvm.java.lang.Math.max(1, 2)

@@ -227,7 +227,7 @@ class JavaSecurityException(JavaRuntimeException):
 
 class LimitExceededError(JavaRuntimeException):
     """A request went beyond one of the session's resource limits (README
-    "Limits"); the session stays usable.
+    "Limits"); the session stays usable, except after its idle timeout.
 
     ``str()`` is the message, which starts as upstream Gatun's ("Object limit
     exceeded: ...", "Batch too large: ...") and says which limit to raise and
@@ -275,6 +275,8 @@ _MAPPED: dict[str, type[JavaException]] = {
     "java.lang.RuntimeException": JavaRuntimeException,
     "java.lang.SecurityException": JavaSecurityException,
     "gatun.server.limits.LimitExceededException": LimitExceededError,
+    # The idle timeout is one of the limits, and its message starts as upstream's too.
+    "gatun.server.limits.SessionQuota$SessionIdleException": LimitExceededError,
     "java.lang.IllegalArgumentException": JavaIllegalArgumentException,
     "java.lang.NumberFormatException": JavaNumberFormatException,
     "java.lang.NullPointerException": JavaNullPointerException,
