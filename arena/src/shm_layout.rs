@@ -39,6 +39,12 @@ pub const RING_CAPACITY: u32 = 4088;
 pub const DOORBELL_RING: u8 = 0x01;
 /// Lane socket byte: cancel the request in cancel_seq.
 pub const DOORBELL_CANCEL: u8 = 0x02;
+/// Lane socket byte, Java to Python, just before Java closes the lane: the server
+/// stopped (its sessions end on purpose).
+pub const DOORBELL_GOODBYE_STOPPED: u8 = 0x03;
+/// Lane socket byte, Java to Python, just before Java closes the lane: the session
+/// idled out (session_idle_timeout_ms).
+pub const DOORBELL_GOODBYE_IDLE: u8 = 0x04;
 /// Header state: created by Python.
 pub const STATE_CREATED: u32 = 0;
 /// Header state: the JVM completed the handshake.

@@ -34,7 +34,7 @@ use std::sync::Arc;
 use flatbuffers::{FlatBufferBuilder, ForwardsUOffset, Vector, WIPOffset};
 
 use crate::object_releases::{ObjectReleases, TakenReleases, MAX_RELEASES_PER_MESSAGE};
-use crate::protocol::{self as fb, build_request, Action, RequestHead};
+use crate::protocol::{self as fb, build_request, Action, BatchKind, RequestHead};
 use crate::scalar_template::ScalarTemplates;
 pub use crate::scalar_template::{Scalar, MAX_SCALAR_ARGS};
 
@@ -82,6 +82,9 @@ pub struct BatchEncoder {
     commands: Vec<Command>,
     /// Shapes of recent scalar commands.
     templates: ScalarTemplates,
+    /// Which per-kind limit counts the batch (the JVM's `max_method_calls`
+    /// for `invoke_methods`, ...); sent with every request of it.
+    kind: BatchKind,
 }
 
 impl Default for BatchEncoder {
@@ -98,7 +101,14 @@ impl BatchEncoder {
             bytes: Vec::new(),
             commands: Vec::new(),
             templates: ScalarTemplates::default(),
+            kind: BatchKind::Items,
         }
+    }
+
+    /// Marks the batch as `invoke_methods` or `create_objects`, so the JVM
+    /// counts it against that limit too (default: [`BatchKind::Items`]).
+    pub fn set_kind(&mut self, kind: BatchKind) {
+        self.kind = kind;
     }
 
     /// Commands queued.
@@ -226,6 +236,9 @@ impl BatchEncoder {
                 release_ids: Some(release_ids),
                 batch: Some(batch),
                 stop_on_error,
+                // The JVM's limits count the whole batch, not this part of it.
+                batch_total: if n < self.len() { self.len() as i64 } else { 0 },
+                batch_kind: self.kind,
                 ..Default::default()
             },
         );
@@ -375,6 +388,19 @@ mod tests {
             runs += 1;
         }
         assert!(runs > 10, "1000 commands in {runs} requests of 4 KiB");
+    }
+
+    #[test]
+    fn every_part_of_a_split_batch_names_the_whole_and_its_kind() {
+        let mut batch = mixed(100);
+        batch.set_kind(BatchKind::MethodCalls);
+        let (mut header, mut out) = (FlatBufferBuilder::new(), Vec::new());
+        batch.write_request(0..40, &[], false, &mut header, &mut out);
+        let part = read(&out);
+        assert_eq!(part.batch_total(), 100);
+        assert_eq!(part.batch_kind(), BatchKind::MethodCalls);
+        batch.write_request(0..100, &[], false, &mut header, &mut out);
+        assert_eq!(read(&out).batch_total(), 0, "a whole batch needs no total");
     }
 
     #[test]

@@ -114,6 +114,10 @@ pub const REQ_FLAG_SPILL: u32 = layout::REQ_FLAG_SPILL;
 pub const RING: u8 = layout::DOORBELL_RING;
 /// Lane socket byte: "cancel the request in `cancel_seq`".
 pub const CANCEL: u8 = layout::DOORBELL_CANCEL;
+/// Lane socket byte from the JVM just before it closes the lane: the server stopped.
+pub const GOODBYE_STOPPED: u8 = layout::DOORBELL_GOODBYE_STOPPED;
+/// Lane socket byte from the JVM just before it closes the lane: the session idled out.
+pub const GOODBYE_IDLE: u8 = layout::DOORBELL_GOODBYE_IDLE;
 
 /// Smallest and largest slot sizes accepted.
 pub const MIN_SLOT_SIZE: usize = layout::MIN_SLOT_SIZE as usize;

@@ -24,7 +24,10 @@ use std::os::unix::net::UnixStream;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use crate::control::{lane, ControlSegment, CANCEL, LANE_HEADER, RESP_FLAG_CALLBACK, RING};
+use crate::control::{
+    lane, ControlSegment, CANCEL, GOODBYE_IDLE, GOODBYE_STOPPED, LANE_HEADER, RESP_FLAG_CALLBACK,
+    RING,
+};
 use crate::doorbell::{self, BeforeBlocking};
 use crate::error::{BridgeError, Result};
 use crate::protocol;
@@ -136,6 +139,9 @@ pub struct Lane {
     /// Handles of JVM regions holding spilled messages of abandoned
     /// requests, dropped unread: to be released ([`Lane::take_orphaned_spills`]).
     orphaned_spills: Vec<u64>,
+    /// The goodbye byte the JVM sent before closing the lane (0: none), so
+    /// the error says why it closed ([`Lane::closed_by_jvm`]).
+    goodbye: u8,
 }
 
 // SAFETY: `base` points into the control segment, which the client keeps
@@ -182,6 +188,7 @@ impl Lane {
             done_at: Instant::now(),
             always_ring: false,
             orphaned_spills: Vec::new(),
+            goodbye: 0,
         })
     }
 
@@ -418,11 +425,42 @@ impl Lane {
             Ok(_) => Ok(()),
             // A full socket buffer already holds unread wake-ups.
             Err(e) if e.kind() == ErrorKind::WouldBlock => Ok(()),
-            Err(e) => Err(BridgeError::Closed(format!(
-                "the JVM closed lane {}: {e}",
-                self.index
-            ))),
+            Err(e) => Err(self.closed_by_jvm(&e.to_string())),
         }
+    }
+
+    /// Notes a goodbye byte among those the JVM sent.
+    fn note_bytes(&mut self, bytes: &[u8]) {
+        if let Some(&b) = bytes
+            .iter()
+            .rfind(|&&b| b == GOODBYE_STOPPED || b == GOODBYE_IDLE)
+        {
+            self.goodbye = b;
+        }
+    }
+
+    /// The error for a lane the JVM closed, saying why when it said goodbye
+    /// first (bytes still unread are read for it); `detail` is what failed.
+    fn closed_by_jvm(&mut self, detail: &str) -> BridgeError {
+        if self.goodbye == 0 {
+            let _ = self.drain_socket();
+        }
+        BridgeError::Closed(match self.goodbye {
+            GOODBYE_IDLE => "the session expired: the server closed it after it was idle for \
+                 longer than its idle timeout (limit session_idle_timeout_ms); its objects \
+                 were released; connect again"
+                .to_owned(),
+            GOODBYE_STOPPED => "the server stopped (GatunSession.stop() or its JVM shutting \
+                 down) and closed this session"
+                .to_owned(),
+            _ if detail.is_empty() => {
+                format!(
+                    "the JVM closed lane {} (it exited or was killed)",
+                    self.index
+                )
+            }
+            _ => format!("the JVM closed lane {}: {detail}", self.index),
+        })
     }
 
     /// Waits until the message numbered `seq` (the answer to a request, or a
@@ -569,10 +607,7 @@ impl Lane {
                     == BeforeBlocking::Arrived);
         if !arrived {
             if eof {
-                return Err(BridgeError::Closed(format!(
-                    "the JVM closed lane {} (it exited or was killed)",
-                    self.index
-                )));
+                return Err(self.closed_by_jvm(""));
             }
             return Ok(false);
         }
@@ -595,7 +630,7 @@ impl Lane {
         loop {
             match self.socket()?.read(&mut buf) {
                 Ok(0) => return Ok(true),
-                Ok(_) => continue,
+                Ok(n) => self.note_bytes(&buf[..n]),
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(false),
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 Err(e) => {
@@ -623,11 +658,11 @@ impl Lane {
         }
         let mut buf = [0u8; 64];
         match self.socket()?.read(&mut buf) {
-            Ok(0) => Err(BridgeError::Closed(format!(
-                "the JVM closed lane {} (it exited or was killed)",
-                self.index
-            ))),
-            Ok(_) => Ok(true),
+            Ok(0) => Err(self.closed_by_jvm("")),
+            Ok(n) => {
+                self.note_bytes(&buf[..n]);
+                Ok(true)
+            }
             Err(e) if e.kind() == ErrorKind::WouldBlock || e.kind() == ErrorKind::Interrupted => {
                 Ok(false)
             }

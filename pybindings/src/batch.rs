@@ -17,7 +17,7 @@ use gatun_bridge::client::Scratch;
 use gatun_bridge::protocol::java_error;
 use gatun_bridge::protocol::{self as fb, Action, ValueKind};
 use gatun_bridge::{BatchEncoder, BridgeError, RequestHead};
-use pyo3::exceptions::{PyRuntimeError, PyTypeError};
+use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyFloat, PyInt, PyList, PyString, PyTuple};
 use pyo3::{PyTraverseError, PyVisit};
@@ -112,6 +112,8 @@ pub struct NativeBatch {
     /// The handle returned for the latest command, reused for the next one
     /// if nobody else holds it by then.
     spare: Option<Py<BatchResult>>,
+    /// Why the commands after the answered ones were skipped, for `get()`.
+    skip_reason: String,
 }
 
 impl NativeBatch {
@@ -328,18 +330,32 @@ fn target_id(obj: &Bound<'_, PyAny>) -> PyResult<i64> {
 #[pymethods]
 impl NativeBatch {
     #[new]
-    #[pyo3(signature = (native, stop_on_error=false))]
-    fn new(native: Py<NativeClient>, stop_on_error: bool) -> Self {
-        NativeBatch {
+    #[pyo3(signature = (native, stop_on_error=false, kind=0))]
+    fn new(native: Py<NativeClient>, stop_on_error: bool, kind: u8) -> PyResult<Self> {
+        // The JVM counts `invoke_methods` and `create_objects` against their own limits.
+        let kind = match kind {
+            0 => fb::BatchKind::Items,
+            1 => fb::BatchKind::MethodCalls,
+            2 => fb::BatchKind::CreateObjects,
+            _ => {
+                return Err(PyValueError::new_err(format!(
+                "batch kind must be 0 (items), 1 (method calls) or 2 (constructions), got {kind}"
+            )))
+            }
+        };
+        let mut encoder = BatchEncoder::new();
+        encoder.set_kind(kind);
+        Ok(NativeBatch {
             native,
             stop_on_error,
-            encoder: BatchEncoder::new(),
+            encoder,
             keep: Vec::new(),
             offsets: Vec::new(),
             queued: 0,
             state: State::Queuing,
             spare: None,
-        }
+            skip_reason: String::new(),
+        })
     }
 
     /// Queue ``obj.method_name(*args)``; ``obj`` is a ``JavaObject`` or an object id.
@@ -412,6 +428,15 @@ impl NativeBatch {
         drop(encoder);
         drop(keep);
         let mut this = slf.try_borrow_mut()?;
+        if outcomes.len() < this.queued {
+            this.skip_reason = match &sent {
+                Err(e) => format!("the batch stopped before it ran (the run raised {e})"),
+                Ok(()) => format!(
+                    "item {} failed and the batch was made with stop_on_error=True",
+                    outcomes.len().saturating_sub(1)
+                ),
+            };
+        }
         this.state = match &sent {
             Err(_) if outcomes.is_empty() && this.queued > 0 => State::Failed,
             _ => State::Ran(outcomes),
@@ -580,10 +605,23 @@ impl BatchResult {
         })
     }
 
-    /// The command's value (``None`` if it was skipped); raises its exception
-    /// if it failed, and ``RuntimeError`` before the batch has run.
+    /// The command's value; raises its exception if it failed,
+    /// ``RuntimeError`` before the batch has run, and ``BatchSkippedError``
+    /// (saying why) if it was skipped: a skipped command has no value, and
+    /// ``None`` would read as a Java ``null``.
     fn get(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        self.with_outcome(py, |o| o.map_or_else(|| Ok(py.None()), |o| o.value(py)))
+        match self.with_outcome(py, |o| Ok(o.map(|o| o.value(py))))? {
+            Some(value) => value,
+            None => {
+                let index = self.index.load(Ordering::Relaxed);
+                let why = self.batch.bind(py).try_borrow()?.skip_reason.clone();
+                Err(gatun_error(
+                    py,
+                    "BatchSkippedError",
+                    format!("batch item {index} was skipped (not run): {why}"),
+                ))
+            }
+        }
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {

@@ -50,13 +50,14 @@ def _still_usable(client: gatun.GatunClient) -> None:
 def test_object_limit(limited: gatun.GatunClient) -> None:
     base = _live_objects(limited)
     held = [limited.jvm.java.util.ArrayList() for _ in range(40 - base)]
-    with pytest.raises(gatun.JavaException) as e:
+    with pytest.raises(gatun.LimitExceededError) as e:
         limited.jvm.java.util.ArrayList()
-    assert str(e.value).startswith(
-        "gatun.server.limits.LimitExceededException: Object limit exceeded: "
-        "session has 40 objects (max: 40)"
-    )
-    assert "-Dgatun.limits.max_objects" in str(e.value)
+    # The message starts as upstream's, not with the Java class name.
+    assert str(e.value).startswith("Object limit exceeded: session has 40 objects (max: 40)")
+    assert e.value.java_class == "gatun.server.limits.LimitExceededException"
+    # The session's own limits= set the cap: the JVM property cannot help.
+    assert "this session's limits= set max_objects to 40" in str(e.value)
+    assert "-Dgatun.limits" not in str(e.value)
     assert isinstance(e.value, gatun.JavaRuntimeException)  # an IllegalStateException in Java
     del held
     assert _live_objects(limited) == base
@@ -100,6 +101,12 @@ def test_batch_limits(limited: gatun.GatunClient) -> None:
         b.call_static("java.lang.Math", "abs", -i)
     with pytest.raises(gatun.JavaException, match=r"Batch too large: 9 items \(max: 8\)"):
         b.execute()
+    # batch() is bounded by max_batch_size only: 8 instance calls pass
+    # max_method_calls (5), which is invoke_methods' limit.
+    lst = limited.jvm.java.util.ArrayList()
+    with limited.batch() as b:
+        added = [b.call(lst, "add", i) for i in range(8)]
+    assert [r.get() for r in added] == [True] * 8
     sb = limited.jvm.java.lang.StringBuilder()
     assert limited.invoke_methods(sb, [("append", ("a",))] * 4 + [("length", ())])[-1] == 4
     too_many = r"Batch too large: 6 method calls \(max: 5\)"
@@ -112,6 +119,37 @@ def test_batch_limits(limited: gatun.GatunClient) -> None:
         limited.create_objects([("java.util.ArrayList", ())] * 5)
     assert len(limited.create_objects([("java.util.ArrayList", ())] * 4)) == 4
     _still_usable(limited)
+
+
+def test_a_batch_is_counted_whole_across_the_requests_it_is_split_into() -> None:
+    # Batches of 15,000 and 20,001 instance calls do not fit one 1 MiB lane
+    # slot: the client sends each as several requests, each under the limits.
+    flags = ["-Dgatun.limits.max_batch_size=20000", "-Dgatun.limits.max_method_calls=20000"]
+    client = gatun.connect(extra_jvm_flags=flags, limits={"max_method_calls": 10_000})
+    try:
+        lst = client.jvm.java.util.ArrayList()
+        with client.batch() as b:
+            for i in range(15_000):
+                b.call(lst, "add", i)
+        assert lst.size() == 15_000  # max_method_calls is not batch()'s limit
+        lst.clear()
+        b = client.batch()
+        for i in range(20_001):
+            b.call(lst, "add", i)
+        with pytest.raises(gatun.LimitExceededError) as e:
+            b.execute()
+        assert str(e.value).startswith("Batch too large: 20001 items (max: 20000)")
+        assert "-Dgatun.limits.max_batch_size=N" in str(e.value)
+        assert lst.size() == 0  # a refused batch runs none of its items
+        # invoke_methods counts the user's calls against max_method_calls.
+        with pytest.raises(gatun.LimitExceededError) as e:
+            client.invoke_methods(lst, [("add", (i,)) for i in range(12_000)])
+        assert str(e.value).startswith("Batch too large: 12000 method calls (max: 10000)")
+        assert "this session's limits= set max_method_calls to 10000" in str(e.value)
+        assert lst.size() == 0
+        assert len(client.invoke_methods(lst, [("add", (i,)) for i in range(10_000)])) == 10_000
+    finally:
+        client.close()
 
 
 def _table(nbytes: int, chunks: int = 1) -> pa.Table:
@@ -154,8 +192,12 @@ def test_jvm_flags_set_limits_and_a_session_only_lowers_them() -> None:
     client = gatun.connect(extra_jvm_flags=["-Dgatun.limits.max_objects=3"])
     try:
         held = [client.jvm.java.util.ArrayList() for _ in range(3)]
-        with pytest.raises(gatun.JavaException, match=r"session has 3 objects \(max: 3\)"):
+        with pytest.raises(
+            gatun.LimitExceededError, match=r"session has 3 objects \(max: 3\)"
+        ) as e:
             client.jvm.java.util.ArrayList()
+        # The server set this one: raising the JVM property is the fix.
+        assert "raise it with -Dgatun.limits.max_objects=N" in str(e.value)
         del held
     finally:
         client.close()
@@ -211,9 +253,13 @@ def test_idle_timeout_closes_the_session(tmp_path) -> None:  # type: ignore[no-u
             with pytest.raises(gatun.JavaException, match="idle timeout of 300 ms") as e:
                 idle.jvm.java.lang.Math.max(1, 2)
             assert "session_idle_timeout_ms" in str(e.value)
-            # Then the session is gone: a clear error, not a hang.
-            with pytest.raises(gatun.BridgeClosedError):
-                idle.jvm.java.lang.Math.max(1, 2)
+            # Then the session is gone: a clear error, not a hang, and the
+            # same reason every time (the JVM is still running).
+            for _ in range(2):
+                with pytest.raises(gatun.BridgeClosedError, match="session expired"):
+                    idle.jvm.java.lang.Math.max(1, 2)
+            assert idle.closed
+            assert watcher.jvm.java.lang.Math.max(1, 2) == 2
             _wait_for(
                 "the session to end",
                 lambda: watcher.get_metrics(as_dict=True)["global"]["current_sessions"] == 1,
@@ -224,6 +270,33 @@ def test_idle_timeout_closes_the_session(tmp_path) -> None:  # type: ignore[no-u
             watcher.close()
     finally:
         gateway.stop()
+
+
+def test_an_idled_out_private_jvm_is_closed_and_stops() -> None:
+    client = gatun.connect(limits={"session_idle_timeout_ms": 200})
+    try:
+        pid = client.jvm_pid
+        time.sleep(0.5)  # longer than the idle timeout: the next call is refused
+        with pytest.raises(gatun.LimitExceededError, match="idle timeout of 200 ms") as e:
+            client.jvm.java.lang.Math.max(1, 2)
+        assert str(e.value).startswith("Session closed: it was idle for more than")
+        for _ in range(2):
+            with pytest.raises(gatun.BridgeClosedError, match="session expired") as e:
+                client.jvm.java.lang.Math.max(1, 2)
+            assert "exited or was killed" not in str(e.value)
+        assert client.closed
+        # Nothing can use the JVM any more: it stops.
+        _wait_for("the private JVM to exit", lambda: not _alive(pid))
+    finally:
+        client.close()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ")[-1][:1] != "Z"
+    except FileNotFoundError:
+        return False
 
 
 def test_busy_session_does_not_idle_out() -> None:

@@ -338,7 +338,9 @@ def test_batch_stop_on_error(client: gatun.GatunClient) -> None:
     assert first.get() is True
     with pytest.raises(JavaNumberFormatException):
         bad.get()
-    assert skipped.get() is None
+    assert skipped.skipped
+    with pytest.raises(gatun.BatchSkippedError, match="item 1 failed"):
+        skipped.get()
     assert lst.size() == 1
 
 
@@ -469,14 +471,15 @@ def test_threads_share_a_client(client: gatun.GatunClient) -> None:
 
 
 def test_a_batch_larger_than_a_lane_slot_is_split(client):
-    """No fixed cap: 200,000 calls with 40-character strings (~20 MB of
-    requests) do not fit a 1 MiB slot and go in several round trips."""
+    """10,000 calls (max_batch_size, which counts the whole batch) with
+    200-character strings (~2.5 MB of requests) do not fit a 1 MiB slot and
+    go in several round trips."""
     arr = client.create_object("java.util.ArrayList")
-    word = "x" * 40
+    word = "x" * 200
     with client.batch() as b:
-        results = [b.call(arr, "add", word) for _ in range(200_000)]
+        results = [b.call(arr, "add", word) for _ in range(10_000)]
     assert all(r.get() is True for r in results)
-    assert arr.size() == 200_000
+    assert arr.size() == 10_000
 
 
 def test_an_import_changes_what_a_cached_short_name_means(fresh_client):

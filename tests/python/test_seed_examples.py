@@ -7,6 +7,8 @@ where the example left the JVM running. Each example starts its own JVM.
 
 from __future__ import annotations
 
+import pytest
+
 
 def test_quick_start() -> None:
     from gatun import connect
@@ -232,7 +234,11 @@ def test_batch_api() -> None:
         r3 = b.call(arr, "size")  # Skipped when stop_on_error=True
     assert r1.get() is True
     assert r2.is_error
-    assert r3.get() is None
+    assert r3.skipped
+    from gatun import BatchSkippedError
+
+    with pytest.raises(BatchSkippedError, match="stop_on_error"):
+        r3.get()  # a skipped command has no value (None would read as a Java null)
 
     client.close()
 

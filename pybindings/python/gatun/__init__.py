@@ -40,6 +40,7 @@ from gatun.async_client import (
 from gatun.client import BatchContext, BatchResult, GatunClient
 from gatun.config import GatunConfig, get_config, load_config, reset_config
 from gatun.exceptions import (
+    BatchSkippedError,
     BridgeClosedError,
     BridgeStartupError,
     CallbackTimeoutError,
@@ -57,6 +58,7 @@ from gatun.exceptions import (
     JavaNumberFormatException,
     JavaRuntimeException,
     JavaSecurityException,
+    LimitExceededError,
     PayloadTooLargeError,
     ProtocolDesyncError,
     ProtocolError,
@@ -86,6 +88,7 @@ __all__ = [
     "Arena",
     "BatchContext",
     "BatchResult",
+    "BatchSkippedError",
     "BridgeClosedError",
     "ArrowContext",
     "ArrowTableView",
@@ -116,6 +119,7 @@ __all__ = [
     "JavaNumberFormatException",
     "JavaObject",
     "JavaRuntimeException",
+    "LimitExceededError",
     "JavaSecurityException",
     "PayloadArena",
     "PayloadTooLargeError",

@@ -29,3 +29,9 @@ GET_METRICS: Final = ACTIONS["GetMetrics"]
 SET_LIMITS: Final = ACTIONS["SetLimits"]
 REGISTER_CALLBACK: Final = ACTIONS["RegisterCallback"]
 UNREGISTER_CALLBACK: Final = ACTIONS["UnregisterCallback"]
+
+# The ``BatchKind`` of schemas/bridge.fbs (``NativeBatch``'s ``kind``): the
+# JVM limit that counts a batch besides ``max_batch_size``.
+BATCH_ITEMS: Final = 0
+BATCH_METHOD_CALLS: Final = 1  # invoke_methods: max_method_calls
+BATCH_CREATE_OBJECTS: Final = 2  # create_objects: max_create_objects

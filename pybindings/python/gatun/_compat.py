@@ -73,16 +73,22 @@ class UpstreamCalls:
                     f"return_object_refs has {len(flags)} flags for {len(calls)} calls"
                 )
         return self._session.run_all(
-            (_actions.INVOKE_METHOD, obj, None, name, args, bool(flag))
-            for (name, args), flag in zip(calls, flags, strict=True)
+            (
+                (_actions.INVOKE_METHOD, obj, None, name, args, bool(flag))
+                for (name, args), flag in zip(calls, flags, strict=True)
+            ),
+            _actions.BATCH_METHOD_CALLS,
         )
 
     def create_objects(self, specs: Sequence[tuple[str | JVMNode, Sequence[Any]]]) -> list[Any]:
         """Construct several objects in one round trip; ``specs`` is a list of
         ``(class_name, args_tuple)``. The first failure is raised."""
         return self._session.run_all(
-            (_actions.CREATE_OBJECT, None, class_name_of(cls), None, args, False)
-            for cls, args in specs
+            (
+                (_actions.CREATE_OBJECT, None, class_name_of(cls), None, args, False)
+                for cls, args in specs
+            ),
+            _actions.BATCH_CREATE_OBJECTS,
         )
 
     def get_fields(self, obj: JavaObject | int, field_names: Sequence[str]) -> list[Any]:

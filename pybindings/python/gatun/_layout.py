@@ -44,6 +44,12 @@ RING_CAPACITY: Final = 4088
 DOORBELL_RING: Final = 0x01
 #: Lane socket byte: cancel the request in cancel_seq.
 DOORBELL_CANCEL: Final = 0x02
+#: Lane socket byte, Java to Python, just before Java closes the lane: the server
+#: stopped (its sessions end on purpose).
+DOORBELL_GOODBYE_STOPPED: Final = 0x03
+#: Lane socket byte, Java to Python, just before Java closes the lane: the session idled
+#: out (session_idle_timeout_ms).
+DOORBELL_GOODBYE_IDLE: Final = 0x04
 #: Header state: created by Python.
 STATE_CREATED: Final = 0
 #: Header state: the JVM completed the handshake.

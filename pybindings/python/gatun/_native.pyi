@@ -130,7 +130,11 @@ class NativeBatch:
     :class:`BatchResult` handles read.
     """
 
-    def __new__(cls, native: NativeClient, stop_on_error: bool = False) -> NativeBatch: ...
+    def __new__(
+        cls, native: NativeClient, stop_on_error: bool = False, kind: int = 0
+    ) -> NativeBatch:
+        """``kind``: the JVM limit counting the batch besides ``max_batch_size``
+        (0 none, 1 ``max_method_calls``, 2 ``max_create_objects``)."""
     def call(self, obj: ObjectRef | int, method_name: str, /, *args: Any) -> BatchResult:
         """Queue ``obj.method_name(*args)``; ``obj`` is a proxy or an object id."""
     def _add(
@@ -185,8 +189,9 @@ class BatchResult:
     def exception(self) -> BaseException | None:
         """The command's exception, if it failed."""
     def get(self) -> Any:
-        """The command's value (``None`` if it was skipped); raises its
-        exception if it failed, and ``RuntimeError`` before the batch has run."""
+        """The command's value; raises its exception if it failed,
+        ``RuntimeError`` before the batch has run, and
+        :class:`gatun.BatchSkippedError` (saying why) if it was skipped."""
 
 class NativeClient:
     """A connected session with a JVM launched by :meth:`launch`."""

@@ -86,10 +86,11 @@ class _Session:
             raise BridgeClosedError(self.unusable)
         return self.native.request(action, object_id, class_name, name, args, return_object_ref)
 
-    def run_all(self, commands: Iterable[Command]) -> list[Any]:
+    def run_all(self, commands: Iterable[Command], kind: int = _actions.BATCH_ITEMS) -> list[Any]:
         """Run ``commands`` in as few round trips as the lane slot allows;
-        return their values in order, or raise the first error."""
-        batch = _native.NativeBatch(self.native, True)
+        return their values in order, or raise the first error. ``kind``
+        names the JVM limit that counts them besides ``max_batch_size``."""
+        batch = _native.NativeBatch(self.native, True, kind)
         for action, target, class_name, name, args, return_object_ref in commands:
             batch._add(action, target, class_name, name, args, return_object_ref)
         if len(batch):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 __all__ = [
+    "BatchSkippedError",
     "BridgeClosedError",
     "BridgeStartupError",
     "CallbackTimeoutError",
@@ -28,6 +29,7 @@ __all__ = [
     "JavaNumberFormatException",
     "JavaRuntimeException",
     "JavaSecurityException",
+    "LimitExceededError",
     "PayloadTooLargeError",
     "ProtocolDesyncError",
     "ProtocolError",
@@ -49,6 +51,13 @@ class GatunError(Exception):
 class BridgeClosedError(GatunError):
     """The session is over: the client was closed, the JVM died, or the client
     was inherited through ``os.fork()``."""
+
+
+class BatchSkippedError(GatunError):
+    """``BatchResult.get()`` of a command that was not run: an earlier one
+    failed in a ``stop_on_error`` batch, or the batch stopped (Ctrl-C, a
+    failed round trip). The message says which. A skipped command has no
+    value; ``execute()``'s list still holds ``None`` for it, as upstream's."""
 
 
 class BridgeStartupError(GatunError):
@@ -216,6 +225,21 @@ class JavaSecurityException(JavaRuntimeException):
     """``java.lang.SecurityException``."""
 
 
+class LimitExceededError(JavaRuntimeException):
+    """A request went beyond one of the session's resource limits (README
+    "Limits"); the session stays usable, except after its idle timeout.
+
+    ``str()`` is the message, which starts as upstream Gatun's ("Object limit
+    exceeded: ...", "Batch too large: ...") and says which limit to raise and
+    where: the JVM's ``-Dgatun.limits.*`` property, or this session's own
+    ``limits=`` when that set it lower. A :class:`JavaRuntimeException`, as
+    the error was before it had a class of its own.
+    """
+
+    def __str__(self) -> str:
+        return self.message
+
+
 class JavaIllegalArgumentException(JavaRuntimeException):
     """``java.lang.IllegalArgumentException`` and its subclasses."""
 
@@ -250,6 +274,9 @@ class JavaClassNotFoundException(JavaException):
 _MAPPED: dict[str, type[JavaException]] = {
     "java.lang.RuntimeException": JavaRuntimeException,
     "java.lang.SecurityException": JavaSecurityException,
+    "gatun.server.limits.LimitExceededException": LimitExceededError,
+    # The idle timeout is one of the limits, and its message starts as upstream's too.
+    "gatun.server.limits.SessionQuota$SessionIdleException": LimitExceededError,
     "java.lang.IllegalArgumentException": JavaIllegalArgumentException,
     "java.lang.NumberFormatException": JavaNumberFormatException,
     "java.lang.NullPointerException": JavaNullPointerException,

@@ -84,7 +84,9 @@ class GatunSession:
 
     def stop(self, timeout: float = 2.0) -> None:
         """Stop the JVM (every attached session ends) and remove its files.
-        Safe to call more than once."""
+        Safe to call more than once. The clients' calls, a call still waiting
+        included, then raise :class:`~gatun.BridgeClosedError` saying the
+        server stopped."""
         with self._lock:
             if self._stopped:
                 return

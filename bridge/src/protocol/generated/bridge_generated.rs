@@ -496,6 +496,95 @@ impl<'a> ::flatbuffers::Verifiable for Action {
 }
 
 impl ::flatbuffers::SimpleToVerifyInSlice for Action {}
+#[deprecated(since = "2.0.0", note = "Use associated constants instead. This will no longer be generated in 2021.")]
+pub const ENUM_MIN_BATCH_KIND: u8 = 0;
+#[deprecated(since = "2.0.0", note = "Use associated constants instead. This will no longer be generated in 2021.")]
+pub const ENUM_MAX_BATCH_KIND: u8 = 2;
+#[deprecated(since = "2.0.0", note = "Use associated constants instead. This will no longer be generated in 2021.")]
+#[allow(non_camel_case_types)]
+pub const ENUM_VALUES_BATCH_KIND: [BatchKind; 3] = [
+  BatchKind::Items,
+  BatchKind::MethodCalls,
+  BatchKind::CreateObjects,
+];
+
+/// What a Batch request carries, for the limits (README "Limits").
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[repr(transparent)]
+pub struct BatchKind(pub u8);
+#[allow(non_upper_case_globals)]
+impl BatchKind {
+  pub const Items: Self = Self(0);
+  pub const MethodCalls: Self = Self(1);
+  pub const CreateObjects: Self = Self(2);
+
+  pub const ENUM_MIN: u8 = 0;
+  pub const ENUM_MAX: u8 = 2;
+  pub const ENUM_VALUES: &'static [Self] = &[
+    Self::Items,
+    Self::MethodCalls,
+    Self::CreateObjects,
+  ];
+  /// Returns the variant's name or "" if unknown.
+  pub fn variant_name(self) -> Option<&'static str> {
+    match self {
+      Self::Items => Some("Items"),
+      Self::MethodCalls => Some("MethodCalls"),
+      Self::CreateObjects => Some("CreateObjects"),
+      _ => None,
+    }
+  }
+}
+impl ::core::fmt::Debug for BatchKind {
+  fn fmt(&self, f: &mut ::core::fmt::Formatter) -> ::core::fmt::Result {
+    if let Some(name) = self.variant_name() {
+      f.write_str(name)
+    } else {
+      f.write_fmt(format_args!("<UNKNOWN {:?}>", self.0))
+    }
+  }
+}
+impl<'a> ::flatbuffers::Follow<'a> for BatchKind {
+  type Inner = Self;
+  #[inline]
+  unsafe fn follow(buf: &'a [u8], loc: usize) -> Self::Inner {
+    let b = unsafe { ::flatbuffers::read_scalar_at::<u8>(buf, loc) };
+    Self(b)
+  }
+}
+
+impl ::flatbuffers::Push for BatchKind {
+    type Output = BatchKind;
+    #[inline]
+    unsafe fn push(&self, dst: &mut [u8], _written_len: usize) {
+        unsafe { ::flatbuffers::emplace_scalar::<u8>(dst, self.0) };
+    }
+}
+
+impl ::flatbuffers::EndianScalar for BatchKind {
+  type Scalar = u8;
+  #[inline]
+  fn to_little_endian(self) -> u8 {
+    self.0.to_le()
+  }
+  #[inline]
+  #[allow(clippy::wrong_self_convention)]
+  fn from_little_endian(v: u8) -> Self {
+    let b = u8::from_le(v);
+    Self(b)
+  }
+}
+
+impl<'a> ::flatbuffers::Verifiable for BatchKind {
+  #[inline]
+  fn run_verifier(
+    v: &mut ::flatbuffers::Verifier, pos: usize
+  ) -> Result<(), ::flatbuffers::InvalidFlatbuffer> {
+    u8::run_verifier(v, pos)
+  }
+}
+
+impl ::flatbuffers::SimpleToVerifyInSlice for BatchKind {}
 /// Arrow IPC FieldNode.
 // struct FieldNode, aligned to 8
 #[repr(transparent)]
@@ -1411,6 +1500,8 @@ impl<'a> Request<'a> {
   pub const VT_ARROW: ::flatbuffers::VOffsetT = 26;
   pub const VT_END_OF_STREAM: ::flatbuffers::VOffsetT = 28;
   pub const VT_ERROR: ::flatbuffers::VOffsetT = 30;
+  pub const VT_BATCH_TOTAL: ::flatbuffers::VOffsetT = 32;
+  pub const VT_BATCH_KIND: ::flatbuffers::VOffsetT = 34;
 
   #[inline]
   pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
@@ -1422,6 +1513,7 @@ impl<'a> Request<'a> {
     args: &'args RequestArgs<'args>
   ) -> ::flatbuffers::WIPOffset<Request<'bldr>> {
     let mut builder = RequestBuilder::new(_fbb);
+    builder.add_batch_total(args.batch_total);
     builder.add_object_id(args.object_id);
     if let Some(x) = args.error { builder.add_error(x); }
     if let Some(x) = args.arrow { builder.add_arrow(x); }
@@ -1431,6 +1523,7 @@ impl<'a> Request<'a> {
     if let Some(x) = args.args { builder.add_args(x); }
     if let Some(x) = args.name { builder.add_name(x); }
     if let Some(x) = args.class_name { builder.add_class_name(x); }
+    builder.add_batch_kind(args.batch_kind);
     builder.add_end_of_stream(args.end_of_stream);
     builder.add_stop_on_error(args.stop_on_error);
     builder.add_return_object_ref(args.return_object_ref);
@@ -1535,6 +1628,25 @@ impl<'a> Request<'a> {
     // which contains a valid value in this slot
     unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<JavaError>>(Request::VT_ERROR, None)}
   }
+  /// Batch: items of the user's whole batch when the client split it into
+  /// several requests (0: this request is the whole batch). The limits count
+  /// the whole batch, so the first request of a batch over one is refused
+  /// and none of its items run.
+  #[inline]
+  pub fn batch_total(&self) -> i64 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<i64>(Request::VT_BATCH_TOTAL, Some(0)).unwrap()}
+  }
+  /// Batch: the per-kind limit that counts it besides max_batch_size.
+  #[inline]
+  pub fn batch_kind(&self) -> BatchKind {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<BatchKind>(Request::VT_BATCH_KIND, Some(BatchKind::Items)).unwrap()}
+  }
 }
 
 impl ::flatbuffers::Verifiable for Request<'_> {
@@ -1556,6 +1668,8 @@ impl ::flatbuffers::Verifiable for Request<'_> {
      .visit_field::<::flatbuffers::ForwardsUOffset<BatchDescriptor>>("arrow", Self::VT_ARROW, false)?
      .visit_field::<bool>("end_of_stream", Self::VT_END_OF_STREAM, false)?
      .visit_field::<::flatbuffers::ForwardsUOffset<JavaError>>("error", Self::VT_ERROR, false)?
+     .visit_field::<i64>("batch_total", Self::VT_BATCH_TOTAL, false)?
+     .visit_field::<BatchKind>("batch_kind", Self::VT_BATCH_KIND, false)?
      .finish();
     Ok(())
   }
@@ -1574,6 +1688,8 @@ pub struct RequestArgs<'a> {
     pub arrow: Option<::flatbuffers::WIPOffset<BatchDescriptor<'a>>>,
     pub end_of_stream: bool,
     pub error: Option<::flatbuffers::WIPOffset<JavaError<'a>>>,
+    pub batch_total: i64,
+    pub batch_kind: BatchKind,
 }
 impl<'a> Default for RequestArgs<'a> {
   #[inline]
@@ -1592,6 +1708,8 @@ impl<'a> Default for RequestArgs<'a> {
       arrow: None,
       end_of_stream: false,
       error: None,
+      batch_total: 0,
+      batch_kind: BatchKind::Items,
     }
   }
 }
@@ -1654,6 +1772,14 @@ impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> RequestBuilder<'a, 'b, A> {
     self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<JavaError>>(Request::VT_ERROR, error);
   }
   #[inline]
+  pub fn add_batch_total(&mut self, batch_total: i64) {
+    self.fbb_.push_slot::<i64>(Request::VT_BATCH_TOTAL, batch_total, 0);
+  }
+  #[inline]
+  pub fn add_batch_kind(&mut self, batch_kind: BatchKind) {
+    self.fbb_.push_slot::<BatchKind>(Request::VT_BATCH_KIND, batch_kind, BatchKind::Items);
+  }
+  #[inline]
   pub fn new(_fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>) -> RequestBuilder<'a, 'b, A> {
     let start = _fbb.start_table();
     RequestBuilder {
@@ -1684,6 +1810,8 @@ impl ::core::fmt::Debug for Request<'_> {
       ds.field("arrow", &self.arrow());
       ds.field("end_of_stream", &self.end_of_stream());
       ds.field("error", &self.error());
+      ds.field("batch_total", &self.batch_total());
+      ds.field("batch_kind", &self.batch_kind());
       ds.finish()
   }
 }

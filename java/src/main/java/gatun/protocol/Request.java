@@ -71,6 +71,17 @@ public final class Request extends com.google.flatbuffers.Table {
    */
   public gatun.protocol.JavaError error() { return error(new gatun.protocol.JavaError()); }
   public gatun.protocol.JavaError error(gatun.protocol.JavaError obj) { int o = __offset(30); return o != 0 ? obj.__assign(__indirect(o + bb_pos), bb) : null; }
+  /**
+   * Batch: items of the user's whole batch when the client split it into
+   * several requests (0: this request is the whole batch). The limits count
+   * the whole batch, so the first request of a batch over one is refused
+   * and none of its items run.
+   */
+  public long batchTotal() { int o = __offset(32); return o != 0 ? bb.getLong(o + bb_pos) : 0L; }
+  /**
+   * Batch: the per-kind limit that counts it besides max_batch_size.
+   */
+  public int batchKind() { int o = __offset(34); return o != 0 ? bb.get(o + bb_pos) & 0xFF : 0; }
 
   public static int createRequest(FlatBufferBuilder builder,
       int action,
@@ -85,8 +96,11 @@ public final class Request extends com.google.flatbuffers.Table {
       int schemaOffset,
       int arrowOffset,
       boolean endOfStream,
-      int errorOffset) {
-    builder.startTable(14);
+      int errorOffset,
+      long batchTotal,
+      int batchKind) {
+    builder.startTable(16);
+    Request.addBatchTotal(builder, batchTotal);
     Request.addObjectId(builder, objectId);
     Request.addError(builder, errorOffset);
     Request.addArrow(builder, arrowOffset);
@@ -96,6 +110,7 @@ public final class Request extends com.google.flatbuffers.Table {
     Request.addArgs(builder, argsOffset);
     Request.addName(builder, nameOffset);
     Request.addClassName(builder, classNameOffset);
+    Request.addBatchKind(builder, batchKind);
     Request.addEndOfStream(builder, endOfStream);
     Request.addStopOnError(builder, stopOnError);
     Request.addReturnObjectRef(builder, returnObjectRef);
@@ -103,7 +118,7 @@ public final class Request extends com.google.flatbuffers.Table {
     return Request.endRequest(builder);
   }
 
-  public static void startRequest(FlatBufferBuilder builder) { builder.startTable(14); }
+  public static void startRequest(FlatBufferBuilder builder) { builder.startTable(16); }
   public static void addAction(FlatBufferBuilder builder, int action) { builder.addByte(0, (byte) action, (byte) 0); }
   public static void addObjectId(FlatBufferBuilder builder, long objectId) { builder.addLong(1, objectId, 0L); }
   public static void addClassName(FlatBufferBuilder builder, int classNameOffset) { builder.addOffset(2, classNameOffset, 0); }
@@ -123,6 +138,8 @@ public final class Request extends com.google.flatbuffers.Table {
   public static void addArrow(FlatBufferBuilder builder, int arrowOffset) { builder.addOffset(11, arrowOffset, 0); }
   public static void addEndOfStream(FlatBufferBuilder builder, boolean endOfStream) { builder.addBoolean(12, endOfStream, false); }
   public static void addError(FlatBufferBuilder builder, int errorOffset) { builder.addOffset(13, errorOffset, 0); }
+  public static void addBatchTotal(FlatBufferBuilder builder, long batchTotal) { builder.addLong(14, batchTotal, 0L); }
+  public static void addBatchKind(FlatBufferBuilder builder, int batchKind) { builder.addByte(15, (byte) batchKind, (byte) 0); }
   public static int endRequest(FlatBufferBuilder builder) {
     int o = builder.endTable();
     return o;

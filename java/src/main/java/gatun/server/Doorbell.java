@@ -26,6 +26,10 @@ final class Doorbell {
     static final byte RING = (byte) Layout.DOORBELL_RING;
     /** Python to Java: cancel the request in {@code cancel_seq}. */
     static final byte CANCEL = (byte) Layout.DOORBELL_CANCEL;
+    /** Java to Python, last on the socket: the server stopped. */
+    static final byte GOODBYE_STOPPED = (byte) Layout.DOORBELL_GOODBYE_STOPPED;
+    /** Java to Python, last on the socket: the session idled out. */
+    static final byte GOODBYE_IDLE = (byte) Layout.DOORBELL_GOODBYE_IDLE;
 
     private static final long SPIN_NANOS = 100_000;
     /**

@@ -581,7 +581,7 @@ public final class GatunServer implements AutoCloseable {
             pending.close();
         }
         for (Session s : sessions.values()) {
-            s.end("server closing");
+            s.end("server closing", Doorbell.GOODBYE_STOPPED);
         }
         // A session whose own end was already under way (its socket's EOF)
         // returned from end() at once and leaves the map from its own thread

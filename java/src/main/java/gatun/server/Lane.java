@@ -199,14 +199,27 @@ public final class Lane {
         return callbackLane;
     }
 
-    /** Stops the threads and closes the socket (idempotent); an owner waiting for Python fails. */
-    void stop() {
+    /**
+     * Stops the threads and closes the socket (idempotent); an owner waiting for Python fails.
+     *
+     * @param goodbye 0, or the byte that tells Python why before the socket
+     *     closes ({@link Doorbell#GOODBYE_STOPPED}, {@link Doorbell#GOODBYE_IDLE}),
+     *     so its calls say so instead of "the JVM exited"
+     */
+    void stop(byte goodbye) {
         stopped = true;
         LockSupport.unpark(owner);
         doorbell.stop();
         synchronized (userCode) {
             if (runningSeq != 0 && worker != null) {
                 worker.interrupt();
+            }
+        }
+        if (goodbye != 0 && channel.isOpen()) {
+            try {
+                channel.write(ByteBuffer.wrap(new byte[] {goodbye}));
+            } catch (IOException e) {
+                // Python is gone already: nobody to tell
             }
         }
         try {
@@ -312,7 +325,7 @@ public final class Lane {
             lastWork = System.nanoTime();
             if (session.quota().expired()) {
                 // Python has its answer (the idle error); the session ends now.
-                session.end("idle for longer than its idle timeout");
+                session.end("idle for longer than its idle timeout", Doorbell.GOODBYE_IDLE);
                 break;
             }
         }
@@ -362,6 +375,13 @@ public final class Lane {
             ByteBuffer req = f.request(len);
             root = (seg.requestFlags(index) & ControlSegment.REQ_FLAG_SPILL) != 0
                     ? dispatchSpilled(b, req, f.scratch) : dispatch(b, req, f.scratch);
+        }
+        if (stopped) {
+            // The session ended while the call ran (the server stopping
+            // interrupts it): its answer would be that InterruptedException,
+            // while the caller is told the session closed as the socket closes.
+            ResponseJournal.current().undo(mark);
+            return;
         }
         publish(b, root, 0, mark);
         f.trimBuilder();

@@ -159,6 +159,15 @@ public final class Session {
 
     /** Ends the session: stops every lane, drops the registry (idempotent). */
     void end(String reason) {
+        end(reason, (byte) 0);
+    }
+
+    /**
+     * Ends the session, telling Python why on each lane's socket first.
+     *
+     * @param goodbye 0, or a {@code Doorbell.GOODBYE_*} byte
+     */
+    void end(String reason, byte goodbye) {
         if (!ended.compareAndSet(false, true)) {
             return;
         }
@@ -170,7 +179,7 @@ public final class Session {
         }
         for (Lane l : snapshot) {
             if (l != null) {
-                l.stop();
+                l.stop(goodbye);
             }
         }
         // Arrow objects Python referenced are not closed: Java code may still use

@@ -1,7 +1,9 @@
 package gatun.server.dispatch;
 
 import static gatun.server.dispatch.RequestReader.batchItem;
+import static gatun.server.dispatch.RequestReader.batchKind;
 import static gatun.server.dispatch.RequestReader.batchLength;
+import static gatun.server.dispatch.RequestReader.batchTotal;
 import static gatun.server.dispatch.RequestReader.stopOnError;
 
 import com.google.flatbuffers.FlatBufferBuilder;
@@ -9,9 +11,7 @@ import gatun.protocol.Request;
 import gatun.server.Lane;
 import gatun.server.Metrics;
 import gatun.server.ProtocolException;
-import gatun.protocol.Action;
 import gatun.server.limits.LimitExceededException;
-import gatun.server.limits.SessionQuota;
 
 /**
  * Runs a {@code Batch} request: its items one by one through the
@@ -98,31 +98,16 @@ final class BatchRunner {
     }
 
     /**
-     * The session's batch limits: items, and of them method calls
-     * ({@code invoke_methods}) and constructions ({@code create_objects}).
-     * A refused batch runs none of its items (what they would have sent is released).
+     * The session's batch limits, counting the user's whole batch (the
+     * client may split one into several requests; each names the total and
+     * the kind): its items, and for {@code invoke_methods} the method calls,
+     * for {@code create_objects} the constructions. A refused batch runs none
+     * of its items (what they would have sent is released).
      */
     private void checkLimits(Request r, Request item, int n) {
-        SessionQuota quota = dispatcher.quota();
-        long calls = 0;
-        long creates = 0;
-        if (quota.batchNeedsCount(n)) {
-            for (int i = 0; i < n; i++) {
-                int a;
-                try {
-                    a = batchItem(r, item, i).action();
-                } catch (RuntimeException e) {
-                    continue; // answered as malformed when it runs
-                }
-                if (a == Action.InvokeMethod || a == Action.InvokeStaticMethod) {
-                    calls++;
-                } else if (a == Action.CreateObject) {
-                    creates++;
-                }
-            }
-        }
+        long items = Math.max(n, batchTotal(r));
         try {
-            quota.checkBatch(n, calls, creates);
+            dispatcher.quota().checkBatch(items, batchKind(r));
         } catch (LimitExceededException e) {
             for (int i = 0; i < n; i++) {
                 dispatcher.releaseSkippedBatch(r, item, i);

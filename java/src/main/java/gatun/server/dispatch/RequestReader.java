@@ -41,6 +41,27 @@ public final class RequestReader {
         }
     }
 
+    /**
+     * {@code batchTotal} of a Batch request: the items of the whole batch it
+     * is part of (0 when it is the whole); a failure reading it is a malformed request.
+     */
+    public static long batchTotal(Request r) {
+        try {
+            return r.batchTotal();
+        } catch (RuntimeException | StackOverflowError e) {
+            throw malformed(e);
+        }
+    }
+
+    /** {@code batchKind} of a Batch request; a failure reading it is a malformed request. */
+    public static int batchKind(Request r) {
+        try {
+            return r.batchKind();
+        } catch (RuntimeException | StackOverflowError e) {
+            throw malformed(e);
+        }
+    }
+
     /** {@code objectId} of a request; a failure reading it is a malformed request. */
     public static long objectId(Request r) {
         try {

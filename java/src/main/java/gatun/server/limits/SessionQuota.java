@@ -1,5 +1,6 @@
 package gatun.server.limits;
 
+import gatun.protocol.BatchKind;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -12,6 +13,8 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 public final class SessionQuota {
     private volatile Limits limits;
+    /** The server's limits, before the session lowered any (for the error messages). */
+    private final Limits serverLimits;
     private final AtomicLong arrowBytesHeld = new AtomicLong();
     private final AtomicLong peakObjects = new AtomicLong();
     /** Requests running now; a session with one running is never idle. */
@@ -27,6 +30,17 @@ public final class SessionQuota {
      */
     public SessionQuota(Limits limits) {
         this.limits = limits;
+        this.serverLimits = limits;
+    }
+
+    /**
+     * The error for limit {@code name}; it says where the cap came from: the
+     * session's own {@code limits=} (raising the JVM property cannot help) or the server.
+     */
+    private LimitExceededException exceeded(String what, String name) {
+        long mine = limits.asMap().get(name);
+        long server = serverLimits.asMap().get(name);
+        return new LimitExceededException(what, name, mine < server ? mine : -1, server);
     }
 
     /** @return the limits in force */
@@ -93,7 +107,7 @@ public final class SessionQuota {
     public void checkObjects(long live) {
         long max = limits.maxObjects();
         if (live >= max) {
-            throw new LimitExceededException("Object limit exceeded: session has " + live + " objects (max: " + max
+            throw exceeded("Object limit exceeded: session has " + live + " objects (max: " + max
                     + "); release proxies no longer needed", "max_objects");
         }
     }
@@ -123,7 +137,7 @@ public final class SessionQuota {
     public void checkString(long chars) {
         long max = limits.maxStringLength();
         if (chars > max) {
-            throw new LimitExceededException("String too long: " + chars + " characters (max: " + max + ")",
+            throw exceeded("String too long: " + chars + " characters (max: " + max + ")",
                     "max_string_length");
         }
     }
@@ -139,7 +153,7 @@ public final class SessionQuota {
     public void checkCollection(long entries) {
         long max = limits.maxListEntries();
         if (entries > max) {
-            throw new LimitExceededException("Collection too large: " + entries + " entries (max: " + max + ")",
+            throw exceeded("Collection too large: " + entries + " entries (max: " + max + ")",
                     "max_list_entries");
         }
     }
@@ -150,36 +164,29 @@ public final class SessionQuota {
     public void checkDepth(int depth) {
         long max = limits.maxNestingDepth();
         if (depth > max) {
-            throw new LimitExceededException("Nesting too deep: an argument nests containers more than " + max
+            throw exceeded("Nesting too deep: an argument nests containers more than " + max
                     + " levels (max: " + max + ")", "max_nesting_depth");
         }
     }
 
     /**
-     * @param items items of one batch
-     * @param calls of them, method calls
-     * @param creates of them, constructions
+     * @param items items of the user's whole batch
+     * @param kind its {@link gatun.protocol.BatchKind}: {@code invoke_methods}
+     *     are method calls, {@code create_objects} constructions
      */
-    public void checkBatch(long items, long calls, long creates) {
+    public void checkBatch(long items, int kind) {
         Limits l = limits;
+        if (kind == BatchKind.MethodCalls && items > l.maxMethodCalls()) {
+            throw exceeded("Batch too large: " + items + " method calls (max: " + l.maxMethodCalls() + ")",
+                    "max_method_calls");
+        }
+        if (kind == BatchKind.CreateObjects && items > l.maxCreateObjects()) {
+            throw exceeded("Batch too large: " + items + " objects to create (max: " + l.maxCreateObjects() + ")",
+                    "max_create_objects");
+        }
         if (items > l.maxBatchSize()) {
-            throw new LimitExceededException("Batch too large: " + items + " items (max: " + l.maxBatchSize() + ")",
-                    "max_batch_size");
+            throw exceeded("Batch too large: " + items + " items (max: " + l.maxBatchSize() + ")", "max_batch_size");
         }
-        if (calls > l.maxMethodCalls()) {
-            throw new LimitExceededException("Batch too large: " + calls + " method calls (max: "
-                    + l.maxMethodCalls() + ")", "max_method_calls");
-        }
-        if (creates > l.maxCreateObjects()) {
-            throw new LimitExceededException("Batch too large: " + creates + " objects to create (max: "
-                    + l.maxCreateObjects() + ")", "max_create_objects");
-        }
-    }
-
-    /** @return whether a batch of {@code items} needs its items counted by kind */
-    public boolean batchNeedsCount(long items) {
-        Limits l = limits;
-        return items > Math.min(l.maxMethodCalls(), l.maxCreateObjects());
     }
 
     // -------------------------------------------------------------- arrow
@@ -194,7 +201,7 @@ public final class SessionQuota {
         long now = arrowBytesHeld.addAndGet(bytes);
         if (now > max) {
             arrowBytesHeld.addAndGet(-bytes);
-            throw new LimitExceededException("Arrow buffer limit exceeded: the session holds " + (now - bytes)
+            throw exceeded("Arrow buffer limit exceeded: the session holds " + (now - bytes)
                     + " bytes of Arrow data from Python and this batch needs " + bytes + " more (max: " + max
                     + "); let earlier Arrow data go", "max_arrow_bytes");
         }

@@ -76,6 +76,18 @@ public final class Layout {
     /** Lane socket byte: cancel the request in cancel_seq. */
     public static final int DOORBELL_CANCEL = 0x02;
 
+    /**
+     * Lane socket byte, Java to Python, just before Java closes the lane: the server
+     * stopped (its sessions end on purpose).
+     */
+    public static final int DOORBELL_GOODBYE_STOPPED = 0x03;
+
+    /**
+     * Lane socket byte, Java to Python, just before Java closes the lane: the session
+     * idled out (session_idle_timeout_ms).
+     */
+    public static final int DOORBELL_GOODBYE_IDLE = 0x04;
+
     /** Header state: created by Python. */
     public static final int STATE_CREATED = 0;
 

@@ -1,9 +1,11 @@
 package gatun.server.limits;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import gatun.protocol.BatchKind;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
@@ -60,5 +62,28 @@ class LimitsTest {
         assertEquals(60, q.arrowBytesHeld()); // the refused batch took nothing
         q.giveBackArrow(60);
         q.takeArrow(100);
+    }
+
+    @Test
+    void aCapTheSessionSetItselfSaysSo() {
+        SessionQuota q = new SessionQuota(Limits.DEFAULTS);
+        q.lower(Map.of("max_objects", 50));
+        LimitExceededException e = assertThrows(LimitExceededException.class, () -> q.checkObjects(50));
+        assertTrue(e.getMessage().contains("this session's limits= set max_objects to 50"), e.getMessage());
+        assertFalse(e.getMessage().contains("-Dgatun.limits"), e.getMessage());
+        // A limit the session left alone still names the property.
+        e = assertThrows(LimitExceededException.class, () -> q.checkDepth(101));
+        assertTrue(e.getMessage().contains("-Dgatun.limits.max_nesting_depth"), e.getMessage());
+    }
+
+    @Test
+    void batchesCountTheirKindsLimit() {
+        SessionQuota q = new SessionQuota(Limits.DEFAULTS.lower(Map.of("max_method_calls", 5, "max_batch_size", 8)));
+        q.checkBatch(8, BatchKind.Items); // calls in batch() are items only
+        LimitExceededException e = assertThrows(LimitExceededException.class,
+                () -> q.checkBatch(6, BatchKind.MethodCalls));
+        assertTrue(e.getMessage().startsWith("Batch too large: 6 method calls (max: 5)"), e.getMessage());
+        e = assertThrows(LimitExceededException.class, () -> q.checkBatch(9, BatchKind.Items));
+        assertTrue(e.getMessage().startsWith("Batch too large: 9 items (max: 8)"), e.getMessage());
     }
 }
