@@ -38,12 +38,15 @@ public record Limits(long maxObjects, long maxStringLength, long maxListEntries,
      * shipped 1,000,000). String length and list entries: Java's own limit,
      * {@code Integer.MAX_VALUE} (upstream 10 MiB characters and 100,000
      * entries), because values larger than a lane slot are a feature here (a
-     * 100 MB {@code str}, a 10M-element list; README "A large value"). The
-     * rest as upstream: nesting 100, batches of 10,000 items, calls and
-     * constructions, no idle timeout, 1 GiB of Arrow data held.
+     * 100 MB {@code str}, a 10M-element list; README "A large value"), and
+     * likewise batches, calls and constructions per batch (upstream 10,000
+     * each: a batch larger than a lane slot is sent in parts here) and the
+     * Arrow data held (upstream 1 GiB: the arenas bound it, and tables of
+     * several GiB are what bulk jobs send). Nesting 100 and no idle timeout,
+     * as upstream.
      */
-    public static final Limits DEFAULTS = new Limits(1_000_000, Integer.MAX_VALUE, Integer.MAX_VALUE, 100, 10_000,
-            10_000, 10_000, 0, 1L << 30);
+    public static final Limits DEFAULTS = new Limits(1_000_000, Integer.MAX_VALUE, Integer.MAX_VALUE, 100,
+            Integer.MAX_VALUE, Integer.MAX_VALUE, Integer.MAX_VALUE, 0, Long.MAX_VALUE);
 
     /** Checks every limit is positive (the idle timeout may be 0). */
     public Limits {

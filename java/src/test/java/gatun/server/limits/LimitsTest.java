@@ -19,11 +19,11 @@ class LimitsTest {
         assertEquals((long) Integer.MAX_VALUE, m.get("max_string_length"));
         assertEquals((long) Integer.MAX_VALUE, m.get("max_list_entries"));
         assertEquals(100L, m.get("max_nesting_depth"));
-        assertEquals(10_000L, m.get("max_batch_size"));
-        assertEquals(10_000L, m.get("max_method_calls"));
-        assertEquals(10_000L, m.get("max_create_objects"));
+        assertEquals((long) Integer.MAX_VALUE, m.get("max_batch_size"));
+        assertEquals((long) Integer.MAX_VALUE, m.get("max_method_calls"));
+        assertEquals((long) Integer.MAX_VALUE, m.get("max_create_objects"));
         assertEquals(0L, m.get("session_idle_timeout_ms"));
-        assertEquals(1L << 30, m.get("max_arrow_bytes"));
+        assertEquals(Long.MAX_VALUE, m.get("max_arrow_bytes"));
     }
 
     @Test
