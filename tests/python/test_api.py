@@ -264,3 +264,13 @@ def test_missing_jar_is_a_startup_error(monkeypatch: pytest.MonkeyPatch, tmp_pat
 def test_bad_lane_counts_are_refused_by_name(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         gatun.connect(**kwargs)  # type: ignore[arg-type]
+
+
+def test_a_broken_pyproject_is_named_and_ignored(tmp_path: Path) -> None:
+    from gatun.config import load_config
+
+    broken = tmp_path / "pyproject.toml"
+    broken.write_text("[tool.gatun\nmemory = ")
+    with pytest.warns(UserWarning, match="not valid TOML"):
+        config = load_config(broken)
+    assert config.memory == load_config(tmp_path / "absent.toml").memory

@@ -76,3 +76,26 @@ def test_upstream_files_inside_our_package_are_named(tmp_path: Path) -> None:
         timeout=60,
     )
     assert env_ok.returncode == 0, env_ok.stderr
+
+
+def test_python_m_gatun_names_upstream_even_after_it_replaced_our_init(tmp_path: Path) -> None:
+    """Upstream installed after gatun-rs overwrites ``gatun/__init__.py``, so
+    ``import gatun`` runs upstream's code and cannot check; ``python -m
+    gatun`` (our ``__main__``, which upstream does not ship) still does."""
+    site = tmp_path / "site"
+    copy = site / "gatun"
+    shutil.copytree(_PACKAGE, copy, ignore=shutil.ignore_patterns("jars", "__pycache__"))
+    (copy / "__init__.py").write_text('"""upstream Gatun 0.2.1"""\n')
+    _fake_upstream(site, ["gatun/__init__.py", "gatun/client.py"])
+    env = {k: v for k, v in os.environ.items() if k != "GATUN_IGNORE_NAME_CLASH"}
+    env["PYTHONPATH"] = str(site)
+    result = subprocess.run(
+        [sys.executable, "-m", "gatun", "version"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "upstream Gatun" in result.stderr
+    assert _FIX in result.stderr

@@ -115,13 +115,20 @@ def find_pyproject_toml(start_path: str | os.PathLike[str] | None = None) -> Pat
 def _read_pyproject(path: Path) -> dict[str, Any]:
     try:
         import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        try:
-            import tomli as tomllib  # type: ignore[no-redef]
-        except ModuleNotFoundError:
-            return {}
+    except ModuleNotFoundError:  # Python 3.10: tomli, a dependency there
+        import tomli as tomllib  # type: ignore[no-redef]
     with path.open("rb") as handle:
-        data = tomllib.load(handle)
+        try:
+            data = tomllib.load(handle)
+        except tomllib.TOMLDecodeError as e:
+            import warnings
+
+            warnings.warn(
+                f"gatun: ignoring {path}, which is not valid TOML ({e}); [tool.gatun] "
+                "settings are read from it",
+                stacklevel=3,
+            )
+            return {}
     section = data.get("tool", {}).get("gatun", {})
     return section if isinstance(section, dict) else {}
 
