@@ -184,6 +184,9 @@ fn archive_key(java: &Path, classpath: &[PathBuf], jvm_options: &[String]) -> Op
         meta.len().hash(&mut h);
         meta.modified().ok()?.hash(&mut h);
     }
+    // The flags every launch adds count too: an archive recorded without one
+    // of them is refused (and, on newer JVMs, complained about) when mapped.
+    crate::launcher::REQUIRED_JVM_FLAGS.hash(&mut h);
     jvm_options.hash(&mut h);
     Some(format!("{:016x}", h.finish()))
 }

@@ -33,6 +33,12 @@ pub const REQUIRED_JVM_FLAGS: [&str; 2] = [
     "--add-opens=java.base/java.lang=ALL-UNNAMED",
 ];
 
+/// First Java without the dynamic class archives this launcher records.
+const AOT_CACHE_JAVA: u32 = 24;
+/// First Java that warns about `sun.misc.Unsafe` memory access (and has the
+/// option that allows it quietly).
+const UNSAFE_WARNING_JAVA: u32 = 24;
+
 /// The server's initial heap when nobody chose a heap size. The JVM's own
 /// default is 1/64 of the machine's memory (384 MiB on a 24 GiB machine),
 /// which G1 fills with young objects before collecting: the server's RSS
@@ -338,10 +344,22 @@ pub fn spawn_server(cmd: &ServerCommand, token_hex: &str) -> Result<JvmProcess> 
     let jars: Vec<PathBuf> = std::iter::once(cmd.jar.clone())
         .chain(cmd.classpath.iter().map(PathBuf::from))
         .collect();
-    let archive = ClassArchive::plan(&cmd.java.executable, &jars, &cmd.jvm_options);
+    // Java 24+ replaced dynamic archives with the AOT cache (JEP 483), and
+    // Java 25's recording crashed the JVM (SIGSEGV in
+    // LambdaProxyClassDictionary while the Arrow warm-up ran): no archive there.
+    let archive = if cmd.java.major >= AOT_CACHE_JAVA {
+        ClassArchive::default()
+    } else {
+        ClassArchive::plan(&cmd.java.executable, &jars, &cmd.jvm_options)
+    };
     let mut command = Command::new(&cmd.java.executable);
+    command.args(REQUIRED_JVM_FLAGS);
+    if cmd.java.major >= UNSAFE_WARNING_JAVA {
+        // Arrow Java reads memory through sun.misc.Unsafe, which Java 24+
+        // warns about on stderr (and so in Python) at the first use.
+        command.arg("--sun-misc-unsafe-memory-access=allow");
+    }
     command
-        .args(REQUIRED_JVM_FLAGS)
         .args(default_heap_flags(&cmd.jvm_options, |name| {
             std::env::var(name).ok()
         }))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 import gatun
@@ -63,3 +64,30 @@ def test_no_archive_when_switched_off(
         arguments = _jvm_arguments(client)
         assert not [a for a in arguments if "Archive" in a], arguments
     assert not list(cache.iterdir())
+
+
+def _java_25() -> Path | None:
+    for home in sorted(Path("/usr/lib/jvm").glob("*25*")):
+        java = home / "bin" / "java"
+        if java.is_file():
+            return java
+    return None
+
+
+@pytest.mark.skipif(_java_25() is None, reason="no Java 25 under /usr/lib/jvm")
+def test_java_25_launches_quietly_without_an_archive(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Java 25's dynamic-archive recording crashed the JVM, and a mapped
+    archive or Arrow's Unsafe use printed errors and warnings into Python."""
+    monkeypatch.setenv("GATUN_CDS_DIR", str(tmp_path))
+    for _ in range(2):
+        with gatun.connect(java=str(_java_25())) as client:
+            assert client.jvm.java.lang.Math.max(1, 2) == 2
+            root = client.send_arrow(pa.table({"x": [1, 2, 3]}))
+            assert root.getRowCount() == 3
+            root.close()
+    err = capfd.readouterr().err
+    assert "[error][cds]" not in err
+    assert "sun.misc.Unsafe" not in err
+    assert not list(tmp_path.glob("*.jsa"))
