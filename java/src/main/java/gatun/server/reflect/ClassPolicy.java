@@ -214,15 +214,20 @@ public final class ClassPolicy {
                 && (target.getName().equals("setAccessible") || target.getName().equals("trySetAccessible"));
     }
 
+    /** Whether {@code c} belongs to the JDK: a named {@code java.*} or {@code jdk.*} module. */
+    private static boolean inJdkModule(Class<?> c) {
+        Module module = c.getModule();
+        String name = module.isNamed() ? module.getName() : "";
+        return name.startsWith("java.") || name.startsWith("jdk.");
+    }
+
     /** Refuses opening a member of a JDK class (one in a named java.* or jdk.* module). */
     private static void checkOpening(Object member) {
         if (!(member instanceof Member)) {
             return;
         }
         Class<?> owner = ((Member) member).getDeclaringClass();
-        Module module = owner.getModule();
-        String name = module.isNamed() ? module.getName() : "";
-        if (name.startsWith("java.") || name.startsWith("jdk.")) {
+        if (inJdkModule(owner)) {
             throw new SecurityException("making " + owner.getName() + "." + ((Member) member).getName()
                     + " accessible is denied by the gatun class policy (members of JDK classes stay"
                     + " as their module exports them)");
@@ -298,9 +303,7 @@ public final class ClassPolicy {
         Class<?> owner = f.getDeclaringClass();
         boolean open = java.lang.reflect.Modifier.isPublic(f.getModifiers())
                 && java.lang.reflect.Modifier.isPublic(owner.getModifiers());
-        Module module = owner.getModule();
-        String name = module.isNamed() ? module.getName() : "";
-        if (!open && (name.startsWith("java.") || name.startsWith("jdk."))) {
+        if (!open && inJdkModule(owner)) {
             throw new SecurityException("setting " + owner.getName() + "." + f.getName()
                     + " is denied by the gatun class policy (non-public fields of JDK classes can be read,"
                     + " not written)");
