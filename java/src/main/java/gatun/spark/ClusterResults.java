@@ -3,20 +3,34 @@ package gatun.spark;
 import gatun.server.arrow.ArrowBridge;
 import java.io.IOException;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import org.apache.arrow.vector.VectorSchemaRoot;
 import org.apache.arrow.vector.ipc.ArrowReader;
 import org.apache.arrow.vector.types.pojo.Schema;
+import org.apache.spark.SimpleFutureAction;
+import org.apache.spark.SparkContext;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.sql.classic.Dataset;
 import org.apache.spark.sql.classic.SparkSession;
+import scala.Function1;
+import scala.Function2;
+import scala.concurrent.ExecutionContext;
+import scala.jdk.javaapi.CollectionConverters;
+import scala.runtime.BoxedUnit;
+import scala.util.Try;
 
 /**
  * Cluster mode's toArrow: executors (other JVMs) turn their partitions into
  * Arrow IPC messages with Spark's own {@code toArrowBatchRdd}; the driver
  * loads each message into a root on {@link ArrowBridge#allocator()} as its
- * partition arrives (every partition fetched at once, a job each), which
- * Python receives in place, and serves them in partition order.
+ * partition arrives (one job for every partition), which Python receives in
+ * place, and serves them in partition order.
  */
 final class ClusterResults {
     /** Rows per message at least: Spark's 10K default would cut a result into thousands of batches. */
@@ -51,43 +65,21 @@ final class ClusterResults {
     }
 
     /**
-     * Every partition fetched at once, each by a job of its own on a small
-     * pool of driver threads, and loaded into the arena as it arrives
-     * (partition order is the reader's, not the arrival's): Python reads the
-     * first partition while later ones are still computed or in transit. Only
-     * Spark's own code runs on the executors ({@code collectPartitions}).
+     * One job over every partition: each partition's messages are loaded into
+     * the arena by a driver thread as they arrive (Spark hands them over in
+     * arrival order), and the reader serves them in partition order, so
+     * Python reads the first partition while later ones are still computed or
+     * in transit. On the executors only Spark's code and {@link PartitionBytes}
+     * run (shipped by {@link ExecutorJar}).
      */
     private static ArrowReader arriving(JavaRDD<byte[]> messages, int n, Schema arrow, long resultId,
             SparkSession session) {
-        String group = "gatun-toArrow-" + resultId;
-        int threads = Math.max(1, Math.min(n, Math.max(2, session.sparkContext().defaultParallelism())));
-        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(threads, r -> {
-            Thread t = new Thread(r, "gatun-spark-results");
-            t.setDaemon(true);
-            return t;
-        });
-        @SuppressWarnings("unchecked")
-        java.util.concurrent.CompletableFuture<Void>[] arrived = new java.util.concurrent.CompletableFuture[n];
+        @SuppressWarnings({"unchecked", "rawtypes"}) // an array of a generic type is made raw
+        CompletableFuture<Void>[] arrived = new CompletableFuture[n];
         for (int p = 0; p < n; p++) {
-            int partition = p;
-            arrived[p] = java.util.concurrent.CompletableFuture.runAsync(() -> {
-                session.sparkContext().setJobGroup(group, "gatun.spark toArrow", true);
-                // A mutable copy: the heap copy of each message can go once the arena holds it.
-                List<byte[]> part = new java.util.ArrayList<>(messages.collectPartitions(new int[] {partition})[0]);
-                List<VectorSchemaRoot> loaded = new java.util.ArrayList<>(part.size());
-                try {
-                    for (int i = 0; i < part.size(); i++) {
-                        loaded.add(IpcBatches.load(part.get(i), arrow));
-                        part.set(i, null);
-                    }
-                } catch (IOException | RuntimeException e) {
-                    loaded.forEach(VectorSchemaRoot::close);
-                    throw new java.util.concurrent.CompletionException(e);
-                }
-                Parked.parkResult(resultId, partition, loaded);
-            }, pool);
+            arrived[p] = new CompletableFuture<>();
         }
-        pool.shutdown(); // threads end once every partition has arrived
+        SimpleFutureAction<BoxedUnit> job = n == 0 ? null : submit(messages, n, arrow, resultId, session, arrived);
         return new PartitionReader(arrow, new PartitionReader.Source() {
             private final ArrayDeque<VectorSchemaRoot> pending = new ArrayDeque<>();
             private int partition;
@@ -99,16 +91,13 @@ final class ClusterResults {
                     try {
                         arrived[p].get(); // interruptible, unlike join()
                     } catch (InterruptedException e) {
-                        // Ctrl-C in Python: the jobs stop now, not when the reader is collected.
-                        cancelGroup(session, group);
+                        // Ctrl-C in Python: the job stops now, not when the reader is collected.
+                        job.cancel();
                         Thread.currentThread().interrupt();
                         throw new java.io.InterruptedIOException("gatun.spark: interrupted while partition " + p
-                                + " of the result was on its way; its jobs are cancelled");
-                    } catch (java.util.concurrent.ExecutionException | java.util.concurrent.CancellationException e) {
+                                + " of the result was on its way; its job is cancelled");
+                    } catch (ExecutionException | CancellationException e) {
                         Throwable cause = e.getCause() != null ? e.getCause() : e;
-                        if (cause instanceof java.util.concurrent.CompletionException && cause.getCause() != null) {
-                            cause = cause.getCause();
-                        }
                         throw new IOException("gatun.spark: partition " + p + " of the result failed: " + cause, cause);
                     }
                     List<VectorSchemaRoot> roots = Parked.takeResult(resultId, p);
@@ -124,9 +113,8 @@ final class ClusterResults {
             @Override
             public void run() {
                 // Closed or unreachable: stop what is still running, release what arrived.
-                cancelGroup(session, group);
-                for (java.util.concurrent.CompletableFuture<Void> f : arrived) {
-                    f.cancel(false);
+                if (job != null && !job.isCompleted() && !session.sparkContext().isStopped()) {
+                    job.cancel();
                 }
                 pending.forEach(VectorSchemaRoot::close);
                 pending.clear();
@@ -135,16 +123,66 @@ final class ClusterResults {
         });
     }
 
-    /** Cancels the jobs of {@code group}, interrupting their tasks, unless the context is gone. */
-    private static void cancelGroup(SparkSession session, String group) {
-        org.apache.spark.SparkContext sc = session.sparkContext();
-        if (!sc.isStopped()) {
-            try {
-                sc.cancelJobGroup(group);
-            } catch (IllegalStateException e) {
-                // stopped meanwhile: its jobs are gone with it
-            }
+    /**
+     * Submits the job; its partitions' results are loaded on one driver
+     * thread (Spark calls the result handler on its scheduler's thread, which
+     * must not wait for copies), which also settles, once the job ends, every
+     * partition that did not arrive.
+     */
+    private static SimpleFutureAction<BoxedUnit> submit(JavaRDD<byte[]> messages, int n, Schema arrow, long resultId,
+            SparkSession session, CompletableFuture<Void>[] arrived) {
+        SparkContext sc = session.sparkContext();
+        ExecutorJar.ship(sc);
+        ExecutorService loader = Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "gatun-spark-results");
+            t.setDaemon(true);
+            return t;
+        });
+        Function2<Object, byte[][], BoxedUnit> handler = (index, part) -> {
+            int p = (Integer) index;
+            loader.execute(() -> land(part, p, arrow, resultId, arrived[p]));
+            return BoxedUnit.UNIT;
+        };
+        List<Object> all = new ArrayList<>(n);
+        for (int p = 0; p < n; p++) {
+            all.add(p);
         }
+        SimpleFutureAction<BoxedUnit> job;
+        try {
+            job = sc.submitJob(messages.rdd(), new PartitionBytes(), CollectionConverters.asScala(all).toList(),
+                    handler, () -> BoxedUnit.UNIT);
+        } catch (RuntimeException e) {
+            loader.shutdown();
+            throw e;
+        }
+        Function1<Try<BoxedUnit>, BoxedUnit> settle = done -> {
+            Throwable failure = done.isFailure() ? done.failed().get() : null;
+            for (int p = 0; p < n; p++) {
+                arrived[p].completeExceptionally(failure != null ? failure
+                        : new IllegalStateException("the job ended without this partition's result"));
+            }
+            loader.shutdown();
+            return BoxedUnit.UNIT;
+        };
+        job.onComplete(settle, ExecutionContext.fromExecutor(loader));
+        return job;
+    }
+
+    /** Loads one partition's messages into the arena and parks them for the reader. */
+    private static void land(byte[][] part, int partition, Schema arrow, long resultId, CompletableFuture<Void> done) {
+        List<VectorSchemaRoot> loaded = new ArrayList<>(part.length);
+        try {
+            for (int i = 0; i < part.length; i++) {
+                loaded.add(IpcBatches.load(part[i], arrow));
+                part[i] = null; // the heap copy can go once the arena holds it
+            }
+        } catch (IOException | RuntimeException e) {
+            loaded.forEach(VectorSchemaRoot::close);
+            done.completeExceptionally(e);
+            return;
+        }
+        Parked.parkResult(resultId, partition, loaded);
+        done.complete(null);
     }
 
     /** One job per partition as the reader asks: memory bounded. */
