@@ -47,7 +47,7 @@ def test_version_names_every_component() -> None:
     lines = dict(line.split(": ", 1) for line in result.stdout.splitlines())
     assert lines["gatun-rs"] == gatun.__version__
     assert f"(protocol {gatun.PROTOCOL_VERSION})" in lines["native module"]
-    assert "gatun-server.jar (version 0.1.0-SNAPSHOT)" in lines["server jar"]
+    assert f"gatun-server.jar (version {gatun.__version__})" in lines["server jar"]
     assert lines["pyarrow"] == pa.__version__
     assert lines["Python"].startswith(f"{sys.version_info.major}.{sys.version_info.minor}.")
 
