@@ -66,7 +66,7 @@ final class ClusterResults {
             t.setDaemon(true);
             return t;
         });
-        @SuppressWarnings("unchecked")
+        @SuppressWarnings({"unchecked", "rawtypes"}) // an array of a generic type is made raw
         java.util.concurrent.CompletableFuture<Void>[] arrived = new java.util.concurrent.CompletableFuture[n];
         for (int p = 0; p < n; p++) {
             int partition = p;
