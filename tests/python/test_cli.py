@@ -47,7 +47,7 @@ def test_version_names_every_component() -> None:
     lines = dict(line.split(": ", 1) for line in result.stdout.splitlines())
     assert lines["gatun-rs"] == gatun.__version__
     assert f"(protocol {gatun.PROTOCOL_VERSION})" in lines["native module"]
-    assert "gatun-server.jar (version 0.1.0-SNAPSHOT)" in lines["server jar"]
+    assert f"gatun-server.jar (version {gatun.__version__})" in lines["server jar"]
     assert lines["pyarrow"] == pa.__version__
     assert lines["Python"].startswith(f"{sys.version_info.major}.{sys.version_info.minor}.")
 
@@ -70,8 +70,34 @@ def test_doctor_fails_clearly_when_java_home_points_at_nothing(tmp_path: Path) -
         f"FAIL java: {tmp_path / 'no-such-java'}/bin/java (from JAVA_HOME) does not exist"
         in result.stdout
     )
-    assert "FAIL test call: skipped: the java check failed" in result.stdout
-    assert "check(s) failed: java, test call, Arrow round trip" in result.stdout
+    # The JVM checks need Java: skipped, not failed, so one missing Java is one failure.
+    assert "SKIP test call: the java check failed" in result.stdout
+    assert "SKIP Arrow round trip: the test call was skipped" in result.stdout
+    assert _markers(result.stdout) == {"OK  ": 3, "FAIL": 1, "SKIP": 2}
+    assert "\n1 check(s) failed: java; 2 skipped: test call, Arrow round trip\n" in result.stdout
+
+
+def test_doctor_skips_the_jvm_checks_when_java_and_the_jar_both_fail(tmp_path: Path) -> None:
+    result = _gatun(
+        "doctor",
+        "--java",
+        str(tmp_path / "no-java"),
+        env={"GATUN_JAR": str(tmp_path / "no.jar")},
+    )
+    assert result.returncode == 1
+    assert f"FAIL server jar: GATUN_JAR points to '{tmp_path / 'no.jar'}'" in result.stdout
+    assert "SKIP test call: the java and server jar checks failed" in result.stdout
+    assert _markers(result.stdout) == {"OK  ": 2, "FAIL": 2, "SKIP": 2}
+    assert "\n2 check(s) failed: java, server jar; 2 skipped: " in result.stdout
+
+
+def _markers(stdout: str) -> dict[str, int]:
+    """How many check lines start with each of OK, FAIL and SKIP."""
+    counts = {"OK  ": 0, "FAIL": 0, "SKIP": 0}
+    for line in stdout.splitlines():
+        if line[:4] in counts:
+            counts[line[:4]] += 1
+    return counts
 
 
 def test_doctor_fails_clearly_without_java_on_the_path(tmp_path: Path) -> None:

@@ -28,7 +28,8 @@ def _parser() -> argparse.ArgumentParser:
         description="Check Java (found as connect() finds it), the server jar, /dev/shm, "
         "the cache directory (class archives, crash reports), then start a JVM for a "
         "test call and an Arrow round trip. Each check prints OK or FAIL with the "
-        "reason; the exit code is 1 if any check fails.",
+        "reason, or SKIP when a check it needs failed (not counted as a failure); the "
+        "exit code is 1 if any check fails.",
     )
     doctor.add_argument(
         "--java", help="the java executable to check (default: JAVA_HOME, then PATH)"

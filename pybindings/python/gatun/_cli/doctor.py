@@ -1,5 +1,7 @@
 """``python -m gatun doctor``: can this machine run gatun? Each check prints
-OK or FAIL with its reason; the exit code is 1 if any failed."""
+OK or FAIL with its reason, or SKIP when a check it needs failed (a skipped
+check is not counted as a failure: one missing Java is one failure, not
+three); the exit code is 1 if any failed."""
 
 from __future__ import annotations
 
@@ -142,18 +144,23 @@ def _jvm(results: list[str]) -> Callable[[], str]:
 def run_doctor(java: str | None = None) -> int:
     """Run every check and print its result; 0 if all passed, else 1."""
     arrow: list[str] = []
-    checks: list[tuple[str, Callable[[], str]]] = [
-        ("java", lambda: _java(java)),
-        ("server jar", _jar),
-        ("shared memory", _shm),
-        ("cache directory", _cache),
-        ("test call", _jvm(arrow)),
+    # (name, check, the checks it needs): a check whose prerequisite failed is
+    # skipped, since its failure would only repeat that one.
+    checks: list[tuple[str, Callable[[], str], tuple[str, ...]]] = [
+        ("java", lambda: _java(java), ()),
+        ("server jar", _jar, ()),
+        ("shared memory", _shm, ()),
+        ("cache directory", _cache, ()),
+        ("test call", _jvm(arrow), ("java", "server jar")),
     ]
     failed: list[str] = []
-    for name, check in checks:
-        if name == "test call" and failed[:1] in (["java"], ["server jar"]):
-            failed.append(name)
-            _report(False, name, f"skipped: the {failed[0]} check failed")
+    skipped: list[str] = []
+    for name, check, needs in checks:
+        missing = [n for n in needs if n in failed]
+        if missing:
+            skipped.append(name)
+            plural = "s" if len(missing) > 1 else ""
+            _report(None, name, f"the {' and '.join(missing)} check{plural} failed")
             continue
         try:
             _report(True, name, check())
@@ -163,18 +170,31 @@ def run_doctor(java: str | None = None) -> int:
         except Exception as e:  # noqa: BLE001 - a doctor reports every failure and goes on
             failed.append(name)
             _report(False, name, f"{type(e).__name__}: {e}")
-    if "test call" not in failed:
+    if "test call" in failed or "test call" in skipped:
+        skipped.append("Arrow round trip")
+        why = "failed" if "test call" in failed else "was skipped"
+        _report(None, "Arrow round trip", f"the test call {why}")
+    else:
         ok = bool(arrow) and not arrow[0].startswith("FAIL: ")
         detail = arrow[0].removeprefix("FAIL: ") if arrow else "not run"
         _report(ok, "Arrow round trip", detail)
         if not ok:
             failed.append("Arrow round trip")
-    else:
-        _report(False, "Arrow round trip", "skipped: the test call failed")
-        failed.append("Arrow round trip")
-    print(f"\n{len(failed)} check(s) failed: {', '.join(failed)}" if failed else "\nall checks OK")
+    print(_summary(failed, skipped))
     return 1 if failed else 0
 
 
-def _report(ok: bool, name: str, detail: str) -> None:
-    print(f"{'OK  ' if ok else 'FAIL'} {name}: {detail}", flush=True)
+def _summary(failed: list[str], skipped: list[str]) -> str:
+    if not failed:
+        return "\nall checks OK"
+    line = f"\n{len(failed)} check(s) failed: {', '.join(failed)}"
+    if skipped:
+        line += f"; {len(skipped)} skipped: {', '.join(skipped)}"
+    return line
+
+
+def _report(ok: bool | None, name: str, detail: str) -> None:
+    """One line per check: ``OK``, ``FAIL``, or ``SKIP`` (``ok`` is None)
+    with the reason it was not run."""
+    marker = "SKIP" if ok is None else "OK  " if ok else "FAIL"
+    print(f"{marker} {name}: {detail}", flush=True)

@@ -96,6 +96,11 @@ public final class GatunServer implements AutoCloseable {
     private volatile Object entryPoint;
 
     /**
+     * A server that is not yet listening: {@link #start()} binds the socket.
+     * {@link #main} builds one this way for a JVM that Python launched; code
+     * hosting a server in its own JVM calls {@link #startHosted()} instead,
+     * which also makes a private directory, a random token and daemon threads.
+     *
      * @param socketPath where to bind the Unix socket
      * @param token the 16-byte session token every lane must present
      * @param exitOnClose exit the JVM when the last session ends
@@ -325,7 +330,12 @@ public final class GatunServer implements AutoCloseable {
         return startHosted(path, token, null, entryPoint);
     }
 
-    /** @return the object Python reaches as {@code client.entry_point}, or null */
+    /**
+     * The entry point this server was started with: the object every Python
+     * session reaches as {@code client.entry_point}, shared by all sessions.
+     *
+     * @return the entry point, or null when none was given
+     */
     public Object entryPoint() {
         return entryPoint;
     }
@@ -407,7 +417,14 @@ public final class GatunServer implements AutoCloseable {
         return server;
     }
 
-    /** @return the session token as 32 lowercase hex characters */
+    /**
+     * The token a Python client must present to connect, for handing to
+     * {@code gatun.attach(socket, token)} when no connection file is written.
+     * It is a secret: a process of this user that has it can run code in this
+     * JVM through the socket.
+     *
+     * @return the session token as 32 lowercase hex characters
+     */
     public String tokenHex() {
         return HexFormat.of().formatHex(token);
     }
@@ -623,7 +640,12 @@ public final class GatunServer implements AutoCloseable {
         return pending == null ? 0 : pending.waiting();
     }
 
-    /** @return sessions currently live */
+    /**
+     * Counts the Python sessions attached now (one per client, whatever its
+     * number of lanes), so a host can tell when the last one has gone.
+     *
+     * @return sessions currently live
+     */
     public long liveSessions() {
         return sessions.size();
     }
@@ -918,7 +940,12 @@ public final class GatunServer implements AutoCloseable {
         }
     }
 
-    /** @return the bound socket path */
+    /**
+     * The Unix socket Python connects to, for handing to
+     * {@code gatun.attach(socket, token)} together with {@link #tokenHex()}.
+     *
+     * @return the bound socket path
+     */
     public Path socketPath() {
         return socketPath;
     }

@@ -55,7 +55,13 @@ public final class Handoff {
         return o;
     }
 
-    /** @return objects put and not yet taken */
+    /**
+     * Counts the objects put and not yet taken: each stays referenced here
+     * until taken, so a count that grows means a side puts without the other
+     * taking.
+     *
+     * @return objects put and not yet taken
+     */
     public static int waiting() {
         return WAITING.size();
     }

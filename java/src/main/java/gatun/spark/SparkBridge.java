@@ -125,12 +125,25 @@ public final class SparkBridge {
         return SparkJobs.cancellable(sc, () -> sc.isLocal() ? LocalResults.read(d, lazy) : ClusterResults.read(d, lazy));
     }
 
-    /** @return Arrow tables and result batches held for Spark tasks and readers, JVM-wide */
+    /**
+     * Counts the Arrow data this JVM holds for Spark: tables that DataFrames
+     * read in place, kept until their DataFrame is unreachable (or its
+     * SparkContext stops), and result batches of {@link #toArrow} not yet
+     * served, kept until their reader is closed or unreachable. A count that
+     * stays up points at a DataFrame or a reader kept alive.
+     *
+     * @return Arrow tables and result batches held for Spark tasks and readers, JVM-wide
+     */
     public static long parkedTables() {
         return Parked.count();
     }
 
-    /** @return bytes of the Arrow buffers {@link #parkedTables()} counts */
+    /**
+     * Sums the size of what {@link #parkedTables()} counts: the memory those
+     * tables and batches keep from being freed.
+     *
+     * @return bytes of the Arrow buffers {@link #parkedTables()} counts
+     */
     public static long parkedBytes() {
         return Parked.parkedBytes();
     }

@@ -194,7 +194,13 @@ public final class ArrowBridge {
         return Reclaimer.collect(timeoutMillis);
     }
 
-    /** @return allocations whose memory the garbage collector gave back (JVM-wide) */
+    /**
+     * Counts the allocations given back because their root or vector became
+     * unreachable without being closed: a count that keeps growing means JVM
+     * code leaves Arrow data for the garbage collector to close.
+     *
+     * @return allocations whose memory the garbage collector gave back (JVM-wide)
+     */
     public static long reclaimedByGc() {
         return Reclaimer.reclaimed();
     }
@@ -238,6 +244,11 @@ public final class ArrowBridge {
     }
 
     /**
+     * Counts the batches from Python that this JVM copied into its own memory
+     * and released at once, because Python's arena was more than three-quarters
+     * full: the copies that keep JVM code holding many batches from filling
+     * Python's arena.
+     *
      * @return batches from Python this JVM copied into its own memory because
      *     Python's arena was above its high-water mark
      */
@@ -262,22 +273,46 @@ public final class ArrowBridge {
         };
     }
 
-    /** @return bytes copied into Java-owned regions on export, JVM-wide */
+    /**
+     * Counts the bytes of results that crossed to Python by one copy, because
+     * their buffers were not in shared memory (built on another allocator than
+     * {@link #allocator()}, or on its native fallback).
+     *
+     * @return bytes copied into Java-owned regions on export, JVM-wide
+     */
     public static long bytesCopied() {
         return ArrowExporter.BYTES_COPIED.get();
     }
 
-    /** @return bytes of {@link #allocator()} memory handed to Python in place, JVM-wide */
+    /**
+     * Counts the bytes of results that crossed to Python with no copy, because
+     * they were built on {@link #allocator()}; set against {@link #bytesCopied()}
+     * it tells whether JVM code builds its results where they cross for free.
+     *
+     * @return bytes of {@link #allocator()} memory handed to Python in place, JVM-wide
+     */
     public static long bytesInPlace() {
         return ArrowExporter.BYTES_IN_PLACE.get();
     }
 
-    /** @return regions described to Python and not yet released, all sessions of this JVM */
+    /**
+     * Counts the shared-memory regions Python holds: each stays allocated on
+     * the Java side until Python's last reference to it is dropped, so a count
+     * that only grows means Python keeps results alive.
+     *
+     * @return regions described to Python and not yet released, all sessions of this JVM
+     */
     public static long liveRegions() {
         return RegionLedger.liveRegionsInJvm();
     }
 
-    /** @return blocks of the allocator's arena in use (allocated and not yet freed) */
+    /**
+     * Counts the blocks of {@link #allocator()}'s shared arena in use, held by
+     * JVM code or by Python; once the arena is full, new allocations fall back
+     * to native memory and are copied on export.
+     *
+     * @return blocks of the allocator's arena in use (allocated and not yet freed)
+     */
     public static long arenaBlocksInUse() {
         return Arena.get().blocksInUse();
     }

@@ -45,6 +45,10 @@ public final class BridgeArrowReader extends ArrowReader {
     private long bytesRead;
 
     /**
+     * An empty reader, still open to batches: the bridge makes one for each
+     * Python stream, then {@link #offer}s batches or attaches a pull source.
+     * Its dictionaries can be looked up before the first batch arrives.
+     *
      * @param schema the stream's schema in IPC message format
      * @param allocator the allocator of the reader's vectors
      */
@@ -74,7 +78,12 @@ public final class BridgeArrowReader extends ArrowReader {
         return reader;
     }
 
-    /** @return the stream's schema as it crossed (dictionary columns with their value types) */
+    /**
+     * The schema of every batch of the stream, known before the first batch,
+     * so JVM code can check the columns before reading any data.
+     *
+     * @return the stream's schema as it crossed (dictionary columns with their value types)
+     */
     public Schema getSchema() {
         return schema;
     }
