@@ -247,3 +247,56 @@ def test_ctrl_c_stops_the_job_and_its_tasks(spark: Any) -> None:
             time.sleep(0.1)
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+_THRESHOLD = "spark.sql.execution.arrow.localRelationThreshold"
+
+
+def _plan(df: Any) -> str:
+    return str(df._jdf.queryExecution().analyzed().toString())
+
+
+def _threshold_set(spark: Any) -> bool:
+    return bool(spark._jsparkSession.sessionState().conf().contains(_THRESHOLD))
+
+
+def test_cluster_mode_distributes_all_but_small_tables(spark_cluster: Any) -> None:
+    """Above 1 MiB a table travels to the executors as Arrow (one partition per
+    core), not as a local relation of Java-serialised rows inside the tasks;
+    the session's setting is left as it was, and a threshold the user set wins."""
+    spark = spark_cluster
+    big = _table(200_000)  # 3.2 MB
+    df = gs.create_dataframe(spark, big)
+    assert "LocalRelation" not in _plan(df) and "LogicalRDD" in _plan(df)
+    assert df.rdd.getNumPartitions() == spark.sparkContext.defaultParallelism
+    assert df.selectExpr("sum(i)").first()[0] == sum(range(200_000))
+    assert not _threshold_set(spark)
+
+    small = gs.create_dataframe(spark, _table(1_000))
+    assert "LocalRelation" in _plan(small)
+    assert small.count() == 1_000
+
+    spark.conf.set(_THRESHOLD, str(64 << 20))
+    try:
+        kept = gs.create_dataframe(spark, big)
+        assert "LocalRelation" in _plan(kept)
+        assert spark.conf.get(_THRESHOLD) == str(64 << 20)
+    finally:
+        spark.conf.unset(_THRESHOLD)
+
+
+def test_cluster_results_come_in_partition_order_and_failures_name_the_partition(
+    spark_cluster: Any,
+) -> None:
+    spark = spark_cluster
+    df = spark.range(0, 300_000, 1, 5).selectExpr("id AS i", "cast(id AS string) AS s")
+    for _ in range(2):  # read twice: nothing of the first read is left over
+        table = gs.to_arrow(df)
+        assert table.column("i").to_pylist() == list(range(300_000))
+        assert table.equals(df.toArrow())
+    failing = spark.range(0, 1_000, 1, 4).selectExpr(
+        "if(id = 700, raise_error('row 700 refused'), id) AS i"
+    )
+    with pytest.raises(Exception, match="row 700 refused"):
+        gs.to_arrow(failing)
+    wait_unparked(spark)
