@@ -9,7 +9,6 @@ import gatun.server.reflect.ClassPolicy;
 import gatun.server.reflect.MethodResolver;
 import gatun.server.shm.ControlSegment;
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
@@ -133,69 +132,18 @@ public final class GatunServer implements AutoCloseable {
     }
 
     /**
-     * Command-line entry point; see the class documentation.
+     * Command-line entry point of a launched server; see the class
+     * documentation and {@link LaunchedServer}.
      *
-     * @param args {@code --socket PATH [--exit-on-close]}
+     * @param args {@code --socket PATH [--exit-on-close] [--connection-file PATH]}
      */
     public static void main(String[] args) {
-        final String usage = "usage: GatunServer --socket PATH [--exit-on-close] [--connection-file PATH]";
-        Path socket = null;
-        Path connectionFile = null;
-        boolean exitOnClose = false;
-        for (int i = 0; i < args.length; i++) {
-            if (args[i].equals("--socket") && i + 1 < args.length) {
-                socket = Path.of(args[++i]);
-            } else if (args[i].equals("--exit-on-close")) {
-                exitOnClose = true;
-            } else if (args[i].equals("--connection-file") && i + 1 < args.length) {
-                connectionFile = Path.of(args[++i]);
-            } else {
-                fail("unknown argument " + args[i] + "; " + usage);
-            }
-        }
-        if (socket == null) {
-            fail("missing --socket PATH; " + usage);
-        }
-        byte[] token;
-        try {
-            token = readToken(System.in);
-        } catch (IOException | IllegalArgumentException e) {
-            fail("expected the session token (32 lowercase hex characters) as the first stdin line: "
-                    + e.getMessage());
-            return;
-        }
-        GatunServer server = new GatunServer(socket, token, exitOnClose);
-        String entryClass = System.getProperty(EntryPoints.PROPERTY);
-        if (entryClass != null) {
-            try {
-                server.entryPoint = EntryPoints.create(entryClass, server.policy);
-            } catch (RuntimeException | LinkageError e) {
-                fail("cannot make the entry point (-D" + EntryPoints.PROPERTY + "=" + entryClass + "): "
-                        + e.getMessage());
-            }
-        }
-        try {
-            server.start();
-        } catch (IOException e) {
-            fail("cannot listen on " + socket + ": " + e);
-        }
-        Runtime.getRuntime().addShutdownHook(new Thread(server::close, "gatun-shutdown"));
-        if (connectionFile != null) {
-            // A gateway (Python's launch_gateway): other processes attach with it.
-            try {
-                server.writeConnectionFile(connectionFile);
-            } catch (IOException e) {
-                fail("cannot write the connection file " + connectionFile + ": " + e);
-            }
-        }
-        Thread watcher = new Thread(() -> watchStdin(System.in, server), "gatun-stdin");
-        watcher.setDaemon(true);
-        watcher.start();
+        LaunchedServer.run(args);
     }
 
-    private static void fail(String message) {
-        System.err.println("gatun: " + message); // before logging is set up; the launcher reads it
-        System.exit(2);
+    /** Offers {@code entryPoint} as {@code client.entry_point}; before {@link #start()}, so no session sees it unset. */
+    void offerEntryPoint(Object entryPoint) {
+        this.entryPoint = entryPoint;
     }
 
     // ------------------------------------------------------------- hosting
@@ -225,56 +173,6 @@ public final class GatunServer implements AutoCloseable {
         return startHosted((Object) null);
     }
 
-    /** Hosted servers' private directories: {@code gatun-host-<pid>-<random>}. */
-    private static final String HOST_DIR_PREFIX = "gatun-host-";
-
-    /**
-     * Removes the socket directories of hosting JVMs that died without
-     * closing their server (a {@code kill -9}): the next host cleans up.
-     * Only directories named for a process that no longer runs, and only
-     * what this user may delete.
-     */
-    static void sweepDeadHosts(Path tmp) {
-        try (var dirs = Files.newDirectoryStream(tmp, HOST_DIR_PREFIX + "*")) {
-            for (Path dir : dirs) {
-                String[] parts = dir.getFileName().toString().substring(HOST_DIR_PREFIX.length()).split("-", 2);
-                long pid;
-                try {
-                    pid = Long.parseLong(parts[0]);
-                } catch (NumberFormatException e) {
-                    continue; // not one of ours
-                }
-                if (parts.length < 2 || running(pid)) {
-                    continue;
-                }
-                try (var entries = Files.newDirectoryStream(dir)) {
-                    for (Path entry : entries) {
-                        Files.deleteIfExists(entry);
-                    }
-                    Files.deleteIfExists(dir);
-                } catch (IOException e) {
-                    // another user's, or being swept by another host: leave it
-                }
-            }
-        } catch (IOException e) {
-            // no temp directory to sweep
-        }
-    }
-
-    /** Whether process {@code pid} runs (a zombie nobody reaped does not). */
-    private static boolean running(long pid) {
-        Path stat = Path.of("/proc", Long.toString(pid), "stat");
-        if (Files.isDirectory(Path.of("/proc/self"))) {
-            try {
-                String s = Files.readString(stat);
-                return s.charAt(s.lastIndexOf(')') + 2) != 'Z';
-            } catch (IOException | RuntimeException e) {
-                return false;
-            }
-        }
-        return ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false);
-    }
-
     /**
      * As {@link #startHosted()}, offering Python {@code entryPoint} as
      * {@code client.entry_point} (Py4J's {@code new GatewayServer(entryPoint)}):
@@ -291,8 +189,8 @@ public final class GatunServer implements AutoCloseable {
      */
     public static GatunServer startHosted(Object entryPoint) throws IOException {
         Path tmp = Path.of(System.getProperty("java.io.tmpdir"));
-        sweepDeadHosts(tmp);
-        Path dir = Files.createTempDirectory(tmp, HOST_DIR_PREFIX + ProcessHandle.current().pid() + "-",
+        HostDirectories.sweepDead(tmp);
+        Path dir = Files.createTempDirectory(tmp, HostDirectories.PREFIX + ProcessHandle.current().pid() + "-",
                 PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
         byte[] token = new byte[16];
         new SecureRandom().nextBytes(token);
@@ -454,72 +352,6 @@ public final class GatunServer implements AutoCloseable {
         return file;
     }
 
-    /** Reads the first stdin line: exactly 32 lowercase hex characters. */
-    static byte[] readToken(InputStream in) throws IOException {
-        StringBuilder sb = new StringBuilder();
-        while (true) {
-            int c = in.read();
-            if (c < 0) {
-                throw new IOException("stdin closed before the token line ended");
-            }
-            if (c == '\n') {
-                break;
-            }
-            if (sb.length() > 64) {
-                throw new IllegalArgumentException("token line is too long");
-            }
-            sb.append((char) c);
-        }
-        String line = sb.toString().strip();
-        if (!line.matches("[0-9a-f]{32}")) {
-            throw new IllegalArgumentException("token line is not 32 lowercase hex characters");
-        }
-        return HexFormat.of().parseHex(line);
-    }
-
-    /** Longest wait for the Arrow warm-up before a recording JVM exits. */
-    private static final long RECORDING_WAIT_MILLIS = 5_000;
-
-    /**
-     * A JVM started with {@code -Dgatun.cds.recording=true} records, as it
-     * exits, the class archive later sessions map (the Python launcher's
-     * AppCDS). Before exiting it runs the Arrow warm-up, or lets a running one
-     * finish, so the archive holds those classes even after a session that
-     * ended before the warm-up started.
-     */
-    private static void awaitWarmupIfRecording() {
-        if (!Boolean.getBoolean("gatun.cds.recording")) {
-            return;
-        }
-        try {
-            ArrowWarmup.runOrAwait(RECORDING_WAIT_MILLIS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt(); // exit anyway
-        }
-    }
-
-    /** Blocks reading stdin; on EOF closes the server (and its socket file) and halts the JVM. */
-    private static void watchStdin(InputStream in, GatunServer server) {
-        byte[] buf = new byte[256];
-        try {
-            while (in.read(buf) >= 0) {
-                // discard: stdin only signals that Python is alive
-            }
-        } catch (IOException e) {
-            // treat as EOF
-        }
-        // Closing the sockets first wakes the threads blocked on them. HotSpot's
-        // exit waits up to 300 ms for threads still in native code, and the accept
-        // and lane I/O threads always are: half of all close() calls took ~350 ms.
-        try {
-            server.close(); // also deletes the socket file
-        } catch (RuntimeException e) {
-            // best effort: exiting anyway
-        }
-        awaitWarmupIfRecording();
-        Runtime.getRuntime().halt(0);
-    }
-
     /**
      * Binds the socket and starts accepting connections.
      *
@@ -674,7 +506,7 @@ public final class GatunServer implements AutoCloseable {
         }
         if (exitOnClose && !closing && sessions.isEmpty()) {
             Thread t = new Thread(() -> {
-                awaitWarmupIfRecording();
+                LaunchedServer.awaitWarmupIfRecording();
                 System.exit(0);
             }, "gatun-exit");
             t.start();
