@@ -267,7 +267,8 @@ def test_cluster_mode_distributes_all_but_small_tables(spark_cluster: Any) -> No
     spark = spark_cluster
     big = _table(200_000)  # 3.2 MB
     df = gs.create_dataframe(spark, big)
-    assert "LocalRelation" not in _plan(df) and "LogicalRDD" in _plan(df)
+    assert "LocalRelation" not in _plan(df)
+    assert "LogicalRDD" in _plan(df)
     assert df.rdd.getNumPartitions() == spark.sparkContext.defaultParallelism
     assert df.selectExpr("sum(i)").first()[0] == sum(range(200_000))
     assert not _threshold_set(spark)
@@ -300,3 +301,39 @@ def test_cluster_results_come_in_partition_order_and_failures_name_the_partition
     with pytest.raises(Exception, match="row 700 refused"):
         gs.to_arrow(failing)
     wait_unparked(spark)
+
+
+def test_local_frames_scan_the_table_by_column(spark_local: Any) -> None:
+    """In local mode the DataFrame is a columnar scan of the table Python sent:
+    only the columns a query reads, with the table's real size, so a small one
+    is broadcast in a join (an RDD of rows has no size and never is)."""
+    spark = spark_local
+    n = 50_000
+    table = pa.table(
+        {
+            "i": pa.array(range(n), pa.int64()),
+            "f": pa.array([0.5 * x for x in range(n)]),
+            "s": pa.array([None if x % 7 == 0 else f"s{x}" for x in range(n)]),
+        }
+    )
+    df = gs.create_dataframe(spark, table, num_partitions=3)
+    one = df.select("i")
+    optimized = str(one._jdf.queryExecution().optimizedPlan().toString())
+    assert "RelationV2" in optimized
+    assert "f#" not in optimized
+    assert "s#" not in optimized
+    executed = str(one._jdf.queryExecution().executedPlan().toString())
+    assert "ColumnarToRow" in executed
+    assert "BatchScan" in executed
+    size = int(str(df._jdf.queryExecution().optimizedPlan().stats().sizeInBytes()))
+    assert 0 < size <= 2 * table.nbytes
+
+    small = gs.create_dataframe(spark, table.slice(0, 100))
+    joined = spark.range(0, 1_000).withColumnRenamed("id", "i").join(small, "i")
+    assert "BroadcastHashJoin" in str(joined._jdf.queryExecution().executedPlan().toString())
+    assert joined.count() == 100
+
+    for _ in range(2):  # every range of rows, read twice: no batch closes the table
+        assert df.toArrow().equals(table)
+        counted = df.selectExpr("count(s)", "sum(i)").first()
+        assert counted == (n - len(range(0, n, 7)), sum(range(n)))

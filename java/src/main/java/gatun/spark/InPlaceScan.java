@@ -1,30 +1,22 @@
 package gatun.spark;
 
-import java.util.ArrayList;
-import java.util.Collections;
-import java.util.Iterator;
-import java.util.List;
-import java.util.NoSuchElementException;
 import org.apache.arrow.vector.FieldVector;
 import org.apache.arrow.vector.VectorSchemaRoot;
 import org.apache.spark.SparkContext;
-import org.apache.spark.TaskContext;
-import org.apache.spark.api.java.JavaSparkContext;
-import org.apache.spark.api.java.function.FlatMapFunction;
-import org.apache.spark.rdd.RDD;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
-import org.apache.spark.sql.catalyst.InternalRow;
+import org.apache.spark.sql.catalyst.plans.logical.LogicalPlan;
 import org.apache.spark.sql.classic.SparkSession;
+import org.apache.spark.sql.execution.datasources.v2.DataSourceV2Relation$;
 import org.apache.spark.sql.types.StructType;
 import org.apache.spark.sql.vectorized.ArrowColumnVector;
-import org.apache.spark.sql.vectorized.ColumnVector;
-import org.apache.spark.sql.vectorized.ColumnarBatch;
+import scala.Option;
 
 /**
  * Local mode's createDataFrame: the table is parked ({@link Parked}) and read
- * in place by tasks in this JVM, each over a range of rows, through
- * {@link ArrowColumnVector}s; no copy, no conversion before Spark's own scan.
+ * in place by tasks in this JVM, each over a range of rows, as columnar
+ * batches of {@link ArrowColumnVector}s ({@link InPlaceTable}); no copy, no
+ * conversion before Spark's own generated code reads the columns.
  */
 final class InPlaceScan {
     /** Fewer rows than this per partition cost more in tasks than they save. */
@@ -71,17 +63,12 @@ final class InPlaceScan {
         }
         long id = Parked.parkTable(root, context);
         try {
-            int rows = root.getRowCount();
-            List<int[]> ranges = new ArrayList<>(parts);
-            for (int p = 0; p < parts; p++) {
-                ranges.add(new int[] {(int) ((long) rows * p / parts), (int) ((long) rows * (p + 1) / parts)});
-            }
-            RDD<InternalRow> rdd = JavaSparkContext.fromSparkContext(sc).parallelize(ranges, parts)
-                    .mapPartitions(new ReadRange(id), true).rdd();
-            // The action must not reach the RDD, or the RDD would never become unreachable.
+            InPlaceTable table = new InPlaceTable(id, schema, root.getRowCount(), Parked.bytes(root), parts);
+            // The plan holds the table; once it is unreachable the data goes (the action must not reach it).
             long parked = id;
-            Parked.CLEANER.register(rdd, () -> Parked.dropTable(parked));
-            return session.internalCreateDataFrame(rdd, schema, false);
+            Parked.CLEANER.register(table, () -> Parked.dropTable(parked));
+            LogicalPlan relation = DataSourceV2Relation$.MODULE$.create(table, Option.empty(), Option.empty());
+            return org.apache.spark.sql.classic.Dataset.ofRows(session, relation);
         } catch (Throwable e) {
             Parked.dropTable(id);
             throw e;
@@ -100,52 +87,6 @@ final class InPlaceScan {
             } catch (Exception e) {
                 throw SparkSchemas.unsupported(v.getField(), e);
             }
-        }
-    }
-
-    /** A task's work: the rows of one range of a parked table. */
-    private static final class ReadRange implements FlatMapFunction<Iterator<int[]>, InternalRow> {
-        private static final long serialVersionUID = 1L;
-        private final long table;
-
-        ReadRange(long table) {
-            this.table = table;
-        }
-
-        @Override
-        public Iterator<InternalRow> call(Iterator<int[]> ranges) {
-            if (!ranges.hasNext()) {
-                return Collections.emptyIterator();
-            }
-            int[] range = ranges.next();
-            VectorSchemaRoot root = Parked.lease(table);
-            TaskContext task = TaskContext.get();
-            if (task != null) {
-                task.addTaskCompletionListener((org.apache.spark.util.TaskCompletionListener) ctx -> Parked.unlease(table));
-            }
-            List<FieldVector> vectors = root.getFieldVectors();
-            ColumnVector[] columns = new ColumnVector[vectors.size()];
-            for (int i = 0; i < columns.length; i++) {
-                columns[i] = new ArrowColumnVector(vectors.get(i));
-            }
-            // getRow reuses one mutable row: Spark's RDD scan projects each row before the next.
-            ColumnarBatch batch = new ColumnarBatch(columns, root.getRowCount());
-            return new Iterator<>() {
-                private int next = range[0];
-
-                @Override
-                public boolean hasNext() {
-                    return next < range[1];
-                }
-
-                @Override
-                public InternalRow next() {
-                    if (next >= range[1]) {
-                        throw new NoSuchElementException();
-                    }
-                    return batch.getRow(next++);
-                }
-            };
         }
     }
 }

@@ -15,7 +15,7 @@ import org.apache.arrow.vector.VectorSchemaRoot;
  * it carries an id and finds the data here (our classes are loaded once, by the
  * driver's class loader, the parent of local-mode executors' loaders).
  *
- * <p>A table is closed when its DataFrame's RDD is unreachable, at its
+ * <p>A table is closed when its DataFrame's plan (its {@link InPlaceTable}) is unreachable, at its
  * SparkContext's end, but never under a running task: tasks hold a lease, and
  * the last lease of a dropped table closes it. A result set is closed when its
  * reader is closed or unreachable; a partition parked twice (a retried or

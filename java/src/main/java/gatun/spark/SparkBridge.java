@@ -22,7 +22,7 @@ import org.apache.spark.sql.SparkSession;
  *
  * <p><b>Lifetime.</b> A DataFrame read in place stays valid while it is
  * referenced (re-executed, cached, its tasks retried); the table is closed once
- * the DataFrame's RDD is unreachable, or when its SparkContext stops. A task
+ * the DataFrame's plan is unreachable, or when its SparkContext stops. A task
  * that finds its table gone fails with a message saying so. Results of
  * {@link #toArrow} not yet read are released when the reader is closed or
  * unreachable. {@link #parkedTables()} and {@link #parkedBytes()} show what is
