@@ -8,8 +8,8 @@ use std::time::Duration;
 use gatun_bridge::gateway::{Gateway, GatewayOptions};
 use pyo3::prelude::*;
 
-use crate::client::JvmOutputReader;
 use crate::errors::to_py;
+use crate::jvm_output::JvmOutputReader;
 
 /// A running gateway JVM.
 #[pyclass(module = "gatun._native", frozen)]

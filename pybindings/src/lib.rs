@@ -15,6 +15,7 @@ mod convert;
 mod errors;
 mod gateway;
 mod java_install;
+mod jvm_output;
 mod loop_call;
 mod object_ref;
 mod running_calls;
@@ -31,7 +32,7 @@ static ALLOCATOR: alloc_count::Counting = alloc_count::Counting;
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add_class::<client::NativeClient>()?;
-    m.add_class::<client::JvmOutputReader>()?;
+    m.add_class::<jvm_output::JvmOutputReader>()?;
     m.add_class::<gateway::NativeGateway>()?;
     m.add_class::<batch::NativeBatch>()?;
     m.add_class::<batch::BatchResult>()?;
