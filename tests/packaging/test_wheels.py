@@ -98,3 +98,59 @@ def test_wheel_installs_and_runs(version: tuple[int, int], tmp_path: Path) -> No
         f"smoke {done - installed:.1f} s",
         file=sys.stderr,
     )
+
+
+@pytest.mark.timeout(600)
+def test_upstream_installed_over_the_wheel_is_refused(tmp_path: Path) -> None:
+    """Upstream Gatun installed after gatun-rs replaces our ``gatun/__init__.py``
+    (so our own check never runs); uninstalling it removes the file. Either way
+    ``import gatun`` says so (gatun_rs_guard.pth), and works again once ours is back."""
+    _require_current_wheels()
+    python = _pyenv_python((sys.version_info.major, sys.version_info.minor))
+    if python is None:
+        pytest.skip("no pyenv CPython of this version")
+    env = _clean_env()
+    venv = tmp_path / "venv"
+    subprocess.run([str(python), "-m", "venv", str(venv)], check=True, env=env, timeout=300)
+    vpython = venv / "bin" / "python"
+    wheel = _wheel_for((sys.version_info.major, sys.version_info.minor))
+    subprocess.run(
+        [str(vpython), "-m", "pip", "install", "-q", "--disable-pip-version-check", str(wheel)],
+        check=True,
+        env=env,
+        timeout=600,
+    )
+    purelib = subprocess.run(
+        [str(vpython), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    ).stdout.strip()
+    init = Path(purelib, "gatun", "__init__.py")
+    ours = init.read_bytes()
+
+    def import_gatun() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(vpython), "-c", "import gatun; print('imported', gatun.PROTOCOL_VERSION)"],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=120,
+        )
+
+    assert import_gatun().returncode == 0
+    init.write_text('"""upstream Gatun\'s package."""\n')  # as upstream's wheel installs it
+    replaced = import_gatun()
+    assert replaced.returncode != 0
+    assert "was installed over it" in replaced.stderr
+    assert "pip uninstall -y gatun gatun-rs" in replaced.stderr
+    init.unlink()  # as `pip uninstall gatun` leaves it
+    removed = import_gatun()
+    assert removed.returncode != 0
+    assert "--force-reinstall gatun-rs" in removed.stderr
+    init.write_bytes(ours)
+    restored = import_gatun()
+    assert restored.returncode == 0, restored.stderr
+    assert "imported" in restored.stdout
