@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import struct
 from typing import Any
 
 import pandas as pd
@@ -307,13 +308,67 @@ def test_columnar_batches_fill_and_split_arrow_batches(spark_local: Any, tmp_pat
     assert ours.equals(df.toArrow())
 
 
+def _cache_scan_rows(df: Any) -> int:
+    """Rows Spark's in-memory scan produced for ``df``'s plan so far."""
+    scan = df._jdf.queryExecution().executedPlan()
+    assert scan.getClass().getSimpleName() == "InMemoryTableScanExec"
+    return int(scan.longMetric("numOutputRows").value())
+
+
+def _cache_schemes(df: Any) -> set[int]:
+    """The compression schemes of the cached columns' batches (Spark's ids: 0
+    pass-through, 1 run-length, 2 dictionary, ...), read from the cache."""
+    relation = df._jdf.queryExecution().executedPlan().relation()
+    schemes = set()
+    for batch in relation.cacheBuilder().cachedColumnBuffers().collect():
+        for column in batch.buffers():
+            b = bytes(column)
+            nulls = struct.unpack_from("<i", b, 0)[0]
+            schemes.add(struct.unpack_from("<i", b, 4 + 4 * nulls)[0])
+    return schemes
+
+
+def test_cache_with_strings_is_decoded_as_columns(spark_local: Any, large_local: bool) -> None:
+    """A cached DataFrame with strings, which Spark's cache scan turns into rows,
+    is decoded from the cache column by column (the scan produces no row) and
+    equals PySpark's: strings and binaries stored as they are, in runs and in a
+    dictionary, with nulls, over many cached batches."""
+    spark = spark_local
+    n = 2 * N
+    table = pa.concat_tables([_typed_table().select(list(_COLUMNAR))] * 2).append_column(
+        "runs", _column(["long-run" if i < 60 else "é" for i in range(n)], pa.string())
+    )
+    table = table.append_column("few", _column([f"v{i % 3}" for i in range(n)], pa.string()))
+    old = set_conf(spark, "spark.sql.inMemoryColumnarStorage.batchSize", "40")
+    try:
+        df = spark.createDataFrame(table).cache()
+        df.count()
+    finally:
+        restore_conf(spark, "spark.sql.inMemoryColumnarStorage.batchSize", old)
+    try:
+        assert {0, 1, 2} <= _cache_schemes(df)
+        assert not df._jdf.queryExecution().executedPlan().supportsColumnar()
+        ours = gs.to_arrow(df)
+        assert _cache_scan_rows(df) == 0
+        theirs = df.toArrow()
+        assert _cache_scan_rows(df) == n  # PySpark's path scanned rows: the probe sees them
+        assert ours.schema == theirs.schema
+        assert ours.equals(theirs)
+        pd.testing.assert_frame_equal(gs.to_pandas(df), df.toPandas())
+        selected = df.select("few", "i64", "str")  # a projection of the cache is decoded too
+        assert gs.to_arrow(selected).equals(selected.toArrow())
+    finally:
+        df.unpersist()
+
+
 def test_columnar_cache_equals_pyspark(spark_local: Any, large_local: bool) -> None:
     """A cached DataFrame whose in-memory scan is columnar (Spark's cache
     serializer makes columns of booleans and numbers only) equals PySpark's; one
-    with every covered type takes rows, and equals PySpark's too."""
+    with a type the copy leaves to rows (a decimal) takes rows, and equals
+    PySpark's too."""
     spark = spark_local
     numbers = ["bool", "i8", "i16", "i32", "i64", "f32", "f64"]
-    whole = spark.createDataFrame(_typed_table().select(list(_COLUMNAR))).cache()
+    whole = spark.createDataFrame(_typed_table().select([*_COLUMNAR, "dec"])).cache()
     df = whole.select(numbers).cache()
     try:
         assert df._jdf.queryExecution().executedPlan().supportsColumnar()

@@ -15,6 +15,7 @@ import org.apache.spark.api.java.function.Function2;
 import org.apache.spark.sql.catalyst.InternalRow;
 import org.apache.spark.sql.classic.Dataset;
 import org.apache.spark.sql.classic.SparkSession;
+import org.apache.spark.sql.columnar.CachedBatch;
 import org.apache.spark.sql.execution.SparkPlan;
 import org.apache.spark.sql.execution.arrow.ArrowWriter;
 import org.apache.spark.sql.types.StructType;
@@ -100,15 +101,23 @@ final class LocalResults {
 
     /**
      * The tasks that write and park each partition: a copy of Spark's columnar
-     * batches when the plan yields them ({@link ColumnarSource}), else Spark's
-     * rows through {@link ArrowWriter}; both park the same roots.
+     * batches when the plan yields them ({@link ColumnarSource}) or of a cached
+     * DataFrame's batches ({@link CachedBatches}), else Spark's rows through
+     * {@link ArrowWriter}; all park the same roots.
      */
     private static JavaRDD<Integer> writeTasks(Dataset<?> df, long resultId, StructType schema, String tz,
             boolean large) {
-        SparkPlan columnar = ColumnarSource.find(df.queryExecution().executedPlan(), schema);
+        SparkPlan plan = df.queryExecution().executedPlan();
+        ColumnarCopy copy = new ColumnarCopy(resultId, schema, tz, large);
+        SparkPlan columnar = ColumnarSource.find(plan, schema);
         if (columnar != null) {
             JavaRDD<ColumnarBatch> batches = columnar.executeColumnar().toJavaRDD();
-            return batches.mapPartitionsWithIndex(new ColumnarCopy(resultId, schema, tz, large), false);
+            return batches.mapPartitionsWithIndex(copy, false);
+        }
+        int[] cachedColumns = CachedBatches.columns(plan, schema);
+        if (cachedColumns != null) {
+            JavaRDD<CachedBatch> cached = CachedBatches.of(plan).toJavaRDD();
+            return cached.mapPartitionsWithIndex(new CachedBatches.Copy(copy, schema, cachedColumns), false);
         }
         JavaRDD<InternalRow> rows = df.queryExecution().toRdd().toJavaRDD();
         return rows.mapPartitionsWithIndex(new WritePartition(resultId, schema, tz, large), false);
