@@ -1,6 +1,5 @@
 package gatun.spark;
 
-import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.Iterator;
 import org.apache.spark.api.java.function.Function2;
@@ -13,12 +12,12 @@ import org.apache.spark.sql.execution.columnar.DefaultCachedBatchSerializer;
 import org.apache.spark.sql.execution.columnar.InMemoryRelation;
 import org.apache.spark.sql.execution.columnar.InMemoryTableScanExec;
 import org.apache.spark.sql.execution.vectorized.OnHeapColumnVector;
-import org.apache.spark.sql.execution.vectorized.WritableColumnVector;
 import org.apache.spark.sql.types.BinaryType;
 import org.apache.spark.sql.types.DataType;
 import org.apache.spark.sql.types.StringType;
 import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
+import org.apache.spark.sql.vectorized.ColumnVector;
 import org.apache.spark.sql.vectorized.ColumnarBatch;
 import scala.collection.immutable.Seq;
 
@@ -27,16 +26,10 @@ import scala.collection.immutable.Seq;
  * would give rows: Spark's default cache serializer decodes only booleans and
  * numbers to columns, so one string column makes the whole scan rows. Here
  * each cached column is decoded on its own: by Spark's decoder
- * ({@code ColumnAccessor.decompress}) for fixed-width types, and by
- * {@link #decodeVarWidth} for strings and binaries, whose layout (Spark's
- * {@code NullableColumnBuilder} and compression schemes, native byte order) is
- * read here: a null count, the null rows, a scheme id, then the values.
+ * ({@code ColumnAccessor.decompress}) for fixed-width types, and read where
+ * it lies for strings and binaries ({@link CachedVarWidth}).
  */
 final class CachedBatches {
-    private static final int PASS_THROUGH = 0;
-    private static final int RUN_LENGTH = 1;
-    private static final int DICTIONARY = 2;
-
     private CachedBatches() {
     }
 
@@ -101,7 +94,7 @@ final class CachedBatches {
     static Iterator<ColumnarBatch> decode(Iterator<CachedBatch> batches, StructType schema, int[] columns) {
         StructField[] fields = schema.fields();
         return new Iterator<>() {
-            private OnHeapColumnVector[] vectors;
+            private ColumnVector[] vectors;
             private int capacity;
 
             @Override
@@ -115,72 +108,27 @@ final class CachedBatches {
                 int rows = batch.numRows();
                 if (vectors == null || capacity < rows) {
                     capacity = Math.max(rows, 1);
-                    vectors = new OnHeapColumnVector[fields.length];
+                    vectors = new ColumnVector[fields.length];
                     for (int c = 0; c < fields.length; c++) {
-                        vectors[c] = new OnHeapColumnVector(capacity, fields[c].dataType());
+                        DataType type = fields[c].dataType();
+                        vectors[c] = type instanceof StringType || type instanceof BinaryType
+                                ? new CachedVarWidth(type, type instanceof StringType)
+                                : new OnHeapColumnVector(capacity, type);
                     }
                 }
                 for (int c = 0; c < fields.length; c++) {
-                    OnHeapColumnVector v = vectors[c];
-                    v.reset();
                     byte[] bytes = batch.buffers()[columns[c]];
-                    DataType type = fields[c].dataType();
-                    if (type instanceof StringType || type instanceof BinaryType) {
-                        decodeVarWidth(bytes, v, rows, type instanceof StringType);
+                    if (vectors[c] instanceof CachedVarWidth v) {
+                        v.decode(bytes, rows);
                     } else {
-                        ColumnAccessor$.MODULE$.decompress(bytes, v, type, rows);
+                        OnHeapColumnVector v = (OnHeapColumnVector) vectors[c];
+                        v.reset();
+                        ColumnAccessor$.MODULE$.decompress(bytes, v, fields[c].dataType(), rows);
                     }
                 }
                 return new ColumnarBatch(vectors, rows);
             }
         };
-    }
-
-    /**
-     * Decodes a cached string or binary column: values are a 4-byte length and
-     * the bytes, stored once per non-null row (pass-through), once per run with
-     * the run's length after it (run-length), or once in a dictionary that
-     * 2-byte indices refer to. Binaries are never compressed, and carry no
-     * scheme id.
-     */
-    static void decodeVarWidth(byte[] bytes, WritableColumnVector out, int rows, boolean compressible) {
-        ByteBuffer b = ByteBuffer.wrap(bytes).order(ByteOrder.nativeOrder());
-        int nulls = b.getInt();
-        int nullsAt = b.position();
-        b.position(nullsAt + 4 * nulls);
-        int scheme = compressible ? b.getInt() : PASS_THROUGH;
-        int[] dictionary = null; // value positions in bytes
-        if (scheme == DICTIONARY) {
-            dictionary = new int[b.getInt()];
-            for (int i = 0; i < dictionary.length; i++) {
-                dictionary[i] = b.position();
-                b.position(b.position() + 4 + b.getInt(b.position()));
-            }
-        } else if (scheme != PASS_THROUGH && scheme != RUN_LENGTH) {
-            throw new IllegalStateException("gatun.spark: cached column in an unknown compression scheme " + scheme);
-        }
-        int nextNull = 0;
-        int run = 0;
-        int value = 0; // position of the current value (its length)
-        for (int row = 0; row < rows; row++) {
-            if (nextNull < nulls && b.getInt(nullsAt + 4 * nextNull) == row) {
-                out.putNull(row);
-                nextNull++;
-                continue;
-            }
-            if (scheme == DICTIONARY) {
-                value = dictionary[b.getShort()];
-            } else if (scheme == PASS_THROUGH) {
-                value = b.position();
-                b.position(value + 4 + b.getInt(value));
-            } else if (run == 0) { // run-length: a value, then how many rows repeat it
-                value = b.position();
-                b.position(value + 4 + b.getInt(value));
-                run = b.getInt();
-            }
-            run--;
-            out.putByteArray(row, bytes, value + 4, b.getInt(value));
-        }
     }
 
     /** A task's work: its cached batches decoded, then copied as {@link ColumnarCopy} copies. */

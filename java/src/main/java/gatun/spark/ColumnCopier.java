@@ -203,43 +203,58 @@ abstract class ColumnCopier {
             }
             ArrowBuf offsets = dst.getOffsetBuffer();
             long end = large ? offsets.getLong(8L * at) : offsets.getInt(4L * at);
-            ArrowBuf data = dst.getDataBuffer();
+            long offsetsAt = offsets.memoryAddress();
             boolean nulls = src.hasNull();
+            CachedVarWidth cached = src instanceof CachedVarWidth c ? c : null;
             for (int i = 0; i < n; i++) {
                 int row = from + i;
                 if (!(nulls && src.isNullAt(row))) {
-                    UTF8String s = utf8 ? src.getUTF8String(row) : null;
-                    byte[] b = utf8 ? null : src.getBinary(row);
-                    int len = utf8 ? s.numBytes() : b.length;
-                    while (data.capacity() < end + len) {
-                        growData(dst);
-                        data = dst.getDataBuffer();
-                    }
-                    if (utf8) {
-                        s.writeToMemory(null, data.memoryAddress() + end);
-                    } else {
-                        data.setBytes(end, b, 0, len);
-                    }
-                    end += len;
+                    end = cached != null ? append(cached, row, dst, end) : append(src, row, dst, end);
                 }
+                // unchecked writes: the offsets buffer was grown for at + n rows above
                 if (large) {
-                    offsets.setLong(8L * (at + i + 1), end);
+                    Platform.putLong(null, offsetsAt + 8L * (at + i + 1), end);
                 } else if (end > Integer.MAX_VALUE) {
                     throw new IllegalStateException("gatun.spark: a batch's " + (utf8 ? "strings" : "binaries")
                             + " exceed 2 GiB; set " + SparkSchemas.LARGE_VAR_TYPES + "=true");
                 } else {
-                    offsets.setInt(4L * (at + i + 1), (int) end);
+                    Platform.putInt(null, offsetsAt + 4L * (at + i + 1), (int) end);
                 }
             }
             validity(src, from, n, dst.getValidityBuffer(), at);
         }
 
-        private void growData(FieldVector dst) {
-            if (large) {
-                ((BaseLargeVariableWidthVector) dst).reallocDataBuffer();
+        /** Appends a row's value at {@code end} of the data; returns the new end. */
+        private long append(ColumnVector src, int row, FieldVector dst, long end) {
+            UTF8String s = utf8 ? src.getUTF8String(row) : null;
+            byte[] b = utf8 ? null : src.getBinary(row);
+            int len = utf8 ? s.numBytes() : b.length;
+            ArrowBuf data = room(dst, end + len);
+            if (utf8) {
+                s.writeToMemory(null, data.memoryAddress() + end);
             } else {
-                ((BaseVariableWidthVector) dst).reallocDataBuffer();
+                data.setBytes(end, b, 0, len);
             }
+            return end + len;
+        }
+
+        /** As above, from the cache's buffer: no object per value. */
+        private long append(CachedVarWidth src, int row, FieldVector dst, long end) {
+            int len = src.length(row);
+            src.copyTo(row, room(dst, end + len).memoryAddress() + end);
+            return end + len;
+        }
+
+        /** @return the data buffer, grown to hold {@code bytes} */
+        private ArrowBuf room(FieldVector dst, long bytes) {
+            while (dst.getDataBuffer().capacity() < bytes) {
+                if (large) {
+                    ((BaseLargeVariableWidthVector) dst).reallocDataBuffer();
+                } else {
+                    ((BaseVariableWidthVector) dst).reallocDataBuffer();
+                }
+            }
+            return dst.getDataBuffer();
         }
 
         @Override
