@@ -3,6 +3,7 @@ package gatun.spark;
 import java.nio.ByteOrder;
 import java.util.Iterator;
 import org.apache.spark.api.java.function.Function2;
+import org.apache.spark.rdd.RDD;
 import org.apache.spark.sql.catalyst.expressions.Attribute;
 import org.apache.spark.sql.columnar.CachedBatch;
 import org.apache.spark.sql.execution.SparkPlan;
@@ -78,7 +79,7 @@ final class CachedBatches {
      * @param plan a plan {@link #columns} accepted
      * @return its cached batches
      */
-    static org.apache.spark.rdd.RDD<CachedBatch> of(SparkPlan plan) {
+    static RDD<CachedBatch> of(SparkPlan plan) {
         return ((InMemoryTableScanExec) plan).relation().cacheBuilder().cachedColumnBuffers();
     }
 
