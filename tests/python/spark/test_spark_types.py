@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import struct
 from typing import Any
 
 import pandas as pd
@@ -238,3 +239,143 @@ def test_polars_and_duckdb(spark_local: Any) -> None:
     rel = duckdb.sql("select range::BIGINT as r, 'v' || range as v from range(5)")
     ddf = gs.create_dataframe(spark, rel)
     assert sorted(r.r for r in ddf.collect()) == [0, 1, 2, 3, 4]
+
+
+#: The columns local mode copies from Spark's columnar batches (gatun.spark.ColumnCopier).
+_COLUMNAR = (
+    *("bool", "i8", "i16", "i32", "i64", "f32", "f64", "str", "bin", "date"),
+    *("ts_utc", "ts_zone", "ts_naive"),
+)
+
+
+@pytest.fixture
+def large_local(spark_local: Any, large_var_types: bool) -> Any:
+    key = "spark.sql.execution.arrow.useLargeVarTypes"
+    old = set_conf(spark_local, key, str(large_var_types).lower())
+    yield large_var_types
+    restore_conf(spark_local, key, old)
+
+
+def _columnar_to_row_rows(df: Any) -> int:
+    """Rows Spark's ColumnarToRow produced for ``df``'s plan so far."""
+    node = df._jdf.queryExecution().executedPlan()
+    while node.getClass().getSimpleName() != "ColumnarToRowExec":
+        node = node.child()
+    return int(node.longMetric("numOutputRows").value())
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "orc"])
+def test_columnar_scans_equal_pyspark(
+    spark_local: Any, large_local: bool, tmp_path: Any, fmt: str
+) -> None:
+    """A Parquet or ORC file read back (a partition column among them) is copied
+    from Spark's columnar batches, not converted to rows: Spark's ColumnarToRow
+    produces no row, and the result is PySpark's."""
+    spark = spark_local
+    table = (
+        _typed_table()
+        .select(list(_COLUMNAR))
+        .append_column("part", pa.array(["a" if i % 2 else "b" for i in range(N)]))
+    )
+    path = str(tmp_path / f"data.{fmt}")
+    spark.createDataFrame(table).write.partitionBy("part").format(fmt).save(path)
+    df = spark.read.format(fmt).load(path)
+    ours = gs.to_arrow(df)
+    assert _columnar_to_row_rows(df) == 0
+    theirs = df.toArrow()
+    assert _columnar_to_row_rows(df) == N  # PySpark's path took rows: the probe sees them
+    assert ours.schema == theirs.schema
+    assert ours.equals(theirs)
+    pd.testing.assert_frame_equal(gs.to_pandas(df), df.toPandas())
+
+
+def test_columnar_batches_fill_and_split_arrow_batches(spark_local: Any, tmp_path: Any) -> None:
+    """Many Spark batches (4,096 rows) fill one Arrow batch of at most 2^18 rows,
+    and one that straddles that limit is split: every row arrives once, in order,
+    its nulls kept."""
+    spark = spark_local
+    n = 2**18 + 5_000
+    path = str(tmp_path / "big.parquet")
+    spark.range(0, n, 1, 1).selectExpr(
+        "id",
+        "if(id % 7 = 0, null, cast(id as string)) as s",
+        "if(id % 5 = 0, null, cast(id as double) / 2) as f",
+    ).write.parquet(path)
+    df = spark.read.parquet(path)
+    ours = gs.to_arrow(df)
+    assert _columnar_to_row_rows(df) == 0
+    assert [b.num_rows for b in ours.to_batches()] == [2**18, 5_000]
+    assert ours.equals(df.toArrow())
+
+
+def _cache_scan_rows(df: Any) -> int:
+    """Rows Spark's in-memory scan produced for ``df``'s plan so far."""
+    scan = df._jdf.queryExecution().executedPlan()
+    assert scan.getClass().getSimpleName() == "InMemoryTableScanExec"
+    return int(scan.longMetric("numOutputRows").value())
+
+
+def _cache_schemes(df: Any) -> set[int]:
+    """The compression schemes of the cached columns' batches (Spark's ids: 0
+    pass-through, 1 run-length, 2 dictionary, ...), read from the cache."""
+    relation = df._jdf.queryExecution().executedPlan().relation()
+    schemes = set()
+    for batch in relation.cacheBuilder().cachedColumnBuffers().collect():
+        for column in batch.buffers():
+            b = bytes(column)
+            nulls = struct.unpack_from("<i", b, 0)[0]
+            schemes.add(struct.unpack_from("<i", b, 4 + 4 * nulls)[0])
+    return schemes
+
+
+def test_cache_with_strings_is_decoded_as_columns(spark_local: Any, large_local: bool) -> None:
+    """A cached DataFrame with strings, which Spark's cache scan turns into rows,
+    is decoded from the cache column by column (the scan produces no row) and
+    equals PySpark's: strings and binaries stored as they are, in runs and in a
+    dictionary, with nulls, over many cached batches."""
+    spark = spark_local
+    n = 2 * N
+    table = pa.concat_tables([_typed_table().select(list(_COLUMNAR))] * 2).append_column(
+        "runs", _column(["long-run" if i < 60 else "é" for i in range(n)], pa.string())
+    )
+    table = table.append_column("few", _column([f"v{i % 3}" for i in range(n)], pa.string()))
+    old = set_conf(spark, "spark.sql.inMemoryColumnarStorage.batchSize", "40")
+    try:
+        df = spark.createDataFrame(table).cache()
+        df.count()
+    finally:
+        restore_conf(spark, "spark.sql.inMemoryColumnarStorage.batchSize", old)
+    try:
+        assert {0, 1, 2} <= _cache_schemes(df)
+        assert not df._jdf.queryExecution().executedPlan().supportsColumnar()
+        ours = gs.to_arrow(df)
+        assert _cache_scan_rows(df) == 0
+        theirs = df.toArrow()
+        assert _cache_scan_rows(df) == n  # PySpark's path scanned rows: the probe sees them
+        assert ours.schema == theirs.schema
+        assert ours.equals(theirs)
+        pd.testing.assert_frame_equal(gs.to_pandas(df), df.toPandas())
+        selected = df.select("few", "i64", "str")  # a projection of the cache is decoded too
+        assert gs.to_arrow(selected).equals(selected.toArrow())
+    finally:
+        df.unpersist()
+
+
+def test_columnar_cache_equals_pyspark(spark_local: Any, large_local: bool) -> None:
+    """A cached DataFrame whose in-memory scan is columnar (Spark's cache
+    serializer makes columns of booleans and numbers only) equals PySpark's; one
+    with a type the copy leaves to rows (a decimal) takes rows, and equals
+    PySpark's too."""
+    spark = spark_local
+    numbers = ["bool", "i8", "i16", "i32", "i64", "f32", "f64"]
+    whole = spark.createDataFrame(_typed_table().select([*_COLUMNAR, "dec"])).cache()
+    df = whole.select(numbers).cache()
+    try:
+        assert df._jdf.queryExecution().executedPlan().supportsColumnar()
+        assert gs.to_arrow(df).equals(df.toArrow())
+        pd.testing.assert_frame_equal(gs.to_pandas(df), df.toPandas())
+        assert not whole._jdf.queryExecution().executedPlan().supportsColumnar()
+        assert gs.to_arrow(whole).equals(whole.toArrow())
+    finally:
+        df.unpersist()
+        whole.unpersist()

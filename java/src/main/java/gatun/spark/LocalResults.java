@@ -15,14 +15,20 @@ import org.apache.spark.api.java.function.Function2;
 import org.apache.spark.sql.catalyst.InternalRow;
 import org.apache.spark.sql.classic.Dataset;
 import org.apache.spark.sql.classic.SparkSession;
+import org.apache.spark.sql.columnar.CachedBatch;
+import org.apache.spark.sql.execution.SparkPlan;
 import org.apache.spark.sql.execution.arrow.ArrowWriter;
 import org.apache.spark.sql.types.StructType;
+import org.apache.spark.sql.vectorized.ColumnarBatch;
 
 /**
  * Local mode's toArrow: each task writes its partition's rows with Spark's
  * {@link ArrowWriter} straight into vectors on {@link ArrowBridge#allocator()}
  * (shared memory) and parks the root ({@link Parked}); the driver's reader
  * serves the roots in partition order, and Python receives them in place.
+ * When the plan yields Spark's columnar batches (a Parquet or ORC scan, a
+ * columnar cache), tasks copy those instead ({@link ColumnarCopy}), skipping
+ * Spark's conversion to rows and back.
  */
 final class LocalResults {
     /**
@@ -50,10 +56,8 @@ final class LocalResults {
         String context = SparkContexts.watch(session.sparkContext());
         long resultId = Parked.newResult(context);
         try {
-            JavaRDD<InternalRow> rows = df.queryExecution().toRdd().toJavaRDD();
-            int n = rows.getNumPartitions();
-            JavaRDD<Integer> written = rows.mapPartitionsWithIndex(new WritePartition(resultId, schema, tz, large),
-                    false);
+            JavaRDD<Integer> written = writeTasks(df, resultId, schema, tz, large);
+            int n = written.getNumPartitions();
             if (!lazy) {
                 written.collect(); // one job: every partition parked
             }
@@ -93,6 +97,30 @@ final class LocalResults {
             Parked.dropResult(resultId);
             throw e;
         }
+    }
+
+    /**
+     * The tasks that write and park each partition: a copy of Spark's columnar
+     * batches when the plan yields them ({@link ColumnarSource}) or of a cached
+     * DataFrame's batches ({@link CachedBatches}), else Spark's rows through
+     * {@link ArrowWriter}; all park the same roots.
+     */
+    private static JavaRDD<Integer> writeTasks(Dataset<?> df, long resultId, StructType schema, String tz,
+            boolean large) {
+        SparkPlan plan = df.queryExecution().executedPlan();
+        ColumnarCopy copy = new ColumnarCopy(resultId, schema, tz, large);
+        SparkPlan columnar = ColumnarSource.find(plan, schema);
+        if (columnar != null) {
+            JavaRDD<ColumnarBatch> batches = columnar.executeColumnar().toJavaRDD();
+            return batches.mapPartitionsWithIndex(copy, false);
+        }
+        int[] cachedColumns = CachedBatches.columns(plan, schema);
+        if (cachedColumns != null) {
+            JavaRDD<CachedBatch> cached = CachedBatches.of(plan).toJavaRDD();
+            return cached.mapPartitionsWithIndex(new CachedBatches.Copy(copy, schema, cachedColumns), false);
+        }
+        JavaRDD<InternalRow> rows = df.queryExecution().toRdd().toJavaRDD();
+        return rows.mapPartitionsWithIndex(new WritePartition(resultId, schema, tz, large), false);
     }
 
     /** A task's work: its partition's rows into a parked root on the bridge allocator. */

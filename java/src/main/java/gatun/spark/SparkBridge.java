@@ -16,6 +16,8 @@ import org.apache.spark.sql.SparkSession;
  * and its tasks read the columns in place; {@link #toArrow} has each task write
  * its rows with Spark's {@code ArrowWriter} into vectors on
  * {@link ArrowBridge#allocator()}, so Python receives them without a copy.
+ * When the plan yields columns (a Parquet or ORC scan, a cached DataFrame),
+ * tasks copy those column by column instead, skipping Spark's rows.
  * <b>Cluster mode</b> (executors in other JVMs): data travels as Arrow IPC
  * messages through Spark's own Arrow paths, and results are loaded into the
  * bridge's arena in partition order.
