@@ -43,7 +43,7 @@ final class CachedBatches {
      */
     static int[] columns(SparkPlan plan, StructType schema) {
         if (ByteOrder.nativeOrder() != ByteOrder.LITTLE_ENDIAN || !(plan instanceof InMemoryTableScanExec scan)
-                || scan.supportsColumnar()) {
+                || scan.supportsColumnar() || !CachedVarWidth.readsEveryScheme()) {
             return null;
         }
         InMemoryRelation relation = scan.relation();

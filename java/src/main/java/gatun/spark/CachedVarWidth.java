@@ -3,13 +3,19 @@ package gatun.spark;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.nio.ByteOrder;
+import org.apache.spark.sql.execution.columnar.ColumnType;
+import org.apache.spark.sql.execution.columnar.ColumnType$;
+import org.apache.spark.sql.execution.columnar.compression.CompressionScheme;
+import org.apache.spark.sql.execution.columnar.compression.CompressionScheme$;
 import org.apache.spark.sql.types.DataType;
+import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.Decimal;
 import org.apache.spark.sql.vectorized.ColumnVector;
 import org.apache.spark.sql.vectorized.ColumnarArray;
 import org.apache.spark.sql.vectorized.ColumnarMap;
 import org.apache.spark.unsafe.Platform;
 import org.apache.spark.unsafe.types.UTF8String;
+import scala.jdk.javaapi.CollectionConverters;
 
 /**
  * A cached string or binary column read where it lies: decoding finds where
@@ -33,6 +39,9 @@ final class CachedVarWidth extends ColumnVector {
     private static final VarHandle SHORT = MethodHandles.byteArrayViewVarHandle(short[].class,
             ByteOrder.nativeOrder());
 
+    /** Whether Spark's cache may write strings or binaries in a scheme this class does not read. */
+    private static final boolean UNKNOWN_SCHEMES = unknownSchemes();
+
     private final boolean compressible;
     private byte[] bytes = new byte[0];
     private int[] starts = new int[0]; // where each row's bytes start; -1 for a null
@@ -46,6 +55,30 @@ final class CachedVarWidth extends ColumnVector {
     CachedVarWidth(DataType type, boolean compressible) {
         super(type);
         this.compressible = compressible;
+    }
+
+    /**
+     * Whether this class reads every scheme this Spark's cache may write
+     * strings and binaries in (a later Spark with a new scheme for them takes
+     * the row path instead of failing).
+     *
+     * @return false when Spark has a scheme for them this class does not know
+     */
+    static boolean readsEveryScheme() {
+        return !UNKNOWN_SCHEMES;
+    }
+
+    private static boolean unknownSchemes() {
+        ColumnType<?> string = ColumnType$.MODULE$.apply(DataTypes.StringType);
+        ColumnType<?> binary = ColumnType$.MODULE$.apply(DataTypes.BinaryType);
+        for (CompressionScheme scheme : CollectionConverters.asJava(CompressionScheme$.MODULE$.all())) {
+            int id = scheme.typeId();
+            boolean known = id == PASS_THROUGH || (id == RUN_LENGTH || id == DICTIONARY) && !scheme.supports(binary);
+            if ((scheme.supports(string) || scheme.supports(binary)) && !known) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /**

@@ -19,6 +19,7 @@ import org.apache.spark.sql.types.ShortType;
 import org.apache.spark.sql.types.StringType;
 import org.apache.spark.sql.types.TimestampNTZType;
 import org.apache.spark.sql.types.TimestampType;
+import org.apache.spark.sql.execution.vectorized.WritableColumnVector;
 import org.apache.spark.sql.vectorized.ColumnVector;
 import org.apache.spark.unsafe.Platform;
 import org.apache.spark.unsafe.types.UTF8String;
@@ -158,7 +159,11 @@ abstract class ColumnCopier {
             while (v.getValueCapacity() < at + n) {
                 v.reAlloc();
             }
-            bulk.copy(src, from, n, v.getDataBuffer().memoryAddress() + (long) at * width);
+            // Bulk reads of a vector that is not Spark's own (an ArrowColumnVector) refuse a null
+            // row; the window reads it as zero, as Spark's vectors do.
+            ColumnVector values = src.hasNull() && !(src instanceof WritableColumnVector)
+                    && !(src instanceof OffsetColumnVector) ? new OffsetColumnVector(src, 0, from + n) : src;
+            bulk.copy(values, from, n, v.getDataBuffer().memoryAddress() + (long) at * width);
             validity(src, from, n, v.getValidityBuffer(), at);
         }
     }

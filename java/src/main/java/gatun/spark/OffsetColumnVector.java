@@ -11,7 +11,8 @@ import org.apache.spark.unsafe.types.UTF8String;
  * task reads its range of a parked table without slicing (which would copy
  * offsets and unaligned validity bits). Closing it closes nothing: the
  * table's vectors belong to the table, and Spark closes the vectors of every
- * batch it has read.
+ * batch it has read. Its bulk getters read a null row as zero, as Spark's
+ * own vectors do ({@link ColumnCopier} copies values in bulk).
  */
 final class OffsetColumnVector extends ColumnVector {
     private final ColumnVector data;
@@ -103,6 +104,87 @@ final class OffsetColumnVector extends ColumnVector {
     @Override
     public double getDouble(int rowId) {
         return data.getDouble(offset + rowId);
+    }
+
+    // Bulk reads, as Spark's own vectors give them: a null row reads as zero
+    // (ColumnVector's defaults call the single getters, which Arrow's refuse
+    // for a null row).
+
+    @Override
+    public boolean[] getBooleans(int rowId, int count) {
+        boolean[] out = new boolean[count];
+        for (int i = 0; i < count; i++) {
+            if (!data.isNullAt(offset + rowId + i)) {
+                out[i] = data.getBoolean(offset + rowId + i);
+            }
+        }
+        return out;
+    }
+
+    @Override
+    public byte[] getBytes(int rowId, int count) {
+        byte[] out = new byte[count];
+        for (int i = 0; i < count; i++) {
+            if (!data.isNullAt(offset + rowId + i)) {
+                out[i] = data.getByte(offset + rowId + i);
+            }
+        }
+        return out;
+    }
+
+    @Override
+    public short[] getShorts(int rowId, int count) {
+        short[] out = new short[count];
+        for (int i = 0; i < count; i++) {
+            if (!data.isNullAt(offset + rowId + i)) {
+                out[i] = data.getShort(offset + rowId + i);
+            }
+        }
+        return out;
+    }
+
+    @Override
+    public int[] getInts(int rowId, int count) {
+        int[] out = new int[count];
+        for (int i = 0; i < count; i++) {
+            if (!data.isNullAt(offset + rowId + i)) {
+                out[i] = data.getInt(offset + rowId + i);
+            }
+        }
+        return out;
+    }
+
+    @Override
+    public long[] getLongs(int rowId, int count) {
+        long[] out = new long[count];
+        for (int i = 0; i < count; i++) {
+            if (!data.isNullAt(offset + rowId + i)) {
+                out[i] = data.getLong(offset + rowId + i);
+            }
+        }
+        return out;
+    }
+
+    @Override
+    public float[] getFloats(int rowId, int count) {
+        float[] out = new float[count];
+        for (int i = 0; i < count; i++) {
+            if (!data.isNullAt(offset + rowId + i)) {
+                out[i] = data.getFloat(offset + rowId + i);
+            }
+        }
+        return out;
+    }
+
+    @Override
+    public double[] getDoubles(int rowId, int count) {
+        double[] out = new double[count];
+        for (int i = 0; i < count; i++) {
+            if (!data.isNullAt(offset + rowId + i)) {
+                out[i] = data.getDouble(offset + rowId + i);
+            }
+        }
+        return out;
     }
 
     @Override
