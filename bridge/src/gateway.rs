@@ -67,7 +67,7 @@ impl Gateway {
             }
             if Instant::now() >= deadline {
                 let tail = jvm.stderr_tail();
-                jvm.stop(Duration::from_secs(2));
+                jvm.abandon();
                 return Err(BridgeError::Startup(format!(
                     "the gateway JVM did not listen at {} within the start-up timeout\nJVM stderr:\n{tail}",
                     opts.socket.display()

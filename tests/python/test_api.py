@@ -271,6 +271,37 @@ def test_a_broken_pyproject_is_named_and_ignored(tmp_path: Path) -> None:
 
     broken = tmp_path / "pyproject.toml"
     broken.write_text("[tool.gatun\nmemory = ")
-    with pytest.warns(UserWarning, match="not valid TOML"):
+    with pytest.warns(UserWarning, match="not valid TOML") as warned:
         config = load_config(broken)
     assert config.memory == load_config(tmp_path / "absent.toml").memory
+    assert "settings are ignored" in str(warned[0].message)
+
+
+def test_a_bad_setting_is_named_with_its_value(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gatun.config import load_config
+
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text('[tool.gatun]\nlanes = "x"\n')
+    with pytest.raises(
+        ValueError,
+        match=r"\[tool.gatun\] lanes in .*pyproject.toml must be an "
+        r"integer, got 'x'",
+    ):
+        load_config(pyproject)
+    monkeypatch.setenv("GATUN_STARTUP_TIMEOUT", "abc")
+    with pytest.raises(
+        ValueError, match="GATUN_STARTUP_TIMEOUT must be a number of seconds, got 'abc'"
+    ):
+        load_config(tmp_path / "absent.toml")
+
+
+def test_unknown_pyproject_keys_are_named_not_fatal(tmp_path: Path) -> None:
+    from gatun.config import load_config
+
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text("[tool.gatun]\nlanes = 3\nmemroy = '2MB'\n")
+    with pytest.warns(UserWarning, match=r"unknown key\(s\) in \[tool.gatun\].*: memroy \("):
+        config = load_config(pyproject)
+    assert config.lanes == 3

@@ -34,8 +34,11 @@ def _java(java: str | None) -> str:
     from gatun.config import get_config
     from gatun.exceptions import JavaNotFoundError
 
+    config = get_config()
+    source = "the --java option" if java else config.java_source
     try:
-        path, major = _native.find_java(java or get_config().java)
+        # A java that never answers must not hang the doctor.
+        path, major = _native.find_java(java or config.java, source=source, timeout=10.0)
     except JavaNotFoundError as e:
         raise _Fail(str(e)) from None
     return f"{path} (Java {major})"
