@@ -125,3 +125,26 @@ def test_bench_quick_measures_gatun_and_compares_installed_peers() -> None:
             assert f"than {peer} (p50)" in result.stdout, result.stdout
         else:
             assert f"{peer:6} not installed: skipped" in result.stdout
+
+
+def test_doctor_fails_a_jar_that_is_not_a_gatun_rs_server_jar(tmp_path: Path) -> None:
+    import zipfile
+
+    text = tmp_path / "notes.jar"
+    text.write_text("not a zip")
+    foreign = tmp_path / "gatun-server-all.jar"  # upstream's name, other classes
+    with zipfile.ZipFile(foreign, "w") as jar:
+        jar.writestr("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\n")
+        jar.writestr("org/gatun/GatunServer.class", b"")
+    for jar, why in ((text, "is not a jar (File is not a zip file)"), (foreign, "has no gatun/")):
+        result = _gatun("doctor", env={"GATUN_JAR": str(jar)})
+        assert result.returncode == 1
+        assert f"FAIL server jar: {jar} " in result.stdout, result.stdout
+        assert why in result.stdout
+        assert "SKIP test call: the server jar check failed" in result.stdout
+
+
+def test_version_exits_nonzero_without_a_server_jar(tmp_path: Path) -> None:
+    result = _gatun("version", env={"GATUN_JAR": str(tmp_path / "absent.jar")})
+    assert result.returncode == 1
+    assert "server jar: not found: GATUN_JAR points to" in result.stdout

@@ -20,7 +20,8 @@ def _parser() -> argparse.ArgumentParser:
         "version",
         help="versions of gatun-rs, its native module, the server jar, Python and pyarrow",
         description="Print the versions of gatun-rs, its native module and protocol, the "
-        "server jar (path and version), Python and pyarrow.",
+        "server jar (path and version), Python and pyarrow. The exit code is 1 if the "
+        "server jar is missing or is not a gatun-rs server jar.",
     )
     doctor = commands.add_parser(
         "doctor",

@@ -45,7 +45,7 @@ def _java(java: str | None) -> str:
 
 
 def _jar() -> str:
-    from gatun._cli.version import jar_version
+    from gatun._cli.version import jar_problem, jar_version
     from gatun._launch_support import find_server_jar
     from gatun.exceptions import BridgeStartupError
 
@@ -53,6 +53,9 @@ def _jar() -> str:
         jar = find_server_jar()
     except BridgeStartupError as e:
         raise _Fail(str(e)) from None
+    problem = jar_problem(jar)
+    if problem is not None:
+        raise _Fail(problem)
     return f"{jar} (version {jar_version(jar)}, {_mib(os.path.getsize(jar))})"
 
 
