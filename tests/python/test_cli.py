@@ -148,3 +148,18 @@ def test_version_exits_nonzero_without_a_server_jar(tmp_path: Path) -> None:
     result = _gatun("version", env={"GATUN_JAR": str(tmp_path / "absent.jar")})
     assert result.returncode == 1
     assert "server jar: not found: GATUN_JAR points to" in result.stdout
+
+
+def test_doctor_notes_an_unusable_cache_directory_and_its_fallback(tmp_path: Path) -> None:
+    not_a_dir = tmp_path / "cache-file"
+    not_a_dir.write_text("a file")
+    result = _gatun(
+        "doctor",
+        "--java",
+        str(tmp_path / "no-java"),  # skips the JVM checks: this one is about the cache
+        env={"XDG_CACHE_HOME": str(not_a_dir), "TMPDIR": str(tmp_path), "GATUN_CDS_DIR": ""},
+    )
+    line = next(x for x in result.stdout.splitlines() if "cache directory" in x)
+    assert line.startswith("OK   cache directory: note: "), result.stdout
+    assert f"crash reports go to {tmp_path}/gatun-rs-{os.getuid()}" in line
+    assert "no class archive" in line

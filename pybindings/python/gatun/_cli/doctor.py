@@ -78,17 +78,33 @@ def _shm() -> str:
     return detail
 
 
+def _writable(directory: os.PathLike[str]) -> bool:
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except OSError:
+        return False
+    return os.access(directory, os.W_OK)
+
+
 def _cache() -> str:
-    from gatun._cache import cache_dir, class_archive_dir
+    from gatun._cache import cache_dir, class_archive_dir, crash_report_dir
 
     cache, archives = cache_dir(), class_archive_dir()
+    reports, fallback = crash_report_dir()
+    if fallback:
+        # Not a failure: gatun runs, only slower to start and with its crash
+        # reports elsewhere.
+        where = f"crash reports go to {reports}" if reports else "no crash report directory"
+        cds = "class archives in " + str(archives) if _writable(archives) else "no class archive"
+        return (
+            f"note: {cache} cannot be created or written (XDG_CACHE_HOME or HOME?): {where}; {cds}"
+        )
     for directory in (cache, archives):
         try:
             directory.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise _Fail(
-                f"cannot create {directory}: {e} (JVMs start without a class archive and "
-                "crash reports go to their working directory)"
+                f"cannot create {directory}: {e} (JVMs start without a class archive)"
             ) from None
         if not os.access(directory, os.W_OK):
             raise _Fail(f"{directory} is not writable")
