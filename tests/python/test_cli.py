@@ -163,3 +163,11 @@ def test_doctor_notes_an_unusable_cache_directory_and_its_fallback(tmp_path: Pat
     assert line.startswith("OK   cache directory: note: "), result.stdout
     assert f"crash reports go to {tmp_path}/gatun-rs-{os.getuid()}" in line
     assert "no class archive" in line
+
+
+def test_bench_refuses_an_unknown_peer_naming_the_known_ones() -> None:
+    result = _gatun("bench", "--quick", "--peers", "foo,py4j")
+    assert result.returncode == 2
+    assert "usage: python -m gatun bench" in result.stderr
+    assert "unknown peer(s) for --peers: foo (known: py4j, jpype)" in result.stderr
+    assert "not installed" not in result.stdout
