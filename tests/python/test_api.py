@@ -305,3 +305,10 @@ def test_unknown_pyproject_keys_are_named_not_fatal(tmp_path: Path) -> None:
     with pytest.warns(UserWarning, match=r"unknown key\(s\) in \[tool.gatun\].*: memroy \("):
         config = load_config(pyproject)
     assert config.lanes == 3
+
+
+@pytest.mark.parametrize("name", ["jvm_options", "extra_jvm_flags"])
+def test_jvm_options_as_one_string_is_a_type_error(name: str) -> None:
+    # A str is a sequence: it used to become one option per character.
+    with pytest.raises(TypeError, match=f"{name} takes a list of strings, one option each"):
+        gatun.connect(**{name: "-Xmx1g"})  # type: ignore[arg-type]

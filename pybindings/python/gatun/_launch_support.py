@@ -98,6 +98,13 @@ def jvm_flags(
     """The JVM options a launch gets: where a crash report goes (first, so
     the caller's own ``-XX:ErrorFile`` wins), the configuration's, the
     caller's, and the server's diagnostics (trace, log level, debug)."""
+    for name, given in (("extra_jvm_flags", extra_jvm_flags), ("jvm_options", jvm_options)):
+        # A str is a sequence too: "-Xmx1g" would become six one-letter options.
+        if isinstance(given, (str, bytes)) or not all(isinstance(o, str) for o in given or ()):
+            raise TypeError(
+                f"{name} takes a list of strings, one option each (e.g. [{'-Xmx1g'!r}]), "
+                f"not {given!r}"
+            )
     options: list[str] = crash_report_option()
     options += list(config.jvm_flags)
     options += list(extra_jvm_flags or ())

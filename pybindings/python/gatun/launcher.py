@@ -81,7 +81,8 @@ def connect(
       (default: ``sys.stdout`` / ``sys.stderr``), ``"stderr"``,
       ``"logging"`` (logger ``gatun.jvm``) or a ``logging.Logger``, a path
       or an open file, or ``None``.
-    - ``extra_jvm_flags`` / ``jvm_options``: more JVM command-line options.
+    - ``extra_jvm_flags`` / ``jvm_options``: more JVM command-line options, a list of
+      strings, one option each (a single ``str`` raises ``TypeError``).
     - ``lanes``: concurrent request lanes (threads calling at once without waiting).
     - ``startup_timeout``: seconds to wait for the JVM (default 30, ``GATUN_STARTUP_TIMEOUT``).
     - ``java``: the ``java`` executable, a command name looked up on ``PATH``, or a
