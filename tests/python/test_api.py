@@ -312,3 +312,23 @@ def test_jvm_options_as_one_string_is_a_type_error(name: str) -> None:
     # A str is a sequence: it used to become one option per character.
     with pytest.raises(TypeError, match=f"{name} takes a list of strings, one option each"):
         gatun.connect(**{name: "-Xmx1g"})  # type: ignore[arg-type]
+
+
+def test_a_missing_bundled_jar_says_how_to_get_it_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gatun import _launch_support
+
+    monkeypatch.delenv("GATUN_JAR", raising=False)
+    installed = tmp_path / "site-packages" / "gatun" / "jars" / "gatun-server.jar"
+    monkeypatch.setattr(_launch_support, "JAR_PATH", installed)
+    with pytest.raises(gatun.BridgeStartupError, match="reinstall it with `pip install") as e:
+        _launch_support.find_server_jar()
+    assert "mvn" not in str(e.value)
+    checkout = tmp_path / "repo"
+    (checkout / "java").mkdir(parents=True)
+    (checkout / "java" / "pom.xml").write_text("<project/>")
+    jar = checkout / "pybindings" / "python" / "gatun" / "jars" / "gatun-server.jar"
+    monkeypatch.setattr(_launch_support, "JAR_PATH", jar)
+    with pytest.raises(gatun.BridgeStartupError, match="Build it with `scripts/build`"):
+        _launch_support.find_server_jar()

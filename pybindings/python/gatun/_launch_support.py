@@ -57,12 +57,26 @@ def find_server_jar() -> str:
         return override
     bundled = JAR_PATH
     if not bundled.is_file():
+        if _source_checkout(bundled) is not None:
+            how = "Build it with `scripts/build` (or `mvn -f java/pom.xml package` and copy "
+            how += "java/target/gatun-server.jar there)"
+        else:  # an installed wheel: the jar is part of it, so the install is broken
+            how = "The installed package is incomplete: reinstall it with "
+            how += "`pip install --force-reinstall gatun-rs`"
         raise BridgeStartupError(
-            f"the server jar is missing: expected {bundled}. Build it with "
-            "`mvn -f java/pom.xml package` and copy java/target/gatun-server.jar there, "
-            "or set GATUN_JAR to its path"
+            f"the server jar is missing: expected {bundled}. {how}, or set GATUN_JAR to its path"
         )
     return str(bundled)
+
+
+def _source_checkout(jar: Path) -> Path | None:
+    """The repository root if ``jar`` is inside a source checkout
+    (``<root>/pybindings/python/gatun/jars/``, with ``<root>/java/pom.xml``),
+    else ``None`` (an installed package)."""
+    root = jar.parents[4] if len(jar.parents) > 4 else None
+    if root is not None and (root / "java" / "pom.xml").is_file():
+        return root
+    return None
 
 
 def classpath_entries(classpath: str | os.PathLike[str] | Sequence[str] | None) -> list[str]:
