@@ -1,10 +1,12 @@
-"""scripts/wheels' handling of dist/: a full build starts from an empty
-dist/, ``--smoke`` replaces only the wheels (an sdist from an earlier full
-build stays). Runs the script's own ``clean_dist`` function, not a copy."""
+"""The scripts' own checks: scripts/wheels' handling of dist/ (a full build
+starts from an empty dist/, ``--smoke`` replaces only the wheels: an sdist
+from an earlier full build stays; the script's own ``clean_dist`` function
+runs, not a copy), and scripts/docs on a clone where gatun was not built."""
 
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -44,3 +46,22 @@ def test_a_full_build_starts_from_an_empty_dist(tmp_path: Path) -> None:
     _fill(dist)
     _clean_dist(0, dist)
     assert list(dist.iterdir()) == []
+
+
+def test_docs_without_a_built_gatun_says_to_run_the_build_first(tmp_path: Path) -> None:
+    repo = tmp_path / "clone"
+    (repo / "scripts").mkdir(parents=True)
+    shutil.copy(REPO / "scripts" / "docs", repo / "scripts" / "docs")
+    python = repo / ".venv" / "bin" / "python"
+    python.parent.mkdir(parents=True)
+    # A .venv made by scripts/bootstrap alone: pdoc, but no gatun.
+    python.write_text(
+        "#!/bin/sh\necho \"ModuleNotFoundError: No module named 'gatun'\" >&2\nexit 1\n"
+    )
+    python.chmod(0o755)
+    result = subprocess.run(
+        ["bash", str(repo / "scripts" / "docs")], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 1
+    assert "run scripts/build first" in result.stderr, result.stderr
+    assert "No module named 'gatun'" in result.stderr
