@@ -41,7 +41,11 @@ pub struct Gateway {
 impl Gateway {
     /// Starts the JVM and waits until its connection file exists.
     pub fn launch(opts: &GatewayOptions) -> Result<Gateway> {
-        let java = launcher::find_java(opts.java.as_deref())?;
+        let java = launcher::find_java_within(
+            opts.java.as_deref(),
+            "the java argument",
+            opts.startup_timeout,
+        )?;
         let token: [u8; 16] = rand::random();
         let token_hex: String = token.iter().map(|b| format!("{b:02x}")).collect();
         let mut jvm = launcher::spawn_server(
