@@ -86,6 +86,11 @@ pub fn check_schema(schema: &Schema) -> Result<(), LayoutError> {
         .try_for_each(|f| check_field(f, f.name()))
 }
 
+/// The Arrow Java the server jar is built with (`arrow.version` in
+/// java/pom.xml; tests/python/test_arrow_java.py checks they agree), named
+/// in refusals of types it cannot load.
+pub const ARROW_JAVA_VERSION: &str = "19.0.0";
+
 fn check_field(field: &Field, path: &str) -> Result<(), LayoutError> {
     let refuse = |reason: String| {
         Err(LayoutError {
@@ -95,7 +100,8 @@ fn check_field(field: &Field, path: &str) -> Result<(), LayoutError> {
     };
     match field.data_type() {
         DataType::Decimal32(p, s) | DataType::Decimal64(p, s) => refuse(format!(
-            "Arrow type {} cannot be loaded by Arrow Java 18; cast to Decimal128({p}, {s})",
+            "Arrow type {} cannot be loaded by Arrow Java {ARROW_JAVA_VERSION} (the server's); \
+             cast to Decimal128({p}, {s})",
             field.data_type()
         )),
         DataType::Dictionary(_, value) if contains_dictionary(value) => refuse(format!(

@@ -41,7 +41,11 @@ pub struct Gateway {
 impl Gateway {
     /// Starts the JVM and waits until its connection file exists.
     pub fn launch(opts: &GatewayOptions) -> Result<Gateway> {
-        let java = launcher::find_java(opts.java.as_deref())?;
+        let java = launcher::find_java_within(
+            opts.java.as_deref(),
+            "the java argument",
+            opts.startup_timeout,
+        )?;
         let token: [u8; 16] = rand::random();
         let token_hex: String = token.iter().map(|b| format!("{b:02x}")).collect();
         let mut jvm = launcher::spawn_server(
@@ -67,7 +71,7 @@ impl Gateway {
             }
             if Instant::now() >= deadline {
                 let tail = jvm.stderr_tail();
-                jvm.stop(Duration::from_secs(2));
+                jvm.abandon();
                 return Err(BridgeError::Startup(format!(
                     "the gateway JVM did not listen at {} within the start-up timeout\nJVM stderr:\n{tail}",
                     opts.socket.display()

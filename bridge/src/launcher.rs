@@ -109,11 +109,30 @@ pub struct JavaInstall {
     pub major: u32,
 }
 
-/// Finds `java`: the explicit path if given, else `$JAVA_HOME/bin/java`, else
-/// `java` on `PATH`; it must be [`MIN_JAVA_VERSION`] or newer.
+/// How long a `java -version` probe may take when the caller has no
+/// deadline of its own (`python -m gatun doctor`): a JVM answers in well
+/// under a second.
+pub const JAVA_PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Finds `java` as [`find_java_within`] does, the explicit one named as
+/// "the java argument", waiting at most [`JAVA_PROBE_TIMEOUT`] for it.
 pub fn find_java(explicit: Option<&Path>) -> Result<JavaInstall> {
+    find_java_within(explicit, "the java argument", JAVA_PROBE_TIMEOUT)
+}
+
+/// Finds `java`: `explicit` if given (a path, a command name looked up on
+/// `PATH`, or a JDK home directory, whose `bin/java` is used; `source` says
+/// where it was named, for messages), else `$JAVA_HOME/bin/java`, else
+/// `java` on `PATH`; it must be [`MIN_JAVA_VERSION`] or newer. A `java`
+/// whose version must be asked for gets `timeout` to answer, then is killed
+/// (with whatever it started): a hung one fails the search, never hangs it.
+pub fn find_java_within(
+    explicit: Option<&Path>,
+    source: &str,
+    timeout: Duration,
+) -> Result<JavaInstall> {
     let (executable, source) = if let Some(path) = explicit {
-        (path.to_path_buf(), "the java argument")
+        (resolve_explicit(path, source)?, source)
     } else if let Some(home) = std::env::var_os("JAVA_HOME").filter(|h| !h.is_empty()) {
         (PathBuf::from(home).join("bin/java"), "JAVA_HOME")
     } else {
@@ -132,7 +151,7 @@ pub fn find_java(explicit: Option<&Path>) -> Result<JavaInstall> {
             executable.display()
         )));
     }
-    let major = java_major_version(&executable)?;
+    let major = java_major_version(&executable, source, timeout)?;
     if major < MIN_JAVA_VERSION {
         return Err(BridgeError::JavaNotFound(format!(
             "{} (from {source}) is Java {major}; Java {MIN_JAVA_VERSION} or newer is needed (set JAVA_HOME)",
@@ -140,6 +159,32 @@ pub fn find_java(explicit: Option<&Path>) -> Result<JavaInstall> {
         )));
     }
     Ok(JavaInstall { executable, major })
+}
+
+/// The executable an explicit `java` names: a bare command name is looked
+/// up on `PATH` (as a shell would), a JDK home means its `bin/java`.
+fn resolve_explicit(path: &Path, source: &str) -> Result<PathBuf> {
+    let bare = path.components().count() == 1 && !path.is_absolute();
+    if bare {
+        let name = path.to_string_lossy();
+        return search_path(&name).ok_or_else(|| {
+            BridgeError::JavaNotFound(format!(
+                "`{name}` (from {source}) is not on PATH; Java {MIN_JAVA_VERSION} or newer is needed"
+            ))
+        });
+    }
+    if path.is_dir() {
+        let java = path.join("bin/java");
+        if java.is_file() {
+            return Ok(java);
+        }
+        return Err(BridgeError::JavaNotFound(format!(
+            "{} (from {source}) is a directory without bin/java; pass the java executable, \
+             or a JDK home directory (the one containing bin/java)",
+            path.display()
+        )));
+    }
+    Ok(path.to_path_buf())
 }
 
 fn search_path(name: &str) -> Option<PathBuf> {
@@ -151,8 +196,8 @@ fn search_path(name: &str) -> Option<PathBuf> {
 }
 
 /// Reads the version from the installation's `release` file (cheap), falling
-/// back to running `java -version`.
-fn java_major_version(executable: &Path) -> Result<u32> {
+/// back to running `java -version` for at most `timeout`.
+fn java_major_version(executable: &Path, source: &str, timeout: Duration) -> Result<u32> {
     if let Ok(real) = std::fs::canonicalize(executable) {
         if let Some(home) = real.parent().and_then(Path::parent) {
             if let Ok(text) = std::fs::read_to_string(home.join("release")) {
@@ -166,20 +211,7 @@ fn java_major_version(executable: &Path) -> Result<u32> {
             }
         }
     }
-    let out = Command::new(executable)
-        .arg("-version")
-        .output()
-        .map_err(BridgeError::io(format!(
-            "running {} -version",
-            executable.display()
-        )))?;
-    let text = String::from_utf8_lossy(&out.stderr);
-    text.split('"').nth(1).and_then(parse_major).ok_or_else(|| {
-        BridgeError::JavaNotFound(format!(
-            "cannot read the version of {}: {text}",
-            executable.display()
-        ))
-    })
+    crate::java_probe::major_version(executable, source, timeout)
 }
 
 /// "17.0.15" -> 17, "1.8.0_392" -> 8, "21" -> 21.
@@ -214,6 +246,10 @@ const STDERR_DRAIN: Duration = Duration::from_secs(1);
 /// How much longer `stop` waits for a JVM that records the class archive as
 /// it exits (about a second on the 2-core VM measured).
 const RECORDING_GRACE: Duration = Duration::from_secs(10);
+
+/// How long [`JvmProcess::abandon`] waits for the output readers (a child
+/// the JVM, or a wrapper script, started may hold the pipes).
+const ABANDON_DRAIN: Duration = Duration::from_millis(100);
 
 impl JvmProcess {
     /// The JVM's pid.
@@ -277,6 +313,21 @@ impl JvmProcess {
             let _ = done.recv_timeout(STDERR_DRAIN);
         }
         self.archive.finish(status.is_some_and(|s| s.success()));
+    }
+}
+
+impl JvmProcess {
+    /// Kills a JVM that failed to start, at once: no grace for a class
+    /// archive recording (a JVM that never served is not recorded, and the
+    /// start-up timeout must hold), and only a short wait for its output.
+    pub fn abandon(&mut self) {
+        self.stdin.take();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if let Some(done) = self.output_done.take() {
+            let _ = done.recv_timeout(ABANDON_DRAIN);
+        }
+        self.archive.finish(false);
     }
 }
 

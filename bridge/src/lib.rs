@@ -28,6 +28,9 @@ pub mod error;
 pub mod gateway;
 #[cfg(not(loom))]
 pub mod handshake;
+/// Asking a `java` its version with a deadline.
+#[cfg(not(loom))]
+pub mod java_probe;
 /// The launched JVM's stdout and stderr, forwarded as they are written.
 #[cfg(not(loom))]
 pub mod jvm_output;

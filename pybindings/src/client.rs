@@ -444,12 +444,13 @@ impl NativeClient {
 #[pymethods]
 impl NativeClient {
     #[staticmethod]
-    #[pyo3(signature = (jar, *, java=None, classpath=Vec::new(), jvm_options=Vec::new(), lanes=4, slot_size=1<<20, startup_timeout=30.0, arena_memory=None, doorbell="adaptive", callback_lanes=2, verify_utf8=false))]
+    #[pyo3(signature = (jar, *, java=None, java_source=None, classpath=Vec::new(), jvm_options=Vec::new(), lanes=4, slot_size=1<<20, startup_timeout=30.0, arena_memory=None, doorbell="adaptive", callback_lanes=2, verify_utf8=false))]
     #[allow(clippy::too_many_arguments)]
     fn launch(
         py: Python<'_>,
         jar: PathBuf,
         java: Option<PathBuf>,
+        java_source: Option<String>,
         classpath: Vec<String>,
         jvm_options: Vec<String>,
         lanes: usize,
@@ -464,6 +465,7 @@ impl NativeClient {
         let startup_timeout = positive_seconds("startup_timeout", startup_timeout)?;
         let opts = ClientOptions {
             java,
+            java_source,
             jar,
             classpath,
             jvm_options,

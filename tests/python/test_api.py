@@ -271,6 +271,64 @@ def test_a_broken_pyproject_is_named_and_ignored(tmp_path: Path) -> None:
 
     broken = tmp_path / "pyproject.toml"
     broken.write_text("[tool.gatun\nmemory = ")
-    with pytest.warns(UserWarning, match="not valid TOML"):
+    with pytest.warns(UserWarning, match="not valid TOML") as warned:
         config = load_config(broken)
     assert config.memory == load_config(tmp_path / "absent.toml").memory
+    assert "settings are ignored" in str(warned[0].message)
+
+
+def test_a_bad_setting_is_named_with_its_value(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gatun.config import load_config
+
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text('[tool.gatun]\nlanes = "x"\n')
+    with pytest.raises(
+        ValueError,
+        match=r"\[tool.gatun\] lanes in .*pyproject.toml must be an "
+        r"integer, got 'x'",
+    ):
+        load_config(pyproject)
+    monkeypatch.setenv("GATUN_STARTUP_TIMEOUT", "abc")
+    with pytest.raises(
+        ValueError, match="GATUN_STARTUP_TIMEOUT must be a number of seconds, got 'abc'"
+    ):
+        load_config(tmp_path / "absent.toml")
+
+
+def test_unknown_pyproject_keys_are_named_not_fatal(tmp_path: Path) -> None:
+    from gatun.config import load_config
+
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text("[tool.gatun]\nlanes = 3\nmemroy = '2MB'\n")
+    with pytest.warns(UserWarning, match=r"unknown key\(s\) in \[tool.gatun\].*: memroy \("):
+        config = load_config(pyproject)
+    assert config.lanes == 3
+
+
+@pytest.mark.parametrize("name", ["jvm_options", "extra_jvm_flags"])
+def test_jvm_options_as_one_string_is_a_type_error(name: str) -> None:
+    # A str is a sequence: it used to become one option per character.
+    with pytest.raises(TypeError, match=f"{name} takes a list of strings, one option each"):
+        gatun.connect(**{name: "-Xmx1g"})  # type: ignore[arg-type]
+
+
+def test_a_missing_bundled_jar_says_how_to_get_it_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gatun import _launch_support
+
+    monkeypatch.delenv("GATUN_JAR", raising=False)
+    installed = tmp_path / "site-packages" / "gatun" / "jars" / "gatun-server.jar"
+    monkeypatch.setattr(_launch_support, "JAR_PATH", installed)
+    with pytest.raises(gatun.BridgeStartupError, match="reinstall it with `pip install") as e:
+        _launch_support.find_server_jar()
+    assert "mvn" not in str(e.value)
+    checkout = tmp_path / "repo"
+    (checkout / "java").mkdir(parents=True)
+    (checkout / "java" / "pom.xml").write_text("<project/>")
+    jar = checkout / "pybindings" / "python" / "gatun" / "jars" / "gatun-server.jar"
+    monkeypatch.setattr(_launch_support, "JAR_PATH", jar)
+    with pytest.raises(gatun.BridgeStartupError, match="Build it with `scripts/build`"):
+        _launch_support.find_server_jar()

@@ -253,3 +253,11 @@ def test_a_table_of_several_chunks_crosses_as_one_reader(client: gatun.GatunClie
     client.reset_payload_arena()
     del chunks, table, reader, x
     gc.collect()
+
+
+def test_a_negative_count_is_named_as_such(client: gatun.GatunClient) -> None:
+    with pytest.raises(ValueError, match="counts must be non-negative"):
+        client.arena.numpy(-1, "int64")
+    with pytest.raises(ValueError, match=r"\(2, -3\) has a negative dimension"):
+        client.arena.numpy((2, -3), "int64")
+    assert client.arena.numpy(0, "int64").shape == (0,)

@@ -125,3 +125,49 @@ def test_bench_quick_measures_gatun_and_compares_installed_peers() -> None:
             assert f"than {peer} (p50)" in result.stdout, result.stdout
         else:
             assert f"{peer:6} not installed: skipped" in result.stdout
+
+
+def test_doctor_fails_a_jar_that_is_not_a_gatun_rs_server_jar(tmp_path: Path) -> None:
+    import zipfile
+
+    text = tmp_path / "notes.jar"
+    text.write_text("not a zip")
+    foreign = tmp_path / "gatun-server-all.jar"  # upstream's name, other classes
+    with zipfile.ZipFile(foreign, "w") as jar:
+        jar.writestr("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\n")
+        jar.writestr("org/gatun/GatunServer.class", b"")
+    for jar, why in ((text, "is not a jar (File is not a zip file)"), (foreign, "has no gatun/")):
+        result = _gatun("doctor", env={"GATUN_JAR": str(jar)})
+        assert result.returncode == 1
+        assert f"FAIL server jar: {jar} " in result.stdout, result.stdout
+        assert why in result.stdout
+        assert "SKIP test call: the server jar check failed" in result.stdout
+
+
+def test_version_exits_nonzero_without_a_server_jar(tmp_path: Path) -> None:
+    result = _gatun("version", env={"GATUN_JAR": str(tmp_path / "absent.jar")})
+    assert result.returncode == 1
+    assert "server jar: not found: GATUN_JAR points to" in result.stdout
+
+
+def test_doctor_notes_an_unusable_cache_directory_and_its_fallback(tmp_path: Path) -> None:
+    not_a_dir = tmp_path / "cache-file"
+    not_a_dir.write_text("a file")
+    result = _gatun(
+        "doctor",
+        "--java",
+        str(tmp_path / "no-java"),  # skips the JVM checks: this one is about the cache
+        env={"XDG_CACHE_HOME": str(not_a_dir), "TMPDIR": str(tmp_path), "GATUN_CDS_DIR": ""},
+    )
+    line = next(x for x in result.stdout.splitlines() if "cache directory" in x)
+    assert line.startswith("OK   cache directory: note: "), result.stdout
+    assert f"crash reports go to {tmp_path}/gatun-rs-{os.getuid()}" in line
+    assert "no class archive" in line
+
+
+def test_bench_refuses_an_unknown_peer_naming_the_known_ones() -> None:
+    result = _gatun("bench", "--quick", "--peers", "foo,py4j")
+    assert result.returncode == 2
+    assert "usage: python -m gatun bench" in result.stderr
+    assert "unknown peer(s) for --peers: foo (known: py4j, jpype)" in result.stderr
+    assert "not installed" not in result.stdout

@@ -46,6 +46,38 @@ def test_a_crashed_jvm_names_its_report_in_the_cache_directory(
 
 
 @pytest.mark.timeout(120)
+def test_an_unusable_cache_directory_sends_the_report_to_a_private_temp_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tempfile
+
+    not_a_dir, work, temp = tmp_path / "cache-file", tmp_path / "work", tmp_path / "tmp"
+    not_a_dir.write_text("a file, not a directory")
+    work.mkdir()
+    temp.mkdir()
+    monkeypatch.setenv("XDG_CACHE_HOME", str(not_a_dir))
+    monkeypatch.setenv("GATUN_CDS", "0")
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    monkeypatch.chdir(work)
+    client = gatun.connect(
+        jvm_options=["-Xmx64m", "-XX:+CrashOnOutOfMemoryError", "-XX:-CreateCoredumpOnCrash"],
+        output=None,
+    )
+    pid = client._session.native.jvm_pid
+    try:
+        with pytest.raises(gatun.BridgeClosedError) as raised:
+            client.jvm.java.lang.StringBuilder(1 << 30)
+    finally:
+        client.close()
+    import os
+
+    report = temp / f"gatun-rs-{os.getuid()}" / f"hs_err_pid{pid}.log"
+    assert report.is_file()
+    assert f"wrote its error report to {report}" in str(raised.value)
+    assert list(work.iterdir()) == []
+
+
+@pytest.mark.timeout(120)
 def test_a_gateway_jvm_sends_its_report_to_the_cache_directory(
     isolated: tuple[Path, Path], tmp_path: Path
 ) -> None:

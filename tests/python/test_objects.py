@@ -521,3 +521,10 @@ def test_an_object_of_another_client_is_refused_not_mistaken(client: gatun.Gatun
         # Each still works with its own client.
         assert other.invoke_method(theirs, "size") == 1
     assert list(mine) == ["mine"]
+
+
+def test_java_import_of_a_non_string_names_the_expected_type(client: gatun.GatunClient) -> None:
+    from gatun import java_import
+
+    with pytest.raises(TypeError, match=r"needs the import as a str .* not int"):
+        java_import(client.jvm, 123)  # type: ignore[arg-type]

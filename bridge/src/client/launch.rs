@@ -21,6 +21,8 @@ use crate::launcher::{self, JvmProcess, ServerCommand};
 pub struct ClientOptions {
     /// `java` to use; else `JAVA_HOME`, else `PATH`.
     pub java: Option<PathBuf>,
+    /// Where `java` was named, for error messages (default: "the java argument").
+    pub java_source: Option<String>,
     /// The server jar.
     pub jar: PathBuf,
     /// Extra classpath entries.
@@ -50,6 +52,7 @@ impl ClientOptions {
     pub fn with_jar(jar: impl Into<PathBuf>) -> Self {
         ClientOptions {
             java: None,
+            java_source: None,
             jar: jar.into(),
             classpath: Vec::new(),
             jvm_options: Vec::new(),
@@ -82,7 +85,11 @@ impl Client {
         if opts.lanes == 0 {
             return Err(BridgeError::Value("lanes must be at least 1".into()));
         }
-        let java = launcher::find_java(opts.java.as_deref())?;
+        // One deadline for everything: asking java its version, starting
+        // the JVM, the handshake.
+        let deadline = Instant::now() + opts.startup_timeout;
+        let source = opts.java_source.as_deref().unwrap_or("the java argument");
+        let java = launcher::find_java_within(opts.java.as_deref(), source, opts.startup_timeout)?;
         let dir = PrivateDir::create(&std::env::temp_dir(), "gatun")?;
         let token: [u8; 16] = rand::random();
         let token_hex: String = token.iter().map(|b| format!("{b:02x}")).collect();
@@ -109,15 +116,22 @@ impl Client {
             slot_size: opts.slot_size,
             token: &token,
             place: &place,
-            deadline: Instant::now() + opts.startup_timeout,
+            deadline,
         };
         let output = jvm.output();
         let annotate = move |e| with_stderr(e, &output.stderr_tail());
-        let mut handshaken = establish::handshake(
+        let handshaken = establish::handshake(
             &plan,
             &mut || connect_when_ready(&socket_path, &mut jvm, plan.deadline),
             &annotate,
-        )?;
+        );
+        let mut handshaken = match handshaken {
+            Ok(h) => h,
+            Err(e) => {
+                jvm.abandon();
+                return Err(e);
+            }
+        };
         // Every lane is connected: nothing needs the socket name any more, so
         // nothing is left behind even if this process is killed now.
         drop(dir);

@@ -57,12 +57,26 @@ def find_server_jar() -> str:
         return override
     bundled = JAR_PATH
     if not bundled.is_file():
+        if _source_checkout(bundled) is not None:
+            how = "Build it with `scripts/build` (or `mvn -f java/pom.xml package` and copy "
+            how += "java/target/gatun-server.jar there)"
+        else:  # an installed wheel: the jar is part of it, so the install is broken
+            how = "The installed package is incomplete: reinstall it with "
+            how += "`pip install --force-reinstall gatun-rs`"
         raise BridgeStartupError(
-            f"the server jar is missing: expected {bundled}. Build it with "
-            "`mvn -f java/pom.xml package` and copy java/target/gatun-server.jar there, "
-            "or set GATUN_JAR to its path"
+            f"the server jar is missing: expected {bundled}. {how}, or set GATUN_JAR to its path"
         )
     return str(bundled)
+
+
+def _source_checkout(jar: Path) -> Path | None:
+    """The repository root if ``jar`` is inside a source checkout
+    (``<root>/pybindings/python/gatun/jars/``, with ``<root>/java/pom.xml``),
+    else ``None`` (an installed package)."""
+    root = jar.parents[4] if len(jar.parents) > 4 else None
+    if root is not None and (root / "java" / "pom.xml").is_file():
+        return root
+    return None
 
 
 def classpath_entries(classpath: str | os.PathLike[str] | Sequence[str] | None) -> list[str]:
@@ -98,6 +112,13 @@ def jvm_flags(
     """The JVM options a launch gets: where a crash report goes (first, so
     the caller's own ``-XX:ErrorFile`` wins), the configuration's, the
     caller's, and the server's diagnostics (trace, log level, debug)."""
+    for name, given in (("extra_jvm_flags", extra_jvm_flags), ("jvm_options", jvm_options)):
+        # A str is a sequence too: "-Xmx1g" would become six one-letter options.
+        if isinstance(given, (str, bytes)) or not all(isinstance(o, str) for o in given or ()):
+            raise TypeError(
+                f"{name} takes a list of strings, one option each (e.g. [{'-Xmx1g'!r}]), "
+                f"not {given!r}"
+            )
     options: list[str] = crash_report_option()
     options += list(config.jvm_flags)
     options += list(extra_jvm_flags or ())

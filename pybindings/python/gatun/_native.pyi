@@ -21,10 +21,15 @@ def rust_allocations() -> int:
     """Rust heap allocations made so far by the calling thread (Python objects
     are not counted): the tests check that a call adds none."""
 
-def find_java(java: str | None = None) -> tuple[str, int]:
+def find_java(
+    java: str | None = None, *, source: str | None = None, timeout: float = 10.0
+) -> tuple[str, int]:
     """``(executable, major version)`` of the Java a launch would run: ``java``
-    if given, else ``$JAVA_HOME/bin/java``, else ``java`` on ``PATH``. Raises
-    ``gatun.JavaNotFoundError`` saying what is missing or too old."""
+    if given (a path, a command on ``PATH`` or a JDK home; ``source`` says where
+    it was named, default "the java argument"), else ``$JAVA_HOME/bin/java``,
+    else ``java`` on ``PATH``. A ``java`` asked its version gets ``timeout``
+    seconds. Raises ``gatun.JavaNotFoundError`` saying what is missing, too
+    old, or did not answer."""
 
 def record_batches(data: Any) -> Any:
     """Any Arrow producer (``__arrow_c_array__`` / ``__arrow_c_stream__``) as a
@@ -201,6 +206,7 @@ class NativeClient:
         jar: str,
         *,
         java: str | None = None,
+        java_source: str | None = None,
         classpath: Sequence[str] = (),
         jvm_options: Sequence[str] = (),
         lanes: int = 4,

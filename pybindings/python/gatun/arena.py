@@ -74,7 +74,12 @@ class Arena:
         import numpy as np
 
         dt = np.dtype(dtype)
-        count = int(np.prod(shape))
+        dims = tuple(int(d) for d in np.atleast_1d(shape))
+        if any(d < 0 for d in dims):
+            raise ValueError(
+                f"array shape {shape!r} has a negative dimension: counts must be non-negative"
+            )
+        count = int(np.prod(dims))
         raw = self._client._session.native.arena_allocate(max(1, count * dt.itemsize))
         return np.frombuffer(raw, dtype=dt, count=count).reshape(shape)
 

@@ -92,6 +92,8 @@ class GatunConfig:
     log_level: str | None = None
     debug: bool = False
     java: str | None = None
+    #: Where :attr:`java` was set, for error messages (``None``: not set).
+    java_source: str | None = None
     lanes: int = 4
     #: Check string columns received from the JVM for UTF-8 (see :func:`gatun.connect`).
     verify_utf8: bool = False
@@ -124,13 +126,56 @@ def _read_pyproject(path: Path) -> dict[str, Any]:
             import warnings
 
             warnings.warn(
-                f"gatun: ignoring {path}, which is not valid TOML ({e}); [tool.gatun] "
-                "settings are read from it",
+                f"gatun: ignoring {path}, which is not valid TOML ({e}); its [tool.gatun] "
+                "settings are ignored (the defaults and GATUN_* variables apply)",
                 stacklevel=3,
             )
             return {}
     section = data.get("tool", {}).get("gatun", {})
-    return section if isinstance(section, dict) else {}
+    if not isinstance(section, dict):
+        return {}
+    unknown = sorted(set(section) - _KEYS)
+    if unknown:
+        import warnings
+
+        warnings.warn(
+            f"gatun: unknown key(s) in [tool.gatun] of {path}, ignored: {', '.join(unknown)} "
+            f"(known: {', '.join(sorted(_KEYS))})",
+            stacklevel=3,
+        )
+    return section
+
+
+#: The keys :func:`load_config` reads from ``[tool.gatun]``.
+_KEYS = frozenset(
+    {
+        "memory",
+        "socket_path",
+        "jvm_flags",
+        "jvm_options",
+        "classpath",
+        "startup_timeout",
+        "connect_timeout",
+        "trace",
+        "log_level",
+        "debug",
+        "java",
+        "lanes",
+        "verify_utf8",
+    }
+)
+
+
+def _number(kind: type[int] | type[float], value: Any, where: str) -> Any:
+    """``value`` as an int or float, or a ``ValueError`` naming the setting
+    (``where``) and the value that is not one."""
+    try:
+        if isinstance(value, bool) or (kind is int and isinstance(value, float)):
+            raise ValueError
+        return kind(value)
+    except (TypeError, ValueError):
+        what = "an integer" if kind is int else "a number of seconds"
+        raise ValueError(f"gatun: {where} must be {what}, got {value!r}") from None
 
 
 def _as_list(value: Any) -> list[str]:
@@ -158,18 +203,24 @@ def load_config(pyproject_path: str | os.PathLike[str] | None = None) -> GatunCo
         config.classpath = [p for p in classpath.split(os.pathsep) if p]
     elif classpath:
         config.classpath = [str(p) for p in classpath]
+    where = f"[tool.gatun] {{}} in {pyproject}"
     if "startup_timeout" in section:
-        config.startup_timeout = float(section["startup_timeout"])
+        config.startup_timeout = _number(
+            float, section["startup_timeout"], where.format("startup_timeout")
+        )
     if "connect_timeout" in section:
-        config.connect_timeout = float(section["connect_timeout"])
+        config.connect_timeout = _number(
+            float, section["connect_timeout"], where.format("connect_timeout")
+        )
     config.trace = bool(section.get("trace", False))
     if section.get("log_level"):
         config.log_level = str(section["log_level"])
     config.debug = bool(section.get("debug", False))
     if section.get("java"):
         config.java = str(section["java"])
+        config.java_source = where.format("java")
     if "lanes" in section:
-        config.lanes = int(section["lanes"])
+        config.lanes = _number(int, section["lanes"], where.format("lanes"))
     config.verify_utf8 = bool(section.get("verify_utf8", False))
 
     env = os.environ
@@ -178,9 +229,13 @@ def load_config(pyproject_path: str | os.PathLike[str] | None = None) -> GatunCo
     if env.get("GATUN_SOCKET_PATH"):
         config.socket_path = os.path.expanduser(env["GATUN_SOCKET_PATH"])
     if env.get("GATUN_STARTUP_TIMEOUT"):
-        config.startup_timeout = float(env["GATUN_STARTUP_TIMEOUT"])
+        config.startup_timeout = _number(
+            float, env["GATUN_STARTUP_TIMEOUT"], "the environment variable GATUN_STARTUP_TIMEOUT"
+        )
     if env.get("GATUN_CONNECT_TIMEOUT"):
-        config.connect_timeout = float(env["GATUN_CONNECT_TIMEOUT"])
+        config.connect_timeout = _number(
+            float, env["GATUN_CONNECT_TIMEOUT"], "the environment variable GATUN_CONNECT_TIMEOUT"
+        )
     if env.get("GATUN_JVM_OPTIONS"):
         config.jvm_flags = shlex.split(env["GATUN_JVM_OPTIONS"])
     if env.get("GATUN_TRACE"):

@@ -272,4 +272,9 @@ def java_import(jvm_view: JVMView, import_path: str) -> None:
     """
     if not isinstance(jvm_view, JVMView):
         raise TypeError(f"java_import needs a JVMView (client.jvm), not {type(jvm_view).__name__}")
+    if not isinstance(import_path, str):
+        raise TypeError(
+            "java_import needs the import as a str ('package.Class' or 'package.*'), "
+            f"not {type(import_path).__name__}"
+        )
     jvm_view._import(import_path)

@@ -81,10 +81,14 @@ def connect(
       (default: ``sys.stdout`` / ``sys.stderr``), ``"stderr"``,
       ``"logging"`` (logger ``gatun.jvm``) or a ``logging.Logger``, a path
       or an open file, or ``None``.
-    - ``extra_jvm_flags`` / ``jvm_options``: more JVM command-line options.
+    - ``extra_jvm_flags`` / ``jvm_options``: more JVM command-line options, a list of
+      strings, one option each (a single ``str`` raises ``TypeError``).
     - ``lanes``: concurrent request lanes (threads calling at once without waiting).
     - ``startup_timeout``: seconds to wait for the JVM (default 30, ``GATUN_STARTUP_TIMEOUT``).
-    - ``java``: the ``java`` executable (default: ``JAVA_HOME``, then ``PATH``).
+    - ``java``: the ``java`` executable, a command name looked up on ``PATH``, or a
+      JDK home (its ``bin/java``) (default: ``[tool.gatun] java``, then
+      ``JAVA_HOME``, then ``PATH``). A ``java`` that does not answer ``-version``
+      within ``startup_timeout`` raises :class:`~gatun.JavaNotFoundError`.
     - ``doorbell``: how a call waits for its reply: ``"adaptive"`` (default: spin
       briefly while the JVM is hot, else block), ``"spin"``, ``"backoff"`` or
       ``"block"`` (never spin; least CPU). Also ``GATUN_DOORBELL``.
@@ -140,6 +144,7 @@ def connect(
         native = _native.NativeClient.launch(
             jar,
             java=java or config.java,
+            java_source=None if java else config.java_source,
             classpath=entries,
             jvm_options=options,
             lanes=lanes,

@@ -20,7 +20,8 @@ def _parser() -> argparse.ArgumentParser:
         "version",
         help="versions of gatun-rs, its native module, the server jar, Python and pyarrow",
         description="Print the versions of gatun-rs, its native module and protocol, the "
-        "server jar (path and version), Python and pyarrow.",
+        "server jar (path and version), Python and pyarrow. The exit code is 1 if the "
+        "server jar is missing or is not a gatun-rs server jar.",
     )
     doctor = commands.add_parser(
         "doctor",
@@ -41,6 +42,7 @@ def _parser() -> argparse.ArgumentParser:
         "latency with Py4J and JPype if they are installed (each in its own process), "
         "and print their ratios. For the full suites see benches/ in the repository.",
     )
+    bench.set_defaults(subparser=bench)  # for errors found after parsing
     bench.add_argument(
         "--quick", action="store_true", help="a few seconds in all (fewer repetitions)"
     )
@@ -64,7 +66,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         from gatun._cli.doctor import run_doctor
 
         return run_doctor(java=args.java)
-    from gatun._cli.bench import run_bench
+    from gatun._cli.bench import PEERS, run_bench
 
-    peers = [p for p in args.peers.split(",") if p]
+    peers = [p.strip() for p in args.peers.split(",") if p.strip()]
+    unknown = [p for p in peers if p not in PEERS]
+    if unknown:
+        # A typo must not look like a peer that is merely not installed.
+        args.subparser.error(
+            f"unknown peer(s) for --peers: {', '.join(unknown)} (known: {', '.join(PEERS)})"
+        )
     return run_bench(quick=args.quick, peers=peers)

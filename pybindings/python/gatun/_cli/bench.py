@@ -12,7 +12,10 @@ import subprocess
 import sys
 import time
 
-__all__ = ["run_bench"]
+__all__ = ["PEERS", "run_bench"]
+
+#: The bridges ``--peers`` may name (gatun itself always runs).
+PEERS = ("py4j", "jpype")
 
 
 def _peer(name: str, calls: int) -> list[float]:

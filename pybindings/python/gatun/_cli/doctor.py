@@ -34,15 +34,18 @@ def _java(java: str | None) -> str:
     from gatun.config import get_config
     from gatun.exceptions import JavaNotFoundError
 
+    config = get_config()
+    source = "the --java option" if java else config.java_source
     try:
-        path, major = _native.find_java(java or get_config().java)
+        # A java that never answers must not hang the doctor.
+        path, major = _native.find_java(java or config.java, source=source, timeout=10.0)
     except JavaNotFoundError as e:
         raise _Fail(str(e)) from None
     return f"{path} (Java {major})"
 
 
 def _jar() -> str:
-    from gatun._cli.version import jar_version
+    from gatun._cli.version import jar_problem, jar_version
     from gatun._launch_support import find_server_jar
     from gatun.exceptions import BridgeStartupError
 
@@ -50,6 +53,9 @@ def _jar() -> str:
         jar = find_server_jar()
     except BridgeStartupError as e:
         raise _Fail(str(e)) from None
+    problem = jar_problem(jar)
+    if problem is not None:
+        raise _Fail(problem)
     return f"{jar} (version {jar_version(jar)}, {_mib(os.path.getsize(jar))})"
 
 
@@ -72,17 +78,33 @@ def _shm() -> str:
     return detail
 
 
+def _writable(directory: os.PathLike[str]) -> bool:
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except OSError:
+        return False
+    return os.access(directory, os.W_OK)
+
+
 def _cache() -> str:
-    from gatun._cache import cache_dir, class_archive_dir
+    from gatun._cache import cache_dir, class_archive_dir, crash_report_dir
 
     cache, archives = cache_dir(), class_archive_dir()
+    reports, fallback = crash_report_dir()
+    if fallback:
+        # Not a failure: gatun runs, only slower to start and with its crash
+        # reports elsewhere.
+        where = f"crash reports go to {reports}" if reports else "no crash report directory"
+        cds = "class archives in " + str(archives) if _writable(archives) else "no class archive"
+        return (
+            f"note: {cache} cannot be created or written (XDG_CACHE_HOME or HOME?): {where}; {cds}"
+        )
     for directory in (cache, archives):
         try:
             directory.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise _Fail(
-                f"cannot create {directory}: {e} (JVMs start without a class archive and "
-                "crash reports go to their working directory)"
+                f"cannot create {directory}: {e} (JVMs start without a class archive)"
             ) from None
         if not os.access(directory, os.W_OK):
             raise _Fail(f"{directory} is not writable")

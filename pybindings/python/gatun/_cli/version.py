@@ -6,7 +6,10 @@ import platform
 import sys
 import zipfile
 
-__all__ = ["jar_version", "run_version"]
+__all__ = ["jar_problem", "jar_version", "run_version"]
+
+#: The class every gatun-rs server jar has (upstream's jar has others).
+_SERVER_CLASS = "gatun/server/GatunServer.class"
 
 
 def jar_version(path: str) -> str:
@@ -23,8 +26,25 @@ def jar_version(path: str) -> str:
     return "unknown"
 
 
+def jar_problem(path: str) -> str | None:
+    """Why ``path`` is not a gatun-rs server jar (not a zip, or without the
+    server's main class), or ``None`` if it is one."""
+    try:
+        with zipfile.ZipFile(path) as jar:
+            names = set(jar.namelist())
+    except (OSError, zipfile.BadZipFile) as e:
+        return f"{path} is not a jar ({e})"
+    if _SERVER_CLASS not in names:
+        return (
+            f"{path} is not a gatun-rs server jar: it has no {_SERVER_CLASS} (upstream "
+            "Gatun's jar, or another one?)"
+        )
+    return None
+
+
 def run_version() -> int:
-    """Print one ``name: value`` line per component; exit code 0."""
+    """Print one ``name: value`` line per component; exit code 0, or 1 when
+    the server jar is missing or not one (so scripts can check an install)."""
     import pyarrow
 
     import gatun
@@ -32,9 +52,12 @@ def run_version() -> int:
     from gatun._launch_support import find_server_jar
     from gatun.exceptions import BridgeStartupError
 
+    jar_ok = False
     try:
         jar = find_server_jar()
-        jar_line = f"{jar} (version {jar_version(jar)})"
+        problem = jar_problem(jar)
+        jar_line = f"{jar} (version {jar_version(jar)})" if problem is None else problem
+        jar_ok = problem is None
     except BridgeStartupError as e:
         jar_line = f"not found: {e}"
     rows = [
@@ -46,4 +69,4 @@ def run_version() -> int:
     ]
     for name, value in rows:
         print(f"{name}: {value}")
-    return 0
+    return 0 if jar_ok else 1
