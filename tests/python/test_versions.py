@@ -10,7 +10,6 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from conftest import server_jar
 
 import gatun
 from gatun._cli.version import jar_version
@@ -21,6 +20,16 @@ else:
     import tomli as tomllib
 
 _REPO = Path(__file__).resolve().parents[2]
+
+
+def server_jar() -> Path:
+    """The jar the package runs: its bundled copy, else the Maven build's.
+    (Not conftest's: tests/python/spark/conftest.py is the module named
+    ``conftest`` once that directory has been collected.)"""
+    bundled = Path(gatun.__file__).resolve().parent / "jars" / "gatun-server.jar"
+    return bundled if bundled.exists() else _REPO / "java" / "target" / "gatun-server.jar"
+
+
 _POM_NS = {"m": "http://maven.apache.org/POM/4.0.0"}
 
 
