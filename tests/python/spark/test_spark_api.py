@@ -337,3 +337,35 @@ def test_local_frames_scan_the_table_by_column(spark_local: Any) -> None:
         assert df.toArrow().equals(table)
         counted = df.selectExpr("count(s)", "sum(i)").first()
         assert counted == (n - len(range(0, n, 7)), sum(range(n)))
+
+
+def test_review_findings_duplicate_names_unsigned_pandas_and_enable_fallbacks(
+    spark_local: Any,
+) -> None:
+    import numpy as np
+    import pandas as pd
+
+    spark = spark_local
+    twice = pa.Table.from_arrays([pa.array([1, 2]), pa.array([3, 4])], names=["a", "a"])
+    df = gs.create_dataframe(spark, twice)
+    assert [tuple(r) for r in df.collect()] == [(1, 3), (2, 4)]
+    assert df.columns == ["a", "a"]
+    assert [tuple(r) for r in df.toDF("x", "y").select("y").collect()] == [(3,), (4,)]
+
+    unsigned = pd.DataFrame({"u": np.array([1, 2**63 + 5], dtype="uint64")})
+    assert [r.u for r in gs.create_dataframe(spark, unsigned).collect()] == [1, 2**63 + 5]
+
+    old = spark.conf.get("spark.sql.session.timeZone")
+    spark.conf.set("spark.sql.session.timeZone", "America/New_York")
+    gs.enable(spark)
+    try:
+        # PySpark's Arrow path refuses both, then converts without Arrow: so does enable.
+        dup = spark.createDataFrame(pd.DataFrame([[1, 2, 3]], columns=["a", "b", "a"]))
+        assert [tuple(r) for r in dup.collect()] == [(1, 2, 3)]
+        gap = pd.DataFrame({"ts": pd.date_range("2024-03-10 01:00", periods=3, freq="30min")})
+        assert spark.createDataFrame(gap).count() == 3
+        agg = spark.range(10).selectExpr("id % 2 AS k").groupBy("k").agg({"k": "sum"})
+        assert gs.to_arrow(agg).schema.equals(agg.toArrow().schema, check_metadata=True)
+    finally:
+        gs.disable(spark)
+        spark.conf.set("spark.sql.session.timeZone", old)

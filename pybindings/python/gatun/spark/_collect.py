@@ -117,7 +117,8 @@ def _table(source: _Source, target: pa.Schema) -> pa.Table:
     if not batches:
         return target.empty_table()
     table = pa.Table.from_batches(batches)
-    return table if table.schema == target else table.cast(target)
+    # Field metadata too (Spark's JSON of an alias, say, is spaced as PySpark's).
+    return table if table.schema.equals(target, check_metadata=True) else table.cast(target)
 
 
 def to_arrow_reader(df: Any) -> pa.RecordBatchReader:

@@ -144,10 +144,22 @@ def _from_pandas(pdf: Any, conf: SessionConf) -> pa.Table:
     if not names:
         return pa.Table.from_pandas(pdf, preserve_index=False)
     table = create_arrow_table_from_pandas(
-        [(series, t) for (_, series), t in zip(pdf.items(), spark_types, strict=True)],
+        [(_widened(series), t) for (_, series), t in zip(pdf.items(), spark_types, strict=True)],
         timezone=conf.time_zone,
         safecheck=False,  # spark.sql.execution.pandas.convertToArrowArraySafely default
         prefers_large_types=conf.prefers_large_types,
     )
     table = table.rename_columns(names).cast(plan.arrow)
     return table if table.num_rows else pa.Table.from_batches([plan.empty()])
+
+
+def _widened(series: Any) -> Any:
+    """A ``uint64`` series as the ``decimal(20,0)`` values Spark gets for it
+    (PySpark's pandas converter cannot make those of unsigned integers)."""
+    if str(series.dtype) not in ("uint64", "UInt64"):
+        return series
+    import pandas as pd
+    import pyarrow as pa
+
+    decimals = pa.array(series, pa.uint64()).cast(pa.decimal128(20, 0)).to_pandas()
+    return pd.Series(decimals, index=series.index, name=series.name, dtype=object)

@@ -72,6 +72,20 @@ def _arrow_errors() -> tuple[type[BaseException], ...]:
     return (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError)
 
 
+def _falls_back(error: BaseException, data: Any) -> bool:
+    """Whether ``enable``'s createDataFrame leaves ``data`` to PySpark after
+    ``error``: a type the fast path refuses, pyarrow's conversion errors, and
+    any error preparing a pandas frame (PySpark's own Arrow conversion of it
+    fails the same way, then PySpark converts without Arrow), but never a
+    bridge failure."""
+    if isinstance(error, (UnsupportedArrowTypeError, *_arrow_errors())):
+        return True
+    from gatun.exceptions import GatunError, JavaException
+
+    pandas = type(data).__module__.startswith("pandas")
+    return pandas and not isinstance(error, (GatunError, JavaException))
+
+
 def _create_dispatcher(spark: Any, original: Any) -> Any:
     def createDataFrame(  # PySpark's names, so keyword calls keep working
         data: Any,
@@ -84,11 +98,12 @@ def _create_dispatcher(spark: Any, original: Any) -> Any:
 
             try:
                 return create_dataframe(spark, data)
-            except (UnsupportedArrowTypeError, *_arrow_errors()):
+            except Exception as e:
                 # PySpark's path decides: it may convert (a pandas column of
-                # mixed objects falls back to its non-Arrow path), or raise
-                # its own error.
-                pass
+                # mixed objects, duplicate column names or a naive time in a
+                # DST gap fall back to its non-Arrow path), or raise its own error.
+                if not _falls_back(e, data):
+                    raise
         return original(data, schema, samplingRatio, verifySchema)
 
     createDataFrame.__doc__ = original.__doc__

@@ -8,6 +8,7 @@ import org.apache.spark.sql.Row;
 import org.apache.spark.sql.catalyst.plans.logical.LogicalPlan;
 import org.apache.spark.sql.classic.SparkSession;
 import org.apache.spark.sql.execution.datasources.v2.DataSourceV2Relation$;
+import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
 import org.apache.spark.sql.vectorized.ArrowColumnVector;
 import scala.Option;
@@ -63,16 +64,41 @@ final class InPlaceScan {
         }
         long id = Parked.parkTable(root, context);
         try {
-            InPlaceTable table = new InPlaceTable(id, schema, root.getRowCount(), Parked.bytes(root), parts);
+            // A data source's columns are matched by name, so two of one name would read as one:
+            // such a table gets unique names, and the DataFrame renames them back.
+            boolean renamed = duplicateNames(schema);
+            StructType named = renamed ? numbered(schema) : schema;
+            InPlaceTable table = new InPlaceTable(id, named, root.getRowCount(), Parked.bytes(root), parts);
             // The plan holds the table; once it is unreachable the data goes (the action must not reach it).
             long parked = id;
             Parked.CLEANER.register(table, () -> Parked.dropTable(parked));
             LogicalPlan relation = DataSourceV2Relation$.MODULE$.create(table, Option.empty(), Option.empty());
-            return org.apache.spark.sql.classic.Dataset.ofRows(session, relation);
+            Dataset<Row> df = org.apache.spark.sql.classic.Dataset.ofRows(session, relation);
+            return renamed ? df.toDF(schema.fieldNames()) : df;
         } catch (Throwable e) {
             Parked.dropTable(id);
             throw e;
         }
+    }
+
+    private static boolean duplicateNames(StructType schema) {
+        java.util.Set<String> seen = new java.util.HashSet<>();
+        for (String name : schema.fieldNames()) {
+            if (!seen.add(name.toLowerCase(java.util.Locale.ROOT))) {
+                return true; // Spark's analyser compares names without case by default
+            }
+        }
+        return false;
+    }
+
+    /** {@code schema} with its columns named {@code _1, _2, ...}. */
+    private static StructType numbered(StructType schema) {
+        StructField[] fields = schema.fields().clone();
+        for (int i = 0; i < fields.length; i++) {
+            fields[i] = new StructField("_" + (i + 1), fields[i].dataType(), fields[i].nullable(),
+                    fields[i].metadata());
+        }
+        return new StructType(fields);
     }
 
     /** Refuses, by column, a vector Spark's ArrowColumnVector cannot read. */

@@ -73,7 +73,10 @@ final class InPlaceTable implements SupportsRead {
         return new Builder();
     }
 
-    /** Keeps the top-level columns a query reads (nested fields are read whole). */
+    /**
+     * Keeps the top-level columns a query reads (nested fields are read
+     * whole), by name: {@link InPlaceScan} gives the table unique names.
+     */
     private final class Builder implements ScanBuilder, SupportsPushDownRequiredColumns {
         private StructType read = schema;
 
