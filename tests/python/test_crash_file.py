@@ -23,11 +23,9 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Pat
     return cache / "gatun-rs", work
 
 
-@pytest.mark.timeout(120)
-def test_a_crashed_jvm_names_its_report_in_the_cache_directory(
-    isolated: tuple[Path, Path],
-) -> None:
-    cache, work = isolated
+def _crash_by_out_of_memory() -> tuple[int, pytest.ExceptionInfo[gatun.BridgeClosedError]]:
+    """Launches a JVM that crashes on its first OutOfMemoryError, makes it run
+    out, and returns its pid and what the call raised."""
     client = gatun.connect(
         jvm_options=["-Xmx64m", "-XX:+CrashOnOutOfMemoryError", "-XX:-CreateCoredumpOnCrash"],
         output=None,
@@ -38,6 +36,15 @@ def test_a_crashed_jvm_names_its_report_in_the_cache_directory(
             client.jvm.java.lang.StringBuilder(1 << 30)  # a 1 GiB array, heap of 64 MiB
     finally:
         client.close()
+    return pid, raised
+
+
+@pytest.mark.timeout(120)
+def test_a_crashed_jvm_names_its_report_in_the_cache_directory(
+    isolated: tuple[Path, Path],
+) -> None:
+    cache, work = isolated
+    pid, raised = _crash_by_out_of_memory()
     report = cache / f"hs_err_pid{pid}.log"
     assert report.is_file()
     assert f"wrote its error report to {report}" in str(raised.value)
@@ -59,16 +66,7 @@ def test_an_unusable_cache_directory_sends_the_report_to_a_private_temp_director
     monkeypatch.setenv("GATUN_CDS", "0")
     monkeypatch.setattr(tempfile, "tempdir", str(temp))
     monkeypatch.chdir(work)
-    client = gatun.connect(
-        jvm_options=["-Xmx64m", "-XX:+CrashOnOutOfMemoryError", "-XX:-CreateCoredumpOnCrash"],
-        output=None,
-    )
-    pid = client._session.native.jvm_pid
-    try:
-        with pytest.raises(gatun.BridgeClosedError) as raised:
-            client.jvm.java.lang.StringBuilder(1 << 30)
-    finally:
-        client.close()
+    pid, raised = _crash_by_out_of_memory()
     import os
 
     report = temp / f"gatun-rs-{os.getuid()}" / f"hs_err_pid{pid}.log"
