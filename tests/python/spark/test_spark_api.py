@@ -4,6 +4,7 @@ disable, objects between the two gateways, clear errors for bad input."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -301,6 +302,50 @@ def test_cluster_results_come_in_partition_order_and_failures_name_the_partition
     with pytest.raises(Exception, match="row 700 refused"):
         gs.to_arrow(failing)
     wait_unparked(spark)
+
+
+def _last_job_result_bytes(spark: Any) -> int:
+    """Bytes the tasks of the last job returned to the driver as their results
+    (Spark's resultSize task metric), once Spark's listener has recorded them."""
+    tracker = spark.sparkContext.statusTracker()
+    store = spark.sparkContext._jsc.sc().statusStore()
+    job = max(tracker.getJobIdsForGroup())
+    deadline = time.monotonic() + 30
+    while True:
+        info = tracker.getJobInfo(job)
+        tasks = [store.taskList(stage, 0, 10_000) for stage in info.stageIds]
+        metrics = [t.apply(i).taskMetrics() for t in tasks for i in range(t.size())]
+        if info.status == "SUCCEEDED" and metrics and all(m.isDefined() for m in metrics):
+            return sum(int(m.get().resultSize()) for m in metrics)
+        assert time.monotonic() < deadline, f"job {job}'s task metrics never arrived"
+        time.sleep(0.05)
+
+
+def test_cluster_results_are_pushed_to_the_driver(spark_cluster: Any) -> None:
+    """Executors send a result's partitions straight to the driver's port, on
+    the columnar path (a cache) and the row path, and for the reader's
+    one-partition jobs: their task results are a few KB, not the data. With
+    spark.gatun.pushResults=false Spark carries the data as task results. Both
+    equal PySpark's."""
+    spark = spark_cluster
+    rows = spark.range(0, 200_000, 1, 2).selectExpr("id AS i", "cast(id AS string) AS s")
+    cached = rows.cache()
+    cached.count()
+    expected = rows.toArrow()
+    try:
+        for df in (cached, rows.filter("i >= 0")):  # a filter over the cache is the row path
+            assert gs.to_arrow(df).equals(expected)
+            assert _last_job_result_bytes(spark) < 100_000
+            assert gs.to_arrow_reader(df).read_all().equals(expected)
+            assert _last_job_result_bytes(spark) < 100_000  # the reader's last job
+            spark.conf.set("spark.gatun.pushResults", "false")
+            try:
+                assert gs.to_arrow(df).equals(expected)
+                assert _last_job_result_bytes(spark) > 1_000_000
+            finally:
+                spark.conf.unset("spark.gatun.pushResults")
+    finally:
+        cached.unpersist()
 
 
 def test_local_frames_scan_the_table_by_column(spark_local: Any) -> None:

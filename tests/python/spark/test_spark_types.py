@@ -249,11 +249,11 @@ _COLUMNAR = (
 
 
 @pytest.fixture
-def large_local(spark_local: Any, large_var_types: bool) -> Any:
+def large_conf(spark: Any, large_var_types: bool) -> Any:
     key = "spark.sql.execution.arrow.useLargeVarTypes"
-    old = set_conf(spark_local, key, str(large_var_types).lower())
+    old = set_conf(spark, key, str(large_var_types).lower())
     yield large_var_types
-    restore_conf(spark_local, key, old)
+    restore_conf(spark, key, old)
 
 
 def _columnar_to_row_rows(df: Any) -> int:
@@ -266,12 +266,12 @@ def _columnar_to_row_rows(df: Any) -> int:
 
 @pytest.mark.parametrize("fmt", ["parquet", "orc"])
 def test_columnar_scans_equal_pyspark(
-    spark_local: Any, large_local: bool, tmp_path: Any, fmt: str
+    spark: Any, large_conf: bool, tmp_path: Any, fmt: str
 ) -> None:
     """A Parquet or ORC file read back (a partition column among them) is copied
-    from Spark's columnar batches, not converted to rows: Spark's ColumnarToRow
-    produces no row, and the result is PySpark's."""
-    spark = spark_local
+    from Spark's columnar batches, not converted to rows (in tasks of the driver,
+    or on executors): Spark's ColumnarToRow produces no row, and the result is
+    PySpark's."""
     table = (
         _typed_table()
         .select(list(_COLUMNAR))
@@ -328,12 +328,11 @@ def _cache_schemes(df: Any) -> set[int]:
     return schemes
 
 
-def test_cache_with_strings_is_decoded_as_columns(spark_local: Any, large_local: bool) -> None:
+def test_cache_with_strings_is_decoded_as_columns(spark: Any, large_conf: bool) -> None:
     """A cached DataFrame with strings, which Spark's cache scan turns into rows,
     is decoded from the cache column by column (the scan produces no row) and
     equals PySpark's: strings and binaries stored as they are, in runs and in a
     dictionary, with nulls, over many cached batches."""
-    spark = spark_local
     n = 2 * N
     table = pa.concat_tables([_typed_table().select(list(_COLUMNAR))] * 2).append_column(
         "runs", _column(["long-run" if i < 60 else "é" for i in range(n)], pa.string())
@@ -361,12 +360,11 @@ def test_cache_with_strings_is_decoded_as_columns(spark_local: Any, large_local:
         df.unpersist()
 
 
-def test_columnar_cache_equals_pyspark(spark_local: Any, large_local: bool) -> None:
+def test_columnar_cache_equals_pyspark(spark: Any, large_conf: bool) -> None:
     """A cached DataFrame whose in-memory scan is columnar (Spark's cache
     serializer makes columns of booleans and numbers only) equals PySpark's; one
     with a type the copy leaves to rows (a decimal) takes rows, and equals
     PySpark's too."""
-    spark = spark_local
     numbers = ["bool", "i8", "i16", "i32", "i64", "f32", "f64"]
     whole = spark.createDataFrame(_typed_table().select([*_COLUMNAR, "dec"])).cache()
     df = whole.select(numbers).cache()

@@ -2,7 +2,6 @@ package gatun.spark;
 
 import java.nio.ByteOrder;
 import java.util.Iterator;
-import org.apache.spark.api.java.function.Function2;
 import org.apache.spark.rdd.RDD;
 import org.apache.spark.sql.catalyst.expressions.Attribute;
 import org.apache.spark.sql.columnar.CachedBatch;
@@ -130,24 +129,5 @@ final class CachedBatches {
                 return new ColumnarBatch(vectors, rows);
             }
         };
-    }
-
-    /** A task's work: its cached batches decoded, then copied as {@link ColumnarCopy} copies. */
-    static final class Copy implements Function2<Integer, Iterator<CachedBatch>, Iterator<Integer>> {
-        private static final long serialVersionUID = 1L;
-        private final ColumnarCopy copy;
-        private final StructType schema;
-        private final int[] columns;
-
-        Copy(ColumnarCopy copy, StructType schema, int[] columns) {
-            this.copy = copy;
-            this.schema = schema;
-            this.columns = columns;
-        }
-
-        @Override
-        public Iterator<Integer> call(Integer partition, Iterator<CachedBatch> batches) {
-            return copy.call(partition, decode(batches, schema, columns));
-        }
     }
 }

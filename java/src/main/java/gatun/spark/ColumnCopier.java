@@ -129,7 +129,7 @@ abstract class ColumnCopier {
         }
         int bytes = (n - i) >>> 3;
         if (bytes > 0) {
-            bits.setOne((at + i) >>> 3, bytes);
+            Platform.setMemory(bits.memoryAddress() + ((at + i) >>> 3), (byte) 0xff, bytes); // whole bytes valid
             i += bytes << 3;
         }
         for (; i < n; i++) { // the last byte's bits, not beyond the run

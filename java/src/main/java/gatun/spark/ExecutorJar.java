@@ -7,18 +7,28 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Set;
 import java.util.jar.JarEntry;
 import java.util.jar.JarOutputStream;
 import org.apache.spark.SparkContext;
 
 /**
- * Makes {@link PartitionBytes} loadable on a context's executors: a jar of
- * that one class (a few KB, written once per JVM) is added to each context
- * with {@code addJar}, and executors fetch it with their next task. The
- * server jar itself (5 MB, with Arrow) stays on the driver.
+ * Makes the classes cluster-mode tasks run loadable on a context's executors
+ * ({@link #CLASSES}): a jar of those classes alone (tens of KB, written once
+ * per JVM) is added to each context with {@code addJar}, and executors fetch
+ * it with their next task. The server jar itself (5 MB, with Arrow) stays on
+ * the driver; executors have Spark's Arrow Java.
  */
 final class ExecutorJar {
+    /**
+     * What executors run, with every class of gatun's these refer to (their
+     * nested classes go with them); a test checks that nothing else of
+     * gatun's is referred to.
+     */
+    static final List<Class<?>> CLASSES = List.of(PartitionBytes.class, ColumnarMessages.class,
+            ColumnarFill.class, ColumnCopier.class, OffsetColumnVector.class, CachedBatches.class,
+            CachedVarWidth.class, SparkSchemas.class, IpcMessage.class, PartitionMessages.class);
     private static final Set<String> SHIPPED = new HashSet<>();
     private static Path jar;
 
@@ -28,7 +38,7 @@ final class ExecutorJar {
     /**
      * Adds the jar to {@code sc} unless it was added already.
      *
-     * @param sc the context whose executors need {@link PartitionBytes}
+     * @param sc the context whose executors run the tasks
      */
     static synchronized void ship(SparkContext sc) {
         String key = SparkContexts.key(sc);
@@ -39,24 +49,20 @@ final class ExecutorJar {
         SHIPPED.add(key);
     }
 
-    private static Path written() {
+    /** @return the jar, written on first use */
+    static Path written() {
         if (jar != null) {
             return jar;
         }
-        Class<?> cls = PartitionBytes.class;
-        String entry = cls.getName().replace('.', '/') + ".class";
         try {
             Path dir = Files.createTempDirectory("gatun-spark-");
             Path file = dir.resolve("gatun-spark-executor.jar");
-            try (InputStream in = cls.getClassLoader().getResourceAsStream(entry);
-                    OutputStream out = Files.newOutputStream(file);
-                    JarOutputStream zip = new JarOutputStream(out)) {
-                if (in == null) {
-                    throw new IOException("the class file " + entry + " is not on the class path");
+            try (OutputStream out = Files.newOutputStream(file); JarOutputStream zip = new JarOutputStream(out)) {
+                for (Class<?> top : CLASSES) {
+                    for (Class<?> cls : top.getNestMembers()) { // the class itself, its nested and anonymous ones
+                        add(zip, cls);
+                    }
                 }
-                zip.putNextEntry(new JarEntry(entry));
-                in.transferTo(zip);
-                zip.closeEntry();
             }
             dir.toFile().deleteOnExit(); // registered first: deleted last, once empty
             file.toFile().deleteOnExit();
@@ -64,6 +70,18 @@ final class ExecutorJar {
             return file;
         } catch (IOException e) {
             throw new UncheckedIOException("gatun.spark: writing the executors' jar failed: " + e.getMessage(), e);
+        }
+    }
+
+    private static void add(JarOutputStream zip, Class<?> cls) throws IOException {
+        String entry = cls.getName().replace('.', '/') + ".class";
+        try (InputStream in = cls.getClassLoader().getResourceAsStream(entry)) {
+            if (in == null) {
+                throw new IOException("the class file " + entry + " is not on the class path");
+            }
+            zip.putNextEntry(new JarEntry(entry));
+            in.transferTo(zip);
+            zip.closeEntry();
         }
     }
 }

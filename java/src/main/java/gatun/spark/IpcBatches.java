@@ -2,17 +2,13 @@ package gatun.spark;
 
 import gatun.server.arrow.ArrowBridge;
 import java.io.ByteArrayInputStream;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.channels.Channels;
 import java.util.List;
 import org.apache.arrow.vector.FieldVector;
 import org.apache.arrow.vector.VectorLoader;
 import org.apache.arrow.vector.VectorSchemaRoot;
-import org.apache.arrow.vector.VectorUnloader;
 import org.apache.arrow.vector.ipc.ReadChannel;
-import org.apache.arrow.vector.ipc.WriteChannel;
 import org.apache.arrow.vector.ipc.message.ArrowRecordBatch;
 import org.apache.arrow.vector.ipc.message.MessageSerializer;
 import org.apache.arrow.vector.types.pojo.Schema;
@@ -60,14 +56,14 @@ final class IpcBatches {
         long bySize = (Parked.bytes(root) + MAX_MESSAGE_BYTES - 1) / MAX_MESSAGE_BYTES;
         int pieces = (int) Math.max(1, Math.min(Math.max(rows, 1), Math.max(bySize, minPieces)));
         if (pieces == 1) {
-            out.add(serialize(root));
+            out.add(IpcMessage.of(root));
             return;
         }
         for (int p = 0; p < pieces; p++) {
             int start = (int) ((long) rows * p / pieces);
             int end = (int) ((long) rows * (p + 1) / pieces);
             try (VectorSchemaRoot slice = root.slice(start, end - start)) {
-                out.add(serialize(slice));
+                out.add(IpcMessage.of(slice));
             }
         }
     }
@@ -92,16 +88,6 @@ final class IpcBatches {
             out.close();
             throw e;
         }
-    }
-
-    static byte[] serialize(VectorSchemaRoot root) {
-        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-        try (ArrowRecordBatch batch = new VectorUnloader(root).getRecordBatch()) {
-            MessageSerializer.serialize(new WriteChannel(Channels.newChannel(bytes)), batch);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e); // a byte array does not fail
-        }
-        return bytes.toByteArray();
     }
 
     /**

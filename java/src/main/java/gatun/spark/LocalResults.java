@@ -117,7 +117,7 @@ final class LocalResults {
         int[] cachedColumns = CachedBatches.columns(plan, schema);
         if (cachedColumns != null) {
             JavaRDD<CachedBatch> cached = CachedBatches.of(plan).toJavaRDD();
-            return cached.mapPartitionsWithIndex(new CachedBatches.Copy(copy, schema, cachedColumns), false);
+            return cached.mapPartitionsWithIndex(new ColumnarCopy.Cached(copy, cachedColumns), false);
         }
         JavaRDD<InternalRow> rows = df.queryExecution().toRdd().toJavaRDD();
         return rows.mapPartitionsWithIndex(new WritePartition(resultId, schema, tz, large), false);

@@ -64,7 +64,7 @@ public final class SparkBridgeBench {
             try (VectorSchemaRoot root = input[0]) {
                 for (int start = 0; start < n; start += 10_000) {
                     try (VectorSchemaRoot slice = root.slice(start, Math.min(10_000, n - start))) {
-                        messages.add(IpcBatches.serialize(slice));
+                        messages.add(IpcMessage.of(slice));
                     }
                 }
             }

@@ -85,6 +85,7 @@ public final class SparkBridgeHarness {
             emptyFrames(spark);
             largePartitions(spark, local);
             unsupportedColumn(spark);
+            ResultPortChecks.run(spark);
             if (local) {
                 lifetime(spark);
             }
