@@ -18,6 +18,8 @@ use crate::launcher::{self, JvmProcess, ServerCommand};
 pub struct GatewayOptions {
     /// `java` to use; else `JAVA_HOME`, else `PATH`.
     pub java: Option<PathBuf>,
+    /// Where `java` was named, for errors about it (default "the java argument").
+    pub java_source: Option<String>,
     /// The server jar.
     pub jar: PathBuf,
     /// Extra classpath entries.
@@ -43,7 +45,7 @@ impl Gateway {
     pub fn launch(opts: &GatewayOptions) -> Result<Gateway> {
         let java = launcher::find_java_within(
             opts.java.as_deref(),
-            "the java argument",
+            opts.java_source.as_deref().unwrap_or("the java argument"),
             opts.startup_timeout,
         )?;
         let token: [u8; 16] = rand::random();

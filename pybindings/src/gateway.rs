@@ -21,7 +21,7 @@ pub struct NativeGateway {
 impl NativeGateway {
     /// Starts the JVM; returns once it has written `connection_file`.
     #[staticmethod]
-    #[pyo3(signature = (jar, socket_path, connection_file, *, java=None, classpath=Vec::new(), jvm_options=Vec::new(), startup_timeout=30.0))]
+    #[pyo3(signature = (jar, socket_path, connection_file, *, java=None, java_source=None, classpath=Vec::new(), jvm_options=Vec::new(), startup_timeout=30.0))]
     #[allow(clippy::too_many_arguments)]
     fn launch(
         py: Python<'_>,
@@ -29,6 +29,7 @@ impl NativeGateway {
         socket_path: PathBuf,
         connection_file: PathBuf,
         java: Option<PathBuf>,
+        java_source: Option<String>,
         classpath: Vec<String>,
         jvm_options: Vec<String>,
         startup_timeout: f64,
@@ -36,6 +37,7 @@ impl NativeGateway {
         let startup_timeout = crate::client::positive_seconds("startup_timeout", startup_timeout)?;
         let opts = GatewayOptions {
             java,
+            java_source,
             jar,
             classpath,
             jvm_options,

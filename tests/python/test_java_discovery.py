@@ -132,9 +132,10 @@ def test_a_java_that_cannot_run_or_prints_nothing_is_a_java_error(tmp_path: Path
         _native.find_java(str(silent))
 
 
-def test_a_java_from_pyproject_is_named_as_such(tmp_path: Path) -> None:
+@pytest.mark.parametrize("start", ["gatun.connect", "gatun.launch_gateway"])
+def test_a_java_from_pyproject_is_named_as_such(tmp_path: Path, start: str) -> None:
     (tmp_path / "pyproject.toml").write_text('[tool.gatun]\njava = "/nope/java"\n')
-    result = _python(_CONNECT.format(args=""), 60, cwd=tmp_path)
+    result = _python(_CONNECT.format(args="").replace("gatun.connect", start), 60, cwd=tmp_path)
     assert (
         f"JavaNotFoundError: /nope/java (from [tool.gatun] java in {tmp_path / 'pyproject.toml'})"
         " does not exist" in result.stdout

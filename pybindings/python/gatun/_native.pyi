@@ -413,6 +413,7 @@ class NativeGateway:
         connection_file: str,
         *,
         java: str | None = None,
+        java_source: str | None = None,
         classpath: Sequence[str] = (),
         jvm_options: Sequence[str] = (),
         startup_timeout: float = 30.0,

@@ -170,6 +170,7 @@ def launch_gateway(
             path,
             connection_file_for(path),
             java=java or config.java,
+            java_source=None if java else config.java_source,
             classpath=entries,
             jvm_options=options,
             startup_timeout=float(timeout),
