@@ -121,7 +121,7 @@ def test_an_unregistered_extension_crosses_as_field_metadata(client: gatun.Gatun
 def test_a_fixed_size_binary_extension_survives_a_java_slice(
     client: gatun.GatunClient, name: str
 ) -> None:
-    """Arrow Java 18's own TransferPair of a FixedSizeBinaryVector (so
+    """Arrow Java's (18 and 19.0.0) own TransferPair of a FixedSizeBinaryVector (so
     ``root.slice``) drops the field's metadata; received columns are
     ``gatun.server.arrow.TypedFixedSizeBinaryVector``s, which keep it."""
     array, extension, metadata = _columns()[name]

@@ -106,7 +106,7 @@ def test_every_type_round_trips(client: gatun.GatunClient, name: str) -> None:
     # child field to its own "$data$", which is Java's doing, not the bridge's.
     assert back.schema.field("c").metadata == table.schema.field("c").metadata
     sliced = table.slice(1, 2)
-    if name != "dense_union":  # Arrow Java 18's DenseUnionVector cannot slice offset data
+    if name != "dense_union":  # Arrow Java's DenseUnionVector cannot slice offset data
         assert round_trip(client, sliced).equals(sliced)
     empty = table.slice(0, 0)
     assert round_trip(client, empty).equals(empty)
@@ -125,7 +125,7 @@ def test_sparse_union_crosses_to_java(client: gatun.GatunClient) -> None:
 
 @pytest.mark.parametrize("codes", [[0, 1], [5, 7]])
 def test_sparse_union_back_from_java(client: gatun.GatunClient, codes: list[int]) -> None:
-    """Arrow Java 18's own slice of a sparse union loses the type ids it was
+    """Arrow Java's (18 and 19.0.0) own slice of a sparse union loses the type ids it was
     declared with (gatun.server.arrow.TypedUnionVector keeps them): the slice
     reads the right values in Java and comes back equal."""
     arr = pa.UnionArray.from_sparse(

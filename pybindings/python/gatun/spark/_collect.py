@@ -88,7 +88,10 @@ def _read(source: _Source, method: str) -> pa.RecordBatchReader:
 
 def to_arrow(df: Any) -> pa.Table:
     """The whole DataFrame as a ``pyarrow.Table`` equal to PySpark's
-    ``df.toArrow()`` (one job; in local mode the columns are shared, not copied).
+    ``df.toArrow()`` (one job; in local mode the columns are shared, not copied;
+    in cluster mode executors push each partition's Arrow batches over a socket
+    into the driver's shared memory, unless Spark encrypts its traffic or the
+    session sets ``spark.gatun.pushResults=false``).
 
     ``df``: a PySpark ``DataFrame`` or a gatun ``JavaObject`` of a Java
     ``Dataset`` (no PySpark session needed: its own client is used).

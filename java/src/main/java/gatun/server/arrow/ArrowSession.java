@@ -377,7 +377,7 @@ public final class ArrowSession implements AutoCloseable {
     /**
      * Checks loaded vectors' buffers: {@code validate()} minus its type
      * visitor, which rejects every MapVector (it checks a MapVector as if it
-     * were a List) in Arrow Java 18, plus the view types (see
+     * were a List) in Arrow Java 18 and 19.0.0, plus the view types (see
      * {@link BufferCheck}).
      *
      * @param vectors the vectors just loaded

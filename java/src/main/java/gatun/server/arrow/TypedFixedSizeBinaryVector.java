@@ -9,7 +9,7 @@ import org.apache.arrow.vector.util.TransferPair;
 /**
  * A fixed-size binary vector whose {@code TransferPair} keeps its field.
  *
- * <p>Arrow Java 18's {@code FixedSizeBinaryVector} transfers (so
+ * <p>Arrow Java's (18 and 19.0.0) {@code FixedSizeBinaryVector} transfers (so
  * {@code VectorSchemaRoot.slice}) into a vector made from the name and the
  * byte width only: the field's metadata is gone, and with it the extension
  * type a {@code uuid} column is ({@code ARROW:extension:name = arrow.uuid}).

@@ -11,7 +11,7 @@ import org.apache.arrow.vector.util.TransferPair;
 /**
  * A sparse union vector that keeps the type ids it was declared with.
  *
- * <p>Arrow Java 18's {@code UnionVector} maps the type ids in its data to its
+ * <p>Arrow Java's (18 and 19.0.0) {@code UnionVector} maps the type ids in its data to its
  * children through the field it is created with, but reports the children's
  * minor-type ordinals as the type ids in {@link #getField()}, and its
  * {@code TransferPair} (so {@code VectorSchemaRoot.slice}) creates the target

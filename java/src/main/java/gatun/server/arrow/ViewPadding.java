@@ -10,7 +10,7 @@ import org.apache.arrow.vector.FieldVector;
  * Zeroes the unused bytes of short views before view vectors cross to Python.
  *
  * <p>The Arrow format requires a view of at most 12 bytes to pad its inline
- * part with zeros, and Python's import checks it. Arrow Java 18 writes only
+ * part with zeros, and Python's import checks it. Arrow Java (18, 19.0.0) writes only
  * the bytes it uses when it copies views (e.g. {@code VectorSchemaRoot.slice}
  * into memory that is not zeroed), so its vectors can break the rule. Only
  * bytes that are not zero are written, and only padding: no value changes.
