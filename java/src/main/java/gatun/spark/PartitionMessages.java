@@ -9,6 +9,8 @@ import java.nio.ByteOrder;
 import java.nio.channels.SocketChannel;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import org.apache.arrow.vector.VectorSchemaRoot;
 import org.apache.arrow.vector.VectorUnloader;
 import org.apache.arrow.vector.ipc.ArrowStreamWriter;
@@ -38,6 +40,12 @@ final class PartitionMessages implements AutoCloseable {
     /** The driver's answer: it takes the stream (or, at the end, has parked it). */
     static final int ACCEPTED = 1;
     private static final int CONNECT_MILLIS = 5_000;
+    /**
+     * Driver ports this executor could not connect to: a firewall between
+     * executors and the driver costs each executor one connect timeout, not
+     * one per task.
+     */
+    private static final Set<String> UNREACHABLE = ConcurrentHashMap.newKeySet();
     /** How long the driver may take to answer the header or to park what it read. */
     private static final int ANSWER_MILLIS = 120_000;
 
@@ -79,10 +87,19 @@ final class PartitionMessages implements AutoCloseable {
 
     /** @return a channel the driver accepted the stream on, or null (it is unreachable, busy or refused) */
     private static SocketChannel connect(Target target, int partition) {
+        String where = target.host() + ":" + target.port();
+        if (UNREACHABLE.contains(where)) {
+            return null;
+        }
         SocketChannel ch = null;
         try {
             ch = SocketChannel.open();
-            ch.socket().connect(new InetSocketAddress(target.host(), target.port()), CONNECT_MILLIS);
+            try {
+                ch.socket().connect(new InetSocketAddress(target.host(), target.port()), CONNECT_MILLIS);
+            } catch (IOException e) {
+                UNREACHABLE.add(where);
+                throw e;
+            }
             ch.socket().setSoTimeout(ANSWER_MILLIS);
             ch.socket().setTcpNoDelay(true);
             ByteBuffer header = ByteBuffer.allocate(4 + 4 + target.secret().length + 8 + 4);

@@ -88,6 +88,15 @@ final class ResultPortChecks {
             PartitionMessages.Target forged = new PartitionMessages.Target(target.host(), target.port(), wrong, id);
             check(gathered(forged, root) == 1, "a stream with a wrong secret is refused: the task returns it");
 
+            int closed;
+            try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
+                closed = s.getLocalPort(); // nothing listens there once closed
+            }
+            PartitionMessages.Target nowhere = new PartitionMessages.Target(target.host(), closed,
+                    target.secret(), id);
+            check(gathered(nowhere, root) == 1, "a driver port that cannot be reached: the task returns its messages");
+            check(gathered(nowhere, root) == 1, "and again (without trying the port again)");
+
             ResultPort.forget(id);
             check(gathered(target, root) == 1, "a forgotten result's stream is refused: the task returns it");
             Parked.dropResult(id);
