@@ -102,9 +102,7 @@ final class PartitionMessages implements AutoCloseable {
             }
             ch.socket().setSoTimeout(ANSWER_MILLIS);
             ch.socket().setTcpNoDelay(true);
-            ByteBuffer header = ByteBuffer.allocate(4 + 4 + target.secret().length + 8 + 4);
-            header.putInt(MAGIC).putInt(target.secret().length).put(target.secret()).putLong(target.resultId())
-                    .putInt(partition).flip();
+            ByteBuffer header = header(target, partition);
             while (header.hasRemaining()) {
                 ch.write(header);
             }
@@ -116,6 +114,17 @@ final class PartitionMessages implements AutoCloseable {
         }
         closeQuietly(ch);
         return null;
+    }
+
+    /**
+     * @param target where the stream goes
+     * @param partition the task's partition
+     * @return the stream's header, ready to write
+     */
+    static ByteBuffer header(Target target, int partition) {
+        ByteBuffer header = ByteBuffer.allocate(4 + 4 + target.secret().length + 8 + 4);
+        return header.putInt(MAGIC).putInt(target.secret().length).put(target.secret()).putLong(target.resultId())
+                .putInt(partition).flip();
     }
 
     /**

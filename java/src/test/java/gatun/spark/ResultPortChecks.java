@@ -119,10 +119,7 @@ final class ResultPortChecks {
     /** A header the driver accepts, one whole message, then the connection closed without the end. */
     private static void cutShort(PartitionMessages.Target target, VectorSchemaRoot root) throws Exception {
         try (SocketChannel ch = SocketChannel.open(new InetSocketAddress(target.host(), target.port()))) {
-            ByteBuffer header = ByteBuffer.allocate(4 + 4 + target.secret().length + 8 + 4);
-            header.putInt(PartitionMessages.MAGIC).putInt(target.secret().length).put(target.secret())
-                    .putLong(target.resultId()).putInt(1).flip();
-            ch.write(header);
+            ch.write(PartitionMessages.header(target, 1));
             ByteBuffer answer = ByteBuffer.allocate(1);
             ch.read(answer);
             check(answer.get(0) == PartitionMessages.ACCEPTED, "the port accepts a well-formed header");
