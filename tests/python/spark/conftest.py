@@ -6,6 +6,7 @@ pytest groups by master)."""
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -45,6 +46,8 @@ def session_for(master: str) -> object:
     # local-cluster starts executors with SPARK_HOME's scripts: the pip
     # package is a complete SPARK_HOME.
     os.environ.setdefault("SPARK_HOME", str(Path(pyspark.__file__).parent))
+    # Python UDFs run in workers of this interpreter (with pyarrow), not the system's python3.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     spark = (
         SparkSession.builder.master(master)
         .appName("gatun-spark-tests")

@@ -304,6 +304,46 @@ def test_cluster_results_come_in_partition_order_and_failures_name_the_partition
     wait_unparked(spark)
 
 
+def test_a_failed_job_raises_what_pyspark_raises(spark: Any) -> None:
+    """A job that fails raises PySpark's own exception class for it (here
+    SparkRuntimeException, with its error condition), from to_arrow, to_pandas,
+    a reader and enable()'s toPandas, as df.toArrow() does; the session works
+    after."""
+    failing = spark.range(0, 1_000, 1, 4).selectExpr(
+        "if(id = 700, raise_error('row 700 refused'), id) AS i"
+    )
+    with pytest.raises(Exception, match="row 700 refused") as theirs:
+        failing.toArrow()
+    assert type(theirs.value).__module__.startswith("pyspark.errors")
+    for call in (gs.to_arrow, gs.to_pandas, lambda df: gs.to_arrow_reader(df).read_all()):
+        with pytest.raises(type(theirs.value), match="row 700 refused") as ours:
+            call(failing)
+        assert ours.value.getCondition() == theirs.value.getCondition()
+    gs.enable(spark)
+    try:  # code that catches PySpark's exceptions catches them with enable() too
+        with pytest.raises(type(theirs.value), match="row 700 refused"):
+            failing.toPandas()
+    finally:
+        gs.disable(spark)
+    assert gs.to_arrow(spark.range(3)).num_rows == 3
+    wait_unparked(spark)
+
+
+def test_a_failed_python_udf_raises_pythonexception(spark_local: Any) -> None:
+    from pyspark.errors import PythonException
+    from pyspark.sql.functions import udf
+
+    @udf("long")
+    def refuse(x):  # type: ignore[no-untyped-def]  (hints would make PySpark guess a pandas UDF)
+        if x == 5:
+            raise ValueError("five is refused")
+        return x
+
+    df = spark_local.range(10).select(refuse("id").alias("x"))
+    with pytest.raises(PythonException, match="five is refused"):
+        gs.to_arrow(df)
+
+
 def _last_job_result_bytes(spark: Any) -> int:
     """Bytes the tasks of the last job returned to the driver as their results
     (Spark's resultSize task metric), once Spark's listener has recorded them."""

@@ -38,6 +38,8 @@ class _Source:
     jdf: JavaObject
     schema: StructType
     conf: SessionConf
+    #: the PySpark session, when the Dataset came as a PySpark DataFrame
+    spark: Any = None
 
 
 def _source(df: Any) -> _Source:
@@ -68,22 +70,59 @@ def _source(df: Any) -> _Source:
     _gateway.check_classic(spark)
     client = _gateway.attach(spark)
     jdf = _gateway.to_gatun(client, df._jdf)
-    return _Source(client, jdf, df.schema, SessionConf.of_pyspark(spark))
+    return _Source(client, jdf, df.schema, SessionConf.of_pyspark(spark), spark)
 
 
-def _read(source: _Source, method: str) -> pa.RecordBatchReader:
-    """The batches ``SparkBridge.<method>`` serves, as a pyarrow reader."""
+def _read(source: _Source, method: str) -> tuple[pa.RecordBatchReader, JavaObject | None]:
+    """The batches ``SparkBridge.<method>`` serves, as a pyarrow reader, and
+    the Java reader behind it (None when the result came whole)."""
     import pyarrow as pa
 
     from gatun.arrow import java_stream
     from gatun.objects import JavaObject
 
-    result = source.client.invoke_static_method(_BRIDGE, method, source.jdf)
+    result = source.client.invoke_static_method(_BRIDGE, method, source.jdf, return_object_ref=True)
     if isinstance(result, JavaObject):
-        result = java_stream(source.client, result)
+        return java_stream(source.client, result), result
     if isinstance(result, pa.Table):
-        return pa.RecordBatchReader.from_batches(result.schema, result.to_batches())
-    return result
+        return pa.RecordBatchReader.from_batches(result.schema, result.to_batches()), None
+    return result, None
+
+
+def _job_error(
+    source: _Source, java_reader: JavaObject | None, error: BaseException
+) -> BaseException:
+    """For a DataFrame of a PySpark session, the exception PySpark's own
+    ``toArrow()`` raises when its job fails as this result's did
+    (``pyspark.errors`` classes for Spark's known failures, else py4j's
+    ``Py4JJavaError``), so that code catching PySpark's exceptions catches
+    them here too; else ``error`` itself."""
+    from gatun.exceptions import JavaException
+
+    if source.spark is None or java_reader is None or not isinstance(error, JavaException):
+        return error
+    try:
+        failure = source.client.invoke_static_method(_BRIDGE, "failureOf", java_reader)
+        if failure is None:
+            return error
+        from py4j.java_gateway import is_instance_of
+        from py4j.protocol import Py4JJavaError
+        from pyspark.errors.exceptions.captured import UnknownException, convert_exception
+
+        java = _gateway.to_py4j(source.spark, failure)
+        gateway = source.spark.sparkContext._gateway
+        # What PySpark does with its job's failure (unwrap_spark_exception): a
+        # SparkException is known by its cause. (A job submitted on its own
+        # fails with the task's exception itself.)
+        cause = java
+        if is_instance_of(gateway, java, "org.apache.spark.SparkException"):
+            cause = java.getCause() or java
+        converted = convert_exception(cause)
+        if not isinstance(converted, UnknownException):
+            return converted
+        return Py4JJavaError("An error occurred while reading the result of a Spark job", java)
+    except Exception:  # noqa: BLE001 - the original error says more than a failed conversion
+        return error
 
 
 def to_arrow(df: Any) -> pa.Table:
@@ -104,18 +143,18 @@ def to_arrow(df: Any) -> pa.Table:
 def _table(source: _Source, target: pa.Schema) -> pa.Table:
     import pyarrow as pa
 
-    reader = _read(source, "toArrow")
+    reader, java_reader = _read(source, "toArrow")
     error: BaseException | None = None
     try:
         batches = [b for b in reader if b.num_rows]
     except BaseException as e:  # noqa: BLE001 - re-raised below
-        error = e
+        error = _job_error(source, java_reader, e)
     reader.close()
     if error is not None:
         # Results not read yet stay parked in the JVM while anything reaches
         # the Java reader, and a traceback through the reading frames would:
         # the error goes on without them.
-        del reader
+        del reader, java_reader
         raise error.with_traceback(None)
     if not batches:
         return target.empty_table()
@@ -133,12 +172,17 @@ def to_arrow_reader(df: Any) -> pa.RecordBatchReader:
 
     source = _source(df)
     target = result_schema(source.schema, source.conf, "UTC")
-    reader = _read(source, "toArrowReader")
+    reader, java_reader = _read(source, "toArrowReader")
 
     def batches() -> Iterator[pa.RecordBatch]:
+        from gatun.exceptions import JavaException
+
         with reader:
-            for batch in reader:
-                yield batch if batch.schema == target else batch.cast(target)
+            try:
+                for batch in reader:
+                    yield batch if batch.schema == target else batch.cast(target)
+            except JavaException as e:
+                raise _job_error(source, java_reader, e).with_traceback(None) from None
 
     return pa.RecordBatchReader.from_batches(target, batches())
 

@@ -142,8 +142,8 @@ final class ClusterResults {
                         throw new java.io.InterruptedIOException("gatun.spark: interrupted while partition " + p
                                 + " of the result was on its way; its job is cancelled");
                     } catch (ExecutionException | CancellationException e) {
-                        Throwable cause = e.getCause() != null ? e.getCause() : e;
-                        throw new IOException("gatun.spark: partition " + p + " of the result failed: " + cause, cause);
+                        throw new ResultFailure("partition " + p + " of the result",
+                                e.getCause() != null ? e.getCause() : e);
                     }
                     List<VectorSchemaRoot> roots = Parked.takeResult(resultId, p);
                     if (roots == null) {
@@ -247,8 +247,16 @@ final class ClusterResults {
                 while (pushed.isEmpty() && returned.isEmpty() && partition < n) {
                     int p = partition++;
                     SparkContext sc = session.sparkContext();
-                    Object[] parts = (Object[]) SparkJobs.cancellable(sc, () -> sc.runJob(task.rdd(),
-                            task.messages(), CollectionConverters.asScala(List.<Object>of(p)).toList(), BYTES));
+                    Object[] parts;
+                    try {
+                        parts = (Object[]) SparkJobs.cancellable(sc, () -> sc.runJob(task.rdd(), task.messages(),
+                                CollectionConverters.asScala(List.<Object>of(p)).toList(), BYTES));
+                    } catch (RuntimeException e) {
+                        if (SparkJobs.interrupted(e)) {
+                            throw e;
+                        }
+                        throw new ResultFailure("partition " + p + " of the result", e);
+                    }
                     if (parts[0] != null) {
                         returned.addAll(Arrays.asList((byte[][]) parts[0]));
                         continue;

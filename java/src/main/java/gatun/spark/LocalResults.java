@@ -44,7 +44,7 @@ final class LocalResults {
     /**
      * @param df the DataFrame (its session runs in local mode)
      * @param lazy one job per partition, as the reader asks (memory bounded),
-     *     rather than one job for all before returning
+     *     rather than one job for all at the first read
      * @return the reader
      */
     static ArrowReader read(Dataset<?> df, boolean lazy) {
@@ -58,22 +58,24 @@ final class LocalResults {
         try {
             JavaRDD<Integer> written = writeTasks(df, resultId, schema, tz, large);
             int n = written.getNumPartitions();
-            if (!lazy) {
-                written.collect(); // one job: every partition parked
-            }
             return new PartitionReader(arrow, new PartitionReader.Source() {
                 private final ArrayDeque<VectorSchemaRoot> pending = new ArrayDeque<>();
+                private boolean ran;
                 private int next;
 
                 @Override
                 public VectorSchemaRoot next() throws IOException {
+                    if (!lazy && !ran) {
+                        ran = true;
+                        runJob(session, "the result's job", written::collect); // one job: every partition parked
+                    }
                     while (pending.isEmpty()) {
                         if (next >= n) {
                             return null;
                         }
                         int p = next++;
                         if (lazy) {
-                            SparkJobs.cancellable(session.sparkContext(),
+                            runJob(session, "partition " + p + " of the result",
                                     () -> written.collectPartitions(new int[] {p}));
                         }
                         List<VectorSchemaRoot> batches = Parked.takeResult(resultId, p);
@@ -96,6 +98,22 @@ final class LocalResults {
         } catch (Throwable e) {
             Parked.dropResult(resultId);
             throw e;
+        }
+    }
+
+    /**
+     * Runs a job of the result; a failure is the reader's to report
+     * ({@link ResultFailure}), an interruption goes on as it is.
+     */
+    private static void runJob(SparkSession session, String what, java.util.function.Supplier<?> job)
+            throws ResultFailure {
+        try {
+            SparkJobs.cancellable(session.sparkContext(), job);
+        } catch (RuntimeException e) {
+            if (SparkJobs.interrupted(e)) {
+                throw e;
+            }
+            throw new ResultFailure(what, e);
         }
     }
 

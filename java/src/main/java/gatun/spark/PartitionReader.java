@@ -17,7 +17,8 @@ import org.apache.arrow.vector.types.pojo.Schema;
  * place.
  *
  * <p>Closing the reader, or its becoming unreachable, releases what the source
- * still holds (roots parked by tasks and not yet served).
+ * still holds (roots parked by tasks and not yet served) and the batch served
+ * last.
  */
 final class PartitionReader extends ArrowReader {
     /** Where the reader's batches come from. */
@@ -37,20 +38,51 @@ final class PartitionReader extends ArrowReader {
     private final Source source;
     private final Cleaner.Cleanable cleanable;
     private long rows;
+    private volatile Throwable failure;
+
+    /** What an unreachable reader leaves: its source's roots, and the batch it served last. */
+    private final Leftovers leftovers;
 
     PartitionReader(Schema schema, Source source) {
         super(ArrowBridge.allocator());
         this.schema = schema;
         this.source = source;
-        this.cleanable = Parked.CLEANER.register(this, source);
+        this.leftovers = new Leftovers(source);
+        this.cleanable = Parked.CLEANER.register(this, leftovers);
+    }
+
+    /** Releases what a reader holds; refers to its parts, never to the reader (the Cleaner's rule). */
+    private static final class Leftovers implements Runnable {
+        private final Source source;
+        private volatile VectorSchemaRoot served;
+
+        Leftovers(Source source) {
+            this.source = source;
+        }
+
+        @Override
+        public void run() {
+            source.run();
+            VectorSchemaRoot root = served;
+            if (root != null) {
+                root.close(); // the last batch served, when nobody closed the reader
+            }
+        }
     }
 
     @Override
     public boolean loadNextBatch() throws IOException {
         ensureInitialized();
         VectorSchemaRoot own = getVectorSchemaRoot();
+        leftovers.served = own;
         while (true) {
-            VectorSchemaRoot next = source.next();
+            VectorSchemaRoot next;
+            try {
+                next = source.next();
+            } catch (ResultFailure e) {
+                failure = e.getCause();
+                throw e;
+            }
             if (next == null) {
                 own.setRowCount(0);
                 return false;
@@ -72,6 +104,11 @@ final class PartitionReader extends ArrowReader {
                 next.close();
             }
         }
+    }
+
+    /** @return the exception the result's Spark job failed with, or null */
+    Throwable failure() {
+        return failure;
     }
 
     /** @return rows served so far */

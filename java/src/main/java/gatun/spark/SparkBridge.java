@@ -121,6 +121,20 @@ public final class SparkBridge {
         return read(classic(df), true);
     }
 
+    /**
+     * The exception a result's Spark job failed with, once reading the
+     * reader of {@link #toArrow} or {@link #toArrowReader} failed because of
+     * it: the exception Spark's own {@code collect} would have thrown, which
+     * Python turns into PySpark's.
+     *
+     * @param reader a reader this class returned
+     * @return the job's exception, or null if its job has not failed (or
+     *     {@code reader} is not one of this class's)
+     */
+    public static Throwable failureOf(ArrowReader reader) {
+        return reader instanceof PartitionReader r ? r.failure() : null;
+    }
+
     /** Planning runs jobs too (adaptive execution's shuffle stages): an interrupted caller cancels them all. */
     private static ArrowReader read(org.apache.spark.sql.classic.Dataset<?> d, boolean lazy) {
         org.apache.spark.SparkContext sc = d.sparkSession().sparkContext();

@@ -46,7 +46,7 @@ final class SparkJobs {
     }
 
     /** Whether {@code e} is, or was caused by, an interruption of this thread. */
-    private static boolean interrupted(Throwable e) {
+    static boolean interrupted(Throwable e) {
         for (Throwable t = e; t != null; t = t.getCause()) {
             if (t instanceof InterruptedException || t instanceof java.io.InterruptedIOException) {
                 return true;
