@@ -287,6 +287,24 @@ def test_cluster_mode_distributes_all_but_small_tables(spark_cluster: Any) -> No
         spark.conf.unset(_THRESHOLD)
 
 
+def test_num_partitions_keeps_row_order(spark: Any) -> None:
+    """num_partitions= gives that many partitions with the rows in the table's
+    order (no shuffle), for a small table, a large one and a stream of fewer
+    batches than partitions; fewer rows than partitions leave some empty."""
+    stream = pa.RecordBatchReader.from_batches(
+        _table(1).schema, _table(300_000).to_batches(max_chunksize=100_000)
+    )
+    for n, source in [
+        (1_000, _table(1_000)),
+        (300_000, _table(300_000)),
+        (300_000, stream),
+        (3, _table(3)),
+    ]:
+        df = gs.create_dataframe(spark, source, num_partitions=8)
+        assert df.rdd.getNumPartitions() == 8
+        assert gs.to_arrow(df).column("i").to_pylist() == list(range(n))
+
+
 def test_cluster_results_come_in_partition_order_and_failures_name_the_partition(
     spark_cluster: Any,
 ) -> None:

@@ -1,5 +1,6 @@
 package gatun.spark;
 
+import gatun.server.arrow.ArrowBridge;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
@@ -87,16 +88,20 @@ final class IpcFrames {
      * into a Java-serialised {@code UnsafeRow} that travels inside the tasks
      * (3 s for a million rows of three columns on two cores, where shipping
      * the Arrow messages and decoding them on the executors takes a fraction
-     * of that). A threshold the user set is left alone. The session's setting
+     * of that), and in both modes when more than one partition is asked for
+     * (a local relation is one partition, and only a shuffle, which loses the
+     * rows' order, makes more of it). A threshold the user set is left alone. The session's setting
      * is changed for the length of the call, under a lock: another thread's
      * own Arrow createDataFrame in that instant distributes its rows too,
      * which changes how, not what, it computes.
      */
     private static org.apache.spark.sql.classic.Dataset<Row> convert(SparkSession session, StructType schema,
-            List<byte[]> messages) {
+            List<byte[]> messages, boolean partitionsAsked) {
         scala.collection.Iterator<byte[]> batches = CollectionConverters.asScala(messages.iterator());
         SQLConf conf = session.sessionState().conf();
-        if (!distributed(session, messages.stream().mapToLong(m -> m.length).sum())) {
+        boolean spread = partitionsAsked ? !thresholdSet(session)
+                : distributed(session, messages.stream().mapToLong(m -> m.length).sum());
+        if (!spread) {
             return ArrowConverters.toDataFrame(batches, schema.json(), session);
         }
         synchronized (IpcFrames.class) {
@@ -111,8 +116,11 @@ final class IpcFrames {
 
     /** Whether {@link #convert} lowers the threshold for a table of {@code bytes}. */
     private static boolean distributed(SparkSession session, long bytes) {
-        return !session.sparkContext().isLocal() && bytes > KEPT_ON_DRIVER_BYTES
-                && !session.sessionState().conf().contains(LOCAL_RELATION_THRESHOLD);
+        return !session.sparkContext().isLocal() && bytes > KEPT_ON_DRIVER_BYTES && !thresholdSet(session);
+    }
+
+    private static boolean thresholdSet(SparkSession session) {
+        return session.sessionState().conf().contains(LOCAL_RELATION_THRESHOLD);
     }
 
     private static Schema expected(SparkSession session, StructType schema) {
@@ -121,16 +129,48 @@ final class IpcFrames {
 
     private static Dataset<Row> frame(SparkSession session, StructType schema, List<byte[]> messages,
             int numPartitions) {
-        org.apache.spark.sql.classic.Dataset<Row> df = convert(session, schema, messages);
         if (numPartitions <= 0) {
-            return df;
+            return convert(session, schema, messages, false);
         }
+        // Distributed, Spark makes a partition of each message: as many as asked, cut in order.
+        List<byte[]> cut = numPartitions > messages.size() ? atLeast(messages, numPartitions, expected(session, schema))
+                : messages;
+        org.apache.spark.sql.classic.Dataset<Row> df = convert(session, schema, cut, numPartitions > 1);
         int have = df.queryExecution().toRdd().getNumPartitions();
         if (numPartitions == have) {
             return df;
         }
-        // Fewer: merge neighbours (row order kept). More: Spark keeps a small table on the
-        // driver as one local relation, so only a shuffle makes more (row order not kept).
+        // Fewer: merge neighbours (row order kept). More: only a local relation (under a
+        // threshold the user set) has fewer, and only a shuffle makes more (order lost).
         return numPartitions < have ? df.coalesce(numPartitions) : df.repartition(numPartitions);
+    }
+
+    /**
+     * Cuts record-batch messages into at least {@code n}, in order: each into
+     * pieces in proportion to its size (its rows, for one schema), then empty
+     * messages for partitions that rows cannot fill. (Arrow's flatbuffer
+     * classes, which would read a message's row count from its header, cannot
+     * be used here: the server jar relocates flatbuffers.)
+     */
+    private static List<byte[]> atLeast(List<byte[]> messages, int n, Schema arrow) {
+        long total = messages.stream().mapToLong(m -> m.length).sum();
+        List<byte[]> out = new ArrayList<>();
+        for (int i = 0; i < messages.size(); i++) {
+            long bytes = messages.get(i).length;
+            int pieces = total == 0 ? 1 : (int) Math.max(1, (n * bytes + total - 1) / total);
+            try (VectorSchemaRoot root = IpcBatches.load(messages.get(i), arrow)) {
+                IpcBatches.cut(root, arrow, pieces, out);
+            } catch (IOException e) {
+                throw new UncheckedIOException("gatun.spark: re-reading a message to cut it failed", e);
+            }
+            messages.set(i, null); // its heap copy can go
+        }
+        while (out.size() < n) {
+            try (VectorSchemaRoot empty = VectorSchemaRoot.create(arrow, ArrowBridge.allocator())) {
+                empty.setRowCount(0);
+                out.add(IpcMessage.of(empty));
+            }
+        }
+        return out;
     }
 }
