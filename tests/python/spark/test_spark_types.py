@@ -128,6 +128,17 @@ def test_empty_frames_keep_their_schema(spark: Any, large: bool) -> None:
     assert gs.to_arrow_reader(theirs).read_all().equals(theirs.toArrow())
     filtered = spark.createDataFrame(_typed_table()).where("i64 < 0")
     assert gs.to_arrow(filtered).equals(filtered.toArrow())
+    widened = pa.table(  # types converted on the way in, with no rows (no chunks) to convert
+        {
+            "ll": pa.array([], pa.large_list(pa.int64())),
+            "fl": pa.array([], pa.list_(pa.int32(), 2)),
+            "m": pa.array([], pa.map_(pa.string(), pa.large_list(pa.int8()))),
+            "ts": pa.array([], pa.timestamp("ns")),
+        }
+    ).slice(0, 0)
+    ours = gs.create_dataframe(spark, widened)
+    assert ours.schema == spark.createDataFrame(widened).schema
+    assert ours.count() == 0
 
 
 def test_timestamp_ntz_session(spark_local: Any) -> None:

@@ -81,6 +81,9 @@ class SparkArrowSchema:
 
         if table.num_columns == 0:
             return table
+        if table.num_rows == 0:
+            # Nothing to convert (pyarrow's casts of a column without chunks fail on some types).
+            return self.arrow.empty_table()
         if table.schema != self.widened:
             table = _cast_naming_the_column(_plain_dictionaries(table), self.widened)
         # Naive timestamps of a TimestampType column are local wall-clock
