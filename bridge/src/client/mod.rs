@@ -559,6 +559,11 @@ impl Client {
     /// referenced, each unmapped once its last region goes) and the JVM's
     /// segments (except those under Arrow data still referenced here).
     pub fn close(&self, timeout: Duration) {
+        // Regions of the JVM's arena that Python has let go of but not yet
+        // told the JVM about go back now: the JVM reads the ring as the
+        // session ends, and keeps whatever Python still holds until this
+        // process exits (a hosting JVM would otherwise keep them all).
+        self.shared.arrow.flush_region_releases();
         self.mark_closed("the client is closed");
         self.shutdown_sockets();
         let jvm = self

@@ -5,6 +5,7 @@ and its memory comes back once it is unreachable and at spark.stop()."""
 from __future__ import annotations
 
 import gc
+import time
 from typing import Any
 
 import pyarrow as pa
@@ -74,6 +75,27 @@ def test_spark_stop_ends_the_server_and_releases_everything(spark_local: Any) ->
     assert again is not client
     assert not again.closed
     assert gs.create_dataframe(spark, _table(10)).count() == 10
+
+
+def test_results_python_dropped_go_back_to_the_arena_at_spark_stop(spark_local: Any) -> None:
+    """Blocks of the driver's arena that Python received and then dropped are
+    free again once spark.stop() ends the session (they were kept until this
+    process exited, and every new session in a notebook grew /dev/shm)."""
+    spark = spark_local
+    bridge = spark._jvm.gatun.server.arrow.ArrowBridge
+    gs.attach(spark)
+    before = bridge.arenaBlocksInUse()
+    table = gs.to_arrow(spark.range(0, 1_000_000, 1, 4).selectExpr("id", "concat('x', id) AS s"))
+    assert bridge.arenaBlocksInUse() > before  # Python holds the result in place
+    del table
+    gc.collect()
+    jvm = spark._jvm
+    spark.stop()
+    deadline = time.monotonic() + 30
+    while bridge.arenaBlocksInUse() > before and time.monotonic() < deadline:
+        jvm.java.lang.System.gc()  # the reader's last batch goes with the reader
+        time.sleep(0.1)
+    assert bridge.arenaBlocksInUse() <= before
 
 
 def test_closing_the_client_never_stops_spark(spark_local: Any) -> None:

@@ -465,6 +465,7 @@ public final class RegionLedger {
         if (closed) {
             return;
         }
+        drainRing(); // releases Python sent as it closed: those blocks are free now, not at its exit
         closed = true;
         // Blocks of the JVM-wide arena that Python received: its arrays may
         // still read them after the session (they stay valid by contract), so
