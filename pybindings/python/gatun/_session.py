@@ -146,13 +146,14 @@ class _Session:
 
     # -- end ------------------------------------------------------------------
 
-    def close(self) -> None:
+    def close(self, reason: str = _CLOSED) -> None:
         """End the session: stop the JVM, give back lanes and segments, end
-        the callback threads. Safe to call more than once."""
+        the callback threads. Safe to call more than once. ``reason`` is what
+        later calls' :class:`~gatun.BridgeClosedError` says."""
         with self._close_lock:
             if self.unusable is not None:
                 return
-            self.unusable = _CLOSED
+            self.unusable = reason
         _LIVE.discard(self)
         self.native.close()
         self.callbacks.stop()

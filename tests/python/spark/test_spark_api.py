@@ -305,7 +305,7 @@ def test_num_partitions_keeps_row_order(spark: Any) -> None:
         assert gs.to_arrow(df).column("i").to_pylist() == list(range(n))
 
 
-def test_cluster_results_come_in_partition_order_and_failures_name_the_partition(
+def test_cluster_results_come_in_partition_order_and_failures_say_why(
     spark_cluster: Any,
 ) -> None:
     spark = spark_cluster

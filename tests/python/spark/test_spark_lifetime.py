@@ -9,8 +9,10 @@ import time
 from typing import Any
 
 import pyarrow as pa
+import pytest
 from conftest import LOCAL, session_for, wait_unparked
 
+import gatun
 import gatun.spark as gs
 from gatun import _session
 
@@ -67,6 +69,8 @@ def test_spark_stop_ends_the_server_and_releases_everything(spark_local: Any) ->
     assert jvm.gatun.spark.SparkBridge.parkedTables() == 1
     spark.stop()
     assert client.closed
+    with pytest.raises(gatun.BridgeClosedError, match=r"SparkSession was stopped"):
+        client.jvm.java.lang.System.currentTimeMillis()
     assert jvm.gatun.spark.SparkBridge.parkedTables() == 0
     assert not [s for s in _session.live_sessions() if s is client._session and not s.closed]
     # A new session of the same process attaches afresh.

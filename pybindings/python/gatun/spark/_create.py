@@ -22,7 +22,9 @@ _BRIDGE = "gatun.spark.SparkBridge"
 def create_dataframe(
     spark: SparkSession, data: Any, *, num_partitions: int | None = None
 ) -> DataFrame:
-    """A Spark DataFrame of ``data``, read in place by the driver's tasks.
+    """A Spark DataFrame of ``data``: in local mode tasks read the table in
+    place in shared memory; in cluster mode it travels to the executors as
+    Arrow IPC messages (as PySpark's own Arrow path sends it).
 
     ``data``: a pyarrow ``Table``, ``RecordBatch`` or ``RecordBatchReader``
     (a stream is pulled batch by batch, so it may be larger than the arena),
@@ -32,7 +34,8 @@ def create_dataframe(
     and ``date64`` decoded, timestamps to microseconds in the session's zone
     rules); a column Spark cannot hold raises
     :class:`~gatun.UnsupportedArrowTypeError` naming it.
-    ``num_partitions``: ``None`` (one per core in local mode) or a count.
+    ``num_partitions``: ``None`` (about one per core) or a count; the rows
+    keep their order across the partitions either way.
     """
     from pyspark.sql import DataFrame
 

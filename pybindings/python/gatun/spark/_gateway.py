@@ -40,10 +40,13 @@ class _Attachment:
         #: Gatun proxies of the driver's Java SparkSessions, by py4j object id.
         self.sessions: dict[str, JavaObject] = {}
 
-    def close(self) -> None:
-        """Close the client, stop the server, remove the socket's directory."""
+    def close(self, reason: str | None = None) -> None:
+        """Close the client, stop the server, remove the socket's directory.
+        ``reason``: what the client's later calls say (default: it is closed)."""
         self.sessions.clear()
         try:
+            if reason is not None:
+                self.client._session.close(reason)
             self.client.close()
         finally:
             try:
@@ -216,7 +219,10 @@ def _wrap_stop(sc: Any) -> None:
             attachment = _attachments.pop(id(sc), None)
         try:
             if attachment is not None:
-                attachment.close()
+                attachment.close(
+                    "this GatunClient is closed: its SparkSession was stopped (spark.stop()); "
+                    "start a new SparkSession and read again"
+                )
         finally:
             original()
 

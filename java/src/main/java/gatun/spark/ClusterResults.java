@@ -142,8 +142,8 @@ final class ClusterResults {
                         throw new java.io.InterruptedIOException("gatun.spark: interrupted while partition " + p
                                 + " of the result was on its way; its job is cancelled");
                     } catch (ExecutionException | CancellationException e) {
-                        throw new ResultFailure("partition " + p + " of the result",
-                                e.getCause() != null ? e.getCause() : e);
+                        // The job's failure settles every partition not arrived: p need not be the one that failed.
+                        throw new ResultFailure("the result's job", e.getCause() != null ? e.getCause() : e);
                     }
                     List<VectorSchemaRoot> roots = Parked.takeResult(resultId, p);
                     if (roots == null) {
