@@ -56,9 +56,22 @@ def _nested(n: int) -> Any:
 
 
 def _settle(spark: Any) -> None:
-    """Untimed: what the last repetition left goes (both sides' collectors)."""
-    gc.collect()
-    spark._jvm.java.lang.System.gc()
+    """Untimed: what the last repetition left goes (both sides' collectors),
+    and gatun's last table with it, so that each repetition starts from the
+    same memory: a table still held makes the next one grow the arena by a
+    fresh segment (its pages faulted in during the timed call), where a
+    running program reuses its arena. At most 5 s."""
+    import gatun.spark as gs
+
+    bridge = spark._jvm.gatun.spark.SparkBridge
+    client = gs.attach(spark)
+    deadline = time.monotonic() + 5
+    while True:
+        gc.collect()
+        client.gc(timeout=1.0)  # sends the released proxies, collects, applies the releases
+        if bridge.parkedTables() == 0 or time.monotonic() > deadline:
+            return
+        time.sleep(0.05)
 
 
 def _measure(spark: Any, reps: int, runs: dict[str, Callable[[], Any]]) -> dict[str, list[float]]:
