@@ -73,25 +73,17 @@ def _source(df: Any) -> _Source:
     return _Source(client, jdf, df.schema, SessionConf.of_pyspark(spark), spark)
 
 
-def _read(source: _Source, method: str) -> tuple[pa.RecordBatchReader, JavaObject | None]:
+def _read(source: _Source, method: str) -> tuple[pa.RecordBatchReader, JavaObject]:
     """The batches ``SparkBridge.<method>`` serves, as a pyarrow reader, and
-    the Java reader behind it (None when the result came whole)."""
-    import pyarrow as pa
-
+    the Java reader behind it (asked for by reference, to ask it for its
+    job's failure)."""
     from gatun.arrow import java_stream
-    from gatun.objects import JavaObject
 
-    result = source.client.invoke_static_method(_BRIDGE, method, source.jdf, return_object_ref=True)
-    if isinstance(result, JavaObject):
-        return java_stream(source.client, result), result
-    if isinstance(result, pa.Table):
-        return pa.RecordBatchReader.from_batches(result.schema, result.to_batches()), None
-    return result, None
+    reader = source.client.invoke_static_method(_BRIDGE, method, source.jdf, return_object_ref=True)
+    return java_stream(source.client, reader), reader
 
 
-def _job_error(
-    source: _Source, java_reader: JavaObject | None, error: BaseException
-) -> BaseException:
+def _job_error(source: _Source, java_reader: JavaObject, error: BaseException) -> BaseException:
     """For a DataFrame of a PySpark session, the exception PySpark's own
     ``toArrow()`` raises when its job fails as this result's did
     (``pyspark.errors`` classes for Spark's known failures, else py4j's
@@ -99,7 +91,7 @@ def _job_error(
     them here too; else ``error`` itself."""
     from gatun.exceptions import JavaException
 
-    if source.spark is None or java_reader is None or not isinstance(error, JavaException):
+    if source.spark is None or not isinstance(error, JavaException):
         return error
     try:
         failure = source.client.invoke_static_method(_BRIDGE, "failureOf", java_reader)

@@ -96,8 +96,10 @@ public final class SparkBridge {
     }
 
     /**
-     * Computes every partition (one job) and returns a reader serving the
-     * results in partition order; its batches cross to Python in place.
+     * Returns a reader serving the DataFrame's partitions in order, computed
+     * by one job that starts by the first read (a failure of that job is
+     * thrown by the read, and kept: {@link #failureOf}); its batches cross to
+     * Python in place.
      * Results not yet read are released when the reader is closed or
      * unreachable.
      *
